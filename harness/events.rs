@@ -1,0 +1,201 @@
+//! The event log: what services and the executor saw happen, stamped with simulated time.
+//!
+//! Everything a report says is derived from this log (DESIGN.md section 3: "the outcome is
+//! a pure function of the event log"). Services append through [`crate::env::Env::record`],
+//! which stamps the host's name and the simulated time; the executor appends faults with
+//! [`Recorder::record_at`] because it runs between ticks, outside any host.
+//!
+//! The log is a `Vec` behind a mutex: appends happen in the order the single simulation
+//! thread executes them, so the order itself is deterministic. Readers sort by time with a
+//! stable sort, keeping that order among events of the same tick.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// One thing that happened, at a simulated time, on a host.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Simulated time since the run began.
+    pub at: Duration,
+    /// The host that recorded it (`"executor"` for faults the scenario injected).
+    pub host: String,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// The vocabulary of the event log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum EventKind {
+    /// A service bound its port and is serving.
+    ServiceStarted { service: String, port: u16 },
+    /// The scenario crashed a node.
+    Crashed { node: String, mode: CrashMode },
+    /// The scenario restarted a crashed node.
+    Restarted { node: String },
+    /// The load balancer's health checker started watching its backends.
+    ChecksStarted {
+        backends: Vec<String>,
+        interval: Duration,
+        timeout: Duration,
+        rise: u32,
+        fall: u32,
+    },
+    /// A health check whose result moved a backend's counters (checks that change nothing,
+    /// such as another pass on a healthy backend, are not recorded).
+    Check {
+        backend: String,
+        effect: CheckEffect,
+        /// Why the check failed, or `"200 OK"` when it passed.
+        detail: String,
+    },
+    /// The load balancer forwarded (or failed to forward) one client request.
+    Forwarded {
+        /// The backend that produced the response; `None` when no backend was reached.
+        backend: Option<String>,
+        /// Status returned to the client.
+        status: u16,
+        /// Backends that refused the connection before one answered.
+        refused_by: Vec<String>,
+    },
+    /// A user request finished (or gave up).
+    Request(RequestRecord),
+}
+
+/// How a node crashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrashMode {
+    /// The machine loses power: nothing answers, not even a refusal, until it restarts.
+    /// Connections to it hang until the caller's timeout; packets sent meanwhile are lost.
+    PowerOff,
+    /// The appliance's processes die but the machine stays up: its kernel refuses new
+    /// connections at once and closes the open ones.
+    Process,
+}
+
+impl CrashMode {
+    /// How the timeline explains the mode.
+    pub fn explain(self) -> &'static str {
+        match self {
+            CrashMode::PowerOff => "power off: silence until restart",
+            CrashMode::Process => "process killed: connections refused until restart",
+        }
+    }
+}
+
+/// What one health check did to its backend's rise/fall counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CheckEffect {
+    /// A failed check on an up backend: `count` of `fall` toward taking it out.
+    FailCounted { count: u32, fall: u32 },
+    /// The failed check that reached `fall`: the backend is out of rotation.
+    WentDown { fall: u32 },
+    /// A passed check on an up backend that had failures counted: they are forgiven.
+    FailuresReset { count: u32 },
+    /// A passed check on a down backend: `count` of `rise` toward putting it back.
+    PassCounted { count: u32, rise: u32 },
+    /// The passed check that reached `rise`: the backend is back in rotation.
+    WentUp { rise: u32 },
+    /// A failed check on a down backend that had passes counted: they are lost.
+    PassesReset { count: u32 },
+}
+
+/// One user request as the load generator saw it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestRecord {
+    /// Sequence number in arrival order.
+    pub id: u64,
+    /// `"POST /login"` or `"GET /userinfo"`.
+    pub endpoint: &'static str,
+    /// Simulated time the request arrived (was due to be sent).
+    pub started: Duration,
+    /// Time from arrival to outcome, including name resolution.
+    pub latency: Duration,
+    pub outcome: RequestOutcome,
+}
+
+/// How a user request ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum RequestOutcome {
+    /// A 2xx response.
+    Ok,
+    /// A non-2xx response, with the reason phrase the load balancer or node gave.
+    Status { code: u16, reason: String },
+    /// The connection to the load balancer was refused.
+    Refused,
+    /// The connection was closed or reset before a response arrived.
+    Reset,
+    /// No response within the users' request timeout.
+    Timeout,
+    /// `login.<domain>` did not resolve (NXDOMAIN, SERVFAIL or no answer).
+    Dns { reason: String },
+}
+
+impl RequestOutcome {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, RequestOutcome::Ok)
+    }
+
+    /// The column a failure is counted under in the per-window table.
+    pub fn failure_class(&self) -> Option<&'static str> {
+        match self {
+            RequestOutcome::Ok => None,
+            RequestOutcome::Status { code, .. } if *code >= 500 => Some("5xx"),
+            RequestOutcome::Status { .. } => Some("4xx"),
+            RequestOutcome::Refused => Some("refused"),
+            RequestOutcome::Reset => Some("reset"),
+            RequestOutcome::Timeout => Some("timeout"),
+            RequestOutcome::Dns { .. } => Some("dns"),
+        }
+    }
+
+    /// One line for the timeline.
+    pub fn describe(&self) -> String {
+        match self {
+            RequestOutcome::Ok => "ok".to_string(),
+            RequestOutcome::Status { code, reason } => format!("{code} ({reason})"),
+            RequestOutcome::Refused => "connection refused".to_string(),
+            RequestOutcome::Reset => "connection closed before the response".to_string(),
+            RequestOutcome::Timeout => "no response within the timeout".to_string(),
+            RequestOutcome::Dns { reason } => format!("name resolution failed: {reason}"),
+        }
+    }
+}
+
+/// The shared, append-only event log.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder {
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends an event at an explicit simulated time.
+    pub fn record_at(&self, at: Duration, host: &str, kind: EventKind) {
+        let event = Event {
+            at,
+            host: host.to_string(),
+            kind,
+        };
+        self.events
+            .lock()
+            .expect("the event log is never left poisoned: no code panics while holding it")
+            .push(event);
+    }
+
+    /// The events so far, sorted by time (stable: same-tick events keep their order).
+    pub fn snapshot(&self) -> Vec<Event> {
+        let mut events = self
+            .events
+            .lock()
+            .expect("the event log is never left poisoned: no code panics while holding it")
+            .clone();
+        events.sort_by_key(|e| e.at);
+        events
+    }
+}

@@ -1,0 +1,280 @@
+//! DNS: the LAN's resolver, authoritative for the appliance's zone.
+//!
+//! Real component: the corporate DNS server that holds the four records every appliance
+//! instance needs (seed 003, "DNS Records"), all pointing at the load balancer.
+//!
+//! Modelled: a UDP server on port 53 speaking the real DNS wire format (hickory-proto):
+//! A records with a TTL for `manage.`, `config.`, `webtask.` and `login.<domain>`;
+//! NOERROR with no answer for other record types of those names; NXDOMAIN for any other
+//! name; FORMERR for a message with no question. And the client side the users need: one
+//! query, one bounded wait for the answer.
+//!
+//! Left out on purpose: recursion, TCP fallback, EDNS, zone transfers. Faults that make it
+//! answer SERVFAIL or nothing arrive with the scenario steps that need them.
+//!
+//! Port: UDP 53.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use crate::env::Env;
+use crate::events::EventKind;
+use crate::net::{Datagrams, Net};
+
+/// The DNS port.
+pub const PORT: u16 = 53;
+
+/// Datagrams longer than this are not DNS over UDP without EDNS (RFC 1035 section 2.3.4).
+pub const MAX_UDP_BYTES: usize = 512;
+
+/// The records the server answers for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// Fully qualified names and their addresses, in a fixed order.
+    pub records: Vec<(Name, Ipv4Addr)>,
+    /// TTL of every record, in seconds.
+    pub ttl_s: u32,
+}
+
+impl Zone {
+    pub fn new(names: &[String], address: Ipv4Addr, ttl_s: u32) -> Self {
+        let records = names
+            .iter()
+            .map(|n| {
+                (
+                    fqdn(n).expect("zone names are checked with the topology"),
+                    address,
+                )
+            })
+            .collect();
+        Self { records, ttl_s }
+    }
+
+    /// The response to one request datagram, or `None` when it is not a DNS query at all
+    /// (a real server drops what it cannot parse).
+    pub fn answer(&self, request: &[u8]) -> Option<Vec<u8>> {
+        let query = Message::from_vec(request).ok()?;
+        if query.message_type() != MessageType::Query {
+            return None;
+        }
+        let mut reply = Message::new();
+        reply
+            .set_id(query.id())
+            .set_message_type(MessageType::Response)
+            .set_op_code(query.op_code())
+            .set_authoritative(true)
+            .set_recursion_desired(query.recursion_desired());
+        reply.add_queries(query.queries().to_vec());
+        match query.queries() {
+            [q] if query.op_code() == OpCode::Query => self.resolve(q, &mut reply),
+            _ => {
+                reply.set_response_code(ResponseCode::FormErr);
+            }
+        }
+        reply.to_vec().ok()
+    }
+
+    fn resolve(&self, q: &Query, reply: &mut Message) {
+        let name = q.name().to_lowercase();
+        let known: Vec<_> = self.records.iter().filter(|(n, _)| *n == name).collect();
+        if known.is_empty() {
+            reply.set_response_code(ResponseCode::NXDomain);
+            return;
+        }
+        if q.query_type() == RecordType::A {
+            for (n, ip) in known {
+                reply.add_answer(Record::from_rdata(n.clone(), self.ttl_s, RData::A(A(*ip))));
+            }
+        }
+    }
+}
+
+fn fqdn(name: &str) -> Result<Name, String> {
+    let mut n = Name::from_str(name).map_err(|e| format!("{name:?} is not a DNS name: {e}"))?;
+    n.set_fqdn(true);
+    Ok(n.to_lowercase())
+}
+
+/// Runs the server until its socket fails.
+pub async fn run<N: Net>(env: Env<N>, zone: Zone) -> std::io::Result<()> {
+    let socket = env.net.bind_udp(PORT).await?;
+    env.record(EventKind::ServiceStarted {
+        service: "dns".to_string(),
+        port: PORT,
+    });
+    let mut buf = [0u8; MAX_UDP_BYTES];
+    loop {
+        let (len, from) = socket.recv_from(&mut buf).await?;
+        if let Some(reply) = zone.answer(&buf[..len]) {
+            socket.send_to(&reply, from).await?;
+        }
+    }
+}
+
+/// A positive answer: the address and how long it may be cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub address: IpAddr,
+    pub ttl: Duration,
+}
+
+/// Builds the query datagram for an A record. `id` comes from the caller's seeded RNG
+/// (never hickory's `Message::query()`, which draws a random id from the OS).
+pub fn query(id: u16, name: &str) -> Result<Vec<u8>, String> {
+    let mut message = Message::new();
+    message
+        .set_id(id)
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query)
+        .set_recursion_desired(true)
+        .add_query(Query::query(fqdn(name)?, RecordType::A));
+    message
+        .to_vec()
+        .map_err(|e| format!("cannot encode a query for {name}: {e}"))
+}
+
+/// Reads the first A record out of a response to query `id`.
+pub fn parse_answer(id: u16, response: &[u8]) -> Result<Answer, String> {
+    let message = Message::from_vec(response).map_err(|e| format!("malformed response: {e}"))?;
+    if message.id() != id {
+        return Err(format!(
+            "response id {} does not match query id {id}",
+            message.id()
+        ));
+    }
+    match message.response_code() {
+        ResponseCode::NoError => {}
+        ResponseCode::NXDomain => return Err("NXDOMAIN".to_string()),
+        other => return Err(other.to_string().to_uppercase()),
+    }
+    message
+        .answers()
+        .iter()
+        .find_map(|r| match r.data() {
+            RData::A(a) => Some(Answer {
+                address: IpAddr::V4(a.0),
+                ttl: Duration::from_secs(u64::from(r.ttl())),
+            }),
+            _ => None,
+        })
+        .ok_or_else(|| "no A record in the answer".to_string())
+}
+
+/// Asks `server` for `name`'s A record, waiting at most `timeout` for the answer.
+pub async fn resolve<N: Net>(
+    net: &N,
+    server: SocketAddr,
+    name: &str,
+    id: u16,
+    timeout: Duration,
+) -> Result<Answer, String> {
+    let request = query(id, name)?;
+    let socket = net
+        .bind_udp(0)
+        .await
+        .map_err(|e| format!("cannot bind: {e}"))?;
+    socket
+        .send_to(&request, server)
+        .await
+        .map_err(|e| format!("cannot send the query: {e}"))?;
+    let mut buf = [0u8; MAX_UDP_BYTES];
+    let wait = async {
+        loop {
+            let (len, from) = socket
+                .recv_from(&mut buf)
+                .await
+                .map_err(|e| e.to_string())?;
+            // Anything not from the server, or for another id, is not our answer.
+            if from == server {
+                match parse_answer(id, &buf[..len]) {
+                    Err(e) if e.starts_with("response id") => continue,
+                    other => return other,
+                }
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, wait).await {
+        Ok(answer) => answer,
+        Err(_elapsed) => Err(format!(
+            "no answer within {}",
+            crate::duration::span(timeout)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone() -> Zone {
+        let names = ["manage", "config", "webtask", "login"].map(|n| format!("{n}.example.com"));
+        Zone::new(&names, Ipv4Addr::new(10, 0, 1, 10), 60)
+    }
+
+    /// Proves a query for a zone name gets an authoritative A record with the zone's TTL,
+    /// encoded in the real wire format and decoded by the client half.
+    #[test]
+    fn answers_zone_records() {
+        let q = query(0x1234, "login.example.com").unwrap();
+        let reply = zone().answer(&q).unwrap();
+        let msg = Message::from_vec(&reply).unwrap();
+        assert_eq!(msg.id(), 0x1234);
+        assert!(msg.authoritative());
+        assert_eq!(msg.answers().len(), 1);
+        let answer = parse_answer(0x1234, &reply).unwrap();
+        assert_eq!(answer.address, IpAddr::V4(Ipv4Addr::new(10, 0, 1, 10)));
+        assert_eq!(answer.ttl, Duration::from_secs(60));
+        // Names are case-insensitive.
+        let upper = zone()
+            .answer(&query(7, "LOGIN.Example.COM").unwrap())
+            .unwrap();
+        assert!(parse_answer(7, &upper).is_ok());
+    }
+
+    /// Proves unknown names get NXDOMAIN and known names without A data get an empty
+    /// NOERROR, as an authoritative server answers.
+    #[test]
+    fn nxdomain_and_nodata() {
+        let reply = zone()
+            .answer(&query(9, "nope.example.com").unwrap())
+            .unwrap();
+        assert_eq!(
+            Message::from_vec(&reply).unwrap().response_code(),
+            ResponseCode::NXDomain
+        );
+        assert_eq!(parse_answer(9, &reply), Err("NXDOMAIN".to_string()));
+
+        let mut aaaa = Message::new();
+        aaaa.set_id(3).add_query(Query::query(
+            fqdn("login.example.com").unwrap(),
+            RecordType::AAAA,
+        ));
+        let reply = zone().answer(&aaaa.to_vec().unwrap()).unwrap();
+        let msg = Message::from_vec(&reply).unwrap();
+        assert_eq!(msg.response_code(), ResponseCode::NoError);
+        assert!(msg.answers().is_empty());
+    }
+
+    /// Proves malformed input is dropped or refused, never answered as if it were valid.
+    #[test]
+    fn malformed_input() {
+        assert_eq!(zone().answer(b"\x00\x01garbage"), None);
+        let mut empty = Message::new();
+        empty.set_id(5);
+        let reply = zone().answer(&empty.to_vec().unwrap()).unwrap();
+        assert_eq!(
+            Message::from_vec(&reply).unwrap().response_code(),
+            ResponseCode::FormErr
+        );
+        assert!(
+            parse_answer(6, &reply)
+                .unwrap_err()
+                .contains("does not match")
+        );
+    }
+}

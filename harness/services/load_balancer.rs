@@ -1,0 +1,330 @@
+//! The round-robin layer-7 load balancer in front of the nodes.
+//!
+//! Real component: the customer's load balancer (NGINX, HAProxy or an appliance; seed 003)
+//! that publishes the four appliance names on 443, spreads requests round robin over the
+//! nodes with no stickiness, and monitors each node's `/testall`.
+//!
+//! Modelled:
+//! - A hyper reverse proxy on 443. Each client request goes to the next healthy backend in
+//!   round-robin order ([`super::round_robin`]). The proxy adds `X-Forwarded-For` (the
+//!   client's address appended to any it received) and `X-Forwarded-Proto: https`, drops
+//!   hop-by-hop headers, and forwards everything else, `Host` included.
+//! - A backend that refuses the connection gets the request retried on the next backend
+//!   not yet tried, at most `retries` times; nothing was sent, so the retry is safe. A
+//!   connect timeout, a response timeout or a broken connection is not retried (the
+//!   request may have reached the backend): the client gets 504 or 502 naming the backend.
+//!   No healthy backend left: 503.
+//! - Active health checks: every `interval`, `GET <check_path>` on each backend, bounded by
+//!   `connect_timeout` to connect and `timeout` for the answer (HAProxy's `timeout
+//!   connect` / `timeout check`); anything but a 200 fails. Results feed the rise/fall
+//!   state machine in [`super::health`]. The checks of the N backends are spread evenly
+//!   over the interval, as HAProxy spreads them, so they do not all fire on one tick.
+//!
+//! Left out on purpose, for the issue that brings them: TLS termination (clients speak
+//! plain HTTP/1.1 on 443), TCP mode and the PROXY protocol, websockets, allow-lists.
+//!
+//! Port: TCP 443. Faults it reacts to: everything that happens to its backends.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response};
+
+use crate::env::Env;
+use crate::events::EventKind;
+use crate::net::Net;
+use crate::services::health::Health;
+use crate::services::http::{self, Body, Failure};
+use crate::services::round_robin::RoundRobin;
+use crate::topology::LbSettings;
+
+/// The published HTTPS port.
+pub const PORT: u16 = 443;
+
+/// Headers that describe one hop's connection and are never forwarded (RFC 9110 7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// One backend node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    pub name: String,
+    pub addr: SocketAddr,
+}
+
+/// The balancer's configuration.
+#[derive(Debug, Clone)]
+pub struct LbConfig {
+    pub backends: Vec<Backend>,
+    pub settings: LbSettings,
+}
+
+/// Backend health and the rotation, shared by the proxy and the checkers.
+struct Pool {
+    health: Vec<Health>,
+    rotation: RoundRobin,
+}
+
+impl Pool {
+    /// The next healthy backend not in `tried`.
+    fn pick(&mut self, tried: &[usize]) -> Option<usize> {
+        let Pool { health, rotation } = self;
+        rotation.pick(health.len(), |i| health[i].is_up() && !tried.contains(&i))
+    }
+}
+
+type SharedPool = Arc<Mutex<Pool>>;
+
+fn lock(pool: &SharedPool) -> std::sync::MutexGuard<'_, Pool> {
+    pool.lock().expect("no code panics while holding the pool")
+}
+
+/// Runs the balancer: one checker task per backend and the proxy on [`PORT`].
+pub async fn run<N: Net>(env: Env<N>, config: LbConfig) -> std::io::Result<()> {
+    let config = Arc::new(config);
+    let s = &config.settings;
+    let pool: SharedPool = Arc::new(Mutex::new(Pool {
+        health: config
+            .backends
+            .iter()
+            .map(|_| Health::new(s.rise, s.fall))
+            .collect(),
+        rotation: RoundRobin::new(),
+    }));
+    env.record(EventKind::ChecksStarted {
+        backends: config.backends.iter().map(|b| b.name.clone()).collect(),
+        interval: s.interval,
+        timeout: s.timeout,
+        rise: s.rise,
+        fall: s.fall,
+    });
+    for index in 0..config.backends.len() {
+        tokio::spawn(check_loop(env.clone(), config.clone(), pool.clone(), index));
+    }
+    let listener = env.net.listen(PORT).await?;
+    env.record(EventKind::ServiceStarted {
+        service: "lb".to_string(),
+        port: PORT,
+    });
+    http::serve(listener, move |req, peer| {
+        let (env, config, pool) = (env.clone(), config.clone(), pool.clone());
+        async move { proxy(&env, &config, &pool, req, peer).await }
+    })
+    .await
+}
+
+async fn check_loop<N: Net>(env: Env<N>, config: Arc<LbConfig>, pool: SharedPool, index: usize) {
+    let s = &config.settings;
+    let count = u32::try_from(config.backends.len()).expect("at most MAX_NODES backends");
+    let slot = u32::try_from(index).expect("at most MAX_NODES backends");
+    tokio::time::sleep(s.interval * slot / count).await;
+    let mut ticker = tokio::time::interval(s.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let backend = &config.backends[index];
+    loop {
+        ticker.tick().await;
+        let result = check(&env, s, backend).await;
+        let effect = lock(&pool).health[index].observe(result.is_ok());
+        if let Some(effect) = effect {
+            let detail = result.err().unwrap_or_else(|| "200 OK".to_string());
+            env.record(EventKind::Check {
+                backend: backend.name.clone(),
+                effect,
+                detail,
+            });
+        }
+    }
+}
+
+/// One health check: `Ok` on a 200, otherwise why it failed.
+async fn check<N: Net>(
+    env: &Env<N>,
+    s: &crate::topology::LbSettings,
+    backend: &Backend,
+) -> Result<(), String> {
+    let request = Request::get(s.check_path.as_str())
+        .header(hyper::header::HOST, backend.addr.ip().to_string())
+        .body(Body::default())
+        .expect("a static request is valid");
+    match http::exchange(
+        &env.net,
+        backend.addr,
+        request,
+        s.connect_timeout,
+        s.timeout,
+    )
+    .await
+    {
+        Ok(response) if response.status() == 200 => Ok(()),
+        Ok(response) => Err(format!(
+            "{} {}",
+            response.status().as_u16(),
+            String::from_utf8_lossy(response.body())
+                .lines()
+                .next()
+                .unwrap_or("")
+        )),
+        Err(failure) => Err(failure.describe(s.connect_timeout, s.timeout)),
+    }
+}
+
+async fn proxy<N: Net>(
+    env: &Env<N>,
+    config: &LbConfig,
+    pool: &SharedPool,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let body = match http::read_body(body).await {
+        Ok(body) => body,
+        Err(why) => return http::text(400, why),
+    };
+    let s = &config.settings;
+    let mut tried = Vec::new();
+    let mut refused_by = Vec::new();
+    let max_attempts = usize::try_from(s.retries).map_or(usize::MAX, |r| r.saturating_add(1));
+    while tried.len() < max_attempts {
+        let Some(index) = lock(pool).pick(&tried) else {
+            break;
+        };
+        tried.push(index);
+        let backend = &config.backends[index];
+        let request = forward(&parts, body.clone(), peer);
+        let (status, response) = match http::exchange(
+            &env.net,
+            backend.addr,
+            request,
+            s.connect_timeout,
+            s.response_timeout,
+        )
+        .await
+        {
+            Ok(response) => (response.status().as_u16(), relay(response)),
+            Err(Failure::Refused) => {
+                refused_by.push(backend.name.clone());
+                continue;
+            }
+            Err(failure) => {
+                let status = if matches!(failure, Failure::Broken(_)) {
+                    502
+                } else {
+                    504
+                };
+                let why = failure.describe(s.connect_timeout, s.response_timeout);
+                (
+                    status,
+                    http::text(status, format!("{}: {why}", backend.name)),
+                )
+            }
+        };
+        env.record(EventKind::Forwarded {
+            backend: Some(backend.name.clone()),
+            status,
+            refused_by,
+        });
+        return response;
+    }
+    let why = if refused_by.is_empty() {
+        "no backend in rotation".to_string()
+    } else {
+        format!("refused by {}", refused_by.join(", "))
+    };
+    env.record(EventKind::Forwarded {
+        backend: None,
+        status: 503,
+        refused_by,
+    });
+    http::text(503, why)
+}
+
+/// The request as sent to a backend: same method, path and headers, minus hop-by-hop
+/// headers, plus `X-Forwarded-For` and `X-Forwarded-Proto`.
+pub fn forward(
+    parts: &hyper::http::request::Parts,
+    body: Bytes,
+    peer: SocketAddr,
+) -> Request<Body> {
+    let mut request = Request::new(Full::new(body));
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.path_and_query().map_or_else(
+        || "/".parse().expect("static uri"),
+        |pq| pq.as_str().parse().expect("a path taken from a valid uri"),
+    );
+    let headers = request.headers_mut();
+    copy_end_to_end(&parts.headers, headers);
+    let forwarded_for = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(earlier) => format!("{earlier}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
+    headers.insert(
+        HeaderName::from_static("x-forwarded-for"),
+        HeaderValue::from_str(&forwarded_for).expect("addresses are valid header text"),
+    );
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("https"),
+    );
+    request
+}
+
+fn relay(response: Response<Bytes>) -> Response<Body> {
+    let (parts, body) = response.into_parts();
+    let mut out = Response::new(Full::new(body));
+    *out.status_mut() = parts.status;
+    copy_end_to_end(&parts.headers, out.headers_mut());
+    out
+}
+
+fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        if !HOP_BY_HOP.contains(&name.as_str()) && name != "x-forwarded-for" {
+            to.append(name.clone(), value.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves the forwarded request keeps method, path, Host and end-to-end headers, drops
+    /// hop-by-hop ones, appends the client to X-Forwarded-For and sets X-Forwarded-Proto.
+    #[test]
+    fn forwarded_headers() {
+        let incoming = Request::post("/login?x=1")
+            .header("host", "login.example.com")
+            .header("connection", "keep-alive")
+            .header("x-forwarded-for", "192.0.2.7")
+            .header("content-type", "application/json")
+            .body(())
+            .unwrap();
+        let (parts, ()) = incoming.into_parts();
+        let peer: SocketAddr = "198.51.100.10:49152".parse().unwrap();
+        let out = forward(&parts, Bytes::from_static(b"{}"), peer);
+        assert_eq!(out.method(), hyper::Method::POST);
+        assert_eq!(out.uri(), "/login?x=1");
+        let h = out.headers();
+        assert_eq!(h["host"], "login.example.com");
+        assert_eq!(h["content-type"], "application/json");
+        assert_eq!(h["x-forwarded-for"], "192.0.2.7, 198.51.100.10");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert!(h.get("connection").is_none());
+    }
+}

@@ -1,0 +1,14 @@
+//! One file per virtual component of the deployment.
+//!
+//! Each service is an `async fn run(env, config)` generic over [`crate::net::Net`], with its
+//! protocol logic in plain functions and types that take `now` as an argument and are
+//! unit-tested in their own files.
+
+pub mod arrivals;
+pub mod dns;
+pub mod health;
+pub mod http;
+pub mod load_balancer;
+pub mod node;
+pub mod round_robin;
+pub mod users;

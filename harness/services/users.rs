@@ -1,0 +1,254 @@
+//! The users: an open-loop load generator standing in for end users' browsers and apps.
+//!
+//! Real component: people on the internet (198.51.100.0/24) logging in to the App Tenant
+//! at `login.<domain>` through the load balancer.
+//!
+//! Modelled:
+//! - Arrivals from a Poisson process at the configured rate ([`super::arrivals`]), seeded
+//!   from the run's seed; each arrival is one request, sent on its own connection, never
+//!   waiting for earlier ones.
+//! - Each arrival is a `GET /userinfo` with a token from an earlier login, with
+//!   probability `userinfo_share` once a token exists, and otherwise a `POST /login` as a
+//!   random account. Tokens from successful logins are kept, at most [`MAX_TOKENS`].
+//! - Name resolution through the DNS host, cached for the record's TTL; a lookup waits at
+//!   most [`DNS_TIMEOUT`].
+//! - Every request is bounded by the users' timeout, end to end, and its outcome (ok, HTTP
+//!   status, refused, reset, timeout, dns) and latency are recorded in simulated time.
+//!
+//! Left out on purpose: TLS (the next load-balancer issue), retries by the client (users
+//! do not retry; the outcome of each attempt is what the report counts), browsers'
+//! connection reuse.
+//!
+//! Port: none; connects to the load balancer on 443 and DNS on 53. Faults: none of its own.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::env::Env;
+use crate::events::{EventKind, RequestOutcome, RequestRecord};
+use crate::net::Net;
+use crate::services::arrivals::Arrivals;
+use crate::services::dns;
+use crate::services::http::{self, Body, Failure};
+
+/// At most this many tokens are kept for `/userinfo` calls (newest replace oldest).
+pub const MAX_TOKENS: usize = 256;
+
+/// How long a DNS lookup may take before the request fails with a `dns` outcome.
+pub const DNS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A status line's reason is cut to this many characters in the event log.
+const MAX_REASON_CHARS: usize = 80;
+
+/// The load generator's configuration.
+#[derive(Debug, Clone)]
+pub struct UsersConfig {
+    /// Arrivals per second.
+    pub rate_per_s: f64,
+    /// Share of arrivals that call `/userinfo` (once a token exists), in 0..=1.
+    pub userinfo_share: f64,
+    /// End-to-end bound on one request, name resolution included.
+    pub timeout: Duration,
+    /// No arrivals at or after this time since the users started.
+    pub until: Duration,
+    /// The name the users dial (`login.<domain>`).
+    pub name: String,
+    pub dns_server: SocketAddr,
+    pub port: u16,
+    /// Accounts to log in as: `user-0` .. `user-{accounts-1}`.
+    pub accounts: u32,
+    /// Seed of the arrival process and of every choice the users make.
+    pub seed: u64,
+}
+
+#[derive(Default)]
+struct Shared {
+    tokens: VecDeque<String>,
+    /// The resolved address and the simulated time it expires.
+    resolved: Option<(dns::Answer, Duration)>,
+}
+
+/// What one arrival does.
+#[derive(Debug, Clone)]
+enum Call {
+    Login { account: u32 },
+    UserInfo { token: String },
+}
+
+/// Runs the load until the last arrival before `until` has been sent.
+pub async fn run<N: Net>(env: Env<N>, config: UsersConfig) -> std::io::Result<()> {
+    let config = Arc::new(config);
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    // Arrival times and choices come from separate streams of the same seed, so changing
+    // the mix does not move the arrivals.
+    let arrivals = Arrivals::new(config.seed, config.rate_per_s, config.until);
+    let mut choices = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5EED_C401_CE00_0001);
+    let start = tokio::time::Instant::now();
+    // In-flight requests are tasks of this host: the host must outlive them, or the
+    // simulation would stop running them when this function returns.
+    let mut in_flight = tokio::task::JoinSet::new();
+    for (id, offset) in (0u64..).zip(arrivals) {
+        while in_flight.try_join_next().is_some() {}
+        tokio::time::sleep_until(start + offset).await;
+        let call = {
+            let shared = shared
+                .lock()
+                .expect("no code panics while holding the users' state");
+            let n = shared.tokens.len();
+            if n > 0 && choices.random_bool(config.userinfo_share) {
+                Call::UserInfo {
+                    token: shared.tokens[choices.random_range(0..n)].clone(),
+                }
+            } else {
+                Call::Login {
+                    account: choices.random_range(0..config.accounts),
+                }
+            }
+        };
+        let query_id: u16 = choices.random();
+        in_flight.spawn(one_request(
+            env.clone(),
+            config.clone(),
+            shared.clone(),
+            id,
+            call,
+            query_id,
+        ));
+    }
+    while in_flight.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn one_request<N: Net>(
+    env: Env<N>,
+    config: Arc<UsersConfig>,
+    shared: Arc<Mutex<Shared>>,
+    id: u64,
+    call: Call,
+    query_id: u16,
+) {
+    let started = env.clock.elapsed();
+    let endpoint = match call {
+        Call::Login { .. } => "POST /login",
+        Call::UserInfo { .. } => "GET /userinfo",
+    };
+    let attempt = attempt(&env, &config, &shared, call, query_id);
+    let outcome = tokio::time::timeout(config.timeout, attempt)
+        .await
+        .unwrap_or(RequestOutcome::Timeout);
+    let latency = env.clock.elapsed().saturating_sub(started);
+    env.record(EventKind::Request(RequestRecord {
+        id,
+        endpoint,
+        started,
+        latency,
+        outcome,
+    }));
+}
+
+async fn attempt<N: Net>(
+    env: &Env<N>,
+    config: &UsersConfig,
+    shared: &Mutex<Shared>,
+    call: Call,
+    query_id: u16,
+) -> RequestOutcome {
+    let address = match resolve(env, config, shared, query_id).await {
+        Ok(address) => address,
+        Err(reason) => return RequestOutcome::Dns { reason },
+    };
+    let request = match &call {
+        Call::Login { account } => hyper::Request::post("/login")
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::HOST, config.name.as_str())
+            .body(Body::from(
+                serde_json::json!({ "username": format!("user-{account}"), "password": format!("password-{account}") })
+                    .to_string(),
+            )),
+        Call::UserInfo { token } => hyper::Request::get("/userinfo")
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(hyper::header::HOST, config.name.as_str())
+            .body(Body::default()),
+    }
+    .expect("requests built from valid parts");
+    let to = SocketAddr::new(address, config.port);
+    // The end-to-end timeout around this call is the real bound; these only have to be
+    // no shorter than it.
+    match http::exchange(&env.net, to, request, config.timeout, config.timeout).await {
+        Ok(response) if response.status().is_success() => {
+            if let Call::Login { .. } = call {
+                keep_token(shared, response.body());
+            }
+            RequestOutcome::Ok
+        }
+        Ok(response) => {
+            let text = String::from_utf8_lossy(response.body());
+            let reason: String = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(MAX_REASON_CHARS)
+                .collect();
+            RequestOutcome::Status {
+                code: response.status().as_u16(),
+                reason,
+            }
+        }
+        Err(Failure::Refused) => RequestOutcome::Refused,
+        Err(Failure::ConnectTimeout | Failure::ResponseTimeout) => RequestOutcome::Timeout,
+        Err(Failure::Broken(_)) => RequestOutcome::Reset,
+    }
+}
+
+async fn resolve<N: Net>(
+    env: &Env<N>,
+    config: &UsersConfig,
+    shared: &Mutex<Shared>,
+    query_id: u16,
+) -> Result<std::net::IpAddr, String> {
+    let now = env.clock.elapsed();
+    let cached = shared
+        .lock()
+        .expect("no code panics while holding the users' state")
+        .resolved;
+    if let Some((answer, expires)) = cached
+        && now < expires
+    {
+        return Ok(answer.address);
+    }
+    let answer = dns::resolve(
+        &env.net,
+        config.dns_server,
+        &config.name,
+        query_id,
+        DNS_TIMEOUT,
+    )
+    .await?;
+    let expires = env.clock.elapsed() + answer.ttl;
+    shared
+        .lock()
+        .expect("no code panics while holding the users' state")
+        .resolved = Some((answer, expires));
+    Ok(answer.address)
+}
+
+fn keep_token(shared: &Mutex<Shared>, body: &[u8]) {
+    let token = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("access_token")?.as_str().map(str::to_string));
+    if let Some(token) = token {
+        let mut shared = shared
+            .lock()
+            .expect("no code panics while holding the users' state");
+        if shared.tokens.len() == MAX_TOKENS {
+            shared.tokens.pop_front();
+        }
+        shared.tokens.push_back(token);
+    }
+}

@@ -1,0 +1,186 @@
+//! The settings of each component, with the reference deployment's values as defaults.
+//!
+//! These types are part of the scenario format (`[topology]` and its sub-tables), so each
+//! field documents its unit and default, and unknown keys are errors.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The part of the deployment a scenario may override. Every field defaults to `ha-3`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopologySpec {
+    /// Number of appliance nodes, `node-1` at 10.0.1.11 upward. Default 3; 1 to 7.
+    pub nodes: usize,
+    /// The deployment's DNS domain; the four appliance names live under it.
+    /// Default `"example.com"`.
+    pub domain: String,
+    /// The load balancer in front of the nodes.
+    pub lb: LbSettings,
+    /// The appliance service on every node.
+    pub node: NodeSettings,
+    /// The DNS server.
+    pub dns: DnsSettings,
+    /// Link latencies.
+    pub network: NetworkSettings,
+}
+
+impl Default for TopologySpec {
+    fn default() -> Self {
+        Self {
+            nodes: 3,
+            domain: "example.com".to_string(),
+            lb: LbSettings::default(),
+            node: NodeSettings::default(),
+            dns: DnsSettings::default(),
+            network: NetworkSettings::default(),
+        }
+    }
+}
+
+/// The round-robin layer-7 load balancer and its active health checks.
+///
+/// The defaults are HAProxy's (`inter 2s`, `rise 2`, `fall 3`) with a 1 s check timeout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LbSettings {
+    /// Time between two health checks of one backend. Default `"2s"`.
+    #[serde(with = "crate::duration")]
+    pub interval: Duration,
+    /// How long a check waits for the answer once connected before it counts as failed
+    /// (HAProxy's `timeout check`); connecting is bounded by `connect_timeout`.
+    /// Default `"1s"`; at most `interval`.
+    #[serde(with = "crate::duration")]
+    pub timeout: Duration,
+    /// Consecutive passed checks that put a down backend back in rotation. Default 2.
+    pub rise: u32,
+    /// Consecutive failed checks that take an up backend out of rotation. Default 3.
+    pub fall: u32,
+    /// The health-check path. Default `"/testall"`.
+    pub check_path: String,
+    /// How long the balancer waits for a backend to accept a connection before the request
+    /// fails with 504. A timed-out connection is not retried elsewhere: the backend may
+    /// merely be slow. Default `"1s"`.
+    #[serde(with = "crate::duration")]
+    pub connect_timeout: Duration,
+    /// How long the balancer waits for a backend's response once connected before the
+    /// request fails with 504. Default `"5s"`.
+    #[serde(with = "crate::duration")]
+    pub response_timeout: Duration,
+    /// How many other backends a request is retried on when a backend refuses the
+    /// connection. Default 2 (so every backend of `ha-3` is tried once).
+    pub retries: u32,
+}
+
+impl Default for LbSettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
+            rise: 2,
+            fall: 3,
+            check_path: "/testall".to_string(),
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(5),
+            retries: 2,
+        }
+    }
+}
+
+/// The appliance's HTTP service on each node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeSettings {
+    /// Requests a node works on at once; the rest wait in its queue. Default 8.
+    pub workers: usize,
+    /// Requests that may wait for a worker; one more gets `503 overloaded`. Default 128.
+    pub queue_max: usize,
+    /// Time a worker spends on `POST /login` (password hashing dominates). Default `"20ms"`.
+    #[serde(with = "crate::duration")]
+    pub login_time: Duration,
+    /// Time a worker spends on `GET /userinfo`. Default `"2ms"`.
+    #[serde(with = "crate::duration")]
+    pub userinfo_time: Duration,
+    /// Time a worker spends on `GET /testall`. Default `"1ms"`.
+    #[serde(with = "crate::duration")]
+    pub testall_time: Duration,
+    /// Number of user accounts in the directory (`user-0` .. `user-{n-1}`). Default 1000.
+    pub accounts: u32,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        Self {
+            workers: 8,
+            queue_max: 128,
+            login_time: Duration::from_millis(20),
+            userinfo_time: Duration::from_millis(2),
+            testall_time: Duration::from_millis(1),
+            accounts: 1000,
+        }
+    }
+}
+
+/// The DNS server, authoritative for the appliance's zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsSettings {
+    /// TTL of the zone's A records. Default `"60s"`.
+    #[serde(with = "crate::duration")]
+    pub ttl: Duration,
+}
+
+impl Default for DnsSettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One-way latency of each kind of link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSettings {
+    /// Between hosts of the LAN segment (lb, nodes, dns). Default `"1ms"`.
+    #[serde(with = "crate::duration")]
+    pub lan_latency: Duration,
+    /// Between the users and the deployment. Default `"20ms"`.
+    #[serde(with = "crate::duration")]
+    pub internet_latency: Duration,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        Self {
+            lan_latency: Duration::from_millis(1),
+            internet_latency: Duration::from_millis(20),
+        }
+    }
+}
+
+/// The users' load: what the `users` host sends. A scenario sets it in `[load]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadSettings {
+    /// Mean arrivals per second of the Poisson process. Default 50; above 0, at most 2000.
+    pub rate_per_s: f64,
+    /// Share of arrivals that call `GET /userinfo` with a token from an earlier login (the
+    /// rest log in). Default 0.25; 0 to 1.
+    pub userinfo_share: f64,
+    /// End-to-end bound on one request, name resolution included; after it the request
+    /// counts as a timeout. Default `"10s"`; at most `"60s"`.
+    #[serde(with = "crate::duration")]
+    pub timeout: Duration,
+}
+
+impl Default for LoadSettings {
+    fn default() -> Self {
+        Self {
+            rate_per_s: 50.0,
+            userinfo_share: 0.25,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
