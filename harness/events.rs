@@ -19,7 +19,7 @@ use serde::Serialize;
 pub struct Event {
     /// Simulated time since the run began.
     pub at: Duration,
-    /// The host that recorded it (`"executor"` for faults the scenario injected).
+    /// The host that recorded it (`"scenario"` for faults the scenario injected).
     pub host: String,
     /// What happened.
     pub kind: EventKind,
@@ -103,7 +103,7 @@ pub enum CheckEffect {
 }
 
 /// One user request as the load generator saw it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RequestRecord {
     /// Sequence number in arrival order.
     pub id: u64,

@@ -1,8 +1,58 @@
-//! placeholder
+//! A deterministic network-emulation test harness for an on-premise identity appliance
+//! cluster.
+//!
+//! The harness stands up the appliance's infrastructure (load balancer, cluster nodes,
+//! DNS, the users) as virtual hosts on turmoil's in-process network, runs a scenario that
+//! injects faults under client load, and reports what the cluster did. The same scenario
+//! and seed give a byte-identical report, run after run, debug or release.
+//!
+//! # Layout
+//!
+//! Data flows one way: scenario file, topology, world, event log, outcome.
+//!
+//! - [`scenario`]: the script format ([`scenario::spec`]), loading with errors that name
+//!   file, line, column and key ([`scenario::load`]), the step executor
+//!   ([`scenario::executor`]) and the expectations ([`scenario::expect`]).
+//! - [`topology`]: what is deployed: hosts, fixed addresses, each component's settings.
+//! - [`world`]: the turmoil simulation built from a topology; per-host clocks; the socket
+//!   layer; crashes and restarts.
+//! - [`services`]: one file per virtual component: [`services::node`],
+//!   [`services::load_balancer`], [`services::dns`], [`services::users`], with their
+//!   protocol logic in plain, unit-tested code ([`services::health`],
+//!   [`services::round_robin`], [`services::arrivals`]).
+//! - [`net`] and [`env`]: the small interface services are written against (sockets,
+//!   clocks, the event log), so the same service code can run on real sockets.
+//! - [`events`]: the event log every service and the executor write to.
+//! - [`report`]: the outcome (a pure function of the event log) and its text rendering.
+//!
+//! # Example
+//!
+//! Run a short scenario and read its verdict:
+//!
+//! ```
+//! use std::path::Path;
+//! use harness::{report::Outcome, scenario};
+//!
+//! let text = r#"
+//!     name = "tiny"
+//!     seed = 1
+//!     duration = "5s"
+//!     load = { rate_per_s = 10 }
+//!     expect = { availability_pct_min = 100 }
+//! "#;
+//! let scenario = scenario::parse(Path::new("tiny.toml"), text).unwrap();
+//! let run = scenario::executor::run(&scenario, None).unwrap();
+//! let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
+//! assert!(outcome.passed);
+//! assert!(outcome.totals.sent > 20);
+//! ```
+
 pub mod duration;
 pub mod env;
 pub mod events;
 pub mod net;
+pub mod report;
+pub mod scenario;
 pub mod services;
 pub mod topology;
 pub mod world;

@@ -8,10 +8,13 @@
 //! - a power-off crash holds every link of the node, then drops its software: whatever it
 //!   or anyone else sends on those links (the FINs its dying sockets emit, new SYNs, data)
 //!   is held and never delivered, so peers see silence and time out;
-//! - a process crash only drops its software: turmoil answers new connections with a
-//!   refusal and the dying sockets close their connections;
-//! - a restart repairs the links without releasing what was held (turmoil's `repair`),
-//!   so packets sent to a dead machine stay lost, and starts the software afresh.
+//! - a process crash drops its software, whose dying sockets close their connections, and
+//!   marks the host as refusing in the [`FaultTable`], so new connections are refused at
+//!   once as a live kernel with no listener refuses them (turmoil alone would leave them
+//!   unanswered);
+//! - a restart undoes either (for a power-off, turmoil's `repair`, which does not release
+//!   what was held: packets sent to a dead machine stay lost) and starts the software
+//!   afresh.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -25,13 +28,13 @@ use crate::services::node::{self, NodeConfig};
 use crate::services::users::{self, UsersConfig};
 use crate::topology::{LoadSettings, Role, Topology};
 use crate::world::clock::SimClock;
-use crate::world::net::SimNet;
+use crate::world::net::{FaultTable, SimNet};
 
 /// The wall-clock time every run starts at: 2026-01-01T00:00:00Z.
 pub const EPOCH_UNIX_S: u64 = 1_767_225_600;
 
-/// The host name the executor records faults under.
-pub const EXECUTOR: &str = "executor";
+/// The host name faults injected by the scenario are recorded under.
+pub const EXECUTOR: &str = "scenario";
 
 /// How a run is set up, besides its topology.
 #[derive(Debug, Clone)]
@@ -59,6 +62,7 @@ pub struct World {
     sim: turmoil::Sim<'static>,
     topology: Topology,
     recorder: Recorder,
+    faults: FaultTable,
     /// Nodes that are down, and how they went down.
     down: BTreeMap<String, CrashMode>,
 }
@@ -76,8 +80,9 @@ impl World {
             .max_message_latency(lan)
             .build();
         let recorder = Recorder::new();
+        let faults = FaultTable::default();
         for host in &topology.hosts {
-            register(&mut sim, topology, setup, &recorder, host);
+            register(&mut sim, topology, setup, &recorder, &faults, host);
         }
         let users = topology.the(Role::Users).address;
         for host in topology.hosts.iter().filter(|h| h.role != Role::Users) {
@@ -87,6 +92,7 @@ impl World {
             sim,
             topology: topology.clone(),
             recorder,
+            faults,
             down: BTreeMap::new(),
         }
     }
@@ -132,10 +138,13 @@ impl World {
             "the scenario loader only crashes nodes that are up"
         );
         let ip = self.address(node);
-        if mode == CrashMode::PowerOff {
-            for other in self.others(node) {
-                self.sim.hold(ip, other);
+        match mode {
+            CrashMode::PowerOff => {
+                for other in self.others(node) {
+                    self.sim.hold(ip, other);
+                }
             }
+            CrashMode::Process => self.faults.set_refusing(ip, true),
         }
         self.sim.crash(ip);
         self.down.insert(node.to_string(), mode);
@@ -153,10 +162,13 @@ impl World {
             .remove(node)
             .expect("the scenario loader only restarts nodes that are down");
         let ip = self.address(node);
-        if mode == CrashMode::PowerOff {
-            for other in self.others(node) {
-                self.sim.repair(ip, other);
+        match mode {
+            CrashMode::PowerOff => {
+                for other in self.others(node) {
+                    self.sim.repair(ip, other);
+                }
             }
+            CrashMode::Process => self.faults.set_refusing(ip, false),
         }
         self.recorder.record_at(
             self.elapsed(),
@@ -174,16 +186,18 @@ fn register(
     topology: &Topology,
     setup: &RunSetup,
     recorder: &Recorder,
+    faults: &FaultTable,
     host: &crate::topology::Host,
 ) {
     let ip = host.address;
     let clock = SimClock::new(Duration::from_secs(EPOCH_UNIX_S));
     let recorder = recorder.clone();
     let name = host.name.clone();
+    let faults = faults.clone();
     let env = move || {
         Env::new(
             &name,
-            SimNet::new(ip),
+            SimNet::new(ip, faults.clone()),
             std::sync::Arc::new(clock.clone()),
             recorder.clone(),
         )

@@ -1,0 +1,10 @@
+//! The outcome of a run and its renderings.
+//!
+//! [`outcome::Outcome`] is a pure function of the scenario and the event log: the
+//! timeline of significant events, requests per window, and the verdicts. It is what the
+//! snapshots hold (as text, [`text::render`]) and what `--format json` prints.
+
+pub mod outcome;
+pub mod text;
+
+pub use outcome::Outcome;

@@ -1,0 +1,319 @@
+//! Building the outcome from the event log.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::duration::span;
+use crate::events::{CheckEffect, Event, EventKind, RequestRecord};
+use crate::scenario::Scenario;
+use crate::scenario::expect::{self, FailureWindow, Verdict};
+
+/// Requests are counted in windows of this length.
+pub const WINDOW: Duration = Duration::from_secs(10);
+
+/// Everything a report says about a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub scenario: String,
+    pub description: String,
+    pub seed: u64,
+    pub duration_ms: u64,
+    pub tick_us: u64,
+    pub topology: String,
+    /// `name address` of every host.
+    pub hosts: Vec<String>,
+    pub rate_per_s: f64,
+    pub timeline: Vec<Line>,
+    pub windows: Vec<Window>,
+    pub totals: Totals,
+    pub verdicts: Vec<Verdict>,
+    pub passed: bool,
+}
+
+/// One line of the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Line {
+    pub at_ms: u64,
+    pub host: String,
+    pub text: String,
+}
+
+/// Requests that started in one window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Window {
+    pub start_ms: u64,
+    pub sent: usize,
+    pub ok: usize,
+    /// Failed requests by class (`5xx`, `timeout`, ...).
+    pub failed: BTreeMap<String, usize>,
+    /// Latency percentiles of the window's successful requests (nearest rank).
+    pub p50_ms: Option<u64>,
+    pub p99_ms: Option<u64>,
+    /// Requests the balancer routed to each node in this window (by the time it answered
+    /// the client), whatever their outcome.
+    pub routed_to: BTreeMap<String, usize>,
+    /// Requests the balancer retried on another node after a refusal (by answer time).
+    pub retried: usize,
+}
+
+/// The whole run's request counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub sent: usize,
+    pub ok: usize,
+    pub failed: BTreeMap<String, usize>,
+    pub p50_ms: Option<u64>,
+    pub p99_ms: Option<u64>,
+    pub failure_windows: usize,
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).expect("runs are at most an hour")
+}
+
+impl Outcome {
+    /// The outcome of `events`, a run of `scenario` with `seed`.
+    pub fn new(scenario: &Scenario, seed: u64, events: &[Event]) -> Self {
+        let mut requests: Vec<RequestRecord> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Request(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        requests.sort_by_key(|r| (r.started, r.id));
+        let failure_windows = expect::failure_windows(&requests, scenario.expect.failure_gap());
+        let verdicts = expect::judge(&scenario.expect, events, &requests, &failure_windows);
+        let nodes = scenario.topology.node_names();
+        Self {
+            scenario: scenario.name.clone(),
+            description: scenario.description.clone(),
+            seed,
+            duration_ms: ms(scenario.duration),
+            tick_us: u64::try_from(scenario.tick.as_micros()).expect("ticks are at most 100ms"),
+            topology: scenario.topology.name.clone(),
+            hosts: scenario
+                .topology
+                .hosts
+                .iter()
+                .map(|h| format!("{} {}", h.name, h.address))
+                .collect(),
+            rate_per_s: scenario.load.rate_per_s,
+            timeline: timeline(events, &failure_windows, &nodes),
+            windows: windows(scenario.duration, &requests, events, &nodes),
+            totals: totals(&requests, failure_windows.len()),
+            passed: verdicts.iter().all(|v| v.holds),
+            verdicts,
+        }
+    }
+}
+
+fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String]) -> Vec<Line> {
+    let mut up: Vec<&String> = nodes.iter().collect();
+    let mut lines = Vec::new();
+    for e in events {
+        let text = match &e.kind {
+            EventKind::ServiceStarted { service, port } => format!("{service} serving on :{port}"),
+            EventKind::Crashed { node, mode } => format!("{node} crashed ({})", mode.explain()),
+            EventKind::Restarted { node } => format!("{node} restarted"),
+            EventKind::ChecksStarted {
+                backends,
+                interval,
+                timeout,
+                rise,
+                fall,
+            } => format!(
+                "health checks every {} (timeout {}, rise {rise}, fall {fall}) on {}",
+                span(*interval),
+                span(*timeout),
+                backends.join(", ")
+            ),
+            EventKind::Check {
+                backend,
+                effect,
+                detail,
+            } => {
+                match effect {
+                    CheckEffect::WentDown { .. } => up.retain(|n| *n != backend),
+                    CheckEffect::WentUp { .. } => {
+                        up = nodes
+                            .iter()
+                            .filter(|n| *n == backend || up.contains(n))
+                            .collect();
+                    }
+                    _ => {}
+                }
+                check_line(backend, *effect, detail, &up)
+            }
+            EventKind::Forwarded { .. } | EventKind::Request(_) => continue,
+        };
+        lines.push(Line {
+            at_ms: ms(e.at),
+            host: e.host.clone(),
+            text,
+        });
+    }
+    for (i, w) in failure_windows.iter().enumerate() {
+        let n = i + 1;
+        let first = &w.first;
+        lines.push(Line {
+            at_ms: ms(w.start()),
+            host: "users".to_string(),
+            text: format!(
+                "failure window {n} opens: {} -> {}",
+                first.endpoint,
+                first.outcome.describe()
+            ),
+        });
+        lines.push(Line {
+            at_ms: ms(w.end()),
+            host: "users".to_string(),
+            text: format!(
+                "failure window {n} closes: {} of {} requests failed over {}; last: {} -> {}",
+                w.failed,
+                w.sent,
+                span(w.length()),
+                w.last.endpoint,
+                w.last.outcome.describe()
+            ),
+        });
+    }
+    lines.sort_by_key(|l| l.at_ms);
+    lines
+}
+
+fn check_line(backend: &str, effect: CheckEffect, detail: &str, up: &[&String]) -> String {
+    let rotation = if up.is_empty() {
+        "no backend left in rotation".to_string()
+    } else {
+        format!(
+            "in rotation: {}",
+            up.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    };
+    match effect {
+        CheckEffect::FailCounted { count, fall } => {
+            format!("{backend} check failed {count}/{fall}: {detail}")
+        }
+        CheckEffect::WentDown { fall } => {
+            format!("{backend} DOWN, check failed {fall}/{fall}: {detail}; {rotation}")
+        }
+        CheckEffect::FailuresReset { count } => {
+            format!("{backend} check passed; {count} counted failure(s) forgiven")
+        }
+        CheckEffect::PassCounted { count, rise } => {
+            format!("{backend} check passed {count}/{rise}")
+        }
+        CheckEffect::WentUp { rise } => {
+            format!("{backend} UP, check passed {rise}/{rise}; {rotation}")
+        }
+        CheckEffect::PassesReset { count } => {
+            format!("{backend} check failed: {detail}; {count} counted pass(es) lost")
+        }
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[u64], p: u64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (sorted.len() as u64 * p).div_ceil(100).max(1);
+    Some(sorted[usize::try_from(rank).expect("fits") - 1])
+}
+
+fn latencies(requests: &[&RequestRecord]) -> Vec<u64> {
+    let mut l: Vec<u64> = requests
+        .iter()
+        .filter(|r| r.outcome.is_ok())
+        .map(|r| ms(r.latency))
+        .collect();
+    l.sort_unstable();
+    l
+}
+
+fn failed_by_class<'a>(
+    requests: impl Iterator<Item = &'a RequestRecord>,
+) -> BTreeMap<String, usize> {
+    let mut failed = BTreeMap::new();
+    for class in requests.filter_map(|r| r.outcome.failure_class()) {
+        *failed.entry(class.to_string()).or_insert(0) += 1;
+    }
+    failed
+}
+
+fn windows(
+    duration: Duration,
+    requests: &[RequestRecord],
+    events: &[Event],
+    nodes: &[String],
+) -> Vec<Window> {
+    let count = duration.as_millis().div_ceil(WINDOW.as_millis());
+    (0..count)
+        .map(|i| {
+            let start = WINDOW * u32::try_from(i).expect("at most 360 windows");
+            let end = start + WINDOW;
+            let inside: Vec<&RequestRecord> = requests
+                .iter()
+                .filter(|r| r.started >= start && r.started < end)
+                .collect();
+            let lat = latencies(&inside);
+            let mut routed_to: BTreeMap<String, usize> =
+                nodes.iter().map(|n| (n.clone(), 0)).collect();
+            let mut retried = 0;
+            for e in events.iter().filter(|e| e.at >= start && e.at < end) {
+                if let EventKind::Forwarded {
+                    backend,
+                    refused_by,
+                    ..
+                } = &e.kind
+                {
+                    if let Some(b) = backend {
+                        *routed_to.entry(b.clone()).or_insert(0) += 1;
+                    }
+                    retried += usize::from(!refused_by.is_empty());
+                }
+            }
+            Window {
+                start_ms: ms(start),
+                sent: inside.len(),
+                ok: inside.iter().filter(|r| r.outcome.is_ok()).count(),
+                failed: failed_by_class(inside.iter().copied()),
+                p50_ms: percentile(&lat, 50),
+                p99_ms: percentile(&lat, 99),
+                routed_to,
+                retried,
+            }
+        })
+        .collect()
+}
+
+fn totals(requests: &[RequestRecord], failure_windows: usize) -> Totals {
+    let all: Vec<&RequestRecord> = requests.iter().collect();
+    let lat = latencies(&all);
+    Totals {
+        sent: requests.len(),
+        ok: requests.iter().filter(|r| r.outcome.is_ok()).count(),
+        failed: failed_by_class(requests.iter()),
+        p50_ms: percentile(&lat, 50),
+        p99_ms: percentile(&lat, 99),
+        failure_windows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves percentiles use the nearest rank: p50 of 1..=4 is 2, p99 of 1..=100 is 99.
+    #[test]
+    fn nearest_rank() {
+        assert_eq!(percentile(&[1, 2, 3, 4], 50), Some(2));
+        let hundred: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&hundred, 99), Some(99));
+        assert_eq!(percentile(&[7], 99), Some(7));
+        assert_eq!(percentile(&[], 50), None);
+    }
+}

@@ -1,0 +1,211 @@
+//! The outcome as readable text: what `harness run` prints and what the snapshots hold.
+//!
+//! Laid out to be read top to bottom and diffed in review: a header, the timeline, the
+//! per-window table, the verdicts, the result. No column depends on the machine or the
+//! wall clock.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::outcome::{Outcome, Window};
+use crate::duration::{clock, clock_short, span};
+
+/// Renders the outcome. `reproduce` is the command that reruns this exact run; it is
+/// printed when an expectation fails.
+pub fn render(o: &Outcome, reproduce: &str) -> String {
+    let mut out = String::new();
+    header(&mut out, o);
+    timeline(&mut out, o);
+    table(&mut out, o);
+    verdicts(&mut out, o, reproduce);
+    out
+}
+
+fn push(out: &mut String, line: impl AsRef<str>) {
+    out.push_str(line.as_ref().trim_end());
+    out.push('\n');
+}
+
+fn header(out: &mut String, o: &Outcome) {
+    push(out, format!("scenario {}", o.scenario));
+    for line in o.description.lines() {
+        push(out, format!("  {line}"));
+    }
+    push(
+        out,
+        format!(
+            "seed {} | {} of load at {}/s | tick {} | topology {}",
+            o.seed,
+            span(Duration::from_millis(o.duration_ms)),
+            o.rate_per_s,
+            span_us(o.tick_us),
+            o.topology
+        ),
+    );
+    push(out, format!("hosts: {}", o.hosts.join(", ")));
+}
+
+fn span_us(us: u64) -> String {
+    if us % 1000 == 0 {
+        span(Duration::from_micros(us))
+    } else {
+        format!("{us}us")
+    }
+}
+
+fn timeline(out: &mut String, o: &Outcome) {
+    push(out, "");
+    push(out, "timeline");
+    let width = o.timeline.iter().map(|l| l.host.len()).max().unwrap_or(0);
+    for l in &o.timeline {
+        push(
+            out,
+            format!(
+                "  {}  {:<width$}  {}",
+                clock(Duration::from_millis(l.at_ms)),
+                l.host,
+                l.text
+            ),
+        );
+    }
+}
+
+fn table(out: &mut String, o: &Outcome) {
+    push(out, "");
+    push(out, "requests per 10s window, by start time");
+    push(
+        out,
+        "  p50/p99: latency of successful requests; node columns: requests the lb routed to each node",
+    );
+    let classes: Vec<&String> = o.totals.failed.keys().collect();
+    let nodes: Vec<&String> = o
+        .windows
+        .first()
+        .map(|w| w.routed_to.keys().collect())
+        .unwrap_or_default();
+    let retried: usize = o.windows.iter().map(|w| w.retried).sum();
+    let mut head = vec!["window".to_string(), "sent".into(), "ok".into()];
+    head.extend(classes.iter().map(|c| (*c).clone()));
+    head.extend(["p50".to_string(), "p99".into()]);
+    if retried > 0 {
+        push(
+            out,
+            "  retried: requests the lb moved to another node after a refusal",
+        );
+        head.push("retried".to_string());
+    }
+    head.extend(nodes.iter().map(|n| (*n).clone()));
+    let mut rows = vec![head];
+    for w in &o.windows {
+        let mut r = row(w, &classes, &nodes);
+        if retried > 0 {
+            r.insert(r.len() - nodes.len(), w.retried.to_string());
+        }
+        rows.push(r);
+    }
+    let mut total = vec![
+        "total".to_string(),
+        o.totals.sent.to_string(),
+        o.totals.ok.to_string(),
+    ];
+    total.extend(classes.iter().map(|c| o.totals.failed[*c].to_string()));
+    total.extend([ms(o.totals.p50_ms), ms(o.totals.p99_ms)]);
+    if retried > 0 {
+        total.push(retried.to_string());
+    }
+    total.extend(nodes.iter().map(|n| {
+        o.windows
+            .iter()
+            .map(|w| w.routed_to[*n])
+            .sum::<usize>()
+            .to_string()
+    }));
+    rows.push(total);
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    for r in &rows {
+        let mut line = String::from(" ");
+        for (c, cell) in r.iter().enumerate() {
+            if c == 0 {
+                write!(line, " {:<w$}", cell, w = widths[c])
+                    .expect("writing to a String cannot fail");
+            } else {
+                write!(line, "  {:>w$}", cell, w = widths[c])
+                    .expect("writing to a String cannot fail");
+            }
+        }
+        push(out, line);
+    }
+}
+
+fn row(w: &Window, classes: &[&String], nodes: &[&String]) -> Vec<String> {
+    let start = Duration::from_millis(w.start_ms);
+    let mut r = vec![
+        format!(
+            "{}-{}",
+            clock_short(start),
+            clock_short(start + super::outcome::WINDOW)
+        ),
+        w.sent.to_string(),
+        w.ok.to_string(),
+    ];
+    r.extend(
+        classes
+            .iter()
+            .map(|c| w.failed.get(*c).copied().unwrap_or(0).to_string()),
+    );
+    r.extend([ms(w.p50_ms), ms(w.p99_ms)]);
+    r.extend(nodes.iter().map(|n| w.routed_to[*n].to_string()));
+    r
+}
+
+fn ms(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v}ms"))
+}
+
+fn verdicts(out: &mut String, o: &Outcome, reproduce: &str) {
+    push(out, "");
+    push(out, "expectations");
+    if o.verdicts.is_empty() {
+        push(out, "  (none stated)");
+    }
+    let width = o
+        .verdicts
+        .iter()
+        .map(|v| v.expectation.len())
+        .max()
+        .unwrap_or(0);
+    for v in &o.verdicts {
+        let mark = if v.holds { "pass" } else { "FAIL" };
+        push(
+            out,
+            format!(
+                "  {mark}  {:<width$}  observed: {}",
+                v.expectation, v.observed
+            ),
+        );
+    }
+    push(out, "");
+    let failed = o.verdicts.iter().filter(|v| !v.holds).count();
+    if failed == 0 {
+        push(
+            out,
+            format!(
+                "result: PASS ({} of {} expectations hold)",
+                o.verdicts.len(),
+                o.verdicts.len()
+            ),
+        );
+    } else {
+        push(
+            out,
+            format!(
+                "result: FAIL ({failed} of {} expectations failed) with seed {}",
+                o.verdicts.len(),
+                o.seed
+            ),
+        );
+        push(out, format!("reproduce: {reproduce}"));
+    }
+}

@@ -1,0 +1,461 @@
+//! Loading a scenario file with errors that point at the file, line, column and key.
+//!
+//! Three passes, each of which can fail with one [`ScenarioError`]:
+//! 1. TOML syntax (toml_edit, which keeps the position of every key and value);
+//! 2. the shape of the document (serde with `deny_unknown_fields`; serde_path_to_error
+//!    names the key, toml gives the position);
+//! 3. meaning: bounds, node names, step order, times within the run. These checks name a
+//!    key path, and the position is looked up in the parsed document.
+//!
+//! The loader stops at the first error: a scenario file is short, and one precise error is
+//! easier to act on than a cascade.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_path_to_error::Segment;
+use toml_edit::{ImDocument, Item};
+
+use super::spec::{Action, Expectations, Scenario, ScenarioSpec, Step};
+use crate::topology::{LoadSettings, Topology};
+
+/// The longest run a scenario may ask for.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+/// The finest and the coarsest tick.
+pub const TICK_RANGE: (Duration, Duration) =
+    (Duration::from_micros(100), Duration::from_millis(100));
+/// The highest arrival rate: keeps in-flight requests (rate x timeout) and the connections
+/// one listener sees per tick well inside turmoil's limits.
+pub const MAX_RATE_PER_S: f64 = 2000.0;
+/// The longest request timeout.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a scenario cannot run, and where in the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the file could not be read at all.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+    /// The key path, such as `steps[1].crash.node`; empty for syntax errors.
+    pub key: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Reads and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        key: String::new(),
+        message: format!("cannot read the scenario: {e}"),
+    })?;
+    parse(path, &text)
+}
+
+/// Checks scenario text; `path` is only used to name the file in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let at = |span: Option<Range<usize>>, key: String, message: String| {
+        let (line, column) = position(text, span.map_or(0, |s| s.start));
+        ScenarioError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            key,
+            message,
+        }
+    };
+    let doc =
+        ImDocument::parse(text).map_err(|e| at(e.span(), String::new(), one_line(e.message())))?;
+    let spec: ScenarioSpec = serde_path_to_error::deserialize(toml::Deserializer::new(text))
+        .map_err(|e| {
+            let mut path = segments(e.path());
+            let inner = e.into_inner();
+            let message = one_line(inner.message());
+            // serde_path_to_error usually ends the path with the unknown key already; make
+            // sure it does, so the key is always named.
+            if let Some(field) = unknown_field(&message)
+                && path.last() != Some(&Seg::Key(field.clone()))
+            {
+                path.push(Seg::Key(field));
+            }
+            let span = inner.span().or_else(|| locate(&doc, &path));
+            at(span, render(&path), message)
+        })?;
+    check(path, spec).map_err(|(path, message)| at(locate(&doc, &path), render(&path), message))
+}
+
+/// Parser messages may span lines ("invalid array\nexpected `]`"); an error is one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One step of a key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+type Invalid = (Vec<Seg>, String);
+
+fn key(parts: &[&str]) -> Vec<Seg> {
+    parts.iter().map(|p| Seg::Key((*p).to_string())).collect()
+}
+
+fn segments(path: &serde_path_to_error::Path) -> Vec<Seg> {
+    path.iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(Seg::Index(*index)),
+            Segment::Map { key } => Some(Seg::Key(key.clone())),
+            Segment::Enum { variant } => Some(Seg::Key(variant.clone())),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
+/// serde names an unknown key only in its message: "unknown field `x`, expected ...".
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+fn render(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) if out.is_empty() => out.push_str(k),
+            Seg::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// The span of the deepest part of `path` the document has (a missing key points at the
+/// table that should hold it).
+fn locate(doc: &ImDocument<&str>, path: &[Seg]) -> Option<Range<usize>> {
+    let mut item: &Item = doc.as_item();
+    let mut span = None;
+    for seg in path {
+        let next = match seg {
+            Seg::Key(k) => item.get(k.as_str()),
+            Seg::Index(i) => item.get(*i),
+        };
+        let Some(next) = next else { break };
+        let key_span = match (seg, item) {
+            (Seg::Key(k), Item::Table(t)) => t.key(k).and_then(|k| k.span()),
+            _ => None,
+        };
+        span = next.span().or(key_span).or(span);
+        item = next;
+    }
+    span
+}
+
+/// 1-based line and character column of a byte offset.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn check(path: &Path, spec: ScenarioSpec) -> Result<Scenario, Invalid> {
+    if spec.name.trim().is_empty() {
+        return Err((key(&["name"]), "expected a non-empty name".to_string()));
+    }
+    if spec.duration.is_zero() || spec.duration > MAX_DURATION {
+        return Err((
+            key(&["duration"]),
+            format!(
+                "expected a duration above 0s and at most {}",
+                crate::duration::span(MAX_DURATION)
+            ),
+        ));
+    }
+    let (fine, coarse) = TICK_RANGE;
+    if spec.tick < fine || spec.tick > coarse {
+        return Err((
+            key(&["tick"]),
+            "expected a tick from 100us to 100ms".to_string(),
+        ));
+    }
+    check_load(&spec.load)?;
+    let topology = Topology::from_spec(&spec.topology).map_err(|e| {
+        let mut path = key(&["topology"]);
+        path.extend(e.key.split('.').map(|k| Seg::Key(k.to_string())));
+        (path, e.message)
+    })?;
+    let steps = check_steps(&spec, &topology)?;
+    check_expectations(&spec.expect, &steps)?;
+    Ok(Scenario {
+        path: path.to_path_buf(),
+        name: spec.name,
+        description: spec.description.trim().to_string(),
+        seed: spec.seed,
+        duration: spec.duration,
+        tick: spec.tick,
+        load: spec.load,
+        topology,
+        steps,
+        expect: spec.expect,
+    })
+}
+
+fn check_load(load: &LoadSettings) -> Result<(), Invalid> {
+    if !(load.rate_per_s > 0.0 && load.rate_per_s <= MAX_RATE_PER_S) {
+        return Err((
+            key(&["load", "rate_per_s"]),
+            format!("expected a rate above 0 and at most {MAX_RATE_PER_S} per second"),
+        ));
+    }
+    if !(0.0..=1.0).contains(&load.userinfo_share) {
+        return Err((
+            key(&["load", "userinfo_share"]),
+            "expected a share from 0 to 1".to_string(),
+        ));
+    }
+    if load.timeout.is_zero() || load.timeout > MAX_TIMEOUT {
+        return Err((
+            key(&["load", "timeout"]),
+            "expected a timeout above 0s and at most 60s".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_steps(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
+    let nodes = topology.node_names();
+    let mut steps = Vec::new();
+    for (i, step) in spec.steps.iter().enumerate() {
+        let here = |k: &[&str]| {
+            let mut p = vec![Seg::Key("steps".to_string()), Seg::Index(i)];
+            p.extend(key(k));
+            p
+        };
+        if step.at >= spec.duration {
+            let message = format!(
+                "{} is at or past the run's end (duration {}); expected a time before it",
+                crate::duration::span(step.at),
+                crate::duration::span(spec.duration)
+            );
+            return Err((here(&["at"]), message));
+        }
+        let (action, node_key) = match (&step.crash, &step.restart) {
+            (Some(c), None) => (
+                Action::Crash {
+                    node: c.node.clone(),
+                    mode: c.mode,
+                },
+                ["crash", "node"],
+            ),
+            (None, Some(r)) => (
+                Action::Restart {
+                    node: r.node.clone(),
+                },
+                ["restart", "node"],
+            ),
+            _ => {
+                return Err((
+                    here(&[]),
+                    "expected exactly one action: crash or restart".to_string(),
+                ));
+            }
+        };
+        let node = match &action {
+            Action::Crash { node, .. } | Action::Restart { node } => node,
+        };
+        if !nodes.contains(node) {
+            return Err((
+                here(&node_key),
+                format!(
+                    "unknown node {node:?}; expected one of {}",
+                    nodes.join(", ")
+                ),
+            ));
+        }
+        steps.push((
+            i,
+            Step {
+                at: step.at,
+                action,
+            },
+        ));
+    }
+    steps.sort_by_key(|(_, s)| s.at);
+    check_sequence(&steps)?;
+    Ok(steps.into_iter().map(|(_, s)| s).collect())
+}
+
+/// A node can only crash while up and restart while down.
+fn check_sequence(steps: &[(usize, Step)]) -> Result<(), Invalid> {
+    let mut down = std::collections::BTreeSet::new();
+    for (i, step) in steps {
+        let (ok, action, message) = match &step.action {
+            Action::Crash { node, .. } => (
+                down.insert(node.clone()),
+                "crash",
+                format!("{node} is already down at that time"),
+            ),
+            Action::Restart { node } => (
+                down.remove(node),
+                "restart",
+                format!("{node} is not down at that time; expected an earlier crash"),
+            ),
+        };
+        if !ok {
+            let path = vec![
+                Seg::Key("steps".to_string()),
+                Seg::Index(*i),
+                Seg::Key(action.to_string()),
+            ];
+            return Err((path, message));
+        }
+    }
+    Ok(())
+}
+
+fn check_expectations(expect: &Expectations, steps: &[Step]) -> Result<(), Invalid> {
+    if let Some(pct) = expect.availability_pct_min
+        && !(0.0..=100.0).contains(&pct)
+    {
+        return Err((
+            key(&["expect", "availability_pct_min"]),
+            "expected a percentage from 0 to 100".to_string(),
+        ));
+    }
+    if expect.failure_gap.is_some_and(|g| g.is_zero()) {
+        return Err((
+            key(&["expect", "failure_gap"]),
+            "expected a gap above 0s".to_string(),
+        ));
+    }
+    let has = |f: fn(&Action) -> bool| steps.iter().any(|s| f(&s.action));
+    if expect.detection_max.is_some() && !has(|a| matches!(a, Action::Crash { .. })) {
+        return Err((
+            key(&["expect", "detection_max"]),
+            "expected a crash step for it to measure".to_string(),
+        ));
+    }
+    if expect.recovery_max.is_some() && !has(|a| matches!(a, Action::Restart { .. })) {
+        return Err((
+            key(&["expect", "recovery_max"]),
+            "expected a restart step for it to measure".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+seed = 1
+duration = "60s"
+
+[[steps]]
+at = "10s"
+crash = { node = "node-2" }
+
+[[steps]]
+at = "20s"
+restart = { node = "node-2" }
+"#;
+
+    fn err(text: &str) -> ScenarioError {
+        parse(Path::new("s.toml"), text).unwrap_err()
+    }
+
+    /// Proves a well-formed scenario loads with its defaults and ordered steps.
+    #[test]
+    fn loads_good() {
+        let s = parse(Path::new("s.toml"), GOOD).unwrap();
+        assert_eq!(s.topology.name, "ha-3");
+        assert_eq!(s.tick, Duration::from_millis(1));
+        assert_eq!(s.steps.len(), 2);
+        assert_eq!(
+            s.steps[0].action,
+            Action::Crash {
+                node: "node-2".into(),
+                mode: crate::events::CrashMode::PowerOff
+            }
+        );
+    }
+
+    /// Proves each kind of mistake is reported once, at its line and column, with its key.
+    #[test]
+    fn precise_errors() {
+        let e = err(&GOOD.replace("seed = 1", "seed = 1\nsped = 2"));
+        assert_eq!((e.line, e.column, e.key.as_str()), (4, 1, "sped"), "{e}");
+        assert!(e.message.contains("unknown field `sped`"), "{e}");
+
+        let e = err(&GOOD.replace("seed = 1", "seed = \"one\""));
+        assert_eq!((e.line, e.column, e.key.as_str()), (3, 8, "seed"), "{e}");
+        assert!(e.message.contains("expected u64"), "{e}");
+
+        let e = err(&GOOD.replace("at = \"20s\"", "at = \"2m\""));
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (11, 6, "steps[1].at"),
+            "{e}"
+        );
+        assert!(e.message.contains("past the run's end"), "{e}");
+
+        let e = err(&GOOD.replace(
+            "crash = { node = \"node-2\" }",
+            "crash = { node = \"node-9\" }",
+        ));
+        assert_eq!((e.line, e.key.as_str()), (8, "steps[0].crash.node"), "{e}");
+        assert!(
+            e.message.contains("expected one of node-1, node-2, node-3"),
+            "{e}"
+        );
+
+        let e = err(&GOOD.replace("duration = \"60s\"", "duration = \"60 parsecs\""));
+        assert_eq!((e.line, e.key.as_str()), (4, "duration"), "{e}");
+        assert!(e.message.contains("expected a duration string"), "{e}");
+
+        // An unclosed array is found where the input ends.
+        let e = err("name = \"t\"\nseed = [1\n");
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("expected `]`"), "{e}");
+        assert_eq!(e.to_string().lines().count(), 1, "{e}");
+    }
+
+    /// Proves the step sequence is checked: no restart of a node that is up.
+    #[test]
+    fn sequence_errors() {
+        let e = err(&GOOD.replace("at = \"10s\"", "at = \"30s\""));
+        assert_eq!(e.key, "steps[1].restart", "{e}");
+        assert!(e.message.contains("not down"), "{e}");
+    }
+}

@@ -1,0 +1,10 @@
+//! Scenario scripts: the file format, loading with precise errors, the step executor and
+//! the expectations a run is judged by.
+
+pub mod executor;
+pub mod expect;
+pub mod load;
+pub mod spec;
+
+pub use load::{ScenarioError, load, parse};
+pub use spec::{Action, Scenario, Step};
