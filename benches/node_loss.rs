@@ -1,1 +1,44 @@
-fn main() {}
+//! Benchmarks of the harness itself, on the scenario files with their fixed seeds.
+//!
+//! - `node-loss/end to end, 1ms tick`: load, simulate (120 s of load plus the drain) and build the
+//!   outcome. Criterion's throughput line reads "elem/s" = simulated seconds per wall
+//!   second.
+//! - the same at a 10 ms tick, to show what the tick costs.
+
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use harness::report::Outcome;
+use harness::scenario::{self, executor};
+
+fn end_to_end(c: &mut Criterion) {
+    let scenario = scenario::load(Path::new("scenarios/node-loss.toml"))
+        .expect("the reference scenario loads");
+    let simulated = executor::run(&scenario, None)
+        .expect("the run completes")
+        .simulated;
+    let mut group = c.benchmark_group("node-loss");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(simulated.as_secs()));
+    group.bench_function("end to end, 1ms tick", |b| {
+        b.iter(|| {
+            let run = executor::run(&scenario, None).expect("the run completes");
+            Outcome::new(&scenario, scenario.seed, &run.events)
+        })
+    });
+    let mut coarse = scenario.clone();
+    coarse.tick = Duration::from_millis(10);
+    group.bench_function("end to end, 10ms tick", |b| {
+        b.iter(|| {
+            let run = executor::run(&coarse, None).expect("the run completes");
+            Outcome::new(&coarse, coarse.seed, &run.events)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, end_to_end);
+criterion_main!(benches);

@@ -70,7 +70,7 @@ pub fn span(d: Duration) -> String {
     if ms < 1000 {
         return format!("{ms}ms");
     }
-    if ms % 60_000 == 0 {
+    if ms.is_multiple_of(60_000) {
         return format!("{}m", ms / 60_000);
     }
     let mut out = format!("{}", ms / 1000);

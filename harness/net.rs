@@ -57,3 +57,5 @@ pub trait Datagrams: Send + Sync + 'static {
         buf: &mut [u8],
     ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + Send;
 }
+
+pub mod real;

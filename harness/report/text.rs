@@ -46,7 +46,7 @@ fn header(out: &mut String, o: &Outcome) {
 }
 
 fn span_us(us: u64) -> String {
-    if us % 1000 == 0 {
+    if us.is_multiple_of(1000) {
         span(Duration::from_micros(us))
     } else {
         format!("{us}us")

@@ -1,0 +1,23 @@
+# Recipes for the harness. `just --list` shows them.
+# Install just with `cargo install just --locked` (Debian 12 has no package).
+
+# Run a scenario and print its report (exit 0 when every expectation holds).
+run scenario="scenarios/node-loss.toml" *args="":
+    cargo run --release -- run {{scenario}} {{args}}
+
+# The README's test command, as CI runs it.
+test:
+    cargo test
+
+# CI exactly: the tests on a clean clone of what is committed.
+ci:
+    .ci/run
+
+# Benchmarks of the harness's own speed (criterion; see benches/).
+bench:
+    cargo bench
+
+# Read every proposed snapshot diff and accept or reject it (needs cargo-insta:
+# `cargo install cargo-insta --locked`).
+review:
+    cargo insta review

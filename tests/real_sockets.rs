@@ -1,0 +1,125 @@
+//! The services are written against `harness::net::Net`, not turmoil: the very same
+//! DNS, node and load-balancer code serves real tokio sockets on loopback.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use harness::env::Env;
+use harness::events::Recorder;
+use harness::net::real::{RealClock, RealNet};
+use harness::services::dns::{self, Zone};
+use harness::services::http::{self, Body};
+use harness::services::load_balancer::{self, Backend, LbConfig};
+use harness::services::node::{self, NodeConfig};
+use harness::topology::{LbSettings, NodeSettings};
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// A free loopback port: bind port 0, read it, release it.
+fn free_port(udp: bool) -> u16 {
+    if udp {
+        std::net::UdpSocket::bind((LOOPBACK, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    } else {
+        std::net::TcpListener::bind((LOOPBACK, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+}
+
+fn env(host: &str, net: RealNet) -> Env<RealNet> {
+    Env::new(host, net, Arc::new(RealClock::new(0)), Recorder::new())
+}
+
+/// Proves the DNS service answers a real UDP query on loopback, and the load balancer
+/// relays a real HTTP login to a real node, round robin over two of them.
+#[test]
+fn services_run_on_real_sockets() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dns_port = free_port(true);
+        let zone = Zone::new(&["login.example.com".to_string()], Ipv4Addr::LOCALHOST, 60);
+        tokio::spawn(dns::run(
+            env("dns", RealNet::new(LOOPBACK).with_port(dns::PORT, dns_port)),
+            zone,
+        ));
+
+        let mut backends = Vec::new();
+        for name in ["node-1", "node-2"] {
+            let port = free_port(false);
+            let config = NodeConfig {
+                name: name.to_string(),
+                settings: NodeSettings::default(),
+            };
+            tokio::spawn(node::run(
+                env(name, RealNet::new(LOOPBACK).with_port(node::PORT, port)),
+                config,
+            ));
+            backends.push(Backend {
+                name: name.to_string(),
+                addr: SocketAddr::new(LOOPBACK, port),
+            });
+        }
+        let lb_port = free_port(false);
+        let lb_env = env(
+            "lb",
+            RealNet::new(LOOPBACK).with_port(load_balancer::PORT, lb_port),
+        );
+        tokio::spawn(load_balancer::run(
+            lb_env,
+            LbConfig {
+                backends,
+                settings: LbSettings::default(),
+            },
+        ));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        let client = RealNet::new(LOOPBACK);
+        let server = SocketAddr::new(LOOPBACK, dns_port);
+        let answer = dns::resolve(
+            &client,
+            server,
+            "login.example.com",
+            42,
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.address, LOOPBACK);
+        assert_eq!(answer.ttl, Duration::from_secs(60));
+
+        let mut served_by = Vec::new();
+        for _ in 0..4 {
+            let request = hyper::Request::post("/login")
+                .header("host", "login.example.com")
+                .body(Body::from(
+                    r#"{"username":"user-1","password":"password-1"}"#,
+                ))
+                .unwrap();
+            let to = SocketAddr::new(LOOPBACK, lb_port);
+            let response = http::exchange(
+                &client,
+                to,
+                request,
+                Duration::from_secs(2),
+                Duration::from_secs(2),
+            )
+            .await
+            .unwrap();
+            assert_eq!(response.status(), 200);
+            let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+            let token = body["access_token"].as_str().unwrap().to_string();
+            served_by.push(token.split('.').nth(2).unwrap().to_string());
+        }
+        assert_eq!(served_by, ["node-1", "node-2", "node-1", "node-2"]);
+    });
+}
