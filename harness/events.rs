@@ -38,6 +38,7 @@ pub enum EventKind {
     ChecksStarted {
         backends: Vec<String>,
         interval: Duration,
+        connect_timeout: Duration,
         timeout: Duration,
         rise: u32,
         fall: u32,
@@ -52,6 +53,8 @@ pub enum EventKind {
     },
     /// The load balancer forwarded (or failed to forward) one client request.
     Forwarded {
+        /// The client's `X-Request-Id`, when it sent a number.
+        request_id: Option<u64>,
         /// The backend that produced the response; `None` when no backend was reached.
         backend: Option<String>,
         /// Status returned to the client.
@@ -138,17 +141,18 @@ impl RequestOutcome {
         matches!(self, RequestOutcome::Ok)
     }
 
-    /// The column a failure is counted under in the per-window table.
-    pub fn failure_class(&self) -> Option<&'static str> {
-        match self {
-            RequestOutcome::Ok => None,
-            RequestOutcome::Status { code, .. } if *code >= 500 => Some("5xx"),
-            RequestOutcome::Status { .. } => Some("4xx"),
-            RequestOutcome::Refused => Some("refused"),
-            RequestOutcome::Reset => Some("reset"),
-            RequestOutcome::Timeout => Some("timeout"),
-            RequestOutcome::Dns { .. } => Some("dns"),
-        }
+    /// The column a failure is counted under in the per-window table: the HTTP status
+    /// code, or how the request failed without one.
+    pub fn failure_class(&self) -> Option<String> {
+        let class = match self {
+            RequestOutcome::Ok => return None,
+            RequestOutcome::Status { code, .. } => return Some(code.to_string()),
+            RequestOutcome::Refused => "refused",
+            RequestOutcome::Reset => "reset",
+            RequestOutcome::Timeout => "timeout",
+            RequestOutcome::Dns { .. } => "dns",
+        };
+        Some(class.to_string())
     }
 
     /// One line for the timeline.

@@ -66,12 +66,22 @@ fn run(file: &std::path::Path, seed: Option<u64>, format: Format) -> ExitCode {
     // Real time is read here, outside the simulation, only to tell the user how fast the
     // run went; it goes to stderr and never into the outcome.
     let started = std::time::Instant::now();
-    let run = match executor::run(&scenario, Some(seed)) {
-        Ok(run) => run,
-        Err(e) => {
+    let reproduce = format!(
+        "cargo run --release -- run {} --seed {seed}",
+        file.display()
+    );
+    // A panic inside the simulation is a harness bug; catching it lets the user still get
+    // the seed and the command that reproduces it.
+    let result = std::panic::catch_unwind(|| executor::run(&scenario, Some(seed)));
+    let run = match result {
+        Ok(Ok(run)) => run,
+        Ok(Err(e)) => {
+            eprintln!("error: {e} (seed {seed}; reproduce: {reproduce})");
+            return ExitCode::from(3);
+        }
+        Err(_panic) => {
             eprintln!(
-                "error: {e} (seed {seed}; reproduce: cargo run --release -- run {} --seed {seed})",
-                file.display()
+                "error: the harness panicked (a bug in the harness, not the scenario); seed {seed}; reproduce: {reproduce}"
             );
             return ExitCode::from(3);
         }

@@ -51,10 +51,11 @@ pub struct Window {
     /// Latency percentiles of the window's successful requests (nearest rank).
     pub p50_ms: Option<u64>,
     pub p99_ms: Option<u64>,
-    /// Requests the balancer routed to each node in this window (by the time it answered
-    /// the client), whatever their outcome.
+    /// Of the requests that started in this window, how many the balancer routed to each
+    /// node, whatever their outcome.
     pub routed_to: BTreeMap<String, usize>,
-    /// Requests the balancer retried on another node after a refusal (by answer time).
+    /// Of the requests that started in this window, how many the balancer moved to another
+    /// node after a refusal.
     pub retried: usize,
 }
 
@@ -121,12 +122,14 @@ fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String
             EventKind::ChecksStarted {
                 backends,
                 interval,
+                connect_timeout,
                 timeout,
                 rise,
                 fall,
             } => format!(
-                "health checks every {} (timeout {}, rise {rise}, fall {fall}) on {}",
+                "health checks every {}: connect within {}, answer within {}, rise {rise}, fall {fall}; on {}",
                 span(*interval),
+                span(*connect_timeout),
                 span(*timeout),
                 backends.join(", ")
             ),
@@ -239,9 +242,38 @@ fn failed_by_class<'a>(
 ) -> BTreeMap<String, usize> {
     let mut failed = BTreeMap::new();
     for class in requests.filter_map(|r| r.outcome.failure_class()) {
-        *failed.entry(class.to_string()).or_insert(0) += 1;
+        *failed.entry(class).or_insert(0) += 1;
     }
     failed
+}
+
+/// What the balancer did with one user request: the node it went to, and whether a
+/// refusal moved it.
+struct Routing<'a> {
+    backend: Option<&'a String>,
+    retried: bool,
+}
+
+/// The balancer's routing of each user request, by request id.
+fn routing(events: &[Event]) -> BTreeMap<u64, Routing<'_>> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Forwarded {
+                request_id: Some(id),
+                backend,
+                refused_by,
+                ..
+            } => Some((
+                *id,
+                Routing {
+                    backend: backend.as_ref(),
+                    retried: !refused_by.is_empty(),
+                },
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 fn windows(
@@ -250,6 +282,7 @@ fn windows(
     events: &[Event],
     nodes: &[String],
 ) -> Vec<Window> {
+    let routing = routing(events);
     let count = duration.as_millis().div_ceil(WINDOW.as_millis());
     (0..count)
         .map(|i| {
@@ -263,18 +296,11 @@ fn windows(
             let mut routed_to: BTreeMap<String, usize> =
                 nodes.iter().map(|n| (n.clone(), 0)).collect();
             let mut retried = 0;
-            for e in events.iter().filter(|e| e.at >= start && e.at < end) {
-                if let EventKind::Forwarded {
-                    backend,
-                    refused_by,
-                    ..
-                } = &e.kind
-                {
-                    if let Some(b) = backend {
-                        *routed_to.entry(b.clone()).or_insert(0) += 1;
-                    }
-                    retried += usize::from(!refused_by.is_empty());
+            for route in inside.iter().filter_map(|r| routing.get(&r.id)) {
+                if let Some(b) = route.backend {
+                    *routed_to.entry(b.clone()).or_insert(0) += 1;
                 }
+                retried += usize::from(route.retried);
             }
             Window {
                 start_ms: ms(start),

@@ -75,7 +75,11 @@ fn table(out: &mut String, o: &Outcome) {
     push(out, "requests per 10s window, by start time");
     push(
         out,
-        "  p50/p99: latency of successful requests; node columns: requests the lb routed to each node",
+        "  failures: by HTTP status, or refused, reset, timeout, dns",
+    );
+    push(
+        out,
+        "  p50/p99: latency of successful requests; node-N: requests the lb routed there",
     );
     let classes: Vec<&String> = o.totals.failed.keys().collect();
     let nodes: Vec<&String> = o

@@ -26,9 +26,12 @@ pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 /// The finest and the coarsest tick.
 pub const TICK_RANGE: (Duration, Duration) =
     (Duration::from_micros(100), Duration::from_millis(100));
-/// The highest arrival rate: keeps in-flight requests (rate x timeout) and the connections
-/// one listener sees per tick well inside turmoil's limits.
+/// The highest arrival rate: keeps in-flight requests (rate x timeout) bounded.
 pub const MAX_RATE_PER_S: f64 = 2000.0;
+/// The most arrivals one tick may carry on average. A turmoil listener panics beyond 64
+/// connections waiting to be accepted within one tick; 16 leaves room for bursts (a
+/// Poisson tick with mean 16 exceeds 40 with probability below 1e-7) and health checks.
+pub const MAX_ARRIVALS_PER_TICK: f64 = 16.0;
 /// The longest request timeout.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -207,7 +210,7 @@ fn check(path: &Path, spec: ScenarioSpec) -> Result<Scenario, Invalid> {
             "expected a tick from 100us to 100ms".to_string(),
         ));
     }
-    check_load(&spec.load)?;
+    check_load(&spec.load, spec.tick)?;
     let topology = Topology::from_spec(&spec.topology).map_err(|e| {
         let mut path = key(&["topology"]);
         path.extend(e.key.split('.').map(|k| Seg::Key(k.to_string())));
@@ -229,11 +232,20 @@ fn check(path: &Path, spec: ScenarioSpec) -> Result<Scenario, Invalid> {
     })
 }
 
-fn check_load(load: &LoadSettings) -> Result<(), Invalid> {
+fn check_load(load: &LoadSettings, tick: Duration) -> Result<(), Invalid> {
     if !(load.rate_per_s > 0.0 && load.rate_per_s <= MAX_RATE_PER_S) {
         return Err((
             key(&["load", "rate_per_s"]),
             format!("expected a rate above 0 and at most {MAX_RATE_PER_S} per second"),
+        ));
+    }
+    if load.rate_per_s * tick.as_secs_f64() > MAX_ARRIVALS_PER_TICK {
+        let max = MAX_ARRIVALS_PER_TICK / tick.as_secs_f64();
+        return Err((
+            key(&["load", "rate_per_s"]),
+            format!(
+                "expected at most {MAX_ARRIVALS_PER_TICK} arrivals per tick: at this tick, at most {max} per second (or a finer tick)"
+            ),
         ));
     }
     if !(0.0..=1.0).contains(&load.userinfo_share) {

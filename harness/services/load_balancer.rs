@@ -11,8 +11,9 @@
 //!   hop-by-hop headers, and forwards everything else, `Host` included.
 //! - A backend that refuses the connection gets the request retried on the next backend
 //!   not yet tried, at most `retries` times; nothing was sent, so the retry is safe. A
-//!   connect timeout, a response timeout or a broken connection is not retried (the
-//!   request may have reached the backend): the client gets 504 or 502 naming the backend.
+//!   response timeout or a broken connection is not retried (the request may have reached
+//!   the backend): the client gets 504 or 502 naming the backend. A connect timeout is not
+//!   retried either, by choice of the model (see `LbSettings::connect_timeout`): 504.
 //!   No healthy backend left: 503.
 //! - Active health checks: every `interval`, `GET <check_path>` on each backend, bounded by
 //!   `connect_timeout` to connect and `timeout` for the answer (HAProxy's `timeout
@@ -106,6 +107,7 @@ pub async fn run<N: Net>(env: Env<N>, config: LbConfig) -> std::io::Result<()> {
     env.record(EventKind::ChecksStarted {
         backends: config.backends.iter().map(|b| b.name.clone()).collect(),
         interval: s.interval,
+        connect_timeout: s.connect_timeout,
         timeout: s.timeout,
         rise: s.rise,
         fall: s.fall,
@@ -193,6 +195,10 @@ async fn proxy<N: Net>(
         Err(why) => return http::text(400, why),
     };
     let s = &config.settings;
+    let request_id = parts
+        .headers
+        .get(crate::services::users::REQUEST_ID)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
     let mut tried = Vec::new();
     let mut refused_by = Vec::new();
     let max_attempts = usize::try_from(s.retries).map_or(usize::MAX, |r| r.saturating_add(1));
@@ -231,6 +237,7 @@ async fn proxy<N: Net>(
             }
         };
         env.record(EventKind::Forwarded {
+            request_id,
             backend: Some(backend.name.clone()),
             status,
             refused_by,
@@ -243,6 +250,7 @@ async fn proxy<N: Net>(
         format!("refused by {}", refused_by.join(", "))
     };
     env.record(EventKind::Forwarded {
+        request_id,
         backend: None,
         status: 503,
         refused_by,

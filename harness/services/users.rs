@@ -11,7 +11,10 @@
 //!   probability `userinfo_share` once a token exists, and otherwise a `POST /login` as a
 //!   random account. Tokens from successful logins are kept, at most [`MAX_TOKENS`].
 //! - Name resolution through the DNS host, cached for the record's TTL; a lookup waits at
-//!   most [`DNS_TIMEOUT`].
+//!   most [`DNS_TIMEOUT`], or half the request timeout when that is shorter, so a silent
+//!   DNS server shows as a `dns` failure, not a `timeout`.
+//! - Each request carries `X-Request-Id: <arrival number>`, which the load balancer logs,
+//!   so the report can tie its routing to the request.
 //! - Every request is bounded by the users' timeout, end to end, and its outcome (ok, HTTP
 //!   status, refused, reset, timeout, dns) and latency are recorded in simulated time.
 //!
@@ -39,8 +42,12 @@ use crate::services::http::{self, Body, Failure};
 /// At most this many tokens are kept for `/userinfo` calls (newest replace oldest).
 pub const MAX_TOKENS: usize = 256;
 
-/// How long a DNS lookup may take before the request fails with a `dns` outcome.
+/// How long a DNS lookup may take before the request fails with a `dns` outcome (at most
+/// half the request timeout).
 pub const DNS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The header that carries the arrival number to the load balancer's log.
+pub const REQUEST_ID: &str = "x-request-id";
 
 /// A status line's reason is cut to this many characters in the event log.
 const MAX_REASON_CHARS: usize = 80;
@@ -137,7 +144,7 @@ async fn one_request<N: Net>(
         Call::Login { .. } => "POST /login",
         Call::UserInfo { .. } => "GET /userinfo",
     };
-    let attempt = attempt(&env, &config, &shared, call, query_id);
+    let attempt = attempt(&env, &config, &shared, id, call, query_id);
     let outcome = tokio::time::timeout(config.timeout, attempt)
         .await
         .unwrap_or(RequestOutcome::Timeout);
@@ -155,6 +162,7 @@ async fn attempt<N: Net>(
     env: &Env<N>,
     config: &UsersConfig,
     shared: &Mutex<Shared>,
+    id: u64,
     call: Call,
     query_id: u16,
 ) -> RequestOutcome {
@@ -176,6 +184,8 @@ async fn attempt<N: Net>(
             .body(Body::default()),
     }
     .expect("requests built from valid parts");
+    let mut request = request;
+    request.headers_mut().insert(REQUEST_ID, id.into());
     let to = SocketAddr::new(address, config.port);
     // The end-to-end timeout around this call is the real bound; these only have to be
     // no shorter than it.
@@ -227,7 +237,7 @@ async fn resolve<N: Net>(
         config.dns_server,
         &config.name,
         query_id,
-        DNS_TIMEOUT,
+        DNS_TIMEOUT.min(config.timeout / 2),
     )
     .await?;
     let expires = env.clock.elapsed() + answer.ttl;

@@ -5,6 +5,7 @@
 //! world builds whatever the list holds.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -126,71 +127,102 @@ fn host(name: &str, address: Ipv4Addr, role: Role) -> Host {
     }
 }
 
+/// The longest any duration setting may be: bounds every wait in the model.
+pub const MAX_SETTING: Duration = Duration::from_secs(3600);
+/// Most workers a node may have (far above any real appliance's process count).
+pub const MAX_WORKERS: usize = 1024;
+/// Longest queue a node may have.
+pub const MAX_QUEUE: usize = 100_000;
+/// Longest DNS name (RFC 1035: 255 bytes on the wire, 253 characters written).
+const MAX_NAME_CHARS: usize = 253;
+
 fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
-    let err = |key: &str, message: String| {
+    let fail = |key: &str, message: String| {
         Err(TopologyError {
             key: key.to_string(),
             message,
         })
     };
     if spec.nodes == 0 || spec.nodes > MAX_NODES {
-        return err(
+        return fail(
             "nodes",
             format!("expected 1 to {MAX_NODES} nodes, found {}", spec.nodes),
         );
     }
-    if hickory_proto::rr::Name::from_ascii(&spec.domain).is_err() || !spec.domain.contains('.') {
-        return err(
-            "domain",
-            format!(
-                "expected a DNS domain such as \"example.com\", found {:?}",
-                spec.domain
-            ),
+    let zone_ok = ["manage", "config", "webtask", "login"].iter().all(|n| {
+        let name = format!("{n}.{}", spec.domain);
+        name.len() <= MAX_NAME_CHARS && hickory_proto::rr::Name::from_ascii(&name).is_ok()
+    });
+    if !zone_ok || !spec.domain.contains('.') {
+        let message = format!(
+            "expected a DNS domain such as \"example.com\" (names under it at most {MAX_NAME_CHARS} characters), found {:?}",
+            spec.domain
         );
+        return fail("domain", message);
     }
-    let lb = &spec.lb;
-    if lb.interval.is_zero() {
-        return err("lb.interval", "expected a positive interval".to_string());
+    let (lb, node) = (&spec.lb, &spec.node);
+    let durations = [
+        ("lb.interval", lb.interval, false),
+        ("lb.timeout", lb.timeout, false),
+        ("lb.connect_timeout", lb.connect_timeout, false),
+        ("lb.response_timeout", lb.response_timeout, false),
+        ("node.login_time", node.login_time, true),
+        ("node.userinfo_time", node.userinfo_time, true),
+        ("node.testall_time", node.testall_time, true),
+        ("dns.ttl", spec.dns.ttl, false),
+        ("network.lan_latency", spec.network.lan_latency, true),
+        (
+            "network.internet_latency",
+            spec.network.internet_latency,
+            true,
+        ),
+    ];
+    for (key, value, zero_ok) in durations {
+        if (value.is_zero() && !zero_ok) || value > MAX_SETTING {
+            let low = if zero_ok { "from 0s" } else { "above 0s" };
+            return fail(key, format!("expected a duration {low} and at most 1h"));
+        }
     }
-    if lb.timeout.is_zero() || lb.timeout > lb.interval {
-        return err(
-            "lb.timeout",
-            "expected a positive timeout no longer than lb.interval".to_string(),
-        );
+    if lb.connect_timeout + lb.timeout > lb.interval {
+        return fail("lb.interval", "expected an interval no shorter than lb.connect_timeout + lb.timeout, so one check ends before the next is due".to_string());
     }
-    if lb.rise == 0 {
-        return err("lb.rise", "expected at least 1 passed check".to_string());
+    if lb.rise == 0 || lb.fall == 0 {
+        let key = if lb.rise == 0 { "lb.rise" } else { "lb.fall" };
+        return fail(key, "expected at least 1 check".to_string());
     }
-    if lb.fall == 0 {
-        return err("lb.fall", "expected at least 1 failed check".to_string());
-    }
-    if !lb.check_path.starts_with('/') {
-        return err(
+    let path_ok = lb.check_path.starts_with('/')
+        && lb
+            .check_path
+            .parse::<hyper::http::uri::PathAndQuery>()
+            .is_ok();
+    if !path_ok {
+        return fail(
             "lb.check_path",
             format!(
-                "expected a path starting with '/', found {:?}",
+                "expected an HTTP path such as \"/testall\", found {:?}",
                 lb.check_path
             ),
         );
     }
-    if lb.connect_timeout.is_zero() || lb.response_timeout.is_zero() {
-        let key = if lb.connect_timeout.is_zero() {
-            "lb.connect_timeout"
-        } else {
-            "lb.response_timeout"
-        };
-        return err(key, "expected a positive timeout".to_string());
+    if node.workers == 0 || node.workers > MAX_WORKERS {
+        return fail(
+            "node.workers",
+            format!("expected 1 to {MAX_WORKERS} workers"),
+        );
     }
-    if spec.node.workers == 0 {
-        return err("node.workers", "expected at least 1 worker".to_string());
+    if node.queue_max > MAX_QUEUE {
+        return fail(
+            "node.queue_max",
+            format!("expected at most {MAX_QUEUE} waiting requests"),
+        );
     }
-    if spec.node.accounts == 0 {
-        return err("node.accounts", "expected at least 1 account".to_string());
+    if node.accounts == 0 {
+        return fail("node.accounts", "expected at least 1 account".to_string());
     }
-    if spec.dns.ttl.as_secs() > u64::from(u32::MAX) {
-        return err(
+    if spec.dns.ttl.subsec_nanos() != 0 {
+        return fail(
             "dns.ttl",
-            "expected a TTL that fits DNS's 32-bit seconds".to_string(),
+            "expected whole seconds: DNS TTLs are integers".to_string(),
         );
     }
     Ok(())
@@ -232,7 +264,13 @@ mod tests {
         };
         assert_eq!(Topology::from_spec(&spec).unwrap_err().key, "nodes");
         spec.nodes = 3;
-        spec.lb.timeout = spec.lb.interval * 2;
-        assert_eq!(Topology::from_spec(&spec).unwrap_err().key, "lb.timeout");
+        spec.lb.connect_timeout = spec.lb.interval;
+        assert_eq!(Topology::from_spec(&spec).unwrap_err().key, "lb.interval");
+        spec.lb.connect_timeout = Duration::from_secs(1);
+        spec.lb.check_path = "/a b".to_string();
+        assert_eq!(Topology::from_spec(&spec).unwrap_err().key, "lb.check_path");
+        spec.lb.check_path = "/testall".to_string();
+        spec.domain = format!("{}.com", "a".repeat(250));
+        assert_eq!(Topology::from_spec(&spec).unwrap_err().key, "domain");
     }
 }

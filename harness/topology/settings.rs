@@ -50,7 +50,7 @@ pub struct LbSettings {
     pub interval: Duration,
     /// How long a check waits for the answer once connected before it counts as failed
     /// (HAProxy's `timeout check`); connecting is bounded by `connect_timeout`.
-    /// Default `"1s"`; at most `interval`.
+    /// Default `"1s"`; `connect_timeout + timeout` at most `interval`.
     #[serde(with = "crate::duration")]
     pub timeout: Duration,
     /// Consecutive passed checks that put a down backend back in rotation. Default 2.
@@ -59,9 +59,11 @@ pub struct LbSettings {
     pub fall: u32,
     /// The health-check path. Default `"/testall"`.
     pub check_path: String,
-    /// How long the balancer waits for a backend to accept a connection before the request
-    /// fails with 504. A timed-out connection is not retried elsewhere: the backend may
-    /// merely be slow. Default `"1s"`.
+    /// How long the balancer waits for a backend to accept a connection, for health checks
+    /// and requests. A request whose connect times out fails with 504: this model retries
+    /// only refusals (HAProxy's `option redispatch` would also retry a connect timeout,
+    /// which is as safe, since nothing was sent; the model leaves it out so the cost of a
+    /// silent backend shows). Default `"1s"`.
     #[serde(with = "crate::duration")]
     pub connect_timeout: Duration,
     /// How long the balancer waits for a backend's response once connected before the
@@ -92,9 +94,10 @@ impl Default for LbSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeSettings {
-    /// Requests a node works on at once; the rest wait in its queue. Default 8.
+    /// Requests a node works on at once; the rest wait in its queue. Default 8; at most 1024.
     pub workers: usize,
-    /// Requests that may wait for a worker; one more gets `503 overloaded`. Default 128.
+    /// Requests that may wait for a worker; one more gets `503 overloaded`. Default 128;
+    /// at most 100,000.
     pub queue_max: usize,
     /// Time a worker spends on `POST /login` (password hashing dominates). Default `"20ms"`.
     #[serde(with = "crate::duration")]
@@ -126,7 +129,7 @@ impl Default for NodeSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsSettings {
-    /// TTL of the zone's A records. Default `"60s"`.
+    /// TTL of the zone's A records, whole seconds. Default `"60s"`.
     #[serde(with = "crate::duration")]
     pub ttl: Duration,
 }
