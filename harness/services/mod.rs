@@ -10,5 +10,6 @@ pub mod health;
 pub mod http;
 pub mod load_balancer;
 pub mod node;
+pub mod replica_set;
 pub mod round_robin;
 pub mod users;

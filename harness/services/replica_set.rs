@@ -1,0 +1,796 @@
+//! The replica set's rules: elections, replication, commit and rollback, as plain code.
+//!
+//! Real component: the appliance's MongoDB-like replica set over port 27017 (DESIGN.md
+//! section 1): one primary elected by a majority, heartbeats, an election timeout, writes
+//! acknowledged once a majority holds them, and unreplicated writes rolled back when an
+//! old primary rejoins.
+//!
+//! Modelled, Raft-style (MongoDB's protocol version 1 is Raft-derived):
+//! - Terms, one vote per term, a majority of the configured members to win. A candidate
+//!   first runs a *dry run* (MongoDB's dry-run election, Raft's pre-vote): it asks whether
+//!   it would win at `term + 1` without anyone changing state, and only a majority of yes
+//!   lets it bump its term. So an isolated member cannot inflate its term and depose a
+//!   healthy primary when it comes back.
+//! - A member votes (dry run or real) only for a candidate whose log is at least as
+//!   up to date as its own, and not while it hears from a primary (within the election
+//!   timeout): a live primary is never deposed by a member that merely lost contact.
+//! - Priority: 0 means never primary; higher priorities shorten the random part of the
+//!   election timeout (`jitter / priority`), so they tend to stand first.
+//! - The primary sends every secondary an `Append` at least every heartbeat (entries from
+//!   the secondary's next index, at most [`MAX_BATCH`]), and at once after each write. A
+//!   secondary checks that its log matches at the entry before the batch; a mismatch is
+//!   answered with a hint and the primary backs off. Entries that conflict with the
+//!   primary's log are *rolled back*: removed, counted and reported.
+//! - An entry is committed once a majority holds it and it belongs to the primary's term
+//!   (older entries commit with it). A new primary writes a no-op entry so earlier entries
+//!   commit without waiting for a user's write, as MongoDB's "new primary" oplog entry does.
+//! - A primary that has not heard from a majority (itself included) within the election
+//!   timeout steps down.
+//!
+//! Left out on purpose: reconfiguration, arbiters, read concerns, catch-up takeover by
+//! priority, chained replication, the oplog's size limit.
+//!
+//! No I/O and no clock: every method takes `now` (simulated time since the run began),
+//! and the host code in [`super::database`] moves [`Message`]s between members.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// An election term.
+pub type Term = u64;
+/// A position in the log, from 1; 0 means "before the first entry".
+pub type Index = u64;
+
+/// At most this many entries travel in one `Append`.
+pub const MAX_BATCH: usize = 128;
+
+/// One operation in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// A new primary's first entry.
+    NewPrimary,
+    /// A user signed up.
+    Signup { user: String, password: String },
+}
+
+/// One log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub term: Term,
+    /// When the primary wrote it (simulated time), for replication lag.
+    pub written_ms: u64,
+    pub op: Op,
+}
+
+/// The settings every member shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RsConfig {
+    /// Member names, in a fixed order; a member is known by its position.
+    pub members: Vec<String>,
+    /// Priority per member (0: never primary).
+    pub priorities: Vec<u32>,
+    /// How often a primary sends each secondary an `Append`.
+    pub heartbeat: Duration,
+    /// Silence from the primary after which a secondary stands for election; silence from
+    /// a majority after which a primary steps down.
+    pub election_timeout: Duration,
+    /// Replication lag (age of the oldest entry a secondary lacks) above which the primary
+    /// reports the secondary as lagging.
+    pub lag_threshold: Duration,
+}
+
+impl RsConfig {
+    fn majority(&self) -> usize {
+        self.members.len() / 2 + 1
+    }
+}
+
+/// What a member is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Role {
+    Primary,
+    Secondary,
+    Candidate,
+}
+
+/// What members say to each other over port 27017.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// Primary to secondary: entries after `prev_index` (none for a plain heartbeat).
+    Append {
+        term: Term,
+        from: usize,
+        prev_index: Index,
+        prev_term: Term,
+        entries: Vec<Entry>,
+        commit: Index,
+    },
+    /// `ok`: the log now matches through `last`. Not `ok`: retry from `last + 1`.
+    AppendReply {
+        term: Term,
+        from: usize,
+        ok: bool,
+        last: Index,
+    },
+    /// A candidate asks for a vote in `term` (for a dry run: the term it would stand in).
+    Vote {
+        term: Term,
+        from: usize,
+        last_index: Index,
+        last_term: Term,
+        dry_run: bool,
+    },
+    VoteReply {
+        term: Term,
+        from: usize,
+        granted: bool,
+        dry_run: bool,
+    },
+    /// A secondary forwards a user's write to the primary.
+    Write { op: Op },
+    /// The primary's answer once the write is committed, or why it was not.
+    WriteReply { result: Result<(), String> },
+}
+
+/// Something worth a line in the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum RsEvent {
+    /// A dry run succeeded and the member stands for election.
+    StoodForElection {
+        term: Term,
+    },
+    Elected {
+        term: Term,
+        votes: Vec<String>,
+    },
+    SteppedDown {
+        term: Term,
+        reason: String,
+    },
+    /// Entries removed because they conflict with the primary's log.
+    RolledBack {
+        entries: u64,
+        first_index: Index,
+        signups: Vec<String>,
+    },
+    /// A secondary's replication lag crossed the threshold (up when `lagging`).
+    Lag {
+        member: String,
+        lagging: bool,
+        lag_ms: u64,
+    },
+}
+
+/// Where a write stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteStatus {
+    Pending,
+    Committed,
+    /// Overwritten by another primary's entry: it will never commit.
+    Lost,
+}
+
+/// One member of the replica set.
+#[derive(Debug, Clone)]
+pub struct Member {
+    cfg: RsConfig,
+    me: usize,
+    // Durable: survives restarts (the data files).
+    term: Term,
+    voted_for: Option<usize>,
+    log: Vec<Entry>,
+    // Volatile.
+    role: Role,
+    commit: Index,
+    primary: Option<usize>,
+    /// Last time this member was in touch with a majority through a primary.
+    contact_at: Duration,
+    deadline: Duration,
+    /// The term a dry run is asking about, and who said yes.
+    dry_run: Option<(Term, BTreeSet<usize>)>,
+    votes: BTreeSet<usize>,
+    // Primary only.
+    next: Vec<Index>,
+    matched: Vec<Index>,
+    replied_at: Vec<Duration>,
+    heartbeat_at: Duration,
+    lagging: Vec<bool>,
+    users: BTreeMap<String, String>,
+    rng: ChaCha8Rng,
+    events: Vec<RsEvent>,
+}
+
+impl Member {
+    /// Member `me` of an initialised replica set at time 0: member 0 is primary of term 1
+    /// (the deployment starts healthy, as the load balancer assumes), the others know it.
+    pub fn new(cfg: RsConfig, me: usize, seed: u64) -> Self {
+        let n = cfg.members.len();
+        assert!(
+            me < n && cfg.priorities.len() == n,
+            "the topology gives every member a priority"
+        );
+        let mut m = Self {
+            me,
+            term: 1,
+            voted_for: Some(0),
+            log: Vec::new(),
+            role: Role::Secondary,
+            commit: 0,
+            primary: Some(0),
+            contact_at: Duration::ZERO,
+            deadline: Duration::ZERO,
+            dry_run: None,
+            votes: BTreeSet::new(),
+            next: vec![1; n],
+            matched: vec![0; n],
+            replied_at: vec![Duration::ZERO; n],
+            heartbeat_at: Duration::ZERO,
+            lagging: vec![false; n],
+            users: BTreeMap::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ (0x5EED_0000 + me as u64)),
+            events: Vec::new(),
+            cfg,
+        };
+        if me == 0 {
+            m.role = Role::Primary;
+        }
+        m.reset_deadline(Duration::ZERO);
+        m
+    }
+
+    /// The software restarts: volatile state is lost, the data files are kept.
+    pub fn restart(&mut self, now: Duration) {
+        self.role = Role::Secondary;
+        self.primary = None;
+        self.contact_at = now;
+        self.dry_run = None;
+        self.votes.clear();
+        self.reset_deadline(now);
+    }
+
+    pub fn name(&self) -> &str {
+        &self.cfg.members[self.me]
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn term(&self) -> Term {
+        self.term
+    }
+    pub fn commit(&self) -> Index {
+        self.commit
+    }
+    pub fn log(&self) -> &[Entry] {
+        &self.log
+    }
+    pub fn last_index(&self) -> Index {
+        self.log.len() as Index
+    }
+    fn last_term(&self) -> Term {
+        self.log.last().map_or(0, |e| e.term)
+    }
+    fn term_at(&self, index: Index) -> Option<Term> {
+        if index == 0 {
+            return Some(0);
+        }
+        self.log
+            .get(usize::try_from(index - 1).ok()?)
+            .map(|e| e.term)
+    }
+
+    /// The primary this member follows (itself when primary).
+    pub fn primary(&self) -> Option<&str> {
+        self.primary.map(|p| self.cfg.members[p].as_str())
+    }
+
+    /// The password of a user this member's data holds.
+    pub fn password(&self, user: &str) -> Option<&str> {
+        self.users.get(user).map(String::as_str)
+    }
+
+    /// How long this member has been out of touch with a majority through a primary.
+    pub fn out_of_contact(&self, now: Duration) -> Duration {
+        now.saturating_sub(self.contact_at)
+    }
+
+    /// Events since the last call.
+    pub fn drain_events(&mut self) -> Vec<RsEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn reset_deadline(&mut self, now: Duration) {
+        let priority = self.cfg.priorities[self.me].max(1);
+        let spread = self.cfg.election_timeout.as_millis() as u64 * 15 / 100;
+        let jitter = Duration::from_millis(self.rng.random_range(0..=spread) / u64::from(priority));
+        self.deadline = now + self.cfg.election_timeout + jitter;
+    }
+
+    fn peers(&self) -> impl Iterator<Item = usize> + use<> {
+        let me = self.me;
+        (0..self.cfg.members.len()).filter(move |&p| p != me)
+    }
+
+    /// Timers: heartbeats, step-down, elections. Returns messages to send.
+    pub fn tick(&mut self, now: Duration) -> Vec<(usize, Message)> {
+        match self.role {
+            Role::Primary => self.primary_tick(now),
+            Role::Secondary | Role::Candidate => {
+                if self.cfg.priorities[self.me] == 0 || now < self.deadline {
+                    return Vec::new();
+                }
+                self.reset_deadline(now);
+                self.start_dry_run(now)
+            }
+        }
+    }
+
+    fn primary_tick(&mut self, now: Duration) -> Vec<(usize, Message)> {
+        let timeout = self.cfg.election_timeout;
+        let heard = self
+            .peers()
+            .filter(|&p| now.saturating_sub(self.replied_at[p]) < timeout)
+            .count()
+            + 1;
+        if heard >= self.cfg.majority() {
+            self.contact_at = now;
+        } else {
+            let reason = format!(
+                "heard from {heard} of {} members in {}",
+                self.cfg.members.len(),
+                crate::duration::span(timeout)
+            );
+            self.step_down(now, reason);
+            return Vec::new();
+        }
+        self.check_lag(now);
+        if now < self.heartbeat_at {
+            return Vec::new();
+        }
+        self.heartbeat_at = now + self.cfg.heartbeat;
+        self.peers()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|p| (p, self.append_for(p)))
+            .collect()
+    }
+
+    fn check_lag(&mut self, now: Duration) {
+        for p in self.peers().collect::<Vec<_>>() {
+            let lag = match self
+                .log
+                .get(usize::try_from(self.matched[p]).expect("log indexes fit memory"))
+            {
+                Some(first_missing) => {
+                    now.saturating_sub(Duration::from_millis(first_missing.written_ms))
+                }
+                None => Duration::ZERO,
+            };
+            let lagging = lag > self.cfg.lag_threshold;
+            if lagging != self.lagging[p] {
+                self.lagging[p] = lagging;
+                let member = self.cfg.members[p].clone();
+                self.events.push(RsEvent::Lag {
+                    member,
+                    lagging,
+                    lag_ms: lag.as_millis() as u64,
+                });
+            }
+        }
+    }
+
+    fn append_for(&self, peer: usize) -> Message {
+        let next = self.next[peer].clamp(1, self.last_index() + 1);
+        let start = usize::try_from(next - 1).expect("log indexes fit memory");
+        let end = (start + MAX_BATCH).min(self.log.len());
+        Message::Append {
+            term: self.term,
+            from: self.me,
+            prev_index: next - 1,
+            prev_term: self.term_at(next - 1).expect("next is within the log"),
+            entries: self.log[start..end].to_vec(),
+            commit: self.commit,
+        }
+    }
+
+    /// Appends to every secondary now (after a write), instead of at the next heartbeat.
+    pub fn replicate_now(&self) -> Vec<(usize, Message)> {
+        if self.role != Role::Primary {
+            return Vec::new();
+        }
+        self.peers().map(|p| (p, self.append_for(p))).collect()
+    }
+
+    fn start_dry_run(&mut self, now: Duration) -> Vec<(usize, Message)> {
+        let term = self.term + 1;
+        self.dry_run = Some((term, BTreeSet::from([self.me])));
+        if self.cfg.majority() == 1 {
+            return self.stand(now);
+        }
+        let (last_index, last_term) = (self.last_index(), self.last_term());
+        self.peers()
+            .map(|p| {
+                (
+                    p,
+                    Message::Vote {
+                        term,
+                        from: self.me,
+                        last_index,
+                        last_term,
+                        dry_run: true,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn stand(&mut self, now: Duration) -> Vec<(usize, Message)> {
+        self.dry_run = None;
+        self.term += 1;
+        self.voted_for = Some(self.me);
+        self.role = Role::Candidate;
+        self.primary = None;
+        self.votes = BTreeSet::from([self.me]);
+        self.events
+            .push(RsEvent::StoodForElection { term: self.term });
+        if self.cfg.majority() == 1 {
+            return self.win(now);
+        }
+        let (term, last_index, last_term) = (self.term, self.last_index(), self.last_term());
+        self.peers()
+            .map(|p| {
+                (
+                    p,
+                    Message::Vote {
+                        term,
+                        from: self.me,
+                        last_index,
+                        last_term,
+                        dry_run: false,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn win(&mut self, now: Duration) -> Vec<(usize, Message)> {
+        self.role = Role::Primary;
+        self.primary = Some(self.me);
+        self.contact_at = now;
+        let votes = self
+            .votes
+            .iter()
+            .map(|&v| self.cfg.members[v].clone())
+            .collect();
+        self.events.push(RsEvent::Elected {
+            term: self.term,
+            votes,
+        });
+        let entry = Entry {
+            term: self.term,
+            written_ms: now.as_millis() as u64,
+            op: Op::NewPrimary,
+        };
+        self.log.push(entry);
+        let next = self.last_index();
+        for p in 0..self.cfg.members.len() {
+            self.next[p] = next;
+            self.matched[p] = 0;
+            self.replied_at[p] = now;
+            self.lagging[p] = false;
+        }
+        self.matched[self.me] = self.last_index();
+        self.heartbeat_at = now + self.cfg.heartbeat;
+        self.replicate_now()
+    }
+
+    fn step_down(&mut self, now: Duration, reason: String) {
+        if self.role == Role::Primary {
+            self.events.push(RsEvent::SteppedDown {
+                term: self.term,
+                reason,
+            });
+            self.contact_at = now;
+        }
+        self.role = Role::Secondary;
+        if self.primary == Some(self.me) {
+            self.primary = None;
+        }
+        self.votes.clear();
+        self.reset_deadline(now);
+    }
+
+    fn adopt_term(&mut self, now: Duration, term: Term, from: usize) {
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+            let who = self.cfg.members[from].clone();
+            self.step_down(now, format!("saw term {term} from {who}"));
+            self.primary = None;
+        }
+    }
+
+    /// True while this member hears from a primary: then it votes for no one.
+    fn hears_primary(&self, now: Duration) -> bool {
+        self.role == Role::Primary
+            || (self.primary.is_some()
+                && now.saturating_sub(self.contact_at) < self.cfg.election_timeout)
+    }
+
+    /// Handles a message; returns the reply (for requests) and further messages to send.
+    pub fn handle(
+        &mut self,
+        now: Duration,
+        message: Message,
+    ) -> (Option<Message>, Vec<(usize, Message)>) {
+        match message {
+            Message::Append {
+                term,
+                from,
+                prev_index,
+                prev_term,
+                entries,
+                commit,
+            } => (
+                Some(self.on_append(now, term, from, prev_index, prev_term, entries, commit)),
+                Vec::new(),
+            ),
+            Message::AppendReply {
+                term,
+                from,
+                ok,
+                last,
+            } => (None, self.on_append_reply(now, term, from, ok, last)),
+            Message::Vote {
+                term,
+                from,
+                last_index,
+                last_term,
+                dry_run,
+            } => (
+                Some(self.on_vote(now, term, from, last_index, last_term, dry_run)),
+                Vec::new(),
+            ),
+            Message::VoteReply {
+                term,
+                from,
+                granted,
+                dry_run,
+            } => (None, self.on_vote_reply(now, term, from, granted, dry_run)),
+            Message::Write { .. } | Message::WriteReply { .. } => (None, Vec::new()),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append(
+        &mut self,
+        now: Duration,
+        term: Term,
+        from: usize,
+        prev_index: Index,
+        prev_term: Term,
+        entries: Vec<Entry>,
+        commit: Index,
+    ) -> Message {
+        let reply = |m: &Self, ok, last| Message::AppendReply {
+            term: m.term,
+            from: m.me,
+            ok,
+            last,
+        };
+        if term < self.term {
+            return reply(self, false, self.last_index());
+        }
+        self.adopt_term(now, term, from);
+        if self.role != Role::Secondary {
+            self.step_down(
+                now,
+                format!("{} is primary of term {term}", self.cfg.members[from]),
+            );
+        }
+        self.primary = Some(from);
+        self.contact_at = now;
+        self.dry_run = None;
+        self.reset_deadline(now);
+        if self.term_at(prev_index) != Some(prev_term) {
+            let hint = if prev_index > self.last_index() {
+                self.last_index()
+            } else {
+                prev_index - 1
+            };
+            return reply(self, false, hint);
+        }
+        let mut index = prev_index;
+        for entry in entries {
+            index += 1;
+            match self.term_at(index) {
+                Some(t) if t == entry.term => continue,
+                Some(_) => self.roll_back_from(index),
+                None => {}
+            }
+            self.apply(&entry);
+            self.log.push(entry);
+        }
+        self.commit = self.commit.max(commit.min(index));
+        reply(self, true, index)
+    }
+
+    fn roll_back_from(&mut self, index: Index) {
+        let keep = usize::try_from(index - 1).expect("log indexes fit memory");
+        let removed: Vec<Entry> = self.log.split_off(keep);
+        let signups = removed
+            .iter()
+            .filter_map(|e| match &e.op {
+                Op::Signup { user, .. } => Some(user.clone()),
+                Op::NewPrimary => None,
+            })
+            .collect();
+        self.events.push(RsEvent::RolledBack {
+            entries: removed.len() as u64,
+            first_index: index,
+            signups,
+        });
+        self.users.clear();
+        for entry in self.log.clone() {
+            self.apply(&entry);
+        }
+        self.commit = self.commit.min(self.last_index());
+    }
+
+    fn apply(&mut self, entry: &Entry) {
+        if let Op::Signup { user, password } = &entry.op {
+            self.users
+                .entry(user.clone())
+                .or_insert_with(|| password.clone());
+        }
+    }
+
+    fn on_append_reply(
+        &mut self,
+        now: Duration,
+        term: Term,
+        from: usize,
+        ok: bool,
+        last: Index,
+    ) -> Vec<(usize, Message)> {
+        if term > self.term {
+            self.adopt_term(now, term, from);
+            return Vec::new();
+        }
+        if self.role != Role::Primary || term != self.term {
+            return Vec::new();
+        }
+        self.replied_at[from] = now;
+        if ok {
+            self.matched[from] = self.matched[from].max(last);
+            self.next[from] = self.matched[from] + 1;
+            self.advance_commit();
+            if self.next[from] > self.last_index() {
+                return Vec::new();
+            }
+        } else {
+            self.next[from] = (last + 1).clamp(1, self.last_index() + 1);
+        }
+        vec![(from, self.append_for(from))]
+    }
+
+    fn advance_commit(&mut self) {
+        for n in (self.commit + 1..=self.last_index()).rev() {
+            let holders = (0..self.cfg.members.len())
+                .filter(|&p| p == self.me || self.matched[p] >= n)
+                .count();
+            if holders >= self.cfg.majority() && self.term_at(n) == Some(self.term) {
+                self.commit = n;
+                return;
+            }
+        }
+    }
+
+    fn on_vote(
+        &mut self,
+        now: Duration,
+        term: Term,
+        from: usize,
+        last_index: Index,
+        last_term: Term,
+        dry_run: bool,
+    ) -> Message {
+        let up_to_date = (last_term, last_index) >= (self.last_term(), self.last_index());
+        let reply = |m: &Self, granted| Message::VoteReply {
+            term: m.term,
+            from: m.me,
+            granted,
+            dry_run,
+        };
+        // A member that hears from a primary neither votes nor changes its term.
+        if self.hears_primary(now) {
+            return reply(self, false);
+        }
+        if dry_run {
+            return reply(self, term > self.term && up_to_date);
+        }
+        if term < self.term {
+            return reply(self, false);
+        }
+        self.adopt_term(now, term, from);
+        let granted = up_to_date && self.voted_for.is_none_or(|v| v == from);
+        if granted {
+            self.voted_for = Some(from);
+            self.reset_deadline(now);
+        }
+        reply(self, granted)
+    }
+
+    fn on_vote_reply(
+        &mut self,
+        now: Duration,
+        term: Term,
+        from: usize,
+        granted: bool,
+        dry_run: bool,
+    ) -> Vec<(usize, Message)> {
+        if term > self.term && !granted {
+            self.adopt_term(now, term, from);
+            self.dry_run = None;
+            return Vec::new();
+        }
+        if !granted {
+            return Vec::new();
+        }
+        if dry_run {
+            let Some((asked, yes)) = &mut self.dry_run else {
+                return Vec::new();
+            };
+            if *asked != self.term + 1 {
+                return Vec::new();
+            }
+            yes.insert(from);
+            if yes.len() >= self.cfg.majority() {
+                return self.stand(now);
+            }
+            return Vec::new();
+        }
+        if self.role != Role::Candidate || term != self.term {
+            return Vec::new();
+        }
+        self.votes.insert(from);
+        if self.votes.len() >= self.cfg.majority() {
+            self.win(now)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// A write on the primary: appends it and returns where it stands in the log.
+    pub fn propose(&mut self, now: Duration, op: Op) -> Result<(Term, Index), String> {
+        if self.role != Role::Primary {
+            return Err("not primary".to_string());
+        }
+        let entry = Entry {
+            term: self.term,
+            written_ms: now.as_millis() as u64,
+            op,
+        };
+        self.apply(&entry);
+        self.log.push(entry);
+        self.matched[self.me] = self.last_index();
+        self.advance_commit();
+        Ok((self.term, self.last_index()))
+    }
+
+    /// Where the write `(term, index)` that this member proposed stands.
+    pub fn write_status(&self, term: Term, index: Index) -> WriteStatus {
+        match self.term_at(index) {
+            Some(t) if t != term => WriteStatus::Lost,
+            Some(_) if self.commit >= index => WriteStatus::Committed,
+            None if index > 0 => WriteStatus::Lost,
+            _ => WriteStatus::Pending,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
