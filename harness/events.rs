@@ -64,6 +64,26 @@ pub enum EventKind {
     },
     /// A user request finished (or gave up).
     Request(RequestRecord),
+    /// Something a replica-set member reported.
+    ReplicaSet(crate::services::replica_set::RsEvent),
+    /// The scenario changed the network: a partition, a heal, firewall rules.
+    Network { text: String },
+    /// A member's data at the end of the run, for the checkers.
+    MemberFinal(MemberFinal),
+    /// After the last fault, the members that are up agreed (one primary, one log).
+    Converged,
+}
+
+/// A member's data when the run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberFinal {
+    pub node: String,
+    /// False when the node was down at the end (its data is what it had when it crashed).
+    pub up: bool,
+    pub last_index: u64,
+    pub last_term: u64,
+    /// Users whose signup is in its log, in log order.
+    pub signups: Vec<String>,
 }
 
 /// How a node crashes.
@@ -110,8 +130,10 @@ pub enum CheckEffect {
 pub struct RequestRecord {
     /// Sequence number in arrival order.
     pub id: u64,
-    /// `"POST /login"` or `"GET /userinfo"`.
+    /// `"POST /signup"`, `"POST /login"` or `"GET /userinfo"`.
     pub endpoint: &'static str,
+    /// The user a signup created (what the checkers look for in every member's data).
+    pub user: Option<String>,
     /// Simulated time the request arrived (was due to be sent).
     pub started: Duration,
     /// Time from arrival to outcome, including name resolution.

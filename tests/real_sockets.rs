@@ -2,16 +2,18 @@
 //! DNS, node and load-balancer code serves real tokio sockets on loopback.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use harness::env::Env;
 use harness::events::Recorder;
 use harness::net::real::{RealClock, RealNet};
+use harness::services::database::{self, DbConfig};
 use harness::services::dns::{self, Zone};
 use harness::services::http::{self, Body};
 use harness::services::load_balancer::{self, Backend, LbConfig};
 use harness::services::node::{self, NodeConfig};
+use harness::services::replica_set::{Member, RsConfig};
 use harness::topology::{LbSettings, NodeSettings};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -37,8 +39,9 @@ fn env(host: &str, net: RealNet) -> Env<RealNet> {
     Env::new(host, net, Arc::new(RealClock::new(0)), Recorder::new())
 }
 
-/// Proves the DNS service answers a real UDP query on loopback, and the load balancer
-/// relays a real HTTP login to a real node, round robin over two of them.
+/// Proves the DNS service answers a real UDP query on loopback, the load balancer relays
+/// real HTTP logins round robin over two real nodes, and signups replicate between the
+/// two nodes' members over real TCP.
 #[test]
 fn services_run_on_real_sockets() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -53,17 +56,37 @@ fn services_run_on_real_sockets() {
             zone,
         ));
 
+        let names = ["node-1", "node-2"];
+        let db_ports = [free_port(false), free_port(false)];
+        let peers: Vec<SocketAddr> = db_ports
+            .iter()
+            .map(|p| SocketAddr::new(LOOPBACK, *p))
+            .collect();
+        let rs = RsConfig {
+            members: names.map(String::from).to_vec(),
+            priorities: vec![1, 1],
+            heartbeat: Duration::from_secs(2),
+            election_timeout: Duration::from_secs(10),
+            lag_threshold: Duration::from_secs(5),
+        };
         let mut backends = Vec::new();
-        for name in ["node-1", "node-2"] {
+        for (i, name) in names.into_iter().enumerate() {
             let port = free_port(false);
+            let db = DbConfig {
+                member: Arc::new(Mutex::new(Member::new(rs.clone(), i, 1))),
+                peers: peers.clone(),
+                write_timeout: Duration::from_secs(5),
+                contact_max: Duration::from_secs(15),
+            };
             let config = NodeConfig {
                 name: name.to_string(),
                 settings: NodeSettings::default(),
+                db,
             };
-            tokio::spawn(node::run(
-                env(name, RealNet::new(LOOPBACK).with_port(node::PORT, port)),
-                config,
-            ));
+            let net = RealNet::new(LOOPBACK)
+                .with_port(node::PORT, port)
+                .with_port(database::PORT, db_ports[i]);
+            tokio::spawn(node::run(env(name, net), config));
             backends.push(Backend {
                 name: name.to_string(),
                 addr: SocketAddr::new(LOOPBACK, port),
@@ -121,5 +144,26 @@ fn services_run_on_real_sockets() {
             served_by.push(token.split('.').nth(2).unwrap().to_string());
         }
         assert_eq!(served_by, ["node-1", "node-2", "node-1", "node-2"]);
+
+        // A signup through the lb is a replicated write: on node-1 (the primary) it waits
+        // for node-2's acknowledgement over real TCP; on node-2 it is forwarded.
+        for user in ["alice", "bob"] {
+            let request = hyper::Request::post("/signup")
+                .body(Body::from(format!(
+                    r#"{{"username":"{user}","password":"pw"}}"#
+                )))
+                .unwrap();
+            let to = SocketAddr::new(LOOPBACK, lb_port);
+            let response = http::exchange(
+                &client,
+                to,
+                request,
+                Duration::from_secs(2),
+                Duration::from_secs(7),
+            )
+            .await
+            .unwrap();
+            assert_eq!(response.status(), 201, "{user}: {:?}", response.body());
+        }
     });
 }

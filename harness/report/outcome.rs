@@ -9,6 +9,7 @@ use crate::duration::span;
 use crate::events::{CheckEffect, Event, EventKind, RequestRecord};
 use crate::scenario::Scenario;
 use crate::scenario::expect::{self, FailureWindow, Verdict};
+use crate::services::replica_set::RsEvent;
 
 /// Requests are counted in windows of this length.
 pub const WINDOW: Duration = Duration::from_secs(10);
@@ -113,10 +114,22 @@ impl Outcome {
 
 fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String]) -> Vec<Line> {
     let mut up: Vec<&String> = nodes.iter().collect();
-    let mut lines = Vec::new();
+    let mut lines: Vec<Line> = Vec::new();
     for e in events {
         let text = match &e.kind {
-            EventKind::ServiceStarted { service, port } => format!("{service} serving on :{port}"),
+            EventKind::ServiceStarted { service, port } => {
+                // One line per host and moment: "serving appliance :443, db :27017, ...".
+                let piece = format!("{service} :{port}");
+                if let Some(last) = lines.last_mut()
+                    && last.at_ms == ms(e.at)
+                    && last.host == e.host
+                    && last.text.starts_with("serving ")
+                {
+                    last.text.push_str(&format!(", {piece}"));
+                    continue;
+                }
+                format!("serving {piece}")
+            }
             EventKind::Crashed { node, mode } => format!("{node} crashed ({})", mode.explain()),
             EventKind::Restarted { node } => format!("{node} restarted"),
             EventKind::ChecksStarted {
@@ -150,7 +163,14 @@ fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String
                 }
                 check_line(backend, *effect, detail, &up)
             }
-            EventKind::Forwarded { .. } | EventKind::Request(_) => continue,
+            EventKind::ReplicaSet(event) => replica_set_line(event),
+            EventKind::Network { text } => text.clone(),
+            EventKind::Converged => {
+                "the members that are up agree: one primary, one log".to_string()
+            }
+            EventKind::Forwarded { .. } | EventKind::Request(_) | EventKind::MemberFinal(_) => {
+                continue;
+            }
         };
         lines.push(Line {
             at_ms: ms(e.at),
@@ -185,6 +205,52 @@ fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String
     }
     lines.sort_by_key(|l| l.at_ms);
     lines
+}
+
+fn replica_set_line(event: &RsEvent) -> String {
+    match event {
+        RsEvent::StoodForElection { term } => format!("stands for election in term {term}"),
+        RsEvent::Elected { term, votes } => format!(
+            "elected primary for term {term}, votes: {}",
+            votes.join(", ")
+        ),
+        RsEvent::SteppedDown { term, reason } => {
+            format!("stepped down as primary of term {term}: {reason}")
+        }
+        RsEvent::RolledBack {
+            entries,
+            first_index,
+            signups,
+        } => {
+            let mut line =
+                format!("rolled back {entries} unreplicated entries from index {first_index}");
+            if !signups.is_empty() {
+                let shown: Vec<&str> = signups.iter().take(5).map(String::as_str).collect();
+                let more = if signups.len() > shown.len() {
+                    format!(" and {} more", signups.len() - shown.len())
+                } else {
+                    String::new()
+                };
+                line.push_str(&format!(" (signups {}{more})", shown.join(", ")));
+            }
+            line
+        }
+        RsEvent::Lag {
+            member,
+            lagging: true,
+            lag_ms,
+        } => {
+            format!(
+                "{member} lags behind the primary by {}",
+                span(Duration::from_millis(*lag_ms))
+            )
+        }
+        RsEvent::Lag {
+            member,
+            lagging: false,
+            ..
+        } => format!("{member} caught up with the primary"),
+    }
 }
 
 fn check_line(backend: &str, effect: CheckEffect, detail: &str, up: &[&String]) -> String {

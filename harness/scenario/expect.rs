@@ -219,6 +219,7 @@ mod tests {
         RequestRecord {
             id,
             endpoint: "POST /login",
+            user: None,
             started: Duration::from_millis(started_ms),
             latency: Duration::from_millis(latency_ms),
             outcome,

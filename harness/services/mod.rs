@@ -5,6 +5,8 @@
 //! unit-tested in their own files.
 
 pub mod arrivals;
+pub mod cluster_ports;
+pub mod database;
 pub mod dns;
 pub mod health;
 pub mod http;

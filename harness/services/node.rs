@@ -5,9 +5,25 @@
 //!
 //! Modelled:
 //! - `GET /testall`: unauthenticated; `200 text/plain OK` when every local service is
-//!   healthy, `503` naming the first failing one otherwise (`"auth-api: stopped"`).
-//! - `POST /login` with a JSON body `{"username", "password"}` against the node's account
-//!   directory (`user-<i>` / `password-<i>`): `200` with an access token, `401` otherwise.
+//!   healthy, `503` naming the first failing one otherwise. The services checked are the
+//!   API itself (healthy whenever it answers) and the database member. **The rule for the
+//!   database:** the member is unhealthy once it has been out of touch with a majority
+//!   through a primary (as primary: replies from a majority; as secondary: messages from
+//!   a primary) for longer than `replica_set.contact_max`, default 15 s. Why: during an
+//!   ordinary failover every member lacks a primary for about one election timeout (10 s)
+//!   plus the election, and taking healthy nodes out of the load balancer then would turn
+//!   a write outage into a full one; a member cut off for longer than that is on the
+//!   wrong side of a partition, and its reads grow stale, so it should stop taking
+//!   traffic. The answer reads `db: no contact with a primary for 16.2s`.
+//! - `POST /signup` with a JSON body `{"username", "password"}`: a write to the replica
+//!   set, through this node's member: on the primary it is appended and acknowledged once
+//!   a majority holds it; on a secondary it is forwarded to the primary. `201` when
+//!   acknowledged; `409` when the user exists; `503` without a primary; `504` when no
+//!   majority acknowledged it within the write timeout.
+//! - `POST /login` with a JSON body `{"username", "password"}`, read from this node's own
+//!   member (so a user whose signup has not reached it yet gets `401 unknown user`), or
+//!   from the preloaded accounts (`user-<i>` / `password-<i>`): `200` with an access token,
+//!   `401` otherwise.
 //! - `GET /userinfo` with `Authorization: Bearer <token>`: `200` with the subject, `401`
 //!   for a missing or unreadable token.
 //! - A modelled service time per endpoint and a bounded worker pool: `workers` requests are
@@ -15,16 +31,16 @@
 //!   waits in the same queue as everything else, as it does on a single-process node, so
 //!   a saturated node fails its health checks.
 //!
-//! Left out on purpose, for the issues that bring them: the replicated database (the
-//! account directory is fixed per node), signup, signed tokens (the token is
+//! Left out on purpose, for the issues that bring them: signed tokens (the token is
 //! `v1.<user>.<issuing node>.<issued-at ms>`, unsigned; any node accepts any token of a
 //! known user), social login, mail, TLS (the load balancer offloads it).
 //!
-//! Port: TCP 443. Faults: crash and restart (applied by the world); a restart starts with
-//! an empty queue.
+//! Ports: TCP 443 here; 27017 through [`super::database`]; 7777, 8721 and 8701 through
+//! [`super::cluster_ports`]. Faults: crash and restart (applied by the world); a restart
+//! starts with an empty queue and keeps the database's data.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -35,7 +51,9 @@ use tokio::sync::Semaphore;
 use crate::env::Env;
 use crate::events::EventKind;
 use crate::net::Net;
+use crate::services::database::{Database, DbConfig};
 use crate::services::http::{self, Body};
+use crate::services::replica_set::Op;
 use crate::topology::NodeSettings;
 
 /// The appliance's HTTPS port (plain HTTP here: the load balancer offloads TLS).
@@ -46,37 +64,15 @@ pub const PORT: u16 = 443;
 pub struct NodeConfig {
     pub name: String,
     pub settings: NodeSettings,
+    pub db: DbConfig,
 }
 
-/// The health of the services `/testall` reports on, in the order it checks them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalServices {
-    services: Vec<(&'static str, Result<(), String>)>,
-}
-
-impl LocalServices {
-    /// The services of a freshly started node, all healthy.
-    pub fn started() -> Self {
-        Self {
-            services: vec![("auth-api", Ok(()))],
-        }
-    }
-
-    /// Marks a service healthy (`Ok`) or failing with a reason.
-    pub fn set(&mut self, service: &'static str, status: Result<(), String>) {
-        match self.services.iter_mut().find(|(s, _)| *s == service) {
-            Some(entry) => entry.1 = status,
-            None => self.services.push((service, status)),
-        }
-    }
-
-    /// What `/testall` answers: `Ok` or the first failing service and its reason.
-    pub fn testall(&self) -> Result<(), String> {
-        match self.services.iter().find(|(_, status)| status.is_err()) {
-            None => Ok(()),
-            Some((service, Err(why))) => Err(format!("{service}: {why}")),
-            Some((_, Ok(()))) => unreachable!("find only returns failing services"),
-        }
+/// What `/testall` answers, given each local service's health in the order it checks
+/// them: `Ok`, or the first failing service and why.
+pub fn testall(checks: &[(&str, Result<(), String>)]) -> Result<(), String> {
+    match checks.iter().find(|(_, status)| status.is_err()) {
+        Some((service, Err(why))) => Err(format!("{service}: {why}")),
+        _ => Ok(()),
     }
 }
 
@@ -84,6 +80,7 @@ impl LocalServices {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     TestAll,
+    Signup,
     Login,
     UserInfo,
     NotFound,
@@ -93,6 +90,7 @@ impl Endpoint {
     pub fn route(method: &Method, path: &str) -> Self {
         match (method, path) {
             (&Method::GET, "/testall") => Endpoint::TestAll,
+            (&Method::POST, "/signup") => Endpoint::Signup,
             (&Method::POST, "/login") => Endpoint::Login,
             (&Method::GET, "/userinfo") => Endpoint::UserInfo,
             _ => Endpoint::NotFound,
@@ -103,6 +101,7 @@ impl Endpoint {
     pub fn service_time(self, s: &NodeSettings) -> Duration {
         match self {
             Endpoint::TestAll => s.testall_time,
+            Endpoint::Signup => s.signup_time,
             Endpoint::Login => s.login_time,
             Endpoint::UserInfo => s.userinfo_time,
             Endpoint::NotFound => Duration::ZERO,
@@ -125,21 +124,20 @@ pub fn issue_token(user: &str, node: &str, issued_at: Duration) -> String {
     format!("v1.{user}.{node}.{}", issued_at.as_millis())
 }
 
-/// The subject of a token if it is well formed and names a known account.
-pub fn token_subject(accounts: u32, token: &str) -> Option<&str> {
+/// The subject of a token if it is well formed and `known(subject)` holds.
+pub fn token_subject(token: &str, known: impl Fn(&str) -> bool) -> Option<&str> {
     let mut parts = token.split('.');
     let (version, user, node, iat) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let well_formed = version == "v1" && !node.is_empty() && iat.parse::<u64>().is_ok();
-    (well_formed && parts.next().is_none() && account_index(accounts, user).is_some())
-        .then_some(user)
+    (well_formed && parts.next().is_none() && known(user)).then_some(user)
 }
 
-struct Node {
+struct Node<N: Net> {
     config: NodeConfig,
     workers: Semaphore,
     /// Requests admitted: being served or waiting for a worker.
     admitted: AtomicUsize,
-    local: Mutex<LocalServices>,
+    db: Database<N>,
 }
 
 /// Releases an admission slot when a request ends, however it ends (hyper drops the
@@ -154,10 +152,12 @@ impl Drop for Admission<'_> {
 
 /// Runs the node's HTTP service until its listener fails.
 pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()> {
+    let db = Database::start(env.clone(), config.db.clone()).await?;
+    tokio::spawn(super::cluster_ports::run(env.clone()));
     let node = Arc::new(Node {
         workers: Semaphore::new(config.settings.workers),
         admitted: AtomicUsize::new(0),
-        local: Mutex::new(LocalServices::started()),
+        db,
         config,
     });
     let listener = env.net.listen(PORT).await?;
@@ -173,7 +173,7 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
     .await
 }
 
-async fn handle<N: Net>(env: &Env<N>, node: &Node, req: Request<Incoming>) -> Response<Body> {
+async fn handle<N: Net>(env: &Env<N>, node: &Node<N>, req: Request<Incoming>) -> Response<Body> {
     let endpoint = Endpoint::route(req.method(), req.uri().path());
     if endpoint == Endpoint::NotFound {
         return http::text(404, "not found");
@@ -184,29 +184,29 @@ async fn handle<N: Net>(env: &Env<N>, node: &Node, req: Request<Incoming>) -> Re
         node.admitted.fetch_sub(1, Ordering::Relaxed);
         return http::text(503, format!("overloaded: {} requests waiting", s.queue_max));
     }
-    let _admission = Admission(&node.admitted);
-    let _worker = node
+    let admission = Admission(&node.admitted);
+    let worker = node
         .workers
         .acquire()
         .await
         .expect("the worker semaphore is never closed");
     tokio::time::sleep(endpoint.service_time(s)).await;
     match endpoint {
-        Endpoint::TestAll => testall(node),
+        Endpoint::TestAll => {
+            let checks = [("auth-api", Ok(())), ("db", node.db.health())];
+            match testall(&checks) {
+                Ok(()) => http::text(200, "OK"),
+                Err(failing) => http::text(503, failing),
+            }
+        }
+        Endpoint::Signup => {
+            // The wait for the replica set is I/O: it holds no worker.
+            drop((worker, admission));
+            signup(node, req).await
+        }
         Endpoint::Login => login(env, node, req).await,
         Endpoint::UserInfo => userinfo(node, &req),
         Endpoint::NotFound => unreachable!("answered before admission"),
-    }
-}
-
-fn testall(node: &Node) -> Response<Body> {
-    let local = node
-        .local
-        .lock()
-        .expect("no code panics while holding the service table");
-    match local.testall() {
-        Ok(()) => http::text(200, "OK"),
-        Err(failing) => http::text(503, failing),
     }
 }
 
@@ -216,20 +216,51 @@ struct Credentials {
     password: String,
 }
 
-async fn login<N: Net>(env: &Env<N>, node: &Node, req: Request<Incoming>) -> Response<Body> {
-    let body = match http::read_body(req.into_body()).await {
-        Ok(body) => body,
-        Err(why) => return http::text(400, why),
+async fn credentials(req: Request<Incoming>) -> Result<Credentials, Response<Body>> {
+    let body = http::read_body(req.into_body())
+        .await
+        .map_err(|why| http::text(400, why))?;
+    serde_json::from_slice::<Credentials>(&body)
+        .map_err(|_| http::text(400, "expected a JSON body {\"username\", \"password\"}"))
+}
+
+async fn signup<N: Net>(node: &Node<N>, req: Request<Incoming>) -> Response<Body> {
+    let creds = match credentials(req).await {
+        Ok(c) => c,
+        Err(response) => return response,
     };
-    let Ok(creds) = serde_json::from_slice::<Credentials>(&body) else {
-        return http::text(400, "expected a JSON body {\"username\", \"password\"}");
+    let preloaded = account_index(node.config.settings.accounts, &creds.username).is_some();
+    if preloaded || node.db.password(&creds.username).is_some() {
+        return http::text(409, "user exists");
+    }
+    match node
+        .db
+        .write(Op::Signup {
+            user: creds.username,
+            password: creds.password,
+        })
+        .await
+    {
+        Ok(()) => http::text(201, "created"),
+        Err(e) => http::text(e.status(), e.describe()),
+    }
+}
+
+async fn login<N: Net>(env: &Env<N>, node: &Node<N>, req: Request<Incoming>) -> Response<Body> {
+    let creds = match credentials(req).await {
+        Ok(c) => c,
+        Err(response) => return response,
     };
-    if !check_password(
-        node.config.settings.accounts,
-        &creds.username,
-        &creds.password,
-    ) {
-        return http::text(401, "wrong username or password");
+    let accounts = node.config.settings.accounts;
+    let matches = match node.db.password(&creds.username) {
+        Some(password) => password == creds.password,
+        None if account_index(accounts, &creds.username).is_some() => {
+            check_password(accounts, &creds.username, &creds.password)
+        }
+        None => return http::text(401, "unknown user"),
+    };
+    if !matches {
+        return http::text(401, "wrong password");
     }
     let token = issue_token(&creds.username, &node.config.name, env.clock.wall());
     http::json(
@@ -238,13 +269,16 @@ async fn login<N: Net>(env: &Env<N>, node: &Node, req: Request<Incoming>) -> Res
     )
 }
 
-fn userinfo(node: &Node, req: &Request<Incoming>) -> Response<Body> {
+fn userinfo<N: Net>(node: &Node<N>, req: &Request<Incoming>) -> Response<Body> {
     let token = req
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    match token.and_then(|t| token_subject(node.config.settings.accounts, t)) {
+    let accounts = node.config.settings.accounts;
+    let known =
+        |user: &str| account_index(accounts, user).is_some() || node.db.password(user).is_some();
+    match token.and_then(|t| token_subject(t, known)) {
         Some(sub) => http::json(200, &serde_json::json!({ "sub": sub })),
         None => http::text(401, "missing or invalid bearer token"),
     }
@@ -257,13 +291,15 @@ mod tests {
     /// Proves /testall names the first failing local service and is OK otherwise.
     #[test]
     fn testall_names_failing_service() {
-        let mut local = LocalServices::started();
-        assert_eq!(local.testall(), Ok(()));
-        local.set("db", Err("no primary for 12s".to_string()));
-        local.set("auth-api", Err("stopped".to_string()));
-        assert_eq!(local.testall(), Err("auth-api: stopped".to_string()));
-        local.set("auth-api", Ok(()));
-        assert_eq!(local.testall(), Err("db: no primary for 12s".to_string()));
+        assert_eq!(testall(&[("auth-api", Ok(())), ("db", Ok(()))]), Ok(()));
+        let checks = [
+            ("auth-api", Ok(())),
+            ("db", Err("no contact with a primary for 16s".to_string())),
+        ];
+        assert_eq!(
+            testall(&checks),
+            Err("db: no contact with a primary for 16s".to_string())
+        );
     }
 
     /// Proves the account directory accepts exactly its accounts and their passwords, and
@@ -276,10 +312,14 @@ mod tests {
         assert!(!check_password(10, "user-1", "password-2"));
         let token = issue_token("user-3", "node-2", Duration::from_millis(1_700_000_000_123));
         assert_eq!(token, "v1.user-3.node-2.1700000000123");
-        assert_eq!(token_subject(10, &token), Some("user-3"));
-        assert_eq!(token_subject(3, &token), None);
-        assert_eq!(token_subject(10, "v1.user-3.node-2"), None);
-        assert_eq!(token_subject(10, "v2.user-3.node-2.1"), None);
+        let known = |u: &str| account_index(10, u).is_some();
+        assert_eq!(token_subject(&token, known), Some("user-3"));
+        assert_eq!(
+            token_subject(&token, |u: &str| account_index(3, u).is_some()),
+            None
+        );
+        assert_eq!(token_subject("v1.user-3.node-2", known), None);
+        assert_eq!(token_subject("v2.user-3.node-2.1", known), None);
     }
 
     /// Proves routing and the per-endpoint service times.

@@ -255,6 +255,10 @@ impl Member {
     pub fn name(&self) -> &str {
         &self.cfg.members[self.me]
     }
+    /// The name of member `index` of the set.
+    pub fn member_name(&self, index: usize) -> &str {
+        &self.cfg.members[index]
+    }
     pub fn role(&self) -> Role {
         self.role
     }

@@ -7,9 +7,11 @@
 //! - Arrivals from a Poisson process at the configured rate ([`super::arrivals`]), seeded
 //!   from the run's seed; each arrival is one request, sent on its own connection, never
 //!   waiting for earlier ones.
-//! - Each arrival is a `GET /userinfo` with a token from an earlier login, with
-//!   probability `userinfo_share` once a token exists, and otherwise a `POST /login` as a
-//!   random account. Tokens from successful logins are kept, at most [`MAX_TOKENS`].
+//! - Each arrival is a `POST /signup` of a new user (`signup-<arrival>`) with probability
+//!   `signup_share`; a `GET /userinfo` with a token from an earlier login with probability
+//!   `userinfo_share` once a token exists; otherwise a `POST /login` as a user whose signup
+//!   was acknowledged (at most [`MAX_SIGNED_UP`] kept), or as a random preloaded account
+//!   before there is one. Tokens from successful logins are kept, at most [`MAX_TOKENS`].
 //! - Name resolution through the DNS host, cached for the record's TTL; a lookup waits at
 //!   most [`DNS_TIMEOUT`], or half the request timeout when that is shorter, so a silent
 //!   DNS server shows as a `dns` failure, not a `timeout`.
@@ -39,6 +41,9 @@ use crate::services::arrivals::Arrivals;
 use crate::services::dns;
 use crate::services::http::{self, Body, Failure};
 
+/// At most this many acknowledged signups are kept to log in as (newest replace oldest).
+pub const MAX_SIGNED_UP: usize = 256;
+
 /// At most this many tokens are kept for `/userinfo` calls (newest replace oldest).
 pub const MAX_TOKENS: usize = 256;
 
@@ -59,6 +64,8 @@ pub struct UsersConfig {
     pub rate_per_s: f64,
     /// Share of arrivals that call `/userinfo` (once a token exists), in 0..=1.
     pub userinfo_share: f64,
+    /// Share of arrivals that sign up, in 0..=1.
+    pub signup_share: f64,
     /// End-to-end bound on one request, name resolution included.
     pub timeout: Duration,
     /// No arrivals at or after this time since the users started.
@@ -76,6 +83,8 @@ pub struct UsersConfig {
 #[derive(Default)]
 struct Shared {
     tokens: VecDeque<String>,
+    /// Users whose signup was acknowledged (name, password), newest last.
+    signed_up: VecDeque<(String, String)>,
     /// The resolved address and the simulated time it expires.
     resolved: Option<(dns::Answer, Duration)>,
 }
@@ -83,7 +92,8 @@ struct Shared {
 /// What one arrival does.
 #[derive(Debug, Clone)]
 enum Call {
-    Login { account: u32 },
+    Signup { user: String, password: String },
+    Login { user: String, password: String },
     UserInfo { token: String },
 }
 
@@ -106,16 +116,7 @@ pub async fn run<N: Net>(env: Env<N>, config: UsersConfig) -> std::io::Result<()
             let shared = shared
                 .lock()
                 .expect("no code panics while holding the users' state");
-            let n = shared.tokens.len();
-            if n > 0 && choices.random_bool(config.userinfo_share) {
-                Call::UserInfo {
-                    token: shared.tokens[choices.random_range(0..n)].clone(),
-                }
-            } else {
-                Call::Login {
-                    account: choices.random_range(0..config.accounts),
-                }
-            }
+            choose(&config, &shared, &mut choices, id)
         };
         let query_id: u16 = choices.random();
         in_flight.spawn(one_request(
@@ -131,6 +132,38 @@ pub async fn run<N: Net>(env: Env<N>, config: UsersConfig) -> std::io::Result<()
     Ok(())
 }
 
+/// What arrival `id` does: a signup with probability `signup_share`, a `/userinfo` with a
+/// kept token with probability `userinfo_share` (once there is one), else a login as an
+/// acknowledged signup (or a preloaded account before there is one).
+fn choose(config: &UsersConfig, shared: &Shared, choices: &mut ChaCha8Rng, id: u64) -> Call {
+    let draw: f64 = choices.random();
+    if draw < config.signup_share {
+        return Call::Signup {
+            user: format!("signup-{id}"),
+            password: format!("pw-{id}"),
+        };
+    }
+    let tokens = shared.tokens.len();
+    if draw < config.signup_share + config.userinfo_share && tokens > 0 {
+        return Call::UserInfo {
+            token: shared.tokens[choices.random_range(0..tokens)].clone(),
+        };
+    }
+    match shared.signed_up.len() {
+        0 => {
+            let account = choices.random_range(0..config.accounts);
+            Call::Login {
+                user: format!("user-{account}"),
+                password: format!("password-{account}"),
+            }
+        }
+        n => {
+            let (user, password) = shared.signed_up[choices.random_range(0..n)].clone();
+            Call::Login { user, password }
+        }
+    }
+}
+
 async fn one_request<N: Net>(
     env: Env<N>,
     config: Arc<UsersConfig>,
@@ -140,9 +173,10 @@ async fn one_request<N: Net>(
     query_id: u16,
 ) {
     let started = env.clock.elapsed();
-    let endpoint = match call {
-        Call::Login { .. } => "POST /login",
-        Call::UserInfo { .. } => "GET /userinfo",
+    let (endpoint, user) = match &call {
+        Call::Signup { user, .. } => ("POST /signup", Some(user.clone())),
+        Call::Login { .. } => ("POST /login", None),
+        Call::UserInfo { .. } => ("GET /userinfo", None),
     };
     let attempt = attempt(&env, &config, &shared, id, call, query_id);
     let outcome = tokio::time::timeout(config.timeout, attempt)
@@ -152,6 +186,7 @@ async fn one_request<N: Net>(
     env.record(EventKind::Request(RequestRecord {
         id,
         endpoint,
+        user,
         started,
         latency,
         outcome,
@@ -171,13 +206,19 @@ async fn attempt<N: Net>(
         Err(reason) => return RequestOutcome::Dns { reason },
     };
     let request = match &call {
-        Call::Login { account } => hyper::Request::post("/login")
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(hyper::header::HOST, config.name.as_str())
-            .body(Body::from(
-                serde_json::json!({ "username": format!("user-{account}"), "password": format!("password-{account}") })
-                    .to_string(),
-            )),
+        Call::Signup { user, password } | Call::Login { user, password } => {
+            let path = if matches!(call, Call::Signup { .. }) {
+                "/signup"
+            } else {
+                "/login"
+            };
+            hyper::Request::post(path)
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .header(hyper::header::HOST, config.name.as_str())
+                .body(Body::from(
+                    serde_json::json!({ "username": user, "password": password }).to_string(),
+                ))
+        }
         Call::UserInfo { token } => hyper::Request::get("/userinfo")
             .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
             .header(hyper::header::HOST, config.name.as_str())
@@ -191,8 +232,10 @@ async fn attempt<N: Net>(
     // no shorter than it.
     match http::exchange(&env.net, to, request, config.timeout, config.timeout).await {
         Ok(response) if response.status().is_success() => {
-            if let Call::Login { .. } = call {
-                keep_token(shared, response.body());
+            match call {
+                Call::Login { .. } => keep_token(shared, response.body()),
+                Call::Signup { user, password } => keep_signup(shared, user, password),
+                Call::UserInfo { .. } => {}
             }
             RequestOutcome::Ok
         }
@@ -246,6 +289,16 @@ async fn resolve<N: Net>(
         .expect("no code panics while holding the users' state")
         .resolved = Some((answer, expires));
     Ok(answer.address)
+}
+
+fn keep_signup(shared: &Mutex<Shared>, user: String, password: String) {
+    let mut shared = shared
+        .lock()
+        .expect("no code panics while holding the users' state");
+    if shared.signed_up.len() == MAX_SIGNED_UP {
+        shared.signed_up.pop_front();
+    }
+    shared.signed_up.push_back((user, password));
 }
 
 fn keep_token(shared: &Mutex<Shared>, body: &[u8]) {

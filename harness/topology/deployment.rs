@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::settings::{DnsSettings, LbSettings, NetworkSettings, NodeSettings, TopologySpec};
+use super::settings::{
+    DnsSettings, LbSettings, NetworkSettings, NodeSettings, ReplicaSetSettings, TopologySpec,
+};
 
 /// At most this many nodes: a MongoDB-like replica set has at most 7 voting members, and
 /// 10.0.1.11-17 stay clear of the addresses other hosts use.
@@ -43,6 +45,7 @@ pub struct Topology {
     pub hosts: Vec<Host>,
     pub lb: LbSettings,
     pub node: NodeSettings,
+    pub replica_set: ReplicaSetSettings,
     pub dns: DnsSettings,
     pub network: NetworkSettings,
 }
@@ -87,6 +90,7 @@ impl Topology {
             hosts,
             lb: spec.lb.clone(),
             node: spec.node.clone(),
+            replica_set: spec.replica_set.clone(),
             dns: spec.dns.clone(),
             network: spec.network.clone(),
         })
@@ -167,6 +171,28 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
         ("lb.connect_timeout", lb.connect_timeout, false),
         ("lb.response_timeout", lb.response_timeout, false),
         ("node.login_time", node.login_time, true),
+        ("node.signup_time", node.signup_time, true),
+        ("replica_set.heartbeat", spec.replica_set.heartbeat, false),
+        (
+            "replica_set.election_timeout",
+            spec.replica_set.election_timeout,
+            false,
+        ),
+        (
+            "replica_set.write_timeout",
+            spec.replica_set.write_timeout,
+            false,
+        ),
+        (
+            "replica_set.lag_threshold",
+            spec.replica_set.lag_threshold,
+            false,
+        ),
+        (
+            "replica_set.contact_max",
+            spec.replica_set.contact_max,
+            false,
+        ),
         ("node.userinfo_time", node.userinfo_time, true),
         ("node.testall_time", node.testall_time, true),
         ("dns.ttl", spec.dns.ttl, false),
@@ -219,10 +245,41 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
     if node.accounts == 0 {
         return fail("node.accounts", "expected at least 1 account".to_string());
     }
+    check_replica_set(spec)?;
     if spec.dns.ttl.subsec_nanos() != 0 {
         return fail(
             "dns.ttl",
             "expected whole seconds: DNS TTLs are integers".to_string(),
+        );
+    }
+    Ok(())
+}
+
+fn check_replica_set(spec: &TopologySpec) -> Result<(), TopologyError> {
+    let fail = |key: String, message: String| Err(TopologyError { key, message });
+    let rs = &spec.replica_set;
+    if rs.heartbeat >= rs.election_timeout {
+        return fail(
+            "replica_set.heartbeat".into(),
+            "expected a heartbeat shorter than replica_set.election_timeout".into(),
+        );
+    }
+    let nodes: Vec<String> = (1..=spec.nodes).map(|i| format!("node-{i}")).collect();
+    for name in rs.priority.keys() {
+        if !nodes.contains(name) {
+            return fail(
+                format!("replica_set.priority.{name}"),
+                format!(
+                    "unknown node {name:?}; expected one of {}",
+                    nodes.join(", ")
+                ),
+            );
+        }
+    }
+    if nodes.iter().all(|n| rs.priority.get(n) == Some(&0)) {
+        return fail(
+            "replica_set.priority".into(),
+            "expected at least one node that may become primary (priority above 0)".into(),
         );
     }
     Ok(())

@@ -9,5 +9,6 @@ mod settings;
 
 pub use deployment::{Host, MAX_NODES, Role, Topology, TopologyError};
 pub use settings::{
-    DnsSettings, LbSettings, LoadSettings, NetworkSettings, NodeSettings, TopologySpec,
+    DnsSettings, LbSettings, LoadSettings, NetworkSettings, NodeSettings, ReplicaSetSettings,
+    TopologySpec,
 };

@@ -20,6 +20,8 @@ pub struct TopologySpec {
     pub lb: LbSettings,
     /// The appliance service on every node.
     pub node: NodeSettings,
+    /// The nodes' replicated database.
+    pub replica_set: ReplicaSetSettings,
     /// The DNS server.
     pub dns: DnsSettings,
     /// Link latencies.
@@ -33,6 +35,7 @@ impl Default for TopologySpec {
             domain: "example.com".to_string(),
             lb: LbSettings::default(),
             node: NodeSettings::default(),
+            replica_set: ReplicaSetSettings::default(),
             dns: DnsSettings::default(),
             network: NetworkSettings::default(),
         }
@@ -102,13 +105,19 @@ pub struct NodeSettings {
     /// Time a worker spends on `POST /login` (password hashing dominates). Default `"20ms"`.
     #[serde(with = "crate::duration")]
     pub login_time: Duration,
+    /// Time a worker spends on `POST /signup` before the write goes to the database (the
+    /// wait for the replica set holds no worker). Default `"10ms"`.
+    #[serde(with = "crate::duration")]
+    pub signup_time: Duration,
     /// Time a worker spends on `GET /userinfo`. Default `"2ms"`.
     #[serde(with = "crate::duration")]
     pub userinfo_time: Duration,
     /// Time a worker spends on `GET /testall`. Default `"1ms"`.
     #[serde(with = "crate::duration")]
     pub testall_time: Duration,
-    /// Number of user accounts in the directory (`user-0` .. `user-{n-1}`). Default 1000.
+    /// Accounts every node starts with, outside the replicated data (`user-0` ..
+    /// `user-{n-1}`, password `password-<i>`): what users log in as before any signup has
+    /// been acknowledged. Default 1000.
     pub accounts: u32,
 }
 
@@ -118,9 +127,53 @@ impl Default for NodeSettings {
             workers: 8,
             queue_max: 128,
             login_time: Duration::from_millis(20),
+            signup_time: Duration::from_millis(10),
             userinfo_time: Duration::from_millis(2),
             testall_time: Duration::from_millis(1),
             accounts: 1000,
+        }
+    }
+}
+
+/// The replica set the nodes form over port 27017 (MongoDB's defaults where it has them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicaSetSettings {
+    /// How often the primary sends each secondary its entries or a heartbeat.
+    /// Default `"2s"` (MongoDB's `heartbeatIntervalMillis`).
+    #[serde(with = "crate::duration")]
+    pub heartbeat: Duration,
+    /// Silence from the primary after which a secondary stands for election, and from a
+    /// majority after which a primary steps down. A random extra of up to 15% is added per
+    /// member. Default `"10s"` (MongoDB's `electionTimeoutMillis`).
+    #[serde(with = "crate::duration")]
+    pub election_timeout: Duration,
+    /// How long a write waits for a majority before the user gets 504 (MongoDB's
+    /// `wtimeout`). Default `"5s"`.
+    #[serde(with = "crate::duration")]
+    pub write_timeout: Duration,
+    /// Replication lag above which the primary reports a secondary. Default `"5s"`.
+    #[serde(with = "crate::duration")]
+    pub lag_threshold: Duration,
+    /// A member out of touch with a majority through a primary for longer than this makes
+    /// its node's `/testall` fail. Default `"15s"`: longer than an election, so a normal
+    /// failover does not take healthy nodes out of the load balancer.
+    #[serde(with = "crate::duration")]
+    pub contact_max: Duration,
+    /// Election priority by node name; unlisted nodes have 1; 0 never becomes primary.
+    /// Default: none listed.
+    pub priority: std::collections::BTreeMap<String, u32>,
+}
+
+impl Default for ReplicaSetSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_secs(2),
+            election_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(5),
+            lag_threshold: Duration::from_secs(5),
+            contact_max: Duration::from_secs(15),
+            priority: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -169,9 +222,13 @@ impl Default for NetworkSettings {
 pub struct LoadSettings {
     /// Mean arrivals per second of the Poisson process. Default 50; above 0, at most 2000.
     pub rate_per_s: f64,
-    /// Share of arrivals that call `GET /userinfo` with a token from an earlier login (the
-    /// rest log in). Default 0.25; 0 to 1.
+    /// Share of arrivals that call `GET /userinfo` with a token from an earlier login.
+    /// Default 0.25; 0 to 1.
     pub userinfo_share: f64,
+    /// Share of arrivals that sign up a new user (a write to the replica set). The rest log
+    /// in, as a user whose signup was acknowledged earlier (or a preloaded account before
+    /// there is one). Default 0.2; `userinfo_share + signup_share` at most 1.
+    pub signup_share: f64,
     /// End-to-end bound on one request, name resolution included; after it the request
     /// counts as a timeout. Default `"10s"`; at most `"60s"`.
     #[serde(with = "crate::duration")]
@@ -183,6 +240,7 @@ impl Default for LoadSettings {
         Self {
             rate_per_s: 50.0,
             userinfo_share: 0.25,
+            signup_share: 0.2,
             timeout: Duration::from_secs(10),
         }
     }

@@ -4,10 +4,11 @@
 //! meet the services without the services knowing: the world writes the [`FaultTable`],
 //! every host's `SimNet` reads it. (The firewall of a later issue lands here too.)
 //!
-//! Why a table at all: turmoil queues the segments addressed to a host whose software is
-//! stopped and never answers them, so a crashed host is *silent*. A machine whose
-//! processes died but whose kernel is up is not silent: it refuses connections at once.
-//! The table lists such hosts, and `connect` refuses them before any segment is sent.
+//! The table holds two kinds of fault. Hosts whose processes crashed: turmoil queues the
+//! segments addressed to a host whose software is stopped and never answers them, so a
+//! crashed host would be *silent*, but a machine whose kernel is up refuses connections
+//! at once; `connect` refuses them before any segment is sent. And firewall rules
+//! (scenario `block` steps and partitions), REJECT or DROP, for TCP and UDP.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -16,31 +17,107 @@ use std::sync::{Arc, Mutex};
 
 use crate::net::{Datagrams, Listener, Net};
 
+/// What a firewall rule does to what it matches.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Refuse at once: a TCP connect fails with "connection refused", a UDP send errors
+    /// (the ICMP port-unreachable a real host would send back).
+    Reject,
+    /// Silence: a TCP connect never completes and a datagram vanishes, until the caller's
+    /// own timeout.
+    Drop,
+}
+
+/// Which traffic a rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Any,
+}
+
+/// One firewall rule: traffic from any of `from` to any of `to` on any of `ports` (all
+/// ports when empty). Rules apply to new connections and to datagrams; connections already
+/// established when a rule is added carry on, as behind a stateful firewall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Rules added by one step share an id; a later step removes them by it.
+    pub id: String,
+    pub from: Vec<IpAddr>,
+    pub to: Vec<IpAddr>,
+    pub ports: Vec<u16>,
+    pub protocol: Protocol,
+    pub action: Action,
+}
+
+impl Rule {
+    fn matches(&self, from: IpAddr, to: SocketAddr, protocol: Protocol) -> bool {
+        self.from.contains(&from)
+            && self.to.contains(&to.ip())
+            && (self.ports.is_empty() || self.ports.contains(&to.port()))
+            && (self.protocol == Protocol::Any || self.protocol == protocol)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Faults {
+    /// Hosts whose kernel refuses every connection (processes crashed).
+    refusing: BTreeSet<IpAddr>,
+    /// Firewall and partition rules, first match wins.
+    rules: Vec<Rule>,
+}
+
 /// Network faults the world has applied, shared by every host's [`SimNet`].
 #[derive(Debug, Clone, Default)]
 pub struct FaultTable {
-    refusing: Arc<Mutex<BTreeSet<IpAddr>>>,
+    faults: Arc<Mutex<Faults>>,
 }
 
 impl FaultTable {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Faults> {
+        self.faults
+            .lock()
+            .expect("no code panics while holding the fault table")
+    }
+
     /// Makes connections to `ip` refused (`true`) or normal again (`false`).
     pub fn set_refusing(&self, ip: IpAddr, refusing: bool) {
-        let mut set = self
-            .refusing
-            .lock()
-            .expect("no code panics while holding the fault table");
+        let mut faults = self.lock();
         if refusing {
-            set.insert(ip);
+            faults.refusing.insert(ip);
         } else {
-            set.remove(&ip);
+            faults.refusing.remove(&ip);
         }
     }
 
-    fn refuses(&self, ip: IpAddr) -> bool {
-        self.refusing
-            .lock()
-            .expect("no code panics while holding the fault table")
-            .contains(&ip)
+    /// Adds rules after the existing ones.
+    pub fn add_rules(&self, rules: impl IntoIterator<Item = Rule>) {
+        self.lock().rules.extend(rules);
+    }
+
+    /// Removes every rule with this id; returns how many there were.
+    pub fn remove_rules(&self, id: &str) -> usize {
+        let mut faults = self.lock();
+        let before = faults.rules.len();
+        faults.rules.retain(|r| r.id != id);
+        before - faults.rules.len()
+    }
+
+    /// What happens to traffic from `from` to `to`: `None` passes.
+    pub fn verdict(&self, from: IpAddr, to: SocketAddr, protocol: Protocol) -> Option<Action> {
+        let faults = self.lock();
+        if protocol == Protocol::Tcp && faults.refusing.contains(&to.ip()) {
+            return Some(Action::Reject);
+        }
+        faults
+            .rules
+            .iter()
+            .find(|r| r.matches(from, to, protocol))
+            .map(|r| r.action)
     }
 }
 
@@ -60,8 +137,12 @@ impl SimNet {
 /// A turmoil listener.
 pub struct SimListener(turmoil::net::TcpListener);
 
-/// A turmoil UDP socket.
-pub struct SimSocket(turmoil::net::UdpSocket);
+/// A turmoil UDP socket behind the fault table.
+pub struct SimSocket {
+    socket: turmoil::net::UdpSocket,
+    ip: IpAddr,
+    faults: FaultTable,
+}
 
 impl Net for SimNet {
     type Stream = turmoil::net::TcpStream;
@@ -79,19 +160,23 @@ impl Net for SimNet {
     }
 
     async fn connect(&self, to: SocketAddr) -> io::Result<turmoil::net::TcpStream> {
-        if self.faults.refuses(to.ip()) {
-            return Err(io::Error::new(
-                io::ErrorKind::ConnectionRefused,
-                format!("{to} refused the connection"),
-            ));
+        match self.faults.verdict(self.ip, to, Protocol::Tcp) {
+            Some(Action::Reject) => {
+                let why = format!("{to} refused the connection");
+                Err(io::Error::new(io::ErrorKind::ConnectionRefused, why))
+            }
+            Some(Action::Drop) => std::future::pending().await,
+            None => turmoil::net::TcpStream::connect(to).await,
         }
-        turmoil::net::TcpStream::connect(to).await
     }
 
     async fn bind_udp(&self, port: u16) -> io::Result<SimSocket> {
-        turmoil::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port))
-            .await
-            .map(SimSocket)
+        let socket = turmoil::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).await?;
+        Ok(SimSocket {
+            socket,
+            ip: self.ip,
+            faults: self.faults.clone(),
+        })
     }
 }
 
@@ -105,10 +190,17 @@ impl Listener for SimListener {
 
 impl Datagrams for SimSocket {
     async fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
-        self.0.send_to(buf, to).await
+        match self.faults.verdict(self.ip, to, Protocol::Udp) {
+            Some(Action::Reject) => Err(io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                format!("{to} is unreachable"),
+            )),
+            Some(Action::Drop) => Ok(buf.len()),
+            None => self.socket.send_to(buf, to).await,
+        }
     }
 
     async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.recv_from(buf).await
+        self.socket.recv_from(buf).await
     }
 }

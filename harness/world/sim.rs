@@ -18,17 +18,20 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::env::Env;
-use crate::events::{CrashMode, EventKind, Recorder};
+use crate::events::{CrashMode, EventKind, MemberFinal, Recorder};
+use crate::services::database::{self, DbConfig, SharedMember};
 use crate::services::dns::{self, Zone};
 use crate::services::load_balancer::{self, Backend, LbConfig};
 use crate::services::node::{self, NodeConfig};
+use crate::services::replica_set::{Member, RsConfig};
 use crate::services::users::{self, UsersConfig};
 use crate::topology::{LoadSettings, Role, Topology};
 use crate::world::clock::SimClock;
-use crate::world::net::{FaultTable, SimNet};
+use crate::world::net::{Action, FaultTable, Protocol, Rule, SimNet};
 
 /// The wall-clock time every run starts at: 2026-01-01T00:00:00Z.
 pub const EPOCH_UNIX_S: u64 = 1_767_225_600;
@@ -57,14 +60,44 @@ pub struct WorldError {
     pub message: String,
 }
 
+/// One cut of a partition: traffic from `from` to `to` (and back, unless `one_way`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub one_way: bool,
+    pub action: Action,
+}
+
+/// What turmoil is told about one pair of hosts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Link {
+    Healthy,
+    /// Messages held forever: silence, even on established connections.
+    Held,
+    /// Messages dropped both ways.
+    Cut,
+    /// Messages dropped in the listed directions only.
+    OneWay(Vec<(IpAddr, IpAddr)>),
+}
+
+/// The rule id partitions use; `heal` removes them all.
+const PARTITION: &str = "partition";
+
 /// A running world.
 pub struct World {
     sim: turmoil::Sim<'static>,
     topology: Topology,
     recorder: Recorder,
     faults: FaultTable,
+    /// Every node's replica-set member: the world owns the data files.
+    members: BTreeMap<String, SharedMember>,
     /// Nodes that are down, and how they went down.
     down: BTreeMap<String, CrashMode>,
+    /// Active partition cuts, by address.
+    cuts: Vec<(Vec<IpAddr>, Vec<IpAddr>, bool, Action)>,
+    /// What turmoil was last told about each pair that is not healthy.
+    links: BTreeMap<(IpAddr, IpAddr), Link>,
 }
 
 impl World {
@@ -81,8 +114,11 @@ impl World {
             .build();
         let recorder = Recorder::new();
         let faults = FaultTable::default();
+        let members = members(topology, setup.seed);
         for host in &topology.hosts {
-            register(&mut sim, topology, setup, &recorder, &faults, host);
+            register(
+                &mut sim, topology, setup, &recorder, &faults, &members, host,
+            );
         }
         let users = topology.the(Role::Users).address;
         for host in topology.hosts.iter().filter(|h| h.role != Role::Users) {
@@ -93,7 +129,10 @@ impl World {
             topology: topology.clone(),
             recorder,
             faults,
+            members,
             down: BTreeMap::new(),
+            cuts: Vec::new(),
+            links: BTreeMap::new(),
         }
     }
 
@@ -115,20 +154,19 @@ impl World {
         &self.recorder
     }
 
-    fn address(&self, node: &str) -> IpAddr {
+    fn record(&self, kind: EventKind) {
+        self.recorder.record_at(self.elapsed(), EXECUTOR, kind);
+    }
+
+    fn address(&self, host: &str) -> IpAddr {
         self.topology
-            .host(node)
-            .expect("steps name nodes checked against the topology")
+            .host(host)
+            .expect("steps name hosts checked against the topology")
             .address
     }
 
-    fn others(&self, node: &str) -> Vec<IpAddr> {
-        self.topology
-            .hosts
-            .iter()
-            .filter(|h| h.name != node)
-            .map(|h| h.address)
-            .collect()
+    fn addresses(&self, hosts: &[String]) -> Vec<IpAddr> {
+        hosts.iter().map(|h| self.address(h)).collect()
     }
 
     /// Crashes a node (it must be up: the scenario loader checks the sequence).
@@ -138,24 +176,20 @@ impl World {
             "the scenario loader only crashes nodes that are up"
         );
         let ip = self.address(node);
+        self.down.insert(node.to_string(), mode);
         match mode {
-            CrashMode::PowerOff => {
-                for other in self.others(node) {
-                    self.sim.hold(ip, other);
-                }
-            }
+            // Hold first, so the FINs the dying sockets send are held too.
+            CrashMode::PowerOff => self.sync_links(),
             CrashMode::Process => self.faults.set_refusing(ip, true),
         }
         self.sim.crash(ip);
-        self.down.insert(node.to_string(), mode);
-        let kind = EventKind::Crashed {
+        self.record(EventKind::Crashed {
             node: node.to_string(),
             mode,
-        };
-        self.recorder.record_at(self.elapsed(), EXECUTOR, kind);
+        });
     }
 
-    /// Restarts a crashed node with fresh software.
+    /// Restarts a crashed node with fresh software and its data files.
     pub fn restart(&mut self, node: &str) {
         let mode = self
             .down
@@ -163,22 +197,227 @@ impl World {
             .expect("the scenario loader only restarts nodes that are down");
         let ip = self.address(node);
         match mode {
-            CrashMode::PowerOff => {
-                for other in self.others(node) {
-                    self.sim.repair(ip, other);
-                }
-            }
+            CrashMode::PowerOff => self.sync_links(),
             CrashMode::Process => self.faults.set_refusing(ip, false),
         }
-        self.recorder.record_at(
-            self.elapsed(),
-            EXECUTOR,
-            EventKind::Restarted {
-                node: node.to_string(),
-            },
-        );
+        self.record(EventKind::Restarted {
+            node: node.to_string(),
+        });
+        let now = self.elapsed();
+        self.members[node]
+            .lock()
+            .expect("no code panics while holding a member")
+            .restart(now);
         self.sim.bounce(ip);
     }
+
+    /// Adds a partition's cuts: socket rules for new connections and datagrams, and
+    /// turmoil link states for established connections.
+    pub fn partition(&mut self, cuts: &[Cut], text: String) {
+        for cut in cuts {
+            let (from, to) = (self.addresses(&cut.from), self.addresses(&cut.to));
+            let mut rules = vec![rule(PARTITION, &from, &to, cut.action)];
+            if !cut.one_way {
+                rules.push(rule(PARTITION, &to, &from, cut.action));
+            }
+            self.faults.add_rules(rules);
+            self.cuts.push((from, to, cut.one_way, cut.action));
+        }
+        self.sync_links();
+        self.record(EventKind::Network { text });
+    }
+
+    /// Removes every partition (firewall rules stay).
+    pub fn heal(&mut self) {
+        self.faults.remove_rules(PARTITION);
+        self.cuts.clear();
+        self.sync_links();
+        self.record(EventKind::Network {
+            text: "partitions healed".to_string(),
+        });
+    }
+
+    /// Adds firewall rules under `id` (new connections and datagrams only).
+    pub fn block(
+        &mut self,
+        id: &str,
+        rules: Vec<(Vec<String>, Vec<String>)>,
+        ports: &[u16],
+        protocol: Protocol,
+        action: Action,
+        text: String,
+    ) {
+        let rules: Vec<Rule> = rules
+            .iter()
+            .map(|(from, to)| Rule {
+                id: id.to_string(),
+                from: self.addresses(from),
+                to: self.addresses(to),
+                ports: ports.to_vec(),
+                protocol,
+                action,
+            })
+            .collect();
+        self.faults.add_rules(rules);
+        self.record(EventKind::Network { text });
+    }
+
+    /// Removes the firewall rules added under `id`.
+    pub fn unblock(&mut self, id: &str) {
+        let removed = self.faults.remove_rules(id);
+        self.record(EventKind::Network {
+            text: format!("firewall rules {id:?} removed ({removed} rules)"),
+        });
+    }
+
+    /// Brings turmoil's links in line with crashes and partitions. A link that changes is
+    /// first repaired (which leaves whatever it held undelivered: lost), then set.
+    fn sync_links(&mut self) {
+        let hosts: Vec<IpAddr> = self.topology.hosts.iter().map(|h| h.address).collect();
+        let off: Vec<IpAddr> = self
+            .down
+            .iter()
+            .filter(|(_, m)| **m == CrashMode::PowerOff)
+            .map(|(n, _)| self.address(n))
+            .collect();
+        for (k, &a) in hosts.iter().enumerate() {
+            for &b in &hosts[k + 1..] {
+                let want = self.wanted_link(a, b, &off);
+                let had = self.links.get(&(a, b)).cloned().unwrap_or(Link::Healthy);
+                if want == had {
+                    continue;
+                }
+                self.sim.repair(a, b);
+                match &want {
+                    Link::Healthy => {}
+                    Link::Held => self.sim.hold(a, b),
+                    Link::Cut => self.sim.partition(a, b),
+                    Link::OneWay(dirs) => dirs
+                        .iter()
+                        .for_each(|(x, y)| self.sim.partition_oneway(*x, *y)),
+                }
+                if want == Link::Healthy {
+                    self.links.remove(&(a, b));
+                } else {
+                    self.links.insert((a, b), want);
+                }
+            }
+        }
+    }
+
+    fn wanted_link(&self, a: IpAddr, b: IpAddr, off: &[IpAddr]) -> Link {
+        if off.contains(&a) || off.contains(&b) {
+            return Link::Held;
+        }
+        let mut dirs = Vec::new();
+        let mut two_way = None;
+        for (from, to, one_way, action) in &self.cuts {
+            for (x, y) in [(a, b), (b, a)] {
+                if from.contains(&x) && to.contains(&y) {
+                    if *one_way {
+                        dirs.push((x, y));
+                    } else {
+                        two_way = two_way.max(Some(*action));
+                    }
+                }
+            }
+        }
+        match two_way {
+            Some(Action::Drop) => Link::Held,
+            Some(Action::Reject) => Link::Cut,
+            None if dirs.is_empty() => Link::Healthy,
+            None => {
+                dirs.sort();
+                dirs.dedup();
+                Link::OneWay(dirs)
+            }
+        }
+    }
+
+    /// True when the members that are up agree: one primary, every log ending at the same
+    /// entry, and the primary's commit point there.
+    pub fn converged(&self) -> bool {
+        let up: Vec<_> = self
+            .members
+            .iter()
+            .filter(|(n, _)| !self.down.contains_key(*n))
+            .map(|(_, m)| lock(m))
+            .collect();
+        let primaries: Vec<_> = up
+            .iter()
+            .filter(|m| m.role() == crate::services::replica_set::Role::Primary)
+            .collect();
+        let [primary] = primaries.as_slice() else {
+            return false;
+        };
+        let end = |m: &Member| (m.last_index(), m.log().last().map(|e| e.term));
+        up.iter().all(|m| end(m) == end(primary)) && primary.commit() == primary.last_index()
+    }
+
+    /// Records every member's final data for the checkers.
+    pub fn record_final_state(&self) {
+        for (node, member) in &self.members {
+            let m = lock(member);
+            let signups = m
+                .log()
+                .iter()
+                .filter_map(|e| match &e.op {
+                    crate::services::replica_set::Op::Signup { user, .. } => Some(user.clone()),
+                    crate::services::replica_set::Op::NewPrimary => None,
+                })
+                .collect();
+            self.record(EventKind::MemberFinal(MemberFinal {
+                node: node.clone(),
+                up: !self.down.contains_key(node),
+                last_index: m.last_index(),
+                last_term: m.log().last().map_or(0, |e| e.term),
+                signups,
+            }));
+        }
+    }
+}
+
+fn lock(member: &SharedMember) -> std::sync::MutexGuard<'_, Member> {
+    member
+        .lock()
+        .expect("no code panics while holding a member")
+}
+
+fn rule(id: &str, from: &[IpAddr], to: &[IpAddr], action: Action) -> Rule {
+    Rule {
+        id: id.to_string(),
+        from: from.to_vec(),
+        to: to.to_vec(),
+        ports: Vec::new(),
+        protocol: Protocol::Any,
+        action,
+    }
+}
+
+/// One member per node, as an initialised replica set at time 0.
+fn members(topology: &Topology, seed: u64) -> BTreeMap<String, SharedMember> {
+    let rs = &topology.replica_set;
+    let names = topology.node_names();
+    let config = RsConfig {
+        priorities: names
+            .iter()
+            .map(|n| rs.priority.get(n).copied().unwrap_or(1))
+            .collect(),
+        members: names.clone(),
+        heartbeat: rs.heartbeat,
+        election_timeout: rs.election_timeout,
+        lag_threshold: rs.lag_threshold,
+    };
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            (
+                n.clone(),
+                Arc::new(Mutex::new(Member::new(config.clone(), i, seed))),
+            )
+        })
+        .collect()
 }
 
 fn register(
@@ -187,6 +426,7 @@ fn register(
     setup: &RunSetup,
     recorder: &Recorder,
     faults: &FaultTable,
+    members: &BTreeMap<String, SharedMember>,
     host: &crate::topology::Host,
 ) {
     let ip = host.address;
@@ -234,7 +474,18 @@ fn register(
             });
         }
         Role::Node => {
+            let rs = &topology.replica_set;
+            let db = DbConfig {
+                member: members[&host.name].clone(),
+                peers: topology
+                    .with_role(Role::Node)
+                    .map(|n| SocketAddr::new(n.address, database::PORT))
+                    .collect(),
+                write_timeout: rs.write_timeout,
+                contact_max: rs.contact_max,
+            };
             let config = NodeConfig {
+                db,
                 name: host.name.clone(),
                 settings: topology.node.clone(),
             };
@@ -247,6 +498,7 @@ fn register(
             let config = UsersConfig {
                 rate_per_s: setup.load.rate_per_s,
                 userinfo_share: setup.load.userinfo_share,
+                signup_share: setup.load.signup_share,
                 timeout: setup.load.timeout,
                 until: setup.load_for,
                 name: topology.zone_names()[3].clone(),

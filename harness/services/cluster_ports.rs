@@ -1,0 +1,59 @@
+//! The appliance's other inter-node ports: cluster control and webtask.
+//!
+//! Real component: seed 003 requires every node to reach every other on 7777 (cluster
+//! control), 8721 and 8701 (webtask logging and control), besides 27017.
+//!
+//! Modelled: each port is listened on, and a connection gets one line naming the node and
+//! the service, then is closed; enough for a reachability probe (and for the firewall
+//! rules of a scenario to have something to block). What flows on these ports in the real
+//! appliance is not modelled: no scenario's outcome depends on it yet.
+//!
+//! Ports: TCP 7777, 8721, 8701.
+
+use tokio::io::AsyncWriteExt;
+
+use crate::env::Env;
+use crate::events::EventKind;
+use crate::net::{Listener, Net};
+
+/// The ports and what the real appliance runs on them.
+pub const PORTS: [(u16, &str); 3] = [
+    (7777, "cluster-control"),
+    (8721, "webtask-logs"),
+    (8701, "webtask-control"),
+];
+
+/// Listens on every port of [`PORTS`]; returns when one listener fails.
+pub async fn run<N: Net>(env: Env<N>) -> std::io::Result<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (port, service) in PORTS {
+        let listener = env.net.listen(port).await?;
+        env.record(EventKind::ServiceStarted {
+            service: service.to_string(),
+            port,
+        });
+        let host = env.host.clone();
+        tasks.spawn(answer(listener, format!("{host} {service} ok\n")));
+    }
+    match tasks.join_next().await {
+        Some(Ok(result)) => result,
+        Some(Err(join)) => Err(std::io::Error::other(join)),
+        None => Ok(()),
+    }
+}
+
+async fn answer<L: Listener>(mut listener: L, line: String) -> std::io::Result<()>
+where
+    L::Stream: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    loop {
+        let (mut stream, _peer) = listener.accept().await?;
+        let line = line.clone();
+        tokio::spawn(async move {
+            // A prober that went away needs no answer.
+            if stream.write_all(line.as_bytes()).await.is_ok() {
+                stream.shutdown().await.ok();
+            }
+        });
+    }
+}

@@ -1,0 +1,377 @@
+//! A node's replica-set member on the network: port 27017, its timers, and the write path
+//! the node's API uses.
+//!
+//! Real component: the `mongod` process on each appliance node.
+//!
+//! Modelled: the rules live in [`super::replica_set`]; this file moves their messages.
+//! Every message is one exchange on a fresh TCP connection to the peer's port 27017: a
+//! frame out (a 4-byte big-endian length, then the message as JSON), a frame back. A
+//! timer checks the member's clocks every [`TIMER_PERIOD`]. A write on the primary is
+//! appended, replicated at once, and acknowledged when the member reports it committed
+//! (majority); a write on a secondary is forwarded to the primary it follows. Every wait
+//! is bounded: connecting to a peer by [`PEER_CONNECT_TIMEOUT`], its answer by
+//! [`PEER_REPLY_TIMEOUT`], a write by the configured write timeout (MongoDB's
+//! `wtimeout`; a write that times out may still commit later, as in MongoDB).
+//!
+//! The member's state is owned by the world, not by this task: the data files survive a
+//! crash, and the world reads every member's log at the end of the run for the checkers.
+//!
+//! Port: TCP 27017. Faults: crashes, partitions and firewall rules, all applied outside.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::env::Env;
+use crate::events::EventKind;
+use crate::net::{Listener, Net};
+use crate::services::replica_set::{Member, Message, Op, Role, WriteStatus};
+
+/// The replica set's port.
+pub const PORT: u16 = 27017;
+/// Frames larger than this are refused: a batch of [`super::replica_set::MAX_BATCH`]
+/// entries is a few tens of kilobytes.
+pub const MAX_FRAME_BYTES: usize = 1 << 20;
+/// How often the member's timers (heartbeats, elections, step-down) are checked.
+pub const TIMER_PERIOD: Duration = Duration::from_millis(100);
+/// Bound on connecting to a peer.
+pub const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Bound on a peer's answer once connected (forwarded writes add the write timeout).
+pub const PEER_REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often a pending write checks whether it committed.
+const COMMIT_POLL: Duration = Duration::from_millis(10);
+
+/// A member shared between its node's tasks and the world.
+pub type SharedMember = Arc<Mutex<Member>>;
+
+/// How a node reaches its replica set.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    pub member: SharedMember,
+    /// Every member's 27017 address, in member order.
+    pub peers: Vec<SocketAddr>,
+    /// How long a write waits for a majority before it fails.
+    pub write_timeout: Duration,
+    /// Out of touch with a majority through a primary for longer than this, the member is
+    /// unhealthy and `/testall` fails.
+    pub contact_max: Duration,
+}
+
+/// Why a write was not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteError {
+    /// No primary is known: 503.
+    NoPrimary,
+    /// Not committed by a majority within the write timeout: 504.
+    NotAcknowledged(Duration),
+    /// The primary lost it to another primary's log: 503.
+    RolledBack,
+    /// The forward to the primary failed: 503.
+    PrimaryUnreachable { primary: String, reason: String },
+}
+
+impl WriteError {
+    pub fn status(&self) -> u16 {
+        match self {
+            WriteError::NotAcknowledged(_) => 504,
+            _ => 503,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            WriteError::NoPrimary => "no primary".to_string(),
+            WriteError::NotAcknowledged(t) => format!(
+                "write not acknowledged by a majority within {}",
+                crate::duration::span(*t)
+            ),
+            WriteError::RolledBack => "write rolled back: the primary stepped down".to_string(),
+            WriteError::PrimaryUnreachable { primary, reason } => {
+                format!("primary {primary} unreachable: {reason}")
+            }
+        }
+    }
+}
+
+/// A running member: cheap to clone, shared by the node's request handlers.
+#[derive(Clone)]
+pub struct Database<N: Net> {
+    env: Env<N>,
+    config: Arc<DbConfig>,
+}
+
+impl<N: Net> Database<N> {
+    /// Starts the member's server on 27017 and its timer; returns the handle.
+    pub async fn start(env: Env<N>, config: DbConfig) -> std::io::Result<Self> {
+        let db = Self {
+            env,
+            config: Arc::new(config),
+        };
+        let listener = db.env.net.listen(PORT).await?;
+        db.env.record(EventKind::ServiceStarted {
+            service: "db".to_string(),
+            port: PORT,
+        });
+        tokio::spawn(serve(db.clone(), listener));
+        tokio::spawn(timers(db.clone()));
+        Ok(db)
+    }
+
+    fn member(&self) -> MutexGuard<'_, Member> {
+        self.config
+            .member
+            .lock()
+            .expect("no code panics while holding a member")
+    }
+
+    /// Runs `f` on the member, records its events and sends the messages it returns.
+    fn with_member<T>(
+        &self,
+        f: impl FnOnce(&mut Member, Duration) -> (T, Vec<(usize, Message)>),
+    ) -> T {
+        let now = self.env.clock.elapsed();
+        let (value, out, events) = {
+            let mut m = self.member();
+            let (value, out) = f(&mut m, now);
+            (value, out, m.drain_events())
+        };
+        for e in events {
+            self.env.record(EventKind::ReplicaSet(e));
+        }
+        for (to, message) in out {
+            self.send(to, message);
+        }
+        value
+    }
+
+    fn send(&self, to: usize, message: Message) {
+        let db = self.clone();
+        tokio::spawn(async move {
+            if let Ok(reply) = exchange(
+                &db.env.net,
+                db.config.peers[to],
+                &message,
+                PEER_REPLY_TIMEOUT,
+            )
+            .await
+            {
+                db.with_member(|m, now| m.handle(now, reply));
+            }
+        });
+    }
+
+    /// The password this member's data holds for `user`.
+    pub fn password(&self, user: &str) -> Option<String> {
+        self.member().password(user).map(str::to_string)
+    }
+
+    /// `Ok` while the member is in touch with a majority through a primary, else why not.
+    pub fn health(&self) -> Result<(), String> {
+        let out = self.member().out_of_contact(self.env.clock.elapsed());
+        if out > self.config.contact_max {
+            return Err(format!(
+                "no contact with a primary for {}",
+                crate::duration::span(out)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes `op` with majority write concern, from whichever member this is.
+    pub async fn write(&self, op: Op) -> Result<(), WriteError> {
+        let proposed = self.with_member(|m, now| match m.role() {
+            Role::Primary => match m.propose(now, op.clone()) {
+                Ok(at) => (Some(Ok(at)), m.replicate_now()),
+                Err(_) => (None, Vec::new()),
+            },
+            _ => (m.primary().map(|p| Err(p.to_string())), Vec::new()),
+        });
+        match proposed {
+            None => Err(WriteError::NoPrimary),
+            Some(Ok((term, index))) => self.await_commit(term, index).await,
+            Some(Err(primary)) => self.forward(primary, op).await,
+        }
+    }
+
+    async fn await_commit(&self, term: u64, index: u64) -> Result<(), WriteError> {
+        let timeout = self.config.write_timeout;
+        let wait = async {
+            loop {
+                match self.member().write_status(term, index) {
+                    WriteStatus::Committed => return Ok(()),
+                    WriteStatus::Lost => return Err(WriteError::RolledBack),
+                    WriteStatus::Pending => {}
+                }
+                tokio::time::sleep(COMMIT_POLL).await;
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .unwrap_or(Err(WriteError::NotAcknowledged(timeout)))
+    }
+
+    async fn forward(&self, primary: String, op: Op) -> Result<(), WriteError> {
+        let index = self.member_index(&primary);
+        let to = self.config.peers[index];
+        let bound = self.config.write_timeout + PEER_REPLY_TIMEOUT;
+        match exchange(&self.env.net, to, &Message::Write { op }, bound).await {
+            Ok(Message::WriteReply { result: Ok(()) }) => Ok(()),
+            Ok(Message::WriteReply {
+                result: Err(reason),
+            }) => Err(WriteError::PrimaryUnreachable { primary, reason }),
+            Ok(other) => Err(WriteError::PrimaryUnreachable {
+                primary,
+                reason: format!("unexpected answer {other:?}"),
+            }),
+            Err(reason) => Err(WriteError::PrimaryUnreachable { primary, reason }),
+        }
+    }
+
+    fn member_index(&self, name: &str) -> usize {
+        let m = self.member();
+        (0..self.config.peers.len())
+            .find(|&i| m.member_name(i) == name)
+            .expect("a member follows a primary of its own set")
+    }
+}
+
+async fn serve<N: Net>(db: Database<N>, mut listener: N::Listener) -> std::io::Result<()> {
+    loop {
+        let (mut stream, _peer) = listener.accept().await?;
+        let db = db.clone();
+        tokio::spawn(async move {
+            let Ok(Ok(request)) =
+                tokio::time::timeout(PEER_REPLY_TIMEOUT, read_frame(&mut stream)).await
+            else {
+                return;
+            };
+            let reply = match request {
+                Message::Write { op } => {
+                    let result = db.write_on_primary(op).await.map_err(|e| e.describe());
+                    Some(Message::WriteReply { result })
+                }
+                other => db.with_member(|m, now| m.handle(now, other)),
+            };
+            if let Some(reply) = reply {
+                // The asker may have given up; its timeout already tells it so.
+                if write_frame(&mut stream, &reply).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+impl<N: Net> Database<N> {
+    /// A write forwarded by a secondary: only a primary takes it (no second forward).
+    async fn write_on_primary(&self, op: Op) -> Result<(), WriteError> {
+        let proposed = self.with_member(|m, now| match m.propose(now, op) {
+            Ok(at) => (Some(at), m.replicate_now()),
+            Err(_) => (None, Vec::new()),
+        });
+        match proposed {
+            Some((term, index)) => self.await_commit(term, index).await,
+            None => Err(WriteError::NoPrimary),
+        }
+    }
+}
+
+async fn timers<N: Net>(db: Database<N>) {
+    let mut ticker = tokio::time::interval(TIMER_PERIOD);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        db.with_member(|m, now| ((), m.tick(now)));
+    }
+}
+
+/// One exchange with a peer: connect, send `message`, read the answer.
+async fn exchange<N: Net>(
+    net: &N,
+    to: SocketAddr,
+    message: &Message,
+    reply_timeout: Duration,
+) -> Result<Message, String> {
+    let mut stream = match tokio::time::timeout(PEER_CONNECT_TIMEOUT, net.connect(to)).await {
+        Err(_elapsed) => {
+            return Err(format!(
+                "connect timed out after {}",
+                crate::duration::span(PEER_CONNECT_TIMEOUT)
+            ));
+        }
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return Err("connection refused".to_string());
+        }
+        Ok(Err(e)) => return Err(format!("connect failed: {e}")),
+        Ok(Ok(stream)) => stream,
+    };
+    let talk = async {
+        write_frame(&mut stream, message)
+            .await
+            .map_err(|e| format!("send failed: {e}"))?;
+        read_frame(&mut stream)
+            .await
+            .map_err(|e| format!("no answer: {e}"))
+    };
+    match tokio::time::timeout(reply_timeout, talk).await {
+        Ok(answer) => answer,
+        Err(_elapsed) => Err(format!(
+            "no answer within {}",
+            crate::duration::span(reply_timeout)
+        )),
+    }
+}
+
+async fn write_frame<S: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut S,
+    message: &Message,
+) -> std::io::Result<()> {
+    let body = serde_json::to_vec(message).expect("messages are plain data");
+    let len = u32::try_from(body.len()).map_err(|_| std::io::Error::other("frame too large"))?;
+    stream.write_all(&len.to_be_bytes()).await?;
+    stream.write_all(&body).await?;
+    stream.flush().await
+}
+
+async fn read_frame<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Message> {
+    let len = stream.read_u32().await? as usize;
+    if len > MAX_FRAME_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes"),
+        ));
+    }
+    let mut body = vec![0; len];
+    stream.read_exact(&mut body).await?;
+    serde_json::from_slice(&body)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves a message survives the frame format byte for byte, and an oversized length
+    /// is refused before anything is allocated.
+    #[tokio::test]
+    async fn frames_round_trip() {
+        let message = Message::Vote {
+            term: 3,
+            from: 1,
+            last_index: 9,
+            last_term: 2,
+            dry_run: true,
+        };
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &message).await.unwrap();
+        assert_eq!(
+            u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize,
+            buf.len() - 4
+        );
+        assert_eq!(read_frame(&mut buf.as_slice()).await.unwrap(), message);
+        let huge = (MAX_FRAME_BYTES as u32 + 1).to_be_bytes();
+        assert!(read_frame(&mut huge.as_slice()).await.is_err());
+    }
+}
