@@ -68,6 +68,9 @@ pub enum EventKind {
     ReplicaSet(crate::services::replica_set::RsEvent),
     /// The scenario changed the network: a partition, a heal, firewall rules.
     Network { text: String },
+    /// A step left the replica set's primary down or unable to reach a majority on 27017:
+    /// the set must elect another.
+    PrimaryLost { node: String, why: String },
     /// A member's data at the end of the run, for the checkers.
     MemberFinal(MemberFinal),
     /// After the last fault, the members that are up agreed (one primary, one log).

@@ -38,6 +38,8 @@ fn reference_scenario_names_every_key() {
         failure_gap: Some(Default::default()),
         detection_max: Some(Default::default()),
         recovery_max: Some(Default::default()),
+        failover_max: Some(Default::default()),
+        converge_within: Some(Default::default()),
     };
     let mut known = Vec::new();
     keys(

@@ -52,6 +52,8 @@ pub struct Window {
     /// Latency percentiles of the window's successful requests (nearest rank).
     pub p50_ms: Option<u64>,
     pub p99_ms: Option<u64>,
+    /// Median latency of the window's failed requests: fast refusals or slow timeouts.
+    pub failed_p50_ms: Option<u64>,
     /// Of the requests that started in this window, how many the balancer routed to each
     /// node, whatever their outcome.
     pub routed_to: BTreeMap<String, usize>,
@@ -68,6 +70,7 @@ pub struct Totals {
     pub failed: BTreeMap<String, usize>,
     pub p50_ms: Option<u64>,
     pub p99_ms: Option<u64>,
+    pub failed_p50_ms: Option<u64>,
     pub failure_windows: usize,
 }
 
@@ -165,6 +168,9 @@ fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String
             }
             EventKind::ReplicaSet(event) => replica_set_line(event),
             EventKind::Network { text } => text.clone(),
+            EventKind::PrimaryLost { node, why } => {
+                format!("the primary {node} is lost ({why}): the set must elect another")
+            }
             EventKind::Converged => {
                 "the members that are up agree: one primary, one log".to_string()
             }
@@ -194,10 +200,11 @@ fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String
             at_ms: ms(w.end()),
             host: "users".to_string(),
             text: format!(
-                "failure window {n} closes: {} of {} requests failed over {}; last: {} -> {}",
+                "failure window {n} closes: {} of {} requests failed over {} (median failure took {}); last: {} -> {}",
                 w.failed,
                 w.sent,
                 span(w.length()),
+                span(w.median_failure_latency),
                 w.last.endpoint,
                 w.last.outcome.describe()
             ),
@@ -303,6 +310,16 @@ fn latencies(requests: &[&RequestRecord]) -> Vec<u64> {
     l
 }
 
+fn failure_latencies(requests: &[&RequestRecord]) -> Vec<u64> {
+    let mut l: Vec<u64> = requests
+        .iter()
+        .filter(|r| !r.outcome.is_ok())
+        .map(|r| ms(r.latency))
+        .collect();
+    l.sort_unstable();
+    l
+}
+
 fn failed_by_class<'a>(
     requests: impl Iterator<Item = &'a RequestRecord>,
 ) -> BTreeMap<String, usize> {
@@ -375,6 +392,7 @@ fn windows(
                 failed: failed_by_class(inside.iter().copied()),
                 p50_ms: percentile(&lat, 50),
                 p99_ms: percentile(&lat, 99),
+                failed_p50_ms: percentile(&failure_latencies(&inside), 50),
                 routed_to,
                 retried,
             }
@@ -391,6 +409,7 @@ fn totals(requests: &[RequestRecord], failure_windows: usize) -> Totals {
         failed: failed_by_class(requests.iter()),
         p50_ms: percentile(&lat, 50),
         p99_ms: percentile(&lat, 99),
+        failed_p50_ms: percentile(&failure_latencies(&all), 50),
         failure_windows,
     }
 }

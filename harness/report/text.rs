@@ -79,8 +79,9 @@ fn table(out: &mut String, o: &Outcome) {
     );
     push(
         out,
-        "  p50/p99: latency of successful requests; node-N: requests the lb routed there",
+        "  p50/p99: latency of successful requests; failed p50: median latency of failed ones",
     );
+    push(out, "  node-N: requests the lb routed there");
     let classes: Vec<&String> = o.totals.failed.keys().collect();
     let nodes: Vec<&String> = o
         .windows
@@ -90,7 +91,7 @@ fn table(out: &mut String, o: &Outcome) {
     let retried: usize = o.windows.iter().map(|w| w.retried).sum();
     let mut head = vec!["window".to_string(), "sent".into(), "ok".into()];
     head.extend(classes.iter().map(|c| (*c).clone()));
-    head.extend(["p50".to_string(), "p99".into()]);
+    head.extend(["p50".to_string(), "p99".into(), "failed p50".into()]);
     if retried > 0 {
         push(
             out,
@@ -113,7 +114,11 @@ fn table(out: &mut String, o: &Outcome) {
         o.totals.ok.to_string(),
     ];
     total.extend(classes.iter().map(|c| o.totals.failed[*c].to_string()));
-    total.extend([ms(o.totals.p50_ms), ms(o.totals.p99_ms)]);
+    total.extend([
+        ms(o.totals.p50_ms),
+        ms(o.totals.p99_ms),
+        ms(o.totals.failed_p50_ms),
+    ]);
     if retried > 0 {
         total.push(retried.to_string());
     }
@@ -159,7 +164,7 @@ fn row(w: &Window, classes: &[&String], nodes: &[&String]) -> Vec<String> {
             .iter()
             .map(|c| w.failed.get(*c).copied().unwrap_or(0).to_string()),
     );
-    r.extend([ms(w.p50_ms), ms(w.p99_ms)]);
+    r.extend([ms(w.p50_ms), ms(w.p99_ms), ms(w.failed_p50_ms)]);
     r.extend(nodes.iter().map(|n| w.routed_to[*n].to_string()));
     r
 }

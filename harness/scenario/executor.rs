@@ -5,6 +5,12 @@
 //! with a 1 ms tick it lands within 1 ms of its time. After `duration` the users send
 //! nothing new, and the run continues for [`drain`] so that every request already sent
 //! reaches an outcome: the report never has to guess about unfinished requests.
+//!
+//! After the last step comes the convergence phase: every tick the executor asks the
+//! world whether the members that are up agree (one primary, one log, all committed) and
+//! records the first moment they do. The run lasts until the drain is over and either the
+//! members agreed or `expect.converge_within` has passed since the last step, whichever
+//! is later; then every member's data is recorded for the checkers.
 
 use std::time::Duration;
 
@@ -18,6 +24,24 @@ pub fn drain(scenario: &Scenario) -> Duration {
     scenario.load.timeout + Duration::from_secs(1)
 }
 
+fn apply(world: &mut World, action: &Action) {
+    match action {
+        Action::Crash { node, mode } => world.crash(node, *mode),
+        Action::Restart { node } => world.restart(node),
+        Action::Partition { cuts, text } => world.partition(cuts, text.clone()),
+        Action::Heal => world.heal(),
+        Action::Block {
+            id,
+            rules,
+            ports,
+            protocol,
+            action,
+            text,
+        } => world.block(id, rules.clone(), ports, *protocol, *action, text.clone()),
+        Action::Unblock { id } => world.unblock(id),
+    }
+}
+
 /// What a run produced.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -29,7 +53,10 @@ pub struct Run {
 
 /// Runs a scenario with its own seed, or `seed` when given.
 pub fn run(scenario: &Scenario, seed: Option<u64>) -> Result<Run, WorldError> {
-    let end = scenario.duration + drain(scenario);
+    let load_end = scenario.duration + drain(scenario);
+    let last_fault = scenario.steps.last().map_or(Duration::ZERO, |s| s.at);
+    let converge_by = last_fault + scenario.expect.converge_within();
+    let end = load_end.max(converge_by);
     let setup = RunSetup {
         seed: seed.unwrap_or(scenario.seed),
         tick: scenario.tick,
@@ -40,15 +67,19 @@ pub fn run(scenario: &Scenario, seed: Option<u64>) -> Result<Run, WorldError> {
     };
     let mut world = World::new(&scenario.topology, &setup);
     let mut steps = scenario.steps.iter().peekable();
-    while world.elapsed() < end {
+    let mut converged = false;
+    while world.elapsed() < load_end || (!converged && world.elapsed() < converge_by) {
         while let Some(step) = steps.next_if(|s| s.at <= world.elapsed()) {
-            match &step.action {
-                Action::Crash { node, mode } => world.crash(node, *mode),
-                Action::Restart { node } => world.restart(node),
-            }
+            apply(&mut world, &step.action);
+            world.note_primary_loss();
         }
         world.step()?;
+        if !converged && steps.peek().is_none() && world.converged() {
+            converged = true;
+            world.record_converged();
+        }
     }
+    world.record_final_state();
     Ok(Run {
         events: world.recorder().snapshot(),
         simulated: world.elapsed(),

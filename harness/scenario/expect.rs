@@ -10,7 +10,10 @@ use serde::Serialize;
 
 use super::spec::Expectations;
 use crate::duration::span;
-use crate::events::{CheckEffect, Event, EventKind, RequestRecord};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::events::{CheckEffect, Event, EventKind, MemberFinal, RequestRecord};
+use crate::services::replica_set::RsEvent;
 
 /// A maximal stretch of failed requests: each starts within the failure gap of the end of
 /// the one before.
@@ -24,6 +27,8 @@ pub struct FailureWindow {
     pub failed: usize,
     /// All requests that started between the window's first start and its end.
     pub sent: usize,
+    /// How long its failed requests took, median (fast refusals versus timeouts).
+    pub median_failure_latency: Duration,
 }
 
 impl FailureWindow {
@@ -57,14 +62,26 @@ pub fn failure_windows(requests: &[RequestRecord], gap: Duration) -> Vec<Failure
                 last: r.clone(),
                 failed: 1,
                 sent: 0,
+                median_failure_latency: Duration::ZERO,
             }),
         }
     }
     for w in &mut windows {
-        w.sent = requests
+        let inside: Vec<&RequestRecord> = requests
             .iter()
             .filter(|r| r.started >= w.start() && r.started <= w.end())
-            .count();
+            .collect();
+        w.sent = inside.len();
+        let mut failed: Vec<Duration> = inside
+            .iter()
+            .filter(|r| !r.outcome.is_ok())
+            .map(|r| r.latency)
+            .collect();
+        failed.sort_unstable();
+        w.median_failure_latency = failed
+            .get(failed.len().saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or_default();
     }
     windows
 }
@@ -124,7 +141,199 @@ pub fn judge(
     if let Some(max) = expect.recovery_max {
         verdicts.extend(reactions(events, max, Reaction::Recovery));
     }
+    if let Some(max) = expect.failover_max {
+        verdicts.extend(failovers(events, max));
+    }
+    verdicts.extend(safety(events, requests));
+    verdicts.push(liveness(events, expect.converge_within()));
     verdicts
+}
+
+/// For every lost primary: the next election, and how long after the loss it came.
+fn failovers(events: &[Event], max: Duration) -> Vec<Verdict> {
+    let losses = events.iter().filter_map(|e| match &e.kind {
+        EventKind::PrimaryLost { node, .. } => Some((e.at, node)),
+        _ => None,
+    });
+    let losses: Vec<_> = losses.collect();
+    if losses.is_empty() {
+        // "Every time a step loses the primary" holds when no step did; say so.
+        let expectation = format!("a new primary within {} of losing one", span(max));
+        return vec![Verdict {
+            expectation,
+            observed: "no step lost the primary".to_string(),
+            holds: true,
+        }];
+    }
+    losses
+        .into_iter()
+        .map(|(at, node)| {
+            let expectation = format!(
+                "a new primary within {} of losing {node} at {}",
+                span(max),
+                crate::duration::clock(at)
+            );
+            let elected = events
+                .iter()
+                .filter(|e| e.at >= at)
+                .find_map(|e| match &e.kind {
+                    EventKind::ReplicaSet(RsEvent::Elected { term, .. }) => {
+                        Some((e.at - at, e.host.clone(), *term))
+                    }
+                    _ => None,
+                });
+            match elected {
+                Some((after, winner, term)) => Verdict {
+                    expectation,
+                    observed: format!("{winner} after {} (term {term})", span(after)),
+                    holds: after <= max,
+                },
+                None => Verdict {
+                    expectation,
+                    observed: "never".to_string(),
+                    holds: false,
+                },
+            }
+        })
+        .collect()
+}
+
+/// The replica set's safety checks, judged on every run.
+fn safety(events: &[Event], requests: &[RequestRecord]) -> Vec<Verdict> {
+    let finals: Vec<&MemberFinal> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MemberFinal(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let up: Vec<&&MemberFinal> = finals.iter().filter(|f| f.up).collect();
+    let not_checked: Vec<&str> = finals
+        .iter()
+        .filter(|f| !f.up)
+        .map(|f| f.node.as_str())
+        .collect();
+    let aside = if not_checked.is_empty() {
+        String::new()
+    } else {
+        format!("; {} down at the end, not checked", not_checked.join(", "))
+    };
+
+    let acked: Vec<&str> = requests
+        .iter()
+        .filter(|r| r.outcome.is_ok())
+        .filter_map(|r| r.user.as_deref())
+        .collect();
+    let mut missing: Vec<String> = Vec::new();
+    for f in &up {
+        let held: BTreeSet<&str> = f.signups.iter().map(String::as_str).collect();
+        let lost: Vec<&str> = acked
+            .iter()
+            .copied()
+            .filter(|u| !held.contains(u))
+            .collect();
+        if let Some(first) = lost.first() {
+            missing.push(format!("{} lacks {} (first: {first})", f.node, lost.len()));
+        }
+    }
+    let lost = Verdict {
+        expectation: "no acknowledged write lost".to_string(),
+        observed: if missing.is_empty() {
+            format!(
+                "all {} acknowledged signups on every member that is up{aside}",
+                acked.len()
+            )
+        } else {
+            missing.join("; ")
+        },
+        holds: missing.is_empty() && !up.is_empty(),
+    };
+
+    let same = up.windows(2).all(|w| {
+        (w[0].last_index, w[0].last_term, &w[0].signups)
+            == (w[1].last_index, w[1].last_term, &w[1].signups)
+    });
+    let converge = Verdict {
+        expectation: "members end with the same log".to_string(),
+        observed: match (same, up.first()) {
+            (true, Some(f)) => format!(
+                "{} members at index {}, term {}{aside}",
+                up.len(),
+                f.last_index,
+                f.last_term
+            ),
+            _ => up
+                .iter()
+                .map(|f| format!("{} at {}/{}", f.node, f.last_index, f.last_term))
+                .collect::<Vec<_>>()
+                .join(", "),
+        },
+        holds: same && !up.is_empty(),
+    };
+
+    let mut winners: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
+    for e in events {
+        if let EventKind::ReplicaSet(RsEvent::Elected { term, .. }) = &e.kind {
+            winners.entry(*term).or_default().insert(e.host.as_str());
+        }
+    }
+    let doubled: Vec<String> = winners
+        .iter()
+        .filter(|(_, w)| w.len() > 1)
+        .map(|(t, w)| {
+            format!(
+                "term {t}: {}",
+                w.iter().copied().collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect();
+    let one_primary = Verdict {
+        expectation: "at most one primary per term".to_string(),
+        observed: match (doubled.is_empty(), winners.len()) {
+            (true, 0) => "no elections".to_string(),
+            (true, 1) => "1 election, one winner".to_string(),
+            (true, n) => format!("{n} elections, one winner each"),
+            (false, _) => doubled.join("; "),
+        },
+        holds: doubled.is_empty(),
+    };
+    vec![lost, converge, one_primary]
+}
+
+/// After the last fault the members that are up must agree within `bound`.
+fn liveness(events: &[Event], bound: Duration) -> Verdict {
+    let last_fault = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::Crashed { .. } | EventKind::Restarted { .. } | EventKind::Network { .. }
+            )
+        })
+        .map(|e| e.at)
+        .max()
+        .unwrap_or(Duration::ZERO);
+    let converged = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::Converged))
+        .map(|e| e.at);
+    let expectation = format!(
+        "members agree within {} of the last fault ({})",
+        span(bound),
+        crate::duration::clock(last_fault)
+    );
+    match converged {
+        Some(at) => Verdict {
+            expectation,
+            observed: format!("after {}", span(at.saturating_sub(last_fault))),
+            holds: at.saturating_sub(last_fault) <= bound,
+        },
+        None => Verdict {
+            expectation,
+            observed: "they never did".to_string(),
+            holds: false,
+        },
+    }
 }
 
 #[derive(Clone, Copy)]

@@ -118,14 +118,15 @@ fn one_line(message: &str) -> String {
 
 /// One step of a key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Seg {
+pub(super) enum Seg {
     Key(String),
     Index(usize),
 }
 
-type Invalid = (Vec<Seg>, String);
+/// A key path and what is wrong there.
+pub(super) type Invalid = (Vec<Seg>, String);
 
-fn key(parts: &[&str]) -> Vec<Seg> {
+pub(super) fn key(parts: &[&str]) -> Vec<Seg> {
     parts.iter().map(|p| Seg::Key((*p).to_string())).collect()
 }
 
@@ -216,7 +217,7 @@ fn check(path: &Path, spec: ScenarioSpec) -> Result<Scenario, Invalid> {
         path.extend(e.key.split('.').map(|k| Seg::Key(k.to_string())));
         (path, e.message)
     })?;
-    let steps = check_steps(&spec, &topology)?;
+    let steps = super::steps::check(&spec, &topology)?;
     check_expectations(&spec.expect, &steps)?;
     Ok(Scenario {
         path: path.to_path_buf(),
@@ -263,97 +264,6 @@ fn check_load(load: &LoadSettings, tick: Duration) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn check_steps(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
-    let nodes = topology.node_names();
-    let mut steps = Vec::new();
-    for (i, step) in spec.steps.iter().enumerate() {
-        let here = |k: &[&str]| {
-            let mut p = vec![Seg::Key("steps".to_string()), Seg::Index(i)];
-            p.extend(key(k));
-            p
-        };
-        if step.at >= spec.duration {
-            let message = format!(
-                "{} is at or past the run's end (duration {}); expected a time before it",
-                crate::duration::span(step.at),
-                crate::duration::span(spec.duration)
-            );
-            return Err((here(&["at"]), message));
-        }
-        let (action, node_key) = match (&step.crash, &step.restart) {
-            (Some(c), None) => (
-                Action::Crash {
-                    node: c.node.clone(),
-                    mode: c.mode,
-                },
-                ["crash", "node"],
-            ),
-            (None, Some(r)) => (
-                Action::Restart {
-                    node: r.node.clone(),
-                },
-                ["restart", "node"],
-            ),
-            _ => {
-                return Err((
-                    here(&[]),
-                    "expected exactly one action: crash or restart".to_string(),
-                ));
-            }
-        };
-        let node = match &action {
-            Action::Crash { node, .. } | Action::Restart { node } => node,
-        };
-        if !nodes.contains(node) {
-            return Err((
-                here(&node_key),
-                format!(
-                    "unknown node {node:?}; expected one of {}",
-                    nodes.join(", ")
-                ),
-            ));
-        }
-        steps.push((
-            i,
-            Step {
-                at: step.at,
-                action,
-            },
-        ));
-    }
-    steps.sort_by_key(|(_, s)| s.at);
-    check_sequence(&steps)?;
-    Ok(steps.into_iter().map(|(_, s)| s).collect())
-}
-
-/// A node can only crash while up and restart while down.
-fn check_sequence(steps: &[(usize, Step)]) -> Result<(), Invalid> {
-    let mut down = std::collections::BTreeSet::new();
-    for (i, step) in steps {
-        let (ok, action, message) = match &step.action {
-            Action::Crash { node, .. } => (
-                down.insert(node.clone()),
-                "crash",
-                format!("{node} is already down at that time"),
-            ),
-            Action::Restart { node } => (
-                down.remove(node),
-                "restart",
-                format!("{node} is not down at that time; expected an earlier crash"),
-            ),
-        };
-        if !ok {
-            let path = vec![
-                Seg::Key("steps".to_string()),
-                Seg::Index(*i),
-                Seg::Key(action.to_string()),
-            ];
-            return Err((path, message));
-        }
-    }
-    Ok(())
-}
-
 fn check_expectations(expect: &Expectations, steps: &[Step]) -> Result<(), Invalid> {
     if let Some(pct) = expect.availability_pct_min
         && !(0.0..=100.0).contains(&pct)
@@ -367,6 +277,15 @@ fn check_expectations(expect: &Expectations, steps: &[Step]) -> Result<(), Inval
         return Err((
             key(&["expect", "failure_gap"]),
             "expected a gap above 0s".to_string(),
+        ));
+    }
+    if expect
+        .converge_within
+        .is_some_and(|c| c.is_zero() || c > MAX_DURATION)
+    {
+        return Err((
+            key(&["expect", "converge_within"]),
+            "expected a bound above 0s and at most 1h".to_string(),
         ));
     }
     let has = |f: fn(&Action) -> bool| steps.iter().any(|s| f(&s.action));

@@ -5,6 +5,7 @@ pub mod executor;
 pub mod expect;
 pub mod load;
 pub mod spec;
+mod steps;
 
 pub use load::{ScenarioError, load, parse};
 pub use spec::{Action, Scenario, Step};

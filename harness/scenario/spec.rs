@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::CrashMode;
 use crate::topology::{LoadSettings, Topology, TopologySpec};
+use crate::world::sim::Cut;
 
 /// The tick when a scenario names none: 1 ms, fine enough for LAN latencies and service
 /// times of a few milliseconds (see README, "Choosing a tick").
@@ -79,6 +80,101 @@ pub struct StepSpec {
     pub crash: Option<CrashSpec>,
     /// Restart a crashed node.
     pub restart: Option<RestartSpec>,
+    /// Cut one node off from the other nodes (the load balancer still reaches it).
+    pub isolate: Option<IsolateSpec>,
+    /// Cut the listed groups of hosts off from each other.
+    pub split: Option<SplitSpec>,
+    /// Cut traffic in one direction only.
+    pub one_way: Option<OneWaySpec>,
+    /// Split the other nodes into two halves that only this node still joins.
+    pub bridge: Option<BridgeSpec>,
+    /// Remove every partition (firewall rules stay): `heal = {}`.
+    pub heal: Option<HealSpec>,
+    /// Add firewall rules.
+    pub block: Option<BlockSpec>,
+    /// Remove the firewall rules a `block` added.
+    pub unblock: Option<UnblockSpec>,
+}
+
+/// `isolate = { node = "node-1", mode = "drop" }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsolateSpec {
+    pub node: String,
+    /// `"drop"` (silence: callers time out) or `"reject"` (refused at once). Required.
+    pub mode: crate::world::net::Action,
+}
+
+/// `split = { groups = [["node-1"], ["node-2", "node-3"]], mode = "drop" }`: minority and
+/// majority, halves, or any grouping; hosts may be nodes, `lb`, `dns` or `users`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitSpec {
+    /// At least two disjoint, non-empty groups of host names.
+    pub groups: Vec<Vec<String>>,
+    /// `"drop"` or `"reject"`. Required.
+    pub mode: crate::world::net::Action,
+}
+
+/// `one_way = { from = ["node-1"], to = ["node-2", "node-3"], mode = "drop" }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneWaySpec {
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    /// `"drop"` or `"reject"`. Required.
+    pub mode: crate::world::net::Action,
+}
+
+/// `bridge = { node = "node-2", mode = "drop" }`: with three nodes, node-1 and node-3 lose
+/// each other and node-2 still talks to both.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeSpec {
+    pub node: String,
+    /// `"drop"` or `"reject"`. Required.
+    pub mode: crate::world::net::Action,
+}
+
+/// `heal = {}`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealSpec {}
+
+/// `block = { id = "db", from = ["node-1"], to = ["node-2", "node-3"], ports = [27017], action = "drop" }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockSpec {
+    /// Names the rules so an `unblock` can remove them.
+    pub id: String,
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    /// Destination ports; all ports when empty. Default: all.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    /// `"tcp"`, `"udp"` or `"any"`. Default `"tcp"`.
+    #[serde(default = "default_protocol")]
+    pub protocol: crate::world::net::Protocol,
+    /// `"drop"` or `"reject"`. Required.
+    pub action: crate::world::net::Action,
+    /// Also block `to` -> `from` on the same ports. Default true.
+    #[serde(default = "default_true")]
+    pub both_ways: bool,
+}
+
+fn default_protocol() -> crate::world::net::Protocol {
+    crate::world::net::Protocol::Tcp
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// `unblock = { id = "db" }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnblockSpec {
+    pub id: String,
 }
 
 /// `crash = { node = "node-2", mode = "power-off" }`
@@ -128,14 +224,31 @@ pub struct Expectations {
     /// the restart. Needs a restart step.
     #[serde(default, with = "crate::duration::option")]
     pub recovery_max: Option<Duration>,
+    /// Every time a step leaves the primary down or cut off from a majority on 27017, a
+    /// new primary must be elected within this time (holds, and says so, when no step
+    /// did).
+    #[serde(default, with = "crate::duration::option")]
+    pub failover_max: Option<Duration>,
+    /// The liveness bound: after the last step, the members that are up must agree (one
+    /// primary, one log, all of it committed) within this time. Always judged. Default
+    /// `"30s"`.
+    #[serde(default, with = "crate::duration::option")]
+    pub converge_within: Option<Duration>,
 }
 
 /// The failure gap when a scenario names none.
 pub const DEFAULT_FAILURE_GAP: Duration = Duration::from_secs(2);
 
+/// The convergence bound when a scenario names none.
+pub const DEFAULT_CONVERGE_WITHIN: Duration = Duration::from_secs(30);
+
 impl Expectations {
     pub fn failure_gap(&self) -> Duration {
         self.failure_gap.unwrap_or(DEFAULT_FAILURE_GAP)
+    }
+
+    pub fn converge_within(&self) -> Duration {
+        self.converge_within.unwrap_or(DEFAULT_CONVERGE_WITHIN)
     }
 }
 
@@ -166,6 +279,29 @@ pub struct Step {
 /// What a step does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Crash { node: String, mode: CrashMode },
-    Restart { node: String },
+    Crash {
+        node: String,
+        mode: CrashMode,
+    },
+    Restart {
+        node: String,
+    },
+    /// Any partition, as cuts; `text` is how the timeline tells it.
+    Partition {
+        cuts: Vec<Cut>,
+        text: String,
+    },
+    Heal,
+    Block {
+        id: String,
+        /// (from, to) host groups, one per direction.
+        rules: Vec<(Vec<String>, Vec<String>)>,
+        ports: Vec<u16>,
+        protocol: crate::world::net::Protocol,
+        action: crate::world::net::Action,
+        text: String,
+    },
+    Unblock {
+        id: String,
+    },
 }

@@ -254,11 +254,12 @@ async fn serve<N: Net>(db: Database<N>, mut listener: N::Listener) -> std::io::R
                 }
                 other => db.with_member(|m, now| m.handle(now, other)),
             };
-            if let Some(reply) = reply {
-                // The asker may have given up; its timeout already tells it so.
-                if write_frame(&mut stream, &reply).await.is_err() {
-                    return;
-                }
+            // The asker may have given up; its own timeout already tells it so, and the
+            // answer has nowhere else to go.
+            if let Some(reply) = reply
+                && let Err(gone) = write_frame(&mut stream, &reply).await
+            {
+                drop(gone);
             }
         });
     }

@@ -199,6 +199,8 @@ pub struct Member {
     replied_at: Vec<Duration>,
     heartbeat_at: Duration,
     lagging: Vec<bool>,
+    /// Peers that have answered this primary in its term: only their lag is known.
+    confirmed: Vec<bool>,
     users: BTreeMap<String, String>,
     rng: ChaCha8Rng,
     events: Vec<RsEvent>,
@@ -230,6 +232,7 @@ impl Member {
             replied_at: vec![Duration::ZERO; n],
             heartbeat_at: Duration::ZERO,
             lagging: vec![false; n],
+            confirmed: vec![true; n],
             users: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed ^ (0x5EED_0000 + me as u64)),
             events: Vec::new(),
@@ -333,18 +336,25 @@ impl Member {
     }
 
     fn primary_tick(&mut self, now: Duration) -> Vec<(usize, Message)> {
-        let timeout = self.cfg.election_timeout;
-        let heard = self
-            .peers()
-            .filter(|&p| now.saturating_sub(self.replied_at[p]) < timeout)
-            .count()
-            + 1;
-        if heard >= self.cfg.majority() {
-            self.contact_at = now;
+        // Contact with a majority dates from the latest moment a majority (this member
+        // included) had answered: the (majority - 1)-th most recent peer reply.
+        let mut replies: Vec<Duration> = self.peers().map(|p| self.replied_at[p]).collect();
+        replies.sort_unstable_by(|a, b| b.cmp(a));
+        let needed = self.cfg.majority() - 1;
+        self.contact_at = if needed == 0 {
+            now
         } else {
+            replies[needed - 1]
+        };
+        let timeout = self.cfg.election_timeout;
+        if now.saturating_sub(self.contact_at) >= timeout {
+            let heard = 1 + replies
+                .iter()
+                .filter(|r| now.saturating_sub(**r) < timeout)
+                .count();
+            let members = self.cfg.members.len();
             let reason = format!(
-                "heard from {heard} of {} members in {}",
-                self.cfg.members.len(),
+                "heard from {heard} of {members} members in {}",
                 crate::duration::span(timeout)
             );
             self.step_down(now, reason);
@@ -363,7 +373,11 @@ impl Member {
     }
 
     fn check_lag(&mut self, now: Duration) {
-        for p in self.peers().collect::<Vec<_>>() {
+        for p in self
+            .peers()
+            .filter(|&p| self.confirmed[p])
+            .collect::<Vec<_>>()
+        {
             let lag = match self
                 .log
                 .get(usize::try_from(self.matched[p]).expect("log indexes fit memory"))
@@ -485,6 +499,7 @@ impl Member {
             self.matched[p] = 0;
             self.replied_at[p] = now;
             self.lagging[p] = false;
+            self.confirmed[p] = p == self.me;
         }
         self.matched[self.me] = self.last_index();
         self.heartbeat_at = now + self.cfg.heartbeat;
@@ -497,7 +512,6 @@ impl Member {
                 term: self.term,
                 reason,
             });
-            self.contact_at = now;
         }
         self.role = Role::Secondary;
         if self.primary == Some(self.me) {
@@ -669,6 +683,7 @@ impl Member {
         }
         self.replied_at[from] = now;
         if ok {
+            self.confirmed[from] = true;
             self.matched[from] = self.matched[from].max(last);
             self.next[from] = self.matched[from] + 1;
             self.advance_commit();

@@ -98,6 +98,8 @@ pub struct World {
     cuts: Vec<(Vec<IpAddr>, Vec<IpAddr>, bool, Action)>,
     /// What turmoil was last told about each pair that is not healthy.
     links: BTreeMap<(IpAddr, IpAddr), Link>,
+    /// The primary (and term) whose loss was last recorded.
+    lost_noted: Option<(String, u64)>,
 }
 
 impl World {
@@ -133,6 +135,7 @@ impl World {
             down: BTreeMap::new(),
             cuts: Vec::new(),
             links: BTreeMap::new(),
+            lost_noted: None,
         }
     }
 
@@ -334,6 +337,52 @@ impl World {
         }
     }
 
+    /// After a step: if the current primary is down or cannot reach a majority of the
+    /// nodes on 27017 (both ways, by the fault table), records that it is lost, once per
+    /// primary and term.
+    pub fn note_primary_loss(&mut self) {
+        let primary = self
+            .members
+            .iter()
+            .map(|(n, m)| {
+                let m = lock(m);
+                (n.clone(), m.role(), m.term())
+            })
+            .filter(|(_, role, _)| *role == crate::services::replica_set::Role::Primary)
+            .max_by_key(|(_, _, term)| *term);
+        let Some((node, _, term)) = primary else {
+            return;
+        };
+        if self.lost_noted == Some((node.clone(), term)) {
+            return;
+        }
+        let why = if self.down.contains_key(&node) {
+            "it is down".to_string()
+        } else {
+            let ip = self.address(&node);
+            let names = self.topology.node_names();
+            let reachable = names
+                .iter()
+                .filter(|n| !self.down.contains_key(*n))
+                .filter(|n| {
+                    let other = self.address(n);
+                    let ok = |a: IpAddr, b: IpAddr| {
+                        self.faults
+                            .verdict(a, SocketAddr::new(b, database::PORT), Protocol::Tcp)
+                            .is_none()
+                    };
+                    other == ip || (ok(ip, other) && ok(other, ip))
+                })
+                .count();
+            if reachable * 2 > names.len() {
+                return;
+            }
+            format!("it reaches {reachable} of {} members on 27017", names.len())
+        };
+        self.lost_noted = Some((node.clone(), term));
+        self.record(EventKind::PrimaryLost { node, why });
+    }
+
     /// True when the members that are up agree: one primary, every log ending at the same
     /// entry, and the primary's commit point there.
     pub fn converged(&self) -> bool {
@@ -352,6 +401,11 @@ impl World {
         };
         let end = |m: &Member| (m.last_index(), m.log().last().map(|e| e.term));
         up.iter().all(|m| end(m) == end(primary)) && primary.commit() == primary.last_index()
+    }
+
+    /// Records that the members agree (the executor asks after the last step).
+    pub fn record_converged(&self) {
+        self.record(EventKind::Converged);
     }
 
     /// Records every member's final data for the checkers.

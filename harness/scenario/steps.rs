@@ -1,0 +1,336 @@
+//! Checking a scenario's steps: each names exactly one action, real hosts, a time inside
+//! the run, and makes sense after the steps before it (no restart of a node that is up,
+//! no unblock of rules never added, no heal without a partition).
+
+use std::collections::BTreeSet;
+
+use super::load::{Invalid, Seg, key};
+use super::spec::{Action, ScenarioSpec, Step, StepSpec};
+use crate::duration::span;
+use crate::topology::Topology;
+use crate::world::net::{Action as Verdict, Protocol};
+use crate::world::sim::Cut;
+
+/// The action keys a step may hold, for the error message.
+const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock";
+
+pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
+    let mut steps = Vec::new();
+    for (i, step) in spec.steps.iter().enumerate() {
+        let at = |k: &[&str]| {
+            let mut p = vec![Seg::Key("steps".to_string()), Seg::Index(i)];
+            p.extend(key(k));
+            p
+        };
+        if step.at >= spec.duration {
+            let message = format!(
+                "{} is at or past the run's end (duration {}); expected a time before it",
+                span(step.at),
+                span(spec.duration)
+            );
+            return Err((at(&["at"]), message));
+        }
+        let action = action(step, topology).map_err(|(k, m)| (at(&k), m))?;
+        steps.push((
+            i,
+            Step {
+                at: step.at,
+                action,
+            },
+        ));
+    }
+    steps.sort_by_key(|(_, s)| s.at);
+    sequence(&steps)?;
+    Ok(steps.into_iter().map(|(_, s)| s).collect())
+}
+
+/// A key path inside one step, and what is wrong there.
+type StepInvalid = (Vec<&'static str>, String);
+
+fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
+    let given = [
+        step.crash.is_some(),
+        step.restart.is_some(),
+        step.isolate.is_some(),
+        step.split.is_some(),
+        step.one_way.is_some(),
+        step.bridge.is_some(),
+        step.heal.is_some(),
+        step.block.is_some(),
+        step.unblock.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err((vec![], format!("expected exactly one action: {ACTIONS}")));
+    }
+    let nodes = topology.node_names();
+    let hosts: Vec<String> = topology.hosts.iter().map(|h| h.name.clone()).collect();
+    if let Some(c) = &step.crash {
+        node(&c.node, &nodes, &["crash", "node"])?;
+        return Ok(Action::Crash {
+            node: c.node.clone(),
+            mode: c.mode,
+        });
+    }
+    if let Some(r) = &step.restart {
+        node(&r.node, &nodes, &["restart", "node"])?;
+        return Ok(Action::Restart {
+            node: r.node.clone(),
+        });
+    }
+    if let Some(p) = &step.isolate {
+        node(&p.node, &nodes, &["isolate", "node"])?;
+        let rest: Vec<String> = nodes.iter().filter(|n| **n != p.node).cloned().collect();
+        let text = format!(
+            "partition ({}): {} | {}",
+            mode(p.mode),
+            p.node,
+            rest.join(", ")
+        );
+        let cut = Cut {
+            from: vec![p.node.clone()],
+            to: rest,
+            one_way: false,
+            action: p.mode,
+        };
+        return Ok(Action::Partition {
+            cuts: vec![cut],
+            text,
+        });
+    }
+    if let Some(p) = &step.split {
+        return split(&p.groups, p.mode, &hosts);
+    }
+    if let Some(p) = &step.one_way {
+        group(&p.from, &hosts, &["one_way", "from"])?;
+        group(&p.to, &hosts, &["one_way", "to"])?;
+        disjoint(&[p.from.clone(), p.to.clone()], &["one_way", "to"])?;
+        let text = format!(
+            "one-way partition ({}): {} -> {}",
+            mode(p.mode),
+            p.from.join(", "),
+            p.to.join(", ")
+        );
+        let cut = Cut {
+            from: p.from.clone(),
+            to: p.to.clone(),
+            one_way: true,
+            action: p.mode,
+        };
+        return Ok(Action::Partition {
+            cuts: vec![cut],
+            text,
+        });
+    }
+    if let Some(p) = &step.bridge {
+        node(&p.node, &nodes, &["bridge", "node"])?;
+        let rest: Vec<String> = nodes.iter().filter(|n| **n != p.node).cloned().collect();
+        if rest.len() < 2 {
+            return Err((
+                vec!["bridge", "node"],
+                "expected at least three nodes for a bridge".to_string(),
+            ));
+        }
+        let (left, right) = rest.split_at(rest.len().div_ceil(2));
+        let text = format!(
+            "bridge partition ({}): {} | {}, only {} joins them",
+            mode(p.mode),
+            left.join(", "),
+            right.join(", "),
+            p.node
+        );
+        let cut = Cut {
+            from: left.to_vec(),
+            to: right.to_vec(),
+            one_way: false,
+            action: p.mode,
+        };
+        return Ok(Action::Partition {
+            cuts: vec![cut],
+            text,
+        });
+    }
+    if step.heal.is_some() {
+        return Ok(Action::Heal);
+    }
+    if let Some(b) = &step.block {
+        return block(b, &hosts);
+    }
+    let u = step
+        .unblock
+        .as_ref()
+        .expect("exactly one action is present");
+    Ok(Action::Unblock { id: u.id.clone() })
+}
+
+fn mode(action: Verdict) -> &'static str {
+    match action {
+        Verdict::Drop => "drop: silence",
+        Verdict::Reject => "reject: refused at once",
+    }
+}
+
+fn node(name: &str, nodes: &[String], path: &[&'static str]) -> Result<(), StepInvalid> {
+    if nodes.iter().any(|n| n == name) {
+        return Ok(());
+    }
+    Err((
+        path.to_vec(),
+        format!(
+            "unknown node {name:?}; expected one of {}",
+            nodes.join(", ")
+        ),
+    ))
+}
+
+fn group(names: &[String], hosts: &[String], path: &[&'static str]) -> Result<(), StepInvalid> {
+    if names.is_empty() {
+        return Err((path.to_vec(), "expected at least one host".to_string()));
+    }
+    match names.iter().find(|n| !hosts.contains(n)) {
+        None => Ok(()),
+        Some(bad) => Err((
+            path.to_vec(),
+            format!("unknown host {bad:?}; expected one of {}", hosts.join(", ")),
+        )),
+    }
+}
+
+fn disjoint(groups: &[Vec<String>], path: &[&'static str]) -> Result<(), StepInvalid> {
+    let mut seen = BTreeSet::new();
+    match groups.iter().flatten().find(|n| !seen.insert(n.as_str())) {
+        None => Ok(()),
+        Some(twice) => Err((
+            path.to_vec(),
+            format!("{twice} is on both sides; expected disjoint groups"),
+        )),
+    }
+}
+
+fn split(groups: &[Vec<String>], action: Verdict, hosts: &[String]) -> Result<Action, StepInvalid> {
+    if groups.len() < 2 {
+        return Err((
+            vec!["split", "groups"],
+            "expected at least two groups".to_string(),
+        ));
+    }
+    for g in groups {
+        group(g, hosts, &["split", "groups"])?;
+    }
+    disjoint(groups, &["split", "groups"])?;
+    let mut cuts = Vec::new();
+    for (k, a) in groups.iter().enumerate() {
+        for b in &groups[k + 1..] {
+            cuts.push(Cut {
+                from: a.clone(),
+                to: b.clone(),
+                one_way: false,
+                action,
+            });
+        }
+    }
+    let text = format!(
+        "partition ({}): {}",
+        mode(action),
+        groups
+            .iter()
+            .map(|g| g.join(", "))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    Ok(Action::Partition { cuts, text })
+}
+
+fn block(b: &super::spec::BlockSpec, hosts: &[String]) -> Result<Action, StepInvalid> {
+    if b.id.trim().is_empty() {
+        return Err((vec!["block", "id"], "expected a non-empty id".to_string()));
+    }
+    group(&b.from, hosts, &["block", "from"])?;
+    group(&b.to, hosts, &["block", "to"])?;
+    let mut rules = vec![(b.from.clone(), b.to.clone())];
+    if b.both_ways {
+        rules.push((b.to.clone(), b.from.clone()));
+    }
+    let ports = if b.ports.is_empty() {
+        "all ports".to_string()
+    } else {
+        format!(
+            "port {}",
+            b.ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let protocol = match b.protocol {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Any => "tcp and udp",
+    };
+    let arrow = if b.both_ways { "<->" } else { "->" };
+    let verb = if b.action == Verdict::Drop {
+        "DROP"
+    } else {
+        "REJECT"
+    };
+    let text = format!(
+        "firewall {:?}: {verb} {protocol} {ports}, {} {arrow} {}",
+        b.id,
+        b.from.join(", "),
+        b.to.join(", ")
+    );
+    Ok(Action::Block {
+        id: b.id.clone(),
+        rules,
+        ports: b.ports.clone(),
+        protocol: b.protocol,
+        action: b.action,
+        text,
+    })
+}
+
+/// Steps in time order must make sense one after the other.
+fn sequence(steps: &[(usize, Step)]) -> Result<(), Invalid> {
+    let mut down = BTreeSet::new();
+    let mut blocks = BTreeSet::new();
+    let mut partitioned = false;
+    for (i, step) in steps {
+        let problem = match &step.action {
+            Action::Crash { node, .. } => (!down.insert(node.clone()))
+                .then(|| ("crash", format!("{node} is already down at that time"))),
+            Action::Restart { node } => (!down.remove(node)).then(|| {
+                (
+                    "restart",
+                    format!("{node} is not down at that time; expected an earlier crash"),
+                )
+            }),
+            Action::Partition { .. } => {
+                partitioned = true;
+                None
+            }
+            Action::Heal => (!std::mem::take(&mut partitioned))
+                .then(|| ("heal", "no partition to heal at that time".to_string())),
+            Action::Block { id, .. } => (!blocks.insert(id.clone())).then(|| {
+                (
+                    "block",
+                    format!("rules {id:?} are already in place at that time"),
+                )
+            }),
+            Action::Unblock { id } => (!blocks.remove(id)).then(|| {
+                (
+                    "unblock",
+                    format!("no rules {id:?} in place at that time; expected an earlier block"),
+                )
+            }),
+        };
+        if let Some((action, message)) = problem {
+            let path = vec![
+                Seg::Key("steps".to_string()),
+                Seg::Index(*i),
+                Seg::Key(action.to_string()),
+            ];
+            return Err((path, message));
+        }
+    }
+    Ok(())
+}
