@@ -65,24 +65,7 @@ fn bad_input_is_one_clear_error() {
         ),
     ];
     for (name, text, expected) in cases {
-        let path = write(name, &text);
-        let out = harness(&["run", path.to_str().unwrap()]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
-        assert!(
-            out.stdout.is_empty(),
-            "{name}: nothing half-written to stdout"
-        );
-        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
-        assert!(
-            stderr.starts_with(&format!("error: {}", path.display())),
-            "{name}: {stderr}"
-        );
-        assert!(
-            stderr.contains(expected),
-            "{name}: {stderr:?} lacks {expected:?}"
-        );
-        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert_bad(name, &text, expected);
     }
     let out = harness(&["run", "no/such/file.toml"]);
     assert_eq!(out.status.code(), Some(2));
@@ -90,6 +73,93 @@ fn bad_input_is_one_clear_error() {
         String::from_utf8_lossy(&out.stderr)
             .contains("no/such/file.toml: cannot read the scenario")
     );
+}
+
+/// Runs a bad scenario and checks it gets exactly one error line, exit 2, no output.
+fn assert_bad(name: &str, text: &str, expected: &str) {
+    let path = write(name, text);
+    let out = harness(&["run", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "{name}: nothing half-written to stdout"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {}", path.display())),
+        "{name}: {stderr}"
+    );
+    assert!(
+        stderr.contains(expected),
+        "{name}: {stderr:?} lacks {expected:?}"
+    );
+    assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+}
+
+/// Proves the partition, firewall and replica-set keys follow the same rules: one error
+/// line with file:line:column and key, exit 2.
+#[test]
+fn bad_partition_and_firewall_steps() {
+    let head = "name = \"short\"\nseed = 5\nduration = \"20s\"\n\n";
+    let step = |body: &str| format!("{head}[[steps]]\nat = \"5s\"\n{body}\n");
+    let cases = [
+        (
+            "mode.toml",
+            step("isolate = { node = \"node-1\", mode = \"silent\" }"),
+            ":7:37: steps[0].isolate.mode: unknown variant `silent`, expected `reject` or `drop`",
+        ),
+        (
+            "no-mode.toml",
+            step("isolate = { node = \"node-1\" }"),
+            ":7:11: steps[0].isolate: missing field `mode`",
+        ),
+        (
+            "host.toml",
+            step("split = { groups = [[\"node-1\"], [\"nodex\"]], mode = \"drop\" }"),
+            ":7:20: steps[0].split.groups: unknown host \"nodex\"",
+        ),
+        (
+            "overlap.toml",
+            step("split = { groups = [[\"node-1\"], [\"node-1\"]], mode = \"drop\" }"),
+            "steps[0].split.groups: node-1 is on both sides",
+        ),
+        (
+            "unblock.toml",
+            step("unblock = { id = \"db\" }"),
+            ":7:11: steps[0].unblock: no rules \"db\" in place",
+        ),
+        (
+            "heal.toml",
+            step("heal = {}"),
+            ":7:8: steps[0].heal: no partition to heal",
+        ),
+        (
+            "two.toml",
+            step("heal = {}\ncrash = { node = \"node-1\" }"),
+            ":5:1: steps[0]: expected exactly one action",
+        ),
+        (
+            "port.toml",
+            step(
+                "block = { id = \"db\", from = [\"node-1\"], to = [\"node-2\"], ports = [70000], action = \"drop\" }",
+            ),
+            "steps[0].block.ports[0]: invalid value: integer `70000`, expected u16",
+        ),
+        (
+            "priority.toml",
+            format!("{head}[topology.replica_set]\npriority = {{ node-9 = 2 }}\n"),
+            ":6:23: topology.replica_set.priority.node-9: unknown node",
+        ),
+        (
+            "converge.toml",
+            format!("{head}[expect]\nconverge_within = \"0s\"\n"),
+            ":6:19: expect.converge_within: expected a bound above 0s",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        assert_bad(name, &text, expected);
+    }
 }
 
 /// Proves exit 0 when every expectation holds, exit 1 with the seed and the reproducing

@@ -204,3 +204,63 @@ impl Datagrams for SimSocket {
         self.socket.recv_from(buf).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 1, last))
+    }
+
+    /// Proves rules match on source, destination, port and protocol, the first match
+    /// wins, removal is by id, and a process crash refuses TCP only.
+    #[test]
+    fn verdicts() {
+        let table = FaultTable::default();
+        let db = SocketAddr::new(ip(12), 27017);
+        let web = SocketAddr::new(ip(12), 443);
+        table.add_rules([
+            Rule {
+                id: "db".into(),
+                from: vec![ip(11)],
+                to: vec![ip(12)],
+                ports: vec![27017],
+                protocol: Protocol::Tcp,
+                action: Action::Drop,
+            },
+            Rule {
+                id: "all".into(),
+                from: vec![ip(11)],
+                to: vec![ip(12)],
+                ports: vec![],
+                protocol: Protocol::Any,
+                action: Action::Reject,
+            },
+        ]);
+        assert_eq!(table.verdict(ip(11), db, Protocol::Tcp), Some(Action::Drop));
+        assert_eq!(
+            table.verdict(ip(11), db, Protocol::Udp),
+            Some(Action::Reject)
+        );
+        assert_eq!(
+            table.verdict(ip(11), web, Protocol::Tcp),
+            Some(Action::Reject)
+        );
+        assert_eq!(
+            table.verdict(ip(12), SocketAddr::new(ip(11), 27017), Protocol::Tcp),
+            None
+        );
+        assert_eq!(table.remove_rules("all"), 1);
+        assert_eq!(table.verdict(ip(11), web, Protocol::Tcp), None);
+        table.set_refusing(ip(13), true);
+        assert_eq!(
+            table.verdict(ip(11), SocketAddr::new(ip(13), 443), Protocol::Tcp),
+            Some(Action::Reject)
+        );
+        assert_eq!(
+            table.verdict(ip(11), SocketAddr::new(ip(13), 53), Protocol::Udp),
+            None
+        );
+    }
+}
