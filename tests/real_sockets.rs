@@ -35,6 +35,30 @@ fn free_port(udp: bool) -> u16 {
     }
 }
 
+/// POSTs `body` to `path` through the load balancer on `port`, waiting up to 7 s (a
+/// signup waits for the replica set's majority).
+async fn post(
+    client: &RealNet,
+    port: u16,
+    path: &str,
+    body: &str,
+) -> hyper::Response<bytes::Bytes> {
+    let request = hyper::Request::post(path)
+        .header("host", "login.example.com")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let to = SocketAddr::new(LOOPBACK, port);
+    http::exchange(
+        client,
+        to,
+        request,
+        Duration::from_secs(2),
+        Duration::from_secs(7),
+    )
+    .await
+    .unwrap()
+}
+
 fn env(host: &str, net: RealNet) -> Env<RealNet> {
     Env::new(host, net, Arc::new(RealClock::new(0)), Recorder::new())
 }
@@ -122,22 +146,13 @@ fn services_run_on_real_sockets() {
 
         let mut served_by = Vec::new();
         for _ in 0..4 {
-            let request = hyper::Request::post("/login")
-                .header("host", "login.example.com")
-                .body(Body::from(
-                    r#"{"username":"user-1","password":"password-1"}"#,
-                ))
-                .unwrap();
-            let to = SocketAddr::new(LOOPBACK, lb_port);
-            let response = http::exchange(
+            let response = post(
                 &client,
-                to,
-                request,
-                Duration::from_secs(2),
-                Duration::from_secs(2),
+                lb_port,
+                "/login",
+                r#"{"username":"user-1","password":"password-1"}"#,
             )
-            .await
-            .unwrap();
+            .await;
             assert_eq!(response.status(), 200);
             let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
             let token = body["access_token"].as_str().unwrap().to_string();
@@ -148,21 +163,13 @@ fn services_run_on_real_sockets() {
         // A signup through the lb is a replicated write: on node-1 (the primary) it waits
         // for node-2's acknowledgement over real TCP; on node-2 it is forwarded.
         for user in ["alice", "bob"] {
-            let request = hyper::Request::post("/signup")
-                .body(Body::from(format!(
-                    r#"{{"username":"{user}","password":"pw"}}"#
-                )))
-                .unwrap();
-            let to = SocketAddr::new(LOOPBACK, lb_port);
-            let response = http::exchange(
+            let response = post(
                 &client,
-                to,
-                request,
-                Duration::from_secs(2),
-                Duration::from_secs(7),
+                lb_port,
+                "/signup",
+                &format!(r#"{{"username":"{user}","password":"pw"}}"#),
             )
-            .await
-            .unwrap();
+            .await;
             assert_eq!(response.status(), 201, "{user}: {:?}", response.body());
         }
     });

@@ -428,21 +428,7 @@ impl Member {
         if self.cfg.majority() == 1 {
             return self.stand(now);
         }
-        let (last_index, last_term) = (self.last_index(), self.last_term());
-        self.peers()
-            .map(|p| {
-                (
-                    p,
-                    Message::Vote {
-                        term,
-                        from: self.me,
-                        last_index,
-                        last_term,
-                        dry_run: true,
-                    },
-                )
-            })
-            .collect()
+        self.ask_votes(term, true)
     }
 
     fn stand(&mut self, now: Duration) -> Vec<(usize, Message)> {
@@ -457,17 +443,23 @@ impl Member {
         if self.cfg.majority() == 1 {
             return self.win(now);
         }
-        let (term, last_index, last_term) = (self.term, self.last_index(), self.last_term());
+        self.ask_votes(self.term, false)
+    }
+
+    /// A vote request (real or dry run) for `term` to every peer.
+    fn ask_votes(&self, term: Term, dry_run: bool) -> Vec<(usize, Message)> {
+        let (last_index, last_term) = (self.last_index(), self.last_term());
+        let from = self.me;
         self.peers()
             .map(|p| {
                 (
                     p,
                     Message::Vote {
                         term,
-                        from: self.me,
+                        from,
                         last_index,
                         last_term,
-                        dry_run: false,
+                        dry_run,
                     },
                 )
             })
