@@ -70,10 +70,15 @@ pub enum EventKind {
     Network { text: String },
     /// A step left the replica set's primary down or unable to reach a majority on 27017:
     /// the set must elect another.
-    PrimaryLost { node: String, why: String },
+    PrimaryLost {
+        node: String,
+        term: u64,
+        why: String,
+    },
     /// A member's data at the end of the run, for the checkers.
     MemberFinal(MemberFinal),
-    /// After the last fault, the members that are up agreed (one primary, one log).
+    /// After the last fault, the members that are up last became a healthy set (one
+    /// primary, followed by all, every member caught up) and stayed so to the end.
     Converged,
 }
 
@@ -83,6 +88,10 @@ pub struct MemberFinal {
     pub node: String,
     /// False when the node was down at the end (its data is what it had when it crashed).
     pub up: bool,
+    /// `"primary"`, `"secondary"` or `"candidate"` (what it was when it went down, if down).
+    pub role: String,
+    /// The member's term.
+    pub term: u64,
     pub last_index: u64,
     pub last_term: u64,
     /// Users whose signup is in its log, in log order.

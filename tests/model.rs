@@ -71,3 +71,67 @@ fn detection_follows_interval_and_fall() {
         );
     }
 }
+
+fn run(text: &str) -> Outcome {
+    let scenario = scenario::parse(Path::new("model.toml"), text).expect("a valid scenario");
+    let run = executor::run(&scenario, None).expect("the run completes");
+    Outcome::new(&scenario, scenario.seed, &run.events)
+}
+
+fn verdict<'a>(outcome: &'a Outcome, starts: &str) -> &'a harness::scenario::expect::Verdict {
+    outcome
+        .verdicts
+        .iter()
+        .find(|v| v.expectation.starts_with(starts))
+        .expect("the verdict is judged")
+}
+
+/// Proves the liveness verdict can fail: a partition that never heals leaves node-1
+/// cut off with writes of its own, so the set is never healthy again, and the end-state
+/// checks say they were not judged rather than pass silently.
+#[test]
+fn an_unhealed_partition_fails_liveness() {
+    let outcome = run(r#"
+        name = "unhealed"
+        seed = 4
+        duration = "40s"
+        [[steps]]
+        at = "10s"
+        isolate = { node = "node-1", mode = "drop" }
+        [expect]
+        converge_within = "20s"
+        "#);
+    let liveness = verdict(&outcome, "replica set healthy within");
+    assert!(!liveness.holds, "{liveness:?}");
+    assert_eq!(liveness.observed, "they never did");
+    assert!(
+        verdict(&outcome, "no acknowledged write lost")
+            .observed
+            .starts_with("not judged")
+    );
+    assert!(!outcome.passed);
+}
+
+/// Proves priority decides the first primary: with node-1 at priority 0, node-2 starts
+/// as primary and node-1 never becomes one, even when node-2 is lost.
+#[test]
+fn priority_zero_never_leads() {
+    let outcome = run(r#"
+        name = "priority"
+        seed = 2
+        duration = "40s"
+        [topology.replica_set]
+        priority = { node-1 = 0 }
+        [[steps]]
+        at = "10s"
+        crash = { node = "node-2" }
+        [expect]
+        failover_max = "16s"
+        "#);
+    let failover = verdict(&outcome, "a new primary within");
+    assert!(
+        failover.holds && failover.expectation.contains("losing node-2"),
+        "{failover:?}"
+    );
+    assert!(failover.observed.starts_with("node-3"), "{failover:?}");
+}

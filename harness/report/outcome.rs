@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::duration::span;
-use crate::events::{CheckEffect, Event, EventKind, RequestRecord};
+use crate::events::{CheckEffect, Event, EventKind, MemberFinal, RequestRecord};
 use crate::scenario::Scenario;
 use crate::scenario::expect::{self, FailureWindow, Verdict};
 use crate::services::replica_set::RsEvent;
@@ -29,6 +29,9 @@ pub struct Outcome {
     pub timeline: Vec<Line>,
     pub windows: Vec<Window>,
     pub totals: Totals,
+    /// Each member at the end of the run, and the entries rolled back over the run.
+    pub members: Vec<MemberFinal>,
+    pub rolled_back: u64,
     pub verdicts: Vec<Verdict>,
     pub passed: bool,
 }
@@ -109,6 +112,20 @@ impl Outcome {
             timeline: timeline(events, &failure_windows, &nodes),
             windows: windows(scenario.duration, &requests, events, &nodes),
             totals: totals(&requests, failure_windows.len()),
+            members: events
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::MemberFinal(f) => Some(f.clone()),
+                    _ => None,
+                })
+                .collect(),
+            rolled_back: events
+                .iter()
+                .map(|e| match &e.kind {
+                    EventKind::ReplicaSet(RsEvent::RolledBack { entries, .. }) => *entries,
+                    _ => 0,
+                })
+                .sum(),
             passed: verdicts.iter().all(|v| v.holds),
             verdicts,
         }
@@ -168,11 +185,11 @@ fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String
             }
             EventKind::ReplicaSet(event) => replica_set_line(event),
             EventKind::Network { text } => text.clone(),
-            EventKind::PrimaryLost { node, why } => {
+            EventKind::PrimaryLost { node, why, .. } => {
                 format!("the primary {node} is lost ({why}): the set must elect another")
             }
             EventKind::Converged => {
-                "the members that are up agree: one primary, one log".to_string()
+                "the replica set is healthy again: one primary, every member caught up".to_string()
             }
             EventKind::Forwarded { .. } | EventKind::Request(_) | EventKind::MemberFinal(_) => {
                 continue;

@@ -17,6 +17,7 @@ pub fn render(o: &Outcome, reproduce: &str) -> String {
     header(&mut out, o);
     timeline(&mut out, o);
     table(&mut out, o);
+    members(&mut out, o);
     verdicts(&mut out, o, reproduce);
     out
 }
@@ -167,6 +168,32 @@ fn row(w: &Window, classes: &[&String], nodes: &[&String]) -> Vec<String> {
     r.extend([ms(w.p50_ms), ms(w.p99_ms), ms(w.failed_p50_ms)]);
     r.extend(nodes.iter().map(|n| w.routed_to[*n].to_string()));
     r
+}
+
+fn members(out: &mut String, o: &Outcome) {
+    if o.members.is_empty() {
+        return;
+    }
+    push(out, "");
+    push(out, "replica set at the end");
+    for m in &o.members {
+        let state = if m.up {
+            m.role.clone()
+        } else {
+            format!("down (was {})", m.role)
+        };
+        push(
+            out,
+            format!(
+                "  {}  {state}, term {}, log to index {}",
+                m.node, m.term, m.last_index
+            ),
+        );
+    }
+    push(
+        out,
+        format!("  entries rolled back over the run: {}", o.rolled_back),
+    );
 }
 
 fn ms(v: Option<u64>) -> String {

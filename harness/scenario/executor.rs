@@ -7,8 +7,9 @@
 //! reaches an outcome: the report never has to guess about unfinished requests.
 //!
 //! After the last step comes the convergence phase: every tick the executor asks the
-//! world whether the members that are up agree (one primary, one log, all committed) and
-//! records the first moment they do. The run lasts until the drain is over and either the
+//! world whether the members that are up agree (one primary, one log, all committed), and
+//! records the moment they last came to agree, if they still do at the end (agreement
+//! that a fault's delayed effects break again does not count). The run lasts until the drain is over and either the
 //! members agreed or `expect.converge_within` has passed since the last step, whichever
 //! is later; then every member's data is recorded for the checkers.
 
@@ -67,17 +68,24 @@ pub fn run(scenario: &Scenario, seed: Option<u64>) -> Result<Run, WorldError> {
     };
     let mut world = World::new(&scenario.topology, &setup);
     let mut steps = scenario.steps.iter().peekable();
-    let mut converged = false;
-    while world.elapsed() < load_end || (!converged && world.elapsed() < converge_by) {
+    // When the members last came to agree after the last step, if they still do.
+    let mut agreed_since: Option<Duration> = None;
+    while world.elapsed() < load_end || (agreed_since.is_none() && world.elapsed() < converge_by) {
         while let Some(step) = steps.next_if(|s| s.at <= world.elapsed()) {
             apply(&mut world, &step.action);
             world.note_primary_loss();
         }
         world.step()?;
-        if !converged && steps.peek().is_none() && world.converged() {
-            converged = true;
-            world.record_converged();
+        if steps.peek().is_none() {
+            agreed_since = match (agreed_since, world.converged()) {
+                (_, false) => None,
+                (None, true) => Some(world.elapsed()),
+                (since, true) => since,
+            };
         }
+    }
+    if let Some(at) = agreed_since {
+        world.record_converged(at);
     }
     world.record_final_state();
     Ok(Run {

@@ -152,7 +152,11 @@ pub fn judge(
 /// For every lost primary: the next election, and how long after the loss it came.
 fn failovers(events: &[Event], max: Duration) -> Vec<Verdict> {
     let losses = events.iter().filter_map(|e| match &e.kind {
-        EventKind::PrimaryLost { node, .. } => Some((e.at, node)),
+        EventKind::PrimaryLost {
+            node,
+            term: lost_term,
+            ..
+        } => Some((e.at, node, *lost_term)),
         _ => None,
     });
     let losses: Vec<_> = losses.collect();
@@ -167,7 +171,7 @@ fn failovers(events: &[Event], max: Duration) -> Vec<Verdict> {
     }
     losses
         .into_iter()
-        .map(|(at, node)| {
+        .map(|(at, node, lost_term)| {
             let expectation = format!(
                 "a new primary within {} of losing {node} at {}",
                 span(max),
@@ -177,7 +181,8 @@ fn failovers(events: &[Event], max: Duration) -> Vec<Verdict> {
                 .iter()
                 .filter(|e| e.at >= at)
                 .find_map(|e| match &e.kind {
-                    EventKind::ReplicaSet(RsEvent::Elected { term, .. }) => {
+                    // A later term's winner: the lost primary cannot count as its own successor.
+                    EventKind::ReplicaSet(RsEvent::Elected { term, .. }) if *term > lost_term => {
                         Some((e.at - at, e.host.clone(), *term))
                     }
                     _ => None,
@@ -207,6 +212,28 @@ fn safety(events: &[Event], requests: &[RequestRecord]) -> Vec<Verdict> {
             _ => None,
         })
         .collect();
+    if !events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Converged))
+    {
+        // The end state of a set that never recovered says nothing about lost writes or
+        // diverged logs; the liveness verdict already fails the run.
+        let observed = "not judged: the replica set never became healthy after the last fault";
+        let end_checks = [
+            "no acknowledged write lost",
+            "members end with the same log",
+        ];
+        let mut verdicts: Vec<Verdict> = end_checks
+            .iter()
+            .map(|e| Verdict {
+                expectation: e.to_string(),
+                observed: observed.to_string(),
+                holds: true,
+            })
+            .collect();
+        verdicts.push(one_primary_per_term(events));
+        return verdicts;
+    }
     let up: Vec<&&MemberFinal> = finals.iter().filter(|f| f.up).collect();
     let not_checked: Vec<&str> = finals
         .iter()
@@ -271,6 +298,11 @@ fn safety(events: &[Event], requests: &[RequestRecord]) -> Vec<Verdict> {
         holds: same && !up.is_empty(),
     };
 
+    vec![lost, converge, one_primary_per_term(events)]
+}
+
+/// No term has two winners.
+fn one_primary_per_term(events: &[Event]) -> Verdict {
     let mut winners: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
     for e in events {
         if let EventKind::ReplicaSet(RsEvent::Elected { term, .. }) = &e.kind {
@@ -287,7 +319,7 @@ fn safety(events: &[Event], requests: &[RequestRecord]) -> Vec<Verdict> {
             )
         })
         .collect();
-    let one_primary = Verdict {
+    Verdict {
         expectation: "at most one primary per term".to_string(),
         observed: match (doubled.is_empty(), winners.len()) {
             (true, 0) => "no elections".to_string(),
@@ -296,8 +328,7 @@ fn safety(events: &[Event], requests: &[RequestRecord]) -> Vec<Verdict> {
             (false, _) => doubled.join("; "),
         },
         holds: doubled.is_empty(),
-    };
-    vec![lost, converge, one_primary]
+    }
 }
 
 /// After the last fault the members that are up must agree within `bound`.
@@ -318,7 +349,7 @@ fn liveness(events: &[Event], bound: Duration) -> Verdict {
         .find(|e| matches!(e.kind, EventKind::Converged))
         .map(|e| e.at);
     let expectation = format!(
-        "members agree within {} of the last fault ({})",
+        "replica set healthy within {} of the last fault ({})",
         span(bound),
         crate::duration::clock(last_fault)
     );

@@ -240,6 +240,23 @@ fn check_load(load: &LoadSettings, tick: Duration) -> Result<(), Invalid> {
             format!("expected a rate above 0 and at most {MAX_RATE_PER_S} per second"),
         ));
     }
+    for (name, share) in [
+        ("signup_share", load.signup_share),
+        ("userinfo_share", load.userinfo_share),
+    ] {
+        if !(0.0..=1.0).contains(&share) {
+            return Err((
+                key(&["load", name]),
+                "expected a share from 0 to 1".to_string(),
+            ));
+        }
+    }
+    if load.signup_share + load.userinfo_share > 1.0 {
+        return Err((
+            key(&["load", "signup_share"]),
+            "expected signup_share + userinfo_share at most 1".to_string(),
+        ));
+    }
     if load.rate_per_s * tick.as_secs_f64() > MAX_ARRIVALS_PER_TICK {
         let max = MAX_ARRIVALS_PER_TICK / tick.as_secs_f64();
         return Err((
@@ -272,6 +289,19 @@ fn check_expectations(expect: &Expectations, steps: &[Step]) -> Result<(), Inval
             key(&["expect", "availability_pct_min"]),
             "expected a percentage from 0 to 100".to_string(),
         ));
+    }
+    for (name, bound) in [
+        ("failure_window_max", expect.failure_window_max),
+        ("failover_max", expect.failover_max),
+        ("detection_max", expect.detection_max),
+        ("recovery_max", expect.recovery_max),
+    ] {
+        if bound.is_some_and(|b| b > MAX_DURATION) {
+            return Err((
+                key(&["expect", name]),
+                "expected a bound of at most 1h".to_string(),
+            ));
+        }
     }
     if expect.failure_gap.is_some_and(|g| g.is_zero()) {
         return Err((

@@ -241,8 +241,12 @@ fn split(groups: &[Vec<String>], action: Verdict, hosts: &[String]) -> Result<Ac
 }
 
 fn block(b: &super::spec::BlockSpec, hosts: &[String]) -> Result<Action, StepInvalid> {
-    if b.id.trim().is_empty() {
-        return Err((vec!["block", "id"], "expected a non-empty id".to_string()));
+    if b.id.trim().is_empty() || b.id == crate::world::sim::PARTITION {
+        let message = format!(
+            "expected a non-empty id other than {:?} (partitions use it)",
+            crate::world::sim::PARTITION
+        );
+        return Err((vec!["block", "id"], message));
     }
     group(&b.from, hosts, &["block", "from"])?;
     group(&b.to, hosts, &["block", "to"])?;

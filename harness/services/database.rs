@@ -27,6 +27,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::env::Env;
 use crate::events::EventKind;
 use crate::net::{Listener, Net};
+pub use crate::services::replica_set::WriteError;
 use crate::services::replica_set::{Member, Message, Op, Role, WriteStatus};
 
 /// The replica set's port.
@@ -40,6 +41,8 @@ pub const TIMER_PERIOD: Duration = Duration::from_millis(100);
 pub const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Bound on a peer's answer once connected (forwarded writes add the write timeout).
 pub const PEER_REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+/// What a forwarded write may take beyond the primary's own write timeout.
+pub const FORWARD_MARGIN: Duration = Duration::from_secs(1);
 /// How often a pending write checks whether it committed.
 const COMMIT_POLL: Duration = Duration::from_millis(10);
 
@@ -57,42 +60,6 @@ pub struct DbConfig {
     /// Out of touch with a majority through a primary for longer than this, the member is
     /// unhealthy and `/testall` fails.
     pub contact_max: Duration,
-}
-
-/// Why a write was not acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteError {
-    /// No primary is known: 503.
-    NoPrimary,
-    /// Not committed by a majority within the write timeout: 504.
-    NotAcknowledged(Duration),
-    /// The primary lost it to another primary's log: 503.
-    RolledBack,
-    /// The forward to the primary failed: 503.
-    PrimaryUnreachable { primary: String, reason: String },
-}
-
-impl WriteError {
-    pub fn status(&self) -> u16 {
-        match self {
-            WriteError::NotAcknowledged(_) => 504,
-            _ => 503,
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            WriteError::NoPrimary => "no primary".to_string(),
-            WriteError::NotAcknowledged(t) => format!(
-                "write not acknowledged by a majority within {}",
-                crate::duration::span(*t)
-            ),
-            WriteError::RolledBack => "write rolled back: the primary stepped down".to_string(),
-            WriteError::PrimaryUnreachable { primary, reason } => {
-                format!("primary {primary} unreachable: {reason}")
-            }
-        }
-    }
 }
 
 /// A running member: cheap to clone, shared by the node's request handlers.
@@ -209,18 +176,16 @@ impl<N: Net> Database<N> {
         };
         tokio::time::timeout(timeout, wait)
             .await
-            .unwrap_or(Err(WriteError::NotAcknowledged(timeout)))
+            .unwrap_or(Err(WriteError::NotAcknowledged(timeout.as_millis() as u64)))
     }
 
     async fn forward(&self, primary: String, op: Op) -> Result<(), WriteError> {
         let index = self.member_index(&primary);
         let to = self.config.peers[index];
-        let bound = self.config.write_timeout + PEER_REPLY_TIMEOUT;
+        // The primary answers within its write timeout; one more second covers the trip.
+        let bound = self.config.write_timeout + FORWARD_MARGIN;
         match exchange(&self.env.net, to, &Message::Write { op }, bound).await {
-            Ok(Message::WriteReply { result: Ok(()) }) => Ok(()),
-            Ok(Message::WriteReply {
-                result: Err(reason),
-            }) => Err(WriteError::PrimaryUnreachable { primary, reason }),
+            Ok(Message::WriteReply { result }) => result,
             Ok(other) => Err(WriteError::PrimaryUnreachable {
                 primary,
                 reason: format!("unexpected answer {other:?}"),
@@ -249,7 +214,7 @@ async fn serve<N: Net>(db: Database<N>, mut listener: N::Listener) -> std::io::R
             };
             let reply = match request {
                 Message::Write { op } => {
-                    let result = db.write_on_primary(op).await.map_err(|e| e.describe());
+                    let result = db.write_on_primary(op).await;
                     Some(Message::WriteReply { result })
                 }
                 other => db.with_member(|m, now| m.handle(now, other)),

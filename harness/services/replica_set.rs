@@ -16,6 +16,8 @@
 //!   timeout): a live primary is never deposed by a member that merely lost contact.
 //! - Priority: 0 means never primary; higher priorities shorten the random part of the
 //!   election timeout (`jitter / priority`), so they tend to stand first.
+//! - A candidate whose election stalls (two candidates split the vote) stands again after
+//!   half a heartbeat plus a fresh random delay, not another full election timeout.
 //! - The primary sends every secondary an `Append` at least every heartbeat (entries from
 //!   the secondary's next index, at most [`MAX_BATCH`]), and at once after each write. A
 //!   secondary checks that its log matches at the entry before the batch; a mismatch is
@@ -47,6 +49,9 @@ pub type Index = u64;
 
 /// At most this many entries travel in one `Append`.
 pub const MAX_BATCH: usize = 128;
+/// A batch stops growing once its entries reach about this many bytes, so a frame stays
+/// far below the transport's limit whatever the entries hold.
+pub const MAX_BATCH_BYTES: usize = 256 * 1024;
 
 /// One operation in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +69,16 @@ pub struct Entry {
     /// When the primary wrote it (simulated time), for replication lag.
     pub written_ms: u64,
     pub op: Op,
+}
+
+impl Entry {
+    /// About how many bytes the entry takes in a message.
+    fn size_hint(&self) -> usize {
+        64 + match &self.op {
+            Op::NewPrimary => 0,
+            Op::Signup { user, password } => user.len() + password.len(),
+        }
+    }
 }
 
 /// The settings every member shares.
@@ -133,7 +148,43 @@ pub enum Message {
     /// A secondary forwards a user's write to the primary.
     Write { op: Op },
     /// The primary's answer once the write is committed, or why it was not.
-    WriteReply { result: Result<(), String> },
+    WriteReply { result: Result<(), WriteError> },
+}
+
+/// Why a write was not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum WriteError {
+    /// No primary is known: 503.
+    NoPrimary,
+    /// Not committed by a majority within the write timeout (milliseconds): 504.
+    NotAcknowledged(u64),
+    /// The primary lost it to another primary's log: 503.
+    RolledBack,
+    /// The forward to the primary failed: 503.
+    PrimaryUnreachable { primary: String, reason: String },
+}
+
+impl WriteError {
+    pub fn status(&self) -> u16 {
+        match self {
+            WriteError::NotAcknowledged(_) => 504,
+            _ => 503,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            WriteError::NoPrimary => "no primary".to_string(),
+            WriteError::NotAcknowledged(t) => format!(
+                "write not acknowledged by a majority within {}",
+                crate::duration::span(Duration::from_millis(*t))
+            ),
+            WriteError::RolledBack => "write rolled back: the primary stepped down".to_string(),
+            WriteError::PrimaryUnreachable { primary, reason } => {
+                format!("primary {primary} unreachable: {reason}")
+            }
+        }
+    }
 }
 
 /// Something worth a line in the timeline.
@@ -201,16 +252,20 @@ pub struct Member {
     lagging: Vec<bool>,
     /// Peers that have answered this primary in its term: only their lag is known.
     confirmed: Vec<bool>,
+    /// When this member last became primary.
+    elected_at: Duration,
     users: BTreeMap<String, String>,
     rng: ChaCha8Rng,
     events: Vec<RsEvent>,
 }
 
 impl Member {
-    /// Member `me` of an initialised replica set at time 0: member 0 is primary of term 1
-    /// (the deployment starts healthy, as the load balancer assumes), the others know it.
+    /// Member `me` of an initialised replica set at time 0: the first member of the
+    /// highest priority is primary of term 1 (the deployment starts healthy, as the load
+    /// balancer assumes), the others know it.
     pub fn new(cfg: RsConfig, me: usize, seed: u64) -> Self {
         let n = cfg.members.len();
+        let first = Self::initial_primary(&cfg);
         assert!(
             me < n && cfg.priorities.len() == n,
             "the topology gives every member a priority"
@@ -218,11 +273,11 @@ impl Member {
         let mut m = Self {
             me,
             term: 1,
-            voted_for: Some(0),
+            voted_for: Some(first),
             log: Vec::new(),
             role: Role::Secondary,
             commit: 0,
-            primary: Some(0),
+            primary: Some(first),
             contact_at: Duration::ZERO,
             deadline: Duration::ZERO,
             dry_run: None,
@@ -233,16 +288,23 @@ impl Member {
             heartbeat_at: Duration::ZERO,
             lagging: vec![false; n],
             confirmed: vec![true; n],
+            elected_at: Duration::ZERO,
             users: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed ^ (0x5EED_0000 + me as u64)),
             events: Vec::new(),
             cfg,
         };
-        if me == 0 {
+        if me == first {
             m.role = Role::Primary;
         }
         m.reset_deadline(Duration::ZERO);
         m
+    }
+
+    /// The member that is primary when the set starts: the first of the highest priority.
+    pub fn initial_primary(cfg: &RsConfig) -> usize {
+        let best = cfg.priorities.iter().copied().max().unwrap_or(1);
+        cfg.priorities.iter().position(|&p| p == best).unwrap_or(0)
     }
 
     /// The software restarts: volatile state is lost, the data files are kept.
@@ -280,6 +342,11 @@ impl Member {
     fn last_term(&self) -> Term {
         self.log.last().map_or(0, |e| e.term)
     }
+    /// The term of the entry at `index` (0 for index 0), if the log reaches it.
+    pub fn entry_term(&self, index: Index) -> Option<Term> {
+        self.term_at(index)
+    }
+
     fn term_at(&self, index: Index) -> Option<Term> {
         if index == 0 {
             return Some(0);
@@ -310,10 +377,14 @@ impl Member {
     }
 
     fn reset_deadline(&mut self, now: Duration) {
+        self.deadline = now + self.cfg.election_timeout + self.jitter();
+    }
+
+    /// The random part of an election timeout: up to 15% of it, divided by priority.
+    fn jitter(&mut self) -> Duration {
         let priority = self.cfg.priorities[self.me].max(1);
         let spread = self.cfg.election_timeout.as_millis() as u64 * 15 / 100;
-        let jitter = Duration::from_millis(self.rng.random_range(0..=spread) / u64::from(priority));
-        self.deadline = now + self.cfg.election_timeout + jitter;
+        Duration::from_millis(self.rng.random_range(0..=spread) / u64::from(priority))
     }
 
     fn peers(&self) -> impl Iterator<Item = usize> + use<> {
@@ -373,18 +444,14 @@ impl Member {
     }
 
     fn check_lag(&mut self, now: Duration) {
-        for p in self
-            .peers()
-            .filter(|&p| self.confirmed[p])
-            .collect::<Vec<_>>()
-        {
-            let lag = match self
+        for p in self.peers().collect::<Vec<_>>() {
+            let first_missing = self
                 .log
-                .get(usize::try_from(self.matched[p]).expect("log indexes fit memory"))
-            {
-                Some(first_missing) => {
-                    now.saturating_sub(Duration::from_millis(first_missing.written_ms))
-                }
+                .get(usize::try_from(self.matched[p]).expect("log indexes fit memory"));
+            let lag = match first_missing {
+                // No answer in this term yet: what it holds is unknown since the election.
+                _ if !self.confirmed[p] => now.saturating_sub(self.elected_at),
+                Some(entry) => now.saturating_sub(Duration::from_millis(entry.written_ms)),
                 None => Duration::ZERO,
             };
             let lagging = lag > self.cfg.lag_threshold;
@@ -403,7 +470,15 @@ impl Member {
     fn append_for(&self, peer: usize) -> Message {
         let next = self.next[peer].clamp(1, self.last_index() + 1);
         let start = usize::try_from(next - 1).expect("log indexes fit memory");
-        let end = (start + MAX_BATCH).min(self.log.len());
+        let mut end = start;
+        let mut bytes = 0;
+        while end < self.log.len()
+            && end - start < MAX_BATCH
+            && (end == start || bytes < MAX_BATCH_BYTES)
+        {
+            bytes += self.log[end].size_hint();
+            end += 1;
+        }
         Message::Append {
             term: self.term,
             from: self.me,
@@ -443,6 +518,11 @@ impl Member {
         if self.cfg.majority() == 1 {
             return self.win(now);
         }
+        // An election that stalls (a split vote) is retried after half a heartbeat for the
+        // votes to arrive plus a fresh random delay, not a whole election timeout: the
+        // candidate has already waited one, and the random part keeps two candidates from
+        // colliding again.
+        self.deadline = now + self.cfg.heartbeat / 2 + self.jitter();
         self.ask_votes(self.term, false)
     }
 
@@ -468,6 +548,7 @@ impl Member {
 
     fn win(&mut self, now: Duration) -> Vec<(usize, Message)> {
         self.role = Role::Primary;
+        self.elected_at = now;
         self.primary = Some(self.me);
         self.contact_at = now;
         let votes = self
@@ -629,6 +710,14 @@ impl Member {
     }
 
     fn roll_back_from(&mut self, index: Index) {
+        // Raft's Log Matching and Leader Completeness: a committed entry is never
+        // overwritten. If it happens, the model is broken; stop the run loudly.
+        assert!(
+            index > self.commit,
+            "{} rolls back index {index} below its commit point {}",
+            self.name(),
+            self.commit
+        );
         let keep = usize::try_from(index - 1).expect("log indexes fit memory");
         let removed: Vec<Entry> = self.log.split_off(keep);
         let signups = removed

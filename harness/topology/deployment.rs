@@ -264,6 +264,10 @@ fn check_replica_set(spec: &TopologySpec) -> Result<(), TopologyError> {
             "expected a heartbeat shorter than replica_set.election_timeout".into(),
         );
     }
+    if rs.write_timeout + Duration::from_secs(2) > spec.lb.response_timeout {
+        let message = "expected a write timeout at least 2s shorter than lb.response_timeout (a forwarded write adds up to 2s)";
+        return fail("replica_set.write_timeout".into(), message.into());
+    }
     let nodes: Vec<String> = (1..=spec.nodes).map(|i| format!("node-{i}")).collect();
     for name in rs.priority.keys() {
         if !nodes.contains(name) {

@@ -149,7 +149,9 @@ pub struct ReplicaSetSettings {
     #[serde(with = "crate::duration")]
     pub election_timeout: Duration,
     /// How long a write waits for a majority before the user gets 504 (MongoDB's
-    /// `wtimeout`). Default `"5s"`.
+    /// `wtimeout`). Default `"3s"`; at least 2s shorter than `lb.response_timeout`, so the
+    /// node's own answer (forwarding included) reaches the user before the balancer gives
+    /// up.
     #[serde(with = "crate::duration")]
     pub write_timeout: Duration,
     /// Replication lag above which the primary reports a secondary. Default `"5s"`.
@@ -170,7 +172,7 @@ impl Default for ReplicaSetSettings {
         Self {
             heartbeat: Duration::from_secs(2),
             election_timeout: Duration::from_secs(10),
-            write_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(3),
             lag_threshold: Duration::from_secs(5),
             contact_max: Duration::from_secs(15),
             priority: std::collections::BTreeMap::new(),

@@ -82,7 +82,7 @@ enum Link {
 }
 
 /// The rule id partitions use; `heal` removes them all.
-const PARTITION: &str = "partition";
+pub const PARTITION: &str = "partition";
 
 /// A running world.
 pub struct World {
@@ -380,12 +380,16 @@ impl World {
             format!("it reaches {reachable} of {} members on 27017", names.len())
         };
         self.lost_noted = Some((node.clone(), term));
-        self.record(EventKind::PrimaryLost { node, why });
+        self.record(EventKind::PrimaryLost { node, term, why });
     }
 
-    /// True when the members that are up agree: one primary, every log ending at the same
-    /// entry, and the primary's commit point there.
+    /// True when the members that are up form a healthy set: exactly one primary, every
+    /// member in its term and following it, every log a prefix of the primary's, and no
+    /// member missing an entry older than one heartbeat. (Under load logs differ for a few
+    /// milliseconds around every write; identical logs are only required at the end, by
+    /// the checkers.)
     pub fn converged(&self) -> bool {
+        let now = self.elapsed();
         let up: Vec<_> = self
             .members
             .iter()
@@ -399,13 +403,25 @@ impl World {
         let [primary] = primaries.as_slice() else {
             return false;
         };
-        let end = |m: &Member| (m.last_index(), m.log().last().map(|e| e.term));
-        up.iter().all(|m| end(m) == end(primary)) && primary.commit() == primary.last_index()
+        let heartbeat = self.topology.replica_set.heartbeat;
+        up.iter().all(|m| {
+            let last = m.last_index();
+            let follows = m.term() == primary.term() && m.primary() == Some(primary.name());
+            let prefix =
+                last <= primary.last_index() && primary.entry_term(last) == m.entry_term(last);
+            let missing = primary
+                .log()
+                .get(usize::try_from(last).expect("log indexes fit memory"));
+            let recent = missing.is_none_or(|e| {
+                now.saturating_sub(Duration::from_millis(e.written_ms)) < heartbeat
+            });
+            follows && prefix && recent
+        })
     }
 
-    /// Records that the members agree (the executor asks after the last step).
-    pub fn record_converged(&self) {
-        self.record(EventKind::Converged);
+    /// Records that the members came to agree at `at` (the executor tracks it).
+    pub fn record_converged(&self, at: Duration) {
+        self.recorder.record_at(at, EXECUTOR, EventKind::Converged);
     }
 
     /// Records every member's final data for the checkers.
@@ -423,6 +439,8 @@ impl World {
             self.record(EventKind::MemberFinal(MemberFinal {
                 node: node.clone(),
                 up: !self.down.contains_key(node),
+                role: format!("{:?}", m.role()).to_lowercase(),
+                term: m.term(),
                 last_index: m.last_index(),
                 last_term: m.log().last().map_or(0, |e| e.term),
                 signups,

@@ -11,6 +11,8 @@ struct Net {
     cut: Vec<Vec<bool>>,
     now: Duration,
     events: Vec<(String, RsEvent)>,
+    /// When each of `events` was drained: the end of its 100 ms step.
+    event_times: Vec<Duration>,
 }
 
 impl Net {
@@ -28,6 +30,7 @@ impl Net {
             cut: vec![vec![false; n]; n],
             now: Duration::ZERO,
             events: Vec::new(),
+            event_times: Vec::new(),
         }
     }
 
@@ -67,8 +70,10 @@ impl Net {
             }
             for m in &mut self.members {
                 let name = m.name().to_string();
-                self.events
-                    .extend(m.drain_events().into_iter().map(|e| (name.clone(), e)));
+                for e in m.drain_events() {
+                    self.events.push((name.clone(), e));
+                    self.event_times.push(self.now);
+                }
             }
         }
     }
@@ -144,12 +149,19 @@ fn primary_loss_elects_one_new_primary() {
         .find(|&p| p != 0)
         .expect("a new primary");
     assert!(net.members[new].term() == 2);
-    let elected_after = net
+    // Elected no sooner than the election timeout after the last heartbeat before the
+    // loss (sent at most 2 s before it), and no later than timeout + its random part
+    // (15%) + one 100 ms step for the dry run and the vote, after the loss.
+    let at = net
         .events
         .iter()
-        .position(|(_, e)| matches!(e, RsEvent::Elected { .. }));
-    assert!(elected_after.is_some());
-    assert!(net.now - lost_at <= Duration::from_secs(15));
+        .position(|(_, e)| matches!(e, RsEvent::Elected { .. }))
+        .map(|i| net.event_times[i]);
+    let after = at.expect("an election") - lost_at;
+    assert!(
+        after >= Duration::from_secs(8) && after <= Duration::from_millis(11_600),
+        "elected {after:?} after the loss"
+    );
     // The old primary, cut off, stepped down: it could not see a majority.
     assert_eq!(net.members[0].role(), Role::Secondary);
     assert!(
@@ -305,4 +317,140 @@ fn lag_is_reported_both_ways() {
         lags,
         [("node-3".to_string(), true), ("node-3".to_string(), false)]
     );
+}
+
+/// Proves a new primary does not commit an entry of an older term just because a
+/// majority holds it (Raft's "Figure 8" hazard): only an entry of its own term commits,
+/// and the older ones with it.
+#[test]
+fn older_term_entries_commit_only_with_the_current_term() {
+    let mut net = Net::new(3);
+    let m = &mut net.members[0];
+    let old = Entry {
+        term: 2,
+        written_ms: 0,
+        op: Op::Signup {
+            user: "old".into(),
+            password: "pw".into(),
+        },
+    };
+    let append = Message::Append {
+        term: 2,
+        from: 1,
+        prev_index: 0,
+        prev_term: 0,
+        entries: vec![old],
+        commit: 0,
+    };
+    m.handle(Duration::ZERO, append);
+    assert_eq!(
+        (m.role(), m.last_index(), m.commit()),
+        (Role::Secondary, 1, 0)
+    );
+    // Silence from node-2's term: node-1 runs a dry run, then the election, and wins.
+    let later = Duration::from_secs(30);
+    let asks = m.tick(later);
+    assert!(matches!(
+        asks[0].1,
+        Message::Vote {
+            dry_run: true,
+            term: 3,
+            ..
+        }
+    ));
+    let yes = |from, dry_run, term| Message::VoteReply {
+        term,
+        from,
+        granted: true,
+        dry_run,
+    };
+    let (_, votes) = m.handle(later, yes(2, true, 2));
+    assert!(matches!(
+        votes[0].1,
+        Message::Vote {
+            dry_run: false,
+            term: 3,
+            ..
+        }
+    ));
+    m.handle(later, yes(2, false, 3));
+    assert_eq!(
+        (m.role(), m.term(), m.last_index()),
+        (Role::Primary, 3, 2),
+        "won, and wrote its no-op entry"
+    );
+    // node-3 holds the term-2 entry: a majority has index 1, but it is not of term 3.
+    m.handle(
+        later,
+        Message::AppendReply {
+            term: 3,
+            from: 2,
+            ok: true,
+            last: 1,
+        },
+    );
+    assert_eq!(m.commit(), 0);
+    // Once node-3 holds the term-3 entry too, both commit.
+    m.handle(
+        later,
+        Message::AppendReply {
+            term: 3,
+            from: 2,
+            ok: true,
+            last: 2,
+        },
+    );
+    assert_eq!(m.commit(), 2);
+}
+
+/// Proves a secondary's commit point never passes what the primary's message verified:
+/// an unverified tail stays uncommitted, and a stale, reordered Append changes nothing.
+#[test]
+fn commit_stops_at_the_verified_prefix() {
+    let mut net = Net::new(3);
+    let m = &mut net.members[1];
+    let entry = |term, user: &str| Entry {
+        term,
+        written_ms: 0,
+        op: Op::Signup {
+            user: user.into(),
+            password: "pw".into(),
+        },
+    };
+    let both = Message::Append {
+        term: 1,
+        from: 0,
+        prev_index: 0,
+        prev_term: 0,
+        entries: vec![entry(1, "a"), entry(1, "b")],
+        commit: 0,
+    };
+    m.handle(Duration::ZERO, both);
+    // A new primary of term 2 knows only index 1 matches so far; its commit point is 2.
+    let heartbeat = Message::Append {
+        term: 2,
+        from: 2,
+        prev_index: 1,
+        prev_term: 1,
+        entries: vec![],
+        commit: 2,
+    };
+    m.handle(Duration::ZERO, heartbeat);
+    assert_eq!(
+        m.commit(),
+        1,
+        "index 2 is not verified to match the primary's log"
+    );
+    // A stale Append from the first batch arrives late: no truncation, no change.
+    let stale = Message::Append {
+        term: 2,
+        from: 2,
+        prev_index: 0,
+        prev_term: 0,
+        entries: vec![entry(1, "a")],
+        commit: 1,
+    };
+    m.handle(Duration::ZERO, stale);
+    assert_eq!((m.last_index(), m.commit()), (2, 1));
+    assert_eq!(m.password("b"), Some("pw"));
 }
