@@ -136,99 +136,124 @@ fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String
     let mut up: Vec<&String> = nodes.iter().collect();
     let mut lines: Vec<Line> = Vec::new();
     for e in events {
-        let text = match &e.kind {
-            EventKind::ServiceStarted { service, port } => {
-                // One line per host and moment: "serving appliance :443, db :27017, ...".
-                let piece = format!("{service} :{port}");
-                if let Some(last) = lines.last_mut()
-                    && last.at_ms == ms(e.at)
-                    && last.host == e.host
-                    && last.text.starts_with("serving ")
+        if let EventKind::ServiceStarted { service, port } = &e.kind {
+            // One line per host and moment: "serving appliance :443, db :27017, ...".
+            let piece = format!("{service} :{port}");
+            match lines.last_mut() {
+                Some(last)
+                    if last.at_ms == ms(e.at)
+                        && last.host == e.host
+                        && last.text.starts_with("serving ") =>
                 {
                     last.text.push_str(&format!(", {piece}"));
-                    continue;
                 }
-                format!("serving {piece}")
+                _ => lines.push(Line {
+                    at_ms: ms(e.at),
+                    host: e.host.clone(),
+                    text: format!("serving {piece}"),
+                }),
             }
-            EventKind::Crashed { node, mode } => format!("{node} crashed ({})", mode.explain()),
-            EventKind::Restarted { node } => format!("{node} restarted"),
-            EventKind::ChecksStarted {
-                backends,
-                interval,
-                connect_timeout,
-                timeout,
-                rise,
-                fall,
-            } => format!(
-                "health checks every {}: connect within {}, answer within {}, rise {rise}, fall {fall}; on {}",
-                span(*interval),
-                span(*connect_timeout),
-                span(*timeout),
-                backends.join(", ")
-            ),
-            EventKind::Check {
-                backend,
-                effect,
-                detail,
-            } => {
-                match effect {
-                    CheckEffect::WentDown { .. } => up.retain(|n| *n != backend),
-                    CheckEffect::WentUp { .. } => {
-                        up = nodes
-                            .iter()
-                            .filter(|n| *n == backend || up.contains(n))
-                            .collect();
-                    }
-                    _ => {}
+            continue;
+        }
+        if let EventKind::Check {
+            backend, effect, ..
+        } = &e.kind
+        {
+            match effect {
+                CheckEffect::WentDown { .. } => up.retain(|n| *n != backend),
+                CheckEffect::WentUp { .. } => {
+                    up = nodes
+                        .iter()
+                        .filter(|n| *n == backend || up.contains(n))
+                        .collect()
                 }
-                check_line(backend, *effect, detail, &up)
+                _ => {}
             }
-            EventKind::ReplicaSet(event) => replica_set_line(event),
-            EventKind::Network { text } => text.clone(),
-            EventKind::PrimaryLost { node, why, .. } => {
-                format!("the primary {node} is lost ({why}): the set must elect another")
-            }
-            EventKind::Converged => {
-                "the replica set is healthy again: one primary, every member caught up".to_string()
-            }
-            EventKind::Forwarded { .. } | EventKind::Request(_) | EventKind::MemberFinal(_) => {
-                continue;
-            }
-        };
-        lines.push(Line {
-            at_ms: ms(e.at),
-            host: e.host.clone(),
-            text,
-        });
+        }
+        if let Some(text) = event_line(&e.kind, &up) {
+            lines.push(Line {
+                at_ms: ms(e.at),
+                host: e.host.clone(),
+                text,
+            });
+        }
     }
     for (i, w) in failure_windows.iter().enumerate() {
-        let n = i + 1;
-        let first = &w.first;
-        lines.push(Line {
-            at_ms: ms(w.start()),
-            host: "users".to_string(),
-            text: format!(
-                "failure window {n} opens: {} -> {}",
-                first.endpoint,
-                first.outcome.describe()
-            ),
-        });
-        lines.push(Line {
-            at_ms: ms(w.end()),
-            host: "users".to_string(),
-            text: format!(
-                "failure window {n} closes: {} of {} requests failed over {} (median failure took {}); last: {} -> {}",
-                w.failed,
-                w.sent,
-                span(w.length()),
-                span(w.median_failure_latency),
-                w.last.endpoint,
-                w.last.outcome.describe()
-            ),
-        });
+        lines.extend(failure_window_lines(i + 1, w));
     }
     lines.sort_by_key(|l| l.at_ms);
     lines
+}
+
+/// The timeline's text for one event; `up` is the rotation after it. `None` for events
+/// the timeline leaves to the tables (requests, routing, final states).
+fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
+    let text = match kind {
+        EventKind::ServiceStarted { service, port } => format!("serving {service} :{port}"),
+        EventKind::Crashed { node, mode } => format!("{node} crashed ({})", mode.explain()),
+        EventKind::Restarted { node } => format!("{node} restarted"),
+        EventKind::ChecksStarted {
+            backends,
+            interval,
+            connect_timeout,
+            timeout,
+            rise,
+            fall,
+        } => format!(
+            "health checks every {}: connect within {}, answer within {}, rise {rise}, fall {fall}; on {}",
+            span(*interval),
+            span(*connect_timeout),
+            span(*timeout),
+            backends.join(", ")
+        ),
+        EventKind::Check {
+            backend,
+            effect,
+            detail,
+        } => check_line(backend, *effect, detail, up),
+        EventKind::ReplicaSet(event) => replica_set_line(event),
+        EventKind::Network { text } => text.clone(),
+        EventKind::PrimaryLost { node, why, .. } => {
+            format!("the primary {node} is lost ({why}): the set must elect another")
+        }
+        EventKind::Converged => {
+            "the replica set is healthy again: one primary, every member caught up".to_string()
+        }
+        EventKind::Forwarded { .. } | EventKind::Request(_) | EventKind::MemberFinal(_) => {
+            return None;
+        }
+    };
+    Some(text)
+}
+
+/// The two lines of failure window `n`: where it opens and where it closes.
+fn failure_window_lines(n: usize, w: &FailureWindow) -> [Line; 2] {
+    let opens = format!(
+        "failure window {n} opens: {} -> {}",
+        w.first.endpoint,
+        w.first.outcome.describe()
+    );
+    let closes = format!(
+        "failure window {n} closes: {} of {} requests failed over {} (median failure took {}); last: {} -> {}",
+        w.failed,
+        w.sent,
+        span(w.length()),
+        span(w.median_failure_latency),
+        w.last.endpoint,
+        w.last.outcome.describe()
+    );
+    [
+        Line {
+            at_ms: ms(w.start()),
+            host: "users".to_string(),
+            text: opens,
+        },
+        Line {
+            at_ms: ms(w.end()),
+            host: "users".to_string(),
+            text: closes,
+        },
+    ]
 }
 
 fn replica_set_line(event: &RsEvent) -> String {

@@ -205,13 +205,6 @@ fn failovers(events: &[Event], max: Duration) -> Vec<Verdict> {
 
 /// The replica set's safety checks, judged on every run.
 fn safety(events: &[Event], requests: &[RequestRecord]) -> Vec<Verdict> {
-    let finals: Vec<&MemberFinal> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::MemberFinal(f) => Some(f),
-            _ => None,
-        })
-        .collect();
     if !events
         .iter()
         .any(|e| matches!(e.kind, EventKind::Converged))
@@ -219,40 +212,54 @@ fn safety(events: &[Event], requests: &[RequestRecord]) -> Vec<Verdict> {
         // The end state of a set that never recovered says nothing about lost writes or
         // diverged logs; the liveness verdict already fails the run.
         let observed = "not judged: the replica set never became healthy after the last fault";
-        let end_checks = [
-            "no acknowledged write lost",
-            "members end with the same log",
+        let not_judged = |e: &str| Verdict {
+            expectation: e.to_string(),
+            observed: observed.to_string(),
+            holds: true,
+        };
+        return vec![
+            not_judged(LOST),
+            not_judged(SAME_LOG),
+            one_primary_per_term(events),
         ];
-        let mut verdicts: Vec<Verdict> = end_checks
-            .iter()
-            .map(|e| Verdict {
-                expectation: e.to_string(),
-                observed: observed.to_string(),
-                holds: true,
-            })
-            .collect();
-        verdicts.push(one_primary_per_term(events));
-        return verdicts;
     }
-    let up: Vec<&&MemberFinal> = finals.iter().filter(|f| f.up).collect();
-    let not_checked: Vec<&str> = finals
+    let finals: Vec<&MemberFinal> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MemberFinal(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let up: Vec<&MemberFinal> = finals.iter().copied().filter(|f| f.up).collect();
+    let down: Vec<&str> = finals
         .iter()
         .filter(|f| !f.up)
         .map(|f| f.node.as_str())
         .collect();
-    let aside = if not_checked.is_empty() {
+    let aside = if down.is_empty() {
         String::new()
     } else {
-        format!("; {} down at the end, not checked", not_checked.join(", "))
+        format!("; {} down at the end, not checked", down.join(", "))
     };
+    vec![
+        no_write_lost(requests, &up, &aside),
+        same_log(&up, &aside),
+        one_primary_per_term(events),
+    ]
+}
 
+const LOST: &str = "no acknowledged write lost";
+const SAME_LOG: &str = "members end with the same log";
+
+/// Every signup a user got 201 for is on every member that is up.
+fn no_write_lost(requests: &[RequestRecord], up: &[&MemberFinal], aside: &str) -> Verdict {
     let acked: Vec<&str> = requests
         .iter()
         .filter(|r| r.outcome.is_ok())
         .filter_map(|r| r.user.as_deref())
         .collect();
     let mut missing: Vec<String> = Vec::new();
-    for f in &up {
+    for f in up {
         let held: BTreeSet<&str> = f.signups.iter().map(String::as_str).collect();
         let lost: Vec<&str> = acked
             .iter()
@@ -263,42 +270,45 @@ fn safety(events: &[Event], requests: &[RequestRecord]) -> Vec<Verdict> {
             missing.push(format!("{} lacks {} (first: {first})", f.node, lost.len()));
         }
     }
-    let lost = Verdict {
-        expectation: "no acknowledged write lost".to_string(),
-        observed: if missing.is_empty() {
-            format!(
-                "all {} acknowledged signups on every member that is up{aside}",
-                acked.len()
-            )
-        } else {
-            missing.join("; ")
-        },
-        holds: missing.is_empty() && !up.is_empty(),
+    let observed = if missing.is_empty() {
+        format!(
+            "all {} acknowledged signups on every member that is up{aside}",
+            acked.len()
+        )
+    } else {
+        missing.join("; ")
     };
+    Verdict {
+        expectation: LOST.to_string(),
+        observed,
+        holds: missing.is_empty() && !up.is_empty(),
+    }
+}
 
+/// Every member that is up ends at the same entry with the same signups.
+fn same_log(up: &[&MemberFinal], aside: &str) -> Verdict {
     let same = up.windows(2).all(|w| {
         (w[0].last_index, w[0].last_term, &w[0].signups)
             == (w[1].last_index, w[1].last_term, &w[1].signups)
     });
-    let converge = Verdict {
-        expectation: "members end with the same log".to_string(),
-        observed: match (same, up.first()) {
-            (true, Some(f)) => format!(
-                "{} members at index {}, term {}{aside}",
-                up.len(),
-                f.last_index,
-                f.last_term
-            ),
-            _ => up
-                .iter()
-                .map(|f| format!("{} at {}/{}", f.node, f.last_index, f.last_term))
-                .collect::<Vec<_>>()
-                .join(", "),
-        },
-        holds: same && !up.is_empty(),
+    let observed = match (same, up.first()) {
+        (true, Some(f)) => format!(
+            "{} members at index {}, term {}{aside}",
+            up.len(),
+            f.last_index,
+            f.last_term
+        ),
+        _ => up
+            .iter()
+            .map(|f| format!("{} at {}/{}", f.node, f.last_index, f.last_term))
+            .collect::<Vec<_>>()
+            .join(", "),
     };
-
-    vec![lost, converge, one_primary_per_term(events)]
+    Verdict {
+        expectation: SAME_LOG.to_string(),
+        observed,
+        holds: same && !up.is_empty(),
+    }
 }
 
 /// No term has two winners.

@@ -77,8 +77,19 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
             node: r.node.clone(),
         });
     }
+    if let Some(b) = &step.block {
+        return block(b, &hosts);
+    }
+    if let Some(u) = &step.unblock {
+        return Ok(Action::Unblock { id: u.id.clone() });
+    }
+    partition(step, &nodes, &hosts)
+}
+
+/// The partition verbs: isolate, split, one_way, bridge, heal.
+fn partition(step: &StepSpec, nodes: &[String], hosts: &[String]) -> Result<Action, StepInvalid> {
     if let Some(p) = &step.isolate {
-        node(&p.node, &nodes, &["isolate", "node"])?;
+        node(&p.node, nodes, &["isolate", "node"])?;
         let rest: Vec<String> = nodes.iter().filter(|n| **n != p.node).cloned().collect();
         let text = format!(
             "partition ({}): {} | {}",
@@ -98,11 +109,11 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
         });
     }
     if let Some(p) = &step.split {
-        return split(&p.groups, p.mode, &hosts);
+        return split(&p.groups, p.mode, hosts);
     }
     if let Some(p) = &step.one_way {
-        group(&p.from, &hosts, &["one_way", "from"])?;
-        group(&p.to, &hosts, &["one_way", "to"])?;
+        group(&p.from, hosts, &["one_way", "from"])?;
+        group(&p.to, hosts, &["one_way", "to"])?;
         disjoint(&[p.from.clone(), p.to.clone()], &["one_way", "to"])?;
         let text = format!(
             "one-way partition ({}): {} -> {}",
@@ -122,7 +133,7 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
         });
     }
     if let Some(p) = &step.bridge {
-        node(&p.node, &nodes, &["bridge", "node"])?;
+        node(&p.node, nodes, &["bridge", "node"])?;
         let rest: Vec<String> = nodes.iter().filter(|n| **n != p.node).cloned().collect();
         if rest.len() < 2 {
             return Err((
@@ -149,17 +160,11 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
             text,
         });
     }
-    if step.heal.is_some() {
-        return Ok(Action::Heal);
-    }
-    if let Some(b) = &step.block {
-        return block(b, &hosts);
-    }
-    let u = step
-        .unblock
-        .as_ref()
-        .expect("exactly one action is present");
-    Ok(Action::Unblock { id: u.id.clone() })
+    assert!(
+        step.heal.is_some(),
+        "exactly one action is present, and every other was handled"
+    );
+    Ok(Action::Heal)
 }
 
 fn mode(action: Verdict) -> &'static str {

@@ -140,13 +140,14 @@ pub const MAX_QUEUE: usize = 100_000;
 /// Longest DNS name (RFC 1035: 255 bytes on the wire, 253 characters written).
 const MAX_NAME_CHARS: usize = 253;
 
+fn fail(key: &str, message: impl Into<String>) -> Result<(), TopologyError> {
+    Err(TopologyError {
+        key: key.to_string(),
+        message: message.into(),
+    })
+}
+
 fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
-    let fail = |key: &str, message: String| {
-        Err(TopologyError {
-            key: key.to_string(),
-            message,
-        })
-    };
     if spec.nodes == 0 || spec.nodes > MAX_NODES {
         return fail(
             "nodes",
@@ -164,7 +165,19 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
         );
         return fail("domain", message);
     }
-    let (lb, node) = (&spec.lb, &spec.node);
+    check_durations(spec)?;
+    check_lb(&spec.lb)?;
+    check_node(&spec.node)?;
+    check_replica_set(spec)?;
+    if spec.dns.ttl.subsec_nanos() != 0 {
+        return fail("dns.ttl", "expected whole seconds: DNS TTLs are integers");
+    }
+    Ok(())
+}
+
+/// Every duration setting: above 0 (or 0 where that means "instant") and at most 1h.
+fn check_durations(spec: &TopologySpec) -> Result<(), TopologyError> {
+    let (lb, node, rs, net) = (&spec.lb, &spec.node, &spec.replica_set, &spec.network);
     let durations = [
         ("lb.interval", lb.interval, false),
         ("lb.timeout", lb.timeout, false),
@@ -172,36 +185,16 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
         ("lb.response_timeout", lb.response_timeout, false),
         ("node.login_time", node.login_time, true),
         ("node.signup_time", node.signup_time, true),
-        ("replica_set.heartbeat", spec.replica_set.heartbeat, false),
-        (
-            "replica_set.election_timeout",
-            spec.replica_set.election_timeout,
-            false,
-        ),
-        (
-            "replica_set.write_timeout",
-            spec.replica_set.write_timeout,
-            false,
-        ),
-        (
-            "replica_set.lag_threshold",
-            spec.replica_set.lag_threshold,
-            false,
-        ),
-        (
-            "replica_set.contact_max",
-            spec.replica_set.contact_max,
-            false,
-        ),
         ("node.userinfo_time", node.userinfo_time, true),
         ("node.testall_time", node.testall_time, true),
+        ("replica_set.heartbeat", rs.heartbeat, false),
+        ("replica_set.election_timeout", rs.election_timeout, false),
+        ("replica_set.write_timeout", rs.write_timeout, false),
+        ("replica_set.lag_threshold", rs.lag_threshold, false),
+        ("replica_set.contact_max", rs.contact_max, false),
         ("dns.ttl", spec.dns.ttl, false),
-        ("network.lan_latency", spec.network.lan_latency, true),
-        (
-            "network.internet_latency",
-            spec.network.internet_latency,
-            true,
-        ),
+        ("network.lan_latency", net.lan_latency, true),
+        ("network.internet_latency", net.internet_latency, true),
     ];
     for (key, value, zero_ok) in durations {
         if (value.is_zero() && !zero_ok) || value > MAX_SETTING {
@@ -209,12 +202,19 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
             return fail(key, format!("expected a duration {low} and at most 1h"));
         }
     }
+    Ok(())
+}
+
+fn check_lb(lb: &LbSettings) -> Result<(), TopologyError> {
     if lb.connect_timeout + lb.timeout > lb.interval {
-        return fail("lb.interval", "expected an interval no shorter than lb.connect_timeout + lb.timeout, so one check ends before the next is due".to_string());
+        let message = "expected an interval no shorter than lb.connect_timeout + lb.timeout, so one check ends before the next is due";
+        return fail("lb.interval", message);
     }
     if lb.rise == 0 || lb.fall == 0 {
-        let key = if lb.rise == 0 { "lb.rise" } else { "lb.fall" };
-        return fail(key, "expected at least 1 check".to_string());
+        return fail(
+            if lb.rise == 0 { "lb.rise" } else { "lb.fall" },
+            "expected at least 1 check",
+        );
     }
     let path_ok = lb.check_path.starts_with('/')
         && lb
@@ -230,6 +230,10 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
             ),
         );
     }
+    Ok(())
+}
+
+fn check_node(node: &NodeSettings) -> Result<(), TopologyError> {
     if node.workers == 0 || node.workers > MAX_WORKERS {
         return fail(
             "node.workers",
@@ -243,14 +247,7 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
         );
     }
     if node.accounts == 0 {
-        return fail("node.accounts", "expected at least 1 account".to_string());
-    }
-    check_replica_set(spec)?;
-    if spec.dns.ttl.subsec_nanos() != 0 {
-        return fail(
-            "dns.ttl",
-            "expected whole seconds: DNS TTLs are integers".to_string(),
-        );
+        return fail("node.accounts", "expected at least 1 account");
     }
     Ok(())
 }

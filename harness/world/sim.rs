@@ -503,86 +503,101 @@ fn register(
 ) {
     let ip = host.address;
     let clock = SimClock::new(Duration::from_secs(EPOCH_UNIX_S));
-    let recorder = recorder.clone();
-    let name = host.name.clone();
-    let faults = faults.clone();
+    let (recorder, faults, name) = (recorder.clone(), faults.clone(), host.name.clone());
     let env = move || {
         Env::new(
             &name,
             SimNet::new(ip, faults.clone()),
-            std::sync::Arc::new(clock.clone()),
+            Arc::new(clock.clone()),
             recorder.clone(),
         )
     };
     match host.role {
-        Role::Dns => {
-            let lb = topology.the(Role::LoadBalancer).address;
-            let IpAddr::V4(lb) = lb else {
-                unreachable!("ha-N addresses are IPv4")
-            };
-            let ttl_s =
-                u32::try_from(topology.dns.ttl.as_secs()).expect("TTL checked to fit 32 bits");
-            let zone = Zone::new(&topology.zone_names(), lb, ttl_s);
-            sim.host(ip, move || {
-                let (env, zone) = (env(), zone.clone());
-                async move { Ok(dns::run(env, zone).await?) }
-            });
-        }
-        Role::LoadBalancer => {
-            let backends = topology
-                .with_role(Role::Node)
-                .map(|n| Backend {
-                    name: n.name.clone(),
-                    addr: SocketAddr::new(n.address, node::PORT),
-                })
-                .collect();
-            let config = LbConfig {
-                backends,
-                settings: topology.lb.clone(),
-            };
-            sim.host(ip, move || {
-                let (env, config) = (env(), config.clone());
-                async move { Ok(load_balancer::run(env, config).await?) }
-            });
-        }
-        Role::Node => {
-            let rs = &topology.replica_set;
-            let db = DbConfig {
-                member: members[&host.name].clone(),
-                peers: topology
-                    .with_role(Role::Node)
-                    .map(|n| SocketAddr::new(n.address, database::PORT))
-                    .collect(),
-                write_timeout: rs.write_timeout,
-                contact_max: rs.contact_max,
-            };
-            let config = NodeConfig {
-                db,
-                name: host.name.clone(),
-                settings: topology.node.clone(),
-            };
-            sim.host(ip, move || {
-                let (env, config) = (env(), config.clone());
-                async move { Ok(node::run(env, config).await?) }
-            });
-        }
-        Role::Users => {
-            let config = UsersConfig {
-                rate_per_s: setup.load.rate_per_s,
-                userinfo_share: setup.load.userinfo_share,
-                signup_share: setup.load.signup_share,
-                timeout: setup.load.timeout,
-                until: setup.load_for,
-                name: topology.zone_names()[3].clone(),
-                dns_server: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
-                port: load_balancer::PORT,
-                accounts: topology.node.accounts,
-                seed: setup.seed,
-            };
-            sim.host(ip, move || {
-                let (env, config) = (env(), config.clone());
-                async move { Ok(users::run(env, config).await?) }
-            });
-        }
+        Role::Dns => start(sim, ip, env, zone(topology), dns::run),
+        Role::LoadBalancer => start(sim, ip, env, lb_config(topology), load_balancer::run),
+        Role::Node => start(
+            sim,
+            ip,
+            env,
+            node_config(topology, members, host),
+            node::run,
+        ),
+        Role::Users => start(sim, ip, env, users_config(topology, setup), users::run),
+    }
+}
+
+/// Registers a host whose software is `run(env, config)`, restartable from the factory.
+fn start<C, Fut>(
+    sim: &mut turmoil::Sim<'static>,
+    ip: IpAddr,
+    env: impl Fn() -> Env<SimNet> + 'static,
+    config: C,
+    run: fn(Env<SimNet>, C) -> Fut,
+) where
+    C: Clone + 'static,
+    Fut: std::future::Future<Output = std::io::Result<()>> + 'static,
+{
+    sim.host(ip, move || {
+        let software = run(env(), config.clone());
+        async move { Ok(software.await?) }
+    });
+}
+
+fn zone(topology: &Topology) -> Zone {
+    let IpAddr::V4(lb) = topology.the(Role::LoadBalancer).address else {
+        unreachable!("ha-N addresses are IPv4")
+    };
+    let ttl_s = u32::try_from(topology.dns.ttl.as_secs()).expect("TTL checked to fit 32 bits");
+    Zone::new(&topology.zone_names(), lb, ttl_s)
+}
+
+fn lb_config(topology: &Topology) -> LbConfig {
+    let backends = topology
+        .with_role(Role::Node)
+        .map(|n| Backend {
+            name: n.name.clone(),
+            addr: SocketAddr::new(n.address, node::PORT),
+        })
+        .collect();
+    LbConfig {
+        backends,
+        settings: topology.lb.clone(),
+    }
+}
+
+fn node_config(
+    topology: &Topology,
+    members: &BTreeMap<String, SharedMember>,
+    host: &crate::topology::Host,
+) -> NodeConfig {
+    let rs = &topology.replica_set;
+    let db = DbConfig {
+        member: members[&host.name].clone(),
+        peers: topology
+            .with_role(Role::Node)
+            .map(|n| SocketAddr::new(n.address, database::PORT))
+            .collect(),
+        write_timeout: rs.write_timeout,
+        contact_max: rs.contact_max,
+    };
+    NodeConfig {
+        db,
+        name: host.name.clone(),
+        settings: topology.node.clone(),
+    }
+}
+
+fn users_config(topology: &Topology, setup: &RunSetup) -> UsersConfig {
+    UsersConfig {
+        rate_per_s: setup.load.rate_per_s,
+        userinfo_share: setup.load.userinfo_share,
+        signup_share: setup.load.signup_share,
+        timeout: setup.load.timeout,
+        until: setup.load_for,
+        name: topology.zone_names()[3].clone(),
+        dns_server: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
+        port: load_balancer::PORT,
+        accounts: topology.node.accounts,
+        seed: setup.seed,
     }
 }
