@@ -75,6 +75,8 @@ pub enum EventKind {
         term: u64,
         why: String,
     },
+    /// The SMTP relay accepted a message (it answered 250 to its DATA).
+    MailAccepted { message_id: String, to: String },
     /// A member's data at the end of the run, for the checkers.
     MemberFinal(MemberFinal),
     /// After the last fault, the members that are up last became a healthy set (one

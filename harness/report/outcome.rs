@@ -219,7 +219,10 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         EventKind::Converged => {
             "the replica set is healthy again: one primary, every member caught up".to_string()
         }
-        EventKind::Forwarded { .. } | EventKind::Request(_) | EventKind::MemberFinal(_) => {
+        EventKind::Forwarded { .. }
+        | EventKind::Request(_)
+        | EventKind::MemberFinal(_)
+        | EventKind::MailAccepted { .. } => {
             return None;
         }
     };

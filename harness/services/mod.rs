@@ -14,4 +14,5 @@ pub mod load_balancer;
 pub mod node;
 pub mod replica_set;
 pub mod round_robin;
+pub mod smtp;
 pub mod users;
