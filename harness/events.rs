@@ -75,6 +75,19 @@ pub enum EventKind {
         term: u64,
         why: String,
     },
+    /// A node's mail queue had a message accepted by the relay.
+    MailSent {
+        message_id: String,
+        attempts: u32,
+        waited_ms: u64,
+    },
+    /// A node's delivery attempt failed; it retries after `retry_in_ms`.
+    MailFailed {
+        message_id: String,
+        attempt: u32,
+        reason: String,
+        retry_in_ms: u64,
+    },
     /// The SMTP relay accepted a message (it answered 250 to its DATA).
     MailAccepted { message_id: String, to: String },
     /// A member's data at the end of the run, for the checkers.
@@ -98,6 +111,8 @@ pub struct MemberFinal {
     pub last_term: u64,
     /// Users whose signup is in its log, in log order.
     pub signups: Vec<String>,
+    /// The deployment's domain (verification mail ids are built from it).
+    pub domain: String,
 }
 
 /// How a node crashes.

@@ -51,7 +51,7 @@ fn bad_input_is_one_clear_error() {
         (
             "unknown-node.toml",
             SHORT.replace("node-3", "node-4"),
-            ":7:18: steps[0].crash.node: unknown node \"node-4\"",
+            ":7:18: steps[0].crash.node: unknown host \"node-4\"",
         ),
         (
             "syntax.toml",
@@ -183,7 +183,7 @@ fn exit_codes_seed_and_json() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("result: FAIL (1 of 5 expectations failed) with seed 9"),
+        stdout.contains("result: FAIL (1 of 6 expectations failed) with seed 9"),
         "{stdout}"
     );
     assert!(

@@ -12,8 +12,10 @@ use harness::services::database::{self, DbConfig};
 use harness::services::dns::{self, Zone};
 use harness::services::http::{self, Body};
 use harness::services::load_balancer::{self, Backend, LbConfig};
+use harness::services::mail::MailConfig;
 use harness::services::node::{self, NodeConfig};
 use harness::services::replica_set::{Member, RsConfig};
+use harness::services::smtp::{self, SmtpConfig};
 use harness::topology::{LbSettings, NodeSettings};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -64,8 +66,8 @@ fn env(host: &str, net: RealNet) -> Env<RealNet> {
 }
 
 /// Proves the DNS service answers a real UDP query on loopback, the load balancer relays
-/// real HTTP logins round robin over two real nodes, and signups replicate between the
-/// two nodes' members over real TCP.
+/// real HTTP logins round robin over two real nodes, signups replicate between the two
+/// nodes' members over real TCP, and their verification mail reaches the real relay.
 #[test]
 fn services_run_on_real_sockets() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -93,6 +95,30 @@ fn services_run_on_real_sockets() {
             election_timeout: Duration::from_secs(10),
             lag_threshold: Duration::from_secs(5),
         };
+        // The SMTP relay, for the verification mail a signup queues.
+        let smtp_port = free_port(false);
+        let relay_events = Recorder::new();
+        let relay_config = SmtpConfig {
+            hostname: "smtp.example.com".into(),
+            username: "appliance".into(),
+            password: "pw".into(),
+        };
+        let relay_env = Env::new(
+            "smtp",
+            RealNet::new(LOOPBACK).with_port(smtp::PORT, smtp_port),
+            Arc::new(RealClock::new(0)),
+            relay_events.clone(),
+        );
+        tokio::spawn(smtp::run(relay_env, relay_config));
+        let mail = MailConfig {
+            relay: SocketAddr::new(LOOPBACK, smtp_port),
+            username: "appliance".into(),
+            password: "pw".into(),
+            domain: "example.com".into(),
+            retry_initial: Duration::from_millis(100),
+            retry_max: Duration::from_secs(1),
+            timeout: Duration::from_secs(2),
+        };
         let mut backends = Vec::new();
         for (i, name) in names.into_iter().enumerate() {
             let port = free_port(false);
@@ -105,6 +131,7 @@ fn services_run_on_real_sockets() {
             let config = NodeConfig {
                 name: name.to_string(),
                 settings: NodeSettings::default(),
+                mail: mail.clone(),
                 db,
             };
             let net = RealNet::new(LOOPBACK)
@@ -172,5 +199,27 @@ fn services_run_on_real_sockets() {
             .await;
             assert_eq!(response.status(), 201, "{user}: {:?}", response.body());
         }
+
+        // The primary delivers each signup's verification mail through the real relay.
+        let mut delivered = Vec::new();
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            delivered = relay_events
+                .snapshot()
+                .into_iter()
+                .filter_map(|e| match e.kind {
+                    harness::events::EventKind::MailAccepted { message_id, .. } => Some(message_id),
+                    _ => None,
+                })
+                .collect();
+            if delivered.len() == 2 {
+                break;
+            }
+        }
+        delivered.sort();
+        assert_eq!(
+            delivered,
+            ["<verify-alice@example.com>", "<verify-bob@example.com>"]
+        );
     });
 }

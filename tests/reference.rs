@@ -40,6 +40,7 @@ fn reference_scenario_names_every_key() {
         recovery_max: Some(Default::default()),
         failover_max: Some(Default::default()),
         converge_within: Some(Default::default()),
+        mail_exactly_once: Some(true),
     };
     let mut known = Vec::new();
     keys(

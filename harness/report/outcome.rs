@@ -32,6 +32,14 @@ pub struct Outcome {
     /// Each member at the end of the run, and the entries rolled back over the run.
     pub members: Vec<MemberFinal>,
     pub rolled_back: u64,
+    /// Verification mail: delivered, failed attempts, and the longest wait from queue to
+    /// delivery.
+    pub mail_sent: usize,
+    pub mail_failed_attempts: usize,
+    pub mail_longest_wait_ms: u64,
+    /// Messages the relay accepted more than once (at-least-once delivery, see
+    /// `services::mail`).
+    pub mail_duplicates: usize,
     pub verdicts: Vec<Verdict>,
     pub passed: bool,
 }
@@ -119,6 +127,31 @@ impl Outcome {
                     _ => None,
                 })
                 .collect(),
+            mail_sent: events
+                .iter()
+                .filter(|e| matches!(e.kind, EventKind::MailSent { .. }))
+                .count(),
+            mail_failed_attempts: events
+                .iter()
+                .filter(|e| matches!(e.kind, EventKind::MailFailed { .. }))
+                .count(),
+            mail_longest_wait_ms: events
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::MailSent { waited_ms, .. } => Some(*waited_ms),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0),
+            mail_duplicates: {
+                let mut seen = std::collections::BTreeMap::new();
+                for e in events {
+                    if let EventKind::MailAccepted { message_id, .. } = &e.kind {
+                        *seen.entry(message_id.as_str()).or_insert(0usize) += 1;
+                    }
+                }
+                seen.values().filter(|n| **n > 1).count()
+            },
             rolled_back: events
                 .iter()
                 .map(|e| match &e.kind {
@@ -135,6 +168,7 @@ impl Outcome {
 fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String]) -> Vec<Line> {
     let mut up: Vec<&String> = nodes.iter().collect();
     let mut lines: Vec<Line> = Vec::new();
+    let mut mail_failing = false;
     for e in events {
         if let EventKind::ServiceStarted { service, port } = &e.kind {
             // One line per host and moment: "serving appliance :443, db :27017, ...".
@@ -169,6 +203,13 @@ fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String
                 }
                 _ => {}
             }
+        }
+        if let Some(text) = mail_line(&e.kind, &mut mail_failing) {
+            lines.push(Line {
+                at_ms: ms(e.at),
+                host: e.host.clone(),
+                text,
+            });
         }
         if let Some(text) = event_line(&e.kind, &up) {
             lines.push(Line {
@@ -222,11 +263,38 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         EventKind::Forwarded { .. }
         | EventKind::Request(_)
         | EventKind::MemberFinal(_)
-        | EventKind::MailAccepted { .. } => {
+        | EventKind::MailAccepted { .. }
+        | EventKind::MailSent { .. }
+        | EventKind::MailFailed { .. } => {
             return None;
         }
     };
     Some(text)
+}
+
+/// Mail delivery as the timeline tells it: the first failure of a streak, and the first
+/// success after one (each attempt is in the event log; the summary counts them).
+fn mail_line(kind: &EventKind, failing: &mut bool) -> Option<String> {
+    match kind {
+        EventKind::MailFailed { reason, .. } if !*failing => {
+            *failing = true;
+            Some(format!(
+                "mail delivery failing ({reason}); queued mail retries with backoff"
+            ))
+        }
+        EventKind::MailSent {
+            message_id,
+            attempts,
+            waited_ms,
+        } if *failing => {
+            *failing = false;
+            let waited = span(Duration::from_millis(*waited_ms));
+            Some(format!(
+                "mail delivery works again: {message_id} sent on attempt {attempts}, {waited} after it was queued"
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// The two lines of failure window `n`: where it opens and where it closes.

@@ -194,6 +194,14 @@ fn members(out: &mut String, o: &Outcome) {
         out,
         format!("  entries rolled back over the run: {}", o.rolled_back),
     );
+    let wait = span(Duration::from_millis(o.mail_longest_wait_ms));
+    push(
+        out,
+        format!(
+            "  verification mail: {} delivered, {} failed attempts retried, longest wait {wait}, {} delivered twice",
+            o.mail_sent, o.mail_failed_attempts, o.mail_duplicates
+        ),
+    );
 }
 
 fn ms(v: Option<u64>) -> String {

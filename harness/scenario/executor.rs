@@ -25,6 +25,9 @@ pub fn drain(scenario: &Scenario) -> Duration {
     scenario.load.timeout + Duration::from_secs(1)
 }
 
+/// How long the run may go on after its end for writes in flight to settle.
+pub const QUIESCE_MAX: Duration = Duration::from_secs(5);
+
 fn apply(world: &mut World, action: &Action) {
     match action {
         Action::Crash { node, mode } => world.crash(node, *mode),
@@ -63,7 +66,7 @@ pub fn run(scenario: &Scenario, seed: Option<u64>) -> Result<Run, WorldError> {
         tick: scenario.tick,
         load_for: scenario.duration,
         // turmoil errors past this; the loop below stops at `end`, one tick earlier.
-        max_duration: end + scenario.tick,
+        max_duration: end + QUIESCE_MAX + scenario.tick,
         load: scenario.load.clone(),
     };
     let mut world = World::new(&scenario.topology, &setup);
@@ -86,6 +89,11 @@ pub fn run(scenario: &Scenario, seed: Option<u64>) -> Result<Run, WorldError> {
     }
     if let Some(at) = agreed_since {
         world.record_converged(at);
+    }
+    // Let writes in flight settle before the checkers read the members' data.
+    let settle_by = world.elapsed() + QUIESCE_MAX;
+    while !world.quiescent() && world.elapsed() < settle_by {
+        world.step()?;
     }
     world.record_final_state();
     Ok(Run {

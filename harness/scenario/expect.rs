@@ -144,7 +144,11 @@ pub fn judge(
     if let Some(max) = expect.failover_max {
         verdicts.extend(failovers(events, max));
     }
-    verdicts.extend(safety(events, requests));
+    let mut safety = safety(events, requests);
+    if expect.mail_exactly_once != Some(true) {
+        safety.retain(|v| v.expectation != MAIL_TWICE);
+    }
+    verdicts.extend(safety);
     verdicts.push(liveness(events, expect.converge_within()));
     verdicts
 }
@@ -221,6 +225,8 @@ fn safety(events: &[Event], requests: &[RequestRecord]) -> Vec<Verdict> {
             not_judged(LOST),
             not_judged(SAME_LOG),
             one_primary_per_term(events),
+            not_judged(MAIL_LOST),
+            not_judged(MAIL_TWICE),
         ];
     }
     let finals: Vec<&MemberFinal> = events
@@ -241,10 +247,98 @@ fn safety(events: &[Event], requests: &[RequestRecord]) -> Vec<Verdict> {
     } else {
         format!("; {} down at the end, not checked", down.join(", "))
     };
+    let [lost_mail, twice] = mail(events, &up);
     vec![
         no_write_lost(requests, &up, &aside),
         same_log(&up, &aside),
         one_primary_per_term(events),
+        lost_mail,
+        twice,
+    ]
+}
+
+const MAIL_LOST: &str = "no queued mail lost";
+const MAIL_TWICE: &str = "no mail delivered twice";
+
+/// Every signup in the final log queued one verification mail: the relay must have
+/// accepted each (and nothing never queued), and each once. Delivery is at least once by
+/// design (see `services::mail`): a primary that fails over between the relay's 250 and
+/// its `MailSent` commit makes the next primary send again, and the second verdict says
+/// so.
+fn mail(events: &[Event], up: &[&MemberFinal]) -> [Verdict; 2] {
+    let mut accepted: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in events {
+        if let EventKind::MailAccepted { message_id, .. } = &e.kind {
+            *accepted.entry(message_id.as_str()).or_default() += 1;
+        }
+    }
+    let queued: BTreeSet<String> = up
+        .first()
+        .map(|f| {
+            f.signups
+                .iter()
+                .map(|u| crate::services::mail::message_id(u, &f.domain))
+                .collect()
+        })
+        .unwrap_or_default();
+    let missing: Vec<&str> = queued
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !accepted.contains_key(id))
+        .collect();
+    let stray: Vec<&str> = accepted
+        .keys()
+        .copied()
+        .filter(|id| !queued.contains(*id))
+        .collect();
+    let twice: Vec<&str> = accepted
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| *id)
+        .collect();
+    let retries = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::MailFailed { .. }))
+        .count();
+    let mut problems = Vec::new();
+    for (what, ids) in [
+        ("never delivered", &missing),
+        ("delivered but never queued", &stray),
+    ] {
+        if let Some(first) = ids.first() {
+            problems.push(format!("{} {what} (first: {first})", ids.len()));
+        }
+    }
+    let observed = if problems.is_empty() {
+        format!(
+            "{} queued, all delivered ({retries} failed attempts retried)",
+            queued.len()
+        )
+    } else {
+        problems.join("; ")
+    };
+    let lost = Verdict {
+        expectation: MAIL_LOST.to_string(),
+        observed,
+        holds: problems.is_empty(),
+    };
+    let observed = match twice.first() {
+        None => format!(
+            "{} messages, each accepted once by the relay",
+            accepted.len()
+        ),
+        Some(first) => format!(
+            "{} delivered twice (first: {first}): a primary failed over before recording a delivery",
+            twice.len()
+        ),
+    };
+    [
+        lost,
+        Verdict {
+            expectation: MAIL_TWICE.to_string(),
+            observed,
+            holds: twice.is_empty(),
+        },
     ]
 }
 

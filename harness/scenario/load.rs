@@ -397,7 +397,9 @@ restart = { node = "node-2" }
         ));
         assert_eq!((e.line, e.key.as_str()), (8, "steps[0].crash.node"), "{e}");
         assert!(
-            e.message.contains("expected one of node-1, node-2, node-3"),
+            e.message.contains(
+                "unknown host \"node-9\"; expected one of dns, lb, node-1, node-2, node-3, smtp"
+            ),
             "{e}"
         );
 

@@ -181,7 +181,7 @@ pub struct UnblockSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrashSpec {
-    /// The node, `node-1` .. `node-N`.
+    /// The host: a node (`node-1` .. `node-N`), or `lb`, `dns`, `smtp`.
     pub node: String,
     /// `"power-off"` (default: nothing answers, callers time out) or `"process"` (the
     /// machine stays up and refuses connections).
@@ -197,7 +197,7 @@ fn default_crash_mode() -> CrashMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestartSpec {
-    /// A node that an earlier step crashed.
+    /// A host that an earlier step crashed.
     pub node: String,
 }
 
@@ -229,6 +229,12 @@ pub struct Expectations {
     /// did).
     #[serde(default, with = "crate::duration::option")]
     pub failover_max: Option<Duration>,
+    /// Judge that no verification mail was delivered twice. Mail is delivered at least
+    /// once by design (a primary that loses its majority between the relay's 250 and the
+    /// commit of `MailSent` leaves the mail to its successor, which sends it again), so
+    /// this holds only where no primary fails over. Default false; duplicates are always
+    /// counted in the report.
+    pub mail_exactly_once: Option<bool>,
     /// The liveness bound: after the last step, the members that are up must agree (one
     /// primary, one log, all of it committed) within this time. Always judged. Default
     /// `"30s"`.

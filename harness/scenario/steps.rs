@@ -64,15 +64,17 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
     }
     let nodes = topology.node_names();
     let hosts: Vec<String> = topology.hosts.iter().map(|h| h.name.clone()).collect();
+    // Any host but the users can crash: nodes, and the infrastructure (lb, dns, smtp).
+    let crashable: Vec<String> = hosts.iter().filter(|h| *h != "users").cloned().collect();
     if let Some(c) = &step.crash {
-        node(&c.node, &nodes, &["crash", "node"])?;
+        host(&c.node, &crashable, &["crash", "node"])?;
         return Ok(Action::Crash {
             node: c.node.clone(),
             mode: c.mode,
         });
     }
     if let Some(r) = &step.restart {
-        node(&r.node, &nodes, &["restart", "node"])?;
+        host(&r.node, &crashable, &["restart", "node"])?;
         return Ok(Action::Restart {
             node: r.node.clone(),
         });
@@ -183,6 +185,19 @@ fn node(name: &str, nodes: &[String], path: &[&'static str]) -> Result<(), StepI
         format!(
             "unknown node {name:?}; expected one of {}",
             nodes.join(", ")
+        ),
+    ))
+}
+
+fn host(name: &str, hosts: &[String], path: &[&'static str]) -> Result<(), StepInvalid> {
+    if hosts.iter().any(|h| h == name) {
+        return Ok(());
+    }
+    Err((
+        path.to_vec(),
+        format!(
+            "unknown host {name:?}; expected one of {}",
+            hosts.join(", ")
         ),
     ))
 }

@@ -129,6 +129,16 @@ impl<N: Net> Database<N> {
         });
     }
 
+    /// True while this member is the primary.
+    pub fn is_primary(&self) -> bool {
+        self.member().role() == Role::Primary
+    }
+
+    /// Committed verification mail not yet sent: (user, when queued, ms), oldest first.
+    pub fn pending_mail(&self) -> Vec<(String, u64)> {
+        self.member().pending_mail()
+    }
+
     /// The password this member's data holds for `user`.
     pub fn password(&self, user: &str) -> Option<String> {
         self.member().password(user).map(str::to_string)

@@ -11,6 +11,7 @@ pub mod dns;
 pub mod health;
 pub mod http;
 pub mod load_balancer;
+pub mod mail;
 pub mod node;
 pub mod replica_set;
 pub mod round_robin;

@@ -65,6 +65,7 @@ pub struct NodeConfig {
     pub name: String,
     pub settings: NodeSettings,
     pub db: DbConfig,
+    pub mail: super::mail::MailConfig,
 }
 
 /// What `/testall` answers, given each local service's health in the order it checks
@@ -154,6 +155,11 @@ impl Drop for Admission<'_> {
 pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()> {
     let db = Database::start(env.clone(), config.db.clone()).await?;
     tokio::spawn(super::cluster_ports::run(env.clone()));
+    tokio::spawn(super::mail::run(
+        env.clone(),
+        db.clone(),
+        config.mail.clone(),
+    ));
     let node = Arc::new(Node {
         workers: Semaphore::new(config.settings.workers),
         admitted: AtomicUsize::new(0),

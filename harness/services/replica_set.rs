@@ -58,8 +58,10 @@ pub const MAX_BATCH_BYTES: usize = 256 * 1024;
 pub enum Op {
     /// A new primary's first entry.
     NewPrimary,
-    /// A user signed up.
+    /// A user signed up; this also queues their verification mail.
     Signup { user: String, password: String },
+    /// The verification mail for `user` was accepted by the SMTP relay.
+    MailSent { user: String },
 }
 
 /// One log entry.
@@ -76,6 +78,7 @@ impl Entry {
     fn size_hint(&self) -> usize {
         64 + match &self.op {
             Op::NewPrimary => 0,
+            Op::MailSent { user } => user.len(),
             Op::Signup { user, password } => user.len() + password.len(),
         }
     }
@@ -255,6 +258,8 @@ pub struct Member {
     /// When this member last became primary.
     elected_at: Duration,
     users: BTreeMap<String, String>,
+    /// Unsent verification mail by user: (log index of the signup, when queued, ms).
+    mail: BTreeMap<String, (Index, u64)>,
     rng: ChaCha8Rng,
     events: Vec<RsEvent>,
 }
@@ -290,6 +295,7 @@ impl Member {
             confirmed: vec![true; n],
             elected_at: Duration::ZERO,
             users: BTreeMap::new(),
+            mail: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed ^ (0x5EED_0000 + me as u64)),
             events: Vec::new(),
             cfg,
@@ -724,7 +730,7 @@ impl Member {
             .iter()
             .filter_map(|e| match &e.op {
                 Op::Signup { user, .. } => Some(user.clone()),
-                Op::NewPrimary => None,
+                Op::NewPrimary | Op::MailSent { .. } => None,
             })
             .collect();
         self.events.push(RsEvent::RolledBack {
@@ -733,18 +739,43 @@ impl Member {
             signups,
         });
         self.users.clear();
-        for entry in self.log.clone() {
+        self.mail.clear();
+        // `apply` numbers an entry by the log's length, so replay it entry by entry.
+        for entry in std::mem::take(&mut self.log) {
             self.apply(&entry);
+            self.log.push(entry);
         }
         self.commit = self.commit.min(self.last_index());
     }
 
+    /// Applies an entry about to be pushed onto the log (its index is the next one).
     fn apply(&mut self, entry: &Entry) {
-        if let Op::Signup { user, password } = &entry.op {
-            self.users
-                .entry(user.clone())
-                .or_insert_with(|| password.clone());
+        let index = self.last_index() + 1;
+        match &entry.op {
+            Op::Signup { user, password } => {
+                if !self.users.contains_key(user) {
+                    self.users.insert(user.clone(), password.clone());
+                    self.mail.insert(user.clone(), (index, entry.written_ms));
+                }
+            }
+            Op::MailSent { user } => {
+                self.mail.remove(user);
+            }
+            Op::NewPrimary => {}
         }
+    }
+
+    /// Verification mail waiting to be sent: (user, when queued, ms), oldest first,
+    /// committed entries only (mail for a signup that may still roll back waits).
+    pub fn pending_mail(&self) -> Vec<(String, u64)> {
+        let mut pending: Vec<(String, u64, Index)> = self
+            .mail
+            .iter()
+            .filter(|(_, (index, _))| *index <= self.commit)
+            .map(|(u, (i, at))| (u.clone(), *at, *i))
+            .collect();
+        pending.sort_by_key(|(_, _, index)| *index);
+        pending.into_iter().map(|(u, at, _)| (u, at)).collect()
     }
 
     fn on_append_reply(

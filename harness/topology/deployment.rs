@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::settings::{
-    DnsSettings, LbSettings, NetworkSettings, NodeSettings, ReplicaSetSettings, TopologySpec,
+    DnsSettings, LbSettings, NetworkSettings, NodeSettings, ReplicaSetSettings, SmtpSettings,
+    TopologySpec,
 };
 
 /// At most this many nodes: a MongoDB-like replica set has at most 7 voting members, and
@@ -24,6 +25,7 @@ pub enum Role {
     LoadBalancer,
     Node,
     Dns,
+    Smtp,
     Users,
 }
 
@@ -46,6 +48,7 @@ pub struct Topology {
     pub lb: LbSettings,
     pub node: NodeSettings,
     pub replica_set: ReplicaSetSettings,
+    pub smtp: SmtpSettings,
     pub dns: DnsSettings,
     pub network: NetworkSettings,
 }
@@ -61,6 +64,7 @@ pub struct TopologyError {
 const LB: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 10);
 const DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
 const USERS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+const SMTP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 25);
 
 impl Topology {
     /// The reference deployment `ha-3` with no overrides.
@@ -83,6 +87,7 @@ impl Topology {
                 Role::Node,
             ));
         }
+        hosts.push(host("smtp", SMTP, Role::Smtp));
         hosts.push(host("users", USERS, Role::Users));
         Ok(Self {
             name: format!("ha-{}", spec.nodes),
@@ -91,6 +96,7 @@ impl Topology {
             lb: spec.lb.clone(),
             node: spec.node.clone(),
             replica_set: spec.replica_set.clone(),
+            smtp: spec.smtp.clone(),
             dns: spec.dns.clone(),
             network: spec.network.clone(),
         })
@@ -193,6 +199,9 @@ fn check_durations(spec: &TopologySpec) -> Result<(), TopologyError> {
         ("replica_set.lag_threshold", rs.lag_threshold, false),
         ("replica_set.contact_max", rs.contact_max, false),
         ("dns.ttl", spec.dns.ttl, false),
+        ("smtp.retry_initial", spec.smtp.retry_initial, false),
+        ("smtp.retry_max", spec.smtp.retry_max, false),
+        ("smtp.timeout", spec.smtp.timeout, false),
         ("network.lan_latency", net.lan_latency, true),
         ("network.internet_latency", net.internet_latency, true),
     ];
@@ -307,6 +316,7 @@ mod tests {
                 "node-1=10.0.1.11",
                 "node-2=10.0.1.12",
                 "node-3=10.0.1.13",
+                "smtp=10.0.1.25",
                 "users=198.51.100.10"
             ]
         );

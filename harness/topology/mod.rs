@@ -10,5 +10,5 @@ mod settings;
 pub use deployment::{Host, MAX_NODES, Role, Topology, TopologyError};
 pub use settings::{
     DnsSettings, LbSettings, LoadSettings, NetworkSettings, NodeSettings, ReplicaSetSettings,
-    TopologySpec,
+    SmtpSettings, TopologySpec,
 };

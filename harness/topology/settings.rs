@@ -22,6 +22,8 @@ pub struct TopologySpec {
     pub node: NodeSettings,
     /// The nodes' replicated database.
     pub replica_set: ReplicaSetSettings,
+    /// The corporate SMTP relay and how nodes use it.
+    pub smtp: SmtpSettings,
     /// The DNS server.
     pub dns: DnsSettings,
     /// Link latencies.
@@ -36,6 +38,7 @@ impl Default for TopologySpec {
             lb: LbSettings::default(),
             node: NodeSettings::default(),
             replica_set: ReplicaSetSettings::default(),
+            smtp: SmtpSettings::default(),
             dns: DnsSettings::default(),
             network: NetworkSettings::default(),
         }
@@ -176,6 +179,42 @@ impl Default for ReplicaSetSettings {
             lag_threshold: Duration::from_secs(5),
             contact_max: Duration::from_secs(15),
             priority: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// The SMTP relay (AUTH PLAIN required, seed 002) and the nodes' mail queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    /// The account the relay accepts. Default `"appliance"`.
+    pub username: String,
+    /// Its password. Default `"smtp-secret"`.
+    pub password: String,
+    /// The password the nodes are configured with (a mismatch makes every delivery fail
+    /// with 535). Default: the same as `password`.
+    pub node_password: Option<String>,
+    /// First retry delay after a failed delivery; each further failure doubles it.
+    /// Default `"1s"`.
+    #[serde(with = "crate::duration")]
+    pub retry_initial: Duration,
+    /// The longest retry delay. Default `"30s"`.
+    #[serde(with = "crate::duration")]
+    pub retry_max: Duration,
+    /// Bound on one delivery session (connect to QUIT). Default `"5s"`.
+    #[serde(with = "crate::duration")]
+    pub timeout: Duration,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            username: "appliance".to_string(),
+            password: "smtp-secret".to_string(),
+            node_password: None,
+            retry_initial: Duration::from_secs(1),
+            retry_max: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
         }
     }
 }

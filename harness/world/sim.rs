@@ -16,7 +16,7 @@
 //!   what was held: packets sent to a dead machine stay lost) and starts the software
 //!   afresh.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,8 +26,10 @@ use crate::events::{CrashMode, EventKind, MemberFinal, Recorder};
 use crate::services::database::{self, DbConfig, SharedMember};
 use crate::services::dns::{self, Zone};
 use crate::services::load_balancer::{self, Backend, LbConfig};
+use crate::services::mail::MailConfig;
 use crate::services::node::{self, NodeConfig};
 use crate::services::replica_set::{Member, RsConfig};
+use crate::services::smtp::{self, SmtpConfig};
 use crate::services::users::{self, UsersConfig};
 use crate::topology::{LoadSettings, Role, Topology};
 use crate::world::clock::SimClock;
@@ -172,7 +174,7 @@ impl World {
         hosts.iter().map(|h| self.address(h)).collect()
     }
 
-    /// Crashes a node (it must be up: the scenario loader checks the sequence).
+    /// Crashes a host (it must be up: the scenario loader checks the sequence).
     pub fn crash(&mut self, node: &str, mode: CrashMode) {
         assert!(
             !self.down.contains_key(node),
@@ -192,7 +194,7 @@ impl World {
         });
     }
 
-    /// Restarts a crashed node with fresh software and its data files.
+    /// Restarts a crashed host with fresh software (a node keeps its data files).
     pub fn restart(&mut self, node: &str) {
         let mode = self
             .down
@@ -207,10 +209,9 @@ impl World {
             node: node.to_string(),
         });
         let now = self.elapsed();
-        self.members[node]
-            .lock()
-            .expect("no code panics while holding a member")
-            .restart(now);
+        if let Some(member) = self.members.get(node) {
+            lock(member).restart(now);
+        }
         self.sim.bounce(ip);
     }
 
@@ -384,8 +385,9 @@ impl World {
     }
 
     /// True when the members that are up form a healthy set: exactly one primary, every
-    /// member in its term and following it, every log a prefix of the primary's, and no
-    /// member missing an entry older than one heartbeat. (Under load logs differ for a few
+    /// member in its term and following it, every log a prefix of the primary's, no
+    /// member missing an entry older than one heartbeat, and no mail waiting longer than
+    /// [`MAIL_STALE`] to be sent. (Under load logs differ for a few
     /// milliseconds around every write; identical logs are only required at the end, by
     /// the checkers.)
     pub fn converged(&self) -> bool {
@@ -416,7 +418,22 @@ impl World {
                 now.saturating_sub(Duration::from_millis(e.written_ms)) < heartbeat
             });
             follows && prefix && recent
-        })
+        }) && mail_flowing(primary, now)
+    }
+
+    /// True when every member that is up ends its log at the same entry: nothing is in
+    /// flight, so the final data the checkers read is settled.
+    pub fn quiescent(&self) -> bool {
+        let ends: BTreeSet<(u64, Option<u64>)> = self
+            .members
+            .iter()
+            .filter(|(n, _)| !self.down.contains_key(*n))
+            .map(|(_, m)| {
+                let m = lock(m);
+                (m.last_index(), m.entry_term(m.last_index()))
+            })
+            .collect();
+        ends.len() <= 1
     }
 
     /// Records that the members came to agree at `at` (the executor tracks it).
@@ -433,7 +450,8 @@ impl World {
                 .iter()
                 .filter_map(|e| match &e.op {
                     crate::services::replica_set::Op::Signup { user, .. } => Some(user.clone()),
-                    crate::services::replica_set::Op::NewPrimary => None,
+                    crate::services::replica_set::Op::NewPrimary
+                    | crate::services::replica_set::Op::MailSent { .. } => None,
                 })
                 .collect();
             self.record(EventKind::MemberFinal(MemberFinal {
@@ -444,9 +462,21 @@ impl World {
                 last_index: m.last_index(),
                 last_term: m.log().last().map_or(0, |e| e.term),
                 signups,
+                domain: self.topology.domain.clone(),
             }));
         }
     }
+}
+
+/// Mail that waits longer than this while the set is otherwise healthy means delivery is
+/// failing: the queue is polled every 500 ms, so fresh mail never waits this long.
+const MAIL_STALE: Duration = Duration::from_secs(2);
+
+/// True when the primary's oldest committed, unsent mail is fresh.
+fn mail_flowing(primary: &Member, now: Duration) -> bool {
+    primary.pending_mail().first().is_none_or(|(_, queued_ms)| {
+        now.saturating_sub(Duration::from_millis(*queued_ms)) < MAIL_STALE
+    })
 }
 
 fn lock(member: &SharedMember) -> std::sync::MutexGuard<'_, Member> {
@@ -515,6 +545,7 @@ fn register(
     match host.role {
         Role::Dns => start(sim, ip, env, zone(topology), dns::run),
         Role::LoadBalancer => start(sim, ip, env, lb_config(topology), load_balancer::run),
+        Role::Smtp => start(sim, ip, env, smtp_config(topology), smtp::run),
         Role::Node => start(
             sim,
             ip,
@@ -582,8 +613,34 @@ fn node_config(
     };
     NodeConfig {
         db,
+        mail: mail_config(topology),
         name: host.name.clone(),
         settings: topology.node.clone(),
+    }
+}
+
+fn smtp_config(topology: &Topology) -> SmtpConfig {
+    let s = &topology.smtp;
+    SmtpConfig {
+        hostname: format!("smtp.{}", topology.domain),
+        username: s.username.clone(),
+        password: s.password.clone(),
+    }
+}
+
+fn mail_config(topology: &Topology) -> MailConfig {
+    let s = &topology.smtp;
+    MailConfig {
+        relay: SocketAddr::new(topology.the(Role::Smtp).address, smtp::PORT),
+        username: s.username.clone(),
+        password: s
+            .node_password
+            .clone()
+            .unwrap_or_else(|| s.password.clone()),
+        domain: topology.domain.clone(),
+        retry_initial: s.retry_initial,
+        retry_max: s.retry_max,
+        timeout: s.timeout,
     }
 }
 
