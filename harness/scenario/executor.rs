@@ -7,11 +7,12 @@
 //! reaches an outcome: the report never has to guess about unfinished requests.
 //!
 //! After the last step comes the convergence phase: every tick the executor asks the
-//! world whether the members that are up agree (one primary, one log, all committed), and
-//! records the moment they last came to agree, if they still do at the end (agreement
-//! that a fault's delayed effects break again does not count). The run lasts until the drain is over and either the
-//! members agreed or `expect.converge_within` has passed since the last step, whichever
-//! is later; then every member's data is recorded for the checkers.
+//! world whether the replica set is healthy (see `World::converged`) and records the
+//! moment it last became so, if it still is at the end (health that a fault's delayed
+//! effects break again does not count). The run lasts until the drain is over and either
+//! the set is healthy or `expect.converge_within` has passed since the last step,
+//! whichever is later; writes still in flight then get up to [`QUIESCE_MAX`] to settle,
+//! and every member's data is recorded for the checkers.
 
 use std::time::Duration;
 
