@@ -13,6 +13,7 @@ pub mod http;
 pub mod load_balancer;
 pub mod mail;
 pub mod node;
+pub mod ntp;
 pub mod replica_set;
 pub mod round_robin;
 pub mod smtp;
