@@ -17,4 +17,5 @@ pub mod ntp;
 pub mod replica_set;
 pub mod round_robin;
 pub mod smtp;
+pub mod token;
 pub mod users;
