@@ -66,6 +66,8 @@ pub enum EventKind {
     Request(RequestRecord),
     /// Something a replica-set member reported.
     ReplicaSet(crate::services::replica_set::RsEvent),
+    /// The scenario moved a host's wall clock; `offset_ms` is where it now stands.
+    ClockChanged { node: String, offset_ms: i64 },
     /// The scenario changed the network: a partition, a heal, firewall rules.
     Network { text: String },
     /// A step left the replica set's primary down or unable to reach a majority on 27017:

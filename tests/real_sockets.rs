@@ -2,6 +2,8 @@
 //! DNS, node and load-balancer code serves real tokio sockets on loopback.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use base64::Engine as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -183,7 +185,15 @@ fn services_run_on_real_sockets() {
             assert_eq!(response.status(), 200);
             let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
             let token = body["access_token"].as_str().unwrap().to_string();
-            served_by.push(token.split('.').nth(2).unwrap().to_string());
+            // The token is a JWT: its payload names the issuing node.
+            let payload = token.split('.').nth(1).unwrap();
+            let claims: serde_json::Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .unwrap(),
+            )
+            .unwrap();
+            served_by.push(claims["iss"].as_str().unwrap().to_string());
         }
         assert_eq!(served_by, ["node-1", "node-2", "node-1", "node-2"]);
 

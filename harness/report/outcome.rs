@@ -254,6 +254,14 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         } => check_line(backend, *effect, detail, up),
         EventKind::ReplicaSet(event) => replica_set_line(event),
         EventKind::Network { text } => text.clone(),
+        EventKind::ClockChanged { node, offset_ms } => {
+            let by = span(Duration::from_millis(offset_ms.unsigned_abs()));
+            match offset_ms.signum() {
+                0 => format!("{node}'s clock set to true time"),
+                1 => format!("{node}'s clock set {by} ahead of true time"),
+                _ => format!("{node}'s clock set {by} behind true time"),
+            }
+        }
         EventKind::PrimaryLost { node, why, .. } => {
             format!("the primary {node} is lost ({why}): the set must elect another")
         }

@@ -442,7 +442,10 @@ fn liveness(events: &[Event], bound: Duration) -> Verdict {
         .filter(|e| {
             matches!(
                 e.kind,
-                EventKind::Crashed { .. } | EventKind::Restarted { .. } | EventKind::Network { .. }
+                EventKind::Crashed { .. }
+                    | EventKind::Restarted { .. }
+                    | EventKind::Network { .. }
+                    | EventKind::ClockChanged { .. }
             )
         })
         .map(|e| e.at)

@@ -90,6 +90,8 @@ pub struct StepSpec {
     pub bridge: Option<BridgeSpec>,
     /// Remove every partition (firewall rules stay): `heal = {}`.
     pub heal: Option<HealSpec>,
+    /// Set or jump a host's wall clock.
+    pub clock: Option<ClockSpec>,
     /// Add firewall rules.
     pub block: Option<BlockSpec>,
     /// Remove the firewall rules a `block` added.
@@ -134,6 +136,19 @@ pub struct BridgeSpec {
     pub node: String,
     /// `"drop"` or `"reject"`. Required.
     pub mode: crate::world::net::Action,
+}
+
+/// `clock = { node = "node-3", offset = "10m" }` sets the host's wall clock that far ahead
+/// of true time (`"-10m"`: behind); `jump = "30s"` moves it by that much from where it is.
+/// Exactly one of `offset` and `jump`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSpec {
+    pub node: String,
+    /// A signed duration: `"10m"`, `"-2s"`, `"+500ms"`; at most a day either way.
+    pub offset: Option<String>,
+    /// A signed duration to add to the current offset.
+    pub jump: Option<String>,
 }
 
 /// `heal = {}`
@@ -309,5 +324,11 @@ pub enum Action {
     },
     Unblock {
         id: String,
+    },
+    /// Set (`relative` false) or move (`relative` true) a host's clock offset.
+    Clock {
+        node: String,
+        offset_ms: i64,
+        relative: bool,
     },
 }

@@ -12,7 +12,8 @@ use crate::world::net::{Action as Verdict, Protocol};
 use crate::world::sim::Cut;
 
 /// The action keys a step may hold, for the error message.
-const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock";
+const ACTIONS: &str =
+    "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock";
 
 pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
     let mut steps = Vec::new();
@@ -57,6 +58,7 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
         step.bridge.is_some(),
         step.heal.is_some(),
         step.block.is_some(),
+        step.clock.is_some(),
         step.unblock.is_some(),
     ];
     if given.iter().filter(|g| **g).count() != 1 {
@@ -81,6 +83,25 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
     }
     if let Some(b) = &step.block {
         return block(b, &hosts);
+    }
+    if let Some(c) = &step.clock {
+        host(&c.node, &crashable, &["clock", "node"])?;
+        let (text, relative, key) = match (&c.offset, &c.jump) {
+            (Some(t), None) => (t, false, "offset"),
+            (None, Some(t)) => (t, true, "jump"),
+            _ => {
+                return Err((
+                    vec!["clock"],
+                    "expected exactly one of offset and jump".to_string(),
+                ));
+            }
+        };
+        let offset_ms = signed_ms(text).map_err(|m| (vec!["clock", key], m))?;
+        return Ok(Action::Clock {
+            node: c.node.clone(),
+            offset_ms,
+            relative,
+        });
     }
     if let Some(u) = &step.unblock {
         return Ok(Action::Unblock { id: u.id.clone() });
@@ -167,6 +188,20 @@ fn partition(step: &StepSpec, nodes: &[String], hosts: &[String]) -> Result<Acti
         "exactly one action is present, and every other was handled"
     );
     Ok(Action::Heal)
+}
+
+/// A signed duration such as "10m", "-2s" or "+500ms", in milliseconds (at most a day).
+fn signed_ms(text: &str) -> Result<i64, String> {
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let d = crate::duration::parse(rest)
+        .map_err(|e| e.replace("a duration string", "a signed duration string"))?;
+    if d > std::time::Duration::from_secs(86_400) {
+        return Err("expected at most a day either way".to_string());
+    }
+    Ok(sign * i64::try_from(d.as_millis()).expect("a day fits"))
 }
 
 fn mode(action: Verdict) -> &'static str {
@@ -346,6 +381,8 @@ fn sequence(steps: &[(usize, Step)]) -> Result<(), Invalid> {
                     format!("no rules {id:?} in place at that time; expected an earlier block"),
                 )
             }),
+            // A clock can be set or moved at any time, even while its host is down.
+            Action::Clock { .. } => None,
         };
         if let Some((action, message)) = problem {
             let path = vec![

@@ -193,6 +193,8 @@ fn check_durations(spec: &TopologySpec) -> Result<(), TopologyError> {
         ("node.signup_time", node.signup_time, true),
         ("node.userinfo_time", node.userinfo_time, true),
         ("node.testall_time", node.testall_time, true),
+        ("node.token_lifetime", node.token_lifetime, false),
+        ("node.token_leeway", node.token_leeway, true),
         ("replica_set.heartbeat", rs.heartbeat, false),
         ("replica_set.election_timeout", rs.election_timeout, false),
         ("replica_set.write_timeout", rs.write_timeout, false),

@@ -122,6 +122,15 @@ pub struct NodeSettings {
     /// `user-{n-1}`, password `password-<i>`): what users log in as before any signup has
     /// been acknowledged. Default 1000.
     pub accounts: u32,
+    /// Lifetime of an access token (`exp - iat`). Default `"5m"`.
+    #[serde(with = "crate::duration")]
+    pub token_lifetime: Duration,
+    /// How far a token's times may be off the validating node's clock. Default `"60s"`.
+    #[serde(with = "crate::duration")]
+    pub token_leeway: Duration,
+    /// The secret the nodes sign and check tokens with (HS256). Default
+    /// `"cluster-signing-secret"`.
+    pub token_secret: String,
 }
 
 impl Default for NodeSettings {
@@ -134,6 +143,9 @@ impl Default for NodeSettings {
             userinfo_time: Duration::from_millis(2),
             testall_time: Duration::from_millis(1),
             accounts: 1000,
+            token_lifetime: Duration::from_secs(300),
+            token_leeway: Duration::from_secs(60),
+            token_secret: "cluster-signing-secret".to_string(),
         }
     }
 }

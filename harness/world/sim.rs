@@ -102,6 +102,8 @@ pub struct World {
     links: BTreeMap<(IpAddr, IpAddr), Link>,
     /// The primary (and term) whose loss was last recorded.
     lost_noted: Option<(String, u64)>,
+    /// Each host's wall-clock offset in milliseconds, shared with its clock.
+    clocks: BTreeMap<String, Arc<std::sync::atomic::AtomicI64>>,
 }
 
 impl World {
@@ -119,9 +121,17 @@ impl World {
         let recorder = Recorder::new();
         let faults = FaultTable::default();
         let members = members(topology, setup.seed);
+        let mut clocks = BTreeMap::new();
         for host in &topology.hosts {
             register(
-                &mut sim, topology, setup, &recorder, &faults, &members, host,
+                &mut sim,
+                topology,
+                setup,
+                &recorder,
+                &faults,
+                &members,
+                &mut clocks,
+                host,
             );
         }
         let users = topology.the(Role::Users).address;
@@ -138,6 +148,7 @@ impl World {
             cuts: Vec::new(),
             links: BTreeMap::new(),
             lost_noted: None,
+            clocks,
         }
     }
 
@@ -229,6 +240,21 @@ impl World {
         }
         self.sync_links();
         self.record(EventKind::Network { text });
+    }
+
+    /// Sets (or, when `relative`, moves) a host's wall-clock offset.
+    pub fn set_clock(&mut self, host: &str, offset_ms: i64, relative: bool) {
+        let clock = &self.clocks[host];
+        let now = if relative {
+            clock.load(std::sync::atomic::Ordering::Relaxed) + offset_ms
+        } else {
+            offset_ms
+        };
+        clock.store(now, std::sync::atomic::Ordering::Relaxed);
+        self.record(EventKind::ClockChanged {
+            node: host.to_string(),
+            offset_ms: now,
+        });
     }
 
     /// Removes every partition (firewall rules stay).
@@ -529,10 +555,12 @@ fn register(
     recorder: &Recorder,
     faults: &FaultTable,
     members: &BTreeMap<String, SharedMember>,
+    clocks: &mut BTreeMap<String, Arc<std::sync::atomic::AtomicI64>>,
     host: &crate::topology::Host,
 ) {
     let ip = host.address;
     let clock = SimClock::new(Duration::from_secs(EPOCH_UNIX_S));
+    clocks.insert(host.name.clone(), clock.offset_ms());
     let (recorder, faults, name) = (recorder.clone(), faults.clone(), host.name.clone());
     let env = move || {
         Env::new(
