@@ -156,6 +156,72 @@ fn bad_partition_and_firewall_steps() {
             format!("{head}[expect]\nconverge_within = \"0s\"\n"),
             ":6:19: expect.converge_within: expected a bound above 0s",
         ),
+        (
+            "one-way.toml",
+            step("one_way = { from = [\"node-1\"], to = [\"dbx\"], mode = \"drop\" }"),
+            "steps[0].one_way.to: unknown host \"dbx\"",
+        ),
+        (
+            "bridge.toml",
+            format!(
+                "{head}[topology]\nnodes = 2\n\n[[steps]]\nat = \"5s\"\nbridge = {{ node = \"node-1\", mode = \"drop\" }}\n"
+            ),
+            "steps[0].bridge.node: expected at least three nodes",
+        ),
+        (
+            "block-id.toml",
+            step(
+                "block = { id = \"\", from = [\"node-1\"], to = [\"node-2\"], action = \"drop\" }",
+            ),
+            "steps[0].block.id: expected a non-empty id",
+        ),
+        (
+            "block-from.toml",
+            step("block = { id = \"x\", from = [], to = [\"node-2\"], action = \"drop\" }"),
+            "steps[0].block.from: expected at least one host",
+        ),
+        (
+            "reserved.toml",
+            step(
+                "block = { id = \"partition\", from = [\"node-1\"], to = [\"node-2\"], action = \"drop\" }",
+            ),
+            "steps[0].block.id: expected a non-empty id other than \"partition\"",
+        ),
+        (
+            "heartbeat.toml",
+            format!("{head}[topology.replica_set]\nheartbeat = \"10s\"\n"),
+            "topology.replica_set.heartbeat: expected a heartbeat shorter than",
+        ),
+        (
+            "write.toml",
+            format!("{head}[topology.replica_set]\nwrite_timeout = \"4s\"\n"),
+            "topology.replica_set.write_timeout: expected a write timeout at least 2s shorter than lb.response_timeout",
+        ),
+        (
+            "shares.toml",
+            format!("{head}[load]\nsignup_share = 0.9\n"),
+            ":6:16: load.signup_share: expected signup_share + userinfo_share at most 1",
+        ),
+        (
+            "failover.toml",
+            format!("{head}[expect]\nfailover_max = \"2h\"\n"),
+            ":6:16: expect.failover_max: expected a bound of at most 1h",
+        ),
+        (
+            "clock-both.toml",
+            step("clock = { node = \"node-3\", offset = \"1m\", jump = \"1m\" }"),
+            ":7:9: steps[0].clock: expected exactly one of offset and jump",
+        ),
+        (
+            "clock-bad.toml",
+            step("clock = { node = \"node-3\", jump = \"ten minutes\" }"),
+            "steps[0].clock.jump: invalid duration \"ten minutes\"",
+        ),
+        (
+            "clock-host.toml",
+            step("clock = { node = \"users\", jump = \"1m\" }"),
+            "steps[0].clock.node: unknown host \"users\"",
+        ),
     ];
     for (name, text, expected) in cases {
         assert_bad(name, &text, expected);
