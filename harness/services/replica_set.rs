@@ -765,6 +765,16 @@ impl Member {
         }
     }
 
+    /// When the oldest committed, unsent verification mail was queued (ms), without
+    /// building the list: the world asks every tick.
+    pub fn oldest_pending_mail_ms(&self) -> Option<u64> {
+        self.mail
+            .values()
+            .filter(|(index, _)| *index <= self.commit)
+            .min_by_key(|(index, _)| *index)
+            .map(|(_, at)| *at)
+    }
+
     /// Verification mail waiting to be sent: (user, when queued, ms), oldest first,
     /// committed entries only (mail for a signup that may still roll back waits).
     pub fn pending_mail(&self) -> Vec<(String, u64)> {

@@ -123,16 +123,10 @@ impl World {
         let members = members(topology, setup.seed);
         let mut clocks = BTreeMap::new();
         for host in &topology.hosts {
-            register(
-                &mut sim,
-                topology,
-                setup,
-                &recorder,
-                &faults,
-                &members,
-                &mut clocks,
-                host,
+            let clock = register(
+                &mut sim, topology, setup, &recorder, &faults, &members, host,
             );
+            clocks.insert(host.name.clone(), clock);
         }
         let users = topology.the(Role::Users).address;
         for host in topology.hosts.iter().filter(|h| h.role != Role::Users) {
@@ -500,9 +494,9 @@ const MAIL_STALE: Duration = Duration::from_secs(2);
 
 /// True when the primary's oldest committed, unsent mail is fresh.
 fn mail_flowing(primary: &Member, now: Duration) -> bool {
-    primary.pending_mail().first().is_none_or(|(_, queued_ms)| {
-        now.saturating_sub(Duration::from_millis(*queued_ms)) < MAIL_STALE
-    })
+    primary
+        .oldest_pending_mail_ms()
+        .is_none_or(|queued_ms| now.saturating_sub(Duration::from_millis(queued_ms)) < MAIL_STALE)
 }
 
 fn lock(member: &SharedMember) -> std::sync::MutexGuard<'_, Member> {
@@ -555,12 +549,11 @@ fn register(
     recorder: &Recorder,
     faults: &FaultTable,
     members: &BTreeMap<String, SharedMember>,
-    clocks: &mut BTreeMap<String, Arc<std::sync::atomic::AtomicI64>>,
     host: &crate::topology::Host,
-) {
+) -> Arc<std::sync::atomic::AtomicI64> {
     let ip = host.address;
     let clock = SimClock::new(Duration::from_secs(EPOCH_UNIX_S));
-    clocks.insert(host.name.clone(), clock.offset_ms());
+    let offset = clock.offset_ms();
     let (recorder, faults, name) = (recorder.clone(), faults.clone(), host.name.clone());
     let env = move || {
         Env::new(
@@ -583,6 +576,7 @@ fn register(
         ),
         Role::Users => start(sim, ip, env, users_config(topology, setup), users::run),
     }
+    offset
 }
 
 /// Registers a host whose software is `run(env, config)`, restartable from the factory.
