@@ -84,6 +84,24 @@ pub fn span(d: Duration) -> String {
     out
 }
 
+/// A clock offset in nanoseconds, signed: `+3.214ms`, `-10m`, `0ms`. Below a second it
+/// keeps microseconds, since NTP's corrections are that fine.
+pub fn offset(ns: i64) -> String {
+    let sign = match ns.signum() {
+        1 => "+",
+        -1 => "-",
+        _ => "",
+    };
+    let abs = ns.unsigned_abs();
+    if abs >= 1_000_000_000 {
+        return format!("{sign}{}", span(Duration::from_nanos(abs)));
+    }
+    let us = abs / 1000;
+    let text = format!("{}.{:03}", us / 1000, us % 1000);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{sign}{text}ms")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +115,10 @@ mod tests {
         assert_eq!(span(Duration::from_millis(5_670)), "5.67s");
         assert_eq!(span(Duration::from_secs(120)), "2m");
         assert_eq!(span(Duration::from_secs(2)), "2s");
+        assert_eq!(offset(3_214_567), "+3.214ms");
+        assert_eq!(offset(-600_000_000_000), "-10m");
+        assert_eq!(offset(0), "0ms");
+        assert_eq!(offset(-500), "-0ms");
         assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
         assert!(
             parse("3 parsecs")

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::events::{EventKind, Recorder};
 use crate::net::Net;
+use crate::world::clock::{Adjustment, ClockSetting};
 
 /// A host's clocks.
 pub trait Clock: Send + Sync + 'static {
@@ -21,6 +22,14 @@ pub trait Clock: Send + Sync + 'static {
     /// This host's wall clock, as time since the Unix epoch: the run's epoch plus elapsed
     /// time plus the host's offset.
     fn wall(&self) -> Duration;
+
+    /// Adjusts this host's wall clock (a time discipline such as NTP's), returning the new
+    /// setting; `None` where the clock cannot be adjusted (a real machine's clock belongs
+    /// to its operating system, not to the harness).
+    fn adjust(&self, change: Adjustment) -> Option<ClockSetting> {
+        let _ = change;
+        None
+    }
 }
 
 /// Everything a running service may use.

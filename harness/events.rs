@@ -66,8 +66,25 @@ pub enum EventKind {
     Request(RequestRecord),
     /// Something a replica-set member reported.
     ReplicaSet(crate::services::replica_set::RsEvent),
-    /// The scenario moved a host's wall clock; `offset_ms` is where it now stands.
-    ClockChanged { node: String, offset_ms: i64 },
+    /// A host's wall clock was set, moved or re-rated (by the scenario or by the host's
+    /// NTP discipline); `setting` is the whole new state, so the log alone tells any
+    /// host's offset at any time.
+    ClockChanged {
+        node: String,
+        setting: crate::world::clock::ClockSetting,
+        cause: ClockCause,
+    },
+    /// A node measured its clock against an NTP server and corrected it (the correction
+    /// itself is the `ClockChanged` recorded with it).
+    NtpSynced {
+        server: String,
+        /// How far the node's clock was behind the server's (negative: ahead), in ns.
+        offset_ns: i64,
+        /// Round-trip delay, in ns.
+        delay_ns: i64,
+    },
+    /// A node's NTP poll got no usable answer.
+    NtpFailed { server: String, reason: String },
     /// The scenario changed the network: a partition, a heal, firewall rules.
     Network { text: String },
     /// A step left the replica set's primary down or unable to reach a majority on 27017:
@@ -115,6 +132,21 @@ pub struct MemberFinal {
     pub signups: Vec<String>,
     /// The deployment's domain (verification mail ids are built from it).
     pub domain: String,
+}
+
+/// Why a clock changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ClockCause {
+    /// A scenario step set the offset (a strobe's flips too).
+    Set,
+    /// A scenario step moved the offset.
+    Jump,
+    /// A scenario step set the frequency error.
+    Drift,
+    /// NTP found the offset above the step threshold and set the clock at once.
+    NtpStep,
+    /// NTP found the offset below the step threshold and slews it away gradually.
+    NtpSlew,
 }
 
 /// How a node crashes.

@@ -210,7 +210,52 @@ fn bad_partition_and_firewall_steps() {
         (
             "clock-both.toml",
             step("clock = { node = \"node-3\", offset = \"1m\", jump = \"1m\" }"),
-            ":7:9: steps[0].clock: expected exactly one of offset and jump",
+            ":7:9: steps[0].clock: expected exactly one of offset, jump, drift and strobe",
+        ),
+        (
+            "clock-drift.toml",
+            step("clock = { node = \"node-2\", drift = \"200 parts\" }"),
+            "steps[0].clock.drift: \"200 parts\": expected parts per million such as \"200ppm\"",
+        ),
+        (
+            "clock-drift-big.toml",
+            step("clock = { node = \"node-2\", drift = \"-200000ppm\" }"),
+            "steps[0].clock.drift: \"-200000ppm\": expected at most 100000ppm either way",
+        ),
+        (
+            "clock-period-alone.toml",
+            step("clock = { node = \"node-2\", jump = \"1s\", period = \"1s\" }"),
+            "steps[0].clock.period: period goes with strobe only",
+        ),
+        (
+            "clock-strobe-three.toml",
+            step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\", \"2m\"], period = \"1s\", for = \"10s\" }"),
+            "steps[0].clock.strobe: expected two offsets to alternate between, found 3",
+        ),
+        (
+            "clock-strobe-no-period.toml",
+            step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], for = \"10s\" }"),
+            "steps[0].clock.period: expected a period with strobe",
+        ),
+        (
+            "clock-strobe-fast.toml",
+            step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"10ms\", for = \"10s\" }"),
+            "steps[0].clock.period: expected at least 100ms",
+        ),
+        (
+            "clock-strobe-long.toml",
+            step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"1s\", for = \"1h\" }"),
+            "steps[0].clock.for: the strobe ends at 3605s, at or past the run's end",
+        ),
+        (
+            "clock-strobe-for.toml",
+            step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"1s\" }"),
+            "steps[0].clock.for: expected how long the strobe lasts (for)",
+        ),
+        (
+            "clock-strobe-offset.toml",
+            step("clock = { node = \"node-2\", strobe = [\"0s\", \"2d\"], period = \"1s\", for = \"5s\" }"),
+            "steps[0].clock.strobe: expected at most a day either way",
         ),
         (
             "clock-bad.toml",

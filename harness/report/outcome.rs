@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::duration::span;
-use crate::events::{CheckEffect, Event, EventKind, MemberFinal, RequestRecord};
+use crate::duration::{self, span};
+use crate::events::{CheckEffect, ClockCause, Event, EventKind, MemberFinal, RequestRecord};
+use crate::world::clock::ClockSetting;
 use crate::scenario::Scenario;
 use crate::scenario::expect::{self, FailureWindow, Verdict};
 use crate::services::replica_set::RsEvent;
@@ -254,14 +255,11 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         } => check_line(backend, *effect, detail, up),
         EventKind::ReplicaSet(event) => replica_set_line(event),
         EventKind::Network { text } => text.clone(),
-        EventKind::ClockChanged { node, offset_ms } => {
-            let by = span(Duration::from_millis(offset_ms.unsigned_abs()));
-            match offset_ms.signum() {
-                0 => format!("{node}'s clock set to true time"),
-                1 => format!("{node}'s clock set {by} ahead of true time"),
-                _ => format!("{node}'s clock set {by} behind true time"),
-            }
-        }
+        EventKind::ClockChanged {
+            node,
+            setting,
+            cause,
+        } => return clock_line(node, setting, *cause),
         EventKind::PrimaryLost { node, why, .. } => {
             format!("the primary {node} is lost ({why}): the set must elect another")
         }
@@ -273,8 +271,53 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         | EventKind::MemberFinal(_)
         | EventKind::MailAccepted { .. }
         | EventKind::MailSent { .. }
-        | EventKind::MailFailed { .. } => {
+        | EventKind::MailFailed { .. }
+        | EventKind::NtpSynced { .. }
+        | EventKind::NtpFailed { .. } => {
             return None;
+        }
+    };
+    Some(text)
+}
+
+/// A clock change as the timeline tells it; `None` for NTP slews under a millisecond,
+/// which a healthy clock makes every poll (they stay in the event log).
+fn clock_line(node: &str, s: &ClockSetting, cause: ClockCause) -> Option<String> {
+    let now = |ns: i64| match ns.signum() {
+        0 => "true time".to_string(),
+        1 => format!("{} ahead of true time", span(Duration::from_nanos(ns.unsigned_abs()))),
+        _ => format!("{} behind true time", span(Duration::from_nanos(ns.unsigned_abs()))),
+    };
+    let text = match cause {
+        ClockCause::Set | ClockCause::Jump => format!("{node}'s clock set {}", match s.offset_ns {
+            0 => "to true time".to_string(),
+            ns => now(ns),
+        }),
+        ClockCause::Drift => {
+            let ppm = s.drift_ppb as f64 / 1000.0;
+            match s.drift_ppb.signum() {
+                0 => format!("{node}'s clock stops drifting"),
+                1 => format!("{node}'s clock drifts {ppm}ppm fast (gains {} per minute)", duration::offset(s.drift_ppb * 60).trim_start_matches('+')),
+                _ => format!("{node}'s clock drifts {}ppm slow (loses {} per minute)", -ppm, duration::offset(-s.drift_ppb * 60).trim_start_matches('+')),
+            }
+        }
+        ClockCause::NtpStep => format!(
+            "NTP stepped {node}'s clock: now {} ({} off true time)",
+            now(s.offset_ns),
+            duration::offset(s.offset_ns)
+        ),
+        ClockCause::NtpSlew => {
+            let over = s.slew_until.saturating_sub(s.since);
+            let ns = i128::from(s.slew_ppb) * i128::try_from(over.as_nanos()).expect("fits") / 1_000_000_000;
+            if ns.unsigned_abs() < 1_000_000 {
+                return None;
+            }
+            format!(
+                "NTP slews {node}'s clock by {} over {} (it was {} off true time)",
+                duration::offset(i64::try_from(ns).expect("slews are small")),
+                span(over),
+                duration::offset(s.offset_ns)
+            )
         }
     };
     Some(text)

@@ -44,11 +44,7 @@ fn apply(world: &mut World, action: &Action) {
             text,
         } => world.block(id, rules.clone(), ports, *protocol, *action, text.clone()),
         Action::Unblock { id } => world.unblock(id),
-        Action::Clock {
-            node,
-            offset_ms,
-            relative,
-        } => world.set_clock(node, *offset_ms, *relative),
+        Action::Clock { node, change } => world.set_clock(node, *change),
     }
 }
 

@@ -139,8 +139,11 @@ pub struct BridgeSpec {
 }
 
 /// `clock = { node = "node-3", offset = "10m" }` sets the host's wall clock that far ahead
-/// of true time (`"-10m"`: behind); `jump = "30s"` moves it by that much from where it is.
-/// Exactly one of `offset` and `jump`.
+/// of true time (`"-10m"`: behind); `jump = "30s"` moves it by that much from where it is;
+/// `drift = "200ppm"` makes it gain that much per second from now on (`"-50ppm"`: lose);
+/// `strobe = ["0s", "10m"], period = "5s", for = "1m"` sets the first offset, flips to
+/// the other every `period`, and sets the first again after `for`. Exactly one of
+/// `offset`, `jump`, `drift` and `strobe`; `period` and `for` go with `strobe` only.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClockSpec {
@@ -149,6 +152,17 @@ pub struct ClockSpec {
     pub offset: Option<String>,
     /// A signed duration to add to the current offset.
     pub jump: Option<String>,
+    /// A frequency error in parts per million, such as `"200ppm"` or `"-12.5ppm"`; at
+    /// most 100000ppm (10%) either way.
+    pub drift: Option<String>,
+    /// Two signed offsets to alternate between.
+    pub strobe: Option<Vec<String>>,
+    /// Time between two flips of a strobe: at least 100ms.
+    #[serde(default, with = "crate::duration::option")]
+    pub period: Option<std::time::Duration>,
+    /// How long a strobe lasts: at most 10000 flips, ending before the run does.
+    #[serde(default, rename = "for", with = "crate::duration::option")]
+    pub lasts: Option<std::time::Duration>,
 }
 
 /// `heal = {}`
@@ -325,10 +339,20 @@ pub enum Action {
     Unblock {
         id: String,
     },
-    /// Set (`relative` false) or move (`relative` true) a host's clock offset.
+    /// Set, move or re-rate a host's clock (a strobe is a series of these).
     Clock {
         node: String,
-        offset_ms: i64,
-        relative: bool,
+        change: ClockStep,
     },
+}
+
+/// What a clock step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockStep {
+    /// Set the offset from true time, in nanoseconds.
+    Offset(i64),
+    /// Move the offset by this many nanoseconds.
+    Jump(i64),
+    /// Set the frequency error, in parts per billion.
+    Drift(i64),
 }

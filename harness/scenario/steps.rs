@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 
 use super::load::{Invalid, Seg, key};
-use super::spec::{Action, ScenarioSpec, Step, StepSpec};
+use std::time::Duration;
+
+use super::spec::{Action, ClockSpec, ClockStep, ScenarioSpec, Step, StepSpec};
 use crate::duration::span;
 use crate::topology::Topology;
 use crate::world::net::{Action as Verdict, Protocol};
@@ -31,6 +33,16 @@ pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step
             );
             return Err((at(&["at"]), message));
         }
+        if let Some(c) = &step.clock
+            && step_count(step) == 1
+        {
+            let changes = clock(c, step.at, spec.duration, topology).map_err(|(k, m)| (at(&k), m))?;
+            steps.extend(changes.into_iter().map(|(when, change)| {
+                let node = c.node.clone();
+                (i, Step { at: when, action: Action::Clock { node, change } })
+            }));
+            continue;
+        }
         let action = action(step, topology).map_err(|(k, m)| (at(&k), m))?;
         steps.push((
             i,
@@ -48,8 +60,13 @@ pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step
 /// A key path inside one step, and what is wrong there.
 type StepInvalid = (Vec<&'static str>, String);
 
-fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
-    let given = [
+/// How many action keys a step holds (exactly one is valid).
+fn step_count(step: &StepSpec) -> usize {
+    given(step).iter().filter(|g| **g).count()
+}
+
+fn given(step: &StepSpec) -> [bool; 10] {
+    [
         step.crash.is_some(),
         step.restart.is_some(),
         step.isolate.is_some(),
@@ -60,8 +77,11 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
         step.block.is_some(),
         step.clock.is_some(),
         step.unblock.is_some(),
-    ];
-    if given.iter().filter(|g| **g).count() != 1 {
+    ]
+}
+
+fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
+    if step_count(step) != 1 {
         return Err((vec![], format!("expected exactly one action: {ACTIONS}")));
     }
     let nodes = topology.node_names();
@@ -83,25 +103,6 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
     }
     if let Some(b) = &step.block {
         return block(b, &hosts);
-    }
-    if let Some(c) = &step.clock {
-        host(&c.node, &crashable, &["clock", "node"])?;
-        let (text, relative, key) = match (&c.offset, &c.jump) {
-            (Some(t), None) => (t, false, "offset"),
-            (None, Some(t)) => (t, true, "jump"),
-            _ => {
-                return Err((
-                    vec!["clock"],
-                    "expected exactly one of offset and jump".to_string(),
-                ));
-            }
-        };
-        let offset_ms = signed_ms(text).map_err(|m| (vec!["clock", key], m))?;
-        return Ok(Action::Clock {
-            node: c.node.clone(),
-            offset_ms,
-            relative,
-        });
     }
     if let Some(u) = &step.unblock {
         return Ok(Action::Unblock { id: u.id.clone() });
@@ -190,8 +191,116 @@ fn partition(step: &StepSpec, nodes: &[String], hosts: &[String]) -> Result<Acti
     Ok(Action::Heal)
 }
 
-/// A signed duration such as "10m", "-2s" or "+500ms", in milliseconds (at most a day).
-fn signed_ms(text: &str) -> Result<i64, String> {
+/// Shortest time between two flips of a strobe.
+pub const MIN_STROBE_PERIOD: Duration = Duration::from_millis(100);
+/// Most flips one strobe may make.
+pub const MAX_STROBE_FLIPS: u128 = 10_000;
+/// Largest drift a clock step may set, in parts per million either way.
+pub const MAX_DRIFT_PPM: f64 = 100_000.0;
+
+/// A clock step's changes and when each applies: one for `offset`, `jump` and `drift`;
+/// the flips of a `strobe`, then its return to the first offset.
+fn clock(
+    c: &ClockSpec,
+    at: Duration,
+    run: Duration,
+    topology: &Topology,
+) -> Result<Vec<(Duration, ClockStep)>, StepInvalid> {
+    // Any host but the users keeps time: nodes, the infrastructure, the internet's hosts.
+    let hosts: Vec<String> = topology
+        .hosts
+        .iter()
+        .map(|h| h.name.clone())
+        .filter(|h| h != "users")
+        .collect();
+    host(&c.node, &hosts, &["clock", "node"])?;
+    let chosen = [c.offset.is_some(), c.jump.is_some(), c.drift.is_some(), c.strobe.is_some()];
+    if chosen.iter().filter(|g| **g).count() != 1 {
+        return Err((
+            vec!["clock"],
+            "expected exactly one of offset, jump, drift and strobe".to_string(),
+        ));
+    }
+    if c.strobe.is_none() {
+        for (given, key) in [(c.period.is_some(), "period"), (c.lasts.is_some(), "for")] {
+            if given {
+                return Err((vec!["clock", key], format!("{key} goes with strobe only")));
+            }
+        }
+    }
+    if let Some(text) = &c.offset {
+        let ns = signed_ns(text).map_err(|m| (vec!["clock", "offset"], m))?;
+        return Ok(vec![(at, ClockStep::Offset(ns))]);
+    }
+    if let Some(text) = &c.jump {
+        let ns = signed_ns(text).map_err(|m| (vec!["clock", "jump"], m))?;
+        return Ok(vec![(at, ClockStep::Jump(ns))]);
+    }
+    if let Some(text) = &c.drift {
+        let ppb = ppm(text).map_err(|m| (vec!["clock", "drift"], m))?;
+        return Ok(vec![(at, ClockStep::Drift(ppb))]);
+    }
+    let offsets = c.strobe.as_ref().expect("the one action left is strobe");
+    let [a, b] = offsets.as_slice() else {
+        return Err((
+            vec!["clock", "strobe"],
+            format!("expected two offsets to alternate between, found {}", offsets.len()),
+        ));
+    };
+    let a = signed_ns(a).map_err(|m| (vec!["clock", "strobe"], m))?;
+    let b = signed_ns(b).map_err(|m| (vec!["clock", "strobe"], m))?;
+    let Some(period) = c.period else {
+        return Err((vec!["clock", "period"], "expected a period with strobe".to_string()));
+    };
+    if period < MIN_STROBE_PERIOD {
+        let message = format!("expected at least {}", span(MIN_STROBE_PERIOD));
+        return Err((vec!["clock", "period"], message));
+    }
+    let Some(lasts) = c.lasts else {
+        return Err((vec!["clock", "for"], "expected how long the strobe lasts (for)".to_string()));
+    };
+    if at + lasts >= run {
+        let message = format!(
+            "the strobe ends at {}, at or past the run's end ({}); expected it to end before",
+            span(at + lasts),
+            span(run)
+        );
+        return Err((vec!["clock", "for"], message));
+    }
+    let flips = lasts.as_nanos().div_ceil(period.as_nanos());
+    if flips > MAX_STROBE_FLIPS {
+        let message = format!("{flips} flips; expected at most {MAX_STROBE_FLIPS} (a longer period or a shorter for)");
+        return Err((vec!["clock", "for"], message));
+    }
+    let mut changes: Vec<(Duration, ClockStep)> = (0..flips)
+        .map(|k| {
+            let when = at + period * u32::try_from(k).expect("flips are bounded");
+            (when, ClockStep::Offset(if k % 2 == 0 { a } else { b }))
+        })
+        .collect();
+    changes.push((at + lasts, ClockStep::Offset(a)));
+    Ok(changes)
+}
+
+/// A drift such as "200ppm" or "-12.5ppm", in parts per billion.
+fn ppm(text: &str) -> Result<i64, String> {
+    let expected = "expected parts per million such as \"200ppm\" or \"-12.5ppm\"";
+    let number = text
+        .strip_suffix("ppm")
+        .ok_or_else(|| format!("{text:?}: {expected}"))?;
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?}: {expected}"))?;
+    if !value.is_finite() || value.abs() > MAX_DRIFT_PPM {
+        return Err(format!("{text:?}: expected at most {MAX_DRIFT_PPM}ppm either way"));
+    }
+    #[allow(clippy::cast_possible_truncation, reason = "bounded by MAX_DRIFT_PPM above")]
+    Ok((value * 1000.0).round() as i64)
+}
+
+/// A signed duration such as "10m", "-2s" or "+500ms", in nanoseconds (at most a day).
+fn signed_ns(text: &str) -> Result<i64, String> {
     let (sign, rest) = match text.strip_prefix('-') {
         Some(rest) => (-1, rest),
         None => (1, text.strip_prefix('+').unwrap_or(text)),
@@ -201,7 +310,7 @@ fn signed_ms(text: &str) -> Result<i64, String> {
     if d > std::time::Duration::from_secs(86_400) {
         return Err("expected at most a day either way".to_string());
     }
-    Ok(sign * i64::try_from(d.as_millis()).expect("a day fits"))
+    Ok(sign * i64::try_from(d.as_nanos()).expect("a day fits"))
 }
 
 fn mode(action: Verdict) -> &'static str {

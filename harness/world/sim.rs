@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::env::Env;
-use crate::events::{CrashMode, EventKind, MemberFinal, Recorder};
+use crate::events::{ClockCause, CrashMode, EventKind, MemberFinal, Recorder};
 use crate::services::database::{self, DbConfig, SharedMember};
 use crate::services::dns::{self, Zone};
 use crate::services::load_balancer::{self, Backend, LbConfig};
@@ -32,7 +32,8 @@ use crate::services::replica_set::{Member, RsConfig};
 use crate::services::smtp::{self, SmtpConfig};
 use crate::services::users::{self, UsersConfig};
 use crate::topology::{LoadSettings, Role, Topology};
-use crate::world::clock::SimClock;
+use crate::scenario::spec::ClockStep;
+use crate::world::clock::{Adjustment, ClockHandle, SimClock};
 use crate::world::net::{Action, FaultTable, Protocol, Rule, SimNet};
 
 /// The wall-clock time every run starts at: 2026-01-01T00:00:00Z.
@@ -103,7 +104,7 @@ pub struct World {
     /// The primary (and term) whose loss was last recorded.
     lost_noted: Option<(String, u64)>,
     /// Each host's wall-clock offset in milliseconds, shared with its clock.
-    clocks: BTreeMap<String, Arc<std::sync::atomic::AtomicI64>>,
+    clocks: BTreeMap<String, ClockHandle>,
 }
 
 impl World {
@@ -236,18 +237,18 @@ impl World {
         self.record(EventKind::Network { text });
     }
 
-    /// Sets (or, when `relative`, moves) a host's wall-clock offset.
-    pub fn set_clock(&mut self, host: &str, offset_ms: i64, relative: bool) {
-        let clock = &self.clocks[host];
-        let now = if relative {
-            clock.load(std::sync::atomic::Ordering::Relaxed) + offset_ms
-        } else {
-            offset_ms
+    /// Sets, moves or re-rates a host's wall clock.
+    pub fn set_clock(&mut self, host: &str, change: ClockStep) {
+        let (adjustment, cause) = match change {
+            ClockStep::Offset(ns) => (Adjustment::Offset(ns), ClockCause::Set),
+            ClockStep::Jump(ns) => (Adjustment::Step(ns), ClockCause::Jump),
+            ClockStep::Drift(ppb) => (Adjustment::Drift(ppb), ClockCause::Drift),
         };
-        clock.store(now, std::sync::atomic::Ordering::Relaxed);
+        let setting = self.clocks[host].adjust(self.elapsed(), adjustment);
         self.record(EventKind::ClockChanged {
             node: host.to_string(),
-            offset_ms: now,
+            setting,
+            cause,
         });
     }
 
@@ -550,10 +551,10 @@ fn register(
     faults: &FaultTable,
     members: &BTreeMap<String, SharedMember>,
     host: &crate::topology::Host,
-) -> Arc<std::sync::atomic::AtomicI64> {
+) -> ClockHandle {
     let ip = host.address;
     let clock = SimClock::new(Duration::from_secs(EPOCH_UNIX_S));
-    let offset = clock.offset_ms();
+    let handle = clock.handle();
     let (recorder, faults, name) = (recorder.clone(), faults.clone(), host.name.clone());
     let env = move || {
         Env::new(
@@ -576,7 +577,7 @@ fn register(
         ),
         Role::Users => start(sim, ip, env, users_config(topology, setup), users::run),
     }
-    offset
+    handle
 }
 
 /// Registers a host whose software is `run(env, config)`, restartable from the factory.

@@ -2,11 +2,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use super::*;
 use crate::events::Recorder;
-use crate::world::clock::SimClock;
+use crate::world::clock::{Adjustment, SimClock};
 use crate::world::net::{FaultTable, SimNet};
 
 /// Proves the 48-byte layout field by field: LI/VN/mode packed in the first byte,
@@ -91,7 +90,9 @@ fn round_trip_over_simulated_udp() {
         .epoch(std::time::UNIX_EPOCH)
         .build();
     let server_clock = SimClock::new(epoch);
-    server_clock.offset_ms().store(600_000, Ordering::Relaxed);
+    server_clock
+        .handle()
+        .adjust(Duration::ZERO, Adjustment::Offset(600_000_000_000));
     let env = move |name: &str, ip, clock: SimClock| {
         Env::new(
             name,
