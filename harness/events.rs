@@ -109,6 +109,36 @@ pub enum EventKind {
     },
     /// The SMTP relay accepted a message (it answered 250 to its DATA).
     MailAccepted { message_id: String, to: String },
+    /// The egress decided on one request, connection or datagram from a node.
+    Egress(EgressRecord),
+    /// An internet host served a request; `from` is the address it came from (the egress,
+    /// unless something bypassed it).
+    SiteServed {
+        from: std::net::IpAddr,
+        what: String,
+        /// The HTTP status answered; `None` for NTP.
+        status: Option<u16>,
+    },
+    /// A node's periodic call out (the update check, the extensions refresh) and how it
+    /// went: `Ok` with what it got, `Err` with why not.
+    Outbound {
+        purpose: String,
+        result: Result<String, String>,
+    },
+    /// A node issued a token (at login); `iat` is its clock's reading, in seconds.
+    TokenIssued { jti: String, iat: u64 },
+    /// A node validated a token (at `/userinfo`), by its clock's reading `now_s`.
+    TokenChecked {
+        jti: String,
+        issuer: String,
+        iat: u64,
+        exp: u64,
+        now_s: u64,
+        /// `None` when accepted; the rejection's text otherwise.
+        rejected: Option<String>,
+    },
+    /// A node refused a token it could not read: a bad signature or a malformed token.
+    TokenRefused { reason: String },
     /// A member's data at the end of the run, for the checkers.
     MemberFinal(MemberFinal),
     /// After the last fault, the members that are up last became a healthy set (one
@@ -132,6 +162,31 @@ pub struct MemberFinal {
     pub signups: Vec<String>,
     /// The deployment's domain (verification mail ids are built from it).
     pub domain: String,
+}
+
+/// One decision of the egress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EgressRecord {
+    /// The client (a node's name).
+    pub client: String,
+    /// `"http"` (the proxy), `"tcp"` (NAT) or `"udp"`.
+    pub protocol: String,
+    /// The name asked for (HTTP `Host`) or the destination's host name.
+    pub target: String,
+    /// The original destination.
+    pub destination: std::net::SocketAddr,
+    pub verdict: EgressVerdict,
+}
+
+/// What the egress did with a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum EgressVerdict {
+    /// Refused by a rule: the HTTP status answered (none for a dropped datagram) and why.
+    Denied { status: Option<u16>, reason: String },
+    /// Forwarded and answered: the upstream's HTTP status, when it spoke HTTP.
+    Delivered { status: Option<u16> },
+    /// Allowed, but the upstream could not be reached or did not answer.
+    UpstreamFailed { reason: String },
 }
 
 /// Why a clock changed.

@@ -58,4 +58,5 @@ pub trait Datagrams: Send + Sync + 'static {
     ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + Send;
 }
 
+pub mod original;
 pub mod real;

@@ -200,7 +200,7 @@ fn bad_partition_and_firewall_steps() {
         (
             "shares.toml",
             format!("{head}[load]\nsignup_share = 0.9\n"),
-            ":6:16: load.signup_share: expected signup_share + userinfo_share at most 1",
+            ":6:16: load.signup_share: expected signup_share + userinfo_share + social_share at most 1",
         ),
         (
             "failover.toml",
@@ -229,7 +229,9 @@ fn bad_partition_and_firewall_steps() {
         ),
         (
             "clock-strobe-three.toml",
-            step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\", \"2m\"], period = \"1s\", for = \"10s\" }"),
+            step(
+                "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\", \"2m\"], period = \"1s\", for = \"10s\" }",
+            ),
             "steps[0].clock.strobe: expected two offsets to alternate between, found 3",
         ),
         (
@@ -239,12 +241,16 @@ fn bad_partition_and_firewall_steps() {
         ),
         (
             "clock-strobe-fast.toml",
-            step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"10ms\", for = \"10s\" }"),
+            step(
+                "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"10ms\", for = \"10s\" }",
+            ),
             "steps[0].clock.period: expected at least 100ms",
         ),
         (
             "clock-strobe-long.toml",
-            step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"1s\", for = \"1h\" }"),
+            step(
+                "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"1s\", for = \"1h\" }",
+            ),
             "steps[0].clock.for: the strobe ends at 3605s, at or past the run's end",
         ),
         (
@@ -254,7 +260,9 @@ fn bad_partition_and_firewall_steps() {
         ),
         (
             "clock-strobe-offset.toml",
-            step("clock = { node = \"node-2\", strobe = [\"0s\", \"2d\"], period = \"1s\", for = \"5s\" }"),
+            step(
+                "clock = { node = \"node-2\", strobe = [\"0s\", \"2d\"], period = \"1s\", for = \"5s\" }",
+            ),
             "steps[0].clock.strobe: expected at most a day either way",
         ),
         (

@@ -16,9 +16,10 @@ use harness::services::http::{self, Body};
 use harness::services::load_balancer::{self, Backend, LbConfig};
 use harness::services::mail::MailConfig;
 use harness::services::node::{self, NodeConfig};
+use harness::services::outbound::Outside;
 use harness::services::replica_set::{Member, RsConfig};
 use harness::services::smtp::{self, SmtpConfig};
-use harness::topology::{LbSettings, NodeSettings};
+use harness::topology::{LbSettings, NodeSettings, NtpSettings};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -135,6 +136,21 @@ fn services_run_on_real_sockets() {
                 settings: NodeSettings::default(),
                 mail: mail.clone(),
                 db,
+                // No NTP polls, and the periodic checks' first turn comes after the
+                // test: nothing here reaches outside the loopback.
+                outside: Outside {
+                    dns: SocketAddr::new(LOOPBACK, dns_port),
+                    idp: "facebook.com".into(),
+                    cdn: "cdn.auth0.com".into(),
+                    updates: "updates.auth0.com".into(),
+                    social_timeout: Duration::from_secs(3),
+                    update_interval: Duration::from_secs(3600),
+                    ntp: NtpSettings {
+                        enabled: false,
+                        ..NtpSettings::default()
+                    },
+                },
+                seed: 1,
             };
             let net = RealNet::new(LOOPBACK)
                 .with_port(node::PORT, port)

@@ -6,11 +6,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::duration::{self, span};
-use crate::events::{CheckEffect, ClockCause, Event, EventKind, MemberFinal, RequestRecord};
-use crate::world::clock::ClockSetting;
+use crate::events::{
+    CheckEffect, ClockCause, EgressVerdict, Event, EventKind, MemberFinal, RequestRecord,
+};
 use crate::scenario::Scenario;
 use crate::scenario::expect::{self, FailureWindow, Verdict};
 use crate::services::replica_set::RsEvent;
+use crate::world::clock::ClockSetting;
 
 /// Requests are counted in windows of this length.
 pub const WINDOW: Duration = Duration::from_secs(10);
@@ -170,6 +172,7 @@ fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String
     let mut up: Vec<&String> = nodes.iter().collect();
     let mut lines: Vec<Line> = Vec::new();
     let mut mail_failing = false;
+    let mut failing: BTreeMap<(String, String), bool> = BTreeMap::new();
     for e in events {
         if let EventKind::ServiceStarted { service, port } = &e.kind {
             // One line per host and moment: "serving appliance :443, db :27017, ...".
@@ -204,6 +207,13 @@ fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String
                 }
                 _ => {}
             }
+        }
+        if let Some(text) = streak_line(e, &mut failing) {
+            lines.push(Line {
+                at_ms: ms(e.at),
+                host: e.host.clone(),
+                text,
+            });
         }
         if let Some(text) = mail_line(&e.kind, &mut mail_failing) {
             lines.push(Line {
@@ -273,7 +283,13 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         | EventKind::MailSent { .. }
         | EventKind::MailFailed { .. }
         | EventKind::NtpSynced { .. }
-        | EventKind::NtpFailed { .. } => {
+        | EventKind::NtpFailed { .. }
+        | EventKind::Egress(_)
+        | EventKind::SiteServed { .. }
+        | EventKind::Outbound { .. }
+        | EventKind::TokenIssued { .. }
+        | EventKind::TokenChecked { .. }
+        | EventKind::TokenRefused { .. } => {
             return None;
         }
     };
@@ -285,20 +301,36 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
 fn clock_line(node: &str, s: &ClockSetting, cause: ClockCause) -> Option<String> {
     let now = |ns: i64| match ns.signum() {
         0 => "true time".to_string(),
-        1 => format!("{} ahead of true time", span(Duration::from_nanos(ns.unsigned_abs()))),
-        _ => format!("{} behind true time", span(Duration::from_nanos(ns.unsigned_abs()))),
+        1 => format!(
+            "{} ahead of true time",
+            span(Duration::from_nanos(ns.unsigned_abs()))
+        ),
+        _ => format!(
+            "{} behind true time",
+            span(Duration::from_nanos(ns.unsigned_abs()))
+        ),
     };
     let text = match cause {
-        ClockCause::Set | ClockCause::Jump => format!("{node}'s clock set {}", match s.offset_ns {
-            0 => "to true time".to_string(),
-            ns => now(ns),
-        }),
+        ClockCause::Set | ClockCause::Jump => format!(
+            "{node}'s clock set {}",
+            match s.offset_ns {
+                0 => "to true time".to_string(),
+                ns => now(ns),
+            }
+        ),
         ClockCause::Drift => {
             let ppm = s.drift_ppb as f64 / 1000.0;
             match s.drift_ppb.signum() {
                 0 => format!("{node}'s clock stops drifting"),
-                1 => format!("{node}'s clock drifts {ppm}ppm fast (gains {} per minute)", duration::offset(s.drift_ppb * 60).trim_start_matches('+')),
-                _ => format!("{node}'s clock drifts {}ppm slow (loses {} per minute)", -ppm, duration::offset(-s.drift_ppb * 60).trim_start_matches('+')),
+                1 => format!(
+                    "{node}'s clock drifts {ppm}ppm fast (gains {} per minute)",
+                    duration::offset(s.drift_ppb * 60).trim_start_matches('+')
+                ),
+                _ => format!(
+                    "{node}'s clock drifts {}ppm slow (loses {} per minute)",
+                    -ppm,
+                    duration::offset(-s.drift_ppb * 60).trim_start_matches('+')
+                ),
             }
         }
         ClockCause::NtpStep => format!(
@@ -308,7 +340,8 @@ fn clock_line(node: &str, s: &ClockSetting, cause: ClockCause) -> Option<String>
         ),
         ClockCause::NtpSlew => {
             let over = s.slew_until.saturating_sub(s.since);
-            let ns = i128::from(s.slew_ppb) * i128::try_from(over.as_nanos()).expect("fits") / 1_000_000_000;
+            let ns = i128::from(s.slew_ppb) * i128::try_from(over.as_nanos()).expect("fits")
+                / 1_000_000_000;
             if ns.unsigned_abs() < 1_000_000 {
                 return None;
             }
@@ -321,6 +354,73 @@ fn clock_line(node: &str, s: &ClockSetting, cause: ClockCause) -> Option<String>
         }
     };
     Some(text)
+}
+
+/// NTP polls, periodic outbound checks and the egress's upstreams as the timeline tells
+/// them: the first failure of a streak and the first success after one, per host and
+/// purpose (every attempt is in the event log).
+fn streak_line(e: &Event, failing: &mut BTreeMap<(String, String), bool>) -> Option<String> {
+    let (what, failure, success) = match &e.kind {
+        EventKind::NtpFailed { server, reason } => (
+            "ntp".to_string(),
+            Some(format!(
+                "NTP failing: {server}: {reason}; the clock runs free"
+            )),
+            None,
+        ),
+        EventKind::NtpSynced { server, .. } => (
+            "ntp".to_string(),
+            None,
+            Some(format!("NTP works again: {server} answered")),
+        ),
+        EventKind::Outbound { purpose, result } => match result {
+            Err(why) => (
+                purpose.clone(),
+                Some(format!("{purpose} failing: {why}")),
+                None,
+            ),
+            Ok(_) => (
+                purpose.clone(),
+                None,
+                Some(format!("{purpose} works again")),
+            ),
+        },
+        EventKind::Egress(r) => {
+            let key = format!("egress {}", r.target);
+            match &r.verdict {
+                EgressVerdict::Denied { status, reason } => {
+                    let status = status.map_or("dropped".to_string(), |s| s.to_string());
+                    let text = format!("egress denies {} ({status}): {reason}", r.target);
+                    (key, Some(text), None)
+                }
+                EgressVerdict::UpstreamFailed { reason } => {
+                    let text = format!(
+                        "egress cannot reach {} ({}): {reason}",
+                        r.target, r.destination
+                    );
+                    (key, Some(text), None)
+                }
+                EgressVerdict::Delivered { .. } => (
+                    key,
+                    None,
+                    Some(format!("egress reaches {} again", r.target)),
+                ),
+            }
+        }
+        _ => return None,
+    };
+    let was = failing.entry((e.host.clone(), what)).or_insert(false);
+    match (failure, success) {
+        (Some(text), _) if !*was => {
+            *was = true;
+            Some(text)
+        }
+        (_, Some(text)) if *was => {
+            *was = false;
+            Some(text)
+        }
+        _ => None,
+    }
 }
 
 /// Mail delivery as the timeline tells it: the first failure of a streak, and the first

@@ -446,7 +446,7 @@ fn liveness(events: &[Event], bound: Duration) -> Verdict {
                     | EventKind::Restarted { .. }
                     | EventKind::Network { .. }
                     | EventKind::ClockChanged { .. }
-            )
+            ) && e.host == crate::world::sim::EXECUTOR
         })
         .map(|e| e.at)
         .max()

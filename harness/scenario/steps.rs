@@ -36,10 +36,17 @@ pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step
         if let Some(c) = &step.clock
             && step_count(step) == 1
         {
-            let changes = clock(c, step.at, spec.duration, topology).map_err(|(k, m)| (at(&k), m))?;
+            let changes =
+                clock(c, step.at, spec.duration, topology).map_err(|(k, m)| (at(&k), m))?;
             steps.extend(changes.into_iter().map(|(when, change)| {
                 let node = c.node.clone();
-                (i, Step { at: when, action: Action::Clock { node, change } })
+                (
+                    i,
+                    Step {
+                        at: when,
+                        action: Action::Clock { node, change },
+                    },
+                )
             }));
             continue;
         }
@@ -214,7 +221,12 @@ fn clock(
         .filter(|h| h != "users")
         .collect();
     host(&c.node, &hosts, &["clock", "node"])?;
-    let chosen = [c.offset.is_some(), c.jump.is_some(), c.drift.is_some(), c.strobe.is_some()];
+    let chosen = [
+        c.offset.is_some(),
+        c.jump.is_some(),
+        c.drift.is_some(),
+        c.strobe.is_some(),
+    ];
     if chosen.iter().filter(|g| **g).count() != 1 {
         return Err((
             vec!["clock"],
@@ -244,20 +256,29 @@ fn clock(
     let [a, b] = offsets.as_slice() else {
         return Err((
             vec!["clock", "strobe"],
-            format!("expected two offsets to alternate between, found {}", offsets.len()),
+            format!(
+                "expected two offsets to alternate between, found {}",
+                offsets.len()
+            ),
         ));
     };
     let a = signed_ns(a).map_err(|m| (vec!["clock", "strobe"], m))?;
     let b = signed_ns(b).map_err(|m| (vec!["clock", "strobe"], m))?;
     let Some(period) = c.period else {
-        return Err((vec!["clock", "period"], "expected a period with strobe".to_string()));
+        return Err((
+            vec!["clock", "period"],
+            "expected a period with strobe".to_string(),
+        ));
     };
     if period < MIN_STROBE_PERIOD {
         let message = format!("expected at least {}", span(MIN_STROBE_PERIOD));
         return Err((vec!["clock", "period"], message));
     }
     let Some(lasts) = c.lasts else {
-        return Err((vec!["clock", "for"], "expected how long the strobe lasts (for)".to_string()));
+        return Err((
+            vec!["clock", "for"],
+            "expected how long the strobe lasts (for)".to_string(),
+        ));
     };
     if at + lasts >= run {
         let message = format!(
@@ -269,7 +290,9 @@ fn clock(
     }
     let flips = lasts.as_nanos().div_ceil(period.as_nanos());
     if flips > MAX_STROBE_FLIPS {
-        let message = format!("{flips} flips; expected at most {MAX_STROBE_FLIPS} (a longer period or a shorter for)");
+        let message = format!(
+            "{flips} flips; expected at most {MAX_STROBE_FLIPS} (a longer period or a shorter for)"
+        );
         return Err((vec!["clock", "for"], message));
     }
     let mut changes: Vec<(Duration, ClockStep)> = (0..flips)
@@ -293,9 +316,14 @@ fn ppm(text: &str) -> Result<i64, String> {
         .parse()
         .map_err(|_| format!("{text:?}: {expected}"))?;
     if !value.is_finite() || value.abs() > MAX_DRIFT_PPM {
-        return Err(format!("{text:?}: expected at most {MAX_DRIFT_PPM}ppm either way"));
+        return Err(format!(
+            "{text:?}: expected at most {MAX_DRIFT_PPM}ppm either way"
+        ));
     }
-    #[allow(clippy::cast_possible_truncation, reason = "bounded by MAX_DRIFT_PPM above")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "bounded by MAX_DRIFT_PPM above"
+    )]
     Ok((value * 1000.0).round() as i64)
 }
 

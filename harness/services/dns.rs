@@ -43,12 +43,18 @@ pub struct Zone {
 
 impl Zone {
     pub fn new(names: &[String], address: Ipv4Addr, ttl_s: u32) -> Self {
-        let records = names
+        let records: Vec<(String, Ipv4Addr)> = names.iter().map(|n| (n.clone(), address)).collect();
+        Self::with_records(&records, ttl_s)
+    }
+
+    /// A zone of names with their own addresses.
+    pub fn with_records(records: &[(String, Ipv4Addr)], ttl_s: u32) -> Self {
+        let records = records
             .iter()
-            .map(|n| {
+            .map(|(n, address)| {
                 (
                     fqdn(n).expect("zone names are checked with the topology"),
-                    address,
+                    *address,
                 )
             })
             .collect();
@@ -204,6 +210,60 @@ pub async fn resolve<N: Net>(
             "no answer within {}",
             crate::duration::span(timeout)
         )),
+    }
+}
+
+/// A host's stub resolver: asks the DNS server, caches each answer for its TTL. Query ids
+/// come from a seeded RNG.
+pub struct Resolver {
+    server: SocketAddr,
+    timeout: Duration,
+    cache: std::sync::Mutex<std::collections::BTreeMap<String, (Answer, Duration)>>,
+    ids: std::sync::Mutex<rand_chacha::ChaCha8Rng>,
+}
+
+impl Resolver {
+    pub fn new(server: SocketAddr, timeout: Duration, seed: u64) -> Self {
+        use rand::SeedableRng;
+        Self {
+            server,
+            timeout,
+            cache: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            ids: std::sync::Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
+        }
+    }
+
+    /// The address of `name`, from the cache while its TTL lasts, else from the server.
+    pub async fn lookup<N: Net>(
+        &self,
+        env: &crate::env::Env<N>,
+        name: &str,
+    ) -> Result<IpAddr, String> {
+        let now = env.clock.elapsed();
+        let cached = self
+            .cache
+            .lock()
+            .expect("no code panics while holding the cache")
+            .get(name)
+            .copied();
+        if let Some((answer, expires)) = cached
+            && now < expires
+        {
+            return Ok(answer.address);
+        }
+        let id: u16 = rand::Rng::random(
+            &mut *self
+                .ids
+                .lock()
+                .expect("no code panics while holding the ids"),
+        );
+        let answer = resolve(&env.net, self.server, name, id, self.timeout).await?;
+        let expires = env.clock.elapsed() + answer.ttl;
+        self.cache
+            .lock()
+            .expect("no code panics while holding the cache")
+            .insert(name.to_string(), (answer, expires));
+        Ok(answer.address)
     }
 }
 

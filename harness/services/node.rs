@@ -41,7 +41,7 @@
 //! starts with an empty queue and keeps the database's data.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -53,10 +53,15 @@ use crate::env::Env;
 use crate::events::EventKind;
 use crate::net::Net;
 use crate::services::database::{Database, DbConfig};
+use crate::services::dns::Resolver;
 use crate::services::http::{self, Body};
+use crate::services::outbound::{self, Outside};
 use crate::services::replica_set::Op;
 use crate::services::token;
 use crate::topology::NodeSettings;
+
+/// Subjects of social logins start with this (`facebook|fb-c-42`).
+pub const SOCIAL_PREFIX: &str = "facebook|";
 
 /// The appliance's HTTPS port (plain HTTP here: the load balancer offloads TLS).
 pub const PORT: u16 = 443;
@@ -68,6 +73,9 @@ pub struct NodeConfig {
     pub settings: NodeSettings,
     pub db: DbConfig,
     pub mail: super::mail::MailConfig,
+    pub outside: Outside,
+    /// Seed of the node's own randomness (its DNS query ids).
+    pub seed: u64,
 }
 
 /// What `/testall` answers, given each local service's health in the order it checks
@@ -85,6 +93,7 @@ pub enum Endpoint {
     TestAll,
     Signup,
     Login,
+    SocialLogin,
     UserInfo,
     NotFound,
 }
@@ -95,6 +104,7 @@ impl Endpoint {
             (&Method::GET, "/testall") => Endpoint::TestAll,
             (&Method::POST, "/signup") => Endpoint::Signup,
             (&Method::POST, "/login") => Endpoint::Login,
+            (&Method::POST, "/login/social") => Endpoint::SocialLogin,
             (&Method::GET, "/userinfo") => Endpoint::UserInfo,
             _ => Endpoint::NotFound,
         }
@@ -105,7 +115,7 @@ impl Endpoint {
         match self {
             Endpoint::TestAll => s.testall_time,
             Endpoint::Signup => s.signup_time,
-            Endpoint::Login => s.login_time,
+            Endpoint::Login | Endpoint::SocialLogin => s.login_time,
             Endpoint::UserInfo => s.userinfo_time,
             Endpoint::NotFound => Duration::ZERO,
         }
@@ -128,6 +138,11 @@ struct Node<N: Net> {
     /// Requests admitted: being served or waiting for a worker.
     admitted: AtomicUsize,
     db: Database<N>,
+    resolver: Arc<Resolver>,
+    /// Tokens issued by this run of the software, and when it started (in ms): token
+    /// ids are `<node>-<started>-<n>`, unique across restarts.
+    issued: AtomicU64,
+    started_ms: u128,
 }
 
 /// Releases an admission slot when a request ends, however it ends (hyper drops the
@@ -149,10 +164,28 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         db.clone(),
         config.mail.clone(),
     ));
+    let resolver = Arc::new(Resolver::new(
+        config.outside.dns,
+        outbound::DNS_TIMEOUT,
+        config.seed,
+    ));
+    tokio::spawn(outbound::periodic_checks(
+        env.clone(),
+        resolver.clone(),
+        config.outside.clone(),
+    ));
+    tokio::spawn(outbound::keep_time(
+        env.clone(),
+        resolver.clone(),
+        config.outside.ntp.clone(),
+    ));
     let node = Arc::new(Node {
         workers: Semaphore::new(config.settings.workers),
         admitted: AtomicUsize::new(0),
         db,
+        resolver,
+        issued: AtomicU64::new(0),
+        started_ms: env.clock.elapsed().as_millis(),
         config,
     });
     let listener = env.net.listen(PORT).await?;
@@ -200,6 +233,11 @@ async fn handle<N: Net>(env: &Env<N>, node: &Node<N>, req: Request<Incoming>) ->
             signup(node, req).await
         }
         Endpoint::Login => login(env, node, req).await,
+        Endpoint::SocialLogin => {
+            // The call to the identity provider is I/O: it holds no worker.
+            drop((worker, admission));
+            social_login(env, node, req).await
+        }
         Endpoint::UserInfo => userinfo(env, node, &req),
         Endpoint::NotFound => unreachable!("answered before admission"),
     }
@@ -257,18 +295,76 @@ async fn login<N: Net>(env: &Env<N>, node: &Node<N>, req: Request<Incoming>) -> 
     if !matches {
         return http::text(401, "wrong password");
     }
+    grant(env, node, &creds.username)
+}
+
+/// A 200 with a new access token for `user`, stamped from this node's clock.
+fn grant<N: Net>(env: &Env<N>, node: &Node<N>, user: &str) -> Response<Body> {
     let s = &node.config.settings;
+    let n = node.issued.fetch_add(1, Ordering::Relaxed);
+    let jti = format!("{}-{}-{n}", node.config.name, node.started_ms);
+    let now = env.clock.wall();
     let token = token::issue(
         s.token_secret.as_bytes(),
-        &creds.username,
+        user,
         &node.config.name,
-        env.clock.wall(),
+        &jti,
+        now,
         s.token_lifetime,
     );
+    env.record(EventKind::TokenIssued {
+        jti,
+        iat: now.as_secs(),
+    });
     http::json(
         200,
         &serde_json::json!({ "access_token": token, "token_type": "Bearer", "expires_in": s.token_lifetime.as_secs() }),
     )
+}
+
+#[derive(Deserialize)]
+struct SocialCode {
+    provider: String,
+    code: String,
+}
+
+/// `POST /login/social` with `{"provider": "facebook", "code"}`: the code is exchanged
+/// with the identity provider (through the egress); `200` with a token for
+/// `facebook|<user id>`, `502` with the reason when the exchange fails.
+async fn social_login<N: Net>(
+    env: &Env<N>,
+    node: &Node<N>,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let body = match http::read_body(req.into_body()).await {
+        Ok(body) => body,
+        Err(why) => return http::text(400, why),
+    };
+    let Ok(social) = serde_json::from_slice::<SocialCode>(&body) else {
+        return http::text(400, "expected a JSON body {\"provider\", \"code\"}");
+    };
+    if social.provider != "facebook" {
+        return http::text(
+            400,
+            format!(
+                "unknown provider {:?}; expected \"facebook\"",
+                social.provider
+            ),
+        );
+    }
+    let code_ok = !social.code.is_empty()
+        && social
+            .code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !code_ok {
+        return http::text(400, "expected a code of letters, digits and dashes");
+    }
+    let outside = &node.config.outside;
+    match outbound::exchange_code(env, &node.resolver, outside, &social.code).await {
+        Ok(user_id) => grant(env, node, &format!("{SOCIAL_PREFIX}{user_id}")),
+        Err(why) => http::text(502, format!("social login failed: {why}")),
+    }
 }
 
 fn userinfo<N: Net>(env: &Env<N>, node: &Node<N>, req: &Request<Incoming>) -> Response<Body> {
@@ -281,15 +377,30 @@ fn userinfo<N: Net>(env: &Env<N>, node: &Node<N>, req: &Request<Incoming>) -> Re
         return http::text(401, "missing bearer token");
     };
     let s = &node.config.settings;
-    match token::validate(
-        s.token_secret.as_bytes(),
-        bearer,
-        env.clock.wall(),
-        s.token_leeway,
-    ) {
+    let claims = match token::decode(s.token_secret.as_bytes(), bearer) {
+        Ok(claims) => claims,
+        Err(rejection) => {
+            env.record(EventKind::TokenRefused {
+                reason: rejection.describe(),
+            });
+            return http::text(401, rejection.describe());
+        }
+    };
+    let now_s = env.clock.wall().as_secs();
+    let times = token::check_times(&claims, now_s, s.token_leeway.as_secs());
+    env.record(EventKind::TokenChecked {
+        jti: claims.jti.clone(),
+        issuer: claims.iss.clone(),
+        iat: claims.iat,
+        exp: claims.exp,
+        now_s,
+        rejected: times.as_ref().err().map(token::Rejection::describe),
+    });
+    match times.map(|()| claims) {
         Err(rejection) => http::text(401, rejection.describe()),
         Ok(claims)
-            if account_index(s.accounts, &claims.sub).is_none()
+            if !claims.sub.starts_with(SOCIAL_PREFIX)
+                && account_index(s.accounts, &claims.sub).is_none()
                 && node.db.password(&claims.sub).is_none() =>
         {
             http::text(401, "unknown user")

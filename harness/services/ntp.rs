@@ -15,8 +15,8 @@
 //! Left out on purpose: authentication, the kiss-o'-death codes, server selection among
 //! several peers, leap seconds, NTP's filtering of samples.
 //!
-//! Port: UDP 123. Not yet wired into the topology: the internet hosts, egress and the
-//! nodes' clock discipline arrive with the rest of the clocks work.
+//! Port: UDP 123. The server runs on `pool.ntp.org`; the nodes' clients
+//! ([`super::node`]'s time discipline) reach it through the egress.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -212,6 +212,11 @@ pub async fn run<N: Net>(env: Env<N>) -> std::io::Result<()> {
         if let Ok(request) = Packet::decode(&buf[..len])
             && let Some(reply) = answer(&request, received, env.clock.wall())
         {
+            env.record(EventKind::SiteServed {
+                from: from.ip(),
+                what: "NTP time request".to_string(),
+                status: None,
+            });
             socket.send_to(&reply.encode(), from).await?;
         }
     }

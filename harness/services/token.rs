@@ -27,6 +27,8 @@ pub struct Claims {
     pub iat: u64,
     pub nbf: u64,
     pub exp: u64,
+    /// The token's id, unique across the run: `<issuer>-<incarnation>-<n>`.
+    pub jti: String,
 }
 
 /// Why a token was refused.
@@ -59,8 +61,16 @@ impl Rejection {
     }
 }
 
-/// Issues a token for `user` at `now` (the issuer's wall clock, since the Unix epoch).
-pub fn issue(secret: &[u8], user: &str, issuer: &str, now: Duration, lifetime: Duration) -> String {
+/// Issues token `jti` for `user` at `now` (the issuer's wall clock, since the Unix
+/// epoch).
+pub fn issue(
+    secret: &[u8],
+    user: &str,
+    issuer: &str,
+    jti: &str,
+    now: Duration,
+    lifetime: Duration,
+) -> String {
     let iat = now.as_secs();
     let claims = Claims {
         sub: user.to_string(),
@@ -68,6 +78,7 @@ pub fn issue(secret: &[u8], user: &str, issuer: &str, now: Duration, lifetime: D
         iat,
         nbf: iat,
         exp: iat + lifetime.as_secs(),
+        jti: jti.to_string(),
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -84,6 +95,13 @@ pub fn validate(
     now: Duration,
     leeway: Duration,
 ) -> Result<Claims, Rejection> {
+    let claims = decode(secret, token)?;
+    check_times(&claims, now.as_secs(), leeway.as_secs())?;
+    Ok(claims)
+}
+
+/// Checks a token's signature and shape and returns its claims, times unchecked.
+pub fn decode(secret: &[u8], token: &str) -> Result<Claims, Rejection> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.validate_exp = false;
     validation.validate_nbf = false;
@@ -97,7 +115,12 @@ pub fn validate(
             }
             Err(_) => return Err(Rejection::Malformed),
         };
-    let (now_s, leeway_s) = (now.as_secs(), leeway.as_secs());
+    Ok(claims)
+}
+
+/// Checks a token's times against `now_s`, the validator's clock in whole seconds (JWT
+/// times are whole seconds), with `leeway_s` either way.
+pub fn check_times(claims: &Claims, now_s: u64, leeway_s: u64) -> Result<(), Rejection> {
     if claims.nbf > now_s + leeway_s {
         return Err(Rejection::NotYetValid {
             ahead_s: claims.nbf - now_s,
@@ -108,7 +131,7 @@ pub fn validate(
             ago_s: now_s - claims.exp,
         });
     }
-    Ok(claims)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -125,7 +148,7 @@ mod tests {
     /// by more than the leeway, while skews inside the leeway pass.
     #[test]
     fn times_are_checked_against_the_validator_clock() {
-        let token = issue(SECRET, "alice", "node-3", T, LIFE);
+        let token = issue(SECRET, "alice", "node-3", "node-3-0-1", T, LIFE);
         assert_eq!(validate(SECRET, &token, T, LEEWAY).unwrap().iss, "node-3");
         assert!(validate(SECRET, &token, T - Duration::from_secs(59), LEEWAY).is_ok());
         assert_eq!(
@@ -142,7 +165,7 @@ mod tests {
     /// Proves a token signed with another secret, or not a token at all, is refused.
     #[test]
     fn signature_and_shape() {
-        let forged = issue(b"other", "alice", "node-1", T, LIFE);
+        let forged = issue(b"other", "alice", "node-1", "node-1-0-1", T, LIFE);
         assert_eq!(
             validate(SECRET, &forged, T, LEEWAY),
             Err(Rejection::BadSignature)

@@ -11,7 +11,9 @@
 //!   `signup_share`; a `GET /userinfo` with a token from an earlier login with probability
 //!   `userinfo_share` once a token exists; otherwise a `POST /login` as a user whose signup
 //!   was acknowledged (at most [`MAX_SIGNED_UP`] kept), or as a random preloaded account
-//!   before there is one. Tokens from successful logins are kept, at most [`MAX_TOKENS`].
+//!   before there is one; or, with probability `social_share`, a `POST /login/social` with
+//!   a facebook.com code (one of [`SOCIAL_USERS`]). Tokens from successful logins are kept,
+//!   at most [`MAX_TOKENS`].
 //! - Name resolution through the DNS host, cached for the record's TTL; a lookup waits at
 //!   most [`DNS_TIMEOUT`], or half the request timeout when that is shorter, so a silent
 //!   DNS server shows as a `dns` failure, not a `timeout`.
@@ -66,6 +68,8 @@ pub struct UsersConfig {
     pub userinfo_share: f64,
     /// Share of arrivals that sign up, in 0..=1.
     pub signup_share: f64,
+    /// Share of arrivals that log in with facebook.com, in 0..=1.
+    pub social_share: f64,
     /// End-to-end bound on one request, name resolution included.
     pub timeout: Duration,
     /// No arrivals at or after this time since the users started.
@@ -94,8 +98,12 @@ struct Shared {
 enum Call {
     Signup { user: String, password: String },
     Login { user: String, password: String },
+    Social { code: String },
     UserInfo { token: String },
 }
+
+/// Social logins use this many distinct facebook.com users (`c-0` .. `c-499`).
+pub const SOCIAL_USERS: u64 = 500;
 
 /// Runs the load until the last arrival before `until` has been sent.
 pub async fn run<N: Net>(env: Env<N>, config: UsersConfig) -> std::io::Result<()> {
@@ -144,9 +152,15 @@ fn choose(config: &UsersConfig, shared: &Shared, choices: &mut ChaCha8Rng, id: u
         };
     }
     let tokens = shared.tokens.len();
-    if draw < config.signup_share + config.userinfo_share && tokens > 0 {
+    let userinfo_to = config.signup_share + config.userinfo_share;
+    if draw < userinfo_to && tokens > 0 {
         return Call::UserInfo {
             token: shared.tokens[choices.random_range(0..tokens)].clone(),
+        };
+    }
+    if draw >= userinfo_to && draw < userinfo_to + config.social_share {
+        return Call::Social {
+            code: format!("c-{}", id % SOCIAL_USERS),
         };
     }
     match shared.signed_up.len() {
@@ -176,6 +190,7 @@ async fn one_request<N: Net>(
     let (endpoint, user) = match &call {
         Call::Signup { user, .. } => ("POST /signup", Some(user.clone())),
         Call::Login { .. } => ("POST /login", None),
+        Call::Social { .. } => ("POST /login/social", None),
         Call::UserInfo { .. } => ("GET /userinfo", None),
     };
     let attempt = attempt(&env, &config, &shared, id, call, query_id);
@@ -219,6 +234,12 @@ async fn attempt<N: Net>(
                     serde_json::json!({ "username": user, "password": password }).to_string(),
                 ))
         }
+        Call::Social { code } => hyper::Request::post("/login/social")
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::HOST, config.name.as_str())
+            .body(Body::from(
+                serde_json::json!({ "provider": "facebook", "code": code }).to_string(),
+            )),
         Call::UserInfo { token } => hyper::Request::get("/userinfo")
             .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
             .header(hyper::header::HOST, config.name.as_str())
@@ -233,7 +254,7 @@ async fn attempt<N: Net>(
     match http::exchange(&env.net, to, request, config.timeout, config.timeout).await {
         Ok(response) if response.status().is_success() => {
             match call {
-                Call::Login { .. } => keep_token(shared, response.body()),
+                Call::Login { .. } | Call::Social { .. } => keep_token(shared, response.body()),
                 Call::Signup { user, password } => keep_signup(shared, user, password),
                 Call::UserInfo { .. } => {}
             }

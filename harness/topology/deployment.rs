@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::settings::{
-    DnsSettings, LbSettings, NetworkSettings, NodeSettings, ReplicaSetSettings, SmtpSettings,
-    TopologySpec,
+    DnsSettings, EgressSettings, LbSettings, NetworkSettings, NodeSettings, NtpSettings,
+    ReplicaSetSettings, SmtpSettings, TopologySpec,
 };
 
 /// At most this many nodes: a MongoDB-like replica set has at most 7 voting members, and
@@ -27,6 +27,26 @@ pub enum Role {
     Dns,
     Smtp,
     Users,
+    /// The only way out to the internet: NAT or a transparent proxy.
+    Egress,
+    /// A social identity provider (facebook.com).
+    IdentityProvider,
+    /// The CDN for extensions and the dashboard (cdn.auth0.com).
+    Cdn,
+    /// The update mirror.
+    UpdateMirror,
+    /// Public NTP (pool.ntp.org).
+    TimeServer,
+}
+
+impl Role {
+    /// True for the hosts on the internet that nodes reach only through the egress.
+    pub fn is_internet_site(self) -> bool {
+        matches!(
+            self,
+            Role::IdentityProvider | Role::Cdn | Role::UpdateMirror | Role::TimeServer
+        )
+    }
 }
 
 /// One host of the deployment.
@@ -49,6 +69,8 @@ pub struct Topology {
     pub node: NodeSettings,
     pub replica_set: ReplicaSetSettings,
     pub smtp: SmtpSettings,
+    pub egress: EgressSettings,
+    pub ntp: NtpSettings,
     pub dns: DnsSettings,
     pub network: NetworkSettings,
 }
@@ -65,6 +87,27 @@ const LB: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 10);
 const DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
 const USERS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 const SMTP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 25);
+const EGRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+
+/// The internet's hosts (DESIGN.md section 1): each host is named by its DNS name.
+pub const INTERNET_SITES: [(&str, Ipv4Addr, Role); 4] = [
+    (
+        "facebook.com",
+        Ipv4Addr::new(203, 0, 113, 10),
+        Role::IdentityProvider,
+    ),
+    ("cdn.auth0.com", Ipv4Addr::new(203, 0, 113, 20), Role::Cdn),
+    (
+        "updates.auth0.com",
+        Ipv4Addr::new(203, 0, 113, 30),
+        Role::UpdateMirror,
+    ),
+    (
+        "pool.ntp.org",
+        Ipv4Addr::new(203, 0, 113, 123),
+        Role::TimeServer,
+    ),
+];
 
 impl Topology {
     /// The reference deployment `ha-3` with no overrides.
@@ -88,7 +131,11 @@ impl Topology {
             ));
         }
         hosts.push(host("smtp", SMTP, Role::Smtp));
+        hosts.push(host("egress", EGRESS, Role::Egress));
         hosts.push(host("users", USERS, Role::Users));
+        for (name, address, role) in INTERNET_SITES {
+            hosts.push(host(name, address, role));
+        }
         Ok(Self {
             name: format!("ha-{}", spec.nodes),
             domain: spec.domain.clone(),
@@ -97,6 +144,8 @@ impl Topology {
             node: spec.node.clone(),
             replica_set: spec.replica_set.clone(),
             smtp: spec.smtp.clone(),
+            egress: spec.egress.clone(),
+            ntp: spec.ntp.clone(),
             dns: spec.dns.clone(),
             network: spec.network.clone(),
         })
@@ -121,6 +170,16 @@ impl Topology {
     /// The names of the nodes, in order.
     pub fn node_names(&self) -> Vec<String> {
         self.with_role(Role::Node).map(|h| h.name.clone()).collect()
+    }
+
+    /// The internet site with this role: its name and address.
+    pub fn site(&self, role: Role) -> &Host {
+        self.the(role)
+    }
+
+    /// The address of the LAN's default gateway, through which nodes reach the internet.
+    pub fn egress(&self) -> IpAddr {
+        self.the(Role::Egress).address
     }
 
     /// The four names of DESIGN.md section 1, all served by the load balancer.
@@ -175,6 +234,7 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
     check_lb(&spec.lb)?;
     check_node(&spec.node)?;
     check_replica_set(spec)?;
+    check_outside(spec)?;
     if spec.dns.ttl.subsec_nanos() != 0 {
         return fail("dns.ttl", "expected whole seconds: DNS TTLs are integers");
     }
@@ -204,6 +264,16 @@ fn check_durations(spec: &TopologySpec) -> Result<(), TopologyError> {
         ("smtp.retry_initial", spec.smtp.retry_initial, false),
         ("smtp.retry_max", spec.smtp.retry_max, false),
         ("smtp.timeout", spec.smtp.timeout, false),
+        ("node.social_timeout", node.social_timeout, false),
+        ("node.update_interval", node.update_interval, false),
+        (
+            "egress.upstream_timeout",
+            spec.egress.upstream_timeout,
+            false,
+        ),
+        ("egress.udp_idle", spec.egress.udp_idle, false),
+        ("ntp.poll", spec.ntp.poll, false),
+        ("ntp.timeout", spec.ntp.timeout, false),
         ("network.lan_latency", net.lan_latency, true),
         ("network.internet_latency", net.internet_latency, true),
     ];
@@ -240,6 +310,39 @@ fn check_lb(lb: &LbSettings) -> Result<(), TopologyError> {
                 lb.check_path
             ),
         );
+    }
+    Ok(())
+}
+
+/// The egress, NTP and the node's outbound settings.
+fn check_outside(spec: &TopologySpec) -> Result<(), TopologyError> {
+    for (i, domain) in spec.egress.allow.iter().enumerate() {
+        let ok = domain.contains('.')
+            && domain.len() <= MAX_NAME_CHARS
+            && hickory_proto::rr::Name::from_ascii(domain).is_ok();
+        if !ok {
+            return fail(
+                &format!("egress.allow[{i}]"),
+                format!("expected a domain such as \"facebook.com\", found {domain:?}"),
+            );
+        }
+    }
+    if spec.egress.udp_ports.contains(&0) {
+        return fail("egress.udp_ports", "expected ports from 1 to 65535");
+    }
+    let server = &spec.ntp.server;
+    if server.len() > MAX_NAME_CHARS || hickory_proto::rr::Name::from_ascii(server).is_err() {
+        return fail(
+            "ntp.server",
+            format!("expected a DNS name such as \"pool.ntp.org\", found {server:?}"),
+        );
+    }
+    if spec.ntp.timeout >= spec.ntp.poll {
+        return fail("ntp.timeout", "expected a timeout shorter than ntp.poll");
+    }
+    if spec.node.social_timeout + Duration::from_secs(1) > spec.lb.response_timeout {
+        let message = "expected a social login timeout at least 1s shorter than lb.response_timeout (name resolution adds up to 1s)";
+        return fail("node.social_timeout", message);
     }
     Ok(())
 }
@@ -319,7 +422,12 @@ mod tests {
                 "node-2=10.0.1.12",
                 "node-3=10.0.1.13",
                 "smtp=10.0.1.25",
-                "users=198.51.100.10"
+                "egress=10.0.1.1",
+                "users=198.51.100.10",
+                "facebook.com=203.0.113.10",
+                "cdn.auth0.com=203.0.113.20",
+                "updates.auth0.com=203.0.113.30",
+                "pool.ntp.org=203.0.113.123"
             ]
         );
         assert_eq!(t.zone_names()[3], "login.example.com");

@@ -7,8 +7,8 @@
 mod deployment;
 mod settings;
 
-pub use deployment::{Host, MAX_NODES, Role, Topology, TopologyError};
+pub use deployment::{Host, INTERNET_SITES, MAX_NODES, Role, Topology, TopologyError};
 pub use settings::{
-    DnsSettings, LbSettings, LoadSettings, NetworkSettings, NodeSettings, ReplicaSetSettings,
-    SmtpSettings, TopologySpec,
+    DnsSettings, EgressMode, EgressSettings, LbSettings, LoadSettings, NetworkSettings,
+    NodeSettings, NtpSettings, ReplicaSetSettings, SmtpSettings, TopologySpec,
 };

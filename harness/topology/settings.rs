@@ -24,6 +24,10 @@ pub struct TopologySpec {
     pub replica_set: ReplicaSetSettings,
     /// The corporate SMTP relay and how nodes use it.
     pub smtp: SmtpSettings,
+    /// The egress: the nodes' only way to the internet.
+    pub egress: EgressSettings,
+    /// How nodes keep time.
+    pub ntp: NtpSettings,
     /// The DNS server.
     pub dns: DnsSettings,
     /// Link latencies.
@@ -39,6 +43,8 @@ impl Default for TopologySpec {
             node: NodeSettings::default(),
             replica_set: ReplicaSetSettings::default(),
             smtp: SmtpSettings::default(),
+            egress: EgressSettings::default(),
+            ntp: NtpSettings::default(),
             dns: DnsSettings::default(),
             network: NetworkSettings::default(),
         }
@@ -131,6 +137,15 @@ pub struct NodeSettings {
     /// The secret the nodes sign and check tokens with (HS256). Default
     /// `"cluster-signing-secret"`.
     pub token_secret: String,
+    /// Bound on a social login's call to the identity provider (through the egress), name
+    /// resolution excluded; after it the login fails with 502. Default `"3s"`; at least 1s
+    /// shorter than `lb.response_timeout`.
+    #[serde(with = "crate::duration")]
+    pub social_timeout: Duration,
+    /// How often each node checks the update mirror and refreshes its extensions from
+    /// the CDN (both through the egress). Default `"5m"`.
+    #[serde(with = "crate::duration")]
+    pub update_interval: Duration,
 }
 
 impl Default for NodeSettings {
@@ -146,6 +161,8 @@ impl Default for NodeSettings {
             token_lifetime: Duration::from_secs(300),
             token_leeway: Duration::from_secs(60),
             token_secret: "cluster-signing-secret".to_string(),
+            social_timeout: Duration::from_secs(3),
+            update_interval: Duration::from_secs(300),
         }
     }
 }
@@ -231,6 +248,85 @@ impl Default for SmtpSettings {
     }
 }
 
+/// How the egress (10.0.1.1) lets the nodes out (seeds 002 and 003: "NAT or transparent
+/// proxy"; a proxy needs an exception so the nodes get through unauthenticated).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EgressSettings {
+    /// `"proxy"`: a transparent HTTP proxy that sees the original destination, enforces
+    /// `allow` and answers 407 unless the nodes have the exception; `"nat"`: forwards any
+    /// TCP connection as it is. Default `"proxy"`.
+    pub mode: EgressMode,
+    /// Domains the proxy lets through (the name itself or any name under it). Default
+    /// `["facebook.com", "cdn.auth0.com", "updates.auth0.com"]`.
+    pub allow: Vec<String>,
+    /// The nodes pass the proxy without credentials. Default true; false makes every
+    /// request from a node get 407.
+    pub node_exception: bool,
+    /// Bound on reaching an upstream and hearing its answer; after it the proxy answers
+    /// 504 (NAT closes the connection). Default `"10s"`.
+    #[serde(with = "crate::duration")]
+    pub upstream_timeout: Duration,
+    /// UDP ports forwarded (NAT, in either mode); other datagrams are dropped. Default
+    /// `[123]` (NTP).
+    pub udp_ports: Vec<u16>,
+    /// A UDP flow with no reply for this long is forgotten. Default `"5s"`.
+    #[serde(with = "crate::duration")]
+    pub udp_idle: Duration,
+}
+
+/// The egress's mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EgressMode {
+    Proxy,
+    Nat,
+}
+
+impl Default for EgressSettings {
+    fn default() -> Self {
+        Self {
+            mode: EgressMode::Proxy,
+            allow: ["facebook.com", "cdn.auth0.com", "updates.auth0.com"]
+                .map(str::to_string)
+                .to_vec(),
+            node_exception: true,
+            upstream_timeout: Duration::from_secs(10),
+            udp_ports: vec![123],
+            udp_idle: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How nodes keep time: NTP through the egress, step above 128ms, slew below.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NtpSettings {
+    /// False: nodes never poll, and their clocks keep whatever offset and drift they get.
+    /// Default true.
+    pub enabled: bool,
+    /// The server nodes poll, resolved through the DNS host. Default `"pool.ntp.org"`.
+    pub server: String,
+    /// Time between two polls (the first is 1s after a node starts). Default `"64s"`
+    /// (ntpd's minpoll).
+    #[serde(with = "crate::duration")]
+    pub poll: Duration,
+    /// How long a poll waits for the answer. Default `"1s"`; shorter than `poll`.
+    #[serde(with = "crate::duration")]
+    pub timeout: Duration,
+}
+
+impl Default for NtpSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            server: "pool.ntp.org".to_string(),
+            poll: Duration::from_secs(64),
+            timeout: Duration::from_secs(1),
+        }
+    }
+}
+
 /// The DNS server, authoritative for the appliance's zone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -278,6 +374,10 @@ pub struct LoadSettings {
     /// Share of arrivals that call `GET /userinfo` with a token from an earlier login.
     /// Default 0.25; 0 to 1.
     pub userinfo_share: f64,
+    /// Share of arrivals that log in with facebook.com (`POST /login/social`: the node
+    /// exchanges the code with the identity provider through the egress). Default 0;
+    /// `userinfo_share + signup_share + social_share` at most 1.
+    pub social_share: f64,
     /// Share of arrivals that sign up a new user (a write to the replica set). The rest log
     /// in, as a user whose signup was acknowledged earlier (or a preloaded account before
     /// there is one). Default 0.2; `userinfo_share + signup_share` at most 1.
@@ -294,6 +394,7 @@ impl Default for LoadSettings {
             rate_per_s: 50.0,
             userinfo_share: 0.25,
             signup_share: 0.2,
+            social_share: 0.0,
             timeout: Duration::from_secs(10),
         }
     }

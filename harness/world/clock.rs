@@ -40,8 +40,8 @@ impl ClockSetting {
         let ns = |d: Duration| i128::try_from(d.as_nanos()).expect("simulated time fits i128");
         let run = ns(t.saturating_sub(self.since));
         let slewing = ns(t.min(self.slew_until).saturating_sub(self.since));
-        let moved = (run * i128::from(self.drift_ppb) + slewing * i128::from(self.slew_ppb))
-            / NS_PER_S;
+        let moved =
+            (run * i128::from(self.drift_ppb) + slewing * i128::from(self.slew_ppb)) / NS_PER_S;
         let offset = i128::from(self.offset_ns) + moved;
         i64::try_from(offset).expect("offsets are bounded by the scenario format")
     }
@@ -190,6 +190,9 @@ mod tests {
         assert_eq!(stepped.offset_ns, 600_000_000_000 + 2_500_000);
         let reset = clock.adjust(s(30), Adjustment::Offset(0));
         assert_eq!(reset.offset_at(s(40)), 2_000_000);
-        assert_eq!(wall(s(100), s(1), -500_000_000), Duration::from_millis(100_500));
+        assert_eq!(
+            wall(s(100), s(1), -500_000_000),
+            Duration::from_millis(100_500)
+        );
     }
 }

@@ -15,6 +15,9 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
+use tokio::io::AsyncWriteExt;
+
+use crate::net::original::{self, Transport};
 use crate::net::{Datagrams, Listener, Net};
 
 /// What a firewall rule does to what it matches.
@@ -121,16 +124,54 @@ impl FaultTable {
     }
 }
 
+/// The port the egress intercepts redirected traffic on, TCP and UDP (Squid's
+/// conventional intercept port).
+pub const INTERCEPT_PORT: u16 = 3129;
+
 /// One host's network in the simulation.
 #[derive(Debug, Clone)]
 pub struct SimNet {
     ip: IpAddr,
     faults: FaultTable,
+    /// The default gateway, for hosts whose route off the LAN goes through the egress.
+    gateway: Option<IpAddr>,
 }
 
 impl SimNet {
     pub fn new(ip: IpAddr, faults: FaultTable) -> Self {
-        Self { ip, faults }
+        Self {
+            ip,
+            faults,
+            gateway: None,
+        }
+    }
+
+    /// Routes everything off this host's /24 through `egress`: connections and datagrams
+    /// to the internet are redirected to its intercept port, with the original
+    /// destination in front ([`crate::net::original`]).
+    pub fn via(mut self, egress: IpAddr) -> Self {
+        self.gateway = Some(egress);
+        self
+    }
+
+    /// The intercept address traffic to `to` is redirected to, if it leaves the LAN.
+    fn redirect(&self, to: SocketAddr) -> Option<SocketAddr> {
+        let gateway = self.gateway?;
+        let on_link = match (self.ip, to.ip()) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => a.octets()[..3] == b.octets()[..3],
+            _ => false,
+        };
+        (!on_link).then_some(SocketAddr::new(gateway, INTERCEPT_PORT))
+    }
+
+    /// The firewall's verdict on traffic to `to` and, when it is redirected, on the hop to
+    /// the gateway too (a rule against either stops it).
+    fn verdict(&self, to: SocketAddr, protocol: Protocol) -> Option<Action> {
+        let direct = self.faults.verdict(self.ip, to, protocol);
+        let hop = self
+            .redirect(to)
+            .and_then(|via| self.faults.verdict(self.ip, via, protocol));
+        direct.max(hop)
     }
 }
 
@@ -140,8 +181,7 @@ pub struct SimListener(turmoil::net::TcpListener);
 /// A turmoil UDP socket behind the fault table.
 pub struct SimSocket {
     socket: turmoil::net::UdpSocket,
-    ip: IpAddr,
-    faults: FaultTable,
+    net: SimNet,
 }
 
 impl Net for SimNet {
@@ -160,13 +200,22 @@ impl Net for SimNet {
     }
 
     async fn connect(&self, to: SocketAddr) -> io::Result<turmoil::net::TcpStream> {
-        match self.faults.verdict(self.ip, to, Protocol::Tcp) {
+        match self.verdict(to, Protocol::Tcp) {
             Some(Action::Reject) => {
                 let why = format!("{to} refused the connection");
                 Err(io::Error::new(io::ErrorKind::ConnectionRefused, why))
             }
             Some(Action::Drop) => std::future::pending().await,
-            None => turmoil::net::TcpStream::connect(to).await,
+            None => match self.redirect(to) {
+                None => turmoil::net::TcpStream::connect(to).await,
+                Some(via) => {
+                    let mut stream = turmoil::net::TcpStream::connect(via).await?;
+                    let from = stream.local_addr()?;
+                    let header = original::header(Transport::Stream, from, to);
+                    stream.write_all(&header).await?;
+                    Ok(stream)
+                }
+            },
         }
     }
 
@@ -174,8 +223,7 @@ impl Net for SimNet {
         let socket = turmoil::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).await?;
         Ok(SimSocket {
             socket,
-            ip: self.ip,
-            faults: self.faults.clone(),
+            net: self.clone(),
         })
     }
 }
@@ -190,18 +238,39 @@ impl Listener for SimListener {
 
 impl Datagrams for SimSocket {
     async fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
-        match self.faults.verdict(self.ip, to, Protocol::Udp) {
+        match self.net.verdict(to, Protocol::Udp) {
             Some(Action::Reject) => Err(io::Error::new(
                 io::ErrorKind::ConnectionRefused,
                 format!("{to} is unreachable"),
             )),
             Some(Action::Drop) => Ok(buf.len()),
-            None => self.socket.send_to(buf, to).await,
+            None => match self.net.redirect(to) {
+                None => self.socket.send_to(buf, to).await,
+                Some(via) => {
+                    // Bound on 0.0.0.0: the source is this host's address and the port.
+                    let from = SocketAddr::new(self.net.ip, self.socket.local_addr()?.port());
+                    let mut datagram = original::header(Transport::Datagram, from, to);
+                    datagram.extend_from_slice(buf);
+                    self.socket.send_to(&datagram, via).await?;
+                    Ok(buf.len())
+                }
+            },
         }
     }
 
     async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.socket.recv_from(buf).await
+        loop {
+            let (len, from) = self.socket.recv_from(buf).await?;
+            if self.net.gateway.map(|g| SocketAddr::new(g, INTERCEPT_PORT)) != Some(from) {
+                return Ok((len, from));
+            }
+            // A reply the gateway relays: it names the internet host it comes from, which
+            // is who this socket reports as the sender. Anything else from it is dropped.
+            if let Ok((source, _, header)) = original::parse(&buf[..len]) {
+                buf.copy_within(header..len, 0);
+                return Ok((len - header, source));
+            }
+        }
     }
 }
 

@@ -23,16 +23,20 @@ use std::time::Duration;
 
 use crate::env::Env;
 use crate::events::{ClockCause, CrashMode, EventKind, MemberFinal, Recorder};
+use crate::scenario::spec::ClockStep;
 use crate::services::database::{self, DbConfig, SharedMember};
 use crate::services::dns::{self, Zone};
+use crate::services::egress::{self, EgressConfig};
+use crate::services::internet;
 use crate::services::load_balancer::{self, Backend, LbConfig};
 use crate::services::mail::MailConfig;
 use crate::services::node::{self, NodeConfig};
+use crate::services::ntp;
+use crate::services::outbound::Outside;
 use crate::services::replica_set::{Member, RsConfig};
 use crate::services::smtp::{self, SmtpConfig};
 use crate::services::users::{self, UsersConfig};
 use crate::topology::{LoadSettings, Role, Topology};
-use crate::scenario::spec::ClockStep;
 use crate::world::clock::{Adjustment, ClockHandle, SimClock};
 use crate::world::net::{Action, FaultTable, Protocol, Rule, SimNet};
 
@@ -130,8 +134,12 @@ impl World {
             clocks.insert(host.name.clone(), clock);
         }
         let users = topology.the(Role::Users).address;
+        let egress = topology.egress();
         for host in topology.hosts.iter().filter(|h| h.role != Role::Users) {
             sim.set_link_latency(users, host.address, topology.network.internet_latency);
+            if host.role.is_internet_site() {
+                sim.set_link_latency(egress, host.address, topology.network.internet_latency);
+            }
         }
         Self {
             sim,
@@ -556,10 +564,13 @@ fn register(
     let clock = SimClock::new(Duration::from_secs(EPOCH_UNIX_S));
     let handle = clock.handle();
     let (recorder, faults, name) = (recorder.clone(), faults.clone(), host.name.clone());
+    // Nodes reach the internet only through the egress.
+    let gateway = (host.role == Role::Node).then(|| topology.egress());
     let env = move || {
+        let net = SimNet::new(ip, faults.clone());
         Env::new(
             &name,
-            SimNet::new(ip, faults.clone()),
+            gateway.map_or(net.clone(), |g| net.via(g)),
             Arc::new(clock.clone()),
             recorder.clone(),
         )
@@ -572,9 +583,14 @@ fn register(
             sim,
             ip,
             env,
-            node_config(topology, members, host),
+            node_config(topology, members, host, setup.seed),
             node::run,
         ),
+        Role::Egress => start(sim, ip, env, egress_config(topology), egress::run),
+        Role::IdentityProvider | Role::Cdn | Role::UpdateMirror => {
+            start(sim, ip, env, host.role, internet::run);
+        }
+        Role::TimeServer => start(sim, ip, env, (), |env, ()| ntp::run(env)),
         Role::Users => start(sim, ip, env, users_config(topology, setup), users::run),
     }
     handle
@@ -597,12 +613,24 @@ fn start<C, Fut>(
     });
 }
 
+/// The appliance's four names (the load balancer) and the internet's hosts.
 fn zone(topology: &Topology) -> Zone {
-    let IpAddr::V4(lb) = topology.the(Role::LoadBalancer).address else {
-        unreachable!("ha-N addresses are IPv4")
+    let v4 = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(_) => unreachable!("ha-N addresses are IPv4"),
     };
+    let lb = v4(topology.the(Role::LoadBalancer).address);
+    let mut records: Vec<(String, std::net::Ipv4Addr)> =
+        topology.zone_names().into_iter().map(|n| (n, lb)).collect();
+    records.extend(
+        topology
+            .hosts
+            .iter()
+            .filter(|h| h.role.is_internet_site())
+            .map(|h| (h.name.clone(), v4(h.address))),
+    );
     let ttl_s = u32::try_from(topology.dns.ttl.as_secs()).expect("TTL checked to fit 32 bits");
-    Zone::new(&topology.zone_names(), lb, ttl_s)
+    Zone::with_records(&records, ttl_s)
 }
 
 fn lb_config(topology: &Topology) -> LbConfig {
@@ -619,10 +647,23 @@ fn lb_config(topology: &Topology) -> LbConfig {
     }
 }
 
+fn egress_config(topology: &Topology) -> EgressConfig {
+    EgressConfig {
+        settings: topology.egress.clone(),
+        nodes: topology.with_role(Role::Node).map(|h| h.address).collect(),
+        names: topology
+            .hosts
+            .iter()
+            .map(|h| (h.address, h.name.clone()))
+            .collect(),
+    }
+}
+
 fn node_config(
     topology: &Topology,
     members: &BTreeMap<String, SharedMember>,
     host: &crate::topology::Host,
+    seed: u64,
 ) -> NodeConfig {
     let rs = &topology.replica_set;
     let db = DbConfig {
@@ -634,11 +675,27 @@ fn node_config(
         write_timeout: rs.write_timeout,
         contact_max: rs.contact_max,
     };
+    let node = &topology.node;
+    let outside = Outside {
+        dns: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
+        idp: topology.the(Role::IdentityProvider).name.clone(),
+        cdn: topology.the(Role::Cdn).name.clone(),
+        updates: topology.the(Role::UpdateMirror).name.clone(),
+        social_timeout: node.social_timeout,
+        update_interval: node.update_interval,
+        ntp: topology.ntp.clone(),
+    };
+    // Each node's own stream: the run's seed mixed with the node's address.
+    let IpAddr::V4(v4) = host.address else {
+        unreachable!("ha-N addresses are IPv4")
+    };
     NodeConfig {
         db,
         mail: mail_config(topology),
         name: host.name.clone(),
         settings: topology.node.clone(),
+        outside,
+        seed: seed ^ u64::from(u32::from(v4)).rotate_left(32),
     }
 }
 
@@ -672,6 +729,7 @@ fn users_config(topology: &Topology, setup: &RunSetup) -> UsersConfig {
         rate_per_s: setup.load.rate_per_s,
         userinfo_share: setup.load.userinfo_share,
         signup_share: setup.load.signup_share,
+        social_share: setup.load.social_share,
         timeout: setup.load.timeout,
         until: setup.load_for,
         name: topology.zone_names()[3].clone(),

@@ -1,0 +1,402 @@
+//! The egress: the nodes' only way to the internet.
+//!
+//! Real component: the NAT gateway or transparent proxy in front of the appliance's LAN
+//! (seed 003: each VM needs outbound access "through NAT or transparent proxy"; seed 002:
+//! behind a transparent proxy, "add an exception so that the Appliance instance(s) may
+//! get through the proxy unauthenticated").
+//!
+//! Modelled: nodes route everything off their /24 to this host (the socket layer
+//! redirects it to [`INTERCEPT_PORT`] and says where it was going, see
+//! [`crate::net::original`]). What happens then depends on the mode:
+//! - `proxy` (default): the connection is served as HTTP/1.1. Each request is decided in
+//!   order: a client that is not a node with the exception gets `407 Proxy
+//!   Authentication Required` (this proxy accepts no credentials: the nodes have none
+//!   configured, so only the exception lets them out); a `Host` that is not on the allow
+//!   list (the domain itself or a name under it) gets `403`; anything else is forwarded to
+//!   the original destination, bounded by `upstream_timeout`, and the upstream's answer is
+//!   relayed, or `502` (refused, reset) or `504` (timeout) with the reason.
+//! - `nat`: any TCP connection is relayed byte for byte to its original destination. An
+//!   upstream that cannot be reached closes the node's connection (a userspace relay has
+//!   already accepted it; a kernel NAT would pass the refusal on instead).
+//! - UDP, in either mode: datagrams to `udp_ports` (NTP's 123) are forwarded from an
+//!   ephemeral port of this host and the first reply is relayed back, naming the internet
+//!   host it came from; a flow with no reply within `udp_idle` is given up. Datagrams to
+//!   other ports are dropped.
+//!
+//! Every decision is one [`EgressRecord`] in the event log: who asked, for what, and what
+//! came of it, so the checkers can account for every request the internet's hosts served.
+//!
+//! Left out on purpose: CONNECT and TLS interception (the internet's hosts speak plain
+//! HTTP until the TLS issue), caching, proxy credentials, connection reuse upstream.
+//!
+//! Port: TCP and UDP [`INTERCEPT_PORT`]. Faults: crash, restart and firewall rules
+//! (`block` from `egress` to the internet's hosts is "egress blocked").
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+
+use crate::env::Env;
+use crate::events::{EgressRecord, EgressVerdict, EventKind};
+use crate::net::original::{self, Transport};
+use crate::net::{Datagrams, Listener, Net};
+use crate::services::http::{self, Body, Failure};
+use crate::topology::{EgressMode, EgressSettings};
+
+/// Where the egress receives redirected traffic, TCP and UDP (Squid's conventional
+/// intercept port).
+pub const INTERCEPT_PORT: u16 = 3129;
+
+/// Largest datagram relayed.
+const MAX_DATAGRAM: usize = 2048;
+
+/// The egress's configuration.
+#[derive(Debug, Clone)]
+pub struct EgressConfig {
+    pub settings: EgressSettings,
+    /// The nodes: the clients the proxy's exception covers.
+    pub nodes: Vec<IpAddr>,
+    /// Names for the log, by address (hosts of the topology).
+    pub names: BTreeMap<IpAddr, String>,
+}
+
+impl EgressConfig {
+    fn name(&self, ip: IpAddr) -> String {
+        self.names
+            .get(&ip)
+            .cloned()
+            .unwrap_or_else(|| ip.to_string())
+    }
+
+    /// True when `host` is an allowed domain or a name under one.
+    pub fn allows(&self, host: &str) -> bool {
+        allows(&self.settings.allow, host)
+    }
+}
+
+/// True when `host` is one of `allow` or a name under one of them.
+pub fn allows(allow: &[String], host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    allow.iter().any(|domain| {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        host == domain || host.ends_with(&format!(".{domain}"))
+    })
+}
+
+/// Runs the egress until its listener fails.
+pub async fn run<N: Net>(env: Env<N>, config: EgressConfig) -> std::io::Result<()> {
+    let config = Arc::new(config);
+    let socket = Arc::new(env.net.bind_udp(INTERCEPT_PORT).await?);
+    let mut listener = env.net.listen(INTERCEPT_PORT).await?;
+    let mode = match config.settings.mode {
+        EgressMode::Proxy => "egress-proxy",
+        EgressMode::Nat => "egress-nat",
+    };
+    env.record(EventKind::ServiceStarted {
+        service: mode.to_string(),
+        port: INTERCEPT_PORT,
+    });
+    tokio::spawn(datagrams(env.clone(), config.clone(), socket));
+    loop {
+        let (stream, _) = listener.accept().await?;
+        tokio::spawn(connection(env.clone(), config.clone(), stream));
+    }
+}
+
+fn record<N: Net>(
+    env: &Env<N>,
+    config: &EgressConfig,
+    client: IpAddr,
+    protocol: &str,
+    target: String,
+    destination: SocketAddr,
+    verdict: EgressVerdict,
+) {
+    env.record(EventKind::Egress(EgressRecord {
+        client: config.name(client),
+        protocol: protocol.to_string(),
+        target,
+        destination,
+        verdict,
+    }));
+}
+
+/// One intercepted TCP connection.
+async fn connection<N: Net>(env: Env<N>, config: Arc<EgressConfig>, mut stream: N::Stream) {
+    // Whatever was not redirected to us (no header) is not ours to relay.
+    let Ok((source, destination)) = original::read(&mut stream).await else {
+        return;
+    };
+    match config.settings.mode {
+        EgressMode::Nat => nat(&env, &config, stream, source, destination).await,
+        EgressMode::Proxy => {
+            let service = service_fn(move |req| {
+                let (env, config) = (env.clone(), config.clone());
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        proxy(&env, &config, source, destination, req).await,
+                    )
+                }
+            });
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .auto_date_header(false)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            // A connection error is the client going away; nothing to do but drop it.
+            drop(served);
+        }
+    }
+}
+
+async fn nat<N: Net>(
+    env: &Env<N>,
+    config: &EgressConfig,
+    mut stream: N::Stream,
+    source: SocketAddr,
+    destination: SocketAddr,
+) {
+    let bound = config.settings.upstream_timeout;
+    let target = config.name(destination.ip());
+    let upstream = match tokio::time::timeout(bound, env.net.connect(destination)).await {
+        Ok(Ok(upstream)) => upstream,
+        failed => {
+            let reason = match failed {
+                Ok(Err(e)) => e.to_string(),
+                _ => format!("no connection within {}", crate::duration::span(bound)),
+            };
+            let verdict = EgressVerdict::UpstreamFailed { reason };
+            record(
+                env,
+                config,
+                source.ip(),
+                "tcp",
+                target,
+                destination,
+                verdict,
+            );
+            return;
+        }
+    };
+    let verdict = EgressVerdict::Delivered { status: None };
+    record(
+        env,
+        config,
+        source.ip(),
+        "tcp",
+        target,
+        destination,
+        verdict,
+    );
+    let mut upstream = upstream;
+    // The relay ends when either side closes or fails; the bytes are not ours to judge.
+    let relayed = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
+    drop(relayed);
+}
+
+/// One request through the transparent proxy.
+async fn proxy<N: Net>(
+    env: &Env<N>,
+    config: &EgressConfig,
+    source: SocketAddr,
+    destination: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase())
+        .unwrap_or_else(|| destination.ip().to_string());
+    let client = source.ip();
+    let deny = |status: u16, reason: String| {
+        let verdict = EgressVerdict::Denied {
+            status: Some(status),
+            reason: reason.clone(),
+        };
+        record(
+            env,
+            config,
+            client,
+            "http",
+            host.clone(),
+            destination,
+            verdict,
+        );
+        let mut response = http::text(status, format!("egress: {reason}"));
+        if status == 407 {
+            response.headers_mut().insert(
+                hyper::header::PROXY_AUTHENTICATE,
+                "Basic realm=\"egress\"".parse().expect("static header"),
+            );
+        }
+        response
+    };
+    if !(config.settings.node_exception && config.nodes.contains(&client)) {
+        let who = config.name(client);
+        return deny(
+            407,
+            format!("{who} has no exception and this proxy takes no credentials"),
+        );
+    }
+    if !config.allows(&host) {
+        return deny(403, format!("{host} is not on the allow-list"));
+    }
+    let (parts, body) = req.into_parts();
+    let body = match http::read_body(body).await {
+        Ok(body) => body,
+        Err(why) => return http::text(400, why),
+    };
+    let mut upstream = Request::new(Body::new(body));
+    *upstream.method_mut() = parts.method;
+    *upstream.uri_mut() = parts.uri.path_and_query().map_or_else(
+        || "/".parse().expect("static uri"),
+        |p| p.as_str().parse().expect("a path parses"),
+    );
+    *upstream.headers_mut() = parts.headers;
+    let bound = config.settings.upstream_timeout;
+    match http::exchange(&env.net, destination, upstream, bound, bound).await {
+        Ok(answer) => {
+            let status = answer.status().as_u16();
+            let verdict = EgressVerdict::Delivered {
+                status: Some(status),
+            };
+            record(env, config, client, "http", host, destination, verdict);
+            let (parts, body) = answer.into_parts();
+            Response::from_parts(parts, Body::new(body))
+        }
+        Err(failure) => {
+            let reason = failure.describe(bound, bound);
+            let status = match failure {
+                Failure::ConnectTimeout | Failure::ResponseTimeout => 504,
+                Failure::Refused | Failure::Broken(_) => 502,
+            };
+            let text = format!("egress: upstream {host} ({destination}): {reason}");
+            let verdict = EgressVerdict::UpstreamFailed { reason };
+            record(env, config, client, "http", host, destination, verdict);
+            http::text(status, text)
+        }
+    }
+}
+
+/// The UDP side: every redirected datagram, decided and forwarded.
+async fn datagrams<N: Net>(
+    env: Env<N>,
+    config: Arc<EgressConfig>,
+    socket: Arc<N::Socket>,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let (len, from) = socket.recv_from(&mut buf).await?;
+        let Ok((source, destination, header)) = original::parse(&buf[..len]) else {
+            continue;
+        };
+        if source.ip() != from.ip() {
+            continue;
+        }
+        let payload = buf[header..len].to_vec();
+        let target = config.name(destination.ip());
+        if !config.settings.udp_ports.contains(&destination.port()) {
+            let reason = format!("UDP port {} is not forwarded", destination.port());
+            let verdict = EgressVerdict::Denied {
+                status: None,
+                reason,
+            };
+            record(
+                &env,
+                &config,
+                source.ip(),
+                "udp",
+                target,
+                destination,
+                verdict,
+            );
+            continue;
+        }
+        let flow = datagram_flow(
+            env.clone(),
+            config.clone(),
+            socket.clone(),
+            source,
+            destination,
+            payload,
+        );
+        tokio::spawn(flow);
+    }
+}
+
+/// Forwards one datagram and relays the first reply back to `source`.
+async fn datagram_flow<N: Net>(
+    env: Env<N>,
+    config: Arc<EgressConfig>,
+    intercept: Arc<N::Socket>,
+    source: SocketAddr,
+    destination: SocketAddr,
+    payload: Vec<u8>,
+) {
+    let target = config.name(destination.ip());
+    let idle = config.settings.udp_idle;
+    let relayed = async {
+        let upstream = env.net.bind_udp(0).await.map_err(|e| e.to_string())?;
+        upstream
+            .send_to(&payload, destination)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let wait = async {
+            loop {
+                let (len, from) = upstream.recv_from(&mut buf).await?;
+                if from == destination {
+                    return Ok::<usize, std::io::Error>(len);
+                }
+            }
+        };
+        let len = match tokio::time::timeout(idle, wait).await {
+            Ok(received) => received.map_err(|e| e.to_string())?,
+            Err(_) => return Err(format!("no reply within {}", crate::duration::span(idle))),
+        };
+        let mut reply = original::header(Transport::Datagram, destination, source);
+        reply.extend_from_slice(&buf[..len]);
+        intercept
+            .send_to(&reply, source)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    };
+    let verdict = match relayed.await {
+        Ok(()) => EgressVerdict::Delivered { status: None },
+        Err(reason) => EgressVerdict::UpstreamFailed { reason },
+    };
+    record(
+        &env,
+        &config,
+        source.ip(),
+        "udp",
+        target,
+        destination,
+        verdict,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves the allow-list matches a domain and the names under it, case-insensitively,
+    /// and nothing that merely ends with the same letters.
+    #[test]
+    fn allow_list() {
+        let allow = vec!["facebook.com".to_string(), "auth0.com.".to_string()];
+        assert!(allows(&allow, "facebook.com"));
+        assert!(allows(&allow, "graph.Facebook.com"));
+        assert!(allows(&allow, "cdn.auth0.com"));
+        assert!(!allows(&allow, "notfacebook.com"));
+        assert!(!allows(&allow, "facebook.com.evil.net"));
+        assert!(!allows(&[], "facebook.com"));
+    }
+}

@@ -1,0 +1,213 @@
+//! What a node does on the internet, always through the egress: social login's token
+//! exchange, the periodic update check and extensions refresh, and NTP.
+//!
+//! Real component: the appliance's outbound dependencies (seed 003: "for
+//! implementations requiring integration with social providers and/or third-party API
+//! calls, the VM will need Internet access at all times"; the CDN for web extensions;
+//! updates; and time synchronisation).
+//!
+//! Modelled:
+//! - Social login: resolve the identity provider's name through the DNS host (cached by
+//!   TTL), then `GET /oauth/access_token?code=...` over plain HTTP, bounded by
+//!   `node.social_timeout`. The node's socket layer sends it to the egress; the node does
+//!   not know. Every failure is a sentence: the name did not resolve, the egress refused
+//!   (its own `egress: ...` reason), the provider could not be reached, no answer in time.
+//! - The periodic checks: every `node.update_interval` (the first 5s after start), `GET
+//!   /appliance/latest` on the update mirror and `GET /extensions/manifest.json` on the
+//!   CDN, each recorded as an [`EventKind::Outbound`] with what it got or why not.
+//! - NTP: every `ntp.poll` (the first 1s after start, as ntpd's `iburst` syncs at boot),
+//!   one request to `ntp.server` through the egress; the measured offset is stepped away
+//!   above 128ms and slewed below (at most 500ppm over the poll interval), and both the
+//!   measurement and the clock's new setting are recorded. No answer within `ntp.timeout`
+//!   is an [`EventKind::NtpFailed`], and the clock keeps drifting.
+//!
+//! Left out on purpose: several NTP servers and their selection, ntpd's poll-interval
+//! adaptation and panic threshold, retries of the periodic checks before their next turn.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::Response;
+
+use crate::env::Env;
+use crate::events::{ClockCause, EventKind};
+use crate::net::Net;
+use crate::services::dns::Resolver;
+use crate::services::http::{self, Body, Failure};
+use crate::services::internet::{self, LATEST_PATH, MANIFEST_PATH, TOKEN_PATH};
+use crate::services::ntp::{self, Correction};
+use crate::topology::NtpSettings;
+use crate::world::clock::Adjustment;
+
+/// How long a node waits for the DNS server.
+pub const DNS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// When the first periodic check runs after a node starts.
+const FIRST_CHECK: Duration = Duration::from_secs(5);
+/// When the first NTP poll runs after a node starts.
+const FIRST_POLL: Duration = Duration::from_secs(1);
+
+/// A node's outbound configuration.
+#[derive(Debug, Clone)]
+pub struct Outside {
+    /// The DNS server the node resolves names with.
+    pub dns: SocketAddr,
+    /// The identity provider's name (`facebook.com`).
+    pub idp: String,
+    pub cdn: String,
+    pub updates: String,
+    pub social_timeout: Duration,
+    pub update_interval: Duration,
+    pub ntp: NtpSettings,
+}
+
+/// Calls `GET path` on `site` (port 80) within `timeout`: the response, or why there is
+/// none, as one sentence.
+async fn get<N: Net>(
+    env: &Env<N>,
+    resolver: &Resolver,
+    site: &str,
+    path_and_query: &str,
+    timeout: Duration,
+) -> Result<Response<Bytes>, String> {
+    let ip = resolver
+        .lookup(env, site)
+        .await
+        .map_err(|e| format!("cannot resolve {site}: {e}"))?;
+    let request = hyper::Request::get(path_and_query)
+        .header(hyper::header::HOST, site)
+        .body(Body::default())
+        .expect("requests built from valid parts");
+    let to = SocketAddr::new(ip, internet::PORT);
+    http::exchange(&env.net, to, request, timeout, timeout)
+        .await
+        .map_err(|failure| match failure {
+            Failure::ConnectTimeout | Failure::ResponseTimeout => {
+                format!(
+                    "no answer from {site} within {}",
+                    crate::duration::span(timeout)
+                )
+            }
+            other => format!("{site} unreachable: {}", other.describe(timeout, timeout)),
+        })
+}
+
+/// The first line of a body, at most 100 characters, for messages.
+fn first_line(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(100)
+        .collect()
+}
+
+/// Social login's token exchange: the provider's user id for `code`, or why not.
+pub async fn exchange_code<N: Net>(
+    env: &Env<N>,
+    resolver: &Resolver,
+    outside: &Outside,
+    code: &str,
+) -> Result<String, String> {
+    let path = format!("{TOKEN_PATH}?code={code}");
+    let response = get(env, resolver, &outside.idp, &path, outside.social_timeout).await?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "{} answered {}: {}",
+            outside.idp,
+            response.status().as_u16(),
+            first_line(response.body())
+        ));
+    }
+    serde_json::from_slice::<serde_json::Value>(response.body())
+        .ok()
+        .and_then(|v| v.get("user_id")?.as_str().map(str::to_string))
+        .ok_or_else(|| format!("{} answered without a user_id", outside.idp))
+}
+
+/// The update check and the extensions refresh, every `update_interval`.
+pub async fn periodic_checks<N: Net>(
+    env: Env<N>,
+    resolver: std::sync::Arc<Resolver>,
+    outside: Outside,
+) {
+    tokio::time::sleep(FIRST_CHECK).await;
+    loop {
+        for (purpose, site, path) in [
+            ("update check", &outside.updates, LATEST_PATH),
+            ("extensions refresh", &outside.cdn, MANIFEST_PATH),
+        ] {
+            let result = match get(&env, &resolver, site, path, outside.social_timeout).await {
+                Ok(r) if r.status().is_success() => Ok(first_line(r.body())),
+                Ok(r) => Err(format!(
+                    "{site} answered {}: {}",
+                    r.status().as_u16(),
+                    first_line(r.body())
+                )),
+                Err(why) => Err(why),
+            };
+            env.record(EventKind::Outbound {
+                purpose: purpose.to_string(),
+                result,
+            });
+        }
+        tokio::time::sleep(outside.update_interval).await;
+    }
+}
+
+/// The node's time discipline: poll, measure, step or slew.
+pub async fn keep_time<N: Net>(
+    env: Env<N>,
+    resolver: std::sync::Arc<Resolver>,
+    settings: NtpSettings,
+) {
+    if !settings.enabled {
+        return;
+    }
+    tokio::time::sleep(FIRST_POLL).await;
+    loop {
+        poll_once(&env, &resolver, &settings).await;
+        tokio::time::sleep(settings.poll).await;
+    }
+}
+
+async fn poll_once<N: Net>(env: &Env<N>, resolver: &Resolver, settings: &NtpSettings) {
+    let server = &settings.server;
+    let measured = match resolver.lookup(env, server).await {
+        Err(e) => Err(format!("cannot resolve {server}: {e}")),
+        Ok(ip) => ntp::query(env, SocketAddr::new(ip, ntp::PORT), settings.timeout).await,
+    };
+    let (offset, delay) = match measured {
+        Ok(m) => m,
+        Err(reason) => {
+            env.record(EventKind::NtpFailed {
+                server: server.clone(),
+                reason,
+            });
+            return;
+        }
+    };
+    let clamp =
+        |ns: ntp::Nanos| i64::try_from(ns).unwrap_or(if ns < 0 { i64::MIN } else { i64::MAX });
+    env.record(EventKind::NtpSynced {
+        server: server.clone(),
+        offset_ns: clamp(offset),
+        delay_ns: clamp(delay),
+    });
+    let (adjustment, cause) = match ntp::correction(offset, settings.poll) {
+        Correction::Step(ns) => (Adjustment::Step(clamp(ns)), ClockCause::NtpStep),
+        Correction::Slew(ns) => (
+            Adjustment::Slew(clamp(ns), settings.poll),
+            ClockCause::NtpSlew,
+        ),
+    };
+    if let Some(setting) = env.clock.adjust(adjustment) {
+        env.record(EventKind::ClockChanged {
+            node: env.host.to_string(),
+            setting,
+            cause,
+        });
+    }
+}
