@@ -198,10 +198,12 @@ pub enum ClockCause {
     Jump,
     /// A scenario step set the frequency error.
     Drift,
-    /// NTP found the offset above the step threshold and set the clock at once.
-    NtpStep,
-    /// NTP found the offset below the step threshold and slews it away gradually.
-    NtpSlew,
+    /// NTP found the offset above the step threshold and moved the clock by `by_ns` at
+    /// once.
+    NtpStep { by_ns: i64 },
+    /// NTP found the offset below the step threshold and slews the clock by `by_ns` over
+    /// the poll interval.
+    NtpSlew { by_ns: i64 },
 }
 
 /// How a node crashes.

@@ -5,6 +5,7 @@
 //! snapshots hold (as text, [`text::render`]) and what `--format json` prints.
 
 pub mod outcome;
+pub mod outside;
 pub mod text;
 
 pub use outcome::Outcome;

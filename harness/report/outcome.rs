@@ -43,6 +43,8 @@ pub struct Outcome {
     /// Messages the relay accepted more than once (at-least-once delivery, see
     /// `services::mail`).
     pub mail_duplicates: usize,
+    /// Clocks, NTP, tokens, the egress and the nodes' calls out.
+    pub outside: super::outside::OutsideSummary,
     pub verdicts: Vec<Verdict>,
     pub passed: bool,
 }
@@ -104,7 +106,13 @@ impl Outcome {
             .collect();
         requests.sort_by_key(|r| (r.started, r.id));
         let failure_windows = expect::failure_windows(&requests, scenario.expect.failure_gap());
-        let verdicts = expect::judge(&scenario.expect, events, &requests, &failure_windows);
+        let verdicts = expect::judge(
+            &scenario.expect,
+            &scenario.topology,
+            events,
+            &requests,
+            &failure_windows,
+        );
         let nodes = scenario.topology.node_names();
         Self {
             scenario: scenario.name.clone(),
@@ -155,6 +163,11 @@ impl Outcome {
                 }
                 seen.values().filter(|n| **n > 1).count()
             },
+            outside: super::outside::OutsideSummary::new(
+                events,
+                &nodes,
+                events.last().map_or(Duration::ZERO, |e| e.at),
+            ),
             rolled_back: events
                 .iter()
                 .map(|e| match &e.kind {
@@ -299,16 +312,15 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
 /// A clock change as the timeline tells it; `None` for NTP slews under a millisecond,
 /// which a healthy clock makes every poll (they stay in the event log).
 fn clock_line(node: &str, s: &ClockSetting, cause: ClockCause) -> Option<String> {
-    let now = |ns: i64| match ns.signum() {
-        0 => "true time".to_string(),
-        1 => format!(
-            "{} ahead of true time",
-            span(Duration::from_nanos(ns.unsigned_abs()))
-        ),
-        _ => format!(
-            "{} behind true time",
-            span(Duration::from_nanos(ns.unsigned_abs()))
-        ),
+    let now = |ns: i64| {
+        let by = duration::offset(ns)
+            .trim_start_matches(['+', '-'])
+            .to_string();
+        match ns.signum() {
+            0 => "true time".to_string(),
+            1 => format!("{by} ahead of true time"),
+            _ => format!("{by} behind true time"),
+        }
     };
     let text = match cause {
         ClockCause::Set | ClockCause::Jump => format!(
@@ -333,22 +345,19 @@ fn clock_line(node: &str, s: &ClockSetting, cause: ClockCause) -> Option<String>
                 ),
             }
         }
-        ClockCause::NtpStep => format!(
-            "NTP stepped {node}'s clock: now {} ({} off true time)",
-            now(s.offset_ns),
-            duration::offset(s.offset_ns)
+        ClockCause::NtpStep { by_ns } => format!(
+            "NTP stepped {node}'s clock by {}: now {}",
+            duration::offset(by_ns),
+            now(s.offset_ns)
         ),
-        ClockCause::NtpSlew => {
-            let over = s.slew_until.saturating_sub(s.since);
-            let ns = i128::from(s.slew_ppb) * i128::try_from(over.as_nanos()).expect("fits")
-                / 1_000_000_000;
-            if ns.unsigned_abs() < 1_000_000 {
+        ClockCause::NtpSlew { by_ns } => {
+            if by_ns.unsigned_abs() < 1_000_000 {
                 return None;
             }
             format!(
                 "NTP slews {node}'s clock by {} over {} (it was {} off true time)",
-                duration::offset(i64::try_from(ns).expect("slews are small")),
-                span(over),
+                duration::offset(by_ns),
+                span(s.slew_until.saturating_sub(s.since)),
                 duration::offset(s.offset_ns)
             )
         }

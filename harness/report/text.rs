@@ -18,6 +18,7 @@ pub fn render(o: &Outcome, reproduce: &str) -> String {
     timeline(&mut out, o);
     table(&mut out, o);
     members(&mut out, o);
+    outside(&mut out, o);
     verdicts(&mut out, o, reproduce);
     out
 }
@@ -202,6 +203,59 @@ fn members(out: &mut String, o: &Outcome) {
             o.mail_sent, o.mail_failed_attempts, o.mail_duplicates
         ),
     );
+}
+
+fn outside(out: &mut String, o: &Outcome) {
+    let x = &o.outside;
+    push(out, "");
+    push(out, "outside the cluster");
+    let clocks: Vec<String> = x
+        .clocks
+        .iter()
+        .map(|c| {
+            let drift = match c.drift_ppb {
+                0 => String::new(),
+                ppb => format!(" (drift {}ppm)", ppb as f64 / 1000.0),
+            };
+            format!("{} {}{drift}", c.host, crate::duration::offset(c.offset_ns))
+        })
+        .collect();
+    push(out, format!("  clocks at the end: {}", clocks.join(", ")));
+    let ntp: Vec<String> = x
+        .clocks
+        .iter()
+        .filter(|c| c.ntp_answered + c.ntp_failed > 0)
+        .map(|c| {
+            format!(
+                "{} {}/{}",
+                c.host,
+                c.ntp_answered,
+                c.ntp_answered + c.ntp_failed
+            )
+        })
+        .collect();
+    if !ntp.is_empty() {
+        push(out, format!("  NTP polls answered: {}", ntp.join(", ")));
+    }
+    push(
+        out,
+        format!(
+            "  tokens: {} issued, {} checked, {} rejected",
+            x.tokens_issued, x.tokens_checked, x.tokens_rejected
+        ),
+    );
+    for t in &x.egress {
+        push(
+            out,
+            format!(
+                "  egress to {}: {} delivered, {} upstream failed, {} denied",
+                t.target, t.delivered, t.upstream_failed, t.denied
+            ),
+        );
+    }
+    for (purpose, ok, failed) in &x.outbound {
+        push(out, format!("  {purpose}: {ok} ok, {failed} failed"));
+    }
 }
 
 fn ms(v: Option<u64>) -> String {

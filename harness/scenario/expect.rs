@@ -99,6 +99,7 @@ pub struct Verdict {
 /// Judges every expectation the scenario states, in a fixed order.
 pub fn judge(
     expect: &Expectations,
+    topology: &crate::topology::Topology,
     events: &[Event],
     requests: &[RequestRecord],
     windows: &[FailureWindow],
@@ -149,6 +150,8 @@ pub fn judge(
         safety.retain(|v| v.expectation != MAIL_TWICE);
     }
     verdicts.extend(safety);
+    verdicts.push(super::outside::tokens(events, topology));
+    verdicts.push(super::outside::egress_books(events, topology));
     verdicts.push(liveness(events, expect.converge_within()));
     verdicts
 }
@@ -605,9 +608,18 @@ mod tests {
             req(2, 2, 1, true),
             req(3, 3, 1, false),
         ];
-        assert!(judge(&expect, &[], &rs, &[])[0].holds);
-        assert!(!judge(&expect, &[], &rs[2..], &[])[0].holds);
-        assert!(!judge(&expect, &[], &[], &[])[0].holds);
+        assert!(judge(&expect, &crate::topology::Topology::ha3(), &[], &rs, &[])[0].holds);
+        assert!(
+            !judge(
+                &expect,
+                &crate::topology::Topology::ha3(),
+                &[],
+                &rs[2..],
+                &[]
+            )[0]
+            .holds
+        );
+        assert!(!judge(&expect, &crate::topology::Topology::ha3(), &[], &[], &[])[0].holds);
     }
 
     /// Proves detection is measured from the crash to the node's DOWN transition, and
@@ -638,9 +650,21 @@ mod tests {
             detection_max: Some(Duration::from_secs(6)),
             ..Default::default()
         };
-        let v = judge(&expect, &[crash.clone(), down], &[], &[]);
+        let v = judge(
+            &expect,
+            &crate::topology::Topology::ha3(),
+            &[crash.clone(), down],
+            &[],
+            &[],
+        );
         assert_eq!((v[0].holds, v[0].observed.as_str()), (true, "after 5.5s"));
-        let v = judge(&expect, &[crash], &[], &[]);
+        let v = judge(
+            &expect,
+            &crate::topology::Topology::ha3(),
+            &[crash],
+            &[],
+            &[],
+        );
         assert!(!v[0].holds);
     }
 }

@@ -4,6 +4,7 @@
 pub mod executor;
 pub mod expect;
 pub mod load;
+pub mod outside;
 pub mod spec;
 mod steps;
 

@@ -276,7 +276,7 @@ async fn proxy<N: Net>(
                 Failure::ConnectTimeout | Failure::ResponseTimeout => 504,
                 Failure::Refused | Failure::Broken(_) => 502,
             };
-            let text = format!("egress: upstream {host} ({destination}): {reason}");
+            let text = format!("egress: upstream {host}: {reason}");
             let verdict = EgressVerdict::UpstreamFailed { reason };
             record(env, config, client, "http", host, destination, verdict);
             http::text(status, text)

@@ -363,7 +363,7 @@ async fn social_login<N: Net>(
     let outside = &node.config.outside;
     match outbound::exchange_code(env, &node.resolver, outside, &social.code).await {
         Ok(user_id) => grant(env, node, &format!("{SOCIAL_PREFIX}{user_id}")),
-        Err(why) => http::text(502, format!("social login failed: {why}")),
+        Err(why) => http::text(502, format!("social login: {why}")),
     }
 }
 

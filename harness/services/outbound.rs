@@ -104,6 +104,17 @@ fn first_line(body: &[u8]) -> String {
         .collect()
 }
 
+/// Why a non-2xx answer failed: the egress's own reason when it answered (its bodies
+/// start with `egress:`), else the site's status and first line.
+fn refusal(site: &str, response: &Response<Bytes>) -> String {
+    let line = first_line(response.body());
+    if line.starts_with("egress:") {
+        line
+    } else {
+        format!("{site} answered {}: {line}", response.status().as_u16())
+    }
+}
+
 /// Social login's token exchange: the provider's user id for `code`, or why not.
 pub async fn exchange_code<N: Net>(
     env: &Env<N>,
@@ -114,12 +125,7 @@ pub async fn exchange_code<N: Net>(
     let path = format!("{TOKEN_PATH}?code={code}");
     let response = get(env, resolver, &outside.idp, &path, outside.social_timeout).await?;
     if !response.status().is_success() {
-        return Err(format!(
-            "{} answered {}: {}",
-            outside.idp,
-            response.status().as_u16(),
-            first_line(response.body())
-        ));
+        return Err(refusal(&outside.idp, &response));
     }
     serde_json::from_slice::<serde_json::Value>(response.body())
         .ok()
@@ -141,11 +147,7 @@ pub async fn periodic_checks<N: Net>(
         ] {
             let result = match get(&env, &resolver, site, path, outside.social_timeout).await {
                 Ok(r) if r.status().is_success() => Ok(first_line(r.body())),
-                Ok(r) => Err(format!(
-                    "{site} answered {}: {}",
-                    r.status().as_u16(),
-                    first_line(r.body())
-                )),
+                Ok(r) => Err(refusal(site, &r)),
                 Err(why) => Err(why),
             };
             env.record(EventKind::Outbound {
@@ -197,10 +199,13 @@ async fn poll_once<N: Net>(env: &Env<N>, resolver: &Resolver, settings: &NtpSett
         delay_ns: clamp(delay),
     });
     let (adjustment, cause) = match ntp::correction(offset, settings.poll) {
-        Correction::Step(ns) => (Adjustment::Step(clamp(ns)), ClockCause::NtpStep),
+        Correction::Step(ns) => (
+            Adjustment::Step(clamp(ns)),
+            ClockCause::NtpStep { by_ns: clamp(ns) },
+        ),
         Correction::Slew(ns) => (
             Adjustment::Slew(clamp(ns), settings.poll),
-            ClockCause::NtpSlew,
+            ClockCause::NtpSlew { by_ns: clamp(ns) },
         ),
     };
     if let Some(setting) = env.clock.adjust(adjustment) {

@@ -1,0 +1,116 @@
+//! The report's summary of what lies outside the replica set: clocks, NTP, tokens, the
+//! egress and the nodes' calls out.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::events::{EgressVerdict, Event, EventKind};
+use crate::world::clock::ClockSetting;
+
+/// One host's clock at the end of the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClockEnd {
+    pub host: String,
+    pub offset_ns: i64,
+    pub drift_ppb: i64,
+    /// NTP polls answered and unanswered over the run.
+    pub ntp_answered: usize,
+    pub ntp_failed: usize,
+}
+
+/// The egress's decisions for one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct EgressTally {
+    pub target: String,
+    pub delivered: usize,
+    pub upstream_failed: usize,
+    pub denied: usize,
+}
+
+/// Everything outside the replica set, summed over the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutsideSummary {
+    /// Every node, and any other host whose clock a step moved.
+    pub clocks: Vec<ClockEnd>,
+    pub tokens_issued: usize,
+    pub tokens_checked: usize,
+    pub tokens_rejected: usize,
+    pub egress: Vec<EgressTally>,
+    /// The nodes' periodic calls out: (purpose, succeeded, failed).
+    pub outbound: Vec<(String, usize, usize)>,
+}
+
+impl OutsideSummary {
+    pub fn new(events: &[Event], nodes: &[String], end: Duration) -> Self {
+        let mut settings: BTreeMap<String, ClockSetting> = nodes
+            .iter()
+            .map(|n| (n.clone(), ClockSetting::default()))
+            .collect();
+        let mut ntp: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        let mut egress: BTreeMap<String, EgressTally> = BTreeMap::new();
+        let mut outbound: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        let (mut issued, mut checked, mut rejected) = (0, 0, 0);
+        for e in events {
+            match &e.kind {
+                EventKind::ClockChanged { node, setting, .. } => {
+                    settings.insert(node.clone(), *setting);
+                }
+                EventKind::NtpSynced { .. } => ntp.entry(e.host.clone()).or_default().0 += 1,
+                EventKind::NtpFailed { .. } => ntp.entry(e.host.clone()).or_default().1 += 1,
+                EventKind::TokenIssued { .. } => issued += 1,
+                EventKind::TokenChecked { rejected: r, .. } => {
+                    checked += 1;
+                    rejected += usize::from(r.is_some());
+                }
+                EventKind::TokenRefused { .. } => {
+                    checked += 1;
+                    rejected += 1;
+                }
+                EventKind::Egress(r) => {
+                    let tally = egress.entry(r.target.clone()).or_default();
+                    tally.target.clone_from(&r.target);
+                    match r.verdict {
+                        EgressVerdict::Delivered { .. } => tally.delivered += 1,
+                        EgressVerdict::UpstreamFailed { .. } => tally.upstream_failed += 1,
+                        EgressVerdict::Denied { .. } => tally.denied += 1,
+                    }
+                }
+                EventKind::Outbound { purpose, result } => {
+                    let counts = outbound.entry(purpose.clone()).or_default();
+                    if result.is_ok() {
+                        counts.0 += 1;
+                    } else {
+                        counts.1 += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let clocks = settings
+            .into_iter()
+            .map(|(host, s)| {
+                let (ntp_answered, ntp_failed) = ntp.get(&host).copied().unwrap_or_default();
+                ClockEnd {
+                    offset_ns: s.offset_at(end),
+                    drift_ppb: s.drift_ppb,
+                    host,
+                    ntp_answered,
+                    ntp_failed,
+                }
+            })
+            .collect();
+        Self {
+            clocks,
+            tokens_issued: issued,
+            tokens_checked: checked,
+            tokens_rejected: rejected,
+            egress: egress.into_values().collect(),
+            outbound: outbound
+                .into_iter()
+                .map(|(p, (ok, failed))| (p, ok, failed))
+                .collect(),
+        }
+    }
+}
