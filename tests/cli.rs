@@ -302,7 +302,7 @@ fn exit_codes_seed_and_json() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("result: FAIL (1 of 6 expectations failed) with seed 9"),
+        stdout.contains("result: FAIL (1 of 8 expectations failed) with seed 9"),
         "{stdout}"
     );
     assert!(
