@@ -1,10 +1,11 @@
-//! Safety over many seeds: primary-loss, partition-minority and smtp-outage each run on
-//! 200 seeds, and
+//! Safety over many seeds: primary-loss, partition-minority, smtp-outage and
+//! egress-blocked each run on 200 seeds, and
 //! on every seed no acknowledged write is lost, the members end with one log, no term has
 //! two primaries, no acknowledged signup is ever among the entries a member rolled back
 //! (the cut-off primary never acknowledged a write a majority did not hold), no queued
 //! verification mail is lost (and in smtp-outage, where no primary fails over, none is
-//! delivered twice), a new
+//! delivered twice), every token check agrees with the clocks, every egress decision is
+//! accounted for, egress-blocked tells its story (see `egress_blocked_story`), a new
 //! primary is elected within the file's `failover_max`, and the set is healthy again
 //! within `converge_within` of the last fault.
 //!
@@ -27,11 +28,13 @@ use harness::services::replica_set::RsEvent;
 const SEEDS: u64 = 200;
 
 /// The verdicts that must hold on every seed (availability and timing may vary).
-const SAFETY: [&str; 4] = [
+const SAFETY: [&str; 6] = [
     "no acknowledged write lost",
     "members end with the same log",
     "at most one primary per term",
     "no queued mail lost",
+    "token checks match the clocks",
+    "egress decisions accounted for",
 ];
 
 /// Held only where no primary fails over: mail is delivered at least once by design, and
@@ -42,8 +45,16 @@ const EXACTLY_ONCE: &str = "no mail delivered twice";
 /// it) and liveness.
 const JUDGED: [&str; 2] = ["a new primary within", "replica set healthy within"];
 
+/// A check of one scenario's story on one seed's events (faults shifted by `shift`).
+type Story = fn(&[harness::events::Event], Duration) -> Vec<String>;
+
 /// What went wrong on one seed, if anything.
-fn check(scenario: &Scenario, seed: u64, exactly_once: bool) -> Option<String> {
+fn check(
+    scenario: &Scenario,
+    seed: u64,
+    exactly_once: bool,
+    story: Option<Story>,
+) -> Option<String> {
     let mut scenario = scenario.clone();
     let shift = Duration::from_millis(seed * 7919 % 10_000);
     for step in &mut scenario.steps {
@@ -94,6 +105,9 @@ fn check(scenario: &Scenario, seed: u64, exactly_once: bool) -> Option<String> {
             problems.push(format!("{} rolled back acknowledged signup {lost}", e.host));
         }
     }
+    if let Some(story) = story {
+        problems.extend(story(&run.events, shift));
+    }
     let name = scenario.path.display();
     (!problems.is_empty()).then(|| {
         format!(
@@ -104,7 +118,7 @@ fn check(scenario: &Scenario, seed: u64, exactly_once: bool) -> Option<String> {
     })
 }
 
-fn sweep(file: &str, exactly_once: bool) {
+fn sweep(file: &str, exactly_once: bool, story: Option<Story>) {
     let mut scenario = scenario::load(Path::new(file)).unwrap_or_else(|e| panic!("{e}"));
     scenario.load.rate_per_s = 10.0;
     scenario.tick = Duration::from_millis(10);
@@ -117,7 +131,7 @@ fn sweep(file: &str, exactly_once: bool) {
                 let scenario = &scenario;
                 s.spawn(move || {
                     seeds
-                        .filter_map(|seed| check(scenario, seed, exactly_once))
+                        .filter_map(|seed| check(scenario, seed, exactly_once, story))
                         .collect::<Vec<_>>()
                 })
             })
@@ -143,18 +157,106 @@ fn sweep(file: &str, exactly_once: bool) {
 /// Proves the safety properties hold on 200 seeds of primary-loss.
 #[test]
 fn primary_loss_is_safe_on_every_seed() {
-    sweep("scenarios/primary-loss.toml", false);
+    sweep("scenarios/primary-loss.toml", false, None);
 }
 
 /// Proves the safety properties hold on 200 seeds of partition-minority.
 #[test]
 fn partition_minority_is_safe_on_every_seed() {
-    sweep("scenarios/partition-minority.toml", false);
+    sweep("scenarios/partition-minority.toml", false, None);
 }
 
 /// Proves no mail is lost or duplicated on 200 seeds of smtp-outage (and the replica set
 /// stays safe while the relay is down).
 #[test]
 fn smtp_outage_delivers_every_mail_once_on_every_seed() {
-    sweep("scenarios/smtp-outage.toml", true);
+    sweep("scenarios/smtp-outage.toml", true, None);
+}
+
+/// egress-blocked's story on one seed: the egress is blocked from 0:30 to 1:30 (plus the
+/// seed's shift). Every failed request is a social login that started in the block and got
+/// a 502 naming the egress within 1 s (fail fast; nothing else fails); every social login
+/// that started inside the block (but for its last second, when the call out lands after
+/// it) failed; every node's NTP
+/// failed during the block and answered again after it; every node's update check failed
+/// during it and worked again after.
+fn egress_blocked_story(events: &[harness::events::Event], shift: Duration) -> Vec<String> {
+    let (from, to) = (
+        Duration::from_secs(30) + shift,
+        Duration::from_secs(90) + shift,
+    );
+    let edge = Duration::from_secs(1);
+    let mut problems = Vec::new();
+    for e in events {
+        let EventKind::Request(r) = &e.kind else {
+            continue;
+        };
+        // A login started in the block's last second reaches the egress after it.
+        let inside = r.started >= from && r.started + edge < to;
+        let near_edge = r.started + edge >= from && r.started < to + edge;
+        match (&r.outcome, r.endpoint) {
+            (harness::events::RequestOutcome::Ok, "POST /login/social") if inside => {
+                problems.push(format!(
+                    "social login {} at {:?} succeeded while blocked",
+                    r.id, r.started
+                ));
+            }
+            (harness::events::RequestOutcome::Ok, _) => {}
+            (
+                harness::events::RequestOutcome::Status { code: 502, reason },
+                "POST /login/social",
+            ) if near_edge && reason.starts_with("social login: egress:") && r.latency < edge => {}
+            (other, endpoint) => problems.push(format!(
+                "{endpoint} {} at {:?} failed unexpectedly after {:?}: {}",
+                r.id,
+                r.started,
+                r.latency,
+                other.describe()
+            )),
+        }
+    }
+    for node in ["node-1", "node-2", "node-3"] {
+        let mine = || events.iter().filter(move |e| e.host == node);
+        let ntp_failed = mine()
+            .any(|e| matches!(e.kind, EventKind::NtpFailed { .. }) && e.at > from && e.at < to);
+        let ntp_back = mine().any(|e| matches!(e.kind, EventKind::NtpSynced { .. }) && e.at > to);
+        let update = |ok: bool| {
+            mine().any(|e| match &e.kind {
+                EventKind::Outbound { purpose, result } => {
+                    purpose == "update check"
+                        && result.is_ok() == ok
+                        && if ok {
+                            e.at > to
+                        } else {
+                            e.at > from && e.at < to
+                        }
+                }
+                _ => false,
+            })
+        };
+        for (holds, what) in [
+            (ntp_failed, "NTP failed during the block"),
+            (ntp_back, "NTP answered after it"),
+            (update(false), "the update check failed during the block"),
+            (update(true), "the update check worked after it"),
+        ] {
+            if !holds {
+                problems.push(format!("{node}: expected {what}"));
+            }
+        }
+    }
+    problems.truncate(5);
+    problems
+}
+
+/// Proves egress-blocked tells its story on 200 seeds: social logins fail fast with the
+/// egress's reason and only while blocked, nothing else fails, NTP and the update check
+/// fail and recover on every node, and the token and egress checkers hold.
+#[test]
+fn egress_blocked_fails_fast_and_recovers_on_every_seed() {
+    sweep(
+        "scenarios/egress-blocked.toml",
+        false,
+        Some(egress_blocked_story),
+    );
 }
