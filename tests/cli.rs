@@ -213,6 +213,61 @@ fn bad_partition_and_firewall_steps() {
             ":7:9: steps[0].clock: expected exactly one of offset, jump, drift and strobe",
         ),
         (
+            "egress-mode.toml",
+            format!("{head}[topology.egress]\nmode = \"socks\"\n"),
+            ":6:8: topology.egress.mode: unknown variant `socks`, expected `proxy` or `nat`",
+        ),
+        (
+            "egress-allow.toml",
+            format!("{head}[topology.egress]\nallow = [\"facebook.com\", \"not a name\"]\n"),
+            ":6:26: topology.egress.allow[1]: expected a domain such as \"facebook.com\", found \"not a name\"",
+        ),
+        (
+            "egress-udp.toml",
+            format!("{head}[topology.egress]\nudp_ports = [123, 0]\n"),
+            "topology.egress.udp_ports: expected ports from 1 to 65535",
+        ),
+        (
+            "egress-key.toml",
+            format!("{head}[topology.egress]\nallowlist = []\n"),
+            ":6:1: topology.egress.allowlist: unknown field `allowlist`",
+        ),
+        (
+            "egress-idle.toml",
+            format!("{head}[topology.egress]\nudp_idle = \"0s\"\n"),
+            "topology.egress.udp_idle: expected a duration above 0s and at most 1h",
+        ),
+        (
+            "ntp-timeout.toml",
+            format!("{head}[topology.ntp]\npoll = \"2s\"\ntimeout = \"2s\"\n"),
+            "topology.ntp.timeout: expected a timeout shorter than ntp.poll",
+        ),
+        (
+            "ntp-server.toml",
+            format!("{head}[topology.ntp]\nserver = \"pool ntp org\"\n"),
+            "topology.ntp.server: expected a DNS name such as \"pool.ntp.org\"",
+        ),
+        (
+            "ntp-enabled.toml",
+            format!("{head}[topology.ntp]\nenabled = \"yes\"\n"),
+            "topology.ntp.enabled: invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            "social-timeout.toml",
+            format!("{head}[topology.node]\nsocial_timeout = \"5s\"\n"),
+            "topology.node.social_timeout: expected a social login timeout at least 1s shorter than lb.response_timeout",
+        ),
+        (
+            "update-interval.toml",
+            format!("{head}[topology.node]\nupdate_interval = \"0s\"\n"),
+            "topology.node.update_interval: expected a duration above 0s and at most 1h",
+        ),
+        (
+            "social-share.toml",
+            format!("{head}[load]\nsocial_share = 1.5\n"),
+            "load.social_share: expected a share from 0 to 1",
+        ),
+        (
             "clock-drift.toml",
             step("clock = { node = \"node-2\", drift = \"200 parts\" }"),
             "steps[0].clock.drift: \"200 parts\": expected parts per million such as \"200ppm\"",

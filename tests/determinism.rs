@@ -38,3 +38,27 @@ fn same_seed_same_outcome_other_seed_other_arrivals() {
     assert_ne!(starts_a, starts_c);
     assert!(starts_a.len() > 5_000 && starts_c.len() > 5_000);
 }
+
+/// Proves the outside world is deterministic too: egress-blocked (the proxy, NAT'd NTP
+/// datagrams with their PROXY headers, clock drift and slews, social logins) gives the
+/// same event log, event for event, on two runs with one seed.
+#[test]
+fn same_seed_same_events_through_the_egress() {
+    let scenario =
+        scenario::load(Path::new("scenarios/egress-blocked.toml")).expect("the scenario loads");
+    let events = || {
+        format!(
+            "{:?}",
+            executor::run(&scenario, Some(7))
+                .expect("the run completes")
+                .events
+        )
+    };
+    let first = events();
+    assert!(
+        first.contains("NtpSynced")
+            && first.contains("Egress(")
+            && first.contains("POST /login/social")
+    );
+    assert_eq!(first, events());
+}

@@ -214,7 +214,20 @@ fn check(path: &Path, spec: ScenarioSpec) -> Result<Scenario, Invalid> {
     check_load(&spec.load, spec.tick)?;
     let topology = Topology::from_spec(&spec.topology).map_err(|e| {
         let mut path = key(&["topology"]);
-        path.extend(e.key.split('.').map(|k| Seg::Key(k.to_string())));
+        // Keys are dotted, with list indexes in brackets: "egress.allow[1]".
+        for part in e.key.split('.') {
+            match part.split_once('[') {
+                Some((name, index)) => {
+                    path.push(Seg::Key(name.to_string()));
+                    let i = index
+                        .trim_end_matches(']')
+                        .parse()
+                        .expect("topology writes numeric indexes");
+                    path.push(Seg::Index(i));
+                }
+                None => path.push(Seg::Key(part.to_string())),
+            }
+        }
         (path, e.message)
     })?;
     let steps = super::steps::check(&spec, &topology)?;
