@@ -2,7 +2,7 @@
 //! cluster.
 //!
 //! The harness stands up the appliance's infrastructure (load balancer, cluster nodes,
-//! DNS, the users) as virtual hosts on turmoil's in-process network, runs a scenario that
+//! DNS, SMTP, the egress, the internet's hosts, the users) as virtual hosts on turmoil's in-process network, runs a scenario that
 //! injects faults under client load, and reports what the cluster did. The same scenario
 //! and seed give a byte-identical report, run after run, debug or release.
 //!
@@ -11,17 +11,22 @@
 //! Data flows one way: scenario file, topology, world, event log, outcome.
 //!
 //! - [`scenario`]: the script format ([`scenario::spec`]), loading with errors that name
-//!   file, line, column and key ([`scenario::load`]), the step executor
-//!   ([`scenario::executor`]) and the expectations ([`scenario::expect`]).
+//!   file, line, column and key ([`scenario::load`](mod@scenario::load)), the step executor
+//!   ([`scenario::executor`]) and the expectations ([`scenario::expect`],
+//!   [`scenario::outside`]).
 //! - [`topology`]: what is deployed: hosts, fixed addresses, each component's settings.
 //! - [`world`]: the turmoil simulation built from a topology; per-host clocks; the socket
 //!   layer; crashes and restarts.
-//! - [`services`]: one file per virtual component: [`services::node`],
-//!   [`services::load_balancer`], [`services::dns`], [`services::users`], with their
-//!   protocol logic in plain, unit-tested code ([`services::health`],
-//!   [`services::round_robin`], [`services::arrivals`]).
-//! - [`net`] and [`env`]: the small interface services are written against (sockets,
-//!   clocks, the event log), so the same service code can run on real sockets.
+//! - [`services`]: one file per virtual component: [`services::node`] (with
+//!   [`services::database`] over [`services::replica_set`], [`services::mail`] and
+//!   [`services::outbound`]), [`services::load_balancer`], [`services::dns`],
+//!   [`services::smtp`], [`services::egress`], [`services::internet`], [`services::ntp`],
+//!   [`services::users`], with their protocol logic in plain, unit-tested code
+//!   ([`services::health`], [`services::round_robin`], [`services::arrivals`],
+//!   [`services::token`]).
+//! - [`net`] and [`env`](mod@env): the small interface services are written against (sockets,
+//!   clocks, the event log), so the same service code can run on real sockets;
+//!   [`net::original`] carries a redirected connection's original destination.
 //! - [`events`]: the event log every service and the executor write to.
 //! - [`report`]: the outcome (a pure function of the event log) and its text rendering.
 //!

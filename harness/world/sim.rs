@@ -1,7 +1,7 @@
 //! The world: turmoil's `Sim` with every host of a topology running its service.
 //!
 //! Construction follows DESIGN.md section 4: the run's seed goes to turmoil's
-//! `rng_seed`, a fixed [`EPOCH`] to its `epoch`, and link latencies are fixed (minimum
+//! `rng_seed`, a fixed [`EPOCH_UNIX_S`] to its `epoch`, and link latencies are fixed (minimum
 //! equals maximum), so nothing about a run depends on the machine or the moment.
 //!
 //! Faults are applied here, between ticks, on turmoil's primitives:
@@ -416,7 +416,7 @@ impl World {
     /// True when the members that are up form a healthy set: exactly one primary, every
     /// member in its term and following it, every log a prefix of the primary's, no
     /// member missing an entry older than one heartbeat, and no mail waiting longer than
-    /// [`MAIL_STALE`] to be sent. (Under load logs differ for a few
+    /// `MAIL_STALE` (2 s) to be sent. (Under load logs differ for a few
     /// milliseconds around every write; identical logs are only required at the end, by
     /// the checkers.)
     pub fn converged(&self) -> bool {
