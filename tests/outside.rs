@@ -1,0 +1,205 @@
+//! The egress's modes and rules, and clock strobes, end to end on short runs: what a user
+//! sees, what the egress logged, and that the checkers agree with both.
+
+use std::path::Path;
+
+use harness::events::{EgressVerdict, Event, EventKind, RequestOutcome};
+use harness::report::Outcome;
+use harness::scenario::{self, executor};
+
+/// Runs `extra` (TOML appended to a 20 s scenario where a third of the users log in with
+/// facebook.com) and returns the events and the outcome.
+fn run(name: &str, extra: &str) -> (Vec<Event>, Outcome) {
+    let text = format!(
+        "name = \"{name}\"\nseed = 3\nduration = \"20s\"\ntick = \"10ms\"\n\
+         [load]\nrate_per_s = 20\nsocial_share = 0.3\n{extra}"
+    );
+    let scenario = scenario::parse(Path::new(&format!("{name}.toml")), &text)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = executor::run(&scenario, None).expect("the run completes");
+    let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
+    (run.events, outcome)
+}
+
+/// The social logins' outcomes: (succeeded, failed with their reasons).
+fn social(events: &[Event]) -> (usize, Vec<String>) {
+    let mut ok = 0;
+    let mut failed = Vec::new();
+    for e in events {
+        if let EventKind::Request(r) = &e.kind
+            && r.endpoint == "POST /login/social"
+        {
+            match &r.outcome {
+                RequestOutcome::Ok => ok += 1,
+                other => failed.push(other.describe()),
+            }
+        }
+    }
+    (ok, failed)
+}
+
+fn holds(outcome: &Outcome, expectation: &str) -> bool {
+    outcome
+        .verdicts
+        .iter()
+        .find(|v| v.expectation == expectation)
+        .unwrap_or_else(|| panic!("no verdict {expectation:?}"))
+        .holds
+}
+
+fn decisions(events: &[Event]) -> Vec<(String, String, EgressVerdict)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Egress(r) => Some((r.protocol.clone(), r.target.clone(), r.verdict.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Proves the proxy lets the nodes' social logins through by default, and every request
+/// the egress forwarded to facebook.com is an HTTP decision delivered with 200.
+#[test]
+fn proxy_lets_nodes_through() {
+    let (events, outcome) = run("proxy", "");
+    let (ok, failed) = social(&events);
+    assert!(ok > 50 && failed.is_empty(), "{ok} ok, {failed:?}");
+    let to_idp: Vec<_> = decisions(&events)
+        .into_iter()
+        .filter(|(_, target, _)| target == "facebook.com")
+        .collect();
+    assert_eq!(to_idp.len(), ok);
+    assert!(
+        to_idp
+            .iter()
+            .all(|(p, _, v)| p == "http" && *v == EgressVerdict::Delivered { status: Some(200) })
+    );
+    assert!(holds(&outcome, "egress decisions accounted for"));
+}
+
+/// Proves that without the nodes' exception the proxy answers 407, the node's 502 names
+/// it, and nothing reaches the internet (NTP's UDP is NAT'd, not proxied, and still works).
+#[test]
+fn proxy_without_the_exception_answers_407() {
+    let (events, outcome) = run(
+        "no-exception",
+        "[topology.egress]\nnode_exception = false\n",
+    );
+    let (ok, failed) = social(&events);
+    assert_eq!(ok, 0);
+    assert!(!failed.is_empty());
+    assert!(
+        failed
+            .iter()
+            .all(|f| f.starts_with("502 (social login: egress: node-")
+                && f.contains("has no exception")),
+        "{failed:?}"
+    );
+    let http: Vec<_> = decisions(&events)
+        .into_iter()
+        .filter(|(p, ..)| p == "http")
+        .collect();
+    assert!(http.iter().all(|(.., v)| matches!(
+        v,
+        EgressVerdict::Denied {
+            status: Some(407),
+            ..
+        }
+    )));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::NtpSynced { .. }))
+    );
+    assert!(holds(&outcome, "egress decisions accounted for"));
+}
+
+/// Proves a name off the allow-list gets 403 while the listed ones pass.
+#[test]
+fn allow_list_refuses_other_names() {
+    let (events, outcome) = run(
+        "allow-list",
+        "[topology.egress]\nallow = [\"cdn.auth0.com\", \"updates.auth0.com\"]\n",
+    );
+    let (ok, failed) = social(&events);
+    assert_eq!(ok, 0);
+    assert!(
+        failed
+            .iter()
+            .all(|f| f.contains("egress: facebook.com is not on the allow-list")),
+        "{failed:?}"
+    );
+    let checks: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Outbound { result, .. } => Some(result.is_ok()),
+            _ => None,
+        })
+        .collect();
+    assert!(!checks.is_empty() && checks.iter().all(|ok| *ok));
+    assert!(holds(&outcome, "egress decisions accounted for"));
+}
+
+/// Proves NAT mode relays TCP as it is: social logins succeed through "tcp" decisions,
+/// and the allow-list (a proxy's rule) does not apply.
+#[test]
+fn nat_relays_tcp() {
+    let (events, outcome) = run(
+        "nat",
+        "[topology.egress]\nmode = \"nat\"\nallow = [\"cdn.auth0.com\"]\n",
+    );
+    let (ok, failed) = social(&events);
+    assert!(ok > 50 && failed.is_empty(), "{ok} ok, {failed:?}");
+    let all = decisions(&events);
+    assert!(
+        all.iter()
+            .any(|(p, t, _)| p == "tcp" && t == "facebook.com")
+    );
+    assert!(all.iter().all(|(p, ..)| p != "http"));
+    assert!(holds(&outcome, "egress decisions accounted for"));
+}
+
+/// Proves a strobe flips the clock between its two offsets every period and sets the
+/// first again when it ends, and that the token checker follows every flip.
+#[test]
+fn strobe_flips_the_clock() {
+    let (events, outcome) = run(
+        "strobe",
+        "[topology.ntp]\nenabled = false\n\
+         [[steps]]\nat = \"5s\"\nclock = { node = \"node-3\", strobe = [\"0s\", \"10m\"], period = \"2s\", for = \"9s\" }\n",
+    );
+    let flips: Vec<(u128, i64)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ClockChanged { setting, .. } => {
+                Some((e.at.as_millis(), setting.offset_ns / 1_000_000_000))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        flips,
+        [
+            (5000, 0),
+            (7000, 600),
+            (9000, 0),
+            (11000, 600),
+            (13000, 0),
+            (14000, 0)
+        ]
+    );
+    let rejected = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                &e.kind,
+                EventKind::TokenChecked {
+                    rejected: Some(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(rejected > 0);
+    assert!(holds(&outcome, "token checks match the clocks"));
+}
