@@ -15,9 +15,10 @@
 //!   list (the domain itself or a name under it) gets `403`; anything else is forwarded to
 //!   the original destination, bounded by `upstream_timeout`, and the upstream's answer is
 //!   relayed, or `502` (refused, reset) or `504` (timeout) with the reason.
-//! - `nat`: any TCP connection is relayed byte for byte to its original destination. An
-//!   upstream that cannot be reached closes the node's connection (a userspace relay has
-//!   already accepted it; a kernel NAT would pass the refusal on instead).
+//! - `nat`: any TCP connection is relayed byte for byte to its original destination, for
+//!   at most five minutes. An upstream that cannot be reached closes the node's
+//!   connection (a userspace relay has already accepted it; a kernel NAT would pass the
+//!   refusal on instead). Reading the redirect header is bounded by `upstream_timeout`.
 //! - UDP, in either mode: datagrams to `udp_ports` (NTP's 123) are forwarded from an
 //!   ephemeral port of this host and the first reply is relayed back, naming the internet
 //!   host it came from; a flow with no reply within `udp_idle` is given up. Datagrams to
@@ -51,6 +52,9 @@ use crate::topology::{EgressMode, EgressSettings};
 /// Where the egress receives redirected traffic, TCP and UDP (Squid's conventional
 /// intercept port).
 pub const INTERCEPT_PORT: u16 = 3129;
+
+/// Longest a NAT relay lives (every exchange in this model lasts milliseconds).
+const MAX_RELAY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Largest datagram relayed.
 const MAX_DATAGRAM: usize = 2048;
@@ -128,8 +132,12 @@ fn record<N: Net>(
 
 /// One intercepted TCP connection.
 async fn connection<N: Net>(env: Env<N>, config: Arc<EgressConfig>, mut stream: N::Stream) {
-    // Whatever was not redirected to us (no header) is not ours to relay.
-    let Ok((source, destination)) = original::read(&mut stream).await else {
+    // Whatever was not redirected to us (no header, or none within the upstream bound)
+    // is not ours to relay.
+    let bound = config.settings.upstream_timeout;
+    let Ok(Ok((source, destination))) =
+        tokio::time::timeout(bound, original::read(&mut stream)).await
+    else {
         return;
     };
     match config.settings.mode {
@@ -194,8 +202,10 @@ async fn nat<N: Net>(
         verdict,
     );
     let mut upstream = upstream;
-    // The relay ends when either side closes or fails; the bytes are not ours to judge.
-    let relayed = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
+    // The relay ends when either side closes or fails (the bytes are not ours to judge),
+    // or after MAX_RELAY: an upstream silenced by a DROP rule never closes.
+    let relay = tokio::io::copy_bidirectional(&mut stream, &mut upstream);
+    let relayed = tokio::time::timeout(MAX_RELAY, relay).await;
     drop(relayed);
 }
 

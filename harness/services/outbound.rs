@@ -14,7 +14,8 @@
 //!   (its own `egress: ...` reason), the provider could not be reached, no answer in time.
 //! - The periodic checks: every `node.update_interval` (the first 5s after start), `GET
 //!   /appliance/latest` on the update mirror and `GET /extensions/manifest.json` on the
-//!   CDN, each recorded as an [`EventKind::Outbound`] with what it got or why not.
+//!   CDN, each bounded by `node.social_timeout`, each recorded as an
+//!   [`EventKind::Outbound`] with what it got or why not.
 //! - NTP: every `ntp.poll` (the first 1s after start, as ntpd's `iburst` syncs at boot),
 //!   one request to `ntp.server` through the egress; the measured offset is stepped away
 //!   above 128ms and slewed below (at most 500ppm over the poll interval), and both the
