@@ -183,6 +183,9 @@ pub struct EgressRecord {
 pub enum EgressVerdict {
     /// Refused by a rule: the HTTP status answered (none for a dropped datagram) and why.
     Denied { status: Option<u16>, reason: String },
+    /// Let through by the rules; the upstream is being called (a second record says how
+    /// it went).
+    Forwarding,
     /// Forwarded and answered: the upstream's HTTP status, when it spoke HTTP.
     Delivered { status: Option<u16> },
     /// Allowed, but the upstream could not be reached or did not answer.

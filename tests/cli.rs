@@ -309,6 +309,20 @@ fn bad_partition_and_firewall_steps() {
             "steps[0].clock.for: the strobe ends at 3605s, at or past the run's end",
         ),
         (
+            "clock-strobe-huge.toml",
+            step(
+                "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"1s\", for = \"18446744073709551615s\" }",
+            ),
+            "steps[0].clock.for: the strobe ends beyond any run, at or past the run's end",
+        ),
+        (
+            "clock-strobe-short.toml",
+            step(
+                "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"2s\", for = \"1s\" }",
+            ),
+            "steps[0].clock.for: expected at least one period (2s)",
+        ),
+        (
             "clock-strobe-for.toml",
             step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"1s\" }"),
             "steps[0].clock.for: expected how long the strobe lasts (for)",

@@ -47,11 +47,14 @@ fn holds(outcome: &Outcome, expectation: &str) -> bool {
         .holds
 }
 
+/// The egress's outcome records (not the `Forwarding` ones that precede them).
 fn decisions(events: &[Event]) -> Vec<(String, String, EgressVerdict)> {
     events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Egress(r) => Some((r.protocol.clone(), r.target.clone(), r.verdict.clone())),
+            EventKind::Egress(r) if r.verdict != EgressVerdict::Forwarding => {
+                Some((r.protocol.clone(), r.target.clone(), r.verdict.clone()))
+            }
             _ => None,
         })
         .collect()
@@ -202,4 +205,28 @@ fn strobe_flips_the_clock() {
         .count();
     assert!(rejected > 0);
     assert!(holds(&outcome, "token checks match the clocks"));
+}
+
+/// Proves a crashed site is refused at the egress, not at the node: social logins after
+/// facebook.com's processes die get the egress's 502 naming the refusal, and the egress
+/// records the failed upstream.
+#[test]
+fn crashed_site_is_met_by_the_egress() {
+    let (events, outcome) = run(
+        "site-down",
+        "[[steps]]\nat = \"5s\"\ncrash = { node = \"facebook.com\", mode = \"process\" }\n",
+    );
+    let (ok, failed) = social(&events);
+    assert!(ok > 0 && !failed.is_empty(), "{ok} ok, {failed:?}");
+    // A login already talking to facebook.com when it died may instead wait out the
+    // node's timeout; every later one is refused at the egress.
+    let refused = failed
+        .iter()
+        .filter(|f| *f == "502 (social login: egress: upstream facebook.com: connection refused)")
+        .count();
+    assert!(refused + 1 >= failed.len() && refused > 20, "{failed:?}");
+    assert!(decisions(&events).iter().any(|(p, t, v)| p == "http"
+        && t == "facebook.com"
+        && matches!(v, EgressVerdict::UpstreamFailed { .. })));
+    assert!(holds(&outcome, "egress decisions accounted for"));
 }

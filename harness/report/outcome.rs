@@ -409,6 +409,7 @@ fn streak_line(e: &Event, failing: &mut BTreeMap<(String, String), bool>) -> Opt
                     );
                     (key, Some(text), None)
                 }
+                EgressVerdict::Forwarding => return None,
                 EgressVerdict::Delivered { .. } => (
                     key,
                     None,

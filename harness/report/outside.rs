@@ -75,6 +75,8 @@ impl OutsideSummary {
                         EgressVerdict::Delivered { .. } => tally.delivered += 1,
                         EgressVerdict::UpstreamFailed { .. } => tally.upstream_failed += 1,
                         EgressVerdict::Denied { .. } => tally.denied += 1,
+                        // Counted by the outcome that follows it.
+                        EgressVerdict::Forwarding => {}
                     }
                 }
                 EventKind::Outbound { purpose, result } => {

@@ -149,7 +149,14 @@ pub fn egress_books(events: &[Event], topology: &Topology) -> Verdict {
                 }
             }
             EventKind::Egress(r) => {
-                decisions += 1;
+                // A request let through has a `Forwarding` record, then its outcome; the
+                // decision is counted once, and covers what the site serves meanwhile.
+                if matches!(
+                    r.verdict,
+                    EgressVerdict::Forwarding | EgressVerdict::Denied { .. }
+                ) {
+                    decisions += 1;
+                }
                 let exempt = settings.node_exception && nodes.contains(&r.client);
                 let listed = egress::allows(&settings.allow, &r.target);
                 let forwarded_udp = settings.udp_ports.contains(&r.destination.port());
@@ -167,8 +174,12 @@ pub fn egress_books(events: &[Event], topology: &Topology) -> Verdict {
                     EgressVerdict::Denied { status, .. } => {
                         Some(format!("an unexpected denial {status:?}"))
                     }
-                    EgressVerdict::Delivered { .. } | EgressVerdict::UpstreamFailed { .. } => {
-                        *allowed.entry(r.destination.ip()).or_default() += 1;
+                    EgressVerdict::Forwarding
+                    | EgressVerdict::Delivered { .. }
+                    | EgressVerdict::UpstreamFailed { .. } => {
+                        if r.verdict == EgressVerdict::Forwarding {
+                            *allowed.entry(r.destination.ip()).or_default() += 1;
+                        }
                         let breach = match r.protocol.as_str() {
                             "http" => !(exempt && listed) || settings.mode != EgressMode::Proxy,
                             "tcp" => settings.mode != EgressMode::Nat,
@@ -354,12 +365,7 @@ mod tests {
     #[test]
     fn egress_books_balance() {
         let t = Topology::ha3();
-        let delivered = decision(
-            "facebook.com",
-            80,
-            "http",
-            EgressVerdict::Delivered { status: Some(200) },
-        );
+        let forwarding = decision("facebook.com", 80, "http", EgressVerdict::Forwarding);
         let off_list = decision(
             "evil.example.net",
             80,
@@ -369,10 +375,10 @@ mod tests {
                 reason: "not on the allow-list".into(),
             },
         );
-        let ok = vec![delivered.clone(), served("10.0.1.1"), off_list];
+        let ok = vec![forwarding.clone(), served("10.0.1.1"), off_list];
         let v = egress_books(&ok, &t);
         assert!(v.holds, "{}", v.observed);
-        assert!(!egress_books(&[delivered.clone(), served("10.0.1.11")], &t).holds);
+        assert!(!egress_books(&[forwarding.clone(), served("10.0.1.11")], &t).holds);
         assert!(!egress_books(&[served("10.0.1.1")], &t).holds);
         let wrong_403 = decision(
             "facebook.com",

@@ -280,13 +280,23 @@ fn clock(
             "expected how long the strobe lasts (for)".to_string(),
         ));
     };
-    if at + lasts >= run {
-        let message = format!(
-            "the strobe ends at {}, at or past the run's end ({}); expected it to end before",
-            span(at + lasts),
-            span(run)
-        );
+    if lasts < period {
+        let message = format!("expected at least one period ({})", span(period));
         return Err((vec!["clock", "for"], message));
+    }
+    match at.checked_add(lasts) {
+        Some(end) if end < run => {}
+        end => {
+            let ends = end.map_or_else(
+                || "beyond any run".to_string(),
+                |e| format!("at {}", span(e)),
+            );
+            let message = format!(
+                "the strobe ends {ends}, at or past the run's end ({}); expected it to end before",
+                span(run)
+            );
+            return Err((vec!["clock", "for"], message));
+        }
     }
     let flips = lasts.as_nanos().div_ceil(period.as_nanos());
     if flips > MAX_STROBE_FLIPS {

@@ -24,8 +24,10 @@
 //!   host it came from; a flow with no reply within `udp_idle` is given up. Datagrams to
 //!   other ports are dropped.
 //!
-//! Every decision is one [`EgressRecord`] in the event log: who asked, for what, and what
-//! came of it, so the checkers can account for every request the internet's hosts served.
+//! Every decision is an [`EgressRecord`] in the event log: who asked, for what, and what
+//! came of it. A request let through is recorded twice: `Forwarding` before the upstream
+//! is called, then how it went, so the checkers can account for every request the
+//! internet's hosts served even when the egress crashes or the run ends mid-flight.
 //!
 //! Left out on purpose: CONNECT and TLS interception (the internet's hosts speak plain
 //! HTTP until the TLS issue), caching, proxy credentials, connection reuse upstream.
@@ -171,6 +173,16 @@ async fn nat<N: Net>(
 ) {
     let bound = config.settings.upstream_timeout;
     let target = config.name(destination.ip());
+    let forwarding = EgressVerdict::Forwarding;
+    record(
+        env,
+        config,
+        source.ip(),
+        "tcp",
+        target.clone(),
+        destination,
+        forwarding,
+    );
     let upstream = match tokio::time::timeout(bound, env.net.connect(destination)).await {
         Ok(Ok(upstream)) => upstream,
         failed => {
@@ -270,6 +282,16 @@ async fn proxy<N: Net>(
     );
     *upstream.headers_mut() = parts.headers;
     let bound = config.settings.upstream_timeout;
+    let forwarding = EgressVerdict::Forwarding;
+    record(
+        env,
+        config,
+        client,
+        "http",
+        host.clone(),
+        destination,
+        forwarding,
+    );
     match http::exchange(&env.net, destination, upstream, bound, bound).await {
         Ok(answer) => {
             let status = answer.status().as_u16();
@@ -351,6 +373,16 @@ async fn datagram_flow<N: Net>(
 ) {
     let target = config.name(destination.ip());
     let idle = config.settings.udp_idle;
+    let forwarding = EgressVerdict::Forwarding;
+    record(
+        &env,
+        &config,
+        source.ip(),
+        "udp",
+        target.clone(),
+        destination,
+        forwarding,
+    );
     let relayed = async {
         let upstream = env.net.bind_udp(0).await.map_err(|e| e.to_string())?;
         upstream

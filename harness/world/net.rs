@@ -112,11 +112,15 @@ impl FaultTable {
 
     /// What happens to traffic from `from` to `to`: `None` passes.
     pub fn verdict(&self, from: IpAddr, to: SocketAddr, protocol: Protocol) -> Option<Action> {
-        let faults = self.lock();
-        if protocol == Protocol::Tcp && faults.refusing.contains(&to.ip()) {
+        if protocol == Protocol::Tcp && self.lock().refusing.contains(&to.ip()) {
             return Some(Action::Reject);
         }
-        faults
+        self.rule_verdict(from, to, protocol)
+    }
+
+    /// What the firewall rules alone do to traffic from `from` to `to`.
+    pub fn rule_verdict(&self, from: IpAddr, to: SocketAddr, protocol: Protocol) -> Option<Action> {
+        self.lock()
             .rules
             .iter()
             .find(|r| r.matches(from, to, protocol))
@@ -166,12 +170,17 @@ impl SimNet {
 
     /// The firewall's verdict on traffic to `to` and, when it is redirected, on the hop to
     /// the gateway too (a rule against either stops it).
+    ///
+    /// A crashed destination refuses only what reaches it: a redirected connection is
+    /// answered by the gateway, which meets the refusal itself (and says so).
     fn verdict(&self, to: SocketAddr, protocol: Protocol) -> Option<Action> {
-        let direct = self.faults.verdict(self.ip, to, protocol);
-        let hop = self
-            .redirect(to)
-            .and_then(|via| self.faults.verdict(self.ip, via, protocol));
-        direct.max(hop)
+        match self.redirect(to) {
+            None => self.faults.verdict(self.ip, to, protocol),
+            Some(via) => {
+                let direct = self.faults.rule_verdict(self.ip, to, protocol);
+                direct.max(self.faults.verdict(self.ip, via, protocol))
+            }
+        }
     }
 }
 
