@@ -114,22 +114,39 @@ pub async fn run<N: Net>(env: Env<N>, config: EgressConfig) -> std::io::Result<(
     }
 }
 
-fn record<N: Net>(
-    env: &Env<N>,
-    config: &EgressConfig,
-    client: IpAddr,
-    protocol: &str,
+/// Who asked the egress for what: every record of one request shares it.
+struct Flow {
+    client: String,
+    protocol: &'static str,
     target: String,
     destination: SocketAddr,
-    verdict: EgressVerdict,
-) {
-    env.record(EventKind::Egress(EgressRecord {
-        client: config.name(client),
-        protocol: protocol.to_string(),
-        target,
-        destination,
-        verdict,
-    }));
+}
+
+impl Flow {
+    fn new(
+        config: &EgressConfig,
+        source: SocketAddr,
+        protocol: &'static str,
+        target: String,
+        destination: SocketAddr,
+    ) -> Self {
+        Self {
+            client: config.name(source.ip()),
+            protocol,
+            target,
+            destination,
+        }
+    }
+
+    fn record<N: Net>(&self, env: &Env<N>, verdict: EgressVerdict) {
+        env.record(EventKind::Egress(EgressRecord {
+            client: self.client.clone(),
+            protocol: self.protocol.to_string(),
+            target: self.target.clone(),
+            destination: self.destination,
+            verdict,
+        }));
+    }
 }
 
 /// One intercepted TCP connection.
@@ -172,17 +189,14 @@ async fn nat<N: Net>(
     destination: SocketAddr,
 ) {
     let bound = config.settings.upstream_timeout;
-    let target = config.name(destination.ip());
-    let forwarding = EgressVerdict::Forwarding;
-    record(
-        env,
+    let flow = Flow::new(
         config,
-        source.ip(),
+        source,
         "tcp",
-        target.clone(),
+        config.name(destination.ip()),
         destination,
-        forwarding,
     );
+    flow.record(env, EgressVerdict::Forwarding);
     let upstream = match tokio::time::timeout(bound, env.net.connect(destination)).await {
         Ok(Ok(upstream)) => upstream,
         failed => {
@@ -191,28 +205,12 @@ async fn nat<N: Net>(
                 _ => format!("no connection within {}", crate::duration::span(bound)),
             };
             let verdict = EgressVerdict::UpstreamFailed { reason };
-            record(
-                env,
-                config,
-                source.ip(),
-                "tcp",
-                target,
-                destination,
-                verdict,
-            );
+            flow.record(env, verdict);
             return;
         }
     };
     let verdict = EgressVerdict::Delivered { status: None };
-    record(
-        env,
-        config,
-        source.ip(),
-        "tcp",
-        target,
-        destination,
-        verdict,
-    );
+    flow.record(env, verdict);
     let mut upstream = upstream;
     // The relay ends when either side closes or fails (the bytes are not ours to judge),
     // or after MAX_RELAY: an upstream silenced by a DROP rule never closes.
@@ -235,21 +233,13 @@ async fn proxy<N: Net>(
         .and_then(|h| h.to_str().ok())
         .map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase())
         .unwrap_or_else(|| destination.ip().to_string());
-    let client = source.ip();
+    let flow = Flow::new(config, source, "http", host.clone(), destination);
     let deny = |status: u16, reason: String| {
         let verdict = EgressVerdict::Denied {
             status: Some(status),
             reason: reason.clone(),
         };
-        record(
-            env,
-            config,
-            client,
-            "http",
-            host.clone(),
-            destination,
-            verdict,
-        );
+        flow.record(env, verdict);
         let mut response = http::text(status, format!("egress: {reason}"));
         if status == 407 {
             response.headers_mut().insert(
@@ -259,8 +249,8 @@ async fn proxy<N: Net>(
         }
         response
     };
-    if !(config.settings.node_exception && config.nodes.contains(&client)) {
-        let who = config.name(client);
+    if !(config.settings.node_exception && config.nodes.contains(&source.ip())) {
+        let who = &flow.client;
         return deny(
             407,
             format!("{who} has no exception and this proxy takes no credentials"),
@@ -282,23 +272,14 @@ async fn proxy<N: Net>(
     );
     *upstream.headers_mut() = parts.headers;
     let bound = config.settings.upstream_timeout;
-    let forwarding = EgressVerdict::Forwarding;
-    record(
-        env,
-        config,
-        client,
-        "http",
-        host.clone(),
-        destination,
-        forwarding,
-    );
+    flow.record(env, EgressVerdict::Forwarding);
     match http::exchange(&env.net, destination, upstream, bound, bound).await {
         Ok(answer) => {
             let status = answer.status().as_u16();
             let verdict = EgressVerdict::Delivered {
                 status: Some(status),
             };
-            record(env, config, client, "http", host, destination, verdict);
+            flow.record(env, verdict);
             let (parts, body) = answer.into_parts();
             Response::from_parts(parts, Body::new(body))
         }
@@ -310,7 +291,7 @@ async fn proxy<N: Net>(
             };
             let text = format!("egress: upstream {host}: {reason}");
             let verdict = EgressVerdict::UpstreamFailed { reason };
-            record(env, config, client, "http", host, destination, verdict);
+            flow.record(env, verdict);
             http::text(status, text)
         }
     }
@@ -332,22 +313,20 @@ async fn datagrams<N: Net>(
             continue;
         }
         let payload = buf[header..len].to_vec();
-        let target = config.name(destination.ip());
         if !config.settings.udp_ports.contains(&destination.port()) {
+            let flow = Flow::new(
+                &config,
+                source,
+                "udp",
+                config.name(destination.ip()),
+                destination,
+            );
             let reason = format!("UDP port {} is not forwarded", destination.port());
             let verdict = EgressVerdict::Denied {
                 status: None,
                 reason,
             };
-            record(
-                &env,
-                &config,
-                source.ip(),
-                "udp",
-                target,
-                destination,
-                verdict,
-            );
+            flow.record(&env, verdict);
             continue;
         }
         let flow = datagram_flow(
@@ -371,18 +350,15 @@ async fn datagram_flow<N: Net>(
     destination: SocketAddr,
     payload: Vec<u8>,
 ) {
-    let target = config.name(destination.ip());
     let idle = config.settings.udp_idle;
-    let forwarding = EgressVerdict::Forwarding;
-    record(
-        &env,
+    let flow = Flow::new(
         &config,
-        source.ip(),
+        source,
         "udp",
-        target.clone(),
+        config.name(destination.ip()),
         destination,
-        forwarding,
     );
+    flow.record(&env, EgressVerdict::Forwarding);
     let relayed = async {
         let upstream = env.net.bind_udp(0).await.map_err(|e| e.to_string())?;
         upstream
@@ -414,15 +390,7 @@ async fn datagram_flow<N: Net>(
         Ok(()) => EgressVerdict::Delivered { status: None },
         Err(reason) => EgressVerdict::UpstreamFailed { reason },
     };
-    record(
-        &env,
-        &config,
-        source.ip(),
-        "udp",
-        target,
-        destination,
-        verdict,
-    );
+    flow.record(&env, verdict);
 }
 
 #[cfg(test)]
