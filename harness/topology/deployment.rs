@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::settings::{
-    DnsSettings, EgressSettings, LbSettings, NetworkSettings, NodeSettings, NtpSettings,
-    ReplicaSetSettings, SmtpSettings, TopologySpec,
+    DevSettings, DnsSettings, EgressSettings, FirewallRule, LbMode, LbSettings, NetworkSettings,
+    NodeSettings, NtpSettings, ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
 };
 
 /// At most this many nodes: a MongoDB-like replica set has at most 7 voting members, and
@@ -37,6 +37,8 @@ pub enum Role {
     UpdateMirror,
     /// Public NTP (pool.ntp.org).
     TimeServer,
+    /// The single-node dev/test instance, on its own LAN.
+    DevNode,
 }
 
 impl Role {
@@ -73,6 +75,10 @@ pub struct Topology {
     pub ntp: NtpSettings,
     pub dns: DnsSettings,
     pub network: NetworkSettings,
+    pub tls: TlsSettings,
+    pub dev: DevSettings,
+    /// Standing firewall rules, applied before anything starts.
+    pub firewall: Vec<FirewallRule>,
 }
 
 /// A setting that makes no sense, with the key it came from (relative to `[topology]`).
@@ -88,6 +94,12 @@ const DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
 const USERS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 const SMTP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 25);
 const EGRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+const DEV: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 11);
+
+/// Production's LAN segment: the nodes, the balancer and the infrastructure.
+pub const PROD_LAN: ipnet::Ipv4Net = ipnet::Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 1, 0), 24);
+/// The dev/test LAN, isolated from production unless `dev.network = "routed"`.
+pub const DEV_LAN: ipnet::Ipv4Net = ipnet::Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 2, 0), 24);
 
 /// The internet's hosts (DESIGN.md section 1): each host is named by its DNS name.
 pub const INTERNET_SITES: [(&str, Ipv4Addr, Role); 4] = [
@@ -136,6 +148,11 @@ impl Topology {
         for (name, address, role) in INTERNET_SITES {
             hosts.push(host(name, address, role));
         }
+        if spec.dev.enabled {
+            hosts.push(host("dev-1", DEV, Role::DevNode));
+        }
+        apply_addresses(spec, &mut hosts)?;
+        check_firewall(spec, &hosts)?;
         Ok(Self {
             name: format!("ha-{}", spec.nodes),
             domain: spec.domain.clone(),
@@ -148,6 +165,9 @@ impl Topology {
             ntp: spec.ntp.clone(),
             dns: spec.dns.clone(),
             network: spec.network.clone(),
+            tls: spec.tls.clone(),
+            dev: spec.dev.clone(),
+            firewall: spec.firewall.clone(),
         })
     }
 
@@ -186,6 +206,87 @@ impl Topology {
     pub fn zone_names(&self) -> [String; 4] {
         ["manage", "config", "webtask", "login"].map(|n| format!("{n}.{}", self.domain))
     }
+}
+
+/// `addresses` overrides: one address per host (one NIC), unique, and not the internet's.
+fn apply_addresses(spec: &TopologySpec, hosts: &mut [Host]) -> Result<(), TopologyError> {
+    for (name, list) in &spec.addresses {
+        let key = format!("addresses.{name}");
+        let Some(index) = hosts.iter().position(|h| &h.name == name) else {
+            let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+            return fail(
+                &key,
+                format!(
+                    "unknown host {name:?}; expected one of {}",
+                    names.join(", ")
+                ),
+            );
+        };
+        if hosts[index].role.is_internet_site() || hosts[index].role == Role::Users {
+            return fail(
+                &key,
+                "expected a host of the deployment; the internet's hosts and the users keep their addresses",
+            );
+        }
+        let [address] = list.as_slice() else {
+            return fail(
+                &key,
+                format!(
+                    "expected exactly one address: the appliance supports one NIC (seed 003) and the simulation models one; found {}",
+                    list.len()
+                ),
+            );
+        };
+        hosts[index].address = IpAddr::V4(*address);
+    }
+    for (i, a) in hosts.iter().enumerate() {
+        if let Some(b) = hosts[..i].iter().find(|b| b.address == a.address) {
+            return fail(
+                &format!("addresses.{}", a.name),
+                format!("{} is already {}'s address", a.address, b.name),
+            );
+        }
+        let IpAddr::V4(v4) = a.address else { continue };
+        let private = v4.is_private() || v4.is_loopback();
+        if !a.role.is_internet_site() && a.role != Role::Users && !private {
+            return fail(
+                &format!("addresses.{}", a.name),
+                format!("expected a private address (10/8, 172.16/12, 192.168/16), found {v4}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Standing firewall rules name hosts that exist, and at least one of each.
+fn check_firewall(spec: &TopologySpec, hosts: &[Host]) -> Result<(), TopologyError> {
+    for (i, rule) in spec.firewall.iter().enumerate() {
+        for (field, list) in [("from", &rule.from), ("to", &rule.to)] {
+            let key = format!("firewall[{i}].{field}");
+            if list.is_empty() {
+                return fail(&key, "expected at least one host name");
+            }
+            for name in list {
+                if !hosts.iter().any(|h| &h.name == name) {
+                    let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+                    return fail(
+                        &key,
+                        format!(
+                            "unknown host {name:?}; expected one of {}",
+                            names.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        if rule.ports.contains(&0) {
+            return fail(
+                &format!("firewall[{i}].ports"),
+                "expected ports from 1 to 65535",
+            );
+        }
+    }
+    Ok(())
 }
 
 fn host(name: &str, address: Ipv4Addr, role: Role) -> Host {
@@ -235,6 +336,8 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
     check_node(&spec.node)?;
     check_replica_set(spec)?;
     check_outside(spec)?;
+    check_tls(spec)?;
+    check_dev(spec)?;
     if spec.dns.ttl.subsec_nanos() != 0 {
         return fail("dns.ttl", "expected whole seconds: DNS TTLs are integers");
     }
@@ -287,6 +390,7 @@ fn check_durations(spec: &TopologySpec) -> Result<(), TopologyError> {
 }
 
 fn check_lb(lb: &LbSettings) -> Result<(), TopologyError> {
+    check_lb_modes(lb)?;
     if lb.connect_timeout + lb.timeout > lb.interval {
         let message = "expected an interval no shorter than lb.connect_timeout + lb.timeout, so one check ends before the next is due";
         return fail("lb.interval", message);
@@ -309,6 +413,112 @@ fn check_lb(lb: &LbSettings) -> Result<(), TopologyError> {
                 "expected an HTTP path such as \"/testall\", found {:?}",
                 lb.check_path
             ),
+        );
+    }
+    Ok(())
+}
+
+/// The balancer's mode, PROXY header, allow-list and endpoint filter.
+fn check_lb_modes(lb: &LbSettings) -> Result<(), TopologyError> {
+    if lb.mode == LbMode::Https && lb.proxy_protocol.is_some() {
+        return fail(
+            "lb.proxy_protocol",
+            "expected no PROXY header in https mode (the balancer adds X-Forwarded-For there); set lb.mode = \"tcp\" to send one",
+        );
+    }
+    if lb.mode == LbMode::Tcp && lb.filter_endpoints {
+        return fail(
+            "lb.filter_endpoints",
+            "expected https mode: a TCP-mode balancer passes encrypted bytes and cannot see paths",
+        );
+    }
+    if lb.mode == LbMode::Tcp && !lb.websockets {
+        return fail(
+            "lb.websockets",
+            "expected true in tcp mode: a TCP-mode balancer carries any bytes, websockets included",
+        );
+    }
+    for (field, list) in [("allow", &lb.allow), ("admin_networks", &lb.admin_networks)] {
+        for (i, text) in list.iter().enumerate() {
+            if text.parse::<ipnet::Ipv4Net>().is_err() {
+                return fail(
+                    &format!("lb.{field}[{i}]"),
+                    format!("expected an IPv4 network such as \"198.51.100.0/24\", found {text:?}"),
+                );
+            }
+        }
+    }
+    for (i, path) in lb.public_paths.iter().enumerate() {
+        if !path.starts_with('/') || path.parse::<hyper::http::uri::PathAndQuery>().is_err() {
+            return fail(
+                &format!("lb.public_paths[{i}]"),
+                format!("expected a path prefix such as \"/login\", found {path:?}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The TLS certificate settings (the files themselves are read by [`crate::certs`]).
+fn check_tls(spec: &TopologySpec) -> Result<(), TopologyError> {
+    let tls = &spec.tls;
+    if let Some(names) = &tls.names {
+        if tls.certificate.is_some() {
+            return fail(
+                "tls.names",
+                "expected names only for a generated certificate; a certificate file carries its own",
+            );
+        }
+        if names.is_empty() {
+            return fail("tls.names", "expected at least one DNS name");
+        }
+        for (i, name) in names.iter().enumerate() {
+            let bare = name.strip_prefix("*.").unwrap_or(name);
+            let ok = bare.contains('.')
+                && bare.len() <= MAX_NAME_CHARS
+                && !bare.contains('*')
+                && hickory_proto::rr::Name::from_ascii(bare).is_ok();
+            if !ok {
+                return fail(
+                    &format!("tls.names[{i}]"),
+                    format!(
+                        "expected a DNS name such as \"login.example.com\" or \"*.example.com\", found {name:?}"
+                    ),
+                );
+            }
+        }
+    }
+    if tls.expires.is_zero() || tls.expires > Duration::from_secs(100 * 365 * 86_400) {
+        return fail(
+            "tls.expires",
+            "expected a duration above 0s and at most 100 years",
+        );
+    }
+    match (&tls.certificate, &tls.key, &tls.trust) {
+        (None, Some(_), _) => fail("tls.key", "expected a key only with tls.certificate"),
+        (None, _, Some(_)) => fail(
+            "tls.trust",
+            "expected trust only with tls.certificate (the generated certificate's CA is trusted by default)",
+        ),
+        (None, None, None) if tls.password.is_some() => fail(
+            "tls.password",
+            "expected a password only with a PFX tls.certificate",
+        ),
+        (Some(_), _, None) => fail(
+            "tls.trust",
+            "expected the PEM file of the CA the users trust, with a certificate file",
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The dev/test instance's settings.
+fn check_dev(spec: &TopologySpec) -> Result<(), TopologyError> {
+    let rate = spec.dev.signups_per_s;
+    if !(0.0..=100.0).contains(&rate) {
+        return fail(
+            "dev.signups_per_s",
+            format!("expected 0 to 100 signups per second, found {rate}"),
         );
     }
     Ok(())

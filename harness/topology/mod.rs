@@ -7,8 +7,11 @@
 mod deployment;
 mod settings;
 
-pub use deployment::{Host, INTERNET_SITES, MAX_NODES, Role, Topology, TopologyError};
+pub use deployment::{
+    DEV_LAN, Host, INTERNET_SITES, MAX_NODES, PROD_LAN, Role, Topology, TopologyError,
+};
 pub use settings::{
-    DnsSettings, EgressMode, EgressSettings, LbSettings, LoadSettings, NetworkSettings,
-    NodeSettings, NtpSettings, ReplicaSetSettings, SmtpSettings, TopologySpec,
+    DevNetwork, DevSettings, DnsSettings, EgressMode, EgressSettings, FirewallRule, LbMode,
+    LbSettings, LoadSettings, NetworkSettings, NodeSettings, NtpSettings, ProxyProtocol,
+    ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
 };

@@ -32,6 +32,19 @@ pub struct TopologySpec {
     pub dns: DnsSettings,
     /// Link latencies.
     pub network: NetworkSettings,
+    /// HTTPS towards the users: the certificate the published names are served with.
+    pub tls: TlsSettings,
+    /// The dev/test instance `dev-1` and its network.
+    pub dev: DevSettings,
+    /// Standing firewall rules, in force from the start (a `block` step adds more during
+    /// a run). Default: none.
+    pub firewall: Vec<FirewallRule>,
+    /// Address overrides by host name (`node-3 = ["10.0.1.23"]`); every host keeps its
+    /// `ha-3` address unless listed. A list, because a host has one address per network
+    /// interface: the appliance supports exactly one (seed 003), and the simulation models
+    /// exactly one, so a run refuses a second; `harness check` names the requirement.
+    /// Default: none.
+    pub addresses: std::collections::BTreeMap<String, Vec<std::net::Ipv4Addr>>,
 }
 
 impl Default for TopologySpec {
@@ -47,8 +60,124 @@ impl Default for TopologySpec {
             ntp: NtpSettings::default(),
             dns: DnsSettings::default(),
             network: NetworkSettings::default(),
+            tls: TlsSettings::default(),
+            dev: DevSettings::default(),
+            firewall: Vec::new(),
+            addresses: std::collections::BTreeMap::new(),
         }
     }
+}
+
+/// The certificate the four published names are served with, and what the users trust.
+///
+/// Seed 002: a wildcard or multi-domain (SAN) certificate; PFX/PKCS12, or CER/PEM with an
+/// RSA private key; every intermediate included. By default the harness generates a CA
+/// and a certificate for `names`, valid from an hour before the run starts until
+/// `expires` after it, and the users trust that CA.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// Users speak TLS to the published names and verify the certificate against the
+    /// name they dialed and their own clock. False: plain HTTP on 443 (no certificate at
+    /// all). Default true.
+    pub enabled: bool,
+    /// A certificate file instead of a generated one: a PEM chain (leaf first, then the
+    /// intermediates) or a PFX/PKCS12 file (`.pfx` or `.p12`). Relative paths are relative
+    /// to the scenario file. Default: generated.
+    pub certificate: Option<std::path::PathBuf>,
+    /// The PEM private key that goes with a PEM `certificate` (required with one; a PFX
+    /// holds its own key).
+    pub key: Option<std::path::PathBuf>,
+    /// The PFX file's password. Default `""`.
+    pub password: Option<String>,
+    /// PEM file of the CA certificate(s) the users trust; required with `certificate`.
+    pub trust: Option<std::path::PathBuf>,
+    /// The DNS names the generated certificate covers (SANs; `"*.example.com"` is a
+    /// wildcard). Default: the four published names.
+    pub names: Option<Vec<String>>,
+    /// How long after the run starts the generated certificate expires. Default `"365d"`.
+    #[serde(with = "crate::duration")]
+    pub expires: Duration,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            certificate: None,
+            key: None,
+            password: None,
+            trust: None,
+            names: None,
+            expires: Duration::from_secs(365 * 86_400),
+        }
+    }
+}
+
+/// The single-node dev/test instance `dev-1` (10.0.2.11), which the seeds require beside a
+/// production cluster and on "completely isolated networks" from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevSettings {
+    /// Run `dev-1`. Default true.
+    pub enabled: bool,
+    /// `"isolated"` (default): the dev LAN 10.0.2.0/24 has no route to production's
+    /// 10.0.1.0/24; `"routed"`: someone routed the two (the mistake seed 003 forbids).
+    pub network: DevNetwork,
+    /// The SMTP relay `dev-1` is configured with. Default: none, its mail stays queued.
+    /// `"10.0.1.25"` is production's relay, the setting a cloned configuration keeps.
+    pub smtp_relay: Option<std::net::Ipv4Addr>,
+    /// Signups per second a tester on `dev-1` makes against it (each sends a
+    /// verification mail). Default 0.2; 0 to 100.
+    pub signups_per_s: f64,
+}
+
+/// How the dev/test LAN is connected to production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DevNetwork {
+    Isolated,
+    Routed,
+}
+
+impl Default for DevSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            network: DevNetwork::Isolated,
+            smtp_relay: None,
+            signups_per_s: 0.2,
+        }
+    }
+}
+
+/// `[[topology.firewall]]`: a standing rule, as a `block` step writes one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallRule {
+    /// Source hosts, by name.
+    pub from: Vec<String>,
+    /// Destination hosts, by name.
+    pub to: Vec<String>,
+    /// Destination ports; all ports when empty. Default: all.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    /// `"tcp"`, `"udp"` or `"any"`. Default `"tcp"`.
+    #[serde(default = "tcp")]
+    pub protocol: crate::world::net::Protocol,
+    /// `"drop"` or `"reject"`. Required.
+    pub action: crate::world::net::Action,
+    /// Also block `to` -> `from` on the same ports. Default true.
+    #[serde(default = "yes")]
+    pub both_ways: bool,
+}
+
+fn tcp() -> crate::world::net::Protocol {
+    crate::world::net::Protocol::Tcp
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The round-robin layer-7 load balancer and its active health checks.
@@ -85,6 +214,61 @@ pub struct LbSettings {
     /// How many other backends a request is retried on when a backend refuses the
     /// connection. Default 2 (so every backend of `ha-3` is tried once).
     pub retries: u32,
+    /// `"https"` (default): SSL offloading; the balancer terminates TLS, adds
+    /// `X-Forwarded-For` and `X-Forwarded-Proto: https` and talks plain HTTP to the nodes.
+    /// `"tcp"`: the balancer passes each connection's bytes to a node, which terminates
+    /// TLS itself; the nodes learn the client's address only from the PROXY header.
+    pub mode: LbMode,
+    /// In `tcp` mode, the PROXY protocol header the balancer sends first on every
+    /// connection to a node: `"v1"` (text, HAProxy's `send-proxy`), `"v2"` (binary,
+    /// `send-proxy-v2`) or `"none"` (the nodes see every client as the balancer, as seed
+    /// 003 warns). Default `"v2"` in `tcp` mode; not allowed in `https` mode.
+    pub proxy_protocol: Option<ProxyProtocol>,
+    /// In `https` mode, pass websocket upgrades (`Connection: Upgrade`) through to the
+    /// node. Default true; false is a balancer that strips them, and a websocket client
+    /// (the AD/LDAP connector) cannot connect through it. `tcp` mode carries any bytes.
+    pub websockets: bool,
+    /// Client networks (CIDR, such as `"198.51.100.0/24"`) allowed to connect; the
+    /// balancer refuses connections from anywhere else. Default: empty, everyone.
+    pub allow: Vec<String>,
+    /// Endpoint filtering: clients outside `admin_networks` reach only `public_paths`; any
+    /// other path (the dashboard, `/testall`) gets 403. Needs `https` mode (a TCP balancer
+    /// cannot see paths). Default false.
+    pub filter_endpoints: bool,
+    /// Networks (CIDR) that reach every endpoint when `filter_endpoints` is on. Default
+    /// `["10.0.0.0/8"]` (the deployment's own LANs).
+    pub admin_networks: Vec<String>,
+    /// Path prefixes the public may reach when `filter_endpoints` is on: the
+    /// authentication endpoints. Default `["/login", "/signup", "/userinfo",
+    /// "/connector"]`.
+    pub public_paths: Vec<String>,
+}
+
+/// How the balancer carries traffic to the nodes (seed 003).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LbMode {
+    Https,
+    Tcp,
+}
+
+/// The PROXY protocol version a TCP-mode balancer sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyProtocol {
+    None,
+    V1,
+    V2,
+}
+
+impl LbSettings {
+    /// The PROXY header the balancer sends to nodes: `None` in `https` mode.
+    pub fn proxy_header(&self) -> ProxyProtocol {
+        match self.mode {
+            LbMode::Https => ProxyProtocol::None,
+            LbMode::Tcp => self.proxy_protocol.unwrap_or(ProxyProtocol::V2),
+        }
+    }
 }
 
 impl Default for LbSettings {
@@ -98,6 +282,15 @@ impl Default for LbSettings {
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(5),
             retries: 2,
+            mode: LbMode::Https,
+            proxy_protocol: None,
+            websockets: true,
+            allow: Vec::new(),
+            filter_endpoints: false,
+            admin_networks: vec!["10.0.0.0/8".to_string()],
+            public_paths: ["/login", "/signup", "/userinfo", "/connector"]
+                .map(str::to_string)
+                .to_vec(),
         }
     }
 }
@@ -386,6 +579,10 @@ pub struct LoadSettings {
     /// counts as a timeout. Default `"10s"`; at most `"60s"`.
     #[serde(with = "crate::duration")]
     pub timeout: Duration,
+    /// Run one AD/LDAP connector from the users' network: a websocket held open to
+    /// `login.<domain>/connector` through the balancer, answering the node's heartbeats and
+    /// reconnecting 1s after the connection breaks. Default false.
+    pub connector: bool,
 }
 
 impl Default for LoadSettings {
@@ -396,6 +593,7 @@ impl Default for LoadSettings {
             signup_share: 0.2,
             social_share: 0.0,
             timeout: Duration::from_secs(10),
+            connector: false,
         }
     }
 }

@@ -133,6 +133,32 @@ impl World {
             );
             clocks.insert(host.name.clone(), clock);
         }
+        // Standing firewall rules are in force before any host starts.
+        let address_of = |names: &[String]| -> Vec<IpAddr> {
+            names
+                .iter()
+                .filter_map(|n| topology.host(n).map(|h| h.address))
+                .collect()
+        };
+        for (i, r) in topology.firewall.iter().enumerate() {
+            let (from, to) = (address_of(&r.from), address_of(&r.to));
+            let mut rules = vec![Rule {
+                id: format!("topology.firewall[{i}]"),
+                from: from.clone(),
+                to: to.clone(),
+                ports: r.ports.clone(),
+                protocol: r.protocol,
+                action: r.action,
+            }];
+            if r.both_ways {
+                rules.push(Rule {
+                    from: to,
+                    to: from,
+                    ..rules[0].clone()
+                });
+            }
+            faults.add_rules(rules);
+        }
         let users = topology.the(Role::Users).address;
         let egress = topology.egress();
         for host in topology.hosts.iter().filter(|h| h.role != Role::Users) {
@@ -592,6 +618,9 @@ fn register(
         }
         Role::TimeServer => start(sim, ip, env, (), |env, ()| ntp::run(env)),
         Role::Users => start(sim, ip, env, users_config(topology, setup), users::run),
+        // The dev/test instance is built by the isolation work (issue 5); until then the
+        // topology leaves it out by default (`dev.enabled = false`).
+        Role::DevNode => unimplemented!("dev-1 is not built yet"),
     }
     handle
 }
