@@ -64,6 +64,33 @@ pub enum EventKind {
     },
     /// A user request finished (or gave up).
     Request(RequestRecord),
+    /// A node served a request from outside the cluster (anything but `/testall`) and
+    /// took this to be the client's address: what it would log for the login and use for
+    /// geo-location (seed 003).
+    ClientSeen {
+        /// The client's `X-Request-Id`, when it sent a number.
+        request_id: Option<u64>,
+        client: std::net::IpAddr,
+        /// Where the address came from: `"x-forwarded-for"`, `"proxy v1"`, `"proxy v2"`,
+        /// or `"connection"` (the TCP peer).
+        via: &'static str,
+    },
+    /// A TCP-mode balancer passed a connection through to a backend (or to none).
+    Relayed {
+        client: std::net::IpAddr,
+        /// The backend the bytes went to; `None` when no backend took the connection and
+        /// the client's connection was closed.
+        backend: Option<String>,
+        /// Backends that refused the connection before one took it.
+        refused_by: Vec<String>,
+    },
+    /// The balancer turned a client away: a connection from outside `lb.allow`, or a path
+    /// outside `lb.public_paths` from outside `lb.admin_networks` (403).
+    LbDenied {
+        client: std::net::IpAddr,
+        /// The path refused; `None` for a connection refused by the allow-list.
+        path: Option<String>,
+    },
     /// Something a replica-set member reported.
     ReplicaSet(crate::services::replica_set::RsEvent),
     /// A host's wall clock was set, moved or re-rated (by the scenario or by the host's
@@ -279,6 +306,9 @@ pub enum RequestOutcome {
     Timeout,
     /// `login.<domain>` did not resolve (NXDOMAIN, SERVFAIL or no answer).
     Dns { reason: String },
+    /// The TLS handshake failed: the certificate was not accepted by the users' clock,
+    /// trust or the name dialed, or TLS itself failed (rustls's reason).
+    Tls { reason: String },
 }
 
 impl RequestOutcome {
@@ -296,6 +326,7 @@ impl RequestOutcome {
             RequestOutcome::Reset => "reset",
             RequestOutcome::Timeout => "timeout",
             RequestOutcome::Dns { .. } => "dns",
+            RequestOutcome::Tls { .. } => "tls",
         };
         Some(class.to_string())
     }
@@ -309,6 +340,7 @@ impl RequestOutcome {
             RequestOutcome::Reset => "connection closed before the response".to_string(),
             RequestOutcome::Timeout => "no response within the timeout".to_string(),
             RequestOutcome::Dns { reason } => format!("name resolution failed: {reason}"),
+            RequestOutcome::Tls { reason } => reason.clone(),
         }
     }
 }

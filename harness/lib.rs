@@ -59,5 +59,6 @@ pub mod net;
 pub mod report;
 pub mod scenario;
 pub mod services;
+pub mod tls;
 pub mod topology;
 pub mod world;

@@ -45,6 +45,8 @@ pub struct Outcome {
     pub mail_duplicates: usize,
     /// Clocks, NTP, tokens, the egress and the nodes' calls out.
     pub outside: super::outside::OutsideSummary,
+    /// The balancer's mode, the clients as the nodes saw them, denials, TLS failures.
+    pub front: super::front::FrontSummary,
     pub verdicts: Vec<Verdict>,
     pub passed: bool,
 }
@@ -163,6 +165,7 @@ impl Outcome {
                 }
                 seen.values().filter(|n| **n > 1).count()
             },
+            front: super::front::FrontSummary::new(events, &scenario.topology),
             outside: super::outside::OutsideSummary::new(
                 events,
                 &nodes,
@@ -290,6 +293,9 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
             "the replica set is healthy again: one primary, every member caught up".to_string()
         }
         EventKind::Forwarded { .. }
+        | EventKind::ClientSeen { .. }
+        | EventKind::Relayed { .. }
+        | EventKind::LbDenied { .. }
         | EventKind::Request(_)
         | EventKind::MemberFinal(_)
         | EventKind::MailAccepted { .. }
@@ -611,26 +617,40 @@ struct Routing<'a> {
     retried: bool,
 }
 
-/// The balancer's routing of each user request, by request id.
+/// The balancer's routing of each user request, by request id. A TCP-mode balancer cannot
+/// read the request id (the bytes are encrypted): there the node that served the request
+/// says which it was (its `ClientSeen`).
 fn routing(events: &[Event]) -> BTreeMap<u64, Routing<'_>> {
-    events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Forwarded {
-                request_id: Some(id),
-                backend,
-                refused_by,
-                ..
-            } => Some((
-                *id,
-                Routing {
-                    backend: backend.as_ref(),
-                    retried: !refused_by.is_empty(),
-                },
-            )),
-            _ => None,
-        })
-        .collect()
+    let served = events.iter().filter_map(|e| match &e.kind {
+        EventKind::ClientSeen {
+            request_id: Some(id),
+            ..
+        } => Some((
+            *id,
+            Routing {
+                backend: Some(&e.host),
+                retried: false,
+            },
+        )),
+        _ => None,
+    });
+    let mut routing: BTreeMap<u64, Routing<'_>> = served.collect();
+    routing.extend(events.iter().filter_map(|e| match &e.kind {
+        EventKind::Forwarded {
+            request_id: Some(id),
+            backend,
+            refused_by,
+            ..
+        } => Some((
+            *id,
+            Routing {
+                backend: backend.as_ref(),
+                retried: !refused_by.is_empty(),
+            },
+        )),
+        _ => None,
+    }));
+    routing
 }
 
 fn windows(

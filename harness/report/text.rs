@@ -18,6 +18,7 @@ pub fn render(o: &Outcome, reproduce: &str) -> String {
     timeline(&mut out, o);
     table(&mut out, o);
     members(&mut out, o);
+    front(&mut out, o);
     outside(&mut out, o);
     verdicts(&mut out, o, reproduce);
     out
@@ -203,6 +204,35 @@ fn members(out: &mut String, o: &Outcome) {
             o.mail_sent, o.mail_failed_attempts, o.mail_duplicates
         ),
     );
+}
+
+fn front(out: &mut String, o: &Outcome) {
+    let f = &o.front;
+    push(out, "");
+    push(out, format!("published side: lb in {}", f.mode));
+    let clients: Vec<String> = f
+        .clients
+        .iter()
+        .map(|(address, via, n)| format!("{address} via {via} ({n})"))
+        .collect();
+    let clients = if clients.is_empty() {
+        "none".to_string()
+    } else {
+        clients.join(", ")
+    };
+    push(out, format!("  clients as the nodes saw them: {clients}"));
+    for (client, what, n) in &f.denied {
+        push(out, format!("  denied by the lb: {client} {what} x{n}"));
+    }
+    if f.unrelayed > 0 {
+        push(
+            out,
+            format!("  connections no backend took (closed): {}", f.unrelayed),
+        );
+    }
+    for (reason, n) in &f.tls_failures {
+        push(out, format!("  TLS handshakes failed: {n} ({reason})"));
+    }
 }
 
 fn outside(out: &mut String, o: &Outcome) {

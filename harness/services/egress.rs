@@ -287,7 +287,7 @@ async fn proxy<N: Net>(
             let reason = failure.describe(bound, bound);
             let status = match failure {
                 Failure::ConnectTimeout | Failure::ResponseTimeout => 504,
-                Failure::Refused | Failure::Broken(_) => 502,
+                Failure::Refused | Failure::Broken(_) | Failure::Tls(_) => 502,
             };
             let text = format!("egress: upstream {host}: {reason}");
             let verdict = EgressVerdict::UpstreamFailed { reason };

@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -103,6 +104,9 @@ pub enum Failure {
     ResponseTimeout,
     /// Connected, but the connection failed before a complete response: the reason.
     Broken(String),
+    /// The TLS handshake failed for a reason of TLS's own (a certificate this client does
+    /// not accept, a protocol error): the reason, in rustls's words.
+    Tls(String),
 }
 
 impl Failure {
@@ -121,7 +125,7 @@ impl Failure {
                     crate::duration::span(response_timeout)
                 )
             }
-            Failure::Broken(why) => why.clone(),
+            Failure::Broken(why) | Failure::Tls(why) => why.clone(),
         }
     }
 }
@@ -134,16 +138,222 @@ pub async fn exchange<N: Net>(
     connect_timeout: Duration,
     response_timeout: Duration,
 ) -> Result<Response<Bytes>, Failure> {
-    let stream = match tokio::time::timeout(connect_timeout, net.connect(to)).await {
-        Err(_elapsed) => return Err(Failure::ConnectTimeout),
-        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => return Err(Failure::Refused),
-        Ok(Err(e)) => return Err(Failure::Broken(format!("connect failed: {e}"))),
-        Ok(Ok(stream)) => stream,
+    exchange_via(
+        net,
+        to,
+        &Dial::default(),
+        request,
+        connect_timeout,
+        response_timeout,
+    )
+    .await
+}
+
+/// What a client puts between its TCP connection and HTTP: a PROXY header to send first
+/// (a TCP-mode balancer's health check), then TLS with the name it dials.
+#[derive(Debug, Clone, Default)]
+pub struct Dial {
+    /// Bytes written before anything else (a PROXY protocol header).
+    pub preface: Vec<u8>,
+    /// TLS: the client configuration and the server name to verify.
+    pub tls: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+}
+
+/// [`exchange`] with a [`Dial`]: the preface and the TLS handshake count against
+/// `response_timeout`, with the request.
+pub async fn exchange_via<N: Net>(
+    net: &N,
+    to: SocketAddr,
+    dial: &Dial,
+    request: Request<Body>,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+) -> Result<Response<Bytes>, Failure> {
+    let stream = connect(net, to, connect_timeout).await?;
+    let exchange = async {
+        let stream = prepare(stream, dial).await?;
+        send(stream, request).await.map_err(Failure::Broken)
     };
-    match tokio::time::timeout(response_timeout, send(stream, request)).await {
+    match tokio::time::timeout(response_timeout, exchange).await {
         Err(_elapsed) => Err(Failure::ResponseTimeout),
-        Ok(result) => result.map_err(Failure::Broken),
+        Ok(result) => result,
     }
+}
+
+/// A TCP connection bounded by `connect_timeout`, with refusals told apart.
+pub async fn connect<N: Net>(
+    net: &N,
+    to: SocketAddr,
+    connect_timeout: Duration,
+) -> Result<N::Stream, Failure> {
+    match tokio::time::timeout(connect_timeout, net.connect(to)).await {
+        Err(_elapsed) => Err(Failure::ConnectTimeout),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => Err(Failure::Refused),
+        Ok(Err(e)) => Err(Failure::Broken(format!("connect failed: {e}"))),
+        Ok(Ok(stream)) => Ok(stream),
+    }
+}
+
+/// Any byte stream a connection may end up as (plain, or TLS over plain).
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// Writes the preface and runs the TLS handshake a [`Dial`] asks for.
+async fn prepare<S: Io>(mut stream: S, dial: &Dial) -> Result<Box<dyn Io>, Failure> {
+    use tokio::io::AsyncWriteExt;
+    if !dial.preface.is_empty() {
+        stream
+            .write_all(&dial.preface)
+            .await
+            .map_err(|e| Failure::Broken(format!("connection failed: {e}")))?;
+    }
+    let Some((config, name)) = &dial.tls else {
+        return Ok(Box::new(stream));
+    };
+    let connector = tokio_rustls::TlsConnector::from(config.clone());
+    match connector.connect(name.clone(), stream).await {
+        Ok(tls) => Ok(Box::new(tls)),
+        Err(e) if is_tls_error(&e) => Err(Failure::Tls(crate::tls::describe(&e))),
+        Err(e) => Err(Failure::Broken(format!(
+            "connection closed during the TLS handshake: {e}"
+        ))),
+    }
+}
+
+/// True when a handshake failed for a reason of TLS's own, not because the connection
+/// went away.
+fn is_tls_error(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+}
+
+/// What a server does with a connection before HTTP: read a PROXY header, then TLS.
+#[derive(Debug, Clone, Default)]
+pub struct Front {
+    /// Expect a PROXY protocol header (either version) first; refuse connections without.
+    pub accept_proxy: bool,
+    /// Terminate TLS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Bound on the PROXY header and the TLS handshake together; a client that stalls
+    /// longer loses the connection (HAProxy's `timeout client` during the handshake).
+    pub handshake_timeout: Duration,
+}
+
+/// Who a connection came from, as a server saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    /// The TCP peer: a balancer's address when one is in between.
+    pub addr: SocketAddr,
+    /// What a PROXY header said, when one was expected.
+    pub proxy: Option<crate::services::proxy_header::Received>,
+}
+
+/// Serves HTTP/1.1 behind a [`Front`] on every connection `listener` accepts; `admit`
+/// decides, from the TCP peer alone, whether to keep a connection at all (an allow-list);
+/// `handler` gets each request and the [`Peer`].
+pub async fn serve_front<L, A, H, Fut>(
+    mut listener: L,
+    front: Front,
+    admit: A,
+    handler: H,
+) -> io::Result<()>
+where
+    L: Listener,
+    L::Stream: Io,
+    A: Fn(SocketAddr) -> bool + Send + Sync + 'static,
+    H: Fn(Request<Incoming>, Peer) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let front = Arc::new(front);
+    loop {
+        let (stream, addr) = listener.accept().await?;
+        if !admit(addr) {
+            drop(stream);
+            continue;
+        }
+        let (handler, front) = (handler.clone(), front.clone());
+        tokio::spawn(async move {
+            let Ok(Ok((stream, peer))) =
+                tokio::time::timeout(front.handshake_timeout, accept(&front, stream, addr)).await
+            else {
+                // A missing or bad PROXY header, a failed handshake or a stalled client:
+                // the connection is dropped, as HAProxy and nginx do.
+                return;
+            };
+            let service = service_fn(move |req| {
+                let reply = handler(req, peer);
+                async move { Ok::<_, Infallible>(reply.await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .auto_date_header(false)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(gone) = connection.await {
+                drop(gone);
+            }
+        });
+    }
+}
+
+async fn accept<S: Io>(
+    front: &Front,
+    mut stream: S,
+    addr: SocketAddr,
+) -> io::Result<(Box<dyn Io>, Peer)> {
+    let proxy = if front.accept_proxy {
+        Some(crate::services::proxy_header::read(&mut stream).await?)
+    } else {
+        None
+    };
+    let stream: Box<dyn Io> = match &front.tls {
+        Some(config) => Box::new(
+            tokio_rustls::TlsAcceptor::from(config.clone())
+                .accept(stream)
+                .await?,
+        ),
+        None => Box::new(stream),
+    };
+    Ok((stream, Peer { addr, proxy }))
+}
+
+/// Copies bytes both ways between `a` and `b` until both sides have closed, or until
+/// nothing has moved either way for `idle` (HAProxy's `timeout tunnel`/`timeout server`),
+/// whichever comes first. Returns the bytes moved a->b and b->a.
+pub async fn splice<A: Io, B: Io>(a: A, b: B, idle: Duration) -> (u64, u64) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut ar, mut aw) = tokio::io::split(a);
+    let (mut br, mut bw) = tokio::io::split(b);
+    let (mut abuf, mut bbuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+    let (mut a_open, mut b_open) = (true, true);
+    let (mut a_to_b, mut b_to_a) = (0u64, 0u64);
+    while a_open || b_open {
+        tokio::select! {
+            read = ar.read(&mut abuf), if a_open => match read {
+                Ok(n) if n > 0 && bw.write_all(&abuf[..n]).await.is_ok() => {
+                    a_to_b += n as u64;
+                }
+                _ => {
+                    a_open = false;
+                    let _ = bw.shutdown().await;
+                }
+            },
+            read = br.read(&mut bbuf), if b_open => match read {
+                Ok(n) if n > 0 && aw.write_all(&bbuf[..n]).await.is_ok() => {
+                    b_to_a += n as u64;
+                }
+                _ => {
+                    b_open = false;
+                    let _ = aw.shutdown().await;
+                }
+            },
+            () = tokio::time::sleep(idle) => break,
+        }
+    }
+    (a_to_b, b_to_a)
 }
 
 async fn send<S>(stream: S, request: Request<Body>) -> Result<Response<Bytes>, String>

@@ -40,8 +40,9 @@ use crate::events::EventKind;
 use crate::net::Net;
 use crate::services::health::Health;
 use crate::services::http::{self, Body, Failure};
+use crate::services::proxy_header;
 use crate::services::round_robin::RoundRobin;
-use crate::topology::LbSettings;
+use crate::topology::{LbMode, LbSettings};
 
 /// The published HTTPS port.
 pub const PORT: u16 = 443;
@@ -66,10 +67,19 @@ pub struct Backend {
 }
 
 /// The balancer's configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LbConfig {
     pub backends: Vec<Backend>,
     pub settings: LbSettings,
+    /// The published side: TLS termination in `https` mode (`tls: None` when the
+    /// deployment speaks plain HTTP), nothing in `tcp` mode.
+    pub front: http::Front,
+    /// What a health check puts before HTTP: in `tcp` mode the PROXY `LOCAL` header the
+    /// nodes expect and TLS without verification (HAProxy's `check-send-proxy`,
+    /// `check-ssl verify none`); nothing in `https` mode.
+    pub check_dial: http::Dial,
+    /// `X-Forwarded-Proto`: `"https"` when the balancer terminates TLS, `"http"` otherwise.
+    pub forwarded_proto: &'static str,
 }
 
 /// Backend health and the rotation, shared by the proxy and the checkers.
@@ -120,11 +130,114 @@ pub async fn run<N: Net>(env: Env<N>, config: LbConfig) -> std::io::Result<()> {
         service: "lb".to_string(),
         port: PORT,
     });
-    http::serve(listener, move |req, peer| {
-        let (env, config, pool) = (env.clone(), config.clone(), pool.clone());
-        async move { proxy(&env, &config, &pool, req, peer).await }
+    let allow = networks(&config.settings.allow);
+    let admit = {
+        let env = env.clone();
+        move |client: SocketAddr| {
+            let allowed = allow.is_empty() || allow.iter().any(|n| n.contains(&client.ip()));
+            if !allowed {
+                env.record(EventKind::LbDenied {
+                    client: client.ip(),
+                    path: None,
+                });
+            }
+            allowed
+        }
+    };
+    match config.settings.mode {
+        LbMode::Https => {
+            let front = config.front.clone();
+            http::serve_front(listener, front, admit, move |req, peer| {
+                let (env, config, pool) = (env.clone(), config.clone(), pool.clone());
+                async move { proxy(&env, &config, &pool, req, peer.addr).await }
+            })
+            .await
+        }
+        LbMode::Tcp => pass_through_loop(env, config, pool, listener, admit).await,
+    }
+}
+
+/// Parses CIDR networks the topology checked.
+fn networks(list: &[String]) -> Vec<ipnet::IpNet> {
+    list.iter()
+        .map(|n| n.parse().expect("networks checked with the topology"))
+        .collect()
+}
+
+/// True when `path` is one of `prefixes` or below one (`/login` covers `/login/social`,
+/// not `/loginx`).
+pub fn is_public(path: &str, prefixes: &[String]) -> bool {
+    prefixes.iter().any(|p| {
+        let p = p.trim_end_matches('/');
+        path == p || path.starts_with(p) && path[p.len()..].starts_with('/') || p.is_empty()
     })
-    .await
+}
+
+/// `tcp` mode: every accepted connection goes, bytes as they are, to the next healthy
+/// backend (a refusal moves it on, as in `https` mode), behind a PROXY header when
+/// configured; it is closed when no backend takes it.
+async fn pass_through_loop<N: Net>(
+    env: Env<N>,
+    config: Arc<LbConfig>,
+    pool: SharedPool,
+    mut listener: N::Listener,
+    admit: impl Fn(SocketAddr) -> bool,
+) -> std::io::Result<()> {
+    use crate::net::Listener as _;
+    let local = SocketAddr::new(env.net.local_ip(), PORT);
+    loop {
+        let (stream, client) = listener.accept().await?;
+        if !admit(client) {
+            continue;
+        }
+        let (env, config, pool) = (env.clone(), config.clone(), pool.clone());
+        tokio::spawn(
+            async move { pass_through(&env, &config, &pool, stream, client, local).await },
+        );
+    }
+}
+
+async fn pass_through<N: Net>(
+    env: &Env<N>,
+    config: &LbConfig,
+    pool: &SharedPool,
+    stream: N::Stream,
+    client: SocketAddr,
+    local: SocketAddr,
+) {
+    use tokio::io::AsyncWriteExt;
+    let s = &config.settings;
+    let header = proxy_header::encode(s.proxy_header(), Some((client, local)));
+    let mut tried = Vec::new();
+    let mut refused_by = Vec::new();
+    let max_attempts = usize::try_from(s.retries).map_or(usize::MAX, |r| r.saturating_add(1));
+    while tried.len() < max_attempts {
+        let Some(index) = lock(pool).pick(&tried) else {
+            break;
+        };
+        tried.push(index);
+        let backend = &config.backends[index];
+        match http::connect(&env.net, backend.addr, s.connect_timeout).await {
+            Err(Failure::Refused) => refused_by.push(backend.name.clone()),
+            Err(_) => break,
+            Ok(mut upstream) => {
+                env.record(EventKind::Relayed {
+                    client: client.ip(),
+                    backend: Some(backend.name.clone()),
+                    refused_by,
+                });
+                if upstream.write_all(&header).await.is_ok() {
+                    http::splice(stream, upstream, s.response_timeout).await;
+                }
+                return;
+            }
+        }
+    }
+    env.record(EventKind::Relayed {
+        client: client.ip(),
+        backend: None,
+        refused_by,
+    });
 }
 
 async fn check_loop<N: Net>(env: Env<N>, config: Arc<LbConfig>, pool: SharedPool, index: usize) {
@@ -137,7 +250,7 @@ async fn check_loop<N: Net>(env: Env<N>, config: Arc<LbConfig>, pool: SharedPool
     let backend = &config.backends[index];
     loop {
         ticker.tick().await;
-        let result = check(&env, s, backend).await;
+        let result = check(&env, s, &config.check_dial, backend).await;
         let effect = lock(&pool).health[index].observe(result.is_ok());
         if let Some(effect) = effect {
             let detail = result.err().unwrap_or_else(|| "200 OK".to_string());
@@ -154,15 +267,17 @@ async fn check_loop<N: Net>(env: Env<N>, config: Arc<LbConfig>, pool: SharedPool
 async fn check<N: Net>(
     env: &Env<N>,
     s: &crate::topology::LbSettings,
+    check_dial: &http::Dial,
     backend: &Backend,
 ) -> Result<(), String> {
     let request = Request::get(s.check_path.as_str())
         .header(hyper::header::HOST, backend.addr.ip().to_string())
         .body(Body::default())
         .expect("a static request is valid");
-    match http::exchange(
+    match http::exchange_via(
         &env.net,
         backend.addr,
+        check_dial,
         request,
         s.connect_timeout,
         s.timeout,
@@ -199,6 +314,18 @@ async fn proxy<N: Net>(
         .headers
         .get(crate::services::users::REQUEST_ID)
         .and_then(|v| v.to_str().ok()?.parse().ok());
+    if s.filter_endpoints
+        && !networks(&s.admin_networks)
+            .iter()
+            .any(|n| n.contains(&peer.ip()))
+        && !is_public(parts.uri.path(), &s.public_paths)
+    {
+        env.record(EventKind::LbDenied {
+            client: peer.ip(),
+            path: Some(parts.uri.path().to_string()),
+        });
+        return http::text(403, "forbidden: not a public endpoint");
+    }
     let mut tried = Vec::new();
     let mut refused_by = Vec::new();
     let max_attempts = usize::try_from(s.retries).map_or(usize::MAX, |r| r.saturating_add(1));
@@ -208,7 +335,7 @@ async fn proxy<N: Net>(
         };
         tried.push(index);
         let backend = &config.backends[index];
-        let request = forward(&parts, body.clone(), peer);
+        let request = forward(&parts, body.clone(), peer, config.forwarded_proto);
         let (status, response) = match http::exchange(
             &env.net,
             backend.addr,
@@ -264,6 +391,7 @@ pub fn forward(
     parts: &hyper::http::request::Parts,
     body: Bytes,
     peer: SocketAddr,
+    proto: &'static str,
 ) -> Request<Body> {
     let mut request = Request::new(Full::new(body));
     *request.method_mut() = parts.method.clone();
@@ -287,7 +415,7 @@ pub fn forward(
     );
     headers.insert(
         HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static("https"),
+        HeaderValue::from_static(proto),
     );
     request
 }
@@ -325,7 +453,7 @@ mod tests {
             .unwrap();
         let (parts, ()) = incoming.into_parts();
         let peer: SocketAddr = "198.51.100.10:49152".parse().unwrap();
-        let out = forward(&parts, Bytes::from_static(b"{}"), peer);
+        let out = forward(&parts, Bytes::from_static(b"{}"), peer, "https");
         assert_eq!(out.method(), hyper::Method::POST);
         assert_eq!(out.uri(), "/login?x=1");
         let h = out.headers();

@@ -17,6 +17,7 @@ pub mod mail;
 pub mod node;
 pub mod ntp;
 pub mod outbound;
+pub mod proxy_header;
 pub mod replica_set;
 pub mod round_robin;
 pub mod smtp;

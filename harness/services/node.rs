@@ -76,6 +76,44 @@ pub struct NodeConfig {
     pub outside: Outside,
     /// Seed of the node's own randomness (its DNS query ids).
     pub seed: u64,
+    /// What comes before HTTP on 443: in the balancer's `tcp` mode a PROXY header (when
+    /// the balancer sends one) and TLS; nothing in `https` mode (the balancer offloads).
+    pub front: http::Front,
+    /// The balancer's address, whose `X-Forwarded-For` the node believes (`https` mode);
+    /// `None`: the node believes no header.
+    pub trusted_proxy: Option<std::net::IpAddr>,
+}
+
+/// The client address a node takes a request to come from, and where it read it: the
+/// PROXY header, else the trusted balancer's `X-Forwarded-For` (its last entry, the one
+/// the balancer appended), else the connection's own peer.
+pub fn client_of(
+    peer: &http::Peer,
+    headers: &hyper::HeaderMap,
+    trusted_proxy: Option<std::net::IpAddr>,
+) -> (std::net::IpAddr, &'static str) {
+    use crate::topology::ProxyProtocol;
+    if let Some(received) = peer.proxy
+        && let Some(client) = received.client
+    {
+        let via = match received.version {
+            ProxyProtocol::V1 => "proxy v1",
+            _ => "proxy v2",
+        };
+        return (client.ip(), via);
+    }
+    if trusted_proxy == Some(peer.addr.ip())
+        && let Some(last) = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|a| a.trim().parse().ok())
+    {
+        return (last, "x-forwarded-for");
+    }
+    (peer.addr.ip(), "connection")
 }
 
 /// What `/testall` answers, given each local service's health in the order it checks
@@ -193,11 +231,30 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         service: "appliance".to_string(),
         port: PORT,
     });
-    http::serve(listener, move |req, _peer| {
-        let node = node.clone();
-        let env = env.clone();
-        async move { handle(&env, &node, req).await }
-    })
+    let front = node.config.front.clone();
+    http::serve_front(
+        listener,
+        front,
+        |_| true,
+        move |req, peer| {
+            let node = node.clone();
+            let env = env.clone();
+            async move {
+                if Endpoint::route(req.method(), req.uri().path()) != Endpoint::TestAll {
+                    let (client, via) = client_of(&peer, req.headers(), node.config.trusted_proxy);
+                    env.record(EventKind::ClientSeen {
+                        request_id: req
+                            .headers()
+                            .get(crate::services::users::REQUEST_ID)
+                            .and_then(|v| v.to_str().ok()?.parse().ok()),
+                        client,
+                        via,
+                    });
+                }
+                handle(&env, &node, req).await
+            }
+        },
+    )
     .await
 }
 

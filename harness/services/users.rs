@@ -82,6 +82,8 @@ pub struct UsersConfig {
     pub accounts: u32,
     /// Seed of the arrival process and of every choice the users make.
     pub seed: u64,
+    /// TLS towards the published name: the users' trust and clock. `None`: plain HTTP.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 #[derive(Default)]
@@ -251,7 +253,15 @@ async fn attempt<N: Net>(
     let to = SocketAddr::new(address, config.port);
     // The end-to-end timeout around this call is the real bound; these only have to be
     // no shorter than it.
-    match http::exchange(&env.net, to, request, config.timeout, config.timeout).await {
+    let dial = http::Dial {
+        preface: Vec::new(),
+        tls: config.tls.as_ref().map(|tls| {
+            let name = rustls::pki_types::ServerName::try_from(config.name.clone())
+                .expect("the published name is a valid DNS name (checked with the topology)");
+            (tls.clone(), name)
+        }),
+    };
+    match http::exchange_via(&env.net, to, &dial, request, config.timeout, config.timeout).await {
         Ok(response) if response.status().is_success() => {
             match call {
                 Call::Login { .. } | Call::Social { .. } => keep_token(shared, response.body()),
@@ -277,6 +287,7 @@ async fn attempt<N: Net>(
         Err(Failure::Refused) => RequestOutcome::Refused,
         Err(Failure::ConnectTimeout | Failure::ResponseTimeout) => RequestOutcome::Timeout,
         Err(Failure::Broken(_)) => RequestOutcome::Reset,
+        Err(Failure::Tls(reason)) => RequestOutcome::Tls { reason },
     }
 }
 

@@ -27,16 +27,19 @@ use crate::scenario::spec::ClockStep;
 use crate::services::database::{self, DbConfig, SharedMember};
 use crate::services::dns::{self, Zone};
 use crate::services::egress::{self, EgressConfig};
+use crate::services::http::{Dial, Front};
 use crate::services::internet;
 use crate::services::load_balancer::{self, Backend, LbConfig};
 use crate::services::mail::MailConfig;
 use crate::services::node::{self, NodeConfig};
 use crate::services::ntp;
 use crate::services::outbound::Outside;
+use crate::services::proxy_header;
 use crate::services::replica_set::{Member, RsConfig};
 use crate::services::smtp::{self, SmtpConfig};
 use crate::services::users::{self, UsersConfig};
-use crate::topology::{LoadSettings, Role, Topology};
+use crate::tls::{self, Identity};
+use crate::topology::{LbMode, LoadSettings, ProxyProtocol, Role, Topology};
 use crate::world::clock::{Adjustment, ClockHandle, SimClock};
 use crate::world::net::{Action, FaultTable, Protocol, Rule, SimNet};
 
@@ -127,9 +130,10 @@ impl World {
         let faults = FaultTable::default();
         let members = members(topology, setup.seed);
         let mut clocks = BTreeMap::new();
+        let identity = identity(topology);
         for host in &topology.hosts {
             let clock = register(
-                &mut sim, topology, setup, &recorder, &faults, &members, host,
+                &mut sim, topology, setup, &recorder, &faults, &members, &identity, host,
             );
             clocks.insert(host.name.clone(), clock);
         }
@@ -577,6 +581,49 @@ fn members(topology: &Topology, seed: u64) -> BTreeMap<String, SharedMember> {
         .collect()
 }
 
+/// The certificate the published names are served with: `None` when TLS is off.
+fn identity(topology: &Topology) -> Option<Arc<Identity>> {
+    let tls = &topology.tls;
+    if !tls.enabled {
+        return None;
+    }
+    let names = tls
+        .names
+        .clone()
+        .unwrap_or_else(|| topology.zone_names().to_vec());
+    let identity = Identity::generate(&names, Duration::from_secs(EPOCH_UNIX_S), tls.expires)
+        .expect("rcgen signs any names and validity the topology checked");
+    Some(Arc::new(identity))
+}
+
+/// One host's TLS configurations, with its own clock as their time.
+struct HostTls {
+    server: Option<Arc<rustls::ServerConfig>>,
+    client: Option<Arc<rustls::ClientConfig>>,
+    checks: Option<Arc<rustls::ClientConfig>>,
+}
+
+fn host_tls(identity: Option<&Identity>, clock: &SimClock) -> HostTls {
+    let Some(identity) = identity else {
+        return HostTls {
+            server: None,
+            client: None,
+            checks: None,
+        };
+    };
+    let time: Arc<dyn crate::env::Clock> = Arc::new(clock.clone());
+    HostTls {
+        server: Some(
+            tls::server(identity, time.clone()).expect("a generated key matches its certificate"),
+        ),
+        client: Some(
+            tls::client(identity, time.clone()).expect("a generated CA is a usable trust anchor"),
+        ),
+        checks: Some(tls::health_check_client(time)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn register(
     sim: &mut turmoil::Sim<'static>,
     topology: &Topology,
@@ -584,11 +631,13 @@ fn register(
     recorder: &Recorder,
     faults: &FaultTable,
     members: &BTreeMap<String, SharedMember>,
+    identity: &Option<Arc<Identity>>,
     host: &crate::topology::Host,
 ) -> ClockHandle {
     let ip = host.address;
     let clock = SimClock::new(Duration::from_secs(EPOCH_UNIX_S));
     let handle = clock.handle();
+    let tls = host_tls(identity.as_deref(), &clock);
     let (recorder, faults, name) = (recorder.clone(), faults.clone(), host.name.clone());
     // Nodes reach the internet only through the egress.
     let gateway = (host.role == Role::Node).then(|| topology.egress());
@@ -603,13 +652,13 @@ fn register(
     };
     match host.role {
         Role::Dns => start(sim, ip, env, zone(topology), dns::run),
-        Role::LoadBalancer => start(sim, ip, env, lb_config(topology), load_balancer::run),
+        Role::LoadBalancer => start(sim, ip, env, lb_config(topology, &tls), load_balancer::run),
         Role::Smtp => start(sim, ip, env, smtp_config(topology), smtp::run),
         Role::Node => start(
             sim,
             ip,
             env,
-            node_config(topology, members, host, setup.seed),
+            node_config(topology, members, host, setup.seed, &tls),
             node::run,
         ),
         Role::Egress => start(sim, ip, env, egress_config(topology), egress::run),
@@ -617,7 +666,13 @@ fn register(
             start(sim, ip, env, host.role, internet::run);
         }
         Role::TimeServer => start(sim, ip, env, (), |env, ()| ntp::run(env)),
-        Role::Users => start(sim, ip, env, users_config(topology, setup), users::run),
+        Role::Users => start(
+            sim,
+            ip,
+            env,
+            users_config(topology, setup, &tls),
+            users::run,
+        ),
         // The dev/test instance is built by the isolation work (issue 5); until then the
         // topology leaves it out by default (`dev.enabled = false`).
         Role::DevNode => unimplemented!("dev-1 is not built yet"),
@@ -662,7 +717,11 @@ fn zone(topology: &Topology) -> Zone {
     Zone::with_records(&records, ttl_s)
 }
 
-fn lb_config(topology: &Topology) -> LbConfig {
+/// How long a client may take over the PROXY header and the TLS handshake (HAProxy's
+/// `timeout client` applies there; 5s is its usual value).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn lb_config(topology: &Topology, tls: &HostTls) -> LbConfig {
     let backends = topology
         .with_role(Role::Node)
         .map(|n| Backend {
@@ -670,9 +729,40 @@ fn lb_config(topology: &Topology) -> LbConfig {
             addr: SocketAddr::new(n.address, node::PORT),
         })
         .collect();
+    let lb = &topology.lb;
+    let (front, check_dial) = match lb.mode {
+        LbMode::Https => (
+            Front {
+                accept_proxy: false,
+                tls: tls.server.clone(),
+                handshake_timeout: HANDSHAKE_TIMEOUT,
+            },
+            Dial::default(),
+        ),
+        LbMode::Tcp => (
+            Front::default(),
+            Dial {
+                preface: proxy_header::encode(lb.proxy_header(), None),
+                tls: tls.checks.clone().map(|c| {
+                    // `verify none`: the name is not checked; any will do.
+                    (
+                        c,
+                        rustls::pki_types::ServerName::try_from("backend").expect("valid"),
+                    )
+                }),
+            },
+        ),
+    };
     LbConfig {
         backends,
-        settings: topology.lb.clone(),
+        settings: lb.clone(),
+        front,
+        check_dial,
+        forwarded_proto: if tls.server.is_some() {
+            "https"
+        } else {
+            "http"
+        },
     }
 }
 
@@ -693,6 +783,7 @@ fn node_config(
     members: &BTreeMap<String, SharedMember>,
     host: &crate::topology::Host,
     seed: u64,
+    tls: &HostTls,
 ) -> NodeConfig {
     let rs = &topology.replica_set;
     let db = DbConfig {
@@ -725,6 +816,16 @@ fn node_config(
         settings: topology.node.clone(),
         outside,
         seed: seed ^ u64::from(u32::from(v4)).rotate_left(32),
+        front: match topology.lb.mode {
+            LbMode::Https => Front::default(),
+            LbMode::Tcp => Front {
+                accept_proxy: topology.lb.proxy_header() != ProxyProtocol::None,
+                tls: tls.server.clone(),
+                handshake_timeout: HANDSHAKE_TIMEOUT,
+            },
+        },
+        trusted_proxy: (topology.lb.mode == LbMode::Https)
+            .then(|| topology.the(Role::LoadBalancer).address),
     }
 }
 
@@ -753,7 +854,7 @@ fn mail_config(topology: &Topology) -> MailConfig {
     }
 }
 
-fn users_config(topology: &Topology, setup: &RunSetup) -> UsersConfig {
+fn users_config(topology: &Topology, setup: &RunSetup, tls: &HostTls) -> UsersConfig {
     UsersConfig {
         rate_per_s: setup.load.rate_per_s,
         userinfo_share: setup.load.userinfo_share,
@@ -766,5 +867,6 @@ fn users_config(topology: &Topology, setup: &RunSetup) -> UsersConfig {
         port: load_balancer::PORT,
         accounts: topology.node.accounts,
         seed: setup.seed,
+        tls: tls.client.clone(),
     }
 }

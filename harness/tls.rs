@@ -1,0 +1,288 @@
+//! TLS for the published names: the certificate, and rustls configurations whose notion of
+//! "now" is the host's own wall clock.
+//!
+//! Real component: the instance certificate of seed 002 (a multi-domain or wildcard
+//! certificate for the four published names) served by the load balancer in `https` mode
+//! (SSL offloading) or by every node in `tcp` mode, and the users' browsers that verify it.
+//!
+//! Modelled:
+//! - [`Identity`]: a certificate chain (leaf first), its private key, and the CA
+//!   certificates the users trust. [`Identity::generate`] makes the default: a CA and a
+//!   leaf for the given names (ECDSA P-256, rcgen on ring), valid from an hour before the
+//!   run's epoch until `expires` after it. A scenario may load one from files instead
+//!   ([`crate::certs`]).
+//! - Every configuration is built with the host's clock as rustls's [`TimeProvider`], so a
+//!   client checks a certificate's validity against *its own* wall clock: a skewed client
+//!   or an expired certificate fails the handshake for the reason rustls gives ("certificate
+//!   expired", "certificate not valid yet"), and a name the certificate does not cover
+//!   fails with "certificate not valid for name".
+//! - [`health_check_client`]: what a balancer's health check speaks to a TLS backend,
+//!   HAProxy's `check-ssl verify none`: the handshake's signatures are checked, the
+//!   certificate is not.
+//!
+//! Keys and TLS bytes come from the operating system's randomness (ring): runs differ in
+//! bytes, never in outcome, since no decision depends on their values (DESIGN.md section 4).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::time_provider::TimeProvider;
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+
+use crate::env::Clock;
+
+/// A certificate chain with its key, and what the users trust.
+#[derive(Debug)]
+pub struct Identity {
+    /// Leaf first, then the intermediates, as a server sends them.
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+    /// The CA certificates the users trust.
+    pub trust: Vec<CertificateDer<'static>>,
+}
+
+impl Identity {
+    /// A CA and a leaf for `names`, valid from an hour before `epoch` (time since the Unix
+    /// epoch) until `expires` after it.
+    pub fn generate(names: &[String], epoch: Duration, expires: Duration) -> Result<Self, String> {
+        let fail = |e: rcgen::Error| format!("cannot generate the certificate: {e}");
+        let at = |t: Duration| {
+            let secs = i64::try_from(t.as_secs()).map_err(|_| "time out of range".to_string())?;
+            time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| e.to_string())
+        };
+        let not_before = at(epoch.saturating_sub(Duration::from_secs(3600)))?;
+        let not_after = at(epoch + expires)?;
+
+        let ca_key = rcgen::KeyPair::generate().map_err(fail)?;
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "harness test CA");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        ca.not_before = not_before;
+        ca.not_after = not_after + time::Duration::days(1);
+        let ca_cert = ca.self_signed(&ca_key).map_err(fail)?;
+        let issuer = rcgen::Issuer::new(ca, &ca_key);
+
+        let leaf_key = rcgen::KeyPair::generate().map_err(fail)?;
+        let mut leaf = rcgen::CertificateParams::new(names.to_vec()).map_err(fail)?;
+        if let Some(first) = names.first() {
+            leaf.distinguished_name
+                .push(rcgen::DnType::CommonName, first.as_str());
+        }
+        leaf.not_before = not_before;
+        leaf.not_after = not_after;
+        leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(fail)?;
+
+        Ok(Self {
+            chain: vec![leaf_cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+            trust: vec![ca_cert.der().clone()],
+        })
+    }
+}
+
+/// rustls's "now", read from a host's wall clock.
+struct HostTime(Arc<dyn Clock>);
+
+impl std::fmt::Debug for HostTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostTime")
+    }
+}
+
+impl TimeProvider for HostTime {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(UnixTime::since_unix_epoch(self.0.wall()))
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A server presenting `identity`, with `clock` as its time.
+pub fn server(identity: &Identity, clock: Arc<dyn Clock>) -> Result<Arc<ServerConfig>, String> {
+    let config = ServerConfig::builder_with_details(provider(), Arc::new(HostTime(clock)))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(identity.chain.clone(), identity.key.clone_key())
+        .map_err(|e| format!("the certificate and key do not make a TLS server: {e}"))?;
+    Ok(Arc::new(config))
+}
+
+/// A client that trusts `identity.trust` and judges validity by `clock`.
+pub fn client(identity: &Identity, clock: Arc<dyn Clock>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = RootCertStore::empty();
+    for ca in &identity.trust {
+        roots
+            .add(ca.clone())
+            .map_err(|e| format!("a trusted CA certificate is unusable: {e}"))?;
+    }
+    let config = ClientConfig::builder_with_details(provider(), Arc::new(HostTime(clock)))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// HAProxy's `check-ssl verify none`: a TLS client that accepts any certificate but still
+/// checks the handshake's signatures.
+pub fn health_check_client(clock: Arc<dyn Clock>) -> Arc<ClientConfig> {
+    let provider = provider();
+    let verifier = Arc::new(AnyCertificate(provider.signature_verification_algorithms));
+    let config = ClientConfig::builder_with_details(provider, Arc::new(HostTime(clock)))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+#[derive(Debug)]
+struct AnyCertificate(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// What a failed handshake means, in the words a report can show: rustls's own
+/// description of the certificate error, or of whatever else failed.
+pub fn describe(error: &std::io::Error) -> String {
+    match error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::InvalidCertificate(why)) => {
+            format!("TLS: invalid certificate: {}", certificate_error(why))
+        }
+        Some(other) => format!("TLS: {other}"),
+        None => format!("TLS handshake failed: {error}"),
+    }
+}
+
+fn certificate_error(why: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as E;
+    match why {
+        E::Expired | E::ExpiredContext { .. } => "expired by this host's clock".to_string(),
+        E::NotValidYet | E::NotValidYetContext { .. } => {
+            "not valid yet by this host's clock".to_string()
+        }
+        E::NotValidForName | E::NotValidForNameContext { .. } => {
+            "not valid for the name dialed".to_string()
+        }
+        E::UnknownIssuer => "unknown issuer (not signed by a trusted CA)".to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(Duration);
+    impl Clock for Fixed {
+        fn elapsed(&self) -> Duration {
+            Duration::ZERO
+        }
+        fn wall(&self) -> Duration {
+            self.0
+        }
+    }
+
+    const EPOCH: Duration = Duration::from_secs(1_767_225_600);
+
+    /// Runs one handshake in memory between a server with `identity` and a client at
+    /// `client_time` dialing `name`; the client's error, if any.
+    fn handshake(identity: &Identity, client_time: Duration, name: &str) -> Result<(), String> {
+        let server_config = server(identity, Arc::new(Fixed(EPOCH))).unwrap();
+        let client_config = client(identity, Arc::new(Fixed(client_time))).unwrap();
+        let mut s = rustls::ServerConnection::new(server_config).unwrap();
+        let mut c = rustls::ClientConnection::new(
+            client_config,
+            ServerName::try_from(name.to_string()).unwrap(),
+        )
+        .unwrap();
+        for _ in 0..10 {
+            let mut buf = Vec::new();
+            while c.wants_write() {
+                c.write_tls(&mut buf).unwrap();
+            }
+            s.read_tls(&mut buf.as_slice()).unwrap();
+            s.process_new_packets().map_err(|e| e.to_string())?;
+            let mut buf = Vec::new();
+            while s.wants_write() {
+                s.write_tls(&mut buf).unwrap();
+            }
+            c.read_tls(&mut buf.as_slice()).unwrap();
+            c.process_new_packets().map_err(|e| e.to_string())?;
+            if !c.is_handshaking() && !s.is_handshaking() {
+                return Ok(());
+            }
+        }
+        Err("handshake did not finish".to_string())
+    }
+
+    /// Proves the generated certificate verifies for its names at the epoch, and fails for
+    /// another name, for a client whose clock is past its expiry, and for one whose clock
+    /// is before its start.
+    #[test]
+    fn generated_certificate_follows_names_and_client_clock() {
+        let names = vec![
+            "login.example.com".to_string(),
+            "*.api.example.com".to_string(),
+        ];
+        let id = Identity::generate(&names, EPOCH, Duration::from_secs(60)).unwrap();
+        assert_eq!(handshake(&id, EPOCH, "login.example.com"), Ok(()));
+        assert_eq!(handshake(&id, EPOCH, "x.api.example.com"), Ok(()));
+        let wrong = handshake(&id, EPOCH, "webtask.example.com").unwrap_err();
+        assert!(wrong.contains("not valid for name"), "{wrong}");
+        let late = handshake(&id, EPOCH + Duration::from_secs(61), "login.example.com");
+        let late = late.unwrap_err();
+        assert!(late.contains("expired"), "{late}");
+        let early = handshake(&id, EPOCH - Duration::from_secs(3601), "login.example.com");
+        let early = early.unwrap_err();
+        assert!(early.contains("not valid yet"), "{early}");
+    }
+}
