@@ -102,7 +102,7 @@ impl Conf {
 /// Both count timers in whole milliseconds, so a setting with a finer part is an error
 /// naming `key` (the setting, such as `topology.lb.timeout`) rather than a silent rounding.
 pub fn duration(key: &str, value: Duration) -> Result<String, ExportError> {
-    if value.subsec_nanos() % 1_000_000 != 0 {
+    if !value.subsec_nanos().is_multiple_of(1_000_000) {
         return Err(ExportError {
             key: key.to_string(),
             message: format!(
