@@ -29,6 +29,8 @@
 //!   [`net::original`] carries a redirected connection's original destination.
 //! - [`events`]: the event log every service and the executor write to.
 //! - [`report`]: the outcome (a pure function of the event log) and its text rendering.
+//! - [`export`]: real HAProxy and nginx configurations for a topology's load balancer
+//!   (`harness export`).
 //!
 //! # Example
 //!
@@ -55,6 +57,7 @@
 pub mod duration;
 pub mod env;
 pub mod events;
+pub mod export;
 pub mod net;
 pub mod report;
 pub mod scenario;

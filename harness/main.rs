@@ -2,10 +2,13 @@
 //!
 //! ```text
 //! harness run FILE [--seed N] [--format text|json]
+//! harness export haproxy|nginx FILE [-o PATH] [--cert PATH] [--nginx-plus]
 //! ```
 //!
 //! Exit codes: 0 when every expectation holds, 1 when one fails, 2 on bad input (an
 //! unreadable or invalid scenario, a bad flag), 3 when the simulation itself failed.
+//! `export` exits 0 with the configuration written, 2 on bad input (the scenario, a
+//! setting the target cannot express, an output path that cannot be written).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +42,30 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Write a real load-balancer configuration for a scenario's topology.
+    Export {
+        /// The balancer software.
+        #[arg(value_enum)]
+        target: ExportTarget,
+        /// The scenario file (TOML); only its `[topology]` is used.
+        file: PathBuf,
+        /// Write here (atomically: a temporary file, then a rename) instead of stdout.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// The PEM (certificate chain and key) served in https mode. Default
+        /// /etc/haproxy/certs/<domain>.pem or /etc/nginx/certs/<domain>.pem.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// nginx: NGINX Plus's active health checks instead of open-source passive ones.
+        #[arg(long)]
+        nginx_plus: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportTarget {
+    Haproxy,
+    Nginx,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -51,7 +78,63 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { file, seed, format } => run(&file, seed, format),
+        Command::Export {
+            target,
+            file,
+            output,
+            cert,
+            nginx_plus,
+        } => export(target, &file, output.as_deref(), cert, nginx_plus),
     }
+}
+
+fn export(
+    target: ExportTarget,
+    file: &std::path::Path,
+    output: Option<&std::path::Path>,
+    cert: Option<PathBuf>,
+    nginx_plus: bool,
+) -> ExitCode {
+    let target = match target {
+        ExportTarget::Haproxy => harness::export::Target::Haproxy,
+        ExportTarget::Nginx => harness::export::Target::Nginx,
+    };
+    if nginx_plus && target != harness::export::Target::Nginx {
+        eprintln!("error: --nginx-plus applies to `harness export nginx` only");
+        return ExitCode::from(2);
+    }
+    let scenario = match scenario::load(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = harness::export::Options {
+        cert,
+        nginx_plus,
+        source: Some(file.display().to_string()),
+    };
+    let text = match harness::export::render(&scenario.topology, target, &options) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    match output {
+        None => print!("{text}"),
+        Some(path) => {
+            if let Err(e) = harness::export::file::write(path, &text) {
+                eprintln!(
+                    "error: {}: cannot write the configuration: {e}",
+                    path.display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn run(file: &std::path::Path, seed: Option<u64>, format: Format) -> ExitCode {
