@@ -257,6 +257,7 @@ fn check_load(load: &LoadSettings, tick: Duration) -> Result<(), Invalid> {
         ("signup_share", load.signup_share),
         ("userinfo_share", load.userinfo_share),
         ("social_share", load.social_share),
+        ("dashboard_share", load.dashboard_share),
     ] {
         if !(0.0..=1.0).contains(&share) {
             return Err((
@@ -265,10 +266,12 @@ fn check_load(load: &LoadSettings, tick: Duration) -> Result<(), Invalid> {
             ));
         }
     }
-    if load.signup_share + load.userinfo_share + load.social_share > 1.0 {
+    if load.signup_share + load.userinfo_share + load.social_share + load.dashboard_share > 1.0
+    {
         return Err((
             key(&["load", "signup_share"]),
-            "expected signup_share + userinfo_share + social_share at most 1".to_string(),
+            "expected signup_share + userinfo_share + social_share + dashboard_share at most 1"
+                .to_string(),
         ));
     }
     if load.rate_per_s * tick.as_secs_f64() > MAX_ARRIVALS_PER_TICK {

@@ -213,13 +213,9 @@ fn clock(
     run: Duration,
     topology: &Topology,
 ) -> Result<Vec<(Duration, ClockStep)>, StepInvalid> {
-    // Any host but the users keeps time: nodes, the infrastructure, the internet's hosts.
-    let hosts: Vec<String> = topology
-        .hosts
-        .iter()
-        .map(|h| h.name.clone())
-        .filter(|h| h != "users")
-        .collect();
+    // Every host keeps time: nodes, the infrastructure, the internet's hosts, and the users
+    // (whose clock judges the certificate's validity).
+    let hosts: Vec<String> = topology.hosts.iter().map(|h| h.name.clone()).collect();
     host(&c.node, &hosts, &["clock", "node"])?;
     let chosen = [
         c.offset.is_some(),

@@ -21,8 +21,21 @@
 //!   state machine in [`super::health`]. The checks of the N backends are spread evenly
 //!   over the interval, as HAProxy spreads them, so they do not all fire on one tick.
 //!
-//! Left out on purpose, for the issue that brings them: TLS termination (clients speak
-//! plain HTTP/1.1 on 443), TCP mode and the PROXY protocol, websockets, allow-lists.
+//! - Two modes (seed 003, `lb.mode`). `https`: the balancer terminates TLS with the
+//!   instance certificate ([`crate::tls`]) and proxies HTTP as above, `X-Forwarded-Proto`
+//!   saying `https`. `tcp`: each client connection goes, bytes as they are, to the next
+//!   healthy backend (refusals retried the same way), behind a PROXY v1 or v2 header with
+//!   the client's address when `lb.proxy_protocol` asks for one
+//!   ([`super::proxy_header`]); the nodes terminate TLS. A connection no backend takes is
+//!   closed (there is no HTTP to answer 503 with), and a connection idle for
+//!   `response_timeout` either way is closed (HAProxy's `timeout server`). Health checks
+//!   in `tcp` mode send a PROXY `LOCAL` header and speak TLS without verifying the
+//!   certificate (`check-send-proxy`, `check-ssl verify none`).
+//! - An allow-list (`lb.allow`, CIDR): connections from anywhere else are closed at once
+//!   (HAProxy's `tcp-request connection reject`). Endpoint filtering
+//!   (`lb.filter_endpoints`, `https` mode only): clients outside `lb.admin_networks` get
+//!   `403` for any path outside `lb.public_paths` (prefixes on `/` boundaries). Every
+//!   denial is an event.
 //!
 //! Port: TCP 443. Faults it reacts to: everything that happens to its backends.
 

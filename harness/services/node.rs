@@ -33,8 +33,15 @@
 //!   waits in the same queue as everything else, as it does on a single-process node, so
 //!   a saturated node fails its health checks.
 //!
-//! Left out on purpose, for the issues that bring them: social login, TLS (the load
-//! balancer offloads it).
+//! - `GET /dashboard`: the Management Dashboard's front page, `200` (what endpoint
+//!   filtering keeps from the internet).
+//! - In front of HTTP, per the balancer's mode: nothing in `https` mode (the balancer
+//!   offloads TLS); in `tcp` mode a PROXY header (either version, refused without one when
+//!   the balancer sends one) and TLS with the instance certificate. For every request but
+//!   `/testall` the node records the client address it takes the request to come from:
+//!   the PROXY header's, else the balancer's `X-Forwarded-For` (believed only from the
+//!   balancer's address), else the connection's peer ([`client_of`]); seed 003 warns that
+//!   without either, every login appears to come from the balancer.
 //!
 //! Ports: TCP 443 here; 27017 through [`super::database`]; 7777, 8721 and 8701 through
 //! [`super::cluster_ports`]. Faults: crash and restart (applied by the world); a restart
@@ -133,6 +140,8 @@ pub enum Endpoint {
     Login,
     SocialLogin,
     UserInfo,
+    /// The Management Dashboard (its front page; the model serves nothing behind it).
+    Dashboard,
     NotFound,
 }
 
@@ -144,6 +153,7 @@ impl Endpoint {
             (&Method::POST, "/login") => Endpoint::Login,
             (&Method::POST, "/login/social") => Endpoint::SocialLogin,
             (&Method::GET, "/userinfo") => Endpoint::UserInfo,
+            (&Method::GET, "/dashboard") => Endpoint::Dashboard,
             _ => Endpoint::NotFound,
         }
     }
@@ -154,7 +164,7 @@ impl Endpoint {
             Endpoint::TestAll => s.testall_time,
             Endpoint::Signup => s.signup_time,
             Endpoint::Login | Endpoint::SocialLogin => s.login_time,
-            Endpoint::UserInfo => s.userinfo_time,
+            Endpoint::UserInfo | Endpoint::Dashboard => s.userinfo_time,
             Endpoint::NotFound => Duration::ZERO,
         }
     }
@@ -296,6 +306,7 @@ async fn handle<N: Net>(env: &Env<N>, node: &Node<N>, req: Request<Incoming>) ->
             social_login(env, node, req).await
         }
         Endpoint::UserInfo => userinfo(env, node, &req),
+        Endpoint::Dashboard => http::text(200, "Management Dashboard"),
         Endpoint::NotFound => unreachable!("answered before admission"),
     }
 }

@@ -70,6 +70,10 @@ pub struct UsersConfig {
     pub signup_share: f64,
     /// Share of arrivals that log in with facebook.com, in 0..=1.
     pub social_share: f64,
+    /// Share of arrivals that open the Management Dashboard, in 0..=1.
+    pub dashboard_share: f64,
+    /// The dashboard's name (`manage.<domain>`): its `Host` and the TLS name dialed.
+    pub dashboard_name: String,
     /// End-to-end bound on one request, name resolution included.
     pub timeout: Duration,
     /// No arrivals at or after this time since the users started.
@@ -102,6 +106,8 @@ enum Call {
     Login { user: String, password: String },
     Social { code: String },
     UserInfo { token: String },
+    /// The Management Dashboard, at `manage.<domain>`.
+    Dashboard,
 }
 
 /// Social logins use this many distinct facebook.com users (`c-0` .. `c-499`).
@@ -165,6 +171,10 @@ fn choose(config: &UsersConfig, shared: &Shared, choices: &mut ChaCha8Rng, id: u
             code: format!("c-{}", id % SOCIAL_USERS),
         };
     }
+    let dashboard_from = userinfo_to + config.social_share;
+    if draw >= dashboard_from && draw < dashboard_from + config.dashboard_share {
+        return Call::Dashboard;
+    }
     match shared.signed_up.len() {
         0 => {
             let account = choices.random_range(0..config.accounts);
@@ -194,6 +204,7 @@ async fn one_request<N: Net>(
         Call::Login { .. } => ("POST /login", None),
         Call::Social { .. } => ("POST /login/social", None),
         Call::UserInfo { .. } => ("GET /userinfo", None),
+        Call::Dashboard => ("GET /dashboard", None),
     };
     let attempt = attempt(&env, &config, &shared, id, call, query_id);
     let outcome = tokio::time::timeout(config.timeout, attempt)
@@ -246,6 +257,9 @@ async fn attempt<N: Net>(
             .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
             .header(hyper::header::HOST, config.name.as_str())
             .body(Body::default()),
+        Call::Dashboard => hyper::Request::get("/dashboard")
+            .header(hyper::header::HOST, config.dashboard_name.as_str())
+            .body(Body::default()),
     }
     .expect("requests built from valid parts");
     let mut request = request;
@@ -256,7 +270,11 @@ async fn attempt<N: Net>(
     let dial = http::Dial {
         preface: Vec::new(),
         tls: config.tls.as_ref().map(|tls| {
-            let name = rustls::pki_types::ServerName::try_from(config.name.clone())
+            let dialed = match call {
+                Call::Dashboard => &config.dashboard_name,
+                _ => &config.name,
+            };
+            let name = rustls::pki_types::ServerName::try_from(dialed.clone())
                 .expect("the published name is a valid DNS name (checked with the topology)");
             (tls.clone(), name)
         }),
@@ -266,7 +284,7 @@ async fn attempt<N: Net>(
             match call {
                 Call::Login { .. } | Call::Social { .. } => keep_token(shared, response.body()),
                 Call::Signup { user, password } => keep_signup(shared, user, password),
-                Call::UserInfo { .. } => {}
+                Call::UserInfo { .. } | Call::Dashboard => {}
             }
             RequestOutcome::Ok
         }

@@ -103,7 +103,7 @@ pub struct TlsSettings {
 impl Default for TlsSettings {
     fn default() -> Self {
         Self {
-            enabled: false,
+            enabled: true,
             certificate: None,
             key: None,
             password: None,
@@ -571,6 +571,10 @@ pub struct LoadSettings {
     /// exchanges the code with the identity provider through the egress). Default 0;
     /// `userinfo_share + signup_share + social_share` at most 1.
     pub social_share: f64,
+    /// Share of arrivals that open the Management Dashboard (`GET /dashboard` at
+    /// `manage.<domain>`): what endpoint filtering refuses from the internet. Default 0;
+    /// counted with the other shares, at most 1 in all.
+    pub dashboard_share: f64,
     /// Share of arrivals that sign up a new user (a write to the replica set). The rest log
     /// in, as a user whose signup was acknowledged earlier (or a preloaded account before
     /// there is one). Default 0.2; `userinfo_share + signup_share` at most 1.
@@ -592,6 +596,7 @@ impl Default for LoadSettings {
             userinfo_share: 0.25,
             signup_share: 0.2,
             social_share: 0.0,
+            dashboard_share: 0.0,
             timeout: Duration::from_secs(10),
             connector: false,
         }

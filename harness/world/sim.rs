@@ -860,6 +860,8 @@ fn users_config(topology: &Topology, setup: &RunSetup, tls: &HostTls) -> UsersCo
         userinfo_share: setup.load.userinfo_share,
         signup_share: setup.load.signup_share,
         social_share: setup.load.social_share,
+        dashboard_share: setup.load.dashboard_share,
+        dashboard_name: topology.zone_names()[0].clone(),
         timeout: setup.load.timeout,
         until: setup.load_for,
         name: topology.zone_names()[3].clone(),
