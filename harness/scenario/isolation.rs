@@ -5,14 +5,17 @@
 //! recorded by the sender's socket layer ([`crate::world::net::Boundary`]), with what the
 //! network did to it. The verdict fails when anything crossed, in either direction, and
 //! names the first crossing (time, sender, destination) and the count; it holds otherwise
-//! and says how many attempts the boundary stopped. Attempts are not failures: a dev/test
+//! and says how many attempts the boundary stopped. It also fails, before looking at any
+//! traffic, when the addresses put the two on one network: `dev-1` moved off the dev LAN
+//! (10.0.2.0/24), or another host moved onto it (`topology.addresses`), since the
+//! boundary is drawn around that LAN. Attempts are not failures: a dev/test
 //! instance with a cloned configuration will try to reach production's relay, and an
 //! isolated network is what keeps that harmless.
 
 use super::expect::Verdict;
 use crate::duration::clock;
 use crate::events::{BoundaryVerdict, Event, EventKind};
-use crate::topology::Topology;
+use crate::topology::{DEV_LAN, Role, Topology};
 
 pub const ISOLATED: &str = "dev/test isolated from production";
 
@@ -23,6 +26,25 @@ pub fn verdict(events: &[Event], topology: &Topology) -> Verdict {
             expectation: ISOLATED.to_string(),
             observed: "no dev/test instance deployed (topology.dev.enabled = false)".to_string(),
             holds: true,
+        };
+    }
+    let misplaced = topology.hosts.iter().find(|h| {
+        let on_dev_lan = matches!(h.address, std::net::IpAddr::V4(v4) if DEV_LAN.contains(&v4));
+        on_dev_lan != (h.role == Role::DevNode)
+    });
+    if let Some(h) = misplaced {
+        let side = if h.role == Role::DevNode {
+            "outside"
+        } else {
+            "inside"
+        };
+        return Verdict {
+            expectation: ISOLATED.to_string(),
+            observed: format!(
+                "{} at {} is {side} the dev/test LAN {DEV_LAN}: the two share a network",
+                h.name, h.address
+            ),
+            holds: false,
         };
     }
     let mut crossed: Vec<String> = Vec::new();
@@ -144,5 +166,25 @@ mod tests {
             "{}",
             v.observed
         );
+    }
+
+    /// Proves addresses that put dev-1 on production's LAN, or a production host on the
+    /// dev LAN, fail the verdict even with no traffic recorded.
+    #[test]
+    fn shared_network_fails() {
+        for (host, address) in [("dev-1", "10.0.1.50"), ("node-3", "10.0.2.13")] {
+            let mut spec = TopologySpec::default();
+            spec.dev.enabled = true;
+            spec.addresses
+                .insert(host.to_string(), vec![address.parse().unwrap()]);
+            let v = verdict(&[], &Topology::from_spec(&spec).unwrap());
+            assert!(!v.holds);
+            assert!(
+                v.observed.starts_with(&format!("{host} at {address} is")),
+                "{}",
+                v.observed
+            );
+        }
+        assert!(verdict(&[], &with_dev()).holds);
     }
 }
