@@ -467,4 +467,77 @@ mod tests {
         assert_eq!(routed.crossing(users, dev), Some(false));
         assert_eq!(routed.crossing(ip(11), ip(12)), None);
     }
+
+    /// Runs node-1 (production, behind its gateway) connecting to dev-1 on 27017 and to
+    /// node-2 on 443, with the boundary isolated or routed; returns whether the dev
+    /// connect completed within 2s, and the boundary records.
+    fn production_to_dev(routed: bool) -> (bool, Vec<crate::events::Event>) {
+        use crate::topology::{DEV_LAN, PROD_LAN};
+        let recorder = Recorder::new();
+        let boundary = Arc::new(Boundary::new(
+            DEV_LAN,
+            routed.then_some(PROD_LAN),
+            recorder.clone(),
+        ));
+        let dev: IpAddr = "10.0.2.11".parse().unwrap();
+        let mut sim = turmoil::Builder::new().rng_seed(1).build();
+        for (host, addr, port) in [("dev-1", dev, 27017), ("node-2", ip(12), 443)] {
+            let net = SimNet::new(addr, FaultTable::default()).guarded(boundary.clone(), host);
+            sim.host(addr, move || {
+                let net = net.clone();
+                async move {
+                    let mut listener = net.listen(port).await?;
+                    loop {
+                        let (stream, _) = listener.accept().await?;
+                        drop(stream);
+                    }
+                }
+            });
+        }
+        // node-1 routes off its LAN through an egress (none listens here): a routed dev
+        // LAN must be reached directly, not through it.
+        let net = SimNet::new(ip(11), FaultTable::default())
+            .via(ip(1))
+            .guarded(boundary, "node-1");
+        let connected = Arc::new(Mutex::new(false));
+        let done = connected.clone();
+        sim.client(ip(11), async move {
+            net.connect(SocketAddr::new(ip(12), 443)).await?;
+            let to_dev = net.connect(SocketAddr::new(dev, 27017));
+            let ok = tokio::time::timeout(std::time::Duration::from_secs(2), to_dev).await;
+            *done.lock().unwrap() = matches!(ok, Ok(Ok(_)));
+            Ok(())
+        });
+        sim.run().unwrap();
+        let completed = *connected.lock().unwrap();
+        (completed, recorder.snapshot())
+    }
+
+    /// Proves, through real simulated sockets, that a production host's connect to dev-1
+    /// meets silence and is recorded (host, addresses, verdict) when isolated, completes
+    /// and is recorded as crossed when routed, and that same-LAN traffic is not recorded.
+    #[test]
+    fn production_to_dev_is_silenced_and_recorded() {
+        for routed in [false, true] {
+            let (completed, events) = production_to_dev(routed);
+            assert_eq!(completed, routed);
+            let [event] = events.as_slice() else {
+                panic!("expected one boundary record, found {events:?}");
+            };
+            assert_eq!(event.host, "node-1");
+            let EventKind::Boundary(r) = &event.kind else {
+                panic!("expected a boundary record, found {event:?}");
+            };
+            assert_eq!(
+                (r.from, r.to.to_string(), r.protocol),
+                (ip(11), "10.0.2.11:27017".to_string(), "tcp")
+            );
+            let want = if routed {
+                BoundaryVerdict::Crossed
+            } else {
+                BoundaryVerdict::NoRoute
+            };
+            assert_eq!(r.verdict, want);
+        }
+    }
 }
