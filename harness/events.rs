@@ -171,6 +171,41 @@ pub enum EventKind {
     /// After the last fault, the members that are up last became a healthy set (one
     /// primary, followed by all, every member caught up) and stayed so to the end.
     Converged,
+    /// A connection or datagram between the dev/test LAN and anything outside it, in
+    /// either direction (seed 003: production and dev/test on completely isolated
+    /// networks). Recorded by the sender's socket layer; traffic within one side is not.
+    Boundary(BoundaryRecord),
+    /// The dev/test instance's data at the end of the run (it is not a member of
+    /// production's set, so it has no [`EventKind::MemberFinal`]).
+    DevFinal {
+        /// Signups in its log.
+        signups: usize,
+        /// Verification mail committed and never delivered.
+        mail_queued: usize,
+    },
+}
+
+/// One attempt to cross the dev/test boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BoundaryRecord {
+    /// The sender's address (the event's host is its name).
+    pub from: std::net::IpAddr,
+    /// The destination address and port.
+    pub to: std::net::SocketAddr,
+    /// `"tcp"` (a connect) or `"udp"` (a datagram).
+    pub protocol: &'static str,
+    pub verdict: BoundaryVerdict,
+}
+
+/// What the network did with an attempt to cross the dev/test boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum BoundaryVerdict {
+    /// It went through: the two LANs are routed (`dev.network = "routed"`).
+    Crossed,
+    /// No route between the two sides: silence, a connect never completes.
+    NoRoute,
+    /// Routed, but a firewall rule stopped it.
+    Firewall,
 }
 
 /// A member's data when the run ended.

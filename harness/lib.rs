@@ -13,7 +13,7 @@
 //! - [`scenario`]: the script format ([`scenario::spec`]), loading with errors that name
 //!   file, line, column and key ([`scenario::load`](mod@scenario::load)), the step executor
 //!   ([`scenario::executor`]) and the expectations ([`scenario::expect`],
-//!   [`scenario::outside`]).
+//!   [`scenario::outside`], [`scenario::isolation`]).
 //! - [`topology`]: what is deployed: hosts, fixed addresses, each component's settings.
 //! - [`world`]: the turmoil simulation built from a topology; per-host clocks; the socket
 //!   layer; crashes and restarts.
@@ -21,7 +21,8 @@
 //!   [`services::database`] over [`services::replica_set`], [`services::mail`] and
 //!   [`services::outbound`]), [`services::load_balancer`], [`services::dns`],
 //!   [`services::smtp`], [`services::egress`], [`services::internet`], [`services::ntp`],
-//!   [`services::users`], with their protocol logic in plain, unit-tested code
+//!   [`services::users`], [`services::dev_tester`] (the dev/test instance `dev-1`), with
+//!   their protocol logic in plain, unit-tested code
 //!   ([`services::health`], [`services::round_robin`], [`services::arrivals`],
 //!   [`services::token`]).
 //! - [`net`] and [`env`](mod@env): the small interface services are written against (sockets,

@@ -62,3 +62,23 @@ fn same_seed_same_events_through_the_egress() {
     );
     assert_eq!(first, events());
 }
+
+/// Proves the dev/test instance is deterministic too: dev-bridged (dev-1's tester, its
+/// one-member set, its mail crossing to production's relay, the boundary's records) gives
+/// the same event log, event for event, on two runs with one seed.
+#[test]
+fn same_seed_same_events_across_the_dev_boundary() {
+    let scenario =
+        scenario::load(Path::new("scenarios/dev-bridged.toml")).expect("the scenario loads");
+    let events = || {
+        format!(
+            "{:?}",
+            executor::run(&scenario, Some(3))
+                .expect("the run completes")
+                .events
+        )
+    };
+    let first = events();
+    assert!(first.contains("Boundary(") && first.contains("Crossed") && first.contains("DevFinal"));
+    assert_eq!(first, events());
+}

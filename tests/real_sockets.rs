@@ -114,7 +114,7 @@ fn services_run_on_real_sockets() {
         );
         tokio::spawn(smtp::run(relay_env, relay_config));
         let mail = MailConfig {
-            relay: SocketAddr::new(LOOPBACK, smtp_port),
+            relay: Some(SocketAddr::new(LOOPBACK, smtp_port)),
             username: "appliance".into(),
             password: "pw".into(),
             domain: "example.com".into(),
@@ -145,6 +145,7 @@ fn services_run_on_real_sockets() {
                     updates: "updates.auth0.com".into(),
                     social_timeout: Duration::from_secs(3),
                     update_interval: Duration::from_secs(3600),
+                    periodic: true,
                     ntp: NtpSettings {
                         enabled: false,
                         ..NtpSettings::default()

@@ -1,12 +1,21 @@
-//! Every scenario in `scenarios/` runs, passes its own expectations, and renders the
-//! report stored (and reviewed) in `snapshots/`.
+//! Every scenario in `scenarios/` runs, passes its own expectations (or, for the few
+//! that show a checker catching a mistake, fails exactly the verdicts listed in
+//! [`EXPECTED_FAILURES`]), and renders the report stored (and reviewed) in `snapshots/`.
 
 use harness::report::{Outcome, text};
 use harness::scenario::{self, executor};
 
-/// Proves each scenario's report is the reviewed one and its verdict is a pass: a change
-/// in the model shows up as a snapshot diff to read, and cannot sneak a failing scenario
-/// in by an accepted snapshot.
+/// Scenarios that fail on purpose, each with the verdicts that must fail (and no other).
+/// `dev-bridged` routes the dev/test LAN to production: the isolation checker and
+/// production's mail checker (its relay carried mail no production node queued) catch it.
+const EXPECTED_FAILURES: &[(&str, &[&str])] = &[(
+    "dev-bridged.toml",
+    &["no queued mail lost", "dev/test isolated from production"],
+)];
+
+/// Proves each scenario's report is the reviewed one and its verdict is a pass (or fails
+/// exactly as listed in [`EXPECTED_FAILURES`]): a change in the model shows up as a
+/// snapshot diff to read, and cannot sneak a failing scenario in by an accepted snapshot.
 #[test]
 fn report() {
     insta::glob!("../scenarios", "*.toml", |path| {
@@ -26,9 +35,20 @@ fn report() {
         }, {
             insta::assert_snapshot!(report);
         });
-        assert!(
-            outcome.passed,
-            "{file} fails its own expectations:\n{report}"
+        let failed: Vec<&str> = outcome
+            .verdicts
+            .iter()
+            .filter(|v| !v.holds)
+            .map(|v| v.expectation.as_str())
+            .collect();
+        let expected = EXPECTED_FAILURES
+            .iter()
+            .find(|(name, _)| *name == file)
+            .map_or(&[][..], |(_, verdicts)| *verdicts);
+        assert_eq!(
+            failed, expected,
+            "{file} does not fail as expected (failed verdicts, then expected):\n{report}"
         );
+        assert_eq!(outcome.passed, expected.is_empty());
     });
 }

@@ -1,13 +1,14 @@
 //! Building the outcome from the event log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::duration::{self, span};
 use crate::events::{
-    CheckEffect, ClockCause, EgressVerdict, Event, EventKind, MemberFinal, RequestRecord,
+    BoundaryVerdict, CheckEffect, ClockCause, EgressVerdict, Event, EventKind, MemberFinal,
+    RequestRecord,
 };
 use crate::scenario::Scenario;
 use crate::scenario::expect::{self, FailureWindow, Verdict};
@@ -47,6 +48,8 @@ pub struct Outcome {
     pub outside: super::outside::OutsideSummary,
     /// The balancer's mode, the clients as the nodes saw them, denials, TLS failures.
     pub front: super::front::FrontSummary,
+    /// The dev/test instance and its boundary; `None` when it is not deployed.
+    pub dev: Option<super::outside::DevSummary>,
     pub verdicts: Vec<Verdict>,
     pub passed: bool,
 }
@@ -116,6 +119,13 @@ impl Outcome {
             &failure_windows,
         );
         let nodes = scenario.topology.node_names();
+        // Mail counts are production's: the dev/test instance's queue is summed apart.
+        let dev: Vec<String> = scenario
+            .topology
+            .with_role(crate::topology::Role::DevNode)
+            .map(|h| h.name.clone())
+            .collect();
+        let prod = |e: &&Event| !dev.contains(&e.host);
         Self {
             scenario: scenario.name.clone(),
             description: scenario.description.clone(),
@@ -130,7 +140,7 @@ impl Outcome {
                 .map(|h| format!("{} {}", h.name, h.address))
                 .collect(),
             rate_per_s: scenario.load.rate_per_s,
-            timeline: timeline(events, &failure_windows, &nodes),
+            timeline: timeline(events, &failure_windows, &nodes, &dev),
             windows: windows(scenario.duration, &requests, events, &nodes),
             totals: totals(&requests, failure_windows.len()),
             members: events
@@ -142,14 +152,17 @@ impl Outcome {
                 .collect(),
             mail_sent: events
                 .iter()
+                .filter(prod)
                 .filter(|e| matches!(e.kind, EventKind::MailSent { .. }))
                 .count(),
             mail_failed_attempts: events
                 .iter()
+                .filter(prod)
                 .filter(|e| matches!(e.kind, EventKind::MailFailed { .. }))
                 .count(),
             mail_longest_wait_ms: events
                 .iter()
+                .filter(prod)
                 .filter_map(|e| match &e.kind {
                     EventKind::MailSent { waited_ms, .. } => Some(*waited_ms),
                     _ => None,
@@ -171,6 +184,7 @@ impl Outcome {
                 &nodes,
                 events.last().map_or(Duration::ZERO, |e| e.at),
             ),
+            dev: super::outside::DevSummary::new(events, &scenario.topology),
             rolled_back: events
                 .iter()
                 .map(|e| match &e.kind {
@@ -184,10 +198,18 @@ impl Outcome {
     }
 }
 
-fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String]) -> Vec<Line> {
+fn timeline(
+    events: &[Event],
+    failure_windows: &[FailureWindow],
+    nodes: &[String],
+    dev: &[String],
+) -> Vec<Line> {
     let mut up: Vec<&String> = nodes.iter().collect();
     let mut lines: Vec<Line> = Vec::new();
+    // Production's mail streak, and the dev/test instance's apart from it.
     let mut mail_failing = false;
+    let mut dev_mail_failing = false;
+    let mut boundary_seen = BTreeSet::new();
     let mut failing: BTreeMap<(String, String), bool> = BTreeMap::new();
     for e in events {
         if let EventKind::ServiceStarted { service, port } = &e.kind {
@@ -231,7 +253,19 @@ fn timeline(events: &[Event], failure_windows: &[FailureWindow], nodes: &[String
                 text,
             });
         }
-        if let Some(text) = mail_line(&e.kind, &mut mail_failing) {
+        let failing = if dev.contains(&e.host) {
+            &mut dev_mail_failing
+        } else {
+            &mut mail_failing
+        };
+        if let Some(text) = mail_line(&e.kind, failing) {
+            lines.push(Line {
+                at_ms: ms(e.at),
+                host: e.host.clone(),
+                text,
+            });
+        }
+        if let Some(text) = boundary_line(e, &mut boundary_seen) {
             lines.push(Line {
                 at_ms: ms(e.at),
                 host: e.host.clone(),
@@ -308,7 +342,9 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         | EventKind::Outbound { .. }
         | EventKind::TokenIssued { .. }
         | EventKind::TokenChecked { .. }
-        | EventKind::TokenRefused { .. } => {
+        | EventKind::TokenRefused { .. }
+        | EventKind::Boundary(_)
+        | EventKind::DevFinal { .. } => {
             return None;
         }
     };
@@ -462,6 +498,31 @@ fn mail_line(kind: &EventKind, failing: &mut bool) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The dev/test boundary as the timeline tells it: the first attempt of each kind (sender,
+/// destination, protocol, what the network did); the report's summary counts them all.
+fn boundary_line(
+    e: &Event,
+    seen: &mut BTreeSet<(String, std::net::SocketAddr, &'static str, BoundaryVerdict)>,
+) -> Option<String> {
+    let EventKind::Boundary(r) = &e.kind else {
+        return None;
+    };
+    if !seen.insert((e.host.clone(), r.to, r.protocol, r.verdict)) {
+        return None;
+    }
+    let what = match r.verdict {
+        BoundaryVerdict::NoRoute => "stopped at the dev/test boundary: no route",
+        BoundaryVerdict::Firewall => {
+            "routed across the dev/test boundary, stopped by a firewall rule"
+        }
+        BoundaryVerdict::Crossed => "CROSSED the dev/test boundary: the two LANs are routed",
+    };
+    Some(format!(
+        "{} {} -> {} {what} (first such attempt; all are counted at the end)",
+        r.protocol, r.from, r.to
+    ))
 }
 
 /// The two lines of failure window `n`: where it opens and where it closes.

@@ -1,12 +1,14 @@
 //! The report's summary of what lies outside the replica set: clocks, NTP, tokens, the
-//! egress and the nodes' calls out.
+//! egress and the nodes' calls out; and, when it is deployed, the dev/test instance and
+//! its boundary.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::events::{EgressVerdict, Event, EventKind};
+use crate::events::{BoundaryVerdict, EgressVerdict, Event, EventKind};
+use crate::topology::{DevNetwork, Role, Topology};
 use crate::world::clock::ClockSetting;
 
 /// One host's clock at the end of the run.
@@ -114,5 +116,94 @@ impl OutsideSummary {
                 .map(|(p, (ok, failed))| (p, ok, failed))
                 .collect(),
         }
+    }
+}
+
+/// Attempts across the dev/test boundary from one host to one destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BoundaryTally {
+    /// The sender's name.
+    pub from: String,
+    pub to: std::net::SocketAddr,
+    pub protocol: &'static str,
+    pub crossed: usize,
+    pub no_route: usize,
+    pub firewall: usize,
+}
+
+/// The dev/test instance and its boundary, summed over the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DevSummary {
+    /// `"isolated"` or `"routed"`.
+    pub network: &'static str,
+    /// The relay `dev-1` is configured with.
+    pub relay: Option<std::net::Ipv4Addr>,
+    /// Attempts across the boundary, by sender and destination, in that order.
+    pub boundary: Vec<BoundaryTally>,
+    /// `dev-1`'s signups and verification mail at the end (from its final data), and its
+    /// delivery attempts over the run.
+    pub signups: usize,
+    pub mail_queued: usize,
+    pub mail_sent: usize,
+    pub mail_failed_attempts: usize,
+}
+
+impl DevSummary {
+    /// `None` without a dev/test instance.
+    pub fn new(events: &[Event], topology: &Topology) -> Option<Self> {
+        let dev: Vec<&str> = topology
+            .with_role(Role::DevNode)
+            .map(|h| h.name.as_str())
+            .collect();
+        if dev.is_empty() {
+            return None;
+        }
+        let mut tallies: BTreeMap<(String, std::net::SocketAddr, &'static str), BoundaryTally> =
+            BTreeMap::new();
+        let mut summary = Self {
+            network: match topology.dev.network {
+                DevNetwork::Isolated => "isolated",
+                DevNetwork::Routed => "routed",
+            },
+            relay: topology.dev.smtp_relay,
+            boundary: Vec::new(),
+            signups: 0,
+            mail_queued: 0,
+            mail_sent: 0,
+            mail_failed_attempts: 0,
+        };
+        for e in events {
+            let on_dev = dev.contains(&e.host.as_str());
+            match &e.kind {
+                EventKind::Boundary(r) => {
+                    let key = (e.host.clone(), r.to, r.protocol);
+                    let tally = tallies.entry(key).or_insert_with(|| BoundaryTally {
+                        from: e.host.clone(),
+                        to: r.to,
+                        protocol: r.protocol,
+                        crossed: 0,
+                        no_route: 0,
+                        firewall: 0,
+                    });
+                    match r.verdict {
+                        BoundaryVerdict::Crossed => tally.crossed += 1,
+                        BoundaryVerdict::NoRoute => tally.no_route += 1,
+                        BoundaryVerdict::Firewall => tally.firewall += 1,
+                    }
+                }
+                EventKind::DevFinal {
+                    signups,
+                    mail_queued,
+                } => {
+                    summary.signups += signups;
+                    summary.mail_queued += mail_queued;
+                }
+                EventKind::MailSent { .. } if on_dev => summary.mail_sent += 1,
+                EventKind::MailFailed { .. } if on_dev => summary.mail_failed_attempts += 1,
+                _ => {}
+            }
+        }
+        summary.boundary = tallies.into_values().collect();
+        Some(summary)
     }
 }

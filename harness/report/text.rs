@@ -286,6 +286,48 @@ fn outside(out: &mut String, o: &Outcome) {
     for (purpose, ok, failed) in &x.outbound {
         push(out, format!("  {purpose}: {ok} ok, {failed} failed"));
     }
+    if let Some(dev) = &o.dev {
+        dev_lines(out, dev);
+    }
+}
+
+/// The dev/test instance and its boundary (only when it is deployed).
+fn dev_lines(out: &mut String, d: &super::outside::DevSummary) {
+    let relay = d
+        .relay
+        .map_or("no relay".to_string(), |ip| format!("relay {ip}"));
+    push(
+        out,
+        format!(
+            "  dev-1 ({relay}): {} signups by its tester, {} verification mails delivered, {} failed attempts, {} still queued at the end",
+            d.signups, d.mail_sent, d.mail_failed_attempts, d.mail_queued
+        ),
+    );
+    let total =
+        |f: fn(&super::outside::BoundaryTally) -> usize| d.boundary.iter().map(f).sum::<usize>();
+    let (crossed, no_route, firewall) = (
+        total(|t| t.crossed),
+        total(|t| t.no_route),
+        total(|t| t.firewall),
+    );
+    push(
+        out,
+        format!(
+            "  dev/test boundary ({}): {} attempts, {crossed} crossed, {} stopped ({no_route} no route, {firewall} by the firewall)",
+            d.network,
+            crossed + no_route + firewall,
+            no_route + firewall
+        ),
+    );
+    for t in &d.boundary {
+        push(
+            out,
+            format!(
+                "    {} -> {} {}: {} crossed, {} no route, {} by the firewall",
+                t.from, t.to, t.protocol, t.crossed, t.no_route, t.firewall
+            ),
+        );
+    }
 }
 
 fn ms(v: Option<u64>) -> String {

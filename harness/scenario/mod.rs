@@ -3,6 +3,7 @@
 
 pub mod executor;
 pub mod expect;
+pub mod isolation;
 pub mod load;
 pub mod outside;
 pub mod spec;

@@ -15,6 +15,9 @@
 //! majority before `MailSent` committed, the next primary sends it again. The checkers
 //! count every message the relay accepted, so a duplicate would show.
 //!
+//! Without a relay (`relay = None`, the dev/test instance's default) the queue holds its
+//! mail: nothing is attempted, nothing connects, and every message stays queued.
+//!
 //! Left out on purpose: password-reset mail, bounces, several relays.
 //!
 //! Ports: none of its own; connects to the relay on 587.
@@ -38,7 +41,8 @@ pub const MAX_PER_POLL: usize = 20;
 /// How a node sends mail.
 #[derive(Debug, Clone)]
 pub struct MailConfig {
-    pub relay: SocketAddr,
+    /// The relay's submission address; `None`: no relay configured, mail stays queued.
+    pub relay: Option<SocketAddr>,
     pub username: String,
     pub password: String,
     /// The deployment's domain, for the sender and message ids.
@@ -63,6 +67,10 @@ pub fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
 
 /// Runs the queue for this node until the node stops.
 pub async fn run<N: Net>(env: Env<N>, db: Database<N>, config: MailConfig) {
+    let Some(relay) = config.relay else {
+        // No relay: the queue (in the database) holds the mail; there is nothing to do.
+        return;
+    };
     // Failed attempts and the earliest next attempt, by user. Held in memory: after a
     // restart or a failover, delivery simply starts over at once.
     let mut retries: BTreeMap<String, (u32, Duration)> = BTreeMap::new();
@@ -82,7 +90,7 @@ pub async fn run<N: Net>(env: Env<N>, db: Database<N>, config: MailConfig) {
             .take(MAX_PER_POLL)
             .collect();
         for (user, queued_ms) in due {
-            deliver(&env, &db, &config, &mut retries, &user, queued_ms).await;
+            deliver(&env, &db, &config, relay, &mut retries, &user, queued_ms).await;
         }
     }
 }
@@ -91,6 +99,7 @@ async fn deliver<N: Net>(
     env: &Env<N>,
     db: &Database<N>,
     config: &MailConfig,
+    relay: SocketAddr,
     retries: &mut BTreeMap<String, (u32, Duration)>,
     user: &str,
     queued_ms: u64,
@@ -104,7 +113,7 @@ async fn deliver<N: Net>(
         body: format!("Welcome, {user}. Follow the link to verify your address."),
     };
     let credentials = (config.username.as_str(), config.password.as_str());
-    let sent = smtp::send(&env.net, config.relay, credentials, &mail, config.timeout).await;
+    let sent = smtp::send(&env.net, relay, credentials, &mail, config.timeout).await;
     let failures = retries.get(user).map_or(0, |(f, _)| *f);
     match sent {
         Ok(()) => {

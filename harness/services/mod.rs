@@ -7,6 +7,7 @@
 pub mod arrivals;
 pub mod cluster_ports;
 pub mod database;
+pub mod dev_tester;
 pub mod dns;
 pub mod egress;
 pub mod health;

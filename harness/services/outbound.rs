@@ -12,7 +12,8 @@
 //!   `node.social_timeout`. The node's socket layer sends it to the egress; the node does
 //!   not know. Every failure is a sentence: the name did not resolve, the egress refused
 //!   (its own `egress: ...` reason), the provider could not be reached, no answer in time.
-//! - The periodic checks: every `node.update_interval` (the first 5s after start), `GET
+//! - The periodic checks (unless `periodic` is off, as on the dev/test instance, whose LAN
+//!   has no way out): every `node.update_interval` (the first 5s after start), `GET
 //!   /appliance/latest` on the update mirror and `GET /extensions/manifest.json` on the
 //!   CDN, each bounded by `node.social_timeout`, each recorded as an
 //!   [`EventKind::Outbound`] with what it got or why not.
@@ -60,6 +61,9 @@ pub struct Outside {
     pub updates: String,
     pub social_timeout: Duration,
     pub update_interval: Duration,
+    /// Run the periodic update check and extensions refresh. True on production's nodes;
+    /// false on `dev-1`, whose LAN has no egress to reach them through.
+    pub periodic: bool,
     pub ntp: NtpSettings,
 }
 
@@ -140,6 +144,9 @@ pub async fn periodic_checks<N: Net>(
     resolver: std::sync::Arc<Resolver>,
     outside: Outside,
 ) {
+    if !outside.periodic {
+        return;
+    }
     tokio::time::sleep(FIRST_CHECK).await;
     loop {
         for (purpose, site, path) in [

@@ -9,6 +9,12 @@
 //! crashed host would be *silent*, but a machine whose kernel is up refuses connections
 //! at once; `connect` refuses them before any segment is sent. And firewall rules
 //! (scenario `block` steps and partitions), REJECT or DROP, for TCP and UDP.
+//!
+//! Beside the table, the [`Boundary`] around the dev/test LAN (when `dev-1` is deployed):
+//! a connect or datagram between that LAN and anything outside it is judged before
+//! everything else (isolated: no route, silence; routed: on to the firewall) and recorded
+//! as an [`EventKind::Boundary`]. Traffic on one side of the line is neither judged nor
+//! recorded: two address comparisons, and nothing at all without `dev-1`.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -17,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::AsyncWriteExt;
 
+use crate::events::{BoundaryRecord, BoundaryVerdict, EventKind, Recorder};
 use crate::net::original::{self, Transport};
 use crate::net::{Datagrams, Listener, Net};
 
@@ -128,6 +135,47 @@ impl FaultTable {
     }
 }
 
+/// The line around the dev/test LAN (seed 003: "Production and non-Production
+/// (test/development) must be on completely isolated networks").
+///
+/// The dev/test LAN has no route to anywhere but itself: not to production's LAN, not to
+/// the users, not to the internet (it has no gateway). A deployment that routes it to
+/// production (`dev.network = "routed"`) lets traffic between the two LANs through; the
+/// rest stays unrouted. Every attempt across the line, in either direction, is recorded.
+#[derive(Debug, Clone)]
+pub struct Boundary {
+    /// The dev/test LAN.
+    dev: ipnet::Ipv4Net,
+    /// The LAN routed to it: production's when routed, none when isolated.
+    routed: Option<ipnet::Ipv4Net>,
+    recorder: Recorder,
+}
+
+impl Boundary {
+    pub fn new(dev: ipnet::Ipv4Net, routed: Option<ipnet::Ipv4Net>, recorder: Recorder) -> Self {
+        Self {
+            dev,
+            routed,
+            recorder,
+        }
+    }
+
+    /// Whether traffic from `from` to `to` crosses the line: `None` when both are on one
+    /// side (loopback counts as the sender's side), else whether a route carries it.
+    pub fn crossing(&self, from: IpAddr, to: IpAddr) -> Option<bool> {
+        let on = |net: &ipnet::Ipv4Net, ip: IpAddr| match ip {
+            IpAddr::V4(v4) => net.contains(&v4),
+            IpAddr::V6(_) => false,
+        };
+        let inside = on(&self.dev, from);
+        if to.is_loopback() || inside == on(&self.dev, to) {
+            return None;
+        }
+        let outside = if inside { to } else { from };
+        Some(self.routed.is_some_and(|net| on(&net, outside)))
+    }
+}
+
 /// The port the egress intercepts redirected traffic on, TCP and UDP (Squid's
 /// conventional intercept port).
 pub const INTERCEPT_PORT: u16 = 3129;
@@ -139,6 +187,9 @@ pub struct SimNet {
     faults: FaultTable,
     /// The default gateway, for hosts whose route off the LAN goes through the egress.
     gateway: Option<IpAddr>,
+    /// The dev/test boundary and this host's name for its records, when `dev-1` is
+    /// deployed.
+    boundary: Option<(Arc<Boundary>, Arc<str>)>,
 }
 
 impl SimNet {
@@ -147,7 +198,48 @@ impl SimNet {
             ip,
             faults,
             gateway: None,
+            boundary: None,
         }
+    }
+
+    /// Puts this host (named `host` in the records) behind the dev/test boundary's rules.
+    pub fn guarded(mut self, boundary: Arc<Boundary>, host: &str) -> Self {
+        self.boundary = Some((boundary, host.into()));
+        self
+    }
+
+    /// Judges an attempt from this host to `to` at the dev/test boundary and records it
+    /// if it crosses; `false` when there is no route (the caller stays silent). A routed
+    /// attempt a firewall rule stops is recorded as stopped, and the rule then acts.
+    fn cross(&self, to: SocketAddr, protocol: Protocol) -> bool {
+        let Some((boundary, host)) = &self.boundary else {
+            return true;
+        };
+        let Some(routed) = boundary.crossing(self.ip, to.ip()) else {
+            return true;
+        };
+        let verdict = if !routed {
+            BoundaryVerdict::NoRoute
+        } else if self.faults.rule_verdict(self.ip, to, protocol).is_some() {
+            BoundaryVerdict::Firewall
+        } else {
+            BoundaryVerdict::Crossed
+        };
+        let at = turmoil::sim_elapsed().expect("sockets are used only while their host runs");
+        let record = BoundaryRecord {
+            from: self.ip,
+            to,
+            protocol: if protocol == Protocol::Udp {
+                "udp"
+            } else {
+                "tcp"
+            },
+            verdict,
+        };
+        boundary
+            .recorder
+            .record_at(at, host, EventKind::Boundary(record));
+        routed
     }
 
     /// Routes everything off this host's /24 through `egress`: connections and datagrams
@@ -165,7 +257,12 @@ impl SimNet {
             (IpAddr::V4(a), IpAddr::V4(b)) => a.octets()[..3] == b.octets()[..3],
             _ => false,
         };
-        (!on_link).then_some(SocketAddr::new(gateway, INTERCEPT_PORT))
+        // A LAN routed to this one is reached directly, not through the gateway.
+        let routed = self
+            .boundary
+            .as_ref()
+            .is_some_and(|(b, _)| b.crossing(self.ip, to.ip()) == Some(true));
+        (!on_link && !routed).then_some(SocketAddr::new(gateway, INTERCEPT_PORT))
     }
 
     /// The firewall's verdict on traffic to `to` and, when it is redirected, on the hop to
@@ -209,6 +306,9 @@ impl Net for SimNet {
     }
 
     async fn connect(&self, to: SocketAddr) -> io::Result<turmoil::net::TcpStream> {
+        if !self.cross(to, Protocol::Tcp) {
+            return std::future::pending().await;
+        }
         match self.verdict(to, Protocol::Tcp) {
             Some(Action::Reject) => {
                 let why = format!("{to} refused the connection");
@@ -247,6 +347,9 @@ impl Listener for SimListener {
 
 impl Datagrams for SimSocket {
     async fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        if !self.net.cross(to, Protocol::Udp) {
+            return Ok(buf.len());
+        }
         match self.net.verdict(to, Protocol::Udp) {
             Some(Action::Reject) => Err(io::Error::new(
                 io::ErrorKind::ConnectionRefused,
@@ -340,5 +443,101 @@ mod tests {
             table.verdict(ip(11), SocketAddr::new(ip(13), 53), Protocol::Udp),
             None
         );
+    }
+
+    /// Proves the boundary leaves traffic within either side alone, stops everything
+    /// across it when isolated, and when routed carries only what goes between the two
+    /// LANs (the users and the internet stay unreachable from dev/test).
+    #[test]
+    fn boundary_crossings() {
+        use crate::topology::{DEV_LAN, PROD_LAN};
+        let dev: IpAddr = "10.0.2.11".parse().unwrap();
+        let users: IpAddr = "198.51.100.10".parse().unwrap();
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        let isolated = Boundary::new(DEV_LAN, None, Recorder::new());
+        assert_eq!(isolated.crossing(ip(11), ip(25)), None);
+        assert_eq!(isolated.crossing(dev, dev), None);
+        assert_eq!(isolated.crossing(dev, loopback), None);
+        assert_eq!(isolated.crossing(dev, ip(25)), Some(false));
+        assert_eq!(isolated.crossing(ip(11), dev), Some(false));
+        assert_eq!(isolated.crossing(dev, users), Some(false));
+        let routed = Boundary::new(DEV_LAN, Some(PROD_LAN), Recorder::new());
+        assert_eq!(routed.crossing(dev, ip(25)), Some(true));
+        assert_eq!(routed.crossing(ip(11), dev), Some(true));
+        assert_eq!(routed.crossing(users, dev), Some(false));
+        assert_eq!(routed.crossing(ip(11), ip(12)), None);
+    }
+
+    /// Runs node-1 (production, behind its gateway) connecting to dev-1 on 27017 and to
+    /// node-2 on 443, with the boundary isolated or routed; returns whether the dev
+    /// connect completed within 2s, and the boundary records.
+    fn production_to_dev(routed: bool) -> (bool, Vec<crate::events::Event>) {
+        use crate::topology::{DEV_LAN, PROD_LAN};
+        let recorder = Recorder::new();
+        let boundary = Arc::new(Boundary::new(
+            DEV_LAN,
+            routed.then_some(PROD_LAN),
+            recorder.clone(),
+        ));
+        let dev: IpAddr = "10.0.2.11".parse().unwrap();
+        let mut sim = turmoil::Builder::new().rng_seed(1).build();
+        for (host, addr, port) in [("dev-1", dev, 27017), ("node-2", ip(12), 443)] {
+            let net = SimNet::new(addr, FaultTable::default()).guarded(boundary.clone(), host);
+            sim.host(addr, move || {
+                let net = net.clone();
+                async move {
+                    let mut listener = net.listen(port).await?;
+                    loop {
+                        let (stream, _) = listener.accept().await?;
+                        drop(stream);
+                    }
+                }
+            });
+        }
+        // node-1 routes off its LAN through an egress (none listens here): a routed dev
+        // LAN must be reached directly, not through it.
+        let net = SimNet::new(ip(11), FaultTable::default())
+            .via(ip(1))
+            .guarded(boundary, "node-1");
+        let connected = Arc::new(Mutex::new(false));
+        let done = connected.clone();
+        sim.client(ip(11), async move {
+            net.connect(SocketAddr::new(ip(12), 443)).await?;
+            let to_dev = net.connect(SocketAddr::new(dev, 27017));
+            let ok = tokio::time::timeout(std::time::Duration::from_secs(2), to_dev).await;
+            *done.lock().unwrap() = matches!(ok, Ok(Ok(_)));
+            Ok(())
+        });
+        sim.run().unwrap();
+        let completed = *connected.lock().unwrap();
+        (completed, recorder.snapshot())
+    }
+
+    /// Proves, through real simulated sockets, that a production host's connect to dev-1
+    /// meets silence and is recorded (host, addresses, verdict) when isolated, completes
+    /// and is recorded as crossed when routed, and that same-LAN traffic is not recorded.
+    #[test]
+    fn production_to_dev_is_silenced_and_recorded() {
+        for routed in [false, true] {
+            let (completed, events) = production_to_dev(routed);
+            assert_eq!(completed, routed);
+            let [event] = events.as_slice() else {
+                panic!("expected one boundary record, found {events:?}");
+            };
+            assert_eq!(event.host, "node-1");
+            let EventKind::Boundary(r) = &event.kind else {
+                panic!("expected a boundary record, found {event:?}");
+            };
+            assert_eq!(
+                (r.from, r.to.to_string(), r.protocol),
+                (ip(11), "10.0.2.11:27017".to_string(), "tcp")
+            );
+            let want = if routed {
+                BoundaryVerdict::Crossed
+            } else {
+                BoundaryVerdict::NoRoute
+            };
+            assert_eq!(r.verdict, want);
+        }
     }
 }

@@ -15,6 +15,12 @@
 //! - a restart undoes either (for a power-off, turmoil's `repair`, which does not release
 //!   what was held: packets sent to a dead machine stay lost) and starts the software
 //!   afresh.
+//!
+//! The dev/test instance `dev-1` (when `[topology.dev] enabled = true`) runs the node's
+//! code as a replica set of one, apart from production's set: the world keeps its member
+//! aside, so production's health, convergence and checkers never see it, and records its
+//! data at the end as an `EventKind::DevFinal`. Its LAN is fenced by a [`Boundary`] every
+//! host's socket layer applies; see [`crate::services::dev_tester`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -25,6 +31,7 @@ use crate::env::Env;
 use crate::events::{ClockCause, CrashMode, EventKind, MemberFinal, Recorder};
 use crate::scenario::spec::ClockStep;
 use crate::services::database::{self, DbConfig, SharedMember};
+use crate::services::dev_tester::{self, TesterConfig};
 use crate::services::dns::{self, Zone};
 use crate::services::egress::{self, EgressConfig};
 use crate::services::http::{Dial, Front};
@@ -39,9 +46,11 @@ use crate::services::replica_set::{Member, RsConfig};
 use crate::services::smtp::{self, SmtpConfig};
 use crate::services::users::{self, UsersConfig};
 use crate::tls::{self, Identity};
-use crate::topology::{LbMode, LoadSettings, ProxyProtocol, Role, Topology};
+use crate::topology::{
+    DEV_LAN, DevNetwork, LbMode, LoadSettings, PROD_LAN, ProxyProtocol, Role, Topology,
+};
 use crate::world::clock::{Adjustment, ClockHandle, SimClock};
-use crate::world::net::{Action, FaultTable, Protocol, Rule, SimNet};
+use crate::world::net::{Action, Boundary, FaultTable, Protocol, Rule, SimNet};
 
 /// The wall-clock time every run starts at: 2026-01-01T00:00:00Z.
 pub const EPOCH_UNIX_S: u64 = 1_767_225_600;
@@ -102,6 +111,8 @@ pub struct World {
     faults: FaultTable,
     /// Every node's replica-set member: the world owns the data files.
     members: BTreeMap<String, SharedMember>,
+    /// The dev/test instance's name and its member (a set of one), when deployed.
+    dev: Option<(String, SharedMember)>,
     /// Nodes that are down, and how they went down.
     down: BTreeMap<String, CrashMode>,
     /// Active partition cuts, by address.
@@ -128,12 +139,29 @@ impl World {
             .build();
         let recorder = Recorder::new();
         let faults = FaultTable::default();
+        let boundary = topology.dev.enabled.then(|| {
+            let routed = (topology.dev.network == DevNetwork::Routed).then_some(PROD_LAN);
+            Arc::new(Boundary::new(DEV_LAN, routed, recorder.clone()))
+        });
+        let wires = Wires {
+            recorder: recorder.clone(),
+            faults: faults.clone(),
+            boundary,
+        };
         let members = members(topology, setup.seed);
+        let dev = topology
+            .with_role(Role::DevNode)
+            .next()
+            .map(|h| (h.name.clone(), dev_member(topology, h, setup.seed)));
         let mut clocks = BTreeMap::new();
         let identity = identity(topology);
         for host in &topology.hosts {
+            let member = match (&dev, host.role) {
+                (Some((_, m)), Role::DevNode) => Some(m),
+                _ => members.get(&host.name),
+            };
             let clock = register(
-                &mut sim, topology, setup, &recorder, &faults, &members, &identity, host,
+                &mut sim, topology, setup, &wires, member, &identity, host,
             );
             clocks.insert(host.name.clone(), clock);
         }
@@ -177,6 +205,7 @@ impl World {
             recorder,
             faults,
             members,
+            dev,
             down: BTreeMap::new(),
             cuts: Vec::new(),
             links: BTreeMap::new(),
@@ -254,6 +283,9 @@ impl World {
         });
         let now = self.elapsed();
         if let Some(member) = self.members.get(node) {
+            lock(member).restart(now);
+        }
+        if let Some((_, member)) = self.dev.as_ref().filter(|(name, _)| name == node) {
             lock(member).restart(now);
         }
         self.sim.bounce(ip);
@@ -524,6 +556,19 @@ impl World {
                 domain: self.topology.domain.clone(),
             }));
         }
+        if let Some((name, member)) = &self.dev {
+            let m = lock(member);
+            let signups = m
+                .log()
+                .iter()
+                .filter(|e| matches!(e.op, crate::services::replica_set::Op::Signup { .. }))
+                .count();
+            let kind = EventKind::DevFinal {
+                signups,
+                mail_queued: m.pending_mail().len(),
+            };
+            self.recorder.record_at(self.elapsed(), name, kind);
+        }
     }
 }
 
@@ -623,14 +668,36 @@ fn host_tls(identity: Option<&Identity>, clock: &SimClock) -> HostTls {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+
+/// The dev/test instance's member: a replica set of its own, of one member, primary of
+/// itself from the start.
+fn dev_member(topology: &Topology, host: &crate::topology::Host, seed: u64) -> SharedMember {
+    let rs = &topology.replica_set;
+    let config = RsConfig {
+        members: vec![host.name.clone()],
+        priorities: vec![1],
+        heartbeat: rs.heartbeat,
+        election_timeout: rs.election_timeout,
+        lag_threshold: rs.lag_threshold,
+    };
+    Arc::new(Mutex::new(Member::new(config, 0, host_seed(seed, host))))
+}
+
+/// What every host's socket layer is wired to: the event log, the fault table and, when
+/// `dev-1` is deployed, the dev/test boundary.
+struct Wires {
+    recorder: Recorder,
+    faults: FaultTable,
+    boundary: Option<Arc<Boundary>>,
+}
+
+/// Registers `host`; `member` is its replica-set member (nodes and `dev-1`).
 fn register(
     sim: &mut turmoil::Sim<'static>,
     topology: &Topology,
     setup: &RunSetup,
-    recorder: &Recorder,
-    faults: &FaultTable,
-    members: &BTreeMap<String, SharedMember>,
+    wires: &Wires,
+    member: Option<&SharedMember>,
     identity: &Option<Arc<Identity>>,
     host: &crate::topology::Host,
 ) -> ClockHandle {
@@ -638,11 +705,19 @@ fn register(
     let clock = SimClock::new(Duration::from_secs(EPOCH_UNIX_S));
     let handle = clock.handle();
     let tls = host_tls(identity.as_deref(), &clock);
-    let (recorder, faults, name) = (recorder.clone(), faults.clone(), host.name.clone());
-    // Nodes reach the internet only through the egress.
+    let (recorder, faults, name) = (
+        wires.recorder.clone(),
+        wires.faults.clone(),
+        host.name.clone(),
+    );
+    let boundary = wires.boundary.clone();
+    // Nodes reach the internet only through the egress (dev-1's LAN has no way out).
     let gateway = (host.role == Role::Node).then(|| topology.egress());
     let env = move || {
-        let net = SimNet::new(ip, faults.clone());
+        let mut net = SimNet::new(ip, faults.clone());
+        if let Some(b) = &boundary {
+            net = net.guarded(b.clone(), &name);
+        }
         Env::new(
             &name,
             gateway.map_or(net.clone(), |g| net.via(g)),
@@ -650,32 +725,33 @@ fn register(
             recorder.clone(),
         )
     };
+    let member = || {
+        member
+            .expect("the world makes a member for every node")
+            .clone()
+    };
     match host.role {
         Role::Dns => start(sim, ip, env, zone(topology), dns::run),
         Role::LoadBalancer => start(sim, ip, env, lb_config(topology, &tls), load_balancer::run),
         Role::Smtp => start(sim, ip, env, smtp_config(topology), smtp::run),
-        Role::Node => start(
-            sim,
-            ip,
-            env,
-            node_config(topology, members, host, setup.seed, &tls),
-            node::run,
-        ),
+        Role::Node => {
+            let peers = topology
+                .with_role(Role::Node)
+                .map(|n| SocketAddr::new(n.address, database::PORT))
+                .collect();
+            let config = node_config(topology, member(), peers, host, setup.seed, &tls);
+            start(sim, ip, env, config, node::run);
+        }
         Role::Egress => start(sim, ip, env, egress_config(topology), egress::run),
         Role::IdentityProvider | Role::Cdn | Role::UpdateMirror => {
             start(sim, ip, env, host.role, internet::run);
         }
         Role::TimeServer => start(sim, ip, env, (), |env, ()| ntp::run(env)),
-        Role::Users => start(
-            sim,
-            ip,
-            env,
-            users_config(topology, setup, &tls),
-            users::run,
-        ),
-        // The dev/test instance is built by the isolation work (issue 5); until then the
-        // topology leaves it out by default (`dev.enabled = false`).
-        Role::DevNode => unimplemented!("dev-1 is not built yet"),
+        Role::Users => start(sim, ip, env, users_config(topology, setup, &tls), users::run),
+        Role::DevNode => {
+            let config = dev_config(topology, member(), host, setup, &tls);
+            start(sim, ip, env, config, dev_tester::run);
+        }
     }
     handle
 }
@@ -778,20 +854,56 @@ fn egress_config(topology: &Topology) -> EgressConfig {
     }
 }
 
+/// `dev-1`: the node service as production's nodes run it, in a set of its own, with
+/// what its LAN cannot reach turned off (NTP and the periodic checks: no egress, no time
+/// server; its clock runs free from true time), its relay `dev.smtp_relay` (none: mail
+/// stays queued), and the tester beside it.
+fn dev_config(
+    topology: &Topology,
+    member: SharedMember,
+    host: &crate::topology::Host,
+    setup: &RunSetup,
+    tls: &HostTls,
+) -> (NodeConfig, TesterConfig) {
+    let own = vec![SocketAddr::new(host.address, database::PORT)];
+    let mut node = node_config(topology, member, own, host, setup.seed, tls);
+    // Its tester dials it directly, in plain HTTP: no balancer, no PROXY header, no TLS.
+    node.front = Front::default();
+    node.trusted_proxy = None;
+    node.outside.ntp.enabled = false;
+    node.outside.periodic = false;
+    node.mail.relay = topology
+        .dev
+        .smtp_relay
+        .map(|ip| SocketAddr::new(IpAddr::V4(ip), smtp::PORT));
+    let tester = TesterConfig {
+        signups_per_s: topology.dev.signups_per_s,
+        until: setup.load_for,
+        seed: setup.seed,
+    };
+    (node, tester)
+}
+
+/// A host's own stream: the run's seed mixed with its address.
+fn host_seed(seed: u64, host: &crate::topology::Host) -> u64 {
+    let IpAddr::V4(v4) = host.address else {
+        unreachable!("ha-N addresses are IPv4")
+    };
+    seed ^ u64::from(u32::from(v4)).rotate_left(32)
+}
+
 fn node_config(
     topology: &Topology,
-    members: &BTreeMap<String, SharedMember>,
+    member: SharedMember,
+    peers: Vec<SocketAddr>,
     host: &crate::topology::Host,
     seed: u64,
     tls: &HostTls,
 ) -> NodeConfig {
     let rs = &topology.replica_set;
     let db = DbConfig {
-        member: members[&host.name].clone(),
-        peers: topology
-            .with_role(Role::Node)
-            .map(|n| SocketAddr::new(n.address, database::PORT))
-            .collect(),
+        member,
+        peers,
         write_timeout: rs.write_timeout,
         contact_max: rs.contact_max,
     };
@@ -803,11 +915,8 @@ fn node_config(
         updates: topology.the(Role::UpdateMirror).name.clone(),
         social_timeout: node.social_timeout,
         update_interval: node.update_interval,
+        periodic: true,
         ntp: topology.ntp.clone(),
-    };
-    // Each node's own stream: the run's seed mixed with the node's address.
-    let IpAddr::V4(v4) = host.address else {
-        unreachable!("ha-N addresses are IPv4")
     };
     NodeConfig {
         db,
@@ -815,7 +924,8 @@ fn node_config(
         name: host.name.clone(),
         settings: topology.node.clone(),
         outside,
-        seed: seed ^ u64::from(u32::from(v4)).rotate_left(32),
+        // Each node's own stream: the run's seed mixed with the node's address.
+        seed: host_seed(seed, host),
         front: match topology.lb.mode {
             LbMode::Https => Front::default(),
             LbMode::Tcp => Front {
@@ -841,7 +951,10 @@ fn smtp_config(topology: &Topology) -> SmtpConfig {
 fn mail_config(topology: &Topology) -> MailConfig {
     let s = &topology.smtp;
     MailConfig {
-        relay: SocketAddr::new(topology.the(Role::Smtp).address, smtp::PORT),
+        relay: Some(SocketAddr::new(
+            topology.the(Role::Smtp).address,
+            smtp::PORT,
+        )),
         username: s.username.clone(),
         password: s
             .node_password
