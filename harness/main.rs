@@ -2,10 +2,13 @@
 //!
 //! ```text
 //! harness run FILE [--seed N] [--format text|json]
+//! harness check FILE
 //! ```
 //!
 //! Exit codes: 0 when every expectation holds, 1 when one fails, 2 on bad input (an
 //! unreadable or invalid scenario, a bad flag), 3 when the simulation itself failed.
+//! `check`: 0 when the file meets every requirement it checks (one summary line), 1 with
+//! findings (one line each), 2 on bad input.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +42,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Check a scenario or a topology-only file against the seeds' requirements, without
+    /// running it.
+    Check {
+        /// The scenario or topology file (TOML).
+        file: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -51,6 +60,31 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { file, seed, format } => run(&file, seed, format),
+        Command::Check { file } => check(&file),
+    }
+}
+
+fn check(file: &std::path::Path) -> ExitCode {
+    match harness::check::check_file(file) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Ok(checked) if checked.findings.is_empty() => {
+            println!("{}", checked.summary);
+            ExitCode::SUCCESS
+        }
+        Ok(checked) => {
+            for finding in &checked.findings {
+                println!("{finding}");
+            }
+            eprintln!(
+                "{}: {} finding(s)",
+                file.display(),
+                checked.findings.len()
+            );
+            ExitCode::from(1)
+        }
     }
 }
 
