@@ -109,7 +109,11 @@ pub fn load(tls: &TlsSettings, base: &Path) -> Result<Option<Material>, CertErro
     } else {
         if tls.password.is_some() {
             let message = "expected a password only with a PFX certificate (.pfx or .p12); a PEM key must have none (seed 002)";
-            return Err(error("tls.password", Problem::Settings, message.to_string()));
+            return Err(error(
+                "tls.password",
+                Problem::Settings,
+                message.to_string(),
+            ));
         }
         let Some(key) = &tls.key else {
             let message = format!(
@@ -126,7 +130,8 @@ pub fn load(tls: &TlsSettings, base: &Path) -> Result<Option<Material>, CertErro
     let trust = match &tls.trust {
         Some(trust) => read_certificates(&resolve(base, trust), "tls.trust")?,
         None => {
-            let message = "expected the PEM file of the CA the users trust, with a certificate file";
+            let message =
+                "expected the PEM file of the CA the users trust, with a certificate file";
             return Err(error("tls.trust", Problem::Settings, message.to_string()));
         }
     };
@@ -217,7 +222,8 @@ fn pem_error(e: &pem::Error) -> String {
 /// a `Proc-Type: 4,ENCRYPTED` header.
 fn is_encrypted_pem(bytes: &[u8]) -> bool {
     let text = String::from_utf8_lossy(bytes);
-    text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") || text.contains("Proc-Type: 4,ENCRYPTED")
+    text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || text.contains("Proc-Type: 4,ENCRYPTED")
 }
 
 /// The certificates of a PEM file, in file order; at least one.
@@ -360,12 +366,12 @@ fn public_key(key: &PrivateKeyDer<'_>) -> Result<Vec<u8>, String> {
     };
     let bad = |e: &dyn std::fmt::Display| format!("the key does not decode ({e})");
     match (key, key_algorithm(key)) {
-        (PrivateKeyDer::Pkcs1(der), _) => {
-            rsa_public(rsa::RsaPrivateKey::from_pkcs1_der(der.secret_pkcs1_der()).map_err(|e| bad(&e))?)
-        }
-        (PrivateKeyDer::Pkcs8(der), KeyAlgorithm::Rsa) => {
-            rsa_public(rsa::RsaPrivateKey::from_pkcs8_der(der.secret_pkcs8_der()).map_err(|e| bad(&e))?)
-        }
+        (PrivateKeyDer::Pkcs1(der), _) => rsa_public(
+            rsa::RsaPrivateKey::from_pkcs1_der(der.secret_pkcs1_der()).map_err(|e| bad(&e))?,
+        ),
+        (PrivateKeyDer::Pkcs8(der), KeyAlgorithm::Rsa) => rsa_public(
+            rsa::RsaPrivateKey::from_pkcs8_der(der.secret_pkcs8_der()).map_err(|e| bad(&e))?,
+        ),
         (PrivateKeyDer::Sec1(der), KeyAlgorithm::Ec(curve)) => match curve.as_str() {
             "P-256" => Ok(p256::SecretKey::from_sec1_der(der.secret_sec1_der())
                 .map_err(|e| bad(&e))?
@@ -409,8 +415,8 @@ fn check_key_matches(
     key: &PrivateKeyDer<'_>,
     certificate: &Path,
 ) -> Result<(), CertError> {
-    let public = public_key(key)
-        .map_err(|message| error("tls.key", Problem::Malformed, message))?;
+    let public =
+        public_key(key).map_err(|message| error("tls.key", Problem::Malformed, message))?;
     let (_, cert) = x509_parser::parse_x509_certificate(leaf)
         .expect("read_certificates and read_pfx parse every certificate");
     if cert.public_key().subject_public_key.data.as_ref() != public.as_slice() {
@@ -433,20 +439,22 @@ fn read_pfx(
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), CertError> {
     use p12_keystore::error::Error as P12;
     let bytes = read(path, "tls.certificate")?;
-    let archive = p12_keystore::Pkcs12Archive::from_pkcs12(&bytes, password).map_err(|e| {
-        match e {
+    let archive =
+        p12_keystore::Pkcs12Archive::from_pkcs12(&bytes, password).map_err(|e| match e {
             P12::MacError(_) | P12::Pkcs5Error(_) | P12::UnpadError => error(
                 "tls.password",
                 Problem::WrongPassword,
-                format!("the password does not open {} (its integrity check fails)", path.display()),
+                format!(
+                    "the password does not open {} (its integrity check fails)",
+                    path.display()
+                ),
             ),
             other => error(
                 "tls.certificate",
                 Problem::Malformed,
                 format!("{}: expected a PFX/PKCS12 file ({other})", path.display()),
             ),
-        }
-    })?;
+        })?;
     let [key_bag] = <[_; 1]>::try_from(archive.keys).map_err(|keys| {
         let message = format!(
             "{}: expected exactly one private key in the PFX file, found {}",
@@ -473,12 +481,18 @@ fn read_pfx(
         .position(|(_, id)| key_id.is_some() && id == &key_id)
         .unwrap_or(0);
     if certs.is_empty() {
-        let message = format!("{}: expected a certificate in the PFX file, found none", path.display());
+        let message = format!(
+            "{}: expected a certificate in the PFX file, found none",
+            path.display()
+        );
         return Err(error("tls.certificate", Problem::Malformed, message));
     }
     let mut chain = vec![certs.remove(leaf).0];
     // Then each certificate's issuer, while the file holds it (at most every bag once).
-    while let Some(next) = certs.iter().position(|(der, _)| issued(chain.last().expect("non-empty"), der)) {
+    while let Some(next) = certs
+        .iter()
+        .position(|(der, _)| issued(chain.last().expect("non-empty"), der))
+    {
         chain.push(certs.remove(next).0);
     }
     Ok((chain.into_iter().map(CertificateDer::from).collect(), key))
@@ -518,14 +532,20 @@ pub fn issued_by(
     if cert.issuer().as_raw() != issuer.subject().as_raw() {
         return false;
     }
-    let authority = cert.extensions().iter().find_map(|e| match e.parsed_extension() {
-        ParsedExtension::AuthorityKeyIdentifier(a) => a.key_identifier.as_ref().map(|k| k.0),
-        _ => None,
-    });
-    let subject = issuer.extensions().iter().find_map(|e| match e.parsed_extension() {
-        ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0),
-        _ => None,
-    });
+    let authority = cert
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(a) => a.key_identifier.as_ref().map(|k| k.0),
+            _ => None,
+        });
+    let subject = issuer
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0),
+            _ => None,
+        });
     match (authority, subject) {
         (Some(a), Some(s)) => a == s,
         _ => true,
@@ -554,7 +574,9 @@ mod tests {
     /// the trusted root, and that a PFX of the same material loads to the same chain and key.
     #[test]
     fn loads_pem_and_pfx() {
-        let pem = load(&tls("good.pem", Some("good.key")), &fixtures()).unwrap().unwrap();
+        let pem = load(&tls("good.pem", Some("good.key")), &fixtures())
+            .unwrap()
+            .unwrap();
         assert_eq!(pem.chain.len(), 2);
         assert_eq!(pem.trust.len(), 1);
         assert_eq!(key_algorithm(&pem.key), KeyAlgorithm::Rsa);
@@ -576,16 +598,35 @@ mod tests {
     fn refuses_broken_files() {
         let problem = |settings: TlsSettings| load(&settings, &fixtures()).unwrap_err();
         let e = problem(tls("good.pem", Some("other.key")));
-        assert_eq!((e.key, e.problem), ("tls.key", Problem::KeyMismatch), "{e:?}");
+        assert_eq!(
+            (e.key, e.problem),
+            ("tls.key", Problem::KeyMismatch),
+            "{e:?}"
+        );
         let e = problem(tls("good.pem", Some("encrypted.key")));
-        assert_eq!((e.key, e.problem), ("tls.key", Problem::EncryptedKey), "{e:?}");
+        assert_eq!(
+            (e.key, e.problem),
+            ("tls.key", Problem::EncryptedKey),
+            "{e:?}"
+        );
         let e = problem(tls("no-such.pem", Some("good.key")));
-        assert_eq!((e.key, e.problem), ("tls.certificate", Problem::Unreadable), "{e:?}");
+        assert_eq!(
+            (e.key, e.problem),
+            ("tls.certificate", Problem::Unreadable),
+            "{e:?}"
+        );
         assert!(e.message.contains("no-such.pem: No such file"), "{e:?}");
         let e = problem(tls("good.key", Some("good.key")));
-        assert_eq!((e.key, e.problem), ("tls.certificate", Problem::Malformed), "{e:?}");
+        assert_eq!(
+            (e.key, e.problem),
+            ("tls.certificate", Problem::Malformed),
+            "{e:?}"
+        );
         let e = problem(tls("good.pem", Some("good.pem")));
-        assert!(e.message.contains("expected exactly one private key"), "{e:?}");
+        assert!(
+            e.message.contains("expected exactly one private key"),
+            "{e:?}"
+        );
         let e = problem(tls("make.sh", Some("good.key")));
         assert!(e.message.contains("expected PEM"), "{e:?}");
         let e = problem(tls("good.pem", None));
@@ -594,14 +635,20 @@ mod tests {
             let mut settings = tls("good.pfx", None);
             settings.password = Some("wrong".into());
             let e = problem(settings);
-            assert_eq!((e.key, e.problem), ("tls.password", Problem::WrongPassword), "{e:?}");
+            assert_eq!(
+                (e.key, e.problem),
+                ("tls.password", Problem::WrongPassword),
+                "{e:?}"
+            );
         }
     }
 
     /// Proves an EC key is recognised as such and matched against its EC leaf.
     #[test]
     fn ec_keys() {
-        let m = load(&tls("ec.pem", Some("ec.key")), &fixtures()).unwrap().unwrap();
+        let m = load(&tls("ec.pem", Some("ec.key")), &fixtures())
+            .unwrap()
+            .unwrap();
         assert_eq!(key_algorithm(&m.key), KeyAlgorithm::Ec("P-256".into()));
         let e = load(&tls("good.pem", Some("ec.key")), &fixtures()).unwrap_err();
         assert_eq!(e.problem, Problem::KeyMismatch, "{e:?}");

@@ -125,11 +125,11 @@ pub fn check_text(path: &Path, text: &str) -> Result<Checked, ScenarioError> {
             )
         })
         .collect();
-    let what = if topology_only { "topology" } else { "scenario" };
-    let summary = format!(
-        "{}: clean {what}: {}",
-        path.display(),
-        checked.join("; ")
-    );
+    let what = if topology_only {
+        "topology"
+    } else {
+        "scenario"
+    };
+    let summary = format!("{}: clean {what}: {}", path.display(), checked.join("; "));
     Ok(Checked { findings, summary })
 }

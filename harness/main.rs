@@ -78,11 +78,7 @@ fn check(file: &std::path::Path) -> ExitCode {
             for finding in &checked.findings {
                 println!("{finding}");
             }
-            eprintln!(
-                "{}: {} finding(s)",
-                file.display(),
-                checked.findings.len()
-            );
+            eprintln!("{}: {} finding(s)", file.display(), checked.findings.len());
             ExitCode::from(1)
         }
     }

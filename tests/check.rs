@@ -212,7 +212,8 @@ fn flags_network_and_services() {
     let out = harness(&["run", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("topology.addresses.node-2: expected exactly one address"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("topology.addresses.node-2: expected exactly one address"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -262,5 +263,8 @@ fn bad_input_exits_2() {
     }
     let (code, _, stderr) = check(std::path::Path::new("no/such/file.toml"));
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("no/such/file.toml: cannot read the scenario"), "{stderr}");
+    assert!(
+        stderr.contains("no/such/file.toml: cannot read the scenario"),
+        "{stderr}"
+    );
 }

@@ -64,12 +64,13 @@ pub fn check(
                 "the private key has a password on it",
                 NO_PASSWORD,
             ));
-            let chain = certs::read_certificates(
-                &certs::resolve(&base, certificate),
-                "tls.certificate",
-            )
-            .map_err(refused)?;
-            let trust_path = tls.trust.as_ref().expect("the topology checks trust is set");
+            let chain =
+                certs::read_certificates(&certs::resolve(&base, certificate), "tls.certificate")
+                    .map_err(refused)?;
+            let trust_path = tls
+                .trust
+                .as_ref()
+                .expect("the topology checks trust is set");
             let trust = certs::read_certificates(&certs::resolve(&base, trust_path), "tls.trust")
                 .map_err(refused)?;
             (chain, trust, None)
@@ -102,7 +103,11 @@ pub fn check(
     checked.push(format!(
         "certificate {} covers the 4 names, valid at the run's start, {}, chain to tls.trust",
         chain[0].subject(),
-        if key.is_some() { "unencrypted RSA key" } else { "PFX" }
+        if key.is_some() {
+            "unencrypted RSA key"
+        } else {
+            "PFX"
+        }
     ));
     Ok(findings)
 }
@@ -197,7 +202,9 @@ fn intermediates(chain: &[X509Certificate<'_>], trust: &[X509Certificate<'_>]) -
             ));
         }
     }
-    let last = chain.last().expect("certs returns at least one certificate");
+    let last = chain
+        .last()
+        .expect("certs returns at least one certificate");
     let trusted = trust
         .iter()
         .any(|t| t.as_raw() == last.as_raw() || certs::issued_by(last, t));

@@ -18,7 +18,8 @@ const SAME_SEGMENT: &str =
 const DEV_SUBNET: &str =
     "seed 003: no other appliance cluster (dev/test) should be running on this subnet";
 const ISOLATED: &str = "seed 003: production and non-production (test/development) must be on completely isolated networks";
-const NODE_TO_NODE: &str = "seed 003: nodes must communicate with each other via ports 7777, 27017, 8721 and 8701";
+const NODE_TO_NODE: &str =
+    "seed 003: nodes must communicate with each other via ports 7777, 27017, 8721 and 8701";
 const NODE_TO_LB: &str = "seed 003: nodes must be able to reach the load balancer via port 443";
 
 /// Hosts listed with more than one address: a finding each, and the spec keeps the first
@@ -71,9 +72,7 @@ pub fn check(topology: &Topology, checked: &mut Vec<String>) -> Vec<Finding> {
         nodes.len()
     ));
     if topology.dev.enabled {
-        let dev = topology
-            .host("dev-1")
-            .expect("dev.enabled deploys dev-1");
+        let dev = topology.host("dev-1").expect("dev.enabled deploys dev-1");
         if in_segment(dev.address, segment) {
             findings.push(Finding::new(
                 "topology.addresses.dev-1",

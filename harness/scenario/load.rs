@@ -98,13 +98,23 @@ impl<'a> Source<'a> {
     pub fn new(path: &'a Path, text: &'a str) -> Result<Self, ScenarioError> {
         match ImDocument::parse(text) {
             Ok(doc) => Ok(Self { path, text, doc }),
-            Err(e) => Err(at(path, text, e.span(), String::new(), one_line(e.message()))),
+            Err(e) => Err(at(
+                path,
+                text,
+                e.span(),
+                String::new(),
+                one_line(e.message()),
+            )),
         }
     }
 
     /// The top-level keys of the document, in file order.
     pub fn root_keys(&self) -> Vec<String> {
-        self.doc.as_table().iter().map(|(k, _)| k.to_string()).collect()
+        self.doc
+            .as_table()
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .collect()
     }
 
     /// Pass 2: the shape of the document, as `T` (a [`ScenarioSpec`], or any serde type
@@ -147,7 +157,10 @@ impl<'a> Source<'a> {
 
     /// The directory relative paths in the file are read from.
     pub fn base(&self) -> PathBuf {
-        self.path.parent().map(Path::to_path_buf).unwrap_or_default()
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
 
     /// An error at a dotted key (`topology.egress.allow[1]`), placed at that key or, when
@@ -170,7 +183,13 @@ impl<'a> Source<'a> {
     }
 
     fn invalid(&self, path: &[Seg], message: String) -> ScenarioError {
-        at(self.path, self.text, locate(&self.doc, path), render(path), message)
+        at(
+            self.path,
+            self.text,
+            locate(&self.doc, path),
+            render(path),
+            message,
+        )
     }
 }
 
