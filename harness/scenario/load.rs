@@ -1,11 +1,13 @@
 //! Loading a scenario file with errors that point at the file, line, column and key.
 //!
-//! Three passes, each of which can fail with one [`ScenarioError`]:
+//! Four passes, each of which can fail with one [`ScenarioError`]:
 //! 1. TOML syntax (toml_edit, which keeps the position of every key and value);
 //! 2. the shape of the document (serde with `deny_unknown_fields`; serde_path_to_error
 //!    names the key, toml gives the position);
 //! 3. meaning: bounds, node names, step order, times within the run. These checks name a
-//!    key path, and the position is looked up in the parsed document.
+//!    key path, and the position is looked up in the parsed document;
+//! 4. the certificate files `[topology.tls]` names ([`crate::certs`]), relative to the
+//!    scenario file, their errors placed at the setting that names the file.
 //!
 //! The loader stops at the first error: a scenario file is short, and one precise error is
 //! easier to act on than a cascade.
