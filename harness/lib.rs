@@ -14,7 +14,10 @@
 //!   file, line, column and key ([`scenario::load`](mod@scenario::load)), the step executor
 //!   ([`scenario::executor`]) and the expectations ([`scenario::expect`],
 //!   [`scenario::outside`], [`scenario::isolation`]).
-//! - [`topology`]: what is deployed: hosts, fixed addresses, each component's settings.
+//! - [`topology`]: what is deployed: hosts, fixed addresses, each component's settings;
+//!   [`certs`] reads the certificate files `[topology.tls]` names.
+//! - [`check`]: `harness check`, a static preflight of a scenario against the seeds'
+//!   requirements.
 //! - [`world`]: the turmoil simulation built from a topology; per-host clocks; the socket
 //!   layer; crashes and restarts.
 //! - [`services`]: one file per virtual component: [`services::node`] (with
@@ -55,6 +58,8 @@
 //! assert!(outcome.totals.sent > 20);
 //! ```
 
+pub mod certs;
+pub mod check;
 pub mod duration;
 pub mod env;
 pub mod events;

@@ -3,12 +3,15 @@
 //! ```text
 //! harness run FILE [--seed N] [--format text|json]
 //! harness export haproxy|nginx FILE [-o PATH] [--cert PATH] [--nginx-plus]
+//! harness check FILE
 //! ```
 //!
 //! Exit codes: 0 when every expectation holds, 1 when one fails, 2 on bad input (an
 //! unreadable or invalid scenario, a bad flag), 3 when the simulation itself failed.
 //! `export` exits 0 with the configuration written, 2 on bad input (the scenario, a
 //! setting the target cannot express, an output path that cannot be written).
+//! `check`: 0 when the file meets every requirement it checks (one summary line), 1 with
+//! findings (one line each), 2 on bad input.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +44,12 @@ enum Command {
         /// How to print the outcome.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// Check a scenario or a topology-only file against the seeds' requirements, without
+    /// running it.
+    Check {
+        /// The scenario or topology file (TOML).
+        file: PathBuf,
     },
     /// Write a real load-balancer configuration for a scenario's topology.
     Export {
@@ -85,6 +94,27 @@ fn main() -> ExitCode {
             cert,
             nginx_plus,
         } => export(target, &file, output.as_deref(), cert, nginx_plus),
+        Command::Check { file } => check(&file),
+    }
+}
+
+fn check(file: &std::path::Path) -> ExitCode {
+    match harness::check::check_file(file) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Ok(checked) if checked.findings.is_empty() => {
+            println!("{}", checked.summary);
+            ExitCode::SUCCESS
+        }
+        Ok(checked) => {
+            for finding in &checked.findings {
+                println!("{finding}");
+            }
+            eprintln!("{}: {} finding(s)", file.display(), checked.findings.len());
+            ExitCode::from(1)
+        }
     }
 }
 

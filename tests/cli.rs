@@ -396,3 +396,129 @@ fn exit_codes_seed_and_json() {
     assert_eq!(json["passed"], true);
     assert!(json["totals"]["sent"].as_u64().unwrap() > 100);
 }
+
+/// Proves the certificate files `[topology.tls]` names, and the issue-5 topology fields,
+/// follow the same rules: one error line naming file:line:column, the key, the path and
+/// what was expected; exit 2. (The fixtures are made by tests/fixtures/certs/make.sh.)
+#[test]
+fn bad_certificates_and_topology_fields() {
+    let head = "name = \"short\"\nseed = 5\nduration = \"20s\"\n\n";
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/certs");
+    let cert = |name: &str| format!("{:?}", dir.join(name).display().to_string());
+    // [topology.tls] on line 5: enabled 6, certificate 7, then `key` (or password) 8.
+    let tls = |certificate: &str, second: &str, trust: Option<&str>| {
+        let trust = trust.map_or(String::new(), |t| format!("trust = {}\n", cert(t)));
+        format!(
+            "{head}[topology.tls]\nenabled = true\ncertificate = {}\n{second}{trust}",
+            cert(certificate)
+        )
+    };
+    let key = |name: &str| format!("key = {}\n", cert(name));
+    let cases = [
+        (
+            "cert-unreadable.toml",
+            tls("none.pem", &key("good.key"), Some("trust.pem")),
+            ":7:15: topology.tls.certificate: cannot read ".to_string(),
+        ),
+        (
+            "cert-not-pem.toml",
+            tls("make.sh", &key("good.key"), Some("trust.pem")),
+            "make.sh: expected PEM (\"-----BEGIN ...-----\" sections), found none".to_string(),
+        ),
+        (
+            "cert-no-certificate.toml",
+            tls("good.key", &key("good.key"), Some("trust.pem")),
+            ":7:15: topology.tls.certificate: ".to_string() + &dir.join("good.key").display().to_string()
+                + ": expected at least one \"-----BEGIN CERTIFICATE-----\" section, found none",
+        ),
+        (
+            "cert-no-key.toml",
+            tls("good.pem", "", Some("trust.pem")),
+            ":5:1: topology.tls.key: expected the PEM private key that goes with the PEM certificate".to_string(),
+        ),
+        (
+            "cert-key-not-a-key.toml",
+            tls("good.pem", &key("good.pem"), Some("trust.pem")),
+            ":8:7: topology.tls.key: ".to_string() + &dir.join("good.pem").display().to_string()
+                + ": expected exactly one private key",
+        ),
+        (
+            "cert-key-encrypted.toml",
+            tls("good.pem", &key("encrypted.key"), Some("trust.pem")),
+            "encrypted.key: the private key has a password on it; expected an unencrypted key (seed 002".to_string(),
+        ),
+        (
+            "cert-key-mismatch.toml",
+            tls("good.pem", &key("other.key"), Some("trust.pem")),
+            ":8:7: topology.tls.key: the private key does not match the public key of the leaf certificate (CN=good.example.com".to_string(),
+        ),
+        (
+            "cert-pfx-password.toml",
+            tls("good.pfx", "password = \"wrong\"\n", Some("trust.pem")),
+            ":8:12: topology.tls.password: the password does not open ".to_string(),
+        ),
+        (
+            "cert-trust-missing.toml",
+            tls("good.pem", &key("good.key"), None),
+            ":5:1: topology.tls.trust: expected the PEM file of the CA the users trust".to_string(),
+        ),
+        (
+            "cert-trust-unreadable.toml",
+            tls("good.pem", &key("good.key"), Some("nope.pem")),
+            ":9:9: topology.tls.trust: cannot read ".to_string(),
+        ),
+        (
+            "lb-mode.toml",
+            format!("{head}[topology.lb]\nmode = \"udp\"\n"),
+            ":6:8: topology.lb.mode: unknown variant `udp`, expected `https` or `tcp`".to_string(),
+        ),
+        (
+            "lb-proxy-https.toml",
+            format!("{head}[topology.lb]\nproxy_protocol = \"v1\"\n"),
+            ":6:18: topology.lb.proxy_protocol: expected no PROXY header in https mode".to_string(),
+        ),
+        (
+            "lb-allow.toml",
+            format!("{head}[topology.lb]\nallow = [\"everyone\"]\n"),
+            ":6:10: topology.lb.allow[0]: expected an IPv4 network such as \"198.51.100.0/24\", found \"everyone\"".to_string(),
+        ),
+        (
+            "lb-public-paths.toml",
+            format!("{head}[topology.lb]\nfilter_endpoints = true\npublic_paths = [\"login\"]\n"),
+            ":7:17: topology.lb.public_paths[0]: expected a path prefix such as \"/login\", found \"login\"".to_string(),
+        ),
+        (
+            "lb-filter-tcp.toml",
+            format!("{head}[topology.lb]\nmode = \"tcp\"\nfilter_endpoints = true\n"),
+            ":7:20: topology.lb.filter_endpoints: expected https mode".to_string(),
+        ),
+        (
+            "tls-names.toml",
+            format!("{head}[topology.tls]\nnames = [\"not a name\"]\n"),
+            ":6:10: topology.tls.names[0]: expected a DNS name such as \"login.example.com\" or \"*.example.com\", found \"not a name\"".to_string(),
+        ),
+        (
+            "dev-signups.toml",
+            format!("{head}[topology.dev]\nsignups_per_s = 500\n"),
+            ":6:17: topology.dev.signups_per_s: expected 0 to 100 signups per second, found 500".to_string(),
+        ),
+        (
+            "firewall-from.toml",
+            format!("{head}[[topology.firewall]]\nfrom = [\"node-9\"]\nto = [\"node-1\"]\naction = \"drop\"\n"),
+            ":6:8: topology.firewall[0].from: unknown host \"node-9\"; expected one of dns, lb, node-1".to_string(),
+        ),
+        (
+            "addresses-two.toml",
+            format!("{head}[topology.addresses]\nnode-2 = [\"10.0.1.12\", \"10.0.1.42\"]\n"),
+            ":6:10: topology.addresses.node-2: expected exactly one address: the appliance supports one NIC (seed 003)".to_string(),
+        ),
+        (
+            "addresses-duplicate.toml",
+            format!("{head}[topology.addresses]\nnode-2 = [\"10.0.1.11\"]\n"),
+            ":6:10: topology.addresses.node-2: 10.0.1.11 is already node-1's address".to_string(),
+        ),
+    ];
+    for (name, text, expected) in cases {
+        assert_bad(name, &text, &expected);
+    }
+}

@@ -1,11 +1,13 @@
 //! Loading a scenario file with errors that point at the file, line, column and key.
 //!
-//! Three passes, each of which can fail with one [`ScenarioError`]:
+//! Four passes, each of which can fail with one [`ScenarioError`]:
 //! 1. TOML syntax (toml_edit, which keeps the position of every key and value);
 //! 2. the shape of the document (serde with `deny_unknown_fields`; serde_path_to_error
 //!    names the key, toml gives the position);
 //! 3. meaning: bounds, node names, step order, times within the run. These checks name a
-//!    key path, and the position is looked up in the parsed document.
+//!    key path, and the position is looked up in the parsed document;
+//! 4. the certificate files `[topology.tls]` names ([`crate::certs`]), relative to the
+//!    scenario file, their errors placed at the setting that names the file.
 //!
 //! The loader stops at the first error: a scenario file is short, and one precise error is
 //! easier to act on than a cascade.
@@ -19,7 +21,7 @@ use serde_path_to_error::Segment;
 use toml_edit::{ImDocument, Item};
 
 use super::spec::{Action, Expectations, Scenario, ScenarioSpec, Step};
-use crate::topology::{LoadSettings, Topology};
+use crate::topology::{LoadSettings, Topology, TopologySpec};
 
 /// The longest run a scenario may ask for.
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
@@ -74,22 +76,53 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     parse(path, &text)
 }
 
-/// Checks scenario text; `path` is only used to name the file in errors.
+/// Checks scenario text; `path` names the file in errors, and relative certificate paths
+/// in `[topology.tls]` are read from its directory.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-    let at = |span: Option<Range<usize>>, key: String, message: String| {
-        let (line, column) = position(text, span.map_or(0, |s| s.start));
-        ScenarioError {
-            file: path.to_path_buf(),
-            line,
-            column,
-            key,
-            message,
+    let source = Source::new(path, text)?;
+    let spec: ScenarioSpec = source.deserialize()?;
+    let mut scenario = source.check(spec)?;
+    source.read_certificates(&mut scenario.topology)?;
+    Ok(scenario)
+}
+
+/// A scenario file's text, parsed as TOML, for the passes that follow. `harness check`
+/// runs the passes one by one (it reads topology-only files too, and judges what a run
+/// would refuse); [`parse`] runs them all.
+pub struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+    doc: ImDocument<&'a str>,
+}
+
+impl<'a> Source<'a> {
+    /// Pass 1: TOML syntax.
+    pub fn new(path: &'a Path, text: &'a str) -> Result<Self, ScenarioError> {
+        match ImDocument::parse(text) {
+            Ok(doc) => Ok(Self { path, text, doc }),
+            Err(e) => Err(at(
+                path,
+                text,
+                e.span(),
+                String::new(),
+                one_line(e.message()),
+            )),
         }
-    };
-    let doc =
-        ImDocument::parse(text).map_err(|e| at(e.span(), String::new(), one_line(e.message())))?;
-    let spec: ScenarioSpec = serde_path_to_error::deserialize(toml::Deserializer::new(text))
-        .map_err(|e| {
+    }
+
+    /// The top-level keys of the document, in file order.
+    pub fn root_keys(&self) -> Vec<String> {
+        self.doc
+            .as_table()
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .collect()
+    }
+
+    /// Pass 2: the shape of the document, as `T` (a [`ScenarioSpec`], or any serde type
+    /// whose keys follow the same layout).
+    pub fn deserialize<T: serde::de::DeserializeOwned>(&self) -> Result<T, ScenarioError> {
+        serde_path_to_error::deserialize(toml::Deserializer::new(self.text)).map_err(|e| {
             let mut path = segments(e.path());
             let inner = e.into_inner();
             let message = one_line(inner.message());
@@ -100,10 +133,102 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             {
                 path.push(Seg::Key(field));
             }
-            let span = inner.span().or_else(|| locate(&doc, &path));
-            at(span, render(&path), message)
-        })?;
-    check(path, spec).map_err(|(path, message)| at(locate(&doc, &path), render(&path), message))
+            let span = inner.span().or_else(|| locate(&self.doc, &path));
+            at(self.path, self.text, span, render(&path), message)
+        })
+    }
+
+    /// Pass 3: meaning, all but the certificate files (see [`Source::read_certificates`]).
+    pub fn check(&self, spec: ScenarioSpec) -> Result<Scenario, ScenarioError> {
+        check(self.path, spec).map_err(|(path, message)| self.invalid(&path, message))
+    }
+
+    /// Pass 3 for a `[topology]` table alone.
+    pub fn topology(&self, spec: &TopologySpec) -> Result<Topology, ScenarioError> {
+        resolve_topology(spec).map_err(|(path, message)| self.invalid(&path, message))
+    }
+
+    /// Reads the certificate files `[topology.tls]` names into `topology.tls_material`;
+    /// relative paths are relative to the scenario file's directory.
+    pub fn read_certificates(&self, topology: &mut Topology) -> Result<(), ScenarioError> {
+        let material = crate::certs::load_files(&topology.tls, &self.base())
+            .map_err(|e| self.error(&format!("topology.{}", e.key), e.message))?;
+        topology.tls_material = material.map(std::sync::Arc::new);
+        Ok(())
+    }
+
+    /// The directory relative paths in the file are read from.
+    pub fn base(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// An error at a dotted key (`topology.egress.allow[1]`), placed at that key or, when
+    /// the file does not hold it, at the nearest table that would.
+    pub fn error(&self, dotted: &str, message: String) -> ScenarioError {
+        self.invalid(&parse_key(dotted), message)
+    }
+
+    /// The 1-based line and column of a dotted key's value, when the file holds that key.
+    pub fn position_of(&self, dotted: &str) -> Option<(usize, usize)> {
+        let path = parse_key(dotted);
+        let mut item: &Item = self.doc.as_item();
+        for seg in &path {
+            item = match seg {
+                Seg::Key(k) => item.get(k.as_str())?,
+                Seg::Index(i) => item.get(*i)?,
+            };
+        }
+        locate(&self.doc, &path).map(|span| position(self.text, span.start))
+    }
+
+    fn invalid(&self, path: &[Seg], message: String) -> ScenarioError {
+        at(
+            self.path,
+            self.text,
+            locate(&self.doc, path),
+            render(path),
+            message,
+        )
+    }
+}
+
+fn at(
+    path: &Path,
+    text: &str,
+    span: Option<Range<usize>>,
+    key: String,
+    message: String,
+) -> ScenarioError {
+    let (line, column) = position(text, span.map_or(0, |s| s.start));
+    ScenarioError {
+        file: path.to_path_buf(),
+        line,
+        column,
+        key,
+        message,
+    }
+}
+
+/// A dotted key with list indexes in brackets (`"egress.allow[1]"`) as a key path.
+fn parse_key(dotted: &str) -> Vec<Seg> {
+    let mut path = Vec::new();
+    for part in dotted.split('.') {
+        match part.split_once('[') {
+            Some((name, index)) => {
+                path.push(Seg::Key(name.to_string()));
+                let i = index
+                    .trim_end_matches(']')
+                    .parse()
+                    .expect("keys are written with numeric indexes");
+                path.push(Seg::Index(i));
+            }
+            None => path.push(Seg::Key(part.to_string())),
+        }
+    }
+    path
 }
 
 /// Parser messages may span lines ("invalid array\nexpected `]`"); an error is one line.
@@ -212,24 +337,7 @@ fn check(path: &Path, spec: ScenarioSpec) -> Result<Scenario, Invalid> {
         ));
     }
     check_load(&spec.load, spec.tick)?;
-    let topology = Topology::from_spec(&spec.topology).map_err(|e| {
-        let mut path = key(&["topology"]);
-        // Keys are dotted, with list indexes in brackets: "egress.allow[1]".
-        for part in e.key.split('.') {
-            match part.split_once('[') {
-                Some((name, index)) => {
-                    path.push(Seg::Key(name.to_string()));
-                    let i = index
-                        .trim_end_matches(']')
-                        .parse()
-                        .expect("topology writes numeric indexes");
-                    path.push(Seg::Index(i));
-                }
-                None => path.push(Seg::Key(part.to_string())),
-            }
-        }
-        (path, e.message)
-    })?;
+    let topology = resolve_topology(&spec.topology)?;
     let steps = super::steps::check(&spec, &topology)?;
     check_expectations(&spec.expect, &steps)?;
     Ok(Scenario {
@@ -243,6 +351,15 @@ fn check(path: &Path, spec: ScenarioSpec) -> Result<Scenario, Invalid> {
         topology,
         steps,
         expect: spec.expect,
+    })
+}
+
+/// The deployment a `[topology]` table describes, its errors under `topology.`.
+fn resolve_topology(spec: &TopologySpec) -> Result<Topology, Invalid> {
+    Topology::from_spec(spec).map_err(|e| {
+        let mut path = key(&["topology"]);
+        path.extend(parse_key(&e.key));
+        (path, e.message)
     })
 }
 

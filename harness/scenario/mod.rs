@@ -9,5 +9,5 @@ pub mod outside;
 pub mod spec;
 mod steps;
 
-pub use load::{ScenarioError, load, parse};
+pub use load::{ScenarioError, Source, load, parse};
 pub use spec::{Action, Scenario, Step};

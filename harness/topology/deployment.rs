@@ -79,6 +79,11 @@ pub struct Topology {
     pub dev: DevSettings,
     /// Standing firewall rules, applied before anything starts.
     pub firewall: Vec<FirewallRule>,
+    /// The certificate files `tls` names, read by the scenario loader
+    /// ([`crate::certs::load_files`]); `None` for a generated certificate, or a topology
+    /// not loaded from a file. Compared by value; not part of the report.
+    #[serde(skip)]
+    pub tls_material: Option<std::sync::Arc<crate::certs::Material>>,
 }
 
 /// A setting that makes no sense, with the key it came from (relative to `[topology]`).
@@ -168,6 +173,7 @@ impl Topology {
             tls: spec.tls.clone(),
             dev: spec.dev.clone(),
             firewall: spec.firewall.clone(),
+            tls_material: None,
         })
     }
 
