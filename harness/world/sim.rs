@@ -24,6 +24,7 @@ use std::time::Duration;
 use crate::env::Env;
 use crate::events::{ClockCause, CrashMode, EventKind, MemberFinal, Recorder};
 use crate::scenario::spec::ClockStep;
+use crate::services::connector::{self, ConnectorConfig};
 use crate::services::database::{self, DbConfig, SharedMember};
 use crate::services::dns::{self, Zone};
 use crate::services::egress::{self, EgressConfig};
@@ -670,8 +671,14 @@ fn register(
             sim,
             ip,
             env,
-            users_config(topology, setup, &tls),
-            users::run,
+            (
+                users_config(topology, setup, &tls),
+                setup
+                    .load
+                    .connector
+                    .then(|| connector_config(topology, setup, &tls)),
+            ),
+            users_and_connector,
         ),
         // The dev/test instance is built by the isolation work (issue 5); until then the
         // topology leaves it out by default (`dev.enabled = false`).
@@ -851,6 +858,31 @@ fn mail_config(topology: &Topology) -> MailConfig {
         retry_initial: s.retry_initial,
         retry_max: s.retry_max,
         timeout: s.timeout,
+    }
+}
+
+/// The users' host: the load generator, and the AD/LDAP connector beside it when the
+/// scenario runs one. The connector runs until the run ends, so the host does too (its
+/// tasks would stop with it).
+async fn users_and_connector(
+    env: Env<SimNet>,
+    (users, connector): (UsersConfig, Option<ConnectorConfig>),
+) -> std::io::Result<()> {
+    let connector = connector.map(|c| tokio::spawn(connector::run(env.clone(), c)));
+    users::run(env, users).await?;
+    match connector {
+        Some(running) => running.await.expect("the connector never panics"),
+        None => Ok(()),
+    }
+}
+
+fn connector_config(topology: &Topology, setup: &RunSetup, tls: &HostTls) -> ConnectorConfig {
+    ConnectorConfig {
+        name: topology.zone_names()[3].clone(),
+        dns_server: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
+        port: load_balancer::PORT,
+        tls: tls.client.clone(),
+        seed: setup.seed,
     }
 }
 
