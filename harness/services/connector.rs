@@ -78,6 +78,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bound on the TLS handshake and the websocket upgrade together.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Bound on writing one message (a heartbeat, its answer, the close): a peer whose
+/// buffers stay full this long is as good as gone.
+pub const SEND_TIMEOUT: Duration = HEARTBEAT_INTERVAL;
+
 /// Bound on a DNS lookup (the users' bound).
 pub const DNS_TIMEOUT: Duration = crate::services::users::DNS_TIMEOUT;
 
@@ -253,11 +257,13 @@ where
             _ = ticker.tick() => {
                 if sent - answered >= u64::from(MISSED_MAX) {
                     // Best effort: the connector is silent, maybe gone.
-                    drop(ws.close(None).await);
+                    drop(tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await);
                     return format!("connector silent for {MISSED_MAX} heartbeats");
                 }
-                if let Err(e) = ws.send(Message::text(ping(node, sent))).await {
-                    return format!("sending a heartbeat failed: {e}");
+                match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(ping(node, sent)))).await {
+                    Err(_elapsed) => return "the connector takes no more data".to_string(),
+                    Ok(Err(e)) => return format!("sending a heartbeat failed: {e}"),
+                    Ok(Ok(())) => {}
                 }
                 sent += 1;
             }
@@ -412,8 +418,10 @@ where
             env.record(EventKind::ConnectorConnected { node: from.clone() });
             node = Some(from);
         }
-        if let Err(e) = ws.send(Message::text(pong(n))).await {
-            return End::Broken(node, format!("answering a heartbeat failed: {e}"));
+        match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(pong(n)))).await {
+            Err(_elapsed) => return End::Broken(node, "the server takes no more data".to_string()),
+            Ok(Err(e)) => return End::Broken(node, format!("answering a heartbeat failed: {e}")),
+            Ok(Ok(())) => {}
         }
     }
 }
