@@ -171,6 +171,25 @@ pub enum EventKind {
     /// After the last fault, the members that are up last became a healthy set (one
     /// primary, followed by all, every member caught up) and stayed so to the end.
     Converged,
+    /// A node accepted the AD/LDAP connector's websocket (it answered 101 to
+    /// `GET /connector` and the connection was upgraded); the host is the node.
+    ConnectorOpened,
+    /// A node's connector websocket ended: closed or failed, or the connector left three
+    /// heartbeats unanswered.
+    ConnectorClosed { reason: String },
+    /// The connector (on the users' host) got the first heartbeat over a new websocket:
+    /// it is connected, to `node`.
+    ConnectorConnected { node: String },
+    /// The connector's open websocket broke: the node it was on (`None` when no heartbeat
+    /// had named one yet) and why. It reconnects 1s later.
+    ConnectorBroken {
+        node: Option<String>,
+        reason: String,
+    },
+    /// A connection attempt of the connector failed before the websocket opened: the HTTP
+    /// status when one was answered (426 from a node behind a balancer that strips
+    /// upgrades), and why. It tries again 1s later.
+    ConnectorRefused { status: Option<u16>, reason: String },
     /// A connection or datagram between the dev/test LAN and anything outside it, in
     /// either direction (seed 003: production and dev/test on completely isolated
     /// networks). Recorded by the sender's socket layer; traffic within one side is not.

@@ -24,10 +24,10 @@
 //!   [`services::database`] over [`services::replica_set`], [`services::mail`] and
 //!   [`services::outbound`]), [`services::load_balancer`], [`services::dns`],
 //!   [`services::smtp`], [`services::egress`], [`services::internet`], [`services::ntp`],
-//!   [`services::users`], [`services::dev_tester`] (the dev/test instance `dev-1`), with
-//!   their protocol logic in plain, unit-tested code
-//!   ([`services::health`], [`services::round_robin`], [`services::arrivals`],
-//!   [`services::token`]).
+//!   [`services::users`] (with the AD/LDAP [`services::connector`] beside them),
+//!   [`services::dev_tester`] (the dev/test instance `dev-1`), with their protocol logic
+//!   in plain, unit-tested code ([`services::health`], [`services::round_robin`],
+//!   [`services::arrivals`], [`services::token`]).
 //! - [`net`] and [`env`](mod@env): the small interface services are written against (sockets,
 //!   clocks, the event log), so the same service code can run on real sockets;
 //!   [`net::original`] carries a redirected connection's original destination.

@@ -152,6 +152,9 @@ fn services_run_on_real_sockets() {
                     },
                 },
                 seed: 1,
+                // Plain HTTP behind the balancer, which is on loopback too.
+                front: Default::default(),
+                trusted_proxy: Some(LOOPBACK),
             };
             let net = RealNet::new(LOOPBACK)
                 .with_port(node::PORT, port)
@@ -172,6 +175,9 @@ fn services_run_on_real_sockets() {
             LbConfig {
                 backends,
                 settings: LbSettings::default(),
+                front: Default::default(),
+                check_dial: Default::default(),
+                forwarded_proto: "http",
             },
         ));
         tokio::time::sleep(Duration::from_millis(200)).await;

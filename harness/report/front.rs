@@ -1,8 +1,9 @@
 //! The report's summary of the published side: how the balancer carried traffic, what
-//! the users' TLS made of the certificate, whom the nodes took the clients to be, and
-//! whom the balancer turned away.
+//! the users' TLS made of the certificate, whom the nodes took the clients to be, whom
+//! the balancer turned away, and how the AD/LDAP connector's websocket fared.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -24,10 +25,88 @@ pub struct FrontSummary {
     pub unrelayed: usize,
     /// Users' requests whose TLS handshake failed, by reason.
     pub tls_failures: Vec<(String, usize)>,
+    /// The AD/LDAP connector, when the scenario ran one (`load.connector`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connector: Option<ConnectorSummary>,
+}
+
+/// How the AD/LDAP connector's websocket fared over the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectorSummary {
+    /// Websockets that opened and carried a heartbeat.
+    pub connections: usize,
+    /// Connections after the first: each one follows a break or refusals.
+    pub reconnects: usize,
+    /// Time the connector was connected (from each first heartbeat to the break, or to
+    /// the end of the run), and the run's whole length, in ms.
+    pub connected_ms: u64,
+    pub total_ms: u64,
+    /// The nodes it was connected to, in order, each once.
+    pub nodes: Vec<String>,
+    /// Open websockets that broke.
+    pub breaks: usize,
+    /// Attempts that failed before the websocket opened, and the first one's status and
+    /// reason (`"426 upgrade required: ..."`).
+    pub refusals: usize,
+    pub first_refusal: Option<String>,
+}
+
+impl ConnectorSummary {
+    pub fn new(events: &[Event]) -> Self {
+        let end = events.last().map_or(Duration::ZERO, |e| e.at);
+        let mut summary = ConnectorSummary {
+            connections: 0,
+            reconnects: 0,
+            connected_ms: 0,
+            total_ms: ms(end),
+            nodes: Vec::new(),
+            breaks: 0,
+            refusals: 0,
+            first_refusal: None,
+        };
+        let mut since: Option<Duration> = None;
+        for e in events {
+            match &e.kind {
+                EventKind::ConnectorConnected { node } => {
+                    summary.connections += 1;
+                    since = Some(e.at);
+                    if !summary.nodes.contains(node) {
+                        summary.nodes.push(node.clone());
+                    }
+                }
+                EventKind::ConnectorBroken { .. } => {
+                    summary.breaks += 1;
+                    if let Some(from) = since.take() {
+                        summary.connected_ms += ms(e.at.saturating_sub(from));
+                    }
+                }
+                EventKind::ConnectorRefused { status, reason } => {
+                    summary.refusals += 1;
+                    if summary.first_refusal.is_none() {
+                        summary.first_refusal = Some(match status {
+                            Some(code) => format!("{code} {reason}"),
+                            None => reason.clone(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(from) = since {
+            summary.connected_ms += ms(end.saturating_sub(from));
+        }
+        summary.reconnects = summary.connections.saturating_sub(1);
+        summary
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).expect("runs last less than 584 million years")
 }
 
 impl FrontSummary {
-    pub fn new(events: &[Event], topology: &Topology) -> Self {
+    /// The summary of `events`; `connector`: the scenario ran the AD/LDAP connector.
+    pub fn new(events: &[Event], topology: &Topology, connector: bool) -> Self {
         let lb = &topology.lb;
         let tls = if topology.tls.enabled {
             match lb.mode {
@@ -76,6 +155,7 @@ impl FrontSummary {
             denied: denied.into_iter().map(|((a, w), n)| (a, w, n)).collect(),
             unrelayed,
             tls_failures: tls_failures.into_iter().collect(),
+            connector: connector.then(|| ConnectorSummary::new(events)),
         }
     }
 }

@@ -178,7 +178,11 @@ impl Outcome {
                 }
                 seen.values().filter(|n| **n > 1).count()
             },
-            front: super::front::FrontSummary::new(events, &scenario.topology),
+            front: super::front::FrontSummary::new(
+                events,
+                &scenario.topology,
+                scenario.load.connector,
+            ),
             outside: super::outside::OutsideSummary::new(
                 events,
                 &nodes,
@@ -326,6 +330,11 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         EventKind::Converged => {
             "the replica set is healthy again: one primary, every member caught up".to_string()
         }
+        EventKind::ConnectorConnected { node } => format!("AD/LDAP connector connected to {node}"),
+        EventKind::ConnectorBroken { node, reason } => match node {
+            Some(node) => format!("AD/LDAP connector lost {node}: {reason}"),
+            None => format!("AD/LDAP connector lost its websocket: {reason}"),
+        },
         EventKind::Forwarded { .. }
         | EventKind::ClientSeen { .. }
         | EventKind::Relayed { .. }
@@ -344,7 +353,10 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         | EventKind::TokenChecked { .. }
         | EventKind::TokenRefused { .. }
         | EventKind::Boundary(_)
-        | EventKind::DevFinal { .. } => {
+        | EventKind::DevFinal { .. }
+        | EventKind::ConnectorOpened
+        | EventKind::ConnectorClosed { .. }
+        | EventKind::ConnectorRefused { .. } => {
             return None;
         }
     };

@@ -233,6 +233,41 @@ fn front(out: &mut String, o: &Outcome) {
     for (reason, n) in &f.tls_failures {
         push(out, format!("  TLS handshakes failed: {n} ({reason})"));
     }
+    if let Some(c) = &f.connector {
+        push(out, connector_line(c));
+    }
+}
+
+/// `  AD/LDAP connector: 2 connections (1 reconnect), connected 52.3s of 61s (85.7%), on
+/// node-1, node-3; 0 attempts refused`.
+fn connector_line(c: &super::front::ConnectorSummary) -> String {
+    use std::time::Duration;
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let share = if c.total_ms == 0 {
+        0.0
+    } else {
+        c.connected_ms as f64 * 100.0 / c.total_ms as f64
+    };
+    let nodes = if c.nodes.is_empty() {
+        String::new()
+    } else {
+        format!(", on {}", c.nodes.join(", "))
+    };
+    let refused = match &c.first_refusal {
+        None => "no attempt refused".to_string(),
+        Some(first) => format!(
+            "{} refused, the first: {first}",
+            plural(c.refusals, "attempt", "attempts")
+        ),
+    };
+    format!(
+        "  AD/LDAP connector: {} ({}), connected {} of {} ({share:.1}%){nodes}; {refused}",
+        plural(c.connections, "connection", "connections"),
+        plural(c.reconnects, "reconnect", "reconnects"),
+        crate::duration::span(Duration::from_millis(c.connected_ms)),
+        crate::duration::span(Duration::from_millis(c.total_ms)),
+    )
 }
 
 fn outside(out: &mut String, o: &Outcome) {

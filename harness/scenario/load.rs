@@ -383,8 +383,7 @@ fn check_load(load: &LoadSettings, tick: Duration) -> Result<(), Invalid> {
             ));
         }
     }
-    if load.signup_share + load.userinfo_share + load.social_share + load.dashboard_share > 1.0
-    {
+    if load.signup_share + load.userinfo_share + load.social_share + load.dashboard_share > 1.0 {
         return Err((
             key(&["load", "signup_share"]),
             "expected signup_share + userinfo_share + social_share + dashboard_share at most 1"

@@ -93,6 +93,30 @@ pub fn json(status: u16, value: &serde_json::Value) -> Response<Body> {
     response
 }
 
+/// True when the headers ask to upgrade to a websocket: `Upgrade: websocket` and a
+/// `Connection` header listing `upgrade` (both case-insensitive).
+pub fn wants_websocket(headers: &hyper::HeaderMap) -> bool {
+    let upgrade = headers
+        .get_all(hyper::header::UPGRADE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
+        });
+    upgrade && has_token(headers, hyper::header::CONNECTION, "upgrade")
+}
+
+/// True when a comma-separated header `name` lists `token` (case-insensitive).
+pub fn has_token(headers: &hyper::HeaderMap, name: hyper::header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case(token))
+}
+
 /// Why a client exchange produced no response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -202,7 +226,7 @@ pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'sta
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Io for T {}
 
 /// Writes the preface and runs the TLS handshake a [`Dial`] asks for.
-async fn prepare<S: Io>(mut stream: S, dial: &Dial) -> Result<Box<dyn Io>, Failure> {
+pub async fn prepare<S: Io>(mut stream: S, dial: &Dial) -> Result<Box<dyn Io>, Failure> {
     use tokio::io::AsyncWriteExt;
     if !dial.preface.is_empty() {
         stream
@@ -381,6 +405,55 @@ where
         .map_err(|e| format!("response body failed: {e}"))?
         .to_bytes();
     Ok(Response::from_parts(parts, body))
+}
+
+/// [`exchange`] for a request that asks to switch protocols (a websocket upgrade): the
+/// client connection allows upgrades, and when the server answers `101 Switching
+/// Protocols` the connection comes back with the response (whose body is empty) for the
+/// caller to carry on; any other answer is read whole, as [`exchange`] does. The upgrade
+/// counts against `response_timeout`; what follows it is the caller's to bound.
+pub async fn exchange_upgrade<N: Net>(
+    net: &N,
+    to: SocketAddr,
+    request: Request<Body>,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+) -> Result<(Response<Bytes>, Option<hyper::upgrade::Upgraded>), Failure> {
+    let stream = connect(net, to, connect_timeout).await?;
+    let exchange = async {
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| Failure::Broken(format!("handshake failed: {e}")))?;
+        // The connection task ends when the upgrade takes the connection over, or when
+        // the peer goes away; the response future reports what matters.
+        tokio::spawn(async move {
+            if let Err(gone) = connection.with_upgrades().await {
+                drop(gone);
+            }
+        });
+        let mut response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| Failure::Broken(describe_hyper(&e)))?;
+        if response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, MAX_BODY_BYTES)
+                .collect()
+                .await
+                .map_err(|e| Failure::Broken(format!("response body failed: {e}")))?
+                .to_bytes();
+            return Ok((Response::from_parts(parts, body), None));
+        }
+        let upgraded = hyper::upgrade::on(&mut response)
+            .await
+            .map_err(|e| Failure::Broken(format!("upgrade failed: {e}")))?;
+        let (parts, _empty) = response.into_parts();
+        Ok((Response::from_parts(parts, Bytes::new()), Some(upgraded)))
+    };
+    match tokio::time::timeout(response_timeout, exchange).await {
+        Err(_elapsed) => Err(Failure::ResponseTimeout),
+        Ok(result) => result,
+    }
 }
 
 fn describe_hyper(e: &hyper::Error) -> String {

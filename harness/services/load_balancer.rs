@@ -9,6 +9,15 @@
 //!   round-robin order ([`super::round_robin`]). The proxy adds `X-Forwarded-For` (the
 //!   client's address appended to any it received) and `X-Forwarded-Proto: https`, drops
 //!   hop-by-hop headers, and forwards everything else, `Host` included.
+//! - Websockets (`websockets = true`, the default): a request with `Upgrade: websocket`
+//!   and `Connection: upgrade` keeps both, the one exception to dropping hop-by-hop
+//!   headers (nginx's `proxy_set_header Upgrade $http_upgrade; Connection "upgrade"`).
+//!   When the backend answers `101 Switching Protocols`, the balancer relays the 101 and
+//!   then copies bytes both ways between the client's and the backend's connections until
+//!   either closes or the tunnel carries nothing for [`TUNNEL_IDLE_TIMEOUT`]. With
+//!   `websockets = false` the upgrade headers are dropped like any hop-by-hop header, the
+//!   node sees a plain `GET` and answers `426 Upgrade Required`: the AD/LDAP connector
+//!   cannot connect (seed 003: "does not work in HTTPS mode").
 //! - A backend that refuses the connection gets the request retried on the next backend
 //!   not yet tried, at most `retries` times; nothing was sent, so the retry is safe. A
 //!   response timeout or a broken connection is not retried (the request may have reached
@@ -36,11 +45,16 @@
 //!   (`lb.filter_endpoints`, `https` mode only): clients outside `lb.admin_networks` get
 //!   `403` for any path outside `lb.public_paths` (prefixes on `/` boundaries). Every
 //!   denial is an event.
+//! - Websockets (`https` mode, `lb.websockets`): an `Upgrade: websocket` request keeps its
+//!   `Upgrade` and `Connection: upgrade` headers; on the node's 101 both sides are upgraded
+//!   and spliced. With `lb.websockets = false` upgrades are stripped like any hop-by-hop
+//!   header, so the node answers 426. `tcp` mode carries them as any bytes.
 //!
 //! Port: TCP 443. Faults it reacts to: everything that happens to its backends.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -59,6 +73,16 @@ use crate::topology::{LbMode, LbSettings};
 
 /// The published HTTPS port.
 pub const PORT: u16 = 443;
+
+/// How long an upgraded connection (a websocket tunnel) in `https` mode may carry nothing
+/// either way before the balancer closes it (HAProxy's `timeout tunnel`). No scenario
+/// setting: three of the connector's heartbeat intervals (6 s), so a live connector (a
+/// heartbeat every 2 s) never meets it, and a tunnel to a node that went silent is closed
+/// about when the connector gives up on it by itself. The exported configurations use a
+/// longer 1 h (`export::haproxy::TUNNEL_TIMEOUT`), which a real connector's heartbeats
+/// make as good. (`tcp` mode bounds every connection's silence by `response_timeout`.)
+pub const TUNNEL_IDLE_TIMEOUT: Duration =
+    Duration::from_secs(2 * crate::services::connector::MISSED_MAX as u64);
 
 /// Headers that describe one hop's connection and are never forwarded (RFC 9110 7.6.1).
 const HOP_BY_HOP: [&str; 8] = [
@@ -314,9 +338,12 @@ async fn proxy<N: Net>(
     env: &Env<N>,
     config: &LbConfig,
     pool: &SharedPool,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Body> {
+    // The client's side of a websocket upgrade, taken before the request is split up.
+    let mut upgrade = (config.settings.websockets && http::wants_websocket(req.headers()))
+        .then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let body = match http::read_body(body).await {
         Ok(body) => body,
@@ -348,17 +375,34 @@ async fn proxy<N: Net>(
         };
         tried.push(index);
         let backend = &config.backends[index];
-        let request = forward(&parts, body.clone(), peer, config.forwarded_proto);
-        let (status, response) = match http::exchange(
-            &env.net,
-            backend.addr,
-            request,
-            s.connect_timeout,
-            s.response_timeout,
-        )
-        .await
-        {
-            Ok(response) => (response.status().as_u16(), relay(response)),
+        let mut request = forward(&parts, body.clone(), peer, config.forwarded_proto);
+        let exchanged = if upgrade.is_some() {
+            keep_upgrade(&parts.headers, request.headers_mut());
+            http::exchange_upgrade(
+                &env.net,
+                backend.addr,
+                request,
+                s.connect_timeout,
+                s.response_timeout,
+            )
+            .await
+        } else {
+            http::exchange(
+                &env.net,
+                backend.addr,
+                request,
+                s.connect_timeout,
+                s.response_timeout,
+            )
+            .await
+            .map(|response| (response, None))
+        };
+        let (status, response) = match exchanged {
+            Ok((response, Some(backend_io))) => {
+                let client = upgrade.take().expect("only an upgrade request is upgraded");
+                (101, tunnel(response, client, backend_io))
+            }
+            Ok((response, None)) => (response.status().as_u16(), relay(response)),
             Err(Failure::Refused) => {
                 refused_by.push(backend.name.clone());
                 continue;
@@ -433,6 +477,39 @@ pub fn forward(
     request
 }
 
+/// Keeps a websocket upgrade on a forwarded request: the client's `Upgrade` and
+/// `Connection: upgrade`, the only hop-by-hop headers that pass.
+fn keep_upgrade(from: &HeaderMap, to: &mut HeaderMap) {
+    for value in from.get_all(hyper::header::UPGRADE) {
+        to.append(hyper::header::UPGRADE, value.clone());
+    }
+    to.insert(
+        hyper::header::CONNECTION,
+        HeaderValue::from_static("upgrade"),
+    );
+}
+
+/// The backend's 101 as relayed to the client (its `Upgrade` kept, `Connection: upgrade`),
+/// and a task that splices the two upgraded connections once hyper hands the client's
+/// over, until either side closes or [`TUNNEL_IDLE_TIMEOUT`] passes in silence.
+fn tunnel(
+    response: Response<Bytes>,
+    client: hyper::upgrade::OnUpgrade,
+    backend: hyper::upgrade::Upgraded,
+) -> Response<Body> {
+    let head = response.headers().clone();
+    let mut out = relay(response);
+    keep_upgrade(&head, out.headers_mut());
+    tokio::spawn(async move {
+        // A client that went away before the switch leaves nothing to carry.
+        if let Ok(client) = client.await {
+            let io = hyper_util::rt::TokioIo::new;
+            http::splice(io(client), io(backend), TUNNEL_IDLE_TIMEOUT).await;
+        }
+    });
+    out
+}
+
 fn relay(response: Response<Bytes>) -> Response<Body> {
     let (parts, body) = response.into_parts();
     let mut out = Response::new(Full::new(body));
@@ -475,5 +552,31 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "192.0.2.7, 198.51.100.10");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert!(h.get("connection").is_none());
+    }
+
+    /// Proves an upgrade request loses its upgrade headers like any hop-by-hop header
+    /// (`websockets = false`), and keeps `Upgrade` with `Connection: upgrade` when the
+    /// balancer passes websockets.
+    #[test]
+    fn upgrade_headers() {
+        let incoming = Request::get("/connector")
+            .header("connection", "keep-alive, Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .body(())
+            .unwrap();
+        let (parts, ()) = incoming.into_parts();
+        assert!(http::wants_websocket(&parts.headers));
+        let peer: SocketAddr = "198.51.100.10:49152".parse().unwrap();
+        let mut out = forward(&parts, Bytes::new(), peer, "https");
+        assert!(!http::wants_websocket(out.headers()));
+        assert_eq!(
+            out.headers()["sec-websocket-key"],
+            "dGhlIHNhbXBsZSBub25jZQ=="
+        );
+        keep_upgrade(&parts.headers, out.headers_mut());
+        assert_eq!(out.headers()["upgrade"], "websocket");
+        assert_eq!(out.headers()["connection"], "upgrade");
+        assert!(http::wants_websocket(out.headers()));
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod arrivals;
 pub mod cluster_ports;
+pub mod connector;
 pub mod database;
 pub mod dev_tester;
 pub mod dns;

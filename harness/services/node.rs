@@ -32,6 +32,8 @@
 //!   served at once, up to `queue_max` wait, and one more gets `503 overloaded`. `/testall`
 //!   waits in the same queue as everything else, as it does on a single-process node, so
 //!   a saturated node fails its health checks.
+//! - `GET /connector`: the AD/LDAP connector's websocket: 101 and heartbeats, or 426
+//!   without the upgrade headers ([`super::connector`]); it holds no worker.
 //!
 //! - `GET /dashboard`: the Management Dashboard's front page, `200` (what endpoint
 //!   filtering keeps from the internet).
@@ -142,6 +144,8 @@ pub enum Endpoint {
     UserInfo,
     /// The Management Dashboard (its front page; the model serves nothing behind it).
     Dashboard,
+    /// `GET /connector`: the AD/LDAP connector's websocket ([`super::connector`]).
+    Connector,
     NotFound,
 }
 
@@ -154,6 +158,7 @@ impl Endpoint {
             (&Method::POST, "/login/social") => Endpoint::SocialLogin,
             (&Method::GET, "/userinfo") => Endpoint::UserInfo,
             (&Method::GET, "/dashboard") => Endpoint::Dashboard,
+            (&Method::GET, super::connector::PATH) => Endpoint::Connector,
             _ => Endpoint::NotFound,
         }
     }
@@ -165,7 +170,8 @@ impl Endpoint {
             Endpoint::Signup => s.signup_time,
             Endpoint::Login | Endpoint::SocialLogin => s.login_time,
             Endpoint::UserInfo | Endpoint::Dashboard => s.userinfo_time,
-            Endpoint::NotFound => Duration::ZERO,
+            // The connector's websocket is I/O: it takes no worker at all.
+            Endpoint::Connector | Endpoint::NotFound => Duration::ZERO,
         }
     }
 }
@@ -270,8 +276,11 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
 
 async fn handle<N: Net>(env: &Env<N>, node: &Node<N>, req: Request<Incoming>) -> Response<Body> {
     let endpoint = Endpoint::route(req.method(), req.uri().path());
-    if endpoint == Endpoint::NotFound {
-        return http::text(404, "not found");
+    match endpoint {
+        Endpoint::NotFound => return http::text(404, "not found"),
+        // Held open for hours and idle between heartbeats: no worker, no queue slot.
+        Endpoint::Connector => return super::connector::accept(env, req),
+        _ => {}
     }
     let s = &node.config.settings;
     let capacity = s.workers + s.queue_max;
@@ -307,7 +316,7 @@ async fn handle<N: Net>(env: &Env<N>, node: &Node<N>, req: Request<Incoming>) ->
         }
         Endpoint::UserInfo => userinfo(env, node, &req),
         Endpoint::Dashboard => http::text(200, "Management Dashboard"),
-        Endpoint::NotFound => unreachable!("answered before admission"),
+        Endpoint::Connector | Endpoint::NotFound => unreachable!("answered before admission"),
     }
 }
 

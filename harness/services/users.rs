@@ -102,10 +102,20 @@ struct Shared {
 /// What one arrival does.
 #[derive(Debug, Clone)]
 enum Call {
-    Signup { user: String, password: String },
-    Login { user: String, password: String },
-    Social { code: String },
-    UserInfo { token: String },
+    Signup {
+        user: String,
+        password: String,
+    },
+    Login {
+        user: String,
+        password: String,
+    },
+    Social {
+        code: String,
+    },
+    UserInfo {
+        token: String,
+    },
     /// The Management Dashboard, at `manage.<domain>`.
     Dashboard,
 }

@@ -30,6 +30,7 @@ use std::time::Duration;
 use crate::env::Env;
 use crate::events::{ClockCause, CrashMode, EventKind, MemberFinal, Recorder};
 use crate::scenario::spec::ClockStep;
+use crate::services::connector::{self, ConnectorConfig};
 use crate::services::database::{self, DbConfig, SharedMember};
 use crate::services::dev_tester::{self, TesterConfig};
 use crate::services::dns::{self, Zone};
@@ -160,9 +161,7 @@ impl World {
                 (Some((_, m)), Role::DevNode) => Some(m),
                 _ => members.get(&host.name),
             };
-            let clock = register(
-                &mut sim, topology, setup, &wires, member, &identity, host,
-            );
+            let clock = register(&mut sim, topology, setup, &wires, member, &identity, host);
             clocks.insert(host.name.clone(), clock);
         }
         // Standing firewall rules are in force before any host starts.
@@ -675,7 +674,6 @@ fn host_tls(identity: Option<&Identity>, clock: &SimClock) -> HostTls {
     }
 }
 
-
 /// The dev/test instance's member: a replica set of its own, of one member, primary of
 /// itself from the start.
 fn dev_member(topology: &Topology, host: &crate::topology::Host, seed: u64) -> SharedMember {
@@ -754,7 +752,19 @@ fn register(
             start(sim, ip, env, host.role, internet::run);
         }
         Role::TimeServer => start(sim, ip, env, (), |env, ()| ntp::run(env)),
-        Role::Users => start(sim, ip, env, users_config(topology, setup, &tls), users::run),
+        Role::Users => start(
+            sim,
+            ip,
+            env,
+            (
+                users_config(topology, setup, &tls),
+                setup
+                    .load
+                    .connector
+                    .then(|| connector_config(topology, setup, &tls)),
+            ),
+            users_and_connector,
+        ),
         Role::DevNode => {
             let config = dev_config(topology, member(), host, setup, &tls);
             start(sim, ip, env, config, dev_tester::run);
@@ -972,6 +982,31 @@ fn mail_config(topology: &Topology) -> MailConfig {
         retry_initial: s.retry_initial,
         retry_max: s.retry_max,
         timeout: s.timeout,
+    }
+}
+
+/// The users' host: the load generator, and the AD/LDAP connector beside it when the
+/// scenario runs one. The connector runs until the run ends, so the host does too (its
+/// tasks would stop with it).
+async fn users_and_connector(
+    env: Env<SimNet>,
+    (users, connector): (UsersConfig, Option<ConnectorConfig>),
+) -> std::io::Result<()> {
+    let connector = connector.map(|c| tokio::spawn(connector::run(env.clone(), c)));
+    users::run(env, users).await?;
+    match connector {
+        Some(running) => running.await.expect("the connector never panics"),
+        None => Ok(()),
+    }
+}
+
+fn connector_config(topology: &Topology, setup: &RunSetup, tls: &HostTls) -> ConnectorConfig {
+    ConnectorConfig {
+        name: topology.zone_names()[3].clone(),
+        dns_server: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
+        port: load_balancer::PORT,
+        tls: tls.client.clone(),
+        seed: setup.seed,
     }
 }
 
