@@ -127,11 +127,15 @@ pub fn client(identity: &Identity, clock: Arc<dyn Clock>) -> Result<Arc<ClientCo
             .add(ca.clone())
             .map_err(|e| format!("a trusted CA certificate is unusable: {e}"))?;
     }
-    let config = ClientConfig::builder_with_details(provider(), Arc::new(HostTime(clock)))
+    let mut config = ClientConfig::builder_with_details(provider(), Arc::new(HostTime(clock)))
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    // Every user is a browser of its own: no session is resumed, so every handshake
+    // verifies the certificate (a resumed TLS 1.3 session would skip that, and an expired
+    // certificate would go unnoticed after the first handshake).
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(Arc::new(config))
 }
 

@@ -165,14 +165,18 @@ fn flags_certificate_requirements() {
         &pem_topology("ec.pem", "ec.key", ""),
         &["topology.tls.key: the private key is EC (P-256), not RSA (seed 002"],
     );
-    // The defaults: TLS off is one finding, with no position (the file does not say it).
-    let path = write("plain.toml", "[topology]\nnodes = 3\n");
+    // The defaults (a generated certificate for the four names) are clean.
+    let path = write("defaults.toml", "[topology]\nnodes = 3\n");
+    let (code, lines, _) = check(&path);
+    assert_eq!(code, Some(0), "{lines:#?}");
+    // TLS off is one finding, at the line that turns it off.
+    let path = write("plain.toml", "[topology.tls]\nenabled = false\n");
     let (code, lines, _) = check(&path);
     assert_eq!(code, Some(1));
     assert_eq!(
         lines,
         [format!(
-            "{}: topology.tls.enabled: users reach the published names over plain HTTP (seed 002 requires an SSL certificate)",
+            "{}:2:11: topology.tls.enabled: users reach the published names over plain HTTP (seed 002 requires an SSL certificate)",
             path.display()
         )]
     );

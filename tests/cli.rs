@@ -200,7 +200,7 @@ fn bad_partition_and_firewall_steps() {
         (
             "shares.toml",
             format!("{head}[load]\nsignup_share = 0.9\n"),
-            ":6:16: load.signup_share: expected signup_share + userinfo_share + social_share at most 1",
+            ":6:16: load.signup_share: expected signup_share + userinfo_share + social_share + dashboard_share at most 1",
         ),
         (
             "failover.toml",
@@ -341,8 +341,8 @@ fn bad_partition_and_firewall_steps() {
         ),
         (
             "clock-host.toml",
-            step("clock = { node = \"users\", jump = \"1m\" }"),
-            "steps[0].clock.node: unknown host \"users\"",
+            step("clock = { node = \"node-9\", jump = \"1m\" }"),
+            "steps[0].clock.node: unknown host \"node-9\"",
         ),
     ];
     for (name, text, expected) in cases {

@@ -8,10 +8,16 @@ use harness::scenario::{self, executor};
 /// Scenarios that fail on purpose, each with the verdicts that must fail (and no other).
 /// `dev-bridged` routes the dev/test LAN to production: the isolation checker and
 /// production's mail checker (its relay carried mail no production node queued) catch it.
-const EXPECTED_FAILURES: &[(&str, &[&str])] = &[(
-    "dev-bridged.toml",
-    &["no queued mail lost", "dev/test isolated from production"],
-)];
+const EXPECTED_FAILURES: &[(&str, &[&str])] = &[
+    // A certificate without the name the users dial: every handshake fails.
+    ("cert-missing-name.toml", &["availability >= 99%"]),
+    // A certificate that expires 30s in: handshakes fail until the users' clock is set back.
+    ("cert-expires.toml", &["availability >= 99%"]),
+    (
+        "dev-bridged.toml",
+        &["no queued mail lost", "dev/test isolated from production"],
+    ),
+];
 
 /// Proves each scenario's report is the reviewed one and its verdict is a pass (or fails
 /// exactly as listed in [`EXPECTED_FAILURES`]): a change in the model shows up as a
