@@ -403,11 +403,33 @@ impl RequestOutcome {
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
     events: Arc<Mutex<Vec<Event>>>,
+    /// Where a streaming recorder hands each event instead of keeping it.
+    sink: Option<Sink>,
+}
+
+/// A function each event is handed to as it happens.
+#[derive(Clone)]
+struct Sink(Arc<dyn Fn(&Event) + Send + Sync>);
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sink")
+    }
 }
 
 impl Recorder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A recorder that hands every event to `sink` as it is recorded and keeps none, for
+    /// a service that runs for as long as its user wants (`harness serve`): its memory
+    /// does not grow with its age. [`Recorder::snapshot`] of it is always empty.
+    pub fn streaming(sink: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        Self {
+            events: Arc::default(),
+            sink: Some(Sink(Arc::new(sink))),
+        }
     }
 
     /// Appends an event at an explicit simulated time.
@@ -417,6 +439,10 @@ impl Recorder {
             host: host.to_string(),
             kind,
         };
+        if let Some(Sink(sink)) = &self.sink {
+            sink(&event);
+            return;
+        }
         self.events
             .lock()
             .expect("the event log is never left poisoned: no code panics while holding it")

@@ -35,6 +35,8 @@
 //! - [`report`]: the outcome (a pure function of the event log) and its text rendering.
 //! - [`export`]: real HAProxy and nginx configurations for a topology's load balancer
 //!   (`harness export`).
+//! - [`serve`]: one service's own code on real sockets (`harness serve`), for real
+//!   clients to talk to.
 //!
 //! # Example
 //!
@@ -67,6 +69,7 @@ pub mod export;
 pub mod net;
 pub mod report;
 pub mod scenario;
+pub mod serve;
 pub mod services;
 pub mod tls;
 pub mod topology;

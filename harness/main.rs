@@ -4,6 +4,7 @@
 //! harness run FILE [--seed N] [--format text|json]
 //! harness export haproxy|nginx FILE [-o PATH] [--cert PATH] [--nginx-plus]
 //! harness check FILE
+//! harness serve dns|node|lb|smtp|ntp FILE --listen ADDR [options]
 //! ```
 //!
 //! Exit codes: 0 when every expectation holds, 1 when one fails, 2 on bad input (an
@@ -12,6 +13,10 @@
 //! setting the target cannot express, an output path that cannot be written).
 //! `check`: 0 when the file meets every requirement it checks (one summary line), 1 with
 //! findings (one line each), 2 on bad input.
+//! `serve`: runs until Ctrl-C (SIGINT) or SIGTERM, then exits 0; 2 on bad input, 3 when
+//! the service cannot run (its address is taken, say). It prints to stderr what it serves
+//! and a `listening: PROTO/PORT on ADDR` line for each service port it binds, and to
+//! stdout each event as one JSON line.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,7 +73,56 @@ enum Command {
         /// nginx: NGINX Plus's active health checks instead of open-source passive ones.
         #[arg(long)]
         nginx_plus: bool,
+        /// Where the balancer listens, instead of every address's port 443.
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<std::net::SocketAddr>,
+        /// A node's address and port, instead of its topology address on 443
+        /// (repeatable; NAME=ADDR:PORT).
+        #[arg(long = "server", value_name = "NAME=ADDR:PORT", value_parser = harness::serve::parse_backend)]
+        servers: Vec<(String, std::net::SocketAddr)>,
     },
+    /// Run one service of the scenario's topology on real sockets, for real clients.
+    Serve {
+        #[arg(value_enum)]
+        service: ServeService,
+        /// The scenario file (TOML); its `[topology]` configures the service.
+        file: PathBuf,
+        /// Where to listen (port 0: any free port, printed once bound).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: std::net::SocketAddr,
+        /// node: which node of the topology to be (default: the first).
+        #[arg(long)]
+        node: Option<String>,
+        /// lb: a backend (repeatable; default the topology's nodes on port 443).
+        #[arg(long = "backend", value_name = "NAME=ADDR:PORT", value_parser = harness::serve::parse_backend)]
+        backends: Vec<(String, std::net::SocketAddr)>,
+        /// node: the DNS server for names outside; without it NTP polls and update
+        /// checks are off.
+        #[arg(long, value_name = "ADDR:PORT")]
+        dns: Option<std::net::SocketAddr>,
+        /// node: the SMTP relay; without it mail stays queued.
+        #[arg(long, value_name = "ADDR:PORT")]
+        smtp: Option<std::net::SocketAddr>,
+        /// node, https mode: whose X-Forwarded-For to believe (default: the listen IP).
+        #[arg(long, value_name = "IP")]
+        trust_proxy: Option<std::net::IpAddr>,
+        /// This host's wall clock against the machine's ("10m", "-2s"; at most a day).
+        #[arg(long, value_name = "DURATION", value_parser = harness::serve::parse_offset, allow_hyphen_values = true)]
+        clock_offset: Option<i64>,
+        /// lb (https mode) or node (tcp mode): write the CA of the served certificate
+        /// here, as PEM.
+        #[arg(long, value_name = "PATH")]
+        ca_out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ServeService {
+    Dns,
+    Node,
+    Lb,
+    Smtp,
+    Ntp,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -93,8 +147,143 @@ fn main() -> ExitCode {
             output,
             cert,
             nginx_plus,
-        } => export(target, &file, output.as_deref(), cert, nginx_plus),
+            listen,
+            servers,
+        } => {
+            let options = harness::export::Options {
+                cert,
+                nginx_plus,
+                source: Some(file.display().to_string()),
+                listen,
+                servers,
+            };
+            export(target, &file, output.as_deref(), options)
+        }
         Command::Check { file } => check(&file),
+        Command::Serve {
+            service,
+            file,
+            listen,
+            node,
+            backends,
+            dns,
+            smtp,
+            trust_proxy,
+            clock_offset,
+            ca_out,
+        } => {
+            let service = match service {
+                ServeService::Dns => harness::serve::Service::Dns,
+                ServeService::Node => harness::serve::Service::Node,
+                ServeService::Lb => harness::serve::Service::Lb,
+                ServeService::Smtp => harness::serve::Service::Smtp,
+                ServeService::Ntp => harness::serve::Service::Ntp,
+            };
+            let options = harness::serve::Options {
+                service,
+                listen,
+                node,
+                backends,
+                dns,
+                smtp,
+                trust_proxy,
+                clock_offset_ns: clock_offset.unwrap_or(0),
+                ca_out,
+            };
+            serve(&file, &options)
+        }
+    }
+}
+
+fn serve(file: &std::path::Path, options: &harness::serve::Options) -> ExitCode {
+    use harness::serve;
+    let scenario = match scenario::load(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (prepared, clock) = match serve::prepare(&scenario.topology, scenario.seed, options) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let (Some(path), Some(pem)) = (&options.ca_out, &prepared.ca_pem)
+        && let Err(e) = harness::export::file::write(path, pem)
+    {
+        eprintln!("error: --ca-out: {}: cannot write: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    eprintln!("serving {}", prepared.summary);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    // Each event as one JSON line on stdout, as it happens, with its time in seconds
+    // since the service started.
+    let recorder = harness::events::Recorder::streaming(|event| {
+        let line = serde_json::json!({
+            "at_s": event.at.as_secs_f64(),
+            "host": event.host,
+            "event": event.kind,
+        });
+        println!("{line}");
+    });
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = serve::run(prepared, options, clock, recorder, |bound| {
+                eprintln!("listening: {}/{} on {}", bound.protocol, bound.service_port, bound.addr);
+            }) => Some(result),
+            signal = stop_signal() => {
+                eprintln!("stopping: {signal}");
+                None
+            }
+        }
+    });
+    // Dropping the runtime drops every task, closing each socket it held.
+    drop(runtime);
+    match result {
+        None => {
+            eprintln!("stopped");
+            ExitCode::SUCCESS
+        }
+        Some(Ok(())) => {
+            eprintln!("error: the service stopped by itself");
+            ExitCode::from(3)
+        }
+        Some(Err(e)) => {
+            eprintln!(
+                "error: {} on {}: {e}",
+                options.service.name(),
+                options.listen
+            );
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM, and names it.
+async fn stop_signal() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            // Without a SIGTERM handler, Ctrl-C alone stops the service.
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
     }
 }
 
@@ -122,14 +311,13 @@ fn export(
     target: ExportTarget,
     file: &std::path::Path,
     output: Option<&std::path::Path>,
-    cert: Option<PathBuf>,
-    nginx_plus: bool,
+    options: harness::export::Options,
 ) -> ExitCode {
     let target = match target {
         ExportTarget::Haproxy => harness::export::Target::Haproxy,
         ExportTarget::Nginx => harness::export::Target::Nginx,
     };
-    if nginx_plus && target != harness::export::Target::Nginx {
+    if options.nginx_plus && target != harness::export::Target::Nginx {
         eprintln!("error: --nginx-plus applies to `harness export nginx` only");
         return ExitCode::from(2);
     }
@@ -139,11 +327,6 @@ fn export(
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
-    };
-    let options = harness::export::Options {
-        cert,
-        nginx_plus,
-        source: Some(file.display().to_string()),
     };
     let text = match harness::export::render(&scenario.topology, target, &options) {
         Ok(text) => text,

@@ -15,7 +15,10 @@ fn clients(lb: &str) -> Vec<(String, String, usize)> {
     let run = executor::run(&scenario, None).unwrap();
     let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
     assert!(outcome.passed, "{lb}: the run failed");
-    assert_eq!(outcome.totals.ok, outcome.totals.sent, "{lb}: a request failed");
+    assert_eq!(
+        outcome.totals.ok, outcome.totals.sent,
+        "{lb}: a request failed"
+    );
     outcome.front.clients
 }
 
@@ -26,13 +29,29 @@ fn clients(lb: &str) -> Vec<(String, String, usize)> {
 fn nodes_see_the_users_unless_tcp_mode_has_no_proxy_header() {
     for (lb, address, via) in [
         ("mode = \"https\"", "198.51.100.10", "x-forwarded-for"),
-        ("mode = \"tcp\"\nproxy_protocol = \"v2\"", "198.51.100.10", "proxy v2"),
-        ("mode = \"tcp\"\nproxy_protocol = \"v1\"", "198.51.100.10", "proxy v1"),
-        ("mode = \"tcp\"\nproxy_protocol = \"none\"", "10.0.1.10", "connection"),
+        (
+            "mode = \"tcp\"\nproxy_protocol = \"v2\"",
+            "198.51.100.10",
+            "proxy v2",
+        ),
+        (
+            "mode = \"tcp\"\nproxy_protocol = \"v1\"",
+            "198.51.100.10",
+            "proxy v1",
+        ),
+        (
+            "mode = \"tcp\"\nproxy_protocol = \"none\"",
+            "10.0.1.10",
+            "connection",
+        ),
     ] {
         let seen = clients(lb);
         assert_eq!(seen.len(), 1, "{lb}: {seen:?}");
-        assert_eq!((seen[0].0.as_str(), seen[0].1.as_str()), (address, via), "{lb}");
+        assert_eq!(
+            (seen[0].0.as_str(), seen[0].1.as_str()),
+            (address, via),
+            "{lb}"
+        );
         assert!(seen[0].2 > 100, "{lb}: only {} requests", seen[0].2);
     }
 }

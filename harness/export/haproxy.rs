@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 
 use super::conf::{Conf, duration};
 use super::{ExportError, Options, Target, default_cert};
-use crate::topology::{LbMode, LbSettings, ProxyProtocol, Role, Topology};
+use crate::topology::{LbMode, LbSettings, ProxyProtocol, Topology};
 
 /// How long a client connection may sit idle (HAProxy's `timeout client`). No scenario
 /// setting: the simulated users never idle. 30s, HAProxy's documentation's usual value.
@@ -51,10 +51,10 @@ pub fn render(topology: &Topology, options: &Options) -> Result<String, ExportEr
     conf.blank();
     match lb.mode {
         LbMode::Https => https_frontend(&mut conf, topology, options),
-        LbMode::Tcp => tcp_frontend(&mut conf, lb),
+        LbMode::Tcp => tcp_frontend(&mut conf, lb, options),
     }
     conf.blank();
-    backend(&mut conf, topology)?;
+    backend(&mut conf, topology, options)?;
     Ok(conf.finish())
 }
 
@@ -131,7 +131,14 @@ fn https_frontend(conf: &mut Conf, topology: &Topology, options: &Options) {
     conf.comment(
         "topology.lb.mode = \"https\": TLS ends here (certificate chain and key in one PEM).",
     );
-    conf.set(&format!("bind :443 ssl crt {}", cert.display()), "--cert");
+    conf.set(
+        &format!(
+            "bind {} ssl crt {}",
+            super::listen(options, ":"),
+            cert.display()
+        ),
+        "--cert",
+    );
     allow_list(conf, lb);
     if lb.filter_endpoints {
         conf.comment(
@@ -176,12 +183,12 @@ fn https_frontend(conf: &mut Conf, topology: &Topology, options: &Options) {
     conf.line("default_backend nodes");
 }
 
-fn tcp_frontend(conf: &mut Conf, lb: &LbSettings) {
+fn tcp_frontend(conf: &mut Conf, lb: &LbSettings, options: &Options) {
     conf.section("frontend tcp");
     conf.comment(
         "topology.lb.mode = \"tcp\": bytes pass as they are; the nodes terminate TLS on 443.",
     );
-    conf.line("bind :443");
+    conf.line(&format!("bind {}", super::listen(options, ":")));
     allow_list(conf, lb);
     conf.line("default_backend nodes");
 }
@@ -201,7 +208,7 @@ fn allow_list(conf: &mut Conf, lb: &LbSettings) {
     );
 }
 
-fn backend(conf: &mut Conf, topology: &Topology) -> Result<(), ExportError> {
+fn backend(conf: &mut Conf, topology: &Topology, options: &Options) -> Result<(), ExportError> {
     let lb = &topology.lb;
     conf.section("backend nodes");
     conf.line("balance roundrobin");
@@ -252,11 +259,8 @@ fn backend(conf: &mut Conf, topology: &Topology) -> Result<(), ExportError> {
             );
         }
     }
-    for node in topology.with_role(Role::Node) {
-        conf.set(
-            &format!("server {} {}:443 check", node.name, node.address),
-            "a node",
-        );
+    for (name, addr, origin) in super::servers(topology, options)? {
+        conf.set(&format!("server {name} {addr} check"), origin);
     }
     Ok(())
 }

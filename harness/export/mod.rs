@@ -26,9 +26,10 @@ pub mod file;
 pub mod haproxy;
 pub mod nginx;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::topology::Topology;
+use crate::topology::{Role, Topology};
 
 /// The balancer software a configuration is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,57 @@ pub struct Options {
     /// What the configuration was generated from, named in its header (a scenario path).
     /// Default: nothing named.
     pub source: Option<String>,
+    /// Where the balancer listens (`--listen`). Default: port 443 on every address.
+    pub listen: Option<SocketAddr>,
+    /// Nodes at another address and port than their topology address on 443
+    /// (`--server NAME=ADDR:PORT`), by node name. Default: none.
+    pub servers: Vec<(String, SocketAddr)>,
+}
+
+/// The balancer's listening address as HAProxy's `bind` and nginx's `listen` write it:
+/// `:443` or `443` by default, `127.0.0.1:8443` when given.
+fn listen(options: &Options, all_addresses: &str) -> String {
+    match options.listen {
+        Some(addr) => addr.to_string(),
+        None => format!("{all_addresses}443"),
+    }
+}
+
+/// Each node with the address and port the balancer dials, in topology order, and the
+/// setting it comes from.
+fn servers(
+    topology: &Topology,
+    options: &Options,
+) -> Result<Vec<(String, SocketAddr, &'static str)>, ExportError> {
+    let nodes = topology.node_names();
+    for (i, (name, _)) in options.servers.iter().enumerate() {
+        let error = |message: String| ExportError {
+            key: "--server".to_string(),
+            message,
+        };
+        if !nodes.contains(name) {
+            return Err(error(format!(
+                "`{name}` is not a node of the topology; expected one of {}",
+                nodes.join(", ")
+            )));
+        }
+        if options.servers[..i].iter().any(|(n, _)| n == name) {
+            return Err(error(format!("`{name}` is given twice")));
+        }
+    }
+    Ok(topology
+        .with_role(Role::Node)
+        .map(
+            |node| match options.servers.iter().find(|(n, _)| *n == node.name) {
+                Some((_, addr)) => (node.name.clone(), *addr, "--server"),
+                None => (
+                    node.name.clone(),
+                    SocketAddr::new(node.address, crate::services::node::PORT),
+                    "a node",
+                ),
+            },
+        )
+        .collect())
 }
 
 /// A setting the target cannot express, with the setting's key (`topology.lb.…`).

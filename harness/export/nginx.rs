@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use super::conf::{Conf, duration};
 use super::{ExportError, Options, Target, default_cert};
-use crate::topology::{LbMode, LbSettings, ProxyProtocol, Role, Topology};
+use crate::topology::{LbMode, LbSettings, ProxyProtocol, Topology};
 
 /// Where Debian's `libnginx-mod-stream` puts the stream module. An absolute path: a
 /// relative one would be looked up under the prefix.
@@ -135,8 +135,13 @@ fn upstream(conf: &mut Conf, topology: &Topology, options: &Options) -> Result<(
             "topology.lb.fall; fall x topology.lb.interval",
         )
     };
-    for node in topology.with_role(Role::Node) {
-        conf.set(&format!("server {}:443 {params};", node.address), origin);
+    for (_, addr, from) in super::servers(topology, options)? {
+        let origin = if from == "--server" {
+            "--server".to_string()
+        } else {
+            origin.to_string()
+        };
+        conf.set(&format!("server {addr} {params};"), &origin);
     }
     conf.close();
     Ok(())
@@ -205,7 +210,7 @@ fn server(conf: &mut Conf, topology: &Topology, options: &Options) -> Result<(),
         .unwrap_or_else(|| default_cert(Target::Nginx, &topology.domain));
     conf.open("server");
     conf.set(
-        "listen 443 ssl;",
+        &format!("listen {} ssl;", super::listen(options, "")),
         "topology.lb.mode = \"https\": TLS ends here",
     );
     conf.set(
@@ -360,7 +365,7 @@ fn stream(conf: &mut Conf, topology: &Topology, options: &Options) -> Result<(),
     conf.blank();
     conf.open("server");
     conf.set(
-        "listen 443;",
+        &format!("listen {};", super::listen(options, "")),
         "topology.lb.mode = \"tcp\": bytes pass, the nodes terminate TLS",
     );
     allow_list(conf, lb);

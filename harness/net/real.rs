@@ -17,8 +17,32 @@ use crate::net::{Datagrams, Listener, Net};
 #[derive(Debug, Clone)]
 pub struct RealNet {
     ip: IpAddr,
-    /// Service port to the real port it binds (unlisted ports bind as they are).
+    /// Service port to the real port it binds.
     ports: BTreeMap<u16, u16>,
+    /// Whether a service port not in `ports` binds any free port (true) or itself.
+    unlisted_any: bool,
+    /// Told of every service port bound (not of a client's ephemeral socket).
+    on_bind: Option<BindReport>,
+}
+
+/// A service port bound to a real address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    /// `"tcp"` or `"udp"`.
+    pub protocol: &'static str,
+    /// The port the service asked for (`443`).
+    pub service_port: u16,
+    /// Where it was bound (`127.0.0.1:40211`).
+    pub addr: SocketAddr,
+}
+
+#[derive(Clone)]
+struct BindReport(std::sync::Arc<dyn Fn(Bound) + Send + Sync>);
+
+impl std::fmt::Debug for BindReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BindReport")
+    }
 }
 
 impl RealNet {
@@ -26,6 +50,8 @@ impl RealNet {
         Self {
             ip,
             ports: BTreeMap::new(),
+            unlisted_any: false,
+            on_bind: None,
         }
     }
 
@@ -35,8 +61,37 @@ impl RealNet {
         self
     }
 
+    /// Binds every service port not given by [`RealNet::with_port`] to any free port,
+    /// instead of to itself: two nodes on one address then do not fight over 7777.
+    pub fn unlisted_any_port(mut self) -> Self {
+        self.unlisted_any = true;
+        self
+    }
+
+    /// Calls `report` with every service port bound, once bound.
+    pub fn reporting_binds(mut self, report: impl Fn(Bound) + Send + Sync + 'static) -> Self {
+        self.on_bind = Some(BindReport(std::sync::Arc::new(report)));
+        self
+    }
+
     fn real_port(&self, port: u16) -> u16 {
-        self.ports.get(&port).copied().unwrap_or(port)
+        match self.ports.get(&port) {
+            Some(real) => *real,
+            None if self.unlisted_any => 0,
+            None => port,
+        }
+    }
+
+    fn report(&self, protocol: &'static str, service_port: u16, addr: io::Result<SocketAddr>) {
+        if let (Some(BindReport(report)), Ok(addr)) = (&self.on_bind, addr)
+            && service_port != 0
+        {
+            report(Bound {
+                protocol,
+                service_port,
+                addr,
+            });
+        }
     }
 }
 
@@ -56,9 +111,9 @@ impl Net for RealNet {
     }
 
     async fn listen(&self, port: u16) -> io::Result<RealListener> {
-        tokio::net::TcpListener::bind((self.ip, self.real_port(port)))
-            .await
-            .map(RealListener)
+        let listener = tokio::net::TcpListener::bind((self.ip, self.real_port(port))).await?;
+        self.report("tcp", port, listener.local_addr());
+        Ok(RealListener(listener))
     }
 
     async fn connect(&self, to: SocketAddr) -> io::Result<tokio::net::TcpStream> {
@@ -66,9 +121,9 @@ impl Net for RealNet {
     }
 
     async fn bind_udp(&self, port: u16) -> io::Result<RealSocket> {
-        tokio::net::UdpSocket::bind((self.ip, self.real_port(port)))
-            .await
-            .map(RealSocket)
+        let socket = tokio::net::UdpSocket::bind((self.ip, self.real_port(port))).await?;
+        self.report("udp", port, socket.local_addr());
+        Ok(RealSocket(socket))
     }
 }
 
@@ -94,14 +149,20 @@ impl Datagrams for RealSocket {
 #[derive(Debug, Clone)]
 pub struct RealClock {
     started: Instant,
-    offset_ms: i64,
+    offset_ns: i64,
 }
 
 impl RealClock {
+    /// The machine's clock, `offset_ms` milliseconds ahead (behind when negative).
     pub fn new(offset_ms: i64) -> Self {
+        Self::from_offset_ns(offset_ms.saturating_mul(1_000_000))
+    }
+
+    /// The machine's clock, `offset_ns` nanoseconds ahead (behind when negative).
+    pub fn from_offset_ns(offset_ns: i64) -> Self {
         Self {
             started: Instant::now(),
-            offset_ms,
+            offset_ns,
         }
     }
 }
@@ -115,8 +176,8 @@ impl Clock for RealClock {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default();
-        let offset = Duration::from_millis(self.offset_ms.unsigned_abs());
-        if self.offset_ms >= 0 {
+        let offset = Duration::from_nanos(self.offset_ns.unsigned_abs());
+        if self.offset_ns >= 0 {
             now + offset
         } else {
             now.saturating_sub(offset)

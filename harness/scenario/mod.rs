@@ -7,7 +7,7 @@ pub mod isolation;
 pub mod load;
 pub mod outside;
 pub mod spec;
-mod steps;
+pub(crate) mod steps;
 
 pub use load::{ScenarioError, Source, load, parse};
 pub use spec::{Action, Scenario, Step};

@@ -334,7 +334,7 @@ fn ppm(text: &str) -> Result<i64, String> {
 }
 
 /// A signed duration such as "10m", "-2s" or "+500ms", in nanoseconds (at most a day).
-fn signed_ns(text: &str) -> Result<i64, String> {
+pub(crate) fn signed_ns(text: &str) -> Result<i64, String> {
     let (sign, rest) = match text.strip_prefix('-') {
         Some(rest) => (-1, rest),
         None => (1, text.strip_prefix('+').unwrap_or(text)),

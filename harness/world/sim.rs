@@ -155,7 +155,7 @@ impl World {
             .next()
             .map(|h| (h.name.clone(), dev_member(topology, h, setup.seed)));
         let mut clocks = BTreeMap::new();
-        let identity = identity(topology);
+        let identity = identity(topology, Duration::from_secs(EPOCH_UNIX_S));
         for host in &topology.hosts {
             let member = match (&dev, host.role) {
                 (Some((_, m)), Role::DevNode) => Some(m),
@@ -625,8 +625,10 @@ fn members(topology: &Topology, seed: u64) -> BTreeMap<String, SharedMember> {
         .collect()
 }
 
-/// The certificate the published names are served with: `None` when TLS is off.
-fn identity(topology: &Topology) -> Option<Arc<Identity>> {
+/// The certificate the published names are served with: `None` when TLS is off. A
+/// generated one is valid from an hour before `epoch` (time since the Unix epoch: the
+/// run's [`EPOCH_UNIX_S`] in a simulation, the real time on real sockets).
+pub(crate) fn identity(topology: &Topology, epoch: Duration) -> Option<Arc<Identity>> {
     let tls = &topology.tls;
     if !tls.enabled {
         return None;
@@ -642,19 +644,19 @@ fn identity(topology: &Topology) -> Option<Arc<Identity>> {
         .names
         .clone()
         .unwrap_or_else(|| topology.zone_names().to_vec());
-    let identity = Identity::generate(&names, Duration::from_secs(EPOCH_UNIX_S), tls.expires)
+    let identity = Identity::generate(&names, epoch, tls.expires)
         .expect("rcgen signs any names and validity the topology checked");
     Some(Arc::new(identity))
 }
 
 /// One host's TLS configurations, with its own clock as their time.
-struct HostTls {
-    server: Option<Arc<rustls::ServerConfig>>,
-    client: Option<Arc<rustls::ClientConfig>>,
-    checks: Option<Arc<rustls::ClientConfig>>,
+pub(crate) struct HostTls {
+    pub(crate) server: Option<Arc<rustls::ServerConfig>>,
+    pub(crate) client: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) checks: Option<Arc<rustls::ClientConfig>>,
 }
 
-fn host_tls(identity: Option<&Identity>, clock: &SimClock) -> HostTls {
+pub(crate) fn host_tls(identity: Option<&Identity>, time: Arc<dyn crate::env::Clock>) -> HostTls {
     let Some(identity) = identity else {
         return HostTls {
             server: None,
@@ -662,7 +664,6 @@ fn host_tls(identity: Option<&Identity>, clock: &SimClock) -> HostTls {
             checks: None,
         };
     };
-    let time: Arc<dyn crate::env::Clock> = Arc::new(clock.clone());
     HostTls {
         server: Some(
             tls::server(identity, time.clone()).expect("a generated key matches its certificate"),
@@ -709,7 +710,7 @@ fn register(
     let ip = host.address;
     let clock = SimClock::new(Duration::from_secs(EPOCH_UNIX_S));
     let handle = clock.handle();
-    let tls = host_tls(identity.as_deref(), &clock);
+    let tls = host_tls(identity.as_deref(), Arc::new(clock.clone()));
     let (recorder, faults, name) = (
         wires.recorder.clone(),
         wires.faults.clone(),
@@ -815,7 +816,7 @@ pub fn zone(topology: &Topology) -> Zone {
 /// `timeout client` applies there; 5s is its usual value).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn lb_config(topology: &Topology, tls: &HostTls) -> LbConfig {
+pub(crate) fn lb_config(topology: &Topology, tls: &HostTls) -> LbConfig {
     let backends = topology
         .with_role(Role::Node)
         .map(|n| Backend {
@@ -910,7 +911,7 @@ fn host_seed(seed: u64, host: &crate::topology::Host) -> u64 {
     seed ^ u64::from(u32::from(v4)).rotate_left(32)
 }
 
-fn node_config(
+pub(crate) fn node_config(
     topology: &Topology,
     member: SharedMember,
     peers: Vec<SocketAddr>,
@@ -957,7 +958,7 @@ fn node_config(
     }
 }
 
-fn smtp_config(topology: &Topology) -> SmtpConfig {
+pub(crate) fn smtp_config(topology: &Topology) -> SmtpConfig {
     let s = &topology.smtp;
     SmtpConfig {
         hostname: format!("smtp.{}", topology.domain),
@@ -966,7 +967,7 @@ fn smtp_config(topology: &Topology) -> SmtpConfig {
     }
 }
 
-fn mail_config(topology: &Topology) -> MailConfig {
+pub(crate) fn mail_config(topology: &Topology) -> MailConfig {
     let s = &topology.smtp;
     MailConfig {
         relay: Some(SocketAddr::new(
