@@ -1,0 +1,732 @@
+//! Conformance: the harness's services on real sockets (`harness serve`), talked to by
+//! programs nobody here wrote: dig, curl, swaks, sntp (ntpsec's ntpdig) and HAProxy
+//! running the configuration `harness export haproxy` writes. `tools/test` installs them
+//! (Debian 12's packages).
+//!
+//! Bounds: every service listens on a free loopback port (port 0, read back from its
+//! `listening:` line; NTP needs port 123, see [`ntp_address`]); every wait has a deadline
+//! ([`START`], [`STOP`], [`SETTLE`]) and every client its own timeout. Every process is
+//! owned by a [`Proc`], which stops and reaps it when dropped, so a failed assertion
+//! leaves nothing running; after a service stops, its port is bound again to prove it
+//! was released.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// The address curl sends from when the client must be told apart from the balancer
+/// (127.0.0.1): all of 127.0.0.0/8 is loopback on Linux.
+const CLIENT: &str = "127.0.0.77";
+/// How long a service may take to bind its port (a generated certificate included).
+const START: Duration = Duration::from_secs(30);
+/// How long a process may take to exit once signalled, before it is killed.
+const STOP: Duration = Duration::from_secs(5);
+/// How long a balancer may take to change its mind about a backend. The scenarios check
+/// every 500ms and need 2 results in a row: about a second; ten leave room for a loaded
+/// machine.
+const SETTLE: Duration = Duration::from_secs(10);
+/// The login every test sends (an account of the node's directory).
+const LOGIN: &str = r#"{"username":"user-1","password":"password-1"}"#;
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+/// A program from Debian's packages; failing (not skipping) when it is missing.
+fn program(name: &str) -> PathBuf {
+    ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!("{name} is not installed: run the tests with tools/test, which installs it")
+        })
+}
+
+/// A directory of the test's own, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "harness-conformance-{test}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+        Self(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Out,
+    Err,
+}
+
+/// A process the test started, with its output read line by line. Dropping it stops it
+/// (SIGTERM, then SIGKILL after [`STOP`]) and reaps it.
+struct Proc {
+    name: String,
+    child: Child,
+    lines: mpsc::Receiver<(Stream, String)>,
+    /// Every line read so far, for failure messages.
+    seen: Vec<(Stream, String)>,
+}
+
+impl Proc {
+    fn spawn(name: &str, mut command: Command) -> Self {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let (tx, lines) = mpsc::channel();
+        fn pump(from: impl Read + Send + 'static, kind: Stream, tx: mpsc::Sender<(Stream, String)>) {
+            std::thread::spawn(move || {
+                for line in BufReader::new(from).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send((kind, line)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        pump(child.stdout.take().expect("piped"), Stream::Out, tx.clone());
+        pump(child.stderr.take().expect("piped"), Stream::Err, tx);
+        Self {
+            name: name.to_string(),
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn output(&self) -> String {
+        self.seen
+            .iter()
+            .map(|(s, l)| format!("{}: {l}\n", if *s == Stream::Out { "out" } else { "err" }))
+            .collect()
+    }
+
+    /// The first line not yet read that `wanted` accepts, waiting up to `within`.
+    fn wait_for(&mut self, within: Duration, what: &str, wanted: impl Fn(Stream, &str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok((stream, line)) => {
+                    self.seen.push((stream, line.clone()));
+                    if wanted(stream, &line) {
+                        return line;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "{}: no {what} within {within:?}; its output:\n{}",
+                    self.name,
+                    self.output()
+                ),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait().ok();
+                    panic!(
+                        "{}: exited ({status:?}) before {what}; its output:\n{}",
+                        self.name,
+                        self.output()
+                    )
+                }
+            }
+        }
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) and waits for the exit, killing it after [`STOP`].
+    fn stop(&mut self, signal: &str) -> ExitStatus {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return status;
+        }
+        let _ = Command::new(program("kill"))
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + STOP;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let status = self.child.wait().expect("a killed child can be reaped");
+        panic!(
+            "{}: did not stop within {STOP:?} of SIG{signal}; killed ({status}); its output:\n{}",
+            self.name,
+            self.output()
+        );
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
+            let deadline = Instant::now() + STOP;
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A `harness serve` process and the address its service port was bound to.
+struct Served {
+    proc: Proc,
+    addr: SocketAddr,
+    udp: bool,
+}
+
+/// Starts `harness serve SERVICE tests/fixtures/SCENARIO --listen LISTEN ARGS…` and
+/// waits for its service port to be bound.
+fn serve(service: &str, scenario: &str, listen: SocketAddr, args: &[&str]) -> Served {
+    let (protocol, port) = match service {
+        "dns" => ("udp", 53),
+        "ntp" => ("udp", 123),
+        "smtp" => ("tcp", 587),
+        "node" | "lb" => ("tcp", 443),
+        other => panic!("no service {other}"),
+    };
+    let mut command = Command::new(env!("CARGO_BIN_EXE_harness"));
+    command
+        .arg("serve")
+        .arg(service)
+        .arg(fixture(scenario))
+        .arg("--listen")
+        .arg(listen.to_string())
+        .args(args);
+    let name = format!("harness serve {service} {}", args.join(" "));
+    let mut proc = Proc::spawn(&name, command);
+    let prefix = format!("listening: {protocol}/{port} on ");
+    let line = proc.wait_for(START, &prefix, |s, l| {
+        s == Stream::Err && l.starts_with(&prefix)
+    });
+    let addr = line[prefix.len()..]
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}: `{line}`: {e}"));
+    Served {
+        proc,
+        addr,
+        udp: protocol == "udp",
+    }
+}
+
+impl Served {
+    /// Stops it as Ctrl-C would, checks it said so and exited 0, and that its port is
+    /// free again.
+    fn stop(mut self) {
+        let status = self.proc.stop("INT");
+        assert!(
+            status.success(),
+            "{}: exited {status} on SIGINT; its output:\n{}",
+            self.proc.name,
+            self.proc.output()
+        );
+        self.proc.wait_for(STOP, "`stopped`", |s, l| s == Stream::Err && l == "stopped");
+        let released = if self.udp {
+            std::net::UdpSocket::bind(self.addr).map(drop)
+        } else {
+            std::net::TcpListener::bind(self.addr).map(drop)
+        };
+        assert!(
+            released.is_ok(),
+            "{}: {} still taken after it stopped: {released:?}",
+            self.proc.name,
+            self.addr
+        );
+    }
+
+    /// Waits for an event (a JSON line on stdout) that contains every one of `parts`.
+    fn event(&mut self, parts: &[&str]) -> String {
+        self.proc.wait_for(SETTLE, &format!("event with {parts:?}"), |s, l| {
+            s == Stream::Out && parts.iter().all(|p| l.contains(p))
+        })
+    }
+}
+
+fn any_port() -> SocketAddr {
+    SocketAddr::new(LOOPBACK, 0)
+}
+
+/// A free TCP port on loopback, for a program that cannot report the port it bound
+/// (HAProxy): bound, read and released.
+fn free_tcp_port() -> SocketAddr {
+    std::net::TcpListener::bind(any_port())
+        .and_then(|l| l.local_addr())
+        .expect("loopback has free ports")
+}
+
+/// Runs a client to completion, killing it after `within` (each client here also has a
+/// timeout of its own, shorter).
+fn run(mut command: Command, within: Duration) -> Output {
+    let name = format!("{command:?}");
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stdout.read_to_end(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        text
+    });
+    let deadline = Instant::now() + within;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("a child can be waited for") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{name}: still running after {within:?}; killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("reader"),
+        stderr: err.join().expect("reader"),
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// `curl ARGS…`: the status code and the body.
+fn curl(args: &[&str]) -> (u16, String) {
+    let mut command = Command::new(program("curl"));
+    command
+        .args(["--silent", "--show-error", "--max-time", "10"])
+        .args(["--write-out", "\n%{http_code}"])
+        .args(args);
+    let output = run(command, Duration::from_secs(15));
+    let all = String::from_utf8_lossy(&output.stdout).to_string();
+    let (body, code) = all.rsplit_once('\n').unwrap_or(("", &all));
+    let code = code.trim().parse().unwrap_or_else(|_| {
+        panic!("curl {args:?}: no status code; {}", text(&output))
+    });
+    (code, body.to_string())
+}
+
+/// Logs `user-1` in with curl over TLS at `https://login.example.com:PORT/login`
+/// (resolved to `at`), verifying the certificate against `ca`, sent from [`CLIENT`];
+/// returns the node that issued the token (its JWT's `iss`).
+fn login(at: SocketAddr, ca: &Path) -> String {
+    let url = format!("https://login.example.com:{}/login", at.port());
+    let resolve = format!("login.example.com:{}:{}", at.port(), at.ip());
+    let ca = ca.display().to_string();
+    let (code, body) = curl(&[
+        "--cacert",
+        &ca,
+        "--resolve",
+        &resolve,
+        "--interface",
+        CLIENT,
+        "--header",
+        "content-type: application/json",
+        "--data",
+        LOGIN,
+        &url,
+    ]);
+    assert_eq!(code, 200, "login through {at}: {body}");
+    issuer(&body)
+}
+
+/// The `iss` claim of the access token in a login's answer.
+fn issuer(body: &str) -> String {
+    let answer: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("`{body}`: {e}"));
+    let token = answer["access_token"].as_str().expect("an access token");
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("JSON claims");
+    claims["iss"].as_str().expect("an issuer").to_string()
+}
+
+/// Four logins in a row went round robin over both nodes.
+fn assert_round_robin(issuers: &[String]) {
+    assert_eq!(issuers.len(), 4);
+    assert_ne!(issuers[0], issuers[1], "{issuers:?}");
+    assert_eq!(issuers[0], issuers[2], "{issuers:?}");
+    assert_eq!(issuers[1], issuers[3], "{issuers:?}");
+    let mut both = issuers[..2].to_vec();
+    both.sort();
+    assert_eq!(both, ["node-1", "node-2"]);
+}
+
+/// `dig` asks the served zone for the four names and gets the balancer's address with
+/// the zone's TTL, and NXDOMAIN for a name the zone does not have.
+#[test]
+fn dig_resolves_the_four_names_and_gets_nxdomain_for_an_unknown_one() {
+    let dns = serve("dns", "serve/https.toml", any_port(), &[]);
+    let dig = |name: &str| {
+        let mut command = Command::new(program("dig"));
+        command
+            .arg(format!("@{}", dns.addr.ip()))
+            .args(["-p", &dns.addr.port().to_string()])
+            .args(["+time=2", "+tries=1", name, "A"]);
+        let output = run(command, Duration::from_secs(10));
+        assert!(output.status.success(), "dig {name}: {}", text(&output));
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    for name in [
+        "manage.example.com",
+        "config.example.com",
+        "webtask.example.com",
+        "login.example.com",
+    ] {
+        let out = dig(name);
+        assert!(out.contains("status: NOERROR"), "{name}:\n{out}");
+        assert!(out.contains("flags: qr aa"), "{name}: not authoritative:\n{out}");
+        let answers: Vec<Vec<&str>> = out
+            .lines()
+            .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let expected = format!("{name}.");
+        assert_eq!(
+            answers,
+            [vec![expected.as_str(), "60", "IN", "A", "10.0.1.10"]],
+            "{name}:\n{out}"
+        );
+    }
+    let out = dig("nosuch.example.com");
+    assert!(out.contains("status: NXDOMAIN"), "{out}");
+    assert!(out.contains("ANSWER: 0"), "{out}");
+    dns.stop();
+}
+
+/// curl reaches a node's `/testall` directly, then logs in four times through the
+/// harness's load balancer (TLS verified against the CA it wrote with `--ca-out`) and
+/// goes round robin over two nodes, each of which sees curl's own address through the
+/// balancer's X-Forwarded-For.
+#[test]
+fn curl_logs_in_through_the_harness_lb_round_robin_with_x_forwarded_for() {
+    let dir = TempDir::new("curl");
+    let mut node1 = serve("node", "serve/https.toml", any_port(), &["--node", "node-1"]);
+    let mut node2 = serve("node", "serve/https.toml", any_port(), &["--node", "node-2"]);
+    let (code, body) = curl(&[&format!("http://{}/testall", node1.addr)]);
+    assert_eq!((code, body.as_str()), (200, "OK"));
+
+    let ca = dir.path("ca.pem");
+    let backend1 = format!("node-1={}", node1.addr);
+    let backend2 = format!("node-2={}", node2.addr);
+    let ca_arg = ca.display().to_string();
+    let lb = serve(
+        "lb",
+        "serve/https.toml",
+        any_port(),
+        &["--backend", &backend1, "--backend", &backend2, "--ca-out", &ca_arg],
+    );
+    let issuers: Vec<String> = (0..4).map(|_| login(lb.addr, &ca)).collect();
+    assert_round_robin(&issuers);
+    for node in [&mut node1, &mut node2] {
+        node.event(&["ClientSeen", CLIENT, "x-forwarded-for"]);
+    }
+    lb.stop();
+    node1.stop();
+    node2.stop();
+}
+
+/// swaks delivers a message with AUTH PLAIN, and without AUTH is refused 530 at MAIL.
+#[test]
+fn swaks_delivers_with_auth_plain_and_is_refused_530_without() {
+    let mut smtp = serve("smtp", "serve/https.toml", any_port(), &[]);
+    let server = smtp.addr.to_string();
+    let swaks = |auth: bool| {
+        let mut command = Command::new(program("swaks"));
+        command
+            .args(["--server", &server])
+            .args(["--from", "appliance@example.com", "--to", "user-1@example.com"])
+            .args(["--timeout", "10"]);
+        if auth {
+            command.args([
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                "appliance",
+                "--auth-password",
+                "smtp-secret",
+            ]);
+        }
+        run(command, Duration::from_secs(20))
+    };
+    let with = swaks(true);
+    let transcript = text(&with);
+    assert!(with.status.success(), "{transcript}");
+    assert!(transcript.contains("<-  235 "), "{transcript}");
+    assert!(transcript.contains("<-  250 2.0.0 OK queued"), "{transcript}");
+    smtp.event(&["MailAccepted", "user-1@example.com"]);
+
+    let without = swaks(false);
+    let transcript = text(&without);
+    // swaks exits 23 when the server refuses MAIL FROM.
+    assert_eq!(without.status.code(), Some(23), "{transcript}");
+    assert!(transcript.contains("<** 530 "), "{transcript}");
+    smtp.stop();
+}
+
+/// ntpdig reads only port 123, so the NTP server gets an address of its own on
+/// loopback: the first 127.0.0.N (N from 123) whose port 123 is free.
+fn ntp_address() -> SocketAddr {
+    (123..=250)
+        .map(|n| SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, n)), 123))
+        .find(|a| std::net::UdpSocket::bind(a).is_ok())
+        .expect("a loopback address with UDP port 123 free (binding it needs root or CAP_NET_BIND_SERVICE)")
+}
+
+/// sntp (ntpsec's ntpdig) reads the served time and measures the offset the server was
+/// given, within a second, from a server speaking stratum 2 without a leap warning.
+#[test]
+fn sntp_measures_the_offset_the_ntp_server_was_given() {
+    for (offset, seconds) in [("10m", 600.0), ("-90s", -90.0)] {
+        let ntp = serve(
+            "ntp",
+            "serve/https.toml",
+            ntp_address(),
+            &["--clock-offset", offset],
+        );
+        let mut command = Command::new(program("sntp"));
+        command.args(["-j", "-t", "2"]).arg(ntp.addr.ip().to_string());
+        let output = run(command, Duration::from_secs(10));
+        assert!(output.status.success(), "sntp: {}", text(&output));
+        let answer: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("sntp -j: {e}: {}", text(&output)));
+        let measured = answer["offset"].as_f64().expect("an offset");
+        assert!(
+            (measured - seconds).abs() < 1.0,
+            "{offset}: sntp measured {measured}s: {answer}"
+        );
+        assert_eq!(answer["stratum"], 2, "{answer}");
+        assert_eq!(answer["leap"], "no-leap", "{answer}");
+        ntp.stop();
+    }
+}
+
+/// HAProxy running `harness export haproxy` with a stats socket added by a second file
+/// (`-f`), so the exported file runs unchanged.
+struct Haproxy {
+    proc: Proc,
+    socket: PathBuf,
+}
+
+impl Haproxy {
+    fn start(dir: &TempDir, scenario: &str, listen: SocketAddr, nodes: &[&Served], cert: Option<&Path>) -> Self {
+        let config = dir.path("haproxy.cfg");
+        let mut export = Command::new(env!("CARGO_BIN_EXE_harness"));
+        export
+            .args(["export", "haproxy"])
+            .arg(fixture(scenario))
+            .arg("-o")
+            .arg(&config)
+            .args(["--listen", &listen.to_string()]);
+        for (i, node) in nodes.iter().enumerate() {
+            export.args(["--server", &format!("node-{}={}", i + 1, node.addr)]);
+        }
+        if let Some(cert) = cert {
+            export.arg("--cert").arg(cert);
+        }
+        let output = run(export, Duration::from_secs(30));
+        assert!(output.status.success(), "export: {}", text(&output));
+        let exported = std::fs::read_to_string(&config).expect("the export wrote the file");
+        // The health check's timing is the scenario's (500ms, rise 2, fall 2).
+        assert!(
+            exported.contains("default-server inter 500ms rise 2 fall 2"),
+            "{exported}"
+        );
+        let socket = dir.path("admin.sock");
+        let extra = dir.path("admin.cfg");
+        std::fs::write(
+            &extra,
+            format!("global\n    stats socket {} mode 600 level admin\n", socket.display()),
+        )
+        .expect("the temporary directory is writable");
+        let mut command = Command::new(program("haproxy"));
+        command.arg("-db").arg("-f").arg(&config).arg("-f").arg(&extra);
+        let proc = Proc::spawn("haproxy", command);
+        let mut haproxy = Self { proc, socket };
+        let deadline = Instant::now() + START;
+        while !haproxy.socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "haproxy did not open its stats socket; its output:\n{}\n{exported}",
+                haproxy.drain()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        haproxy
+    }
+
+    /// Everything HAProxy printed so far.
+    fn drain(&mut self) -> String {
+        while let Ok(line) = self.proc.lines.try_recv() {
+            self.proc.seen.push(line);
+        }
+        self.proc.output()
+    }
+
+    /// HAProxy's own view of a server: `show stat`'s status column (`UP`, `DOWN`,
+    /// `UP 1/2` while a fall is counted…).
+    fn status(&self, server: &str) -> String {
+        let mut stream = std::os::unix::net::UnixStream::connect(&self.socket)
+            .expect("the stats socket accepts");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("a timeout can be set");
+        stream.write_all(b"show stat\n").expect("the stats socket reads");
+        let mut csv = String::new();
+        stream.read_to_string(&mut csv).expect("the stats socket answers");
+        let header: Vec<&str> = csv
+            .lines()
+            .next()
+            .expect("a header")
+            .trim_start_matches("# ")
+            .split(',')
+            .collect();
+        let column = |name: &str| header.iter().position(|h| *h == name).expect("a column");
+        let (px, sv, status) = (column("pxname"), column("svname"), column("status"));
+        csv.lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|f| f.len() > status && f[px] == "nodes" && f[sv] == server)
+            .map(|f| f[status].to_string())
+            .unwrap_or_else(|| panic!("no server {server} in:\n{csv}"))
+    }
+
+    /// Waits (up to [`SETTLE`]) for HAProxy to call `server` exactly `wanted`.
+    fn wait_status(&mut self, server: &str, wanted: &str) {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let status = self.status(server);
+            if status == wanted {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "haproxy still says {server} is {status}, not {wanted}, after {SETTLE:?}; its output:\n{}",
+                    self.drain()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(mut self) {
+        // SIGUSR1: HAProxy's soft stop, which closes the listeners and exits 0 once idle.
+        let status = self.proc.stop("USR1");
+        assert!(status.success(), "haproxy exited {status}: {}", self.drain());
+    }
+}
+
+/// The real HAProxy, configured by `harness export haproxy` (https mode), in front of two
+/// served nodes: its `/testall` checks find both up, logins go round robin with curl's
+/// address in X-Forwarded-For; a node stopped is taken out (every login goes to the
+/// other), and the node started again on the same port is put back.
+#[test]
+fn haproxy_from_export_checks_testall_and_takes_a_stopped_node_out_and_back() {
+    let dir = TempDir::new("haproxy-https");
+    let mut node1 = serve("node", "serve/https.toml", any_port(), &["--node", "node-1"]);
+    let node2 = serve("node", "serve/https.toml", any_port(), &["--node", "node-2"]);
+    // HAProxy reads the chain and the key from one PEM.
+    let certs = fixture("certs");
+    let pem = [
+        std::fs::read_to_string(certs.join("good.pem")).expect("fixture"),
+        std::fs::read_to_string(certs.join("good.key")).expect("fixture"),
+    ]
+    .concat();
+    let cert = dir.path("lb.pem");
+    std::fs::write(&cert, pem).expect("the temporary directory is writable");
+    let listen = free_tcp_port();
+    let mut haproxy = Haproxy::start(&dir, "serve/https.toml", listen, &[&node1, &node2], Some(&cert));
+    haproxy.wait_status("node-1", "UP");
+    haproxy.wait_status("node-2", "UP");
+    let ca = certs.join("ca.pem");
+    let issuers: Vec<String> = (0..4).map(|_| login(listen, &ca)).collect();
+    assert_round_robin(&issuers);
+    node1.event(&["ClientSeen", CLIENT, "x-forwarded-for"]);
+
+    let node2_addr = node2.addr;
+    node2.stop();
+    haproxy.wait_status("node-2", "DOWN");
+    let issuers: Vec<String> = (0..4).map(|_| login(listen, &ca)).collect();
+    assert_eq!(issuers, ["node-1"; 4]);
+
+    let node2 = serve("node", "serve/https.toml", node2_addr, &["--node", "node-2"]);
+    haproxy.wait_status("node-2", "UP");
+    let issuers: Vec<String> = (0..4).map(|_| login(listen, &ca)).collect();
+    assert_round_robin(&issuers);
+
+    haproxy.stop();
+    node1.stop();
+    node2.stop();
+}
+
+/// HAProxy in tcp mode with PROXY v2 (`harness export haproxy` of tcp.toml) in front of
+/// two served nodes that terminate TLS with the scenario's certificate files: its checks
+/// (TLS and the PROXY header too) find both up, and each node reads curl's address from
+/// the PROXY header HAProxy sent.
+#[test]
+fn haproxy_tcp_mode_sends_a_proxy_v2_header_the_nodes_parse() {
+    let dir = TempDir::new("haproxy-tcp");
+    let mut node1 = serve("node", "serve/tcp.toml", any_port(), &["--node", "node-1"]);
+    let mut node2 = serve("node", "serve/tcp.toml", any_port(), &["--node", "node-2"]);
+    let listen = free_tcp_port();
+    let mut haproxy = Haproxy::start(&dir, "serve/tcp.toml", listen, &[&node1, &node2], None);
+    haproxy.wait_status("node-1", "UP");
+    haproxy.wait_status("node-2", "UP");
+    let ca = fixture("certs/ca.pem");
+    let issuers: Vec<String> = (0..4).map(|_| login(listen, &ca)).collect();
+    assert_round_robin(&issuers);
+    for node in [&mut node1, &mut node2] {
+        node.event(&["ClientSeen", CLIENT, "proxy v2"]);
+    }
+    haproxy.stop();
+    node1.stop();
+    node2.stop();
+}
