@@ -522,3 +522,127 @@ fn bad_certificates_and_topology_fields() {
         assert_bad(name, &text, &expected);
     }
 }
+
+/// Proves `harness serve` and `harness export`'s placement flags refuse bad input with
+/// one error line naming the option and what was expected, exit 2, before anything is
+/// bound or written; a port already taken is exit 3 naming the service and address.
+#[test]
+fn serve_and_export_placement_refuse_bad_input() {
+    let https = write("serve-https.toml", SHORT);
+    let tcp = write(
+        "serve-tcp.toml",
+        &format!("{SHORT}\n[topology.lb]\nmode = \"tcp\"\n"),
+    );
+    let (https, tcp) = (https.to_str().unwrap(), tcp.to_str().unwrap());
+    let listen = ["--listen", "127.0.0.1:0"];
+    let ca = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("never-written-ca.pem");
+    let _ = std::fs::remove_file(&ca);
+    let ca = ca.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["serve", "node", https, "--node", "node-9"],
+            "error: --node: `node-9` is not a node of the topology; expected one of node-1, node-2, node-3",
+        ),
+        (
+            vec!["serve", "dns", https, "--node", "node-1"],
+            "error: --node: applies to `harness serve node` only, not `dns`",
+        ),
+        (
+            vec!["serve", "lb", https, "--backend", "node-4=127.0.0.1:1"],
+            "error: --backend: `node-4` is not a node of the topology; expected one of node-1, node-2, node-3",
+        ),
+        (
+            vec![
+                "serve",
+                "lb",
+                https,
+                "--backend",
+                "node-1=127.0.0.1:1",
+                "--backend",
+                "node-1=127.0.0.1:2",
+            ],
+            "error: --backend: `node-1` is given twice",
+        ),
+        (
+            vec!["serve", "node", https, "--ca-out", ca],
+            "error: --ca-out: topology.lb.mode = \"https\": the balancer terminates TLS and the nodes speak plain HTTP; serve the lb for its certificate",
+        ),
+        (
+            vec!["serve", "lb", tcp, "--ca-out", ca],
+            "error: --ca-out: topology.lb.mode = \"tcp\": the balancer passes TLS through; serve a node for its certificate",
+        ),
+        (
+            vec!["serve", "node", tcp, "--trust-proxy", "127.0.0.1"],
+            "error: --trust-proxy: topology.lb.mode = \"tcp\": the node believes the PROXY header, not X-Forwarded-For",
+        ),
+        (
+            vec!["serve", "smtp", "/nonexistent/scenario.toml"],
+            "error: /nonexistent/scenario.toml: cannot read the scenario",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut args = args;
+        args.extend(listen);
+        let out = harness(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with(expected), "{args:?}:\n{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing served");
+    }
+    assert!(
+        !std::path::Path::new(ca).exists(),
+        "no --ca-out written on bad input"
+    );
+
+    // clap's own checks: a malformed backend or offset names the flag and exits 2.
+    for (args, expected) in [
+        (
+            vec!["serve", "lb", https, "--backend", "node-1"],
+            "--backend <NAME=ADDR:PORT>",
+        ),
+        (
+            vec!["serve", "ntp", https, "--clock-offset", "soon"],
+            "--clock-offset <DURATION>",
+        ),
+        (
+            vec!["serve", "ntp", https, "--clock-offset", "2d"],
+            "invalid value '2d' for '--clock-offset <DURATION>': expected at most a day either way",
+        ),
+        (
+            vec!["serve", "dns", https, "--listen", "localhost"],
+            "--listen <ADDR:PORT>",
+        ),
+    ] {
+        let out = harness(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}:\n{stderr}");
+    }
+
+    // A taken port: the service cannot run.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = harness(&["serve", "smtp", https, "--listen", &addr]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("error: smtp on {addr}: ")),
+        "{stderr}"
+    );
+
+    // export: --server names a node, once.
+    for (server, expected) in [
+        (
+            "node-7=127.0.0.1:1",
+            "--server: `node-7` is not a node of the topology",
+        ),
+        ("node-1", "--server <NAME=ADDR:PORT>"),
+    ] {
+        let out = harness(&["export", "haproxy", https, "--server", server]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{server}: {stderr}");
+        assert!(stderr.contains(expected), "{server}:\n{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}

@@ -56,10 +56,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "harness-conformance-{test}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("harness-conformance-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
         Self(dir)
@@ -102,7 +100,11 @@ impl Proc {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let (tx, lines) = mpsc::channel();
-        fn pump(from: impl Read + Send + 'static, kind: Stream, tx: mpsc::Sender<(Stream, String)>) {
+        fn pump(
+            from: impl Read + Send + 'static,
+            kind: Stream,
+            tx: mpsc::Sender<(Stream, String)>,
+        ) {
             std::thread::spawn(move || {
                 for line in BufReader::new(from).lines() {
                     let Ok(line) = line else { break };
@@ -130,7 +132,12 @@ impl Proc {
     }
 
     /// The first line not yet read that `wanted` accepts, waiting up to `within`.
-    fn wait_for(&mut self, within: Duration, what: &str, wanted: impl Fn(Stream, &str) -> bool) -> String {
+    fn wait_for(
+        &mut self,
+        within: Duration,
+        what: &str,
+        wanted: impl Fn(Stream, &str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -256,7 +263,8 @@ impl Served {
             self.proc.name,
             self.proc.output()
         );
-        self.proc.wait_for(STOP, "`stopped`", |s, l| s == Stream::Err && l == "stopped");
+        self.proc
+            .wait_for(STOP, "`stopped`", |s, l| s == Stream::Err && l == "stopped");
         let released = if self.udp {
             std::net::UdpSocket::bind(self.addr).map(drop)
         } else {
@@ -272,9 +280,10 @@ impl Served {
 
     /// Waits for an event (a JSON line on stdout) that contains every one of `parts`.
     fn event(&mut self, parts: &[&str]) -> String {
-        self.proc.wait_for(SETTLE, &format!("event with {parts:?}"), |s, l| {
-            s == Stream::Out && parts.iter().all(|p| l.contains(p))
-        })
+        self.proc
+            .wait_for(SETTLE, &format!("event with {parts:?}"), |s, l| {
+                s == Stream::Out && parts.iter().all(|p| l.contains(p))
+            })
     }
 }
 
@@ -294,8 +303,13 @@ fn free_tcp_port() -> SocketAddr {
 /// timeout of its own, shorter).
 fn run(mut command: Command, within: Duration) -> Output {
     let name = format!("{command:?}");
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let out = std::thread::spawn(move || {
@@ -345,9 +359,10 @@ fn curl(args: &[&str]) -> (u16, String) {
     let output = run(command, Duration::from_secs(15));
     let all = String::from_utf8_lossy(&output.stdout).to_string();
     let (body, code) = all.rsplit_once('\n').unwrap_or(("", &all));
-    let code = code.trim().parse().unwrap_or_else(|_| {
-        panic!("curl {args:?}: no status code; {}", text(&output))
-    });
+    let code = code
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("curl {args:?}: no status code; {}", text(&output)));
     (code, body.to_string())
 }
 
@@ -424,7 +439,10 @@ fn dig_resolves_the_four_names_and_gets_nxdomain_for_an_unknown_one() {
     ] {
         let out = dig(name);
         assert!(out.contains("status: NOERROR"), "{name}:\n{out}");
-        assert!(out.contains("flags: qr aa"), "{name}: not authoritative:\n{out}");
+        assert!(
+            out.contains("flags: qr aa"),
+            "{name}: not authoritative:\n{out}"
+        );
         let answers: Vec<Vec<&str>> = out
             .lines()
             .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
@@ -450,8 +468,18 @@ fn dig_resolves_the_four_names_and_gets_nxdomain_for_an_unknown_one() {
 #[test]
 fn curl_logs_in_through_the_harness_lb_round_robin_with_x_forwarded_for() {
     let dir = TempDir::new("curl");
-    let mut node1 = serve("node", "serve/https.toml", any_port(), &["--node", "node-1"]);
-    let mut node2 = serve("node", "serve/https.toml", any_port(), &["--node", "node-2"]);
+    let mut node1 = serve(
+        "node",
+        "serve/https.toml",
+        any_port(),
+        &["--node", "node-1"],
+    );
+    let mut node2 = serve(
+        "node",
+        "serve/https.toml",
+        any_port(),
+        &["--node", "node-2"],
+    );
     let (code, body) = curl(&[&format!("http://{}/testall", node1.addr)]);
     assert_eq!((code, body.as_str()), (200, "OK"));
 
@@ -463,7 +491,14 @@ fn curl_logs_in_through_the_harness_lb_round_robin_with_x_forwarded_for() {
         "lb",
         "serve/https.toml",
         any_port(),
-        &["--backend", &backend1, "--backend", &backend2, "--ca-out", &ca_arg],
+        &[
+            "--backend",
+            &backend1,
+            "--backend",
+            &backend2,
+            "--ca-out",
+            &ca_arg,
+        ],
     );
     let issuers: Vec<String> = (0..4).map(|_| login(lb.addr, &ca)).collect();
     assert_round_robin(&issuers);
@@ -484,7 +519,12 @@ fn swaks_delivers_with_auth_plain_and_is_refused_530_without() {
         let mut command = Command::new(program("swaks"));
         command
             .args(["--server", &server])
-            .args(["--from", "appliance@example.com", "--to", "user-1@example.com"])
+            .args([
+                "--from",
+                "appliance@example.com",
+                "--to",
+                "user-1@example.com",
+            ])
             .args(["--timeout", "10"]);
         if auth {
             command.args([
@@ -502,7 +542,10 @@ fn swaks_delivers_with_auth_plain_and_is_refused_530_without() {
     let transcript = text(&with);
     assert!(with.status.success(), "{transcript}");
     assert!(transcript.contains("<-  235 "), "{transcript}");
-    assert!(transcript.contains("<-  250 2.0.0 OK queued"), "{transcript}");
+    assert!(
+        transcript.contains("<-  250 2.0.0 OK queued"),
+        "{transcript}"
+    );
     smtp.event(&["MailAccepted", "user-1@example.com"]);
 
     let without = swaks(false);
@@ -534,7 +577,9 @@ fn sntp_measures_the_offset_the_ntp_server_was_given() {
             &["--clock-offset", offset],
         );
         let mut command = Command::new(program("sntp"));
-        command.args(["-j", "-t", "2"]).arg(ntp.addr.ip().to_string());
+        command
+            .args(["-j", "-t", "2"])
+            .arg(ntp.addr.ip().to_string());
         let output = run(command, Duration::from_secs(10));
         assert!(output.status.success(), "sntp: {}", text(&output));
         let answer: serde_json::Value = serde_json::from_slice(&output.stdout)
@@ -558,7 +603,13 @@ struct Haproxy {
 }
 
 impl Haproxy {
-    fn start(dir: &TempDir, scenario: &str, listen: SocketAddr, nodes: &[&Served], cert: Option<&Path>) -> Self {
+    fn start(
+        dir: &TempDir,
+        scenario: &str,
+        listen: SocketAddr,
+        nodes: &[&Served],
+        cert: Option<&Path>,
+    ) -> Self {
         let config = dir.path("haproxy.cfg");
         let mut export = Command::new(env!("CARGO_BIN_EXE_harness"));
         export
@@ -585,11 +636,19 @@ impl Haproxy {
         let extra = dir.path("admin.cfg");
         std::fs::write(
             &extra,
-            format!("global\n    stats socket {} mode 600 level admin\n", socket.display()),
+            format!(
+                "global\n    stats socket {} mode 600 level admin\n",
+                socket.display()
+            ),
         )
         .expect("the temporary directory is writable");
         let mut command = Command::new(program("haproxy"));
-        command.arg("-db").arg("-f").arg(&config).arg("-f").arg(&extra);
+        command
+            .arg("-db")
+            .arg("-f")
+            .arg(&config)
+            .arg("-f")
+            .arg(&extra);
         let proc = Proc::spawn("haproxy", command);
         let mut haproxy = Self { proc, socket };
         let deadline = Instant::now() + START;
@@ -620,9 +679,13 @@ impl Haproxy {
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .expect("a timeout can be set");
-        stream.write_all(b"show stat\n").expect("the stats socket reads");
+        stream
+            .write_all(b"show stat\n")
+            .expect("the stats socket reads");
         let mut csv = String::new();
-        stream.read_to_string(&mut csv).expect("the stats socket answers");
+        stream
+            .read_to_string(&mut csv)
+            .expect("the stats socket answers");
         let header: Vec<&str> = csv
             .lines()
             .next()
@@ -660,7 +723,11 @@ impl Haproxy {
     fn stop(mut self) {
         // SIGUSR1: HAProxy's soft stop, which closes the listeners and exits 0 once idle.
         let status = self.proc.stop("USR1");
-        assert!(status.success(), "haproxy exited {status}: {}", self.drain());
+        assert!(
+            status.success(),
+            "haproxy exited {status}: {}",
+            self.drain()
+        );
     }
 }
 
@@ -671,8 +738,18 @@ impl Haproxy {
 #[test]
 fn haproxy_from_export_checks_testall_and_takes_a_stopped_node_out_and_back() {
     let dir = TempDir::new("haproxy-https");
-    let mut node1 = serve("node", "serve/https.toml", any_port(), &["--node", "node-1"]);
-    let node2 = serve("node", "serve/https.toml", any_port(), &["--node", "node-2"]);
+    let mut node1 = serve(
+        "node",
+        "serve/https.toml",
+        any_port(),
+        &["--node", "node-1"],
+    );
+    let node2 = serve(
+        "node",
+        "serve/https.toml",
+        any_port(),
+        &["--node", "node-2"],
+    );
     // HAProxy reads the chain and the key from one PEM.
     let certs = fixture("certs");
     let pem = [
@@ -683,7 +760,13 @@ fn haproxy_from_export_checks_testall_and_takes_a_stopped_node_out_and_back() {
     let cert = dir.path("lb.pem");
     std::fs::write(&cert, pem).expect("the temporary directory is writable");
     let listen = free_tcp_port();
-    let mut haproxy = Haproxy::start(&dir, "serve/https.toml", listen, &[&node1, &node2], Some(&cert));
+    let mut haproxy = Haproxy::start(
+        &dir,
+        "serve/https.toml",
+        listen,
+        &[&node1, &node2],
+        Some(&cert),
+    );
     haproxy.wait_status("node-1", "UP");
     haproxy.wait_status("node-2", "UP");
     let ca = certs.join("ca.pem");
@@ -697,7 +780,12 @@ fn haproxy_from_export_checks_testall_and_takes_a_stopped_node_out_and_back() {
     let issuers: Vec<String> = (0..4).map(|_| login(listen, &ca)).collect();
     assert_eq!(issuers, ["node-1"; 4]);
 
-    let node2 = serve("node", "serve/https.toml", node2_addr, &["--node", "node-2"]);
+    let node2 = serve(
+        "node",
+        "serve/https.toml",
+        node2_addr,
+        &["--node", "node-2"],
+    );
     haproxy.wait_status("node-2", "UP");
     let issuers: Vec<String> = (0..4).map(|_| login(listen, &ca)).collect();
     assert_round_robin(&issuers);

@@ -442,3 +442,60 @@ fn cli_bad_input_exits_2_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--nginx-plus applies to `harness export nginx` only"));
 }
+
+/// Proves `--listen` and `--server` place the balancer and the named nodes where asked
+/// (the rest stay at their topology address on 443), in both programs' words, and that
+/// both programs accept the result in https and tcp mode.
+#[test]
+fn listen_and_server_place_the_balancer_and_nodes() {
+    let placed = Options {
+        listen: Some("127.0.0.1:8443".parse().unwrap()),
+        servers: vec![("node-2".to_string(), "127.0.0.1:9002".parse().unwrap())],
+        ..options()
+    };
+    let tcp = LbSettings {
+        mode: LbMode::Tcp,
+        proxy_protocol: Some(ProxyProtocol::V1),
+        ..LbSettings::default()
+    };
+    for (name, lb) in [("https", LbSettings::default()), ("tcp-v1", tcp)] {
+        let topology = topology(lb);
+        let haproxy = export::render(&topology, Target::Haproxy, &placed).unwrap();
+        assert!(haproxy.contains("\n    bind 127.0.0.1:8443"), "{haproxy}");
+        assert!(
+            haproxy.contains("server node-1 10.0.1.11:443 check"),
+            "{haproxy}"
+        );
+        assert!(
+            haproxy.contains("server node-2 127.0.0.1:9002 check"),
+            "{haproxy}"
+        );
+        assert!(
+            haproxy.contains("server node-3 10.0.1.13:443 check"),
+            "{haproxy}"
+        );
+        let dir = workdir(&format!("haproxy-placed-{name}"));
+        let config = dir.join("haproxy.cfg");
+        std::fs::write(&config, &haproxy).expect("the case dir is writable");
+        haproxy_check(name, &config);
+
+        let nginx = export::render(&topology, Target::Nginx, &placed).unwrap();
+        assert!(nginx.contains("listen 127.0.0.1:8443"), "{nginx}");
+        assert!(nginx.contains("server 10.0.1.11:443 "), "{nginx}");
+        assert!(nginx.contains("server 127.0.0.1:9002 "), "{nginx}");
+        let dir = workdir(&format!("nginx-placed-{name}"));
+        let config = dir.join("nginx.conf");
+        std::fs::write(&config, &nginx).expect("the case dir is writable");
+        nginx_check(name, &dir, &config);
+    }
+    let twice = Options {
+        servers: vec![
+            ("node-1".to_string(), "127.0.0.1:1".parse().unwrap()),
+            ("node-1".to_string(), "127.0.0.1:2".parse().unwrap()),
+        ],
+        ..options()
+    };
+    let err = export::render(&topology(LbSettings::default()), Target::Haproxy, &twice)
+        .expect_err("a node placed twice");
+    assert_eq!(err.to_string(), "--server: `node-1` is given twice");
+}
