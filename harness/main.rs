@@ -197,37 +197,64 @@ fn main() -> ExitCode {
 
 fn serve(file: &std::path::Path, options: &harness::serve::Options) -> ExitCode {
     use harness::serve;
-    let scenario = match scenario::load(file) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let (prepared, clock) = match serve::prepare(&scenario.topology, scenario.seed, options) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if let (Some(path), Some(pem)) = (&options.ca_out, &prepared.ca_pem)
-        && let Err(e) = harness::export::file::write(path, pem)
-    {
-        eprintln!("error: --ca-out: {}: cannot write: {e}", path.display());
-        return ExitCode::from(2);
+    use std::io::Write as _;
+    // Output that cannot be written (a closed pipe: `harness serve ... | head -1`) is
+    // dropped, never a panic: the service goes on serving.
+    fn say(line: std::fmt::Arguments) {
+        let _ = writeln!(std::io::stderr(), "{line}");
     }
-    eprintln!("serving {}", prepared.summary);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            say(format_args!("error: cannot start the runtime: {e}"));
             return ExitCode::from(3);
         }
     };
+    // The stop signals are caught from here on, before the (slow) certificate generation
+    // and before any port is bound.
+    let signals = {
+        let _context = runtime.enter();
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(int), Ok(term)) => (int, term),
+            (Err(e), _) | (_, Err(e)) => {
+                say(format_args!("error: cannot catch SIGINT and SIGTERM: {e}"));
+                return ExitCode::from(3);
+            }
+        }
+    };
+    let scenario = match scenario::load(file) {
+        Ok(s) => s,
+        Err(e) => {
+            say(format_args!("error: {e}"));
+            return ExitCode::from(2);
+        }
+    };
+    let (prepared, clock) = match serve::prepare(&scenario.topology, scenario.seed, options) {
+        Ok(p) => p,
+        Err(e) => {
+            say(format_args!("error: {e}"));
+            return ExitCode::from(2);
+        }
+    };
+    let mut ca_written = None;
+    if let (Some(path), Some(pem)) = (&options.ca_out, &prepared.ca_pem) {
+        if let Err(e) = harness::export::file::write(path, pem) {
+            say(format_args!(
+                "error: --ca-out: {}: cannot write: {e}",
+                path.display()
+            ));
+            return ExitCode::from(2);
+        }
+        ca_written = Some(path.clone());
+    }
+    say(format_args!("serving {}", prepared.summary));
     // Each event as one JSON line on stdout, as it happens, with its time in seconds
     // since the service started.
     let recorder = harness::events::Recorder::streaming(|event| {
@@ -236,55 +263,40 @@ fn serve(file: &std::path::Path, options: &harness::serve::Options) -> ExitCode 
             "host": event.host,
             "event": event.kind,
         });
-        println!("{line}");
+        let _ = writeln!(std::io::stdout(), "{line}");
     });
+    let (mut int, mut term) = signals;
     let result = runtime.block_on(async {
         tokio::select! {
             result = serve::run(prepared, options, clock, recorder, |bound| {
-                eprintln!("listening: {}/{} on {}", bound.protocol, bound.service_port, bound.addr);
+                say(format_args!("listening: {}/{} on {}", bound.protocol, bound.service_port, bound.addr));
             }) => Some(result),
-            signal = stop_signal() => {
-                eprintln!("stopping: {signal}");
+            _ = int.recv() => {
+                say(format_args!("stopping: SIGINT"));
+                None
+            }
+            _ = term.recv() => {
+                say(format_args!("stopping: SIGTERM"));
                 None
             }
         }
     });
     // Dropping the runtime drops every task, closing each socket it held.
     drop(runtime);
-    match result {
+    let failed = match result {
         None => {
-            eprintln!("stopped");
-            ExitCode::SUCCESS
+            say(format_args!("stopped"));
+            return ExitCode::SUCCESS;
         }
-        Some(Ok(())) => {
-            eprintln!("error: the service stopped by itself");
-            ExitCode::from(3)
-        }
-        Some(Err(e)) => {
-            eprintln!(
-                "error: {} on {}: {e}",
-                options.service.name(),
-                options.listen
-            );
-            ExitCode::from(3)
-        }
-    }
-}
-
-/// Waits for Ctrl-C (SIGINT) or SIGTERM, and names it.
-async fn stop_signal() -> &'static str {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => {
-            // Without a SIGTERM handler, Ctrl-C alone stops the service.
-            let _ = tokio::signal::ctrl_c().await;
-            return "SIGINT";
-        }
+        Some(Ok(())) => "the service stopped by itself".to_string(),
+        Some(Err(e)) => format!("{} on {}: {e}", options.service.name(), options.listen),
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+    // A service that never ran leaves no CA behind for a certificate nobody served.
+    if let Some(path) = ca_written {
+        let _ = std::fs::remove_file(path);
     }
+    say(format_args!("error: {failed}"));
+    ExitCode::from(3)
 }
 
 fn check(file: &std::path::Path) -> ExitCode {

@@ -15,7 +15,8 @@
 //! - `node`: runs as a replica set of one (the primary of itself, as the dev/test
 //!   instance does), since a served node has no peers to elect with. Its balancer is the
 //!   one whose `X-Forwarded-For` it believes (`https` mode): `--trust-proxy`, default the
-//!   listen address's IP (where a balancer on the same loopback connects from). It
+//!   listen address's IP (where a balancer on the same loopback connects from; a node
+//!   listening on every address, 0.0.0.0 or [::], must be told). It
 //!   reaches the outside world only where told: `--dns` (names for social logins, NTP
 //!   polls and update checks; without it those polls and checks are off and names are
 //!   looked up at the listen IP's port 53) and `--smtp` (the relay; without it mail
@@ -25,7 +26,11 @@
 //!   default the topology's nodes at their addresses, port 443.
 //! - Certificates: a generated certificate (the default) is valid from an hour before
 //!   the real time the service starts, for `topology.tls.expires`; `--ca-out` writes the
-//!   CA it is signed by (PEM), for a real client to verify it with.
+//!   CA it is signed by (PEM), for a real client to verify it with. Each served process
+//!   generates its own, so tcp-mode nodes that a client must verify with one CA are given
+//!   the scenario's certificate files (`[topology.tls] certificate`, as
+//!   `tests/fixtures/serve/tcp.toml` does). A served tcp-mode balancer's checks speak TLS
+//!   to the nodes without verifying them, as HAProxy's `check-ssl verify none`.
 //! - Events are not kept (a served service runs as long as its user wants): each one is
 //!   handed to the caller as it happens ([`Recorder::streaming`]); `harness serve` prints
 //!   them as JSON lines.
@@ -187,7 +192,12 @@ pub fn prepare(
     } else {
         None
     };
-    let tls = sim::host_tls(identity.as_deref(), time);
+    let mut tls = sim::host_tls(identity.as_deref(), time.clone());
+    if service == Service::Lb && topology.lb.mode == LbMode::Tcp && topology.tls.enabled {
+        // The nodes behind a tcp-mode balancer speak TLS, checks included (HAProxy's
+        // `check-ssl verify none`); the balancer needs no certificate of its own for that.
+        tls.checks = Some(crate::tls::health_check_client(time));
+    }
     let ca_pem = match (&options.ca_out, &identity) {
         (None, _) => None,
         (Some(_), None) => {
@@ -320,7 +330,20 @@ pub fn prepare(
                 &tls,
             );
             if config.trusted_proxy.is_some() {
-                config.trusted_proxy = Some(options.trust_proxy.unwrap_or(listen.ip()));
+                let trusted = match options.trust_proxy {
+                    Some(ip) => ip,
+                    None if listen.ip().is_unspecified() => {
+                        return Err(invalid(
+                            "--trust-proxy",
+                            format!(
+                                "expected the address the balancer connects from: the node listens on every address ({}), so it cannot be guessed",
+                                listen.ip()
+                            ),
+                        ));
+                    }
+                    None => listen.ip(),
+                };
+                config.trusted_proxy = Some(trusted);
             } else if options.trust_proxy.is_some() {
                 return Err(invalid(
                     "--trust-proxy",

@@ -10,6 +10,31 @@ fn harness(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// `harness ARGS…`, killed (and the test failed) if it is still running after 30 s: a
+/// `harness serve` that accepted what it should refuse would otherwise serve forever.
+fn harness_within(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child
+        .try_wait()
+        .expect("a child can be waited for")
+        .is_none()
+    {
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("harness {args:?} still running after 30s: it accepted bad input");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("the output can be read")
+}
+
 fn write(name: &str, text: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&path, text).expect("the target tmp dir is writable");
@@ -572,6 +597,10 @@ fn serve_and_export_placement_refuse_bad_input() {
             "error: --ca-out: topology.lb.mode = \"tcp\": the balancer passes TLS through; serve a node for its certificate",
         ),
         (
+            vec!["serve", "node", https, "--listen", "0.0.0.0:0"],
+            "error: --trust-proxy: expected the address the balancer connects from: the node listens on every address (0.0.0.0), so it cannot be guessed",
+        ),
+        (
             vec!["serve", "node", tcp, "--trust-proxy", "127.0.0.1"],
             "error: --trust-proxy: topology.lb.mode = \"tcp\": the node believes the PROXY header, not X-Forwarded-For",
         ),
@@ -582,8 +611,10 @@ fn serve_and_export_placement_refuse_bad_input() {
     ];
     for (args, expected) in cases {
         let mut args = args;
-        args.extend(listen);
-        let out = harness(&args);
+        if !args.contains(&"--listen") {
+            args.extend(listen);
+        }
+        let out = harness_within(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.starts_with(expected), "{args:?}:\n{stderr}");
@@ -614,7 +645,7 @@ fn serve_and_export_placement_refuse_bad_input() {
             "--listen <ADDR:PORT>",
         ),
     ] {
-        let out = harness(&args);
+        let out = harness_within(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}:\n{stderr}");
@@ -623,13 +654,26 @@ fn serve_and_export_placement_refuse_bad_input() {
     // A taken port: the service cannot run.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = harness(&["serve", "smtp", https, "--listen", &addr]);
+    let out = harness_within(&["serve", "smtp", https, "--listen", &addr]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
         stderr.contains(&format!("error: smtp on {addr}: ")),
         "{stderr}"
     );
+    // ... and a CA written for a balancer that never served is taken back.
+    let out = harness_within(&["serve", "lb", https, "--listen", &addr, "--ca-out", ca]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("error: lb on {addr}: ")),
+        "{stderr}"
+    );
+    assert!(
+        !std::path::Path::new(ca).exists(),
+        "the CA stayed behind: {stderr}"
+    );
+    drop(taken);
 
     // export: --server names a node, once.
     for (server, expected) in [

@@ -131,6 +131,13 @@ impl Proc {
             .collect()
     }
 
+    /// Reads every line printed so far, keeping them.
+    fn drain(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+    }
+
     /// The first line not yet read that `wanted` accepts, waiting up to `within`.
     fn wait_for(
         &mut self,
@@ -665,9 +672,7 @@ impl Haproxy {
 
     /// Everything HAProxy printed so far.
     fn drain(&mut self) -> String {
-        while let Ok(line) = self.proc.lines.try_recv() {
-            self.proc.seen.push(line);
-        }
+        self.proc.drain();
         self.proc.output()
     }
 
@@ -815,6 +820,45 @@ fn haproxy_tcp_mode_sends_a_proxy_v2_header_the_nodes_parse() {
         node.event(&["ClientSeen", CLIENT, "proxy v2"]);
     }
     haproxy.stop();
+    node1.stop();
+    node2.stop();
+}
+
+/// The harness's own balancer in tcp mode with PROXY v2 (tcp.toml) in front of two
+/// served nodes: its checks speak the PROXY header and TLS to the nodes and find them up,
+/// logins go round robin, and each node reads curl's address from the PROXY header.
+#[test]
+fn harness_lb_in_tcp_mode_checks_over_tls_and_sends_proxy_v2() {
+    let mut node1 = serve("node", "serve/tcp.toml", any_port(), &["--node", "node-1"]);
+    let mut node2 = serve("node", "serve/tcp.toml", any_port(), &["--node", "node-2"]);
+    let backend1 = format!("node-1={}", node1.addr);
+    let backend2 = format!("node-2={}", node2.addr);
+    let mut lb = serve(
+        "lb",
+        "serve/tcp.toml",
+        any_port(),
+        &["--backend", &backend1, "--backend", &backend2],
+    );
+    // Backends start up; two failed checks in a row (1 s) would take one down. After
+    // 1.2 s of checks every 500ms, no check has failed: a failing check is an event, a
+    // passing one on an up backend is not.
+    std::thread::sleep(Duration::from_millis(1200));
+    lb.proc.drain();
+    let checks: Vec<&String> = lb
+        .proc
+        .seen
+        .iter()
+        .filter(|(s, l)| *s == Stream::Out && l.contains("\"Check\""))
+        .map(|(_, l)| l)
+        .collect();
+    assert!(checks.is_empty(), "checks failed: {checks:#?}");
+    let ca = fixture("certs/ca.pem");
+    let issuers: Vec<String> = (0..4).map(|_| login(lb.addr, &ca)).collect();
+    assert_round_robin(&issuers);
+    for node in [&mut node1, &mut node2] {
+        node.event(&["ClientSeen", CLIENT, "proxy v2"]);
+    }
+    lb.stop();
     node1.stop();
     node2.stop();
 }
