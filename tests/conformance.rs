@@ -412,9 +412,14 @@ fn issuer(body: &str) -> String {
     claims["iss"].as_str().expect("an issuer").to_string()
 }
 
-/// Four logins in a row went round robin over both nodes.
-fn assert_round_robin(issuers: &[String]) {
-    assert_eq!(issuers.len(), 4);
+/// Serves `node-1` and `node-2` of `scenario`, each on a free loopback port.
+fn two_nodes(scenario: &str) -> [Served; 2] {
+    ["node-1", "node-2"].map(|name| serve("node", scenario, any_port(), &["--node", name]))
+}
+
+/// Four logins through `at` (see [`login`]) go round robin over both nodes.
+fn assert_logins_round_robin(at: SocketAddr, ca: &Path) {
+    let issuers: Vec<String> = (0..4).map(|_| login(at, ca)).collect();
     assert_ne!(issuers[0], issuers[1], "{issuers:?}");
     assert_eq!(issuers[0], issuers[2], "{issuers:?}");
     assert_eq!(issuers[1], issuers[3], "{issuers:?}");
@@ -475,18 +480,7 @@ fn dig_resolves_the_four_names_and_gets_nxdomain_for_an_unknown_one() {
 #[test]
 fn curl_logs_in_through_the_harness_lb_round_robin_with_x_forwarded_for() {
     let dir = TempDir::new("curl");
-    let mut node1 = serve(
-        "node",
-        "serve/https.toml",
-        any_port(),
-        &["--node", "node-1"],
-    );
-    let mut node2 = serve(
-        "node",
-        "serve/https.toml",
-        any_port(),
-        &["--node", "node-2"],
-    );
+    let [mut node1, mut node2] = two_nodes("serve/https.toml");
     let (code, body) = curl(&[&format!("http://{}/testall", node1.addr)]);
     assert_eq!((code, body.as_str()), (200, "OK"));
 
@@ -507,8 +501,7 @@ fn curl_logs_in_through_the_harness_lb_round_robin_with_x_forwarded_for() {
             &ca_arg,
         ],
     );
-    let issuers: Vec<String> = (0..4).map(|_| login(lb.addr, &ca)).collect();
-    assert_round_robin(&issuers);
+    assert_logins_round_robin(lb.addr, &ca);
     for node in [&mut node1, &mut node2] {
         node.event(&["ClientSeen", CLIENT, "x-forwarded-for"]);
     }
@@ -743,18 +736,7 @@ impl Haproxy {
 #[test]
 fn haproxy_from_export_checks_testall_and_takes_a_stopped_node_out_and_back() {
     let dir = TempDir::new("haproxy-https");
-    let mut node1 = serve(
-        "node",
-        "serve/https.toml",
-        any_port(),
-        &["--node", "node-1"],
-    );
-    let node2 = serve(
-        "node",
-        "serve/https.toml",
-        any_port(),
-        &["--node", "node-2"],
-    );
+    let [mut node1, node2] = two_nodes("serve/https.toml");
     // HAProxy reads the chain and the key from one PEM.
     let certs = fixture("certs");
     let pem = [
@@ -775,8 +757,7 @@ fn haproxy_from_export_checks_testall_and_takes_a_stopped_node_out_and_back() {
     haproxy.wait_status("node-1", "UP");
     haproxy.wait_status("node-2", "UP");
     let ca = certs.join("ca.pem");
-    let issuers: Vec<String> = (0..4).map(|_| login(listen, &ca)).collect();
-    assert_round_robin(&issuers);
+    assert_logins_round_robin(listen, &ca);
     node1.event(&["ClientSeen", CLIENT, "x-forwarded-for"]);
 
     let node2_addr = node2.addr;
@@ -792,8 +773,7 @@ fn haproxy_from_export_checks_testall_and_takes_a_stopped_node_out_and_back() {
         &["--node", "node-2"],
     );
     haproxy.wait_status("node-2", "UP");
-    let issuers: Vec<String> = (0..4).map(|_| login(listen, &ca)).collect();
-    assert_round_robin(&issuers);
+    assert_logins_round_robin(listen, &ca);
 
     haproxy.stop();
     node1.stop();
@@ -807,15 +787,13 @@ fn haproxy_from_export_checks_testall_and_takes_a_stopped_node_out_and_back() {
 #[test]
 fn haproxy_tcp_mode_sends_a_proxy_v2_header_the_nodes_parse() {
     let dir = TempDir::new("haproxy-tcp");
-    let mut node1 = serve("node", "serve/tcp.toml", any_port(), &["--node", "node-1"]);
-    let mut node2 = serve("node", "serve/tcp.toml", any_port(), &["--node", "node-2"]);
+    let [mut node1, mut node2] = two_nodes("serve/tcp.toml");
     let listen = free_tcp_port();
     let mut haproxy = Haproxy::start(&dir, "serve/tcp.toml", listen, &[&node1, &node2], None);
     haproxy.wait_status("node-1", "UP");
     haproxy.wait_status("node-2", "UP");
     let ca = fixture("certs/ca.pem");
-    let issuers: Vec<String> = (0..4).map(|_| login(listen, &ca)).collect();
-    assert_round_robin(&issuers);
+    assert_logins_round_robin(listen, &ca);
     for node in [&mut node1, &mut node2] {
         node.event(&["ClientSeen", CLIENT, "proxy v2"]);
     }
@@ -829,8 +807,7 @@ fn haproxy_tcp_mode_sends_a_proxy_v2_header_the_nodes_parse() {
 /// logins go round robin, and each node reads curl's address from the PROXY header.
 #[test]
 fn harness_lb_in_tcp_mode_checks_over_tls_and_sends_proxy_v2() {
-    let mut node1 = serve("node", "serve/tcp.toml", any_port(), &["--node", "node-1"]);
-    let mut node2 = serve("node", "serve/tcp.toml", any_port(), &["--node", "node-2"]);
+    let [mut node1, mut node2] = two_nodes("serve/tcp.toml");
     let backend1 = format!("node-1={}", node1.addr);
     let backend2 = format!("node-2={}", node2.addr);
     let mut lb = serve(
@@ -853,8 +830,7 @@ fn harness_lb_in_tcp_mode_checks_over_tls_and_sends_proxy_v2() {
         .collect();
     assert!(checks.is_empty(), "checks failed: {checks:#?}");
     let ca = fixture("certs/ca.pem");
-    let issuers: Vec<String> = (0..4).map(|_| login(lb.addr, &ca)).collect();
-    assert_round_robin(&issuers);
+    assert_logins_round_robin(lb.addr, &ca);
     for node in [&mut node1, &mut node2] {
         node.event(&["ClientSeen", CLIENT, "proxy v2"]);
     }
