@@ -838,3 +838,67 @@ fn harness_lb_in_tcp_mode_checks_over_tls_and_sends_proxy_v2() {
     node1.stop();
     node2.stop();
 }
+
+// ---------------------------------------------------------------------------------------
+// Mail: what a served node records as sent against what a served relay accepted.
+
+/// The `message_id` of every `kind` event (`MailSent`, `MailAccepted`) `served` printed.
+fn mail_ids(served: &mut Served, kind: &str) -> Vec<String> {
+    served.proc.drain();
+    served
+        .proc
+        .seen
+        .iter()
+        .filter(|(s, _)| *s == Stream::Out)
+        .filter_map(|(_, line)| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|event| event["kind"][kind]["message_id"].as_str().map(String::from))
+        .collect()
+}
+
+/// A signup whose username smuggles SMTP commands (CR LF, a `DATA` and a message of the
+/// attacker's, then a new transaction) is refused 400 by a served node; an ordinary
+/// signup's verification mail is relayed; and every message the node records as sent is
+/// one the served relay accepted (the check the mail checker makes in the simulation).
+#[test]
+fn a_signup_cannot_inject_smtp_commands_and_every_sent_mail_was_accepted() {
+    let mut smtp = serve("smtp", "serve/https.toml", any_port(), &[]);
+    let relay = smtp.addr.to_string();
+    let mut node = serve("node", "serve/https.toml", any_port(), &["--smtp", &relay]);
+    let url = format!("http://{}/signup", node.addr);
+    let injected = r#"{"username":"victim@external.example>\r\nDATA\r\nFrom: boss@example.com\r\n\r\nwire the money\r\n.\r\nMAIL FROM:<no-reply@example.com>\r\nRCPT TO:<u","password":"p"}"#;
+    let signup = |body: &str| {
+        curl(&[
+            "--header",
+            "content-type: application/json",
+            "--data",
+            body,
+            &url,
+        ])
+    };
+    let (code, answer) = signup(injected);
+    assert_eq!(code, 400, "the injected username was taken: {answer}");
+    // Over-long names: 60,000 characters made every later login fail 502 (a token over
+    // the balancer's 64 KB body bound), 3,000 a mail the relay refused forever.
+    for length in [3_000, 60_000] {
+        let body = format!(r#"{{"username":"{}","password":"p"}}"#, "a".repeat(length));
+        let (code, answer) = signup(&body);
+        assert_eq!(
+            code, 400,
+            "a {length}-character username was taken: {answer}"
+        );
+    }
+    let (code, answer) = signup(r#"{"username":"alice","password":"p"}"#);
+    assert_eq!(code, 201, "{answer}");
+    node.event(&["MailSent", "verify-alice@example.com"]);
+    smtp.event(&["MailAccepted", "verify-alice@example.com"]);
+    let accepted = mail_ids(&mut smtp, "MailAccepted");
+    let sent = mail_ids(&mut node, "MailSent");
+    let never_accepted: Vec<&String> = sent.iter().filter(|id| !accepted.contains(id)).collect();
+    assert!(
+        never_accepted.is_empty(),
+        "recorded as sent, never accepted: {never_accepted:?} (accepted: {accepted:?})"
+    );
+    assert_eq!(accepted, ["<verify-alice@example.com>"]);
+    node.stop();
+    smtp.stop();
+}

@@ -590,6 +590,64 @@ mod tests {
         }
     }
 
+    /// Proves the mail checker fails a message a node recorded as sent that no relay
+    /// accepted (what SMTP command injection produced: the node's session was answered
+    /// 250 for an attacker's message, and the real one never reached the relay), even when
+    /// the relay accepted exactly the queued messages otherwise.
+    #[test]
+    fn mail_recorded_as_sent_but_never_accepted_fails() {
+        let member = MemberFinal {
+            node: "node-1".into(),
+            up: true,
+            role: "primary".into(),
+            term: 1,
+            last_index: 1,
+            last_term: 1,
+            signups: vec!["alice".into()],
+            domain: "example.com".into(),
+        };
+        let at = |ms, host: &str, kind| Event {
+            at: Duration::from_millis(ms),
+            host: host.into(),
+            kind,
+        };
+        let alice = crate::services::mail::message_id("alice", "example.com");
+        let sent = |id: &str| EventKind::MailSent {
+            message_id: id.to_string(),
+            attempts: 1,
+            waited_ms: 0,
+        };
+        let honest = [
+            at(
+                1,
+                "smtp",
+                EventKind::MailAccepted {
+                    message_id: alice.clone(),
+                    to: "alice@example.com".into(),
+                },
+            ),
+            at(2, "node-1", sent(&alice)),
+        ];
+        let [lost, _] = mail(&honest, &[&member], &[]);
+        assert!(lost.holds, "{}", lost.observed);
+        // The relay accepted alice's mail once (say, an earlier attempt), but the node also
+        // claims a delivery of bob's, which no relay ever saw.
+        let bob = crate::services::mail::message_id("bob", "example.com");
+        let forged = [
+            honest[0].clone(),
+            honest[1].clone(),
+            at(3, "node-1", sent(&bob)),
+        ];
+        let [lost, _] = mail(&forged, &[&member], &[]);
+        assert!(!lost.holds, "{}", lost.observed);
+        assert!(
+            lost.observed
+                .contains("recorded as sent but never accepted"),
+            "{}",
+            lost.observed
+        );
+    }
+
     /// Proves failures closer than the gap share a window, farther ones open a new one,
     /// and a window's length runs from its first start to its latest end.
     #[test]

@@ -172,3 +172,52 @@ fn raw_bytes_over_a_simulated_connection() {
         .collect();
     assert_eq!(accepted, ["<verify-1@example.com>"]);
 }
+
+/// Proves the nodes' client refuses to put CR or LF into a command: a recipient carrying
+/// an injected `DATA` and a second transaction (what a crafted signup username produced)
+/// is refused before anything is sent, and the relay accepts no message at all.
+#[test]
+fn client_refuses_cr_and_lf_in_commands() {
+    let relay_ip = IpAddr::V4(Ipv4Addr::new(10, 0, 1, 25));
+    let client_ip = IpAddr::V4(Ipv4Addr::new(10, 0, 1, 11));
+    let recorder = Recorder::new();
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(1)
+        .epoch(std::time::UNIX_EPOCH)
+        .build();
+    let env = |name: &str, ip| {
+        Env::new(
+            name,
+            SimNet::new(ip, FaultTable::default()),
+            Arc::new(SimClock::new(Duration::ZERO)),
+            recorder.clone(),
+        )
+    };
+    let relay_env = env("smtp", relay_ip);
+    sim.host(relay_ip, move || {
+        let env = relay_env.clone();
+        async move { Ok(run(env, config()).await?) }
+    });
+    let client_env = env("node-1", client_ip);
+    sim.client(client_ip, async move {
+        let injected = "victim@external.example>\r\nDATA\r\nFrom: boss@example.com\r\n\r\nwire money\r\n.\r\nMAIL FROM:<no-reply@example.com>\r\nRCPT TO:<u@example.com";
+        let mail = Outgoing {
+            from: "no-reply@example.com".into(),
+            to: injected.into(),
+            message_id: "<verify-u@example.com>".into(),
+            subject: "Verify".into(),
+            body: "hello".into(),
+        };
+        let relay = SocketAddr::new(relay_ip, PORT);
+        let sent = send(&client_env.net, relay, ("appliance", "secret"), &mail, Duration::from_secs(5)).await;
+        assert!(sent.is_err(), "an address with CR/LF was sent: {sent:?}");
+        Ok(())
+    });
+    sim.run().unwrap();
+    let accepted = recorder
+        .snapshot()
+        .into_iter()
+        .filter(|e| matches!(e.kind, EventKind::MailAccepted { .. }))
+        .count();
+    assert_eq!(accepted, 0, "the relay accepted an injected message");
+}
