@@ -842,7 +842,8 @@ fn harness_lb_in_tcp_mode_checks_over_tls_and_sends_proxy_v2() {
 // ---------------------------------------------------------------------------------------
 // Mail: what a served node records as sent against what a served relay accepted.
 
-/// The `message_id` of every `kind` event (`MailSent`, `MailAccepted`) `served` printed.
+/// The `message_id` of every `kind` event (`MailSent`, `MailAccepted`) `served` printed
+/// (one JSON line each: `{"at_s", "host", "event": {KIND: {..}}}`).
 fn mail_ids(served: &mut Served, kind: &str) -> Vec<String> {
     served.proc.drain();
     served
@@ -851,7 +852,11 @@ fn mail_ids(served: &mut Served, kind: &str) -> Vec<String> {
         .iter()
         .filter(|(s, _)| *s == Stream::Out)
         .filter_map(|(_, line)| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter_map(|event| event["kind"][kind]["message_id"].as_str().map(String::from))
+        .filter_map(|event| {
+            event["event"][kind]["message_id"]
+                .as_str()
+                .map(String::from)
+        })
         .collect()
 }
 

@@ -275,7 +275,8 @@ const MAIL_LOST: &str = "no queued mail lost";
 const MAIL_TWICE: &str = "no mail delivered twice";
 
 /// Every signup in the final log queued one verification mail: the relay must have
-/// accepted each (and nothing never queued), and each once. Delivery is at least once by
+/// accepted each (and nothing never queued), and each once; and every delivery a node
+/// recorded must be one the relay accepted. Delivery is at least once by
 /// design (see `services::mail`): a primary that fails over between the relay's 250 and
 /// its `MailSent` commit makes the next primary send again, and the second verdict says
 /// so. The dev/test hosts' failed attempts (`dev`) are not counted: they are not
@@ -311,6 +312,18 @@ fn mail(events: &[Event], up: &[&MemberFinal], dev: &[&str]) -> [Verdict; 2] {
         .filter(|(_, n)| **n > 1)
         .map(|(id, _)| *id)
         .collect();
+    // A node records a delivery when the relay answered 250 to its DATA; the relay records
+    // its acceptance before it answers. A delivery no relay accepted means the node's
+    // session was answered for another message (what SMTP command injection did).
+    let unaccepted: BTreeSet<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MailSent { message_id, .. } => Some(message_id.as_str()),
+            _ => None,
+        })
+        .filter(|id| !accepted.contains_key(id))
+        .collect();
+    let unaccepted: Vec<&str> = unaccepted.into_iter().collect();
     let retries = events
         .iter()
         .filter(|e| {
@@ -321,6 +334,10 @@ fn mail(events: &[Event], up: &[&MemberFinal], dev: &[&str]) -> [Verdict; 2] {
     for (what, ids) in [
         ("never delivered", &missing),
         ("delivered but never queued", &stray),
+        (
+            "recorded as sent but never accepted by the relay",
+            &unaccepted,
+        ),
     ] {
         if let Some(first) = ids.first() {
             problems.push(format!("{} {what} (first: {first})", ids.len()));

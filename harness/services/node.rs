@@ -18,8 +18,10 @@
 //! - `POST /signup` with a JSON body `{"username", "password"}`: a write to the replica
 //!   set, through this node's member: on the primary it is appended and acknowledged once
 //!   a majority holds it; on a secondary it is forwarded to the primary. `201` when
-//!   acknowledged; `409` when the user exists; `503` without a primary; `504` when no
-//!   majority acknowledged it within the write timeout.
+//!   acknowledged; `400` for a username outside [`check_username`]'s character set and
+//!   [`USERNAME_MAX_CHARS`] (it becomes a mail address and an SMTP argument) or a password
+//!   over [`PASSWORD_MAX_BYTES`]; `409` when the user exists; `503` without a primary;
+//!   `504` when no majority acknowledged it within the write timeout.
 //! - `POST /login` with a JSON body `{"username", "password"}`, read from this node's own
 //!   member (so a user whose signup has not reached it yet gets `401 unknown user`), or
 //!   from the preloaded accounts (`user-<i>` / `password-<i>`): `200` with an access token,
@@ -174,6 +176,46 @@ impl Endpoint {
             Endpoint::Connector | Endpoint::NotFound => Duration::ZERO,
         }
     }
+}
+
+/// The longest username a signup may choose, in characters: RFC 5321's limit on an
+/// address's local part (section 4.5.3.1.1), since the verification mail goes to
+/// `<username>@<domain>`.
+pub const USERNAME_MAX_CHARS: usize = 64;
+/// The longest password a signup may choose, in bytes (it is stored and replicated).
+pub const PASSWORD_MAX_BYTES: usize = 128;
+
+/// Whether a signup's username is one the appliance accepts: 1 to
+/// [`USERNAME_MAX_CHARS`] of ASCII letters, digits, `.`, `_` and `-`, not starting or
+/// ending with `.` nor holding `..` (an RFC 5321 dot-atom local part, narrowed). The
+/// name becomes a mail address and an SMTP command argument, so nothing else may pass:
+/// no CR, LF, `<`, `>`, `@`, space or control character.
+pub fn check_username(name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() || name.len() > USERNAME_MAX_CHARS {
+        return Err(format!(
+            "a username has 1 to {USERNAME_MAX_CHARS} characters, not {}",
+            name.chars().count()
+        ));
+    }
+    if !name.chars().all(allowed) {
+        return Err("a username holds only ASCII letters, digits, '.', '_' and '-'".into());
+    }
+    if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+        return Err("a username neither starts nor ends with '.' nor holds \"..\"".into());
+    }
+    Ok(())
+}
+
+/// Whether a signup's password is acceptable: 1 to [`PASSWORD_MAX_BYTES`] bytes.
+pub fn check_new_password(password: &str) -> Result<(), String> {
+    if password.is_empty() || password.len() > PASSWORD_MAX_BYTES {
+        return Err(format!(
+            "a password has 1 to {PASSWORD_MAX_BYTES} bytes, not {}",
+            password.len()
+        ));
+    }
+    Ok(())
 }
 
 /// The account directory: `user-<i>` with password `password-<i>` for `i < accounts`.
@@ -339,6 +381,11 @@ async fn signup<N: Net>(node: &Node<N>, req: Request<Incoming>) -> Response<Body
         Ok(c) => c,
         Err(response) => return response,
     };
+    if let Err(why) =
+        check_username(&creds.username).and_then(|()| check_new_password(&creds.password))
+    {
+        return http::text(400, why);
+    }
     let preloaded = account_index(node.config.settings.accounts, &creds.username).is_some();
     if preloaded || node.db.password(&creds.username).is_some() {
         return http::text(409, "user exists");
@@ -514,6 +561,45 @@ mod tests {
         assert!(!check_password(10, "user-10", "password-10"));
         assert!(!check_password(10, "user-09", "password-9"));
         assert!(!check_password(10, "user-1", "password-2"));
+    }
+
+    /// Proves the usernames a signup may choose: the load generator's and the dev
+    /// tester's names and the edges of the length pass; anything that could leave a mail
+    /// address or an SMTP command (CR, LF, `<`, `>`, `@`, space, NUL, non-ASCII) and the
+    /// dot rules fail, as does one character past the length.
+    #[test]
+    fn usernames() {
+        let longest = "a".repeat(USERNAME_MAX_CHARS);
+        for ok in [
+            "signup-12",
+            "dev-tester-3",
+            "a",
+            "a.b_c-d",
+            longest.as_str(),
+        ] {
+            assert_eq!(check_username(ok), Ok(()), "{ok}");
+        }
+        let too_long = "a".repeat(USERNAME_MAX_CHARS + 1);
+        for bad in [
+            "",
+            too_long.as_str(),
+            "u\r\nDATA",
+            "u\n",
+            "u>",
+            "<u",
+            "u@x",
+            "a b",
+            "u\0",
+            "\u{e9}",
+            ".u",
+            "u.",
+            "a..b",
+        ] {
+            assert!(check_username(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_new_password("").is_err());
+        assert!(check_new_password(&"p".repeat(PASSWORD_MAX_BYTES)).is_ok());
+        assert!(check_new_password(&"p".repeat(PASSWORD_MAX_BYTES + 1)).is_err());
     }
 
     /// Proves routing and the per-endpoint service times.

@@ -319,9 +319,64 @@ pub struct Outgoing {
     pub body: String,
 }
 
+/// The longest address in a `MAIL FROM` or `RCPT TO`, in octets: RFC 5321's 256-octet
+/// path (section 4.5.3.1.3) less its angle brackets.
+pub const MAX_ADDRESS_BYTES: usize = 254;
+/// The longest local part of an address, in octets (RFC 5321 section 4.5.3.1.1).
+pub const MAX_LOCAL_PART_BYTES: usize = 64;
+
+/// Checks an address before it goes into `MAIL FROM:<..>` or `RCPT TO:<..>`: one `@`
+/// between a non-empty local part of at most [`MAX_LOCAL_PART_BYTES`] and a non-empty
+/// domain, at most [`MAX_ADDRESS_BYTES`] in all, and no byte that could end the path or
+/// the command (CR, LF, any other control character, space, `<`, `>`). So no caller can
+/// put a second command into the session, whatever it was given.
+pub fn check_address(address: &str) -> Result<(), String> {
+    let refuse = |why: &str| Err(format!("refusing to send to {address:?}: {why}"));
+    if address.len() > MAX_ADDRESS_BYTES {
+        return refuse(&format!("longer than {MAX_ADDRESS_BYTES} bytes"));
+    }
+    if address
+        .chars()
+        .any(|c| c.is_control() || c == ' ' || c == '<' || c == '>')
+    {
+        return refuse("a control character, space, '<' or '>' in it");
+    }
+    match address.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && local.len() <= MAX_LOCAL_PART_BYTES
+                && !domain.is_empty()
+                && !domain.contains('@') =>
+        {
+            Ok(())
+        }
+        _ => refuse(&format!(
+            "not local@domain with a local part of 1 to {MAX_LOCAL_PART_BYTES} bytes"
+        )),
+    }
+}
+
+/// Checks a header value before it goes into the message: a CR or LF would end the
+/// header and start another (or the body).
+fn check_header(name: &str, value: &str) -> Result<(), String> {
+    if value.contains(['\r', '\n']) {
+        return Err(format!("refusing a {name} header with CR or LF in it"));
+    }
+    Ok(())
+}
+
+/// Checks every part of `mail` that goes into a command or a header line.
+fn check_outgoing(mail: &Outgoing) -> Result<(), String> {
+    check_address(&mail.from)?;
+    check_address(&mail.to)?;
+    check_header("Message-ID", &mail.message_id)?;
+    check_header("Subject", &mail.subject)
+}
+
 /// Sends one message through the relay: greeting, EHLO, AUTH PLAIN, MAIL, RCPT, DATA,
 /// every reply checked, then QUIT (whose answer no longer matters); the whole session
-/// bounded by `timeout`.
+/// bounded by `timeout`. A message whose addresses or headers fail [`check_address`] is
+/// refused before anything is sent.
 pub async fn send<N: Net>(
     net: &N,
     relay: SocketAddr,
@@ -329,6 +384,7 @@ pub async fn send<N: Net>(
     mail: &Outgoing,
     timeout: Duration,
 ) -> Result<(), String> {
+    check_outgoing(mail)?;
     let dialogue = async {
         let mut stream = net
             .connect(relay)
