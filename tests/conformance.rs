@@ -907,3 +907,51 @@ fn a_signup_cannot_inject_smtp_commands_and_every_sent_mail_was_accepted() {
     node.stop();
     smtp.stop();
 }
+
+/// Python's smtplib (Debian's `/usr/bin/python3`, standard library only) upgrades a
+/// session with STARTTLS, verifying the relay's certificate for the address it dialed
+/// against the CA `--ca-out` wrote, sees STARTTLS no longer offered inside TLS, logs in
+/// with AUTH PLAIN and has a message accepted.
+#[test]
+fn smtplib_starttls_logs_in_and_delivers_over_tls() {
+    let dir = TempDir::new("smtp-starttls");
+    let ca = dir.path("ca.pem");
+    let ca_arg = ca.display().to_string();
+    let mut smtp = serve(
+        "smtp",
+        "serve/https.toml",
+        any_port(),
+        &["--ca-out", &ca_arg],
+    );
+    let script = r#"
+import smtplib, ssl, sys
+host, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+context = ssl.create_default_context(cafile=ca)
+with smtplib.SMTP(host, port, timeout=10) as s:
+    s.ehlo("client")
+    assert s.has_extn("starttls"), "STARTTLS not offered"
+    s.starttls(context=context)
+    s.ehlo("client")
+    assert not s.has_extn("starttls"), "STARTTLS offered again inside TLS"
+    s.login("appliance", "smtp-secret")
+    s.sendmail("a@example.com", ["user-1@example.com"],
+               "Message-ID: <over-tls@example.com>\r\nSubject: hi\r\n\r\nsent over TLS\r\n")
+print("delivered over TLS", s.sock.version() if s.sock else "")
+"#;
+    let mut command = Command::new("/usr/bin/python3");
+    command
+        .arg("-c")
+        .arg(script)
+        .arg(smtp.addr.ip().to_string())
+        .arg(smtp.addr.port().to_string())
+        .arg(&ca_arg);
+    let output = run(command, Duration::from_secs(20));
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("delivered over TLS"),
+        "{}",
+        text(&output)
+    );
+    smtp.event(&["MailAccepted", "<over-tls@example.com>"]);
+    smtp.stop();
+}
