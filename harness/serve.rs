@@ -170,7 +170,7 @@ pub fn prepare(
     only(
         options.ca_out.is_some(),
         "--ca-out",
-        &[Service::Lb, Service::Node],
+        &[Service::Lb, Service::Node, Service::Smtp],
     )?;
     if options.clock_offset_ns.unsigned_abs() > 86_400 * 1_000_000_000 {
         return Err(invalid(
@@ -187,12 +187,24 @@ pub fn prepare(
         Service::Node => topology.lb.mode == LbMode::Tcp,
         _ => false,
     };
-    let identity = if serves_tls {
-        sim::identity(topology, time.wall())
+    // The relay's own certificate for STARTTLS, for its name and the address it listens
+    // on (a client dialing 127.0.0.1 verifies that address).
+    let relay = if service == Service::Smtp {
+        let extra: Vec<String> = match options.listen.ip() {
+            ip if ip.is_unspecified() => Vec::new(),
+            ip => vec![ip.to_string()],
+        };
+        let made = sim::relay_tls(topology, &extra, time.wall(), time.clone());
+        Some(made.ok_or_else(|| invalid("--listen", "cannot make the relay's certificate"))?)
     } else {
         None
     };
-    let mut tls = sim::host_tls(identity.as_deref(), time.clone());
+    let identity = match &relay {
+        Some((_, relay)) => Some(relay.clone()),
+        None if serves_tls => sim::identity(topology, time.wall()),
+        None => None,
+    };
+    let mut tls = sim::host_tls(identity.as_deref().filter(|_| serves_tls), time.clone());
     if service == Service::Lb && topology.lb.mode == LbMode::Tcp && topology.tls.enabled {
         // The nodes behind a tcp-mode balancer speak TLS, checks included (HAProxy's
         // `check-ssl verify none`); the balancer needs no certificate of its own for that.
@@ -241,9 +253,9 @@ pub fn prepare(
             ),
         ),
         Service::Smtp => {
-            let config = sim::smtp_config(topology);
+            let config = sim::smtp_config(topology, relay);
             let summary = format!(
-                "smtp: relay {} requiring AUTH (user {})",
+                "smtp: relay {} requiring AUTH (user {}), STARTTLS with a certificate of its own",
                 config.hostname, config.username
             );
             (Task::Smtp(config), summary)

@@ -105,6 +105,7 @@ fn services_run_on_real_sockets() {
             hostname: "smtp.example.com".into(),
             username: "appliance".into(),
             password: "pw".into(),
+            tls: None,
         };
         let relay_env = Env::new(
             "smtp",

@@ -4,46 +4,79 @@
 //! `AUTH PLAIN`; STARTTLS is supported but not required.
 //!
 //! Modelled: ESMTP on port 587 (commands parsed by smtp-proto). `EHLO` advertises
-//! `STARTTLS`, `AUTH PLAIN` and `8BITMIME`; `AUTH PLAIN` (with the credentials in the
-//! command, or after a `334` prompt) checks the configured user and password (`235`, or
-//! `535`); `MAIL FROM` before authentication gets `530`; `RCPT TO` needs a `MAIL FROM`
-//! (`503` otherwise); `DATA` needs a recipient, reads the message to `<CRLF>.<CRLF>` with
-//! dot-unstuffing and answers `250 ... queued as <n>`; `RSET`, `NOOP`, `QUIT`. Each
-//! accepted message is recorded (with its `Message-ID`), so checks can count mail.
-//! Also the client half the nodes use: one message per session, every reply checked.
+//! `STARTTLS` (when the relay has a certificate and the session is not yet in TLS),
+//! `SIZE`, `AUTH PLAIN` and `8BITMIME`; `STARTTLS` answers `220` and the session
+//! continues inside TLS (rustls) from a clean state, as RFC 3207 section 4.2 requires:
+//! anything the client sent after the command is thrown away, not read as commands
+//! inside TLS. `AUTH PLAIN` (with the credentials in the command, or after a `334`
+//! prompt) checks the configured user and password (`235`, or `535`); `MAIL FROM`
+//! before authentication gets `530`; `RCPT TO` needs a `MAIL FROM` (`503` otherwise), at
+//! most [`MAX_RECIPIENTS`] (`452`); `DATA` needs a recipient, reads the message to
+//! `<CRLF>.<CRLF>` with dot-unstuffing and answers `250 ... queued as <n>`; `RSET`,
+//! `NOOP`, `QUIT`. Each accepted message is recorded (with its `Message-ID`), so checks
+//! can count mail. The client half the nodes use is [`client`].
 //!
-//! Left out on purpose: TLS (`STARTTLS` is answered `454`, so clients carry on in the
-//! clear, as the seeds allow), relaying onwards, size limits beyond [`MAX_MESSAGE_BYTES`],
-//! pipelining.
+//! Bounds, each answered as RFC 5321 says rather than by dropping the connection: a line
+//! over [`wire::MAX_LINE_BYTES`] gets `500` (section 4.5.3.1.4), a message over
+//! [`wire::MAX_MESSAGE_BYTES`] `552` once its terminator arrives (4.5.3.1.10), both with
+//! the session going on; a client silent for [`COMMAND_TIMEOUT`] while a command is
+//! due (the server timeout of 4.5.3.2.7), or still sending a message after
+//! [`DATA_TIMEOUT`] (the DATA termination bound of 4.5.3.2.6), or in session for
+//! [`SESSION_MAX`], or past [`MAX_ERRORS`] refused commands, gets `421` and is closed;
+//! a TLS handshake gets [`TLS_HANDSHAKE_TIMEOUT`]; past [`MAX_SESSIONS`] at once a new
+//! connection gets `421` at once and is closed.
+//!
+//! Left out on purpose: relaying onwards, pipelining, client certificates.
 //!
 //! Port: TCP 587. Faults: crashes of the smtp host (applied by the world).
 
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use smtp_proto::request::receiver::DataReceiver;
 use smtp_proto::{AUTH_PLAIN, Request};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Semaphore;
 
 use crate::env::Env;
 use crate::events::EventKind;
 use crate::net::{Listener, Net};
 
+pub mod client;
+pub mod wire;
+
+pub use client::{Outgoing, check_address, send};
+use wire::{Body, Line, read_data, read_line};
+pub use wire::{MAX_LINE_BYTES, MAX_MESSAGE_BYTES};
+
 /// The submission port.
 pub const PORT: u16 = 587;
-/// A command line longer than this is refused (RFC 5321 allows 512 octets).
-pub const MAX_LINE_BYTES: usize = 1000;
-/// A message longer than this is refused.
-pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+/// How long the relay waits for the next command line (RFC 5321 section 4.5.3.2.7).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// How long a message may take to arrive, from `354` to its terminator (RFC 5321
+/// section 4.5.3.2.6).
+pub const DATA_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// How long one session may last in all, however busy: a client sending a `NOOP` every
+/// few minutes cannot hold a session slot for ever.
+pub const SESSION_MAX: Duration = Duration::from_secs(30 * 60);
+/// How long a STARTTLS handshake may take.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Sessions served at once; one more is told `421` and closed.
+pub const MAX_SESSIONS: usize = 100;
+/// Refused commands (`5xx` replies) a session may collect before it is closed with `421`.
+pub const MAX_ERRORS: u32 = 10;
+/// Recipients per message (RFC 5321 section 4.5.3.1.8 asks servers to take at least 100).
+pub const MAX_RECIPIENTS: usize = 100;
 
 /// The relay's configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SmtpConfig {
     /// The name it greets with.
     pub hostname: String,
     pub username: String,
     pub password: String,
+    /// The certificate STARTTLS upgrades with; `None`: STARTTLS is not offered (`454`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// What the connection does after a reply.
@@ -53,6 +86,8 @@ pub enum Next {
     Command,
     /// Read the message body, up to `<CRLF>.<CRLF>`.
     Data,
+    /// Start TLS, then a fresh session inside it.
+    StartTls,
     /// Close the connection.
     Close,
 }
@@ -70,23 +105,38 @@ pub struct Accepted {
 #[derive(Debug, Clone)]
 pub struct Session {
     config: SmtpConfig,
+    /// The session runs inside TLS (after STARTTLS).
+    in_tls: bool,
     authenticated: bool,
     /// An `AUTH PLAIN` without credentials is waiting for them on the next line.
     awaiting_credentials: bool,
     from: Option<String>,
     to: Vec<String>,
     accepted: u64,
+    /// Commands refused so far (`5xx`).
+    errors: u32,
 }
 
 impl Session {
     pub fn new(config: SmtpConfig) -> Self {
         Self {
             config,
+            in_tls: false,
             authenticated: false,
             awaiting_credentials: false,
             from: None,
             to: Vec::new(),
             accepted: 0,
+            errors: 0,
+        }
+    }
+
+    /// The session after a STARTTLS handshake: nothing of the clear-text session is kept
+    /// (RFC 3207 section 4.2), and STARTTLS is not offered again.
+    pub fn in_tls(config: SmtpConfig) -> Self {
+        Self {
+            in_tls: true,
+            ..Self::new(config)
         }
     }
 
@@ -94,54 +144,107 @@ impl Session {
         format!("220 {} ESMTP\r\n", self.config.hostname)
     }
 
-    /// Handles one command line (CRLF included).
+    /// Handles one command line (CRLF included). Past [`MAX_ERRORS`] refused commands the
+    /// answer is `421` and the connection closes.
     pub fn command(&mut self, line: &[u8]) -> (String, Next) {
-        if std::mem::take(&mut self.awaiting_credentials) {
-            return (
-                self.authenticate(String::from_utf8_lossy(line).trim()),
-                Next::Command,
-            );
-        }
-        let reply = |text: &str| (format!("{text}\r\n"), Next::Command);
-        let request = match Request::parse(&mut line.iter()) {
-            Ok(request) => request,
-            Err(_) => return reply("500 5.5.2 Syntax error, command unrecognized"),
-        };
-        match request {
-            Request::Ehlo { .. } => {
-                let host = &self.config.hostname;
-                (
-                    format!("250-{host}\r\n250-STARTTLS\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n"),
-                    Next::Command,
-                )
+        let (reply, next) = if std::mem::take(&mut self.awaiting_credentials) {
+            let credentials = String::from_utf8_lossy(line);
+            (self.authenticate(credentials.trim()), Next::Command)
+        } else {
+            match Request::parse(&mut line.iter()) {
+                Ok(request) => self.dispatch(request),
+                Err(_) => line_reply("500 5.5.2 Syntax error, command unrecognized"),
             }
+        };
+        self.count(reply, next)
+    }
+
+    /// The answer to a line over [`MAX_LINE_BYTES`], which was not read as a command.
+    pub fn line_too_long(&mut self) -> (String, Next) {
+        self.count("500 5.5.2 Line too long\r\n".to_string(), Next::Command)
+    }
+
+    /// The answer to a message body over [`MAX_MESSAGE_BYTES`]; the transaction ends.
+    pub fn message_too_large(&mut self) -> String {
+        self.from = None;
+        self.to.clear();
+        "552 5.3.4 Message size exceeds fixed maximum message size\r\n".to_string()
+    }
+
+    /// The last words to a client that let a bound run out.
+    pub fn timed_out(&self) -> String {
+        format!(
+            "421 4.4.2 {} Timeout exceeded, closing connection\r\n",
+            self.config.hostname
+        )
+    }
+
+    fn count(&mut self, reply: String, next: Next) -> (String, Next) {
+        if !reply.starts_with('5') {
+            return (reply, next);
+        }
+        self.errors += 1;
+        if self.errors < MAX_ERRORS {
+            return (reply, next);
+        }
+        (
+            format!(
+                "{reply}421 4.7.0 {} Too many errors, closing connection\r\n",
+                self.config.hostname
+            ),
+            Next::Close,
+        )
+    }
+
+    fn dispatch(&mut self, request: Request<String>) -> (String, Next) {
+        match request {
+            Request::Ehlo { .. } => (self.ehlo(), Next::Command),
             Request::Helo { .. } => (format!("250 {}\r\n", self.config.hostname), Next::Command),
-            Request::StartTls => reply("454 4.7.0 TLS not available"),
+            Request::StartTls if self.in_tls => line_reply("503 5.5.1 TLS already active"),
+            Request::StartTls if self.config.tls.is_none() => {
+                line_reply("454 4.7.0 TLS not available")
+            }
+            Request::StartTls => (
+                "220 2.0.0 Ready to start TLS\r\n".to_string(),
+                Next::StartTls,
+            ),
             Request::Auth {
                 mechanism,
                 initial_response,
             } if mechanism == AUTH_PLAIN => {
                 if initial_response.is_empty() {
                     self.awaiting_credentials = true;
-                    return reply("334 ");
+                    return line_reply("334 ");
                 }
                 (self.authenticate(&initial_response), Next::Command)
             }
-            Request::Auth { .. } => reply("504 5.5.4 Unrecognized authentication type"),
+            Request::Auth { .. } => line_reply("504 5.5.4 Unrecognized authentication type"),
+            other => self.transaction(other),
+        }
+    }
+
+    /// The mail transaction's commands, and the rest.
+    fn transaction(&mut self, request: Request<String>) -> (String, Next) {
+        match request {
             Request::Mail { .. } if !self.authenticated => {
-                reply("530 5.7.0 Authentication required")
+                line_reply("530 5.7.0 Authentication required")
             }
             Request::Mail { from } => {
                 self.from = Some(from.address);
                 self.to.clear();
-                reply("250 2.1.0 OK")
+                line_reply("250 2.1.0 OK")
             }
-            Request::Rcpt { .. } if self.from.is_none() => reply("503 5.5.1 Need MAIL command"),
+            Request::Rcpt { .. } if self.from.is_none() => {
+                line_reply("503 5.5.1 Need MAIL command")
+            }
+            Request::Rcpt { .. } if self.to.len() >= MAX_RECIPIENTS => {
+                line_reply("452 4.5.3 Too many recipients")
+            }
             Request::Rcpt { to } => {
                 self.to.push(to.address);
-                reply("250 2.1.5 OK")
+                line_reply("250 2.1.5 OK")
             }
-            Request::Data if self.to.is_empty() => reply("503 5.5.1 Need RCPT command"),
+            Request::Data if self.to.is_empty() => line_reply("503 5.5.1 Need RCPT command"),
             Request::Data => (
                 "354 Start mail input; end with <CRLF>.<CRLF>\r\n".to_string(),
                 Next::Data,
@@ -149,12 +252,24 @@ impl Session {
             Request::Rset => {
                 self.from = None;
                 self.to.clear();
-                reply("250 2.0.0 OK")
+                line_reply("250 2.0.0 OK")
             }
-            Request::Noop { .. } => reply("250 2.0.0 OK"),
+            Request::Noop { .. } => line_reply("250 2.0.0 OK"),
             Request::Quit => ("221 2.0.0 Bye\r\n".to_string(), Next::Close),
-            _ => reply("502 5.5.1 Command not implemented"),
+            _ => line_reply("502 5.5.1 Command not implemented"),
         }
+    }
+
+    fn ehlo(&self) -> String {
+        let host = &self.config.hostname;
+        let starttls = if self.config.tls.is_some() && !self.in_tls {
+            "250-STARTTLS\r\n"
+        } else {
+            ""
+        };
+        format!(
+            "250-{host}\r\n{starttls}250-SIZE {MAX_MESSAGE_BYTES}\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n"
+        )
     }
 
     fn authenticate(&mut self, encoded: &str) -> String {
@@ -198,6 +313,11 @@ impl Session {
     }
 }
 
+/// A one-line reply that leaves the session reading commands.
+fn line_reply(text: &str) -> (String, Next) {
+    (format!("{text}\r\n"), Next::Command)
+}
+
 /// Runs the relay until its listener fails.
 pub async fn run<N: Net>(env: Env<N>, config: SmtpConfig) -> std::io::Result<()> {
     let mut listener = env.net.listen(PORT).await?;
@@ -205,278 +325,126 @@ pub async fn run<N: Net>(env: Env<N>, config: SmtpConfig) -> std::io::Result<()>
         service: "smtp".to_string(),
         port: PORT,
     });
+    let sessions = Arc::new(Semaphore::new(MAX_SESSIONS));
     loop {
-        let (stream, _peer) = listener.accept().await?;
+        let (mut stream, _peer) = listener.accept().await?;
         let (env, config) = (env.clone(), config.clone());
+        let Ok(slot) = sessions.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                let busy = format!(
+                    "421 4.3.2 {} Too many connections, try again later\r\n",
+                    config.hostname
+                );
+                // A client that cannot take the refusal is refused all the same.
+                let told =
+                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.write_all(busy.as_bytes()))
+                        .await;
+                drop(told);
+            });
+            continue;
+        };
         tokio::spawn(async move {
             // A client that breaks off has no one to hear about it.
             if let Err(gone) = serve(&env, config, stream).await {
                 drop(gone);
             }
+            drop(slot);
         });
     }
 }
 
+/// How a dialogue ended.
+enum End {
+    /// The session is over; close the connection.
+    Close,
+    /// The client asked for TLS and was told to go ahead.
+    StartTls,
+}
+
+/// Serves one connection: the clear-text dialogue, then, after STARTTLS, a fresh one
+/// inside TLS; the whole bounded by [`SESSION_MAX`].
 async fn serve<N: Net>(
     env: &Env<N>,
     config: SmtpConfig,
     mut stream: N::Stream,
 ) -> std::io::Result<()> {
-    let mut session = Session::new(config);
-    stream.write_all(session.greeting().as_bytes()).await?;
-    let mut pending: Vec<u8> = Vec::new();
+    let accept = |accepted: Accepted| {
+        env.record(EventKind::MailAccepted {
+            message_id: accepted.message_id.unwrap_or_default(),
+            to: accepted.to.join(", "),
+        });
+    };
+    let mut session = Session::new(config.clone());
+    let last_words = session.timed_out();
+    let whole = async {
+        stream.write_all(session.greeting().as_bytes()).await?;
+        let mut pending = Vec::new();
+        match dialogue(&mut session, &mut stream, &mut pending, &accept).await? {
+            End::Close => Ok::<_, std::io::Error>(None),
+            // What the client sent after STARTTLS is dropped with `pending`, unread.
+            End::StartTls => Ok(config.tls.clone()),
+        }
+    };
+    let upgrade = match tokio::time::timeout(SESSION_MAX, whole).await {
+        Ok(result) => result?,
+        Err(_elapsed) => return stream.write_all(last_words.as_bytes()).await,
+    };
+    let Some(tls) = upgrade else { return Ok(()) };
+    let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+    let mut stream = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake"))??;
+    let mut session = Session::in_tls(config);
+    let mut pending = Vec::new();
+    let inside = dialogue(&mut session, &mut stream, &mut pending, &accept);
+    match tokio::time::timeout(SESSION_MAX, inside).await {
+        Ok(result) => result.map(drop),
+        Err(_elapsed) => stream.write_all(last_words.as_bytes()).await,
+    }
+}
+
+/// Reads commands and answers them until the session closes or asks for TLS. Each wait
+/// is bounded: [`COMMAND_TIMEOUT`] for a command line, [`DATA_TIMEOUT`] for a message;
+/// either running out is answered `421` and ends the session.
+async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
+    session: &mut Session,
+    stream: &mut S,
+    pending: &mut Vec<u8>,
+    accept: &impl Fn(Accepted),
+) -> std::io::Result<End> {
     loop {
-        let line = read_line(&mut stream, &mut pending).await?;
-        let (reply, next) = session.command(&line);
+        let Ok(line) = tokio::time::timeout(COMMAND_TIMEOUT, read_line(stream, pending)).await
+        else {
+            stream.write_all(session.timed_out().as_bytes()).await?;
+            return Ok(End::Close);
+        };
+        let (reply, next) = match line? {
+            Line::Text(line) => session.command(&line),
+            Line::TooLong => session.line_too_long(),
+        };
         stream.write_all(reply.as_bytes()).await?;
         match next {
             Next::Command => {}
-            Next::Close => return Ok(()),
+            Next::Close => return Ok(End::Close),
+            Next::StartTls => return Ok(End::StartTls),
             Next::Data => {
-                let body = read_data(&mut stream, &mut pending).await?;
-                let (reply, accepted) = session.message(&body);
-                env.record(EventKind::MailAccepted {
-                    message_id: accepted.message_id.unwrap_or_default(),
-                    to: accepted.to.join(", "),
-                });
+                let Ok(body) = tokio::time::timeout(DATA_TIMEOUT, read_data(stream, pending)).await
+                else {
+                    stream.write_all(session.timed_out().as_bytes()).await?;
+                    return Ok(End::Close);
+                };
+                let reply = match body? {
+                    Body::Message(body) => {
+                        let (reply, accepted) = session.message(&body);
+                        accept(accepted);
+                        reply
+                    }
+                    Body::TooLarge => session.message_too_large(),
+                };
                 stream.write_all(reply.as_bytes()).await?;
             }
         }
     }
-}
-
-/// Reads one line (CRLF included) from `stream`, keeping what follows it in `pending`.
-async fn read_line<S: tokio::io::AsyncRead + Unpin>(
-    stream: &mut S,
-    pending: &mut Vec<u8>,
-) -> std::io::Result<Vec<u8>> {
-    loop {
-        if let Some(end) = pending.windows(2).position(|w| w == b"\r\n") {
-            return Ok(pending.drain(..end + 2).collect());
-        }
-        if pending.len() > MAX_LINE_BYTES {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "line too long",
-            ));
-        }
-        fill(stream, pending).await?;
-    }
-}
-
-/// Reads a message body up to `<CRLF>.<CRLF>`, dot-unstuffed.
-async fn read_data<S: tokio::io::AsyncRead + Unpin>(
-    stream: &mut S,
-    pending: &mut Vec<u8>,
-) -> std::io::Result<Vec<u8>> {
-    let mut receiver = DataReceiver::new();
-    let mut body = Vec::new();
-    // The body starts right after a CRLF: let the receiver know, so a "." on the first
-    // line ends an empty message.
-    receiver.ingest(&mut b"\r\n".iter(), &mut body);
-    body.clear();
-    loop {
-        let mut bytes = pending.iter();
-        let done = receiver.ingest(&mut bytes, &mut body);
-        let rest = bytes.as_slice().to_vec();
-        *pending = rest;
-        if done {
-            return Ok(body);
-        }
-        if body.len() > MAX_MESSAGE_BYTES {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "message too large",
-            ));
-        }
-        fill(stream, pending).await?;
-    }
-}
-
-async fn fill<S: tokio::io::AsyncRead + Unpin>(
-    stream: &mut S,
-    pending: &mut Vec<u8>,
-) -> std::io::Result<()> {
-    let mut buf = [0u8; 4096];
-    let n = stream.read(&mut buf).await?;
-    if n == 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "connection closed",
-        ));
-    }
-    pending.extend_from_slice(&buf[..n]);
-    Ok(())
-}
-
-/// One message to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
-    pub from: String,
-    pub to: String,
-    pub message_id: String,
-    pub subject: String,
-    pub body: String,
-}
-
-/// The longest address in a `MAIL FROM` or `RCPT TO`, in octets: RFC 5321's 256-octet
-/// path (section 4.5.3.1.3) less its angle brackets.
-pub const MAX_ADDRESS_BYTES: usize = 254;
-/// The longest local part of an address, in octets (RFC 5321 section 4.5.3.1.1).
-pub const MAX_LOCAL_PART_BYTES: usize = 64;
-
-/// Checks an address before it goes into `MAIL FROM:<..>` or `RCPT TO:<..>`: one `@`
-/// between a non-empty local part of at most [`MAX_LOCAL_PART_BYTES`] and a non-empty
-/// domain, at most [`MAX_ADDRESS_BYTES`] in all, and no byte that could end the path or
-/// the command (CR, LF, any other control character, space, `<`, `>`). So no caller can
-/// put a second command into the session, whatever it was given.
-pub fn check_address(address: &str) -> Result<(), String> {
-    let refuse = |why: &str| Err(format!("refusing to send to {address:?}: {why}"));
-    if address.len() > MAX_ADDRESS_BYTES {
-        return refuse(&format!("longer than {MAX_ADDRESS_BYTES} bytes"));
-    }
-    if address
-        .chars()
-        .any(|c| c.is_control() || c == ' ' || c == '<' || c == '>')
-    {
-        return refuse("a control character, space, '<' or '>' in it");
-    }
-    match address.split_once('@') {
-        Some((local, domain))
-            if !local.is_empty()
-                && local.len() <= MAX_LOCAL_PART_BYTES
-                && !domain.is_empty()
-                && !domain.contains('@') =>
-        {
-            Ok(())
-        }
-        _ => refuse(&format!(
-            "not local@domain with a local part of 1 to {MAX_LOCAL_PART_BYTES} bytes"
-        )),
-    }
-}
-
-/// Checks a header value before it goes into the message: a CR or LF would end the
-/// header and start another (or the body).
-fn check_header(name: &str, value: &str) -> Result<(), String> {
-    if value.contains(['\r', '\n']) {
-        return Err(format!("refusing a {name} header with CR or LF in it"));
-    }
-    Ok(())
-}
-
-/// Checks every part of `mail` that goes into a command or a header line.
-fn check_outgoing(mail: &Outgoing) -> Result<(), String> {
-    check_address(&mail.from)?;
-    check_address(&mail.to)?;
-    check_header("Message-ID", &mail.message_id)?;
-    check_header("Subject", &mail.subject)
-}
-
-/// Sends one message through the relay: greeting, EHLO, AUTH PLAIN, MAIL, RCPT, DATA,
-/// every reply checked, then QUIT (whose answer no longer matters); the whole session
-/// bounded by `timeout`. A message whose addresses or headers fail [`check_address`] is
-/// refused before anything is sent.
-pub async fn send<N: Net>(
-    net: &N,
-    relay: SocketAddr,
-    credentials: (&str, &str),
-    mail: &Outgoing,
-    timeout: Duration,
-) -> Result<(), String> {
-    check_outgoing(mail)?;
-    let dialogue = async {
-        let mut stream = net
-            .connect(relay)
-            .await
-            .map_err(|e| format!("connect failed: {e}"))?;
-        let mut pending = Vec::new();
-        let token = base64::engine::general_purpose::STANDARD
-            .encode(format!("\0{}\0{}", credentials.0, credentials.1));
-        let data = format!(
-            "Message-ID: {}\r\nFrom: {}\r\nTo: {}\r\nSubject: {}\r\n\r\n{}\r\n.\r\n",
-            mail.message_id,
-            mail.from,
-            mail.to,
-            mail.subject,
-            dot_stuff(&mail.body)
-        );
-        let steps = [
-            (None, 220),
-            (Some("EHLO appliance\r\n".to_string()), 250),
-            (Some(format!("AUTH PLAIN {token}\r\n")), 235),
-            (Some(format!("MAIL FROM:<{}>\r\n", mail.from)), 250),
-            (Some(format!("RCPT TO:<{}>\r\n", mail.to)), 250),
-            (Some("DATA\r\n".to_string()), 354),
-            (Some(data), 250),
-        ];
-        for (send, expect) in steps {
-            if let Some(text) = send {
-                stream
-                    .write_all(text.as_bytes())
-                    .await
-                    .map_err(|e| format!("send failed: {e}"))?;
-            }
-            let code = read_reply(&mut stream, &mut pending).await?;
-            if code != expect {
-                return Err(format!("the relay answered {code}, expected {expect}"));
-            }
-        }
-        // The 250 to DATA hands the message over (RFC 5321 section 6.1): from here on the
-        // delivery stands, whatever becomes of QUIT.
-        if stream.write_all(b"QUIT\r\n").await.is_ok() {
-            let bye = read_reply(&mut stream, &mut pending).await;
-            drop(bye);
-        }
-        Ok(())
-    };
-    tokio::time::timeout(timeout, dialogue)
-        .await
-        .unwrap_or_else(|_| {
-            Err(format!(
-                "no answer within {}",
-                crate::duration::span(timeout)
-            ))
-        })
-}
-
-/// Reads a (possibly multi-line) reply and returns its code.
-async fn read_reply<S: tokio::io::AsyncRead + Unpin>(
-    stream: &mut S,
-    pending: &mut Vec<u8>,
-) -> Result<u16, String> {
-    loop {
-        let line = read_line(stream, pending)
-            .await
-            .map_err(|e| format!("no reply: {e}"))?;
-        let code = std::str::from_utf8(line.get(..3).unwrap_or_default())
-            .ok()
-            .and_then(|c| c.parse().ok());
-        match (code, line.get(3)) {
-            (Some(_), Some(b'-')) => continue,
-            (Some(code), _) => return Ok(code),
-            (None, _) => {
-                return Err(format!(
-                    "malformed reply {:?}",
-                    String::from_utf8_lossy(&line)
-                ));
-            }
-        }
-    }
-}
-
-/// Doubles a leading "." on every line (RFC 5321 section 4.5.2).
-fn dot_stuff(body: &str) -> String {
-    body.split("\r\n")
-        .map(|l| {
-            if l.starts_with('.') {
-                format!(".{l}")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n")
 }
 
 #[cfg(test)]

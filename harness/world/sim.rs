@@ -710,7 +710,8 @@ fn register(
     let ip = host.address;
     let clock = SimClock::new(Duration::from_secs(EPOCH_UNIX_S));
     let handle = clock.handle();
-    let tls = host_tls(identity.as_deref(), Arc::new(clock.clone()));
+    let time: Arc<dyn crate::env::Clock> = Arc::new(clock.clone());
+    let tls = host_tls(identity.as_deref(), time.clone());
     let (recorder, faults, name) = (
         wires.recorder.clone(),
         wires.faults.clone(),
@@ -739,7 +740,11 @@ fn register(
     match host.role {
         Role::Dns => start(sim, ip, env, zone(topology), dns::run),
         Role::LoadBalancer => start(sim, ip, env, lb_config(topology, &tls), load_balancer::run),
-        Role::Smtp => start(sim, ip, env, smtp_config(topology), smtp::run),
+        Role::Smtp => {
+            let epoch = Duration::from_secs(EPOCH_UNIX_S);
+            let starttls = relay_tls(topology, &[], epoch, time.clone());
+            start(sim, ip, env, smtp_config(topology, starttls), smtp::run);
+        }
         Role::Node => {
             let peers = topology
                 .with_role(Role::Node)
@@ -958,13 +963,42 @@ pub(crate) fn node_config(
     }
 }
 
-pub(crate) fn smtp_config(topology: &Topology) -> SmtpConfig {
+/// The relay's configuration; `starttls` is what STARTTLS upgrades with ([`relay_tls`]).
+pub(crate) fn smtp_config(
+    topology: &Topology,
+    starttls: Option<(Arc<rustls::ServerConfig>, Arc<Identity>)>,
+) -> SmtpConfig {
     let s = &topology.smtp;
     SmtpConfig {
-        hostname: format!("smtp.{}", topology.domain),
+        hostname: relay_name(topology),
         username: s.username.clone(),
         password: s.password.clone(),
+        tls: starttls.map(|(server, _)| server),
     }
+}
+
+/// The relay's name, `smtp.<domain>`: what it greets with and its certificate names.
+pub(crate) fn relay_name(topology: &Topology) -> String {
+    format!("smtp.{}", topology.domain)
+}
+
+/// The relay's STARTTLS certificate: a CA of its own and a leaf for [`relay_name`] and
+/// `extra` names (a served relay adds the address it listens on), valid like the
+/// instance certificate from an hour before `epoch` for `topology.tls.expires`, judged by
+/// `clock`. The corporate relay is not the appliance: it never serves the instance
+/// certificate. `None` only if the certificate cannot be made (an `extra` name rcgen
+/// refuses).
+pub(crate) fn relay_tls(
+    topology: &Topology,
+    extra: &[String],
+    epoch: Duration,
+    clock: Arc<dyn crate::env::Clock>,
+) -> Option<(Arc<rustls::ServerConfig>, Arc<Identity>)> {
+    let mut names = vec![relay_name(topology)];
+    names.extend_from_slice(extra);
+    let identity = Identity::generate(&names, epoch, topology.tls.expires).ok()?;
+    let server = crate::tls::server(&identity, clock).ok()?;
+    Some((server, Arc::new(identity)))
 }
 
 pub(crate) fn mail_config(topology: &Topology) -> MailConfig {

@@ -1,7 +1,10 @@
 //! The relay's dialogue, in plain code and over a simulated connection.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
 use std::sync::Arc;
+use tokio::io::AsyncReadExt;
 
 use super::*;
 use crate::events::Recorder;
@@ -13,6 +16,7 @@ fn config() -> SmtpConfig {
         hostname: "smtp.example.com".into(),
         username: "appliance".into(),
         password: "secret".into(),
+        tls: None,
     }
 }
 
@@ -59,21 +63,6 @@ fn dialogue_rules() {
     assert_eq!(code(s.command(b"STARTTLS\r\n")), "454");
     assert_eq!(code(s.command(b"BOGUS\r\n")), "500");
     assert_eq!(s.command(b"QUIT\r\n").1, Next::Close);
-}
-
-/// Proves the body ends at <CRLF>.<CRLF>, lines starting with "." are unstuffed, and what
-/// follows the terminator stays for the next command.
-#[tokio::test]
-async fn data_is_dot_unstuffed() {
-    let mut input: &[u8] = b"line one\r\n..leading dot\r\n.\r\nQUIT\r\n";
-    let mut pending = Vec::new();
-    let body = read_data(&mut input, &mut pending).await.unwrap();
-    assert_eq!(body, b"line one\r\n.leading dot");
-    assert_eq!(
-        read_line(&mut input, &mut pending).await.unwrap(),
-        b"QUIT\r\n"
-    );
-    assert_eq!(dot_stuff("a\r\n.b"), "a\r\n..b");
 }
 
 /// Proves, in raw bytes over a simulated TCP connection, that the relay greets, answers
@@ -220,4 +209,134 @@ fn client_refuses_cr_and_lf_in_commands() {
         .filter(|e| matches!(e.kind, EventKind::MailAccepted { .. }))
         .count();
     assert_eq!(accepted, 0, "the relay accepted an injected message");
+}
+
+/// Runs [`dialogue`] over a scripted stream and returns the messages it accepted.
+async fn script(session: &mut Session, stream: &mut tokio_test::io::Mock) -> (Vec<Accepted>, bool) {
+    let accepted = std::cell::RefCell::new(Vec::new());
+    let end = dialogue(session, stream, &mut Vec::new(), &|a| {
+        accepted.borrow_mut().push(a)
+    })
+    .await
+    .expect("the scripted stream does not fail");
+    (accepted.into_inner(), matches!(end, End::StartTls))
+}
+
+/// Proves, byte for byte, a whole session with the size bound at work: EHLO's
+/// extensions (no STARTTLS without a certificate), an over-long line answered 500, an
+/// over-large message answered 552 with the transaction reset, then a message accepted.
+#[tokio::test]
+async fn a_session_byte_for_byte_with_its_bounds() {
+    let long = format!("NOOP {}\r\n", "x".repeat(MAX_LINE_BYTES));
+    let big = format!("{}\r\n", "y".repeat(998)).repeat(MAX_MESSAGE_BYTES / 1000 + 1);
+    let auth = format!("AUTH PLAIN {}\r\n", plain("appliance", "secret"));
+    let mut stream = tokio_test::io::Builder::new()
+        .read(b"EHLO client\r\n")
+        .write(b"250-smtp.example.com\r\n250-SIZE 1048576\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n")
+        .read(long.as_bytes())
+        .write(b"500 5.5.2 Line too long\r\n")
+        .read(auth.as_bytes())
+        .write(b"235 2.7.0 Authentication successful\r\n")
+        .read(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n")
+        .write(b"250 2.1.0 OK\r\n")
+        .write(b"250 2.1.5 OK\r\n")
+        .read(b"DATA\r\n")
+        .write(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n")
+        .read(big.as_bytes())
+        .read(b".\r\n")
+        .write(b"552 5.3.4 Message size exceeds fixed maximum message size\r\n")
+        .read(b"RCPT TO:<b@example.com>\r\n")
+        .write(b"503 5.5.1 Need MAIL command\r\n")
+        .read(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        .write(b"250 2.1.0 OK\r\n")
+        .write(b"250 2.1.5 OK\r\n")
+        .write(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n")
+        .read(b"Message-ID: <m@example.com>\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+        .write(b"250 2.0.0 OK queued as 1\r\n")
+        .write(b"221 2.0.0 Bye\r\n")
+        .build();
+    let (accepted, tls) = script(&mut Session::new(config()), &mut stream).await;
+    assert!(!tls);
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0].message_id.as_deref(), Some("<m@example.com>"));
+}
+
+/// Proves a client silent past [`COMMAND_TIMEOUT`] is told 421 and the session ends,
+/// and one still sending its message past [`DATA_TIMEOUT`] too (time is paused, so the
+/// waits take no real time).
+#[tokio::test(start_paused = true)]
+async fn idle_and_slow_clients_get_421() {
+    let bye = b"421 4.4.2 smtp.example.com Timeout exceeded, closing connection\r\n";
+    let mut idle = tokio_test::io::Builder::new()
+        .wait(COMMAND_TIMEOUT + Duration::from_secs(1))
+        .write(bye)
+        .build();
+    assert_eq!(script(&mut Session::new(config()), &mut idle).await.0, []);
+
+    let auth = format!("AUTH PLAIN {}\r\n", plain("appliance", "secret"));
+    let mut slow = tokio_test::io::Builder::new()
+        .read(auth.as_bytes())
+        .write(b"235 2.7.0 Authentication successful\r\n")
+        .read(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        .write(b"250 2.1.0 OK\r\n250 2.1.5 OK\r\n354 Start mail input; end with <CRLF>.<CRLF>\r\n")
+        .read(b"Subject: a body that never ends\r\n")
+        .wait(DATA_TIMEOUT / 2)
+        .read(b"still going\r\n")
+        .wait(DATA_TIMEOUT / 2 + Duration::from_secs(1))
+        .write(bye)
+        .build();
+    assert_eq!(script(&mut Session::new(config()), &mut slow).await.0, []);
+}
+
+/// Proves the tenth refused command ends the session with 421.
+#[tokio::test]
+async fn too_many_errors_close_the_session() {
+    let mut builder = tokio_test::io::Builder::new();
+    for _ in 1..MAX_ERRORS {
+        builder
+            .read(b"BOGUS\r\n")
+            .write(b"500 5.5.2 Syntax error, command unrecognized\r\n");
+    }
+    let mut stream = builder
+        .read(b"BOGUS\r\n")
+        .write(b"500 5.5.2 Syntax error, command unrecognized\r\n421 4.7.0 smtp.example.com Too many errors, closing connection\r\n")
+        .build();
+    assert_eq!(script(&mut Session::new(config()), &mut stream).await.0, []);
+}
+
+/// Proves STARTTLS with a certificate: offered in EHLO, answered 220, and the dialogue
+/// hands the connection over at once; inside TLS it is neither offered nor accepted.
+#[tokio::test]
+async fn starttls_is_offered_once() {
+    let identity = crate::tls::Identity::generate(
+        &["smtp.example.com".to_string()],
+        Duration::from_secs(1_767_225_600),
+        Duration::from_secs(86_400),
+    )
+    .unwrap();
+    let clock = Arc::new(crate::net::real::RealClock::new(0));
+    let with_tls = SmtpConfig {
+        tls: Some(crate::tls::server(&identity, clock).unwrap()),
+        ..config()
+    };
+    let mut clear = tokio_test::io::Builder::new()
+        .read(b"EHLO client\r\n")
+        .write(b"250-smtp.example.com\r\n250-STARTTLS\r\n250-SIZE 1048576\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n")
+        .read(b"STARTTLS\r\n")
+        .write(b"220 2.0.0 Ready to start TLS\r\n")
+        .build();
+    assert!(
+        script(&mut Session::new(with_tls.clone()), &mut clear)
+            .await
+            .1
+    );
+    let mut inside = tokio_test::io::Builder::new()
+        .read(b"EHLO client\r\n")
+        .write(b"250-smtp.example.com\r\n250-SIZE 1048576\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n")
+        .read(b"STARTTLS\r\n")
+        .write(b"503 5.5.1 TLS already active\r\n")
+        .read(b"QUIT\r\n")
+        .write(b"221 2.0.0 Bye\r\n")
+        .build();
+    assert!(!script(&mut Session::in_tls(with_tls), &mut inside).await.1);
 }
