@@ -148,3 +148,98 @@ fn answers_over_tcp_on_the_udp_port() {
         }
     });
 }
+
+/// `login.example.com`'s neighbour in the zone, on the wire: [`LOGIN_QUERY`] with id
+/// 0x0001 and the label `manage`.
+const MANAGE_QUERY: &[u8] = &[
+    0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, //
+    6, b'm', b'a', b'n', b'a', b'g', b'e', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', //
+    3, b'c', b'o', b'm', 0, 0x00, 0x01, 0x00, 0x01,
+];
+
+/// The zone's answer to [`MANAGE_QUERY`].
+const MANAGE_REPLY: &[u8] = &[
+    0x00, 0x01, 0x85, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, //
+    6, b'm', b'a', b'n', b'a', b'g', b'e', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', //
+    3, b'c', b'o', b'm', 0, 0x00, 0x01, 0x00, 0x01, //
+    0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04, 10, 0, 1, 10,
+];
+
+/// Proves one TCP connection carries several queries, answered in order byte for byte,
+/// however the client's bytes are split (the length prefix itself across two reads), and
+/// the server stops when the client closes.
+#[tokio::test]
+async fn tcp_connection_answers_each_query_in_order() {
+    let manage = framed(MANAGE_QUERY);
+    let stream = tokio_test::io::Builder::new()
+        .read(&framed(LOGIN_QUERY))
+        .write(&framed(LOGIN_REPLY))
+        .read(&manage[..1])
+        .read(&manage[1..10])
+        .read(&manage[10..])
+        .write(&framed(MANAGE_REPLY))
+        .build();
+    serve_connection(stream, &zone()).await;
+}
+
+/// Proves a TCP message that is not a DNS query closes the connection unanswered (the
+/// mock fails on any write), as does a zero length.
+#[tokio::test]
+async fn tcp_connection_closes_on_garbage() {
+    for garbage in [&framed(b"\x00\x01garbage")[..], &[0, 0]] {
+        let stream = tokio_test::io::Builder::new().read(garbage).build();
+        serve_connection(stream, &zone()).await;
+    }
+}
+
+/// Proves a client that sends half a length and stalls is let go after [`TCP_IDLE_MS`]
+/// (on tokio's paused clock), and one that stops reading its answers is too.
+#[tokio::test(start_paused = true)]
+async fn tcp_connection_closes_when_idle() {
+    use tokio::io::AsyncWriteExt;
+    let idle = Duration::from_millis(TCP_IDLE_MS);
+    let (mut client, server) = tokio::io::duplex(64);
+    client.write_all(&[0]).await.unwrap();
+    let started = tokio::time::Instant::now();
+    serve_connection(server, &zone()).await;
+    assert_eq!(started.elapsed(), idle);
+
+    // 80 bytes of buffer each way: two queries (74 bytes) go in, one answer (53) fits,
+    // and the second waits for a reader that never comes.
+    let (mut client, server) = tokio::io::duplex(80);
+    let queries = framed(LOGIN_QUERY).repeat(2);
+    client.write_all(&queries).await.unwrap();
+    let started = tokio::time::Instant::now();
+    serve_connection(server, &zone()).await;
+    assert_eq!(started.elapsed(), idle);
+}
+
+/// Proves `harness serve dns --listen ADDR:0` binds its TCP port on the port its UDP
+/// socket got, so a resolver retrying a truncated answer over TCP finds it.
+#[test]
+fn any_port_gives_udp_and_tcp_one_port() {
+    use crate::net::real::RealNet;
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let bound = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let report = bound.clone();
+        let net = RealNet::new(loopback)
+            .with_port(PORT, 0)
+            .reporting_binds(move |b| report.lock().unwrap().push(b));
+        let _socket = net.bind_udp(PORT).await.unwrap();
+        let _listener = net.listen(PORT).await.unwrap();
+        let bound = bound.lock().unwrap().clone();
+        assert_eq!(bound.len(), 2, "{bound:?}");
+        assert_eq!(
+            (bound[0].protocol, bound[1].protocol),
+            ("udp", "tcp"),
+            "{bound:?}"
+        );
+        assert_eq!(bound[0].addr, bound[1].addr, "{bound:?}");
+        assert_ne!(bound[0].addr.port(), 0);
+    });
+}
