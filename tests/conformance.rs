@@ -954,4 +954,146 @@ print("delivered over TLS", s.sock.version() if s.sock else "")
     );
     smtp.event(&["MailAccepted", "<over-tls@example.com>"]);
     smtp.stop();
+// DNS over TCP and EDNS (issue 12): dig and Debian's dnspython against `harness serve dns`.
+// Self-contained: it uses the helpers above (serve, run, program, text) and nothing below
+// uses it.
+
+/// The four names the served zone (tests/fixtures/serve/https.toml) holds, all at the
+/// balancer's 10.0.1.10 with a TTL of 60 s.
+const DNS_NAMES: [&str; 4] = [
+    "manage.example.com",
+    "config.example.com",
+    "webtask.example.com",
+    "login.example.com",
+];
+
+/// Serves the DNS zone and waits for its TCP port too: the same port as its UDP one, so
+/// a resolver that gets a truncated answer retries where it asked.
+fn serve_dns_udp_and_tcp() -> Served {
+    let mut dns = serve("dns", "serve/https.toml", any_port(), &[]);
+    let prefix = "listening: tcp/53 on ";
+    let line = dns.proc.wait_for(START, prefix, |s, l| {
+        s == Stream::Err && l.starts_with(prefix)
+    });
+    let tcp: SocketAddr = line[prefix.len()..]
+        .parse()
+        .unwrap_or_else(|e| panic!("`{line}`: {e}"));
+    assert_eq!(tcp, dns.addr, "TCP and UDP on one port");
+    dns
+}
+
+/// `dig @ADDR -p PORT ARGS…`'s output, failing on a non-zero exit.
+fn dig_at(addr: SocketAddr, args: &[&str]) -> String {
+    let mut command = Command::new(program("dig"));
+    command
+        .arg(format!("@{}", addr.ip()))
+        .args(["-p", &addr.port().to_string()])
+        .args(["+time=2", "+tries=1"])
+        .args(args);
+    let output = run(command, Duration::from_secs(10));
+    assert!(output.status.success(), "dig {args:?}: {}", text(&output));
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+/// The answer section of dig's output, one record a line split into its fields.
+fn dig_answers(out: &str) -> Vec<Vec<String>> {
+    out.lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
+/// `dig +tcp` gets each of the four records, authoritative, over one TCP connection per
+/// query (dig's `+tcp` says so in its footer: `(TCP)`).
+#[test]
+fn dig_over_tcp_gets_the_four_records() {
+    let dns = serve_dns_udp_and_tcp();
+    for name in DNS_NAMES {
+        let out = dig_at(dns.addr, &["+tcp", name, "A"]);
+        assert!(out.contains("status: NOERROR"), "{name}:\n{out}");
+        assert!(out.contains("flags: qr aa"), "{name}:\n{out}");
+        assert!(out.contains("(TCP)"), "{name}: not over TCP:\n{out}");
+        let owner = format!("{name}.");
+        assert_eq!(
+            dig_answers(&out),
+            [[owner.as_str(), "60", "IN", "A", "10.0.1.10"]],
+            "{name}:\n{out}"
+        );
+    }
+    dns.stop();
+}
+
+/// Runs `script` with Debian's `/usr/bin/python3` (never whichever python3 is first on
+/// the PATH) and Debian's python3-dnspython, and parses the JSON it prints. Fails, not
+/// skips, when either is missing: tools/test installs both.
+fn dnspython(script: &str, addr: SocketAddr) -> serde_json::Value {
+    let python = Path::new("/usr/bin/python3");
+    assert!(
+        python.exists(),
+        "/usr/bin/python3 is missing: run the tests with tools/test, which installs python3-dnspython"
+    );
+    let mut command = Command::new(python);
+    command
+        .arg("-c")
+        .arg(script)
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string());
+    let output = run(command, Duration::from_secs(30));
+    let all = text(&output);
+    assert!(
+        !all.contains("No module named 'dns'"),
+        "python3-dnspython is missing: run the tests with tools/test, which installs it\n{all}"
+    );
+    assert!(output.status.success(), "dnspython: {all}");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("dnspython: {e}: {all}"))
+}
+
+/// dnspython's own TCP client (`dns.query.tcp`, two-byte length prefix, RFC 7766) and
+/// its stub resolver told to use TCP get the four records: the client's rcode, AA flag
+/// and records, printed as JSON.
+const DNSPYTHON_TCP: &str = r#"
+import json, sys
+import dns.flags, dns.message, dns.query, dns.rcode, dns.resolver
+ip, port = sys.argv[1], int(sys.argv[2])
+names = ["manage.example.com", "config.example.com", "webtask.example.com", "login.example.com"]
+out = {"query": {}, "resolver": {}}
+for name in names:
+    reply = dns.query.tcp(dns.message.make_query(name, "A"), ip, port=port, timeout=5)
+    out["query"][name] = {
+        "rcode": dns.rcode.to_text(reply.rcode()),
+        "aa": bool(reply.flags & dns.flags.AA),
+        "records": [f"{rrset.name} {rrset.ttl} {rd}" for rrset in reply.answer for rd in rrset],
+    }
+resolver = dns.resolver.Resolver(configure=False)
+resolver.nameservers = [ip]
+resolver.port = port
+resolver.lifetime = 5
+for name in names:
+    answer = resolver.resolve(name, "A", tcp=True)
+    out["resolver"][name] = [rd.address for rd in answer]
+print(json.dumps(out))
+"#;
+
+/// dnspython over TCP: `dns.query.tcp` and the resolver with `tcp=True` get the four
+/// authoritative records.
+#[test]
+fn dnspython_over_tcp_gets_the_four_records() {
+    let dns = serve_dns_udp_and_tcp();
+    let out = dnspython(DNSPYTHON_TCP, dns.addr);
+    for name in DNS_NAMES {
+        let reply = &out["query"][name];
+        assert_eq!(reply["rcode"], "NOERROR", "{name}: {out}");
+        assert_eq!(reply["aa"], true, "{name}: {out}");
+        assert_eq!(
+            reply["records"],
+            serde_json::json!([format!("{name}. 60 10.0.1.10")]),
+            "{name}: {out}"
+        );
+        assert_eq!(
+            out["resolver"][name],
+            serde_json::json!(["10.0.1.10"]),
+            "{name}: {out}"
+        );
+    }
+    dns.stop();
 }

@@ -23,6 +23,9 @@ pub struct RealNet {
     unlisted_any: bool,
     /// Told of every service port bound (not of a client's ephemeral socket).
     on_bind: Option<BindReport>,
+    /// The real port a service port asked as any (0) got, so its other protocol binds the
+    /// same one: DNS serves UDP and TCP 53 on one port.
+    picked: std::sync::Arc<std::sync::Mutex<BTreeMap<u16, u16>>>,
 }
 
 /// A service port bound to a real address.
@@ -52,6 +55,7 @@ impl RealNet {
             ports: BTreeMap::new(),
             unlisted_any: false,
             on_bind: None,
+            picked: Default::default(),
         }
     }
 
@@ -75,14 +79,25 @@ impl RealNet {
     }
 
     fn real_port(&self, port: u16) -> u16 {
-        match self.ports.get(&port) {
+        let real = match self.ports.get(&port) {
             Some(real) => *real,
             None if self.unlisted_any => 0,
             None => port,
+        };
+        let picked = self.picked.lock().expect("no code panics holding it");
+        match picked.get(&port) {
+            Some(earlier) if real == 0 && port != 0 => *earlier,
+            _ => real,
         }
     }
 
     fn report(&self, protocol: &'static str, service_port: u16, addr: io::Result<SocketAddr>) {
+        if let Ok(addr) = &addr
+            && service_port != 0
+        {
+            let mut picked = self.picked.lock().expect("no code panics holding it");
+            picked.entry(service_port).or_insert(addr.port());
+        }
         if let (Some(BindReport(report)), Ok(addr)) = (&self.on_bind, addr)
             && service_port != 0
         {

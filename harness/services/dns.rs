@@ -3,34 +3,64 @@
 //! Real component: the corporate DNS server that holds the four records every appliance
 //! instance needs (seed 003, "DNS Records"), all pointing at the load balancer.
 //!
-//! Modelled: a UDP server on port 53 speaking the real DNS wire format (hickory-proto):
-//! A records with a TTL for `manage.`, `config.`, `webtask.` and `login.<domain>`;
-//! NOERROR with no answer for other record types of those names; NXDOMAIN for any other
-//! name; FORMERR for a message with no question. And the client side the users need: one
-//! query, one bounded wait for the answer.
+//! Modelled: a server on UDP and TCP port 53 speaking the real DNS wire format
+//! (hickory-proto): A records with a TTL for `manage.`, `config.`, `webtask.` and
+//! `login.<domain>`; NOERROR with no answer for other record types of those names;
+//! NXDOMAIN for any other name; FORMERR for a message with no question. Over TCP (RFC 1035
+//! section 4.2.2, RFC 7766) each message travels behind a two-byte length, a connection
+//! carries any number of queries (answered in order), and the same [`Zone::answer`]
+//! answers them. And the client side the users need: one query over UDP, one bounded wait
+//! for the answer.
 //!
-//! Left out on purpose: recursion, TCP fallback, EDNS, zone transfers. Faults that make it
-//! answer SERVFAIL or nothing arrive with the scenario steps that need them.
+//! Bounds: a TCP connection idle for [`TCP_IDLE_MS`] (no whole query, or an answer left
+//! unread) is closed; at most [`TCP_CONNECTIONS_MAX`] are served at once, and one more is
+//! closed as soon as it is accepted. A failed accept is retried after a back-off
+//! ([`ERROR_BACKOFF_MIN_MS`] doubling to [`ERROR_BACKOFF_MAX_MS`]), never the end of the
+//! service.
 //!
-//! Port: UDP 53.
+//! Left out on purpose: recursion, EDNS, zone transfers. Faults that make it answer
+//! SERVFAIL or nothing arrive with the scenario steps that need them.
+//!
+//! Port: 53, UDP and TCP. Only the UDP socket records `ServiceStarted` (one service, one
+//! event; the simulation's event log is the same as before TCP was served); nothing in
+//! the simulation speaks TCP to it, `harness serve dns` binds both on one port.
 
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::env::Env;
 use crate::events::EventKind;
-use crate::net::{Datagrams, Net};
+use crate::net::{Datagrams, Listener, Net};
 
 /// The DNS port.
 pub const PORT: u16 = 53;
 
 /// Datagrams longer than this are not DNS over UDP without EDNS (RFC 1035 section 2.3.4).
 pub const MAX_UDP_BYTES: usize = 512;
+
+/// How long a TCP connection may stay without a whole query arriving (or with an answer
+/// the client does not read) before the server closes it, in milliseconds. RFC 7766
+/// section 6.2.3 recommends an idle period "on the order of seconds"; a slow client that
+/// sends half a length and stalls holds its connection this long and no longer.
+pub const TCP_IDLE_MS: u64 = 10_000;
+
+/// TCP connections served at once; one more is closed as soon as it is accepted.
+pub const TCP_CONNECTIONS_MAX: usize = 64;
+
+/// The wait after the second socket error in a row (a failed accept or receive), in
+/// milliseconds; each further error in a row doubles it, up to [`ERROR_BACKOFF_MAX_MS`].
+pub const ERROR_BACKOFF_MIN_MS: u64 = 10;
+
+/// The longest wait between tries while a socket keeps failing, in milliseconds.
+pub const ERROR_BACKOFF_MAX_MS: u64 = 1_000;
 
 /// The records the server answers for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,13 +136,24 @@ fn fqdn(name: &str) -> Result<Name, String> {
     Ok(n.to_lowercase())
 }
 
-/// Runs the server until its socket fails.
-pub async fn run<N: Net>(env: Env<N>, zone: Zone) -> std::io::Result<()> {
+/// Runs the server, on UDP and TCP port 53, until its UDP socket fails.
+pub async fn run<N: Net>(env: Env<N>, zone: Zone) -> io::Result<()> {
     let socket = env.net.bind_udp(PORT).await?;
     env.record(EventKind::ServiceStarted {
         service: "dns".to_string(),
         port: PORT,
     });
+    // One service on one port: the TCP listener records no event of its own.
+    let listener = env.net.listen(PORT).await?;
+    let zone = Arc::new(zone);
+    tokio::select! {
+        biased;
+        failed = serve_udp(&socket, &zone) => failed,
+        () = serve_tcp::<N>(listener, zone.clone()) => Ok(()),
+    }
+}
+
+async fn serve_udp<S: Datagrams>(socket: &S, zone: &Zone) -> io::Result<()> {
     let mut buf = [0u8; MAX_UDP_BYTES];
     loop {
         let (len, from) = socket.recv_from(&mut buf).await?;
@@ -120,6 +161,93 @@ pub async fn run<N: Net>(env: Env<N>, zone: Zone) -> std::io::Result<()> {
             socket.send_to(&reply, from).await?;
         }
     }
+}
+
+/// Accepts DNS-over-TCP connections for ever, at most [`TCP_CONNECTIONS_MAX`] served at
+/// once: one over the bound is closed as soon as it is accepted (RFC 7766 section 6.2.2
+/// lets a server close connections to manage its resources). A failed accept (out of
+/// file descriptors, say) is retried after [`backoff`].
+async fn serve_tcp<N: Net>(mut listener: N::Listener, zone: Arc<Zone>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(TCP_CONNECTIONS_MAX));
+    let mut errors_in_a_row = 0;
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _peer)) => {
+                errors_in_a_row = 0;
+                stream
+            }
+            Err(_) => {
+                errors_in_a_row += 1;
+                tokio::time::sleep(backoff(errors_in_a_row)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let zone = zone.clone();
+        tokio::spawn(async move {
+            serve_connection(stream, &zone).await;
+            drop(slot);
+        });
+    }
+}
+
+/// How long to wait before the next try after `errors_in_a_row` failed accepts or
+/// receives: nothing after the first, then [`ERROR_BACKOFF_MIN_MS`] doubling up to
+/// [`ERROR_BACKOFF_MAX_MS`].
+fn backoff(errors_in_a_row: u32) -> Duration {
+    let doublings = errors_in_a_row.saturating_sub(2).min(16);
+    let ms = match errors_in_a_row {
+        0 | 1 => 0,
+        _ => ERROR_BACKOFF_MIN_MS << doublings,
+    };
+    Duration::from_millis(ms.min(ERROR_BACKOFF_MAX_MS))
+}
+
+/// Answers the queries of one TCP connection, in order, each behind its two-byte length
+/// (RFC 1035 section 4.2.2), until the client closes it, sends something that is not a
+/// DNS query, or leaves it [`TCP_IDLE_MS`] without a whole query or with an answer
+/// unread.
+pub async fn serve_connection<S>(mut stream: S, zone: &Zone)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let idle = Duration::from_millis(TCP_IDLE_MS);
+    loop {
+        let Ok(Ok(Some(request))) = tokio::time::timeout(idle, read_message(&mut stream)).await
+        else {
+            return;
+        };
+        let Some(reply) = zone.answer(&request) else {
+            return;
+        };
+        let Ok(framed) = frame(&reply) else {
+            return;
+        };
+        let Ok(Ok(())) = tokio::time::timeout(idle, stream.write_all(&framed)).await else {
+            return;
+        };
+    }
+}
+
+/// The next message of a TCP connection; `None` when the client closed it between two.
+async fn read_message<S: AsyncRead + Unpin>(stream: &mut S) -> io::Result<Option<Vec<u8>>> {
+    let mut length = [0u8; 2];
+    if stream.read(&mut length[..1]).await? == 0 {
+        return Ok(None);
+    }
+    stream.read_exact(&mut length[1..]).await?;
+    let mut message = vec![0; usize::from(u16::from_be_bytes(length))];
+    stream.read_exact(&mut message).await?;
+    Ok(Some(message))
+}
+
+/// `message` behind its two-byte big-endian length, as TCP carries it.
+fn frame(message: &[u8]) -> Result<Vec<u8>, std::num::TryFromIntError> {
+    let length = u16::try_from(message.len())?;
+    Ok([&length.to_be_bytes()[..], message].concat())
 }
 
 /// A positive answer: the address and how long it may be cached.
@@ -268,73 +396,4 @@ impl Resolver {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn zone() -> Zone {
-        let names = ["manage", "config", "webtask", "login"].map(|n| format!("{n}.example.com"));
-        Zone::new(&names, Ipv4Addr::new(10, 0, 1, 10), 60)
-    }
-
-    /// Proves a query for a zone name gets an authoritative A record with the zone's TTL,
-    /// encoded in the real wire format and decoded by the client half.
-    #[test]
-    fn answers_zone_records() {
-        let q = query(0x1234, "login.example.com").unwrap();
-        let reply = zone().answer(&q).unwrap();
-        let msg = Message::from_vec(&reply).unwrap();
-        assert_eq!(msg.id(), 0x1234);
-        assert!(msg.authoritative());
-        assert_eq!(msg.answers().len(), 1);
-        let answer = parse_answer(0x1234, &reply).unwrap();
-        assert_eq!(answer.address, IpAddr::V4(Ipv4Addr::new(10, 0, 1, 10)));
-        assert_eq!(answer.ttl, Duration::from_secs(60));
-        // Names are case-insensitive.
-        let upper = zone()
-            .answer(&query(7, "LOGIN.Example.COM").unwrap())
-            .unwrap();
-        assert!(parse_answer(7, &upper).is_ok());
-    }
-
-    /// Proves unknown names get NXDOMAIN and known names without A data get an empty
-    /// NOERROR, as an authoritative server answers.
-    #[test]
-    fn nxdomain_and_nodata() {
-        let reply = zone()
-            .answer(&query(9, "nope.example.com").unwrap())
-            .unwrap();
-        assert_eq!(
-            Message::from_vec(&reply).unwrap().response_code(),
-            ResponseCode::NXDomain
-        );
-        assert_eq!(parse_answer(9, &reply), Err("NXDOMAIN".to_string()));
-
-        let mut aaaa = Message::new();
-        aaaa.set_id(3).add_query(Query::query(
-            fqdn("login.example.com").unwrap(),
-            RecordType::AAAA,
-        ));
-        let reply = zone().answer(&aaaa.to_vec().unwrap()).unwrap();
-        let msg = Message::from_vec(&reply).unwrap();
-        assert_eq!(msg.response_code(), ResponseCode::NoError);
-        assert!(msg.answers().is_empty());
-    }
-
-    /// Proves malformed input is dropped or refused, never answered as if it were valid.
-    #[test]
-    fn malformed_input() {
-        assert_eq!(zone().answer(b"\x00\x01garbage"), None);
-        let mut empty = Message::new();
-        empty.set_id(5);
-        let reply = zone().answer(&empty.to_vec().unwrap()).unwrap();
-        assert_eq!(
-            Message::from_vec(&reply).unwrap().response_code(),
-            ResponseCode::FormErr
-        );
-        assert!(
-            parse_answer(6, &reply)
-                .unwrap_err()
-                .contains("does not match")
-        );
-    }
-}
+mod tests;
