@@ -78,13 +78,8 @@ struct TopologyFile {
 
 /// Reads and checks a file; `Err` is the loader's error (exit 2).
 pub fn check_file(path: &Path) -> Result<Checked, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        key: String::new(),
-        message: format!("cannot read the scenario: {e}"),
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::unreadable(path, format!("cannot read the scenario: {e}")))?;
     check_text(path, &text)
 }
 

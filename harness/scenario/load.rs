@@ -45,10 +45,16 @@ pub struct ScenarioError {
     pub line: usize,
     /// 1-based, in characters.
     pub column: usize,
+    /// 0-based byte offset of the same position (0 when the file could not be read).
+    pub offset: usize,
     /// The key path, such as `steps[1].crash.node`; empty for syntax errors.
     pub key: String,
-    /// What is wrong and what was expected.
+    /// What is wrong and what was expected, on one line: what the error prints.
     pub message: String,
+    /// The clause of `message` that says what was expected there, from its first
+    /// `expected` outside quotes to the end (`expected a duration above 0s and at most
+    /// 1h`); empty when the message has none.
+    pub expected: String,
 }
 
 impl fmt::Display for ScenarioError {
@@ -64,15 +70,25 @@ impl fmt::Display for ScenarioError {
     }
 }
 
+impl ScenarioError {
+    /// A file that could not be read at all: no position.
+    pub fn unreadable(path: &Path, message: String) -> Self {
+        Self {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            offset: 0,
+            key: String::new(),
+            expected: expected_clause(&message).unwrap_or_default().to_string(),
+            message,
+        }
+    }
+}
+
 /// Reads and checks a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        key: String::new(),
-        message: format!("cannot read the scenario: {e}"),
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::unreadable(path, format!("cannot read the scenario: {e}")))?;
     parse(path, &text)
 }
 
@@ -202,14 +218,44 @@ fn at(
     key: String,
     message: String,
 ) -> ScenarioError {
-    let (line, column) = position(text, span.map_or(0, |s| s.start));
+    let offset = span.map_or(0, |s| s.start);
+    let (line, column) = position(text, offset);
     ScenarioError {
         file: path.to_path_buf(),
         line,
         column,
+        offset,
         key,
+        expected: expected_clause(&message).unwrap_or_default().to_string(),
         message,
     }
+}
+
+/// The clause of a message that says what was expected: from the first word `expected`
+/// outside a quoted value (`"..."` or `` `...` ``) to the end. Quotes are skipped so that a
+/// value the file holds ("found \"expected x\"") is never taken for the loader's words.
+fn expected_clause(message: &str) -> Option<&str> {
+    const WORD: &str = "expected ";
+    let mut quote = None;
+    let mut escaped = false;
+    let mut previous = ' ';
+    for (i, c) in message.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '`' => quote = Some(c),
+            None if (previous.is_whitespace() || previous == '(')
+                && message[i..].starts_with(WORD) =>
+            {
+                return Some(&message[i..]);
+            }
+            None => {}
+        }
+        previous = c;
+    }
+    None
 }
 
 /// A dotted key with list indexes in brackets (`"egress.allow[1]"`) as a key path.
@@ -545,6 +591,35 @@ restart = { node = "node-2" }
         assert_eq!(e.line, 3, "{e}");
         assert!(e.message.contains("expected `]`"), "{e}");
         assert_eq!(e.to_string().lines().count(), 1, "{e}");
+    }
+
+    /// Proves the expected clause is found after the problem, never inside a quoted value
+    /// the file holds, and that the error carries it with the byte offset of its position.
+    #[test]
+    fn expected_clause_outside_quotes() {
+        let clause = |m: &str| expected_clause(m).map(str::to_string);
+        assert_eq!(
+            clause("invalid type: string \"one\", expected u64").as_deref(),
+            Some("expected u64")
+        );
+        assert_eq!(
+            clause("unknown host \"expected \\\" x\"; expected one of a, b").as_deref(),
+            Some("expected one of a, b")
+        );
+        assert_eq!(clause("field `expected x` is missing"), None);
+        assert_eq!(clause("unexpected `x`"), None);
+        assert_eq!(
+            clause("expected a name").as_deref(),
+            Some("expected a name")
+        );
+
+        let e = err(&GOOD.replace("seed = 1", "seed = \"one\""));
+        assert_eq!(e.expected, "expected u64", "{e}");
+        assert_eq!(
+            e.offset,
+            GOOD.find("seed").unwrap() + "seed = ".len(),
+            "{e}"
+        );
     }
 
     /// Proves the step sequence is checked: no restart of a node that is up.
