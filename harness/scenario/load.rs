@@ -622,6 +622,25 @@ restart = { node = "node-2" }
         );
     }
 
+    /// Proves a syntax error the TOML parser gives no words for (a bare carriage return,
+    /// issue 12: `error: cr.toml:1:1: ` and nothing after it) still says what is wrong and
+    /// what was expected, at the line and column of the offending byte.
+    #[test]
+    fn bare_cr_says_what_is_wrong() {
+        for (text, line, column) in [
+            ("\r", 1, 1),
+            ("name = \"t\"\r", 1, 11),
+            ("name = \"t\"\n\rseed = 1\n", 2, 1),
+            ("name = \"t\" # note\rseed = 1\n", 1, 18),
+        ] {
+            let e = err(text);
+            assert_eq!((e.line, e.column), (line, column), "{text:?}: {e}");
+            assert!(e.message.contains("carriage return"), "{text:?}: {e}");
+            assert!(!e.expected.is_empty(), "{text:?}: {e}");
+            assert_eq!(e.to_string().lines().count(), 1, "{e}");
+        }
+    }
+
     /// Proves the step sequence is checked: no restart of a node that is up.
     #[test]
     fn sequence_errors() {
