@@ -116,13 +116,11 @@ impl<'a> Source<'a> {
     pub fn new(path: &'a Path, text: &'a str) -> Result<Self, ScenarioError> {
         match ImDocument::parse(text) {
             Ok(doc) => Ok(Self { path, text, doc }),
-            Err(e) => Err(at(
-                path,
-                text,
-                e.span(),
-                String::new(),
-                one_line(e.message()),
-            )),
+            Err(e) => {
+                let offset = e.span().map_or(0, |s| s.start);
+                let message = syntax_message(text, offset, &one_line(e.message()));
+                Err(at(path, text, e.span(), String::new(), message))
+            }
         }
     }
 
@@ -275,6 +273,52 @@ fn parse_key(dotted: &str) -> Vec<Seg> {
         }
     }
     path
+}
+
+/// A TOML syntax error's message, completed where the parser's own words fall short: it
+/// has none at all for a bare CR, only "duplicate key" for a duplicate, and never names an
+/// invisible character. Then the message says what is at `offset` and, when the parser
+/// did not, what TOML expects there.
+fn syntax_message(text: &str, offset: usize, parser: &str) -> String {
+    let rest = text.get(offset..).unwrap_or_default();
+    let (found, expected) = found_and_expected(rest, parser);
+    let invisible = rest.chars().next().is_none_or(char::is_control);
+    match (expected_clause(parser).is_some(), parser.is_empty()) {
+        (true, _) if invisible => format!("found {found}: {parser}"),
+        (true, _) => parser.to_string(),
+        (false, true) => format!("found {found}; expected {expected}"),
+        // The parser names the duplicate key itself; its first character says nothing more.
+        (false, false) if parser.starts_with("duplicate key") && !invisible => {
+            format!("{parser}; expected {expected}")
+        }
+        (false, false) => format!("{parser}: found {found}; expected {expected}"),
+    }
+}
+
+/// What starts `rest` (the text from an error's position), and what TOML expects there.
+fn found_and_expected(rest: &str, parser: &str) -> (String, &'static str) {
+    match rest.chars().next() {
+        None => (
+            "the end of the file".to_string(),
+            "the rest of the value or table header this line began",
+        ),
+        Some('\r') if !rest.starts_with("\r\n") => (
+            "a carriage return (CR) not followed by a line feed".to_string(),
+            "lines ending in LF or CR LF, and no CR elsewhere outside strings",
+        ),
+        Some(c) if c.is_control() => (
+            format!("the control character U+{:04X}", u32::from(c)),
+            "no control characters but tab outside strings, and inside strings only escaped (\\u0000)",
+        ),
+        Some(c) if parser.starts_with("duplicate key") => (
+            format!("{c:?}"),
+            "each key at most once in a table, and each [table] header once",
+        ),
+        Some(c) => (
+            format!("{c:?}"),
+            "TOML: a `key = value` line, a `[table]` header, a `# comment` or a blank line",
+        ),
+    }
 }
 
 /// Parser messages may span lines ("invalid array\nexpected `]`"); an error is one line.
