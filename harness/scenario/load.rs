@@ -685,6 +685,32 @@ restart = { node = "node-2" }
         }
     }
 
+    /// A file in the system's temporary directory holding `bytes`, unique to this test
+    /// process.
+    fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).expect("the temporary directory is writable");
+        path
+    }
+
+    /// Proves a file that is not UTF-8 is refused at the line, column and byte offset of
+    /// its first invalid byte, saying that the file must be UTF-8 (issue 12 item 5: it
+    /// gave no position), by the loader and by `harness check` alike.
+    #[test]
+    fn invalid_utf8_has_a_position() {
+        let mut bytes = b"name = \"t\"\n# caf\xc3\xa9 ".to_vec();
+        bytes.extend_from_slice(b"\xff\xfe\nseed = 1\n");
+        let path = temp_file("latin1.toml", &bytes);
+        let loaded = load(&path).unwrap_err();
+        let checked = crate::check::check_file(&path).unwrap_err();
+        std::fs::remove_file(&path).expect("the file was just written");
+        for e in [loaded, checked] {
+            assert_eq!((e.line, e.column, e.offset), (2, 8, 19), "{e}");
+            assert!(e.message.contains("0xFF"), "{e}");
+            assert!(e.expected.contains("UTF-8"), "{e}");
+        }
+    }
+
     /// Proves the step sequence is checked: no restart of a node that is up.
     #[test]
     fn sequence_errors() {
