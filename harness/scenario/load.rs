@@ -87,9 +87,40 @@ impl ScenarioError {
 
 /// Reads and checks a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::unreadable(path, format!("cannot read the scenario: {e}")))?;
-    parse(path, &text)
+    let bytes = read(path)?;
+    parse(path, decode(path, &bytes)?)
+}
+
+/// The bytes of a scenario file.
+pub fn read(path: &Path) -> Result<Vec<u8>, ScenarioError> {
+    std::fs::read(path)
+        .map_err(|e| ScenarioError::unreadable(path, format!("cannot read the scenario: {e}")))
+}
+
+/// A scenario file's bytes as text: TOML files are UTF-8, and a file that is not is refused
+/// at its first invalid byte (line, column and byte offset).
+pub fn decode<'b>(path: &Path, bytes: &'b [u8]) -> Result<&'b str, ScenarioError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let offset = e.valid_up_to();
+        let valid = std::str::from_utf8(&bytes[..offset]).expect("valid up to the error");
+        let (line, column) = position(valid, offset);
+        let found = match e.error_len() {
+            Some(_) => format!("byte 0x{:02X}, which is not UTF-8,", bytes[offset]),
+            None => "the end of the file inside a UTF-8 sequence".to_string(),
+        };
+        let message = format!(
+            "found {found} at byte offset {offset}; expected a UTF-8 file, as TOML requires (save it as UTF-8, not Latin-1 or UTF-16)"
+        );
+        ScenarioError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            offset,
+            key: String::new(),
+            expected: expected_clause(&message).unwrap_or_default().to_string(),
+            message,
+        }
+    })
 }
 
 /// Checks scenario text; `path` names the file in errors, and relative certificate paths
