@@ -643,6 +643,78 @@ mod tests {
         }
     }
 
+    /// `f()`, or a failed test when it has not returned within 10 s (a read that never
+    /// ends would otherwise hang the suite).
+    fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(f()).expect("the test waits for the answer"));
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{what}: still reading after 10s, without a bound"))
+    }
+
+    /// Proves every certificate, key and trust file is read with a bound: a FIFO and a
+    /// device that never ends (`/dev/zero`) are refused without being read, and so is a
+    /// file over [`MAX_FILE_BYTES`], each with an error naming the setting, the file and the
+    /// limit (issue 12 item 5: `certificate = "/dev/zero"` read until memory ran out).
+    #[test]
+    fn reads_are_bounded() {
+        let dir = std::env::temp_dir().join(format!("certs-bounded-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+        let fifo = dir.join("fifo.pem");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+        let big = dir.join("big.pem");
+        std::fs::write(&big, vec![b'A'; (MAX_FILE_BYTES + 1) as usize]).expect("writable");
+        let fifo_path = fifo.to_str().expect("UTF-8").to_string();
+        let cases = [
+            (
+                "tls.certificate",
+                tls(&fifo_path, Some("good.key")),
+                fifo.clone(),
+            ),
+            (
+                "tls.certificate",
+                tls("/dev/zero", Some("good.key")),
+                "/dev/zero".into(),
+            ),
+            (
+                "tls.key",
+                tls("good.pem", Some("/dev/zero")),
+                "/dev/zero".into(),
+            ),
+            (
+                "tls.certificate",
+                tls("/dev/zero.pfx", None),
+                "/dev/zero.pfx".into(),
+            ),
+            (
+                "tls.certificate",
+                tls(big.to_str().expect("UTF-8"), Some("good.key")),
+                big.clone(),
+            ),
+        ];
+        let mut trust = tls("good.pem", Some("good.key"));
+        trust.trust = Some("/dev/zero".into());
+        let cases = cases
+            .into_iter()
+            .chain([("tls.trust", trust, "/dev/zero".into())]);
+        for (key, settings, file) in cases {
+            let what = format!("{key} = {}", file.display());
+            let e = within_10s(&what, move || load(&settings, &fixtures())).unwrap_err();
+            assert_eq!(
+                (e.key, e.problem),
+                (key, Problem::Unreadable),
+                "{what}: {e:?}"
+            );
+            assert!(
+                e.message.contains(&file.display().to_string()),
+                "{what}: {e:?}"
+            );
+            assert!(e.message.contains("1 MiB"), "{what}: {e:?}");
+        }
+        std::fs::remove_dir_all(&dir).expect("the test's own directory");
+    }
+
     /// Proves an EC key is recognised as such and matched against its EC leaf.
     #[test]
     fn ec_keys() {
