@@ -9,6 +9,10 @@
 //! 4. the certificate files `[topology.tls]` names ([`crate::certs`]), relative to the
 //!    scenario file, their errors placed at the setting that names the file.
 //!
+//! The file is read first, bounded: a regular file of at most [`MAX_SCENARIO_BYTES`]
+//! ([`read`]), and decoded as UTF-8 with the position of the first invalid byte
+//! ([`decode`]); every file a scenario names is read the same way ([`read_bounded`]).
+//!
 //! The loader stops at the first error: a scenario file is short, and one precise error is
 //! easier to act on than a cascade.
 
@@ -34,6 +38,9 @@ pub const MAX_RATE_PER_S: f64 = 2000.0;
 /// connections waiting to be accepted within one tick; 16 leaves room for bursts (a
 /// Poisson tick with mean 16 exceeds 40 with probability below 1e-7) and health checks.
 pub const MAX_ARRIVALS_PER_TICK: f64 = 16.0;
+/// The largest scenario file read (1 MiB): the shipped ones are under 5 KB. Reading stops
+/// one byte past it.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
 /// The longest request timeout.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -91,10 +98,21 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     parse(path, decode(path, &bytes)?)
 }
 
-/// The bytes of a scenario file.
+/// The bytes of a scenario file: a regular file of at most [`MAX_SCENARIO_BYTES`].
 pub fn read(path: &Path) -> Result<Vec<u8>, ScenarioError> {
-    std::fs::read(path)
-        .map_err(|e| ScenarioError::unreadable(path, format!("cannot read the scenario: {e}")))
+    let expected = format!(
+        "expected a scenario file: a regular file of at most {MAX_SCENARIO_BYTES} bytes (1 MiB)"
+    );
+    let message = match read_bounded(path, MAX_SCENARIO_BYTES) {
+        Ok(bytes) => return Ok(bytes),
+        Err(Refusal::Io(e)) => format!("cannot read the scenario: {e}"),
+        Err(Refusal::NotAFile(kind)) => format!("{} is {kind}; {expected}", path.display()),
+        Err(Refusal::TooLarge) => format!(
+            "{} is larger than {MAX_SCENARIO_BYTES} bytes; {expected}",
+            path.display()
+        ),
+    };
+    Err(ScenarioError::unreadable(path, message))
 }
 
 /// Why [`read_bounded`] refused a file.
