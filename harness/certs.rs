@@ -20,7 +20,9 @@
 //! key, with a password on it, or of an unsupported kind; a PFX the password does not open
 //! (or, built without the `pfx` feature, any PFX); a key that does not match the leaf.
 //!
-//! Bounds: a file larger than [`MAX_FILE_BYTES`] is refused before it is decoded.
+//! Bounds: a file larger than [`MAX_FILE_BYTES`] (1 MiB) is refused before it is decoded,
+//! reading no more than one byte past the limit; a file that is not a regular file (a
+//! device such as `/dev/zero`, a FIFO, a socket) is refused without being opened.
 
 use std::path::{Path, PathBuf};
 
@@ -31,8 +33,8 @@ use rustls_pki_types::{
 
 use crate::topology::{TlsSettings, TopologyError};
 
-/// The largest certificate, key or trust file read: real ones are a few kilobytes; a
-/// chain of ten 4096-bit certificates is under 20 KB.
+/// The largest certificate, key or trust file read (1 MiB): real ones are a few kilobytes;
+/// a chain of ten 4096-bit certificates is under 20 KB. Reading stops one byte past it.
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// The decoded contents of the files `[topology.tls]` names.
@@ -167,21 +169,23 @@ fn error(key: &'static str, problem: Problem, message: String) -> CertError {
     }
 }
 
-/// The whole file, bounded by [`MAX_FILE_BYTES`].
+/// The whole file, bounded by [`MAX_FILE_BYTES`]; a file that is not a regular file (a
+/// device such as `/dev/zero`, a FIFO) is refused without being read.
 fn read(path: &Path, key: &'static str) -> Result<Vec<u8>, CertError> {
-    let unreadable = |e: std::io::Error| {
-        let message = format!("cannot read {}: {e}", path.display());
-        error(key, Problem::Unreadable, message)
-    };
-    let size = std::fs::metadata(path).map_err(unreadable)?.len();
-    if size > MAX_FILE_BYTES {
-        let message = format!(
-            "{} is {size} bytes; expected a certificate or key file of at most {MAX_FILE_BYTES} bytes",
+    use crate::scenario::load::{Refusal, read_bounded};
+    let expected = format!(
+        "expected a certificate or key file: a regular file of at most {MAX_FILE_BYTES} bytes (1 MiB)"
+    );
+    let message = match read_bounded(path, MAX_FILE_BYTES) {
+        Ok(bytes) => return Ok(bytes),
+        Err(Refusal::Io(e)) => format!("cannot read {}: {e}", path.display()),
+        Err(Refusal::NotAFile(kind)) => format!("{} is {kind}; {expected}", path.display()),
+        Err(Refusal::TooLarge) => format!(
+            "{} is larger than {MAX_FILE_BYTES} bytes; {expected}",
             path.display()
-        );
-        return Err(error(key, Problem::Unreadable, message));
-    }
-    std::fs::read(path).map_err(unreadable)
+        ),
+    };
+    Err(error(key, Problem::Unreadable, message))
 }
 
 /// Every PEM section of a file, in order; an error when it holds none or is malformed.
@@ -641,6 +645,80 @@ mod tests {
                 "{e:?}"
             );
         }
+    }
+
+    /// `f()`, or a failed test when it has not returned within 10 s (a read that never
+    /// ends would otherwise hang the suite).
+    fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(f()).expect("the test waits for the answer"));
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{what}: still reading after 10s, without a bound"))
+    }
+
+    /// Proves every certificate, key and trust file is read with a bound: a FIFO and a
+    /// device that never ends (`/dev/zero`) are refused without being read, and so is a
+    /// file over [`MAX_FILE_BYTES`], each with an error naming the setting, the file and the
+    /// limit (issue 12 item 5: `certificate = "/dev/zero"` read until memory ran out).
+    #[test]
+    fn reads_are_bounded() {
+        let dir = std::env::temp_dir().join(format!("certs-bounded-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+        let fifo = dir.join("fifo.pem");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+        let big = dir.join("big.pem");
+        std::fs::write(&big, vec![b'A'; (MAX_FILE_BYTES + 1) as usize]).expect("writable");
+        let zero_pfx = dir.join("zero.pfx");
+        std::os::unix::fs::symlink("/dev/zero", &zero_pfx).expect("a symlink can be made");
+        let fifo_path = fifo.to_str().expect("UTF-8").to_string();
+        let cases = [
+            (
+                "tls.certificate",
+                tls(&fifo_path, Some("good.key")),
+                fifo.clone(),
+            ),
+            (
+                "tls.certificate",
+                tls("/dev/zero", Some("good.key")),
+                "/dev/zero".into(),
+            ),
+            (
+                "tls.key",
+                tls("good.pem", Some("/dev/zero")),
+                "/dev/zero".into(),
+            ),
+            (
+                "tls.certificate",
+                tls(zero_pfx.to_str().expect("UTF-8"), None),
+                zero_pfx.clone(),
+            ),
+            (
+                "tls.certificate",
+                tls(big.to_str().expect("UTF-8"), Some("good.key")),
+                big.clone(),
+            ),
+        ];
+        let mut trust = tls("good.pem", Some("good.key"));
+        trust.trust = Some("/dev/zero".into());
+        let cases = cases
+            .into_iter()
+            .chain([("tls.trust", trust, "/dev/zero".into())]);
+        for (key, settings, file) in cases {
+            let what = format!("{key} = {}", file.display());
+            let e = within_10s(&what, move || load(&settings, &fixtures())).unwrap_err();
+            assert_eq!(
+                (e.key, e.problem),
+                (key, Problem::Unreadable),
+                "{what}: {e:?}"
+            );
+            assert!(
+                e.message.contains(&file.display().to_string()),
+                "{what}: {e:?}"
+            );
+            assert!(e.message.contains("1 MiB"), "{what}: {e:?}");
+        }
+        std::fs::remove_dir_all(&dir).expect("the test's own directory");
     }
 
     /// Proves an EC key is recognised as such and matched against its EC leaf.

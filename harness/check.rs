@@ -78,14 +78,8 @@ struct TopologyFile {
 
 /// Reads and checks a file; `Err` is the loader's error (exit 2).
 pub fn check_file(path: &Path) -> Result<Checked, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        key: String::new(),
-        message: format!("cannot read the scenario: {e}"),
-    })?;
-    check_text(path, &text)
+    let bytes = crate::scenario::load::read(path)?;
+    check_text(path, crate::scenario::load::decode(path, &bytes)?)
 }
 
 /// Checks file text; `path` names the file and is where relative certificate paths start.

@@ -690,3 +690,57 @@ fn serve_and_export_placement_refuse_bad_input() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// Proves the scenario file itself is read with a bound (issue 12 item 5): `harness run`
+/// and `harness check` of a FIFO nobody writes to, of `/dev/zero` and of a file over the
+/// limit exit 2 at once with one line naming the file and the limit, and a certificate
+/// setting naming `/dev/zero` is one error at the setting's line and column.
+#[test]
+fn files_are_read_with_a_bound() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-bounded");
+    std::fs::create_dir_all(&dir).expect("the target tmp dir is writable");
+    let fifo = dir.join("fifo.toml");
+    if !fifo.exists() {
+        let made = Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+    }
+    let big = dir.join("big.toml");
+    let mut text = SHORT.to_string();
+    text.push_str(&"#".repeat(1 << 20));
+    std::fs::write(&big, text).expect("the target tmp dir is writable");
+    let cases = [
+        (
+            fifo.clone(),
+            "is a FIFO (named pipe); expected a scenario file: a regular file of at most 1048576 bytes (1 MiB)",
+        ),
+        (
+            "/dev/zero".into(),
+            "is a character device; expected a scenario file",
+        ),
+        (
+            big.clone(),
+            "is larger than 1048576 bytes; expected a scenario file",
+        ),
+    ];
+    for (file, expected) in cases {
+        let file = file.to_str().expect("UTF-8 path");
+        for command in ["run", "check"] {
+            let out = harness_within(&[command, file]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command} {file}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{command} {file}: {stderr}");
+            assert!(
+                stderr.starts_with(&format!("error: {file}: {file} {expected}")),
+                "{command} {file}: {stderr:?} lacks {expected:?}"
+            );
+        }
+    }
+    let zero = format!(
+        "{SHORT}\n[topology.tls]\ncertificate = \"/dev/zero\"\nkey = \"/dev/zero\"\ntrust = \"/dev/zero\"\n"
+    );
+    assert_bad(
+        "cert-dev-zero.toml",
+        &zero,
+        ":13:15: topology.tls.certificate: /dev/zero is a character device; expected a certificate or key file: a regular file of at most 1048576 bytes (1 MiB)",
+    );
+}

@@ -9,6 +9,10 @@
 //! 4. the certificate files `[topology.tls]` names ([`crate::certs`]), relative to the
 //!    scenario file, their errors placed at the setting that names the file.
 //!
+//! The file is read first, bounded: a regular file of at most [`MAX_SCENARIO_BYTES`]
+//! ([`read`]), and decoded as UTF-8 with the position of the first invalid byte
+//! ([`decode`]); every file a scenario names is read the same way ([`read_bounded`]).
+//!
 //! The loader stops at the first error: a scenario file is short, and one precise error is
 //! easier to act on than a cascade.
 
@@ -34,6 +38,9 @@ pub const MAX_RATE_PER_S: f64 = 2000.0;
 /// connections waiting to be accepted within one tick; 16 leaves room for bursts (a
 /// Poisson tick with mean 16 exceeds 40 with probability below 1e-7) and health checks.
 pub const MAX_ARRIVALS_PER_TICK: f64 = 16.0;
+/// The largest scenario file read (1 MiB): the shipped ones are under 5 KB. Reading stops
+/// one byte past it.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
 /// The longest request timeout.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -45,10 +52,16 @@ pub struct ScenarioError {
     pub line: usize,
     /// 1-based, in characters.
     pub column: usize,
+    /// 0-based byte offset of the same position (0 when the file could not be read).
+    pub offset: usize,
     /// The key path, such as `steps[1].crash.node`; empty for syntax errors.
     pub key: String,
-    /// What is wrong and what was expected.
+    /// What is wrong and what was expected, on one line: what the error prints.
     pub message: String,
+    /// The clause of `message` that says what was expected there, from its first
+    /// `expected` outside quotes to the end (`expected a duration above 0s and at most
+    /// 1h`); empty when the message has none.
+    pub expected: String,
 }
 
 impl fmt::Display for ScenarioError {
@@ -64,16 +77,117 @@ impl fmt::Display for ScenarioError {
     }
 }
 
+impl ScenarioError {
+    /// A file that could not be read at all: no position.
+    pub fn unreadable(path: &Path, message: String) -> Self {
+        Self {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            offset: 0,
+            key: String::new(),
+            expected: expected_clause(&message).unwrap_or_default().to_string(),
+            message,
+        }
+    }
+}
+
 /// Reads and checks a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        key: String::new(),
-        message: format!("cannot read the scenario: {e}"),
-    })?;
-    parse(path, &text)
+    let bytes = read(path)?;
+    parse(path, decode(path, &bytes)?)
+}
+
+/// The bytes of a scenario file: a regular file of at most [`MAX_SCENARIO_BYTES`].
+pub fn read(path: &Path) -> Result<Vec<u8>, ScenarioError> {
+    let expected = format!(
+        "expected a scenario file: a regular file of at most {MAX_SCENARIO_BYTES} bytes (1 MiB)"
+    );
+    let message = match read_bounded(path, MAX_SCENARIO_BYTES) {
+        Ok(bytes) => return Ok(bytes),
+        Err(Refusal::Io(e)) => format!("cannot read the scenario: {e}"),
+        Err(Refusal::NotAFile(kind)) => format!("{} is {kind}; {expected}", path.display()),
+        Err(Refusal::TooLarge) => format!(
+            "{} is larger than {MAX_SCENARIO_BYTES} bytes; {expected}",
+            path.display()
+        ),
+    };
+    Err(ScenarioError::unreadable(path, message))
+}
+
+/// Why [`read_bounded`] refused a file.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The OS could not open or read it.
+    Io(std::io::Error),
+    /// Not a regular file: a device, a FIFO, a socket or a directory, named. Such a file
+    /// may never end (`/dev/zero`) or block the reader forever (a FIFO with no writer).
+    NotAFile(&'static str),
+    /// Longer than the limit (after reading one byte more than it, no further).
+    TooLarge,
+}
+
+/// A regular file's bytes, at most `max_bytes` of them: the only way the loader reads a
+/// file a scenario names (the scenario itself, certificates, keys, trust), so that no
+/// setting can make it read without end.
+pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, Refusal> {
+    use std::io::Read;
+    let kind = std::fs::metadata(path).map_err(Refusal::Io)?.file_type();
+    if !kind.is_file() {
+        return Err(Refusal::NotAFile(file_kind(kind)));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max_bytes.saturating_add(1)).read_to_end(&mut bytes))
+        .map_err(Refusal::Io)?;
+    if u64::try_from(bytes.len()).map_or(true, |n| n > max_bytes) {
+        return Err(Refusal::TooLarge);
+    }
+    Ok(bytes)
+}
+
+/// What a file that is not a regular file is, for an error message.
+fn file_kind(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// A scenario file's bytes as text: TOML files are UTF-8, and a file that is not is refused
+/// at its first invalid byte (line, column and byte offset).
+pub fn decode<'b>(path: &Path, bytes: &'b [u8]) -> Result<&'b str, ScenarioError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let offset = e.valid_up_to();
+        let valid = std::str::from_utf8(&bytes[..offset]).expect("valid up to the error");
+        let (line, column) = position(valid, offset);
+        let found = match e.error_len() {
+            Some(_) => format!("byte 0x{:02X}, which is not UTF-8,", bytes[offset]),
+            None => "the end of the file inside a UTF-8 sequence".to_string(),
+        };
+        let message = format!(
+            "found {found} at byte offset {offset}; expected a UTF-8 file, as TOML requires (save it as UTF-8, not Latin-1 or UTF-16)"
+        );
+        ScenarioError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            offset,
+            key: String::new(),
+            expected: expected_clause(&message).unwrap_or_default().to_string(),
+            message,
+        }
+    })
 }
 
 /// Checks scenario text; `path` names the file in errors, and relative certificate paths
@@ -100,13 +214,11 @@ impl<'a> Source<'a> {
     pub fn new(path: &'a Path, text: &'a str) -> Result<Self, ScenarioError> {
         match ImDocument::parse(text) {
             Ok(doc) => Ok(Self { path, text, doc }),
-            Err(e) => Err(at(
-                path,
-                text,
-                e.span(),
-                String::new(),
-                one_line(e.message()),
-            )),
+            Err(e) => {
+                let offset = e.span().map_or(0, |s| s.start);
+                let message = syntax_message(text, offset, &one_line(e.message()));
+                Err(at(path, text, e.span(), String::new(), message))
+            }
         }
     }
 
@@ -202,14 +314,44 @@ fn at(
     key: String,
     message: String,
 ) -> ScenarioError {
-    let (line, column) = position(text, span.map_or(0, |s| s.start));
+    let offset = span.map_or(0, |s| s.start);
+    let (line, column) = position(text, offset);
     ScenarioError {
         file: path.to_path_buf(),
         line,
         column,
+        offset,
         key,
+        expected: expected_clause(&message).unwrap_or_default().to_string(),
         message,
     }
+}
+
+/// The clause of a message that says what was expected: from the first word `expected`
+/// outside a quoted value (`"..."` or `` `...` ``) to the end. Quotes are skipped so that a
+/// value the file holds ("found \"expected x\"") is never taken for the loader's words.
+fn expected_clause(message: &str) -> Option<&str> {
+    const WORD: &str = "expected ";
+    let mut quote = None;
+    let mut escaped = false;
+    let mut previous = ' ';
+    for (i, c) in message.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '`' => quote = Some(c),
+            None if (previous.is_whitespace() || previous == '(')
+                && message[i..].starts_with(WORD) =>
+            {
+                return Some(&message[i..]);
+            }
+            None => {}
+        }
+        previous = c;
+    }
+    None
 }
 
 /// A dotted key with list indexes in brackets (`"egress.allow[1]"`) as a key path.
@@ -229,6 +371,52 @@ fn parse_key(dotted: &str) -> Vec<Seg> {
         }
     }
     path
+}
+
+/// A TOML syntax error's message, completed where the parser's own words fall short: it
+/// has none at all for a bare CR, only "duplicate key" for a duplicate, and never names an
+/// invisible character. Then the message says what is at `offset` and, when the parser
+/// did not, what TOML expects there.
+fn syntax_message(text: &str, offset: usize, parser: &str) -> String {
+    let rest = text.get(offset..).unwrap_or_default();
+    let (found, expected) = found_and_expected(rest, parser);
+    let invisible = rest.chars().next().is_none_or(char::is_control);
+    match (expected_clause(parser).is_some(), parser.is_empty()) {
+        (true, _) if invisible => format!("found {found}: {parser}"),
+        (true, _) => parser.to_string(),
+        (false, true) => format!("found {found}; expected {expected}"),
+        // The parser names the duplicate key itself; its first character says nothing more.
+        (false, false) if parser.starts_with("duplicate key") && !invisible => {
+            format!("{parser}; expected {expected}")
+        }
+        (false, false) => format!("{parser}: found {found}; expected {expected}"),
+    }
+}
+
+/// What starts `rest` (the text from an error's position), and what TOML expects there.
+fn found_and_expected(rest: &str, parser: &str) -> (String, &'static str) {
+    match rest.chars().next() {
+        None => (
+            "the end of the file".to_string(),
+            "the rest of the value or table header this line began",
+        ),
+        Some('\r') if !rest.starts_with("\r\n") => (
+            "a carriage return (CR) not followed by a line feed".to_string(),
+            "lines ending in LF or CR LF, and no CR elsewhere outside strings",
+        ),
+        Some(c) if c.is_control() => (
+            format!("the control character U+{:04X}", u32::from(c)),
+            "no control characters but tab outside strings, and inside strings only escaped (\\u0000)",
+        ),
+        Some(c) if parser.starts_with("duplicate key") => (
+            format!("{c:?}"),
+            "each key at most once in a table, and each [table] header once",
+        ),
+        Some(c) => (
+            format!("{c:?}"),
+            "TOML: a `key = value` line, a `[table]` header, a `# comment` or a blank line",
+        ),
+    }
 }
 
 /// Parser messages may span lines ("invalid array\nexpected `]`"); an error is one line.
@@ -545,6 +733,80 @@ restart = { node = "node-2" }
         assert_eq!(e.line, 3, "{e}");
         assert!(e.message.contains("expected `]`"), "{e}");
         assert_eq!(e.to_string().lines().count(), 1, "{e}");
+    }
+
+    /// Proves the expected clause is found after the problem, never inside a quoted value
+    /// the file holds, and that the error carries it with the byte offset of its position.
+    #[test]
+    fn expected_clause_outside_quotes() {
+        let clause = |m: &str| expected_clause(m).map(str::to_string);
+        assert_eq!(
+            clause("invalid type: string \"one\", expected u64").as_deref(),
+            Some("expected u64")
+        );
+        assert_eq!(
+            clause("unknown host \"expected \\\" x\"; expected one of a, b").as_deref(),
+            Some("expected one of a, b")
+        );
+        assert_eq!(clause("field `expected x` is missing"), None);
+        assert_eq!(clause("unexpected `x`"), None);
+        assert_eq!(
+            clause("expected a name").as_deref(),
+            Some("expected a name")
+        );
+
+        let e = err(&GOOD.replace("seed = 1", "seed = \"one\""));
+        assert_eq!(e.expected, "expected u64", "{e}");
+        assert_eq!(
+            e.offset,
+            GOOD.find("seed").unwrap() + "seed = ".len(),
+            "{e}"
+        );
+    }
+
+    /// Proves a syntax error the TOML parser gives no words for (a bare carriage return,
+    /// issue 12: `error: cr.toml:1:1: ` and nothing after it) still says what is wrong and
+    /// what was expected, at the line and column of the offending byte.
+    #[test]
+    fn bare_cr_says_what_is_wrong() {
+        for (text, line, column) in [
+            ("\r", 1, 1),
+            ("name = \"t\"\r", 1, 11),
+            ("name = \"t\"\n\rseed = 1\n", 2, 1),
+            ("name = \"t\" # note\rseed = 1\n", 1, 18),
+        ] {
+            let e = err(text);
+            assert_eq!((e.line, e.column), (line, column), "{text:?}: {e}");
+            assert!(e.message.contains("carriage return"), "{text:?}: {e}");
+            assert!(!e.expected.is_empty(), "{text:?}: {e}");
+            assert_eq!(e.to_string().lines().count(), 1, "{e}");
+        }
+    }
+
+    /// A file in the system's temporary directory holding `bytes`, unique to this test
+    /// process.
+    fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).expect("the temporary directory is writable");
+        path
+    }
+
+    /// Proves a file that is not UTF-8 is refused at the line, column and byte offset of
+    /// its first invalid byte, saying that the file must be UTF-8 (issue 12 item 5: it
+    /// gave no position), by the loader and by `harness check` alike.
+    #[test]
+    fn invalid_utf8_has_a_position() {
+        let mut bytes = b"name = \"t\"\n# caf\xc3\xa9 ".to_vec();
+        bytes.extend_from_slice(b"\xff\xfe\nseed = 1\n");
+        let path = temp_file("latin1.toml", &bytes);
+        let loaded = load(&path).unwrap_err();
+        let checked = crate::check::check_file(&path).unwrap_err();
+        std::fs::remove_file(&path).expect("the file was just written");
+        for e in [loaded, checked] {
+            assert_eq!((e.line, e.column, e.offset), (2, 8, 19), "{e}");
+            assert!(e.message.contains("0xFF"), "{e}");
+            assert!(e.expected.contains("UTF-8"), "{e}");
+        }
     }
 
     /// Proves the step sequence is checked: no restart of a node that is up.
