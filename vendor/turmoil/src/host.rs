@@ -505,8 +505,12 @@ impl Tcp {
                 // If bound, queue the syn; else we drop the syn triggering
                 // connection refused on the client.
                 if let Some(b) = self.binds.get_mut(&dst.port()) {
+                    // A full accept queue refuses the connection, as Linux
+                    // does with `tcp_abort_on_overflow`: dropping the syn
+                    // fails the client's connect with `ConnectionRefused`.
                     if b.deque.len() == self.server_socket_capacity {
-                        panic!("{dst} server socket buffer full");
+                        tracing::trace!(target: TRACING_TARGET, ?src, ?dst, protocol = %"TCP SYN", "Refused (accept queue full)");
+                        return Ok(());
                     }
 
                     if matches(b.bind_addr, dst) {
