@@ -23,10 +23,13 @@ pub const ANSWER: Duration = Duration::from_secs(5);
 /// How long a service may take to answer `/testall` again after a client let go of it
 /// (the accept loop's back-off, a balancer's checks putting its backend back).
 const RECOVER: Duration = Duration::from_secs(10);
-/// The bound a served HTTP service puts on a request head, on its body, and on a
-/// kept-alive connection's silence before the next one: 10 s, HAProxy's `timeout http-request` in
-/// the exported configuration.
-const HEAD_BOUND: Duration = Duration::from_secs(10);
+/// The bound a served HTTP service puts on a request head (and on a kept-alive
+/// connection's silence before the next one), and on its body: both 10 s.
+const HEAD_BOUND: Duration = harness::services::http::HEADER_READ_TIMEOUT;
+const _: () = assert!(
+    harness::services::http::BODY_READ_TIMEOUT.as_secs() == HEAD_BOUND.as_secs(),
+    "one bound for heads and bodies: the stall test checks both against it"
+);
 /// Room for a loaded machine on top of a server's bound.
 const SLACK: Duration = Duration::from_secs(3);
 /// The file descriptors a served process gets in the exhaustion test: well under the
