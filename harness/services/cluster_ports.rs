@@ -42,18 +42,20 @@ pub async fn run<N: Net>(env: Env<N>) -> std::io::Result<()> {
     }
 }
 
-async fn answer<L: Listener>(mut listener: L, line: String) -> std::io::Result<()>
+async fn answer<L: Listener>(listener: L, line: String) -> std::io::Result<()>
 where
     L::Stream: tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let mut connections = crate::net::Connections::new(listener);
     loop {
-        let (mut stream, _peer) = listener.accept().await?;
+        let (mut stream, _peer, slot) = connections.next().await;
         let line = line.clone();
         tokio::spawn(async move {
             // A prober that went away needs no answer.
             if stream.write_all(line.as_bytes()).await.is_ok() {
                 stream.shutdown().await.ok();
             }
+            drop(slot);
         });
     }
 }

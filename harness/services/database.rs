@@ -26,7 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::env::Env;
 use crate::events::EventKind;
-use crate::net::{Listener, Net};
+use crate::net::Net;
 pub use crate::services::replica_set::WriteError;
 use crate::services::replica_set::{Member, Message, Op, Role, WriteStatus};
 
@@ -212,11 +212,14 @@ impl<N: Net> Database<N> {
     }
 }
 
-async fn serve<N: Net>(db: Database<N>, mut listener: N::Listener) -> std::io::Result<()> {
+async fn serve<N: Net>(db: Database<N>, listener: N::Listener) -> std::io::Result<()> {
+    let mut connections = crate::net::Connections::new(listener);
     loop {
-        let (mut stream, _peer) = listener.accept().await?;
+        let (mut stream, _peer, slot) = connections.next().await;
         let db = db.clone();
         tokio::spawn(async move {
+            // The slot goes with the connection, whichever way this task ends.
+            let _slot = slot;
             let Ok(Ok(request)) =
                 tokio::time::timeout(PEER_REPLY_TIMEOUT, read_frame(&mut stream)).await
             else {

@@ -47,7 +47,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use crate::env::Env;
 use crate::events::{EgressRecord, EgressVerdict, EventKind};
 use crate::net::original::{self, Transport};
-use crate::net::{Datagrams, Listener, Net};
+use crate::net::{Datagrams, Net};
 use crate::services::http::{self, Body, Failure};
 use crate::topology::{EgressMode, EgressSettings};
 
@@ -98,7 +98,7 @@ pub fn allows(allow: &[String], host: &str) -> bool {
 pub async fn run<N: Net>(env: Env<N>, config: EgressConfig) -> std::io::Result<()> {
     let config = Arc::new(config);
     let socket = Arc::new(env.net.bind_udp(INTERCEPT_PORT).await?);
-    let mut listener = env.net.listen(INTERCEPT_PORT).await?;
+    let listener = env.net.listen(INTERCEPT_PORT).await?;
     let mode = match config.settings.mode {
         EgressMode::Proxy => "egress-proxy",
         EgressMode::Nat => "egress-nat",
@@ -108,9 +108,14 @@ pub async fn run<N: Net>(env: Env<N>, config: EgressConfig) -> std::io::Result<(
         port: INTERCEPT_PORT,
     });
     tokio::spawn(datagrams(env.clone(), config.clone(), socket));
+    let mut connections = crate::net::Connections::new(listener);
     loop {
-        let (stream, _) = listener.accept().await?;
-        tokio::spawn(connection(env.clone(), config.clone(), stream));
+        let (stream, _, slot) = connections.next().await;
+        let (env, config) = (env.clone(), config.clone());
+        tokio::spawn(async move {
+            connection(env, config, stream).await;
+            drop(slot);
+        });
     }
 }
 
@@ -262,7 +267,7 @@ async fn proxy<N: Net>(
     let (parts, body) = req.into_parts();
     let body = match http::read_body(body).await {
         Ok(body) => body,
-        Err(why) => return http::text(400, why),
+        Err(why) => return http::text(why.status(), why),
     };
     let mut upstream = Request::new(Body::new(body));
     *upstream.method_mut() = parts.method;

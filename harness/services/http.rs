@@ -7,6 +7,16 @@
 //! browsers, and the load balancer talks to backends the way nginx does by default
 //! (no upstream keep-alive), which keeps a dead backend from hiding behind a pooled
 //! connection.
+//!
+//! A server bounds what one client can hold ([`serve`], [`serve_front`]), so that no
+//! client can stop a service served on a real socket (`harness serve`): accepts never
+//! fail ([`crate::net::accept_next`]) and each listener keeps at most
+//! [`crate::net::MAX_CONNECTIONS_PER_LISTENER`] connections open; a request head must
+//! arrive whole within [`HEADER_READ_TIMEOUT`] (which also bounds a kept-alive
+//! connection's silence), be at most [`MAX_HEAD_BYTES`] with at most [`MAX_HEADERS`]
+//! headers (`431` otherwise), and its body at most [`MAX_BODY_BYTES`] (`413`), arriving
+//! within [`BODY_READ_TIMEOUT`]. The simulated clients stay far inside every bound, so
+//! none changes a run.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,7 +32,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 
-use crate::net::{Listener, Net};
+use crate::net::{Connections, Listener, Net};
 
 /// The body type every service sends.
 pub type Body = Full<Bytes>;
@@ -31,44 +41,163 @@ pub type Body = Full<Bytes>;
 /// message in this model is a small JSON document or a one-line text.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Serves HTTP/1.1 on every connection `listener` accepts, one task per connection.
+/// How long a server waits for a request head (request line and headers) to arrive
+/// whole, from when it starts waiting for one: on a new connection, and again after each
+/// answer on a kept-alive connection, so this is also how long a kept-alive connection
+/// may stay silent (hyper runs one timer for both; HAProxy has `timeout http-request` and
+/// `timeout http-keep-alive`). Then the connection is closed without an answer. 10 s,
+/// HAProxy's `timeout http-request` in the exported configuration
+/// (`export::haproxy::REQUEST_TIMEOUT`); hyper's own default, 30 s, is not relied on.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest request head (request line and headers) a server reads, in bytes; a
+/// larger one, complete or not, gets `431 Request Header Fields Too Large` and the
+/// connection is closed. 16 KiB, HAProxy's default buffer (`tune.bufsize`): the longest
+/// head in the model carries one access token, well under 1 KiB.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// The most headers a request may have; more get `431 Request Header Fields Too Large`.
+/// hyper's own default (100), named here.
+pub const MAX_HEADERS: usize = 100;
+
+/// How long a server's handler waits for a request body to arrive whole, once its head
+/// has ([`read_body`]); then it answers `408` (the balancer) or `400` (a node) instead of
+/// waiting on. Like [`HEADER_READ_TIMEOUT`], 10 s: a body in this model is under 1 KiB.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// hyper's HTTP/1.1 server, with the bounds above on the simulated timer.
+fn server() -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .auto_date_header(false)
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_header_size(MAX_HEAD_BYTES)
+        // The read buffer also bounds a head that never completes (hyper checks the size
+        // of complete heads only); bodies are read through it in pieces.
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS);
+    builder
+}
+
+/// `413` for a request whose declared body (`Content-Length`) is over
+/// [`MAX_BODY_BYTES`], answered before anything reads it, closing the connection (the
+/// body is not read); `None` for any other request.
+fn refuse_oversized<B>(req: &Request<B>) -> Option<Response<Body>> {
+    let declared: u64 = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
+    if declared <= MAX_BODY_BYTES as u64 {
+        return None;
+    }
+    let mut response = text(
+        413,
+        format!("request body of {declared} bytes; at most {MAX_BODY_BYTES}"),
+    );
+    response.headers_mut().insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    Some(response)
+}
+
+/// Serves HTTP/1.1 on every connection `listener` accepts, one task per connection,
+/// within the bounds of the module header.
 ///
-/// `handler` gets the request and the peer's address. Returns only when accepting fails.
-pub async fn serve<L, H, Fut>(mut listener: L, handler: H) -> io::Result<()>
+/// `handler` gets the request and the peer's address. Never returns: accepts do not fail.
+pub async fn serve<L, H, Fut>(listener: L, handler: H) -> io::Result<()>
 where
     L: Listener,
     L::Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     H: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
+    let mut connections = Connections::new(listener);
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let (stream, peer, slot) = connections.next().await;
         let handler = handler.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let reply = handler(req, peer);
-                async move { Ok::<_, Infallible>(reply.await) }
+                let handler = handler.clone();
+                async move {
+                    let reply = match refuse_oversized(&req) {
+                        Some(refused) => refused,
+                        None => handler(req, peer).await,
+                    };
+                    Ok::<_, Infallible>(reply)
+                }
             });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .auto_date_header(false)
-                .serve_connection(TokioIo::new(stream), service);
+            let connection = server().serve_connection(TokioIo::new(stream), service);
             // A connection error is the peer going away (a reset, a crash, a timeout on its
             // side); the server has nothing to do about it but to drop the connection.
             if let Err(gone) = connection.await {
                 drop(gone);
             }
+            drop(slot);
         });
     }
 }
 
-/// Reads a whole request body, refusing more than [`MAX_BODY_BYTES`].
-pub async fn read_body(body: Incoming) -> Result<Bytes, String> {
-    Limited::new(body, MAX_BODY_BYTES)
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .map_err(|e| format!("could not read the request body: {e}"))
+/// Why a request body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// Over [`MAX_BODY_BYTES`].
+    TooLarge,
+    /// Not whole within [`BODY_READ_TIMEOUT`].
+    TooSlow,
+    /// The connection failed or the framing was bad: the reason.
+    Broken(String),
+}
+
+impl BodyError {
+    /// The status a server answers with: `413`, `408` or `400`.
+    pub fn status(&self) -> u16 {
+        match self {
+            BodyError::TooLarge => 413,
+            BodyError::TooSlow => 408,
+            BodyError::Broken(_) => 400,
+        }
+    }
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::TooLarge => write!(
+                f,
+                "could not read the request body: over {MAX_BODY_BYTES} bytes"
+            ),
+            BodyError::TooSlow => write!(
+                f,
+                "could not read the request body: not whole within {}",
+                crate::duration::span(BODY_READ_TIMEOUT)
+            ),
+            BodyError::Broken(why) => write!(f, "could not read the request body: {why}"),
+        }
+    }
+}
+
+/// The reason as response text (`http::text(400, why)`).
+impl From<BodyError> for String {
+    fn from(e: BodyError) -> Self {
+        e.to_string()
+    }
+}
+
+/// Reads a whole request body, refusing more than [`MAX_BODY_BYTES`] and waiting at most
+/// [`BODY_READ_TIMEOUT`].
+pub async fn read_body(body: Incoming) -> Result<Bytes, BodyError> {
+    let read = Limited::new(body, MAX_BODY_BYTES).collect();
+    match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
+        Err(_elapsed) => Err(BodyError::TooSlow),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Ok(Err(e)) => Err(BodyError::Broken(e.to_string())),
+    }
 }
 
 /// A plain-text response.
@@ -275,11 +404,12 @@ pub struct Peer {
     pub proxy: Option<crate::services::proxy_header::Received>,
 }
 
-/// Serves HTTP/1.1 behind a [`Front`] on every connection `listener` accepts; `admit`
-/// decides, from the TCP peer alone, whether to keep a connection at all (an allow-list);
-/// `handler` gets each request and the [`Peer`].
+/// Serves HTTP/1.1 behind a [`Front`] on every connection `listener` accepts, within the
+/// bounds of the module header; `admit` decides, from the TCP peer alone, whether to keep
+/// a connection at all (an allow-list); `handler` gets each request and the [`Peer`].
+/// Never returns: accepts do not fail.
 pub async fn serve_front<L, A, H, Fut>(
-    mut listener: L,
+    listener: L,
     front: Front,
     admit: A,
     handler: H,
@@ -292,8 +422,9 @@ where
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
     let front = Arc::new(front);
+    let mut connections = Connections::new(listener);
     loop {
-        let (stream, addr) = listener.accept().await?;
+        let (stream, addr, slot) = connections.next().await;
         if !admit(addr) {
             drop(stream);
             continue;
@@ -308,17 +439,22 @@ where
                 return;
             };
             let service = service_fn(move |req| {
-                let reply = handler(req, peer);
-                async move { Ok::<_, Infallible>(reply.await) }
+                let handler = handler.clone();
+                async move {
+                    let reply = match refuse_oversized(&req) {
+                        Some(refused) => refused,
+                        None => handler(req, peer).await,
+                    };
+                    Ok::<_, Infallible>(reply)
+                }
             });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .auto_date_header(false)
+            let connection = server()
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             if let Err(gone) = connection.await {
                 drop(gone);
             }
+            drop(slot);
         });
     }
 }

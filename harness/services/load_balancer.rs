@@ -212,25 +212,27 @@ pub fn is_public(path: &str, prefixes: &[String]) -> bool {
 
 /// `tcp` mode: every accepted connection goes, bytes as they are, to the next healthy
 /// backend (a refusal moves it on, as in `https` mode), behind a PROXY header when
-/// configured; it is closed when no backend takes it.
+/// configured; it is closed when no backend takes it. At most
+/// [`crate::net::MAX_CONNECTIONS_PER_LISTENER`] are open at once.
 async fn pass_through_loop<N: Net>(
     env: Env<N>,
     config: Arc<LbConfig>,
     pool: SharedPool,
-    mut listener: N::Listener,
+    listener: N::Listener,
     admit: impl Fn(SocketAddr) -> bool,
 ) -> std::io::Result<()> {
-    use crate::net::Listener as _;
     let local = SocketAddr::new(env.net.local_ip(), PORT);
+    let mut connections = crate::net::Connections::new(listener);
     loop {
-        let (stream, client) = listener.accept().await?;
+        let (stream, client, slot) = connections.next().await;
         if !admit(client) {
             continue;
         }
         let (env, config, pool) = (env.clone(), config.clone(), pool.clone());
-        tokio::spawn(
-            async move { pass_through(&env, &config, &pool, stream, client, local).await },
-        );
+        tokio::spawn(async move {
+            pass_through(&env, &config, &pool, stream, client, local).await;
+            drop(slot);
+        });
     }
 }
 
@@ -347,7 +349,7 @@ async fn proxy<N: Net>(
     let (parts, body) = req.into_parts();
     let body = match http::read_body(body).await {
         Ok(body) => body,
-        Err(why) => return http::text(400, why),
+        Err(why) => return http::text(why.status(), why),
     };
     let s = &config.settings;
     let request_id = parts

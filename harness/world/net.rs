@@ -488,7 +488,7 @@ mod tests {
                 async move {
                     let mut listener = net.listen(port).await?;
                     loop {
-                        let (stream, _) = listener.accept().await?;
+                        let (stream, _) = crate::net::accept_next(&mut listener).await;
                         drop(stream);
                     }
                 }

@@ -1,5 +1,6 @@
-//! Wire-level robustness: each served service (`harness serve`) is sent garbage,
-//! truncated input, slow clients and more connections than it allows, and must still
-//! answer a proper request afterwards.
+//! Wire-level robustness: what careless and hostile clients do to the served services
+//! (`harness serve`): garbage, truncated input, slow clients and more connections than a
+//! service allows; each test then proves the service still answers a proper request.
 
+mod http;
 mod smtp;
