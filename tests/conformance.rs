@@ -954,6 +954,9 @@ print("delivered over TLS", s.sock.version() if s.sock else "")
     );
     smtp.event(&["MailAccepted", "<over-tls@example.com>"]);
     smtp.stop();
+}
+
+// ---------------------------------------------------------------------------------------
 // DNS over TCP and EDNS (issue 12): dig and Debian's dnspython against `harness serve dns`.
 // Self-contained: it uses the helpers above (serve, run, program, text) and nothing below
 // uses it.

@@ -61,8 +61,7 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 pub const MAX_HEADERS: usize = 100;
 
 /// How long a server's handler waits for a request body to arrive whole, once its head
-/// has ([`read_body`]); then it answers `408` (the balancer) or `400` (a node) instead of
-/// waiting on. Like [`HEADER_READ_TIMEOUT`], 10 s: a body in this model is under 1 KiB.
+/// has ([`read_body`]); then it answers `408` instead of waiting on. Like [`HEADER_READ_TIMEOUT`], 10 s: a body in this model is under 1 KiB.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// hyper's HTTP/1.1 server, with the bounds above on the simulated timer.

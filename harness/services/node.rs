@@ -371,7 +371,7 @@ struct Credentials {
 async fn credentials(req: Request<Incoming>) -> Result<Credentials, Response<Body>> {
     let body = http::read_body(req.into_body())
         .await
-        .map_err(|why| http::text(400, why))?;
+        .map_err(|why| http::text(why.status(), why.to_string()))?;
     serde_json::from_slice::<Credentials>(&body)
         .map_err(|_| http::text(400, "expected a JSON body {\"username\", \"password\"}"))
 }
@@ -462,7 +462,7 @@ async fn social_login<N: Net>(
 ) -> Response<Body> {
     let body = match http::read_body(req.into_body()).await {
         Ok(body) => body,
-        Err(why) => return http::text(400, why),
+        Err(why) => return http::text(why.status(), why.to_string()),
     };
     let Ok(social) = serde_json::from_slice::<SocialCode>(&body) else {
         return http::text(400, "expected a JSON body {\"provider\", \"code\"}");

@@ -40,7 +40,7 @@ use tokio::sync::Semaphore;
 
 use crate::env::Env;
 use crate::events::EventKind;
-use crate::net::{Listener, Net};
+use crate::net::Net;
 
 pub mod client;
 pub mod wire;
@@ -318,7 +318,10 @@ fn line_reply(text: &str) -> (String, Next) {
     (format!("{text}\r\n"), Next::Command)
 }
 
-/// Runs the relay until its listener fails.
+/// Runs the relay: binds its port, then serves every connection for as long as the host
+/// runs (a failed accept is waited out by [`crate::net::accept_next`]). Sessions over
+/// [`MAX_SESSIONS`] are told `421` at once, as RFC 5321 section 3.8 allows, rather than
+/// left waiting unanswered.
 pub async fn run<N: Net>(env: Env<N>, config: SmtpConfig) -> std::io::Result<()> {
     let mut listener = env.net.listen(PORT).await?;
     env.record(EventKind::ServiceStarted {
@@ -327,7 +330,7 @@ pub async fn run<N: Net>(env: Env<N>, config: SmtpConfig) -> std::io::Result<()>
     });
     let sessions = Arc::new(Semaphore::new(MAX_SESSIONS));
     loop {
-        let (mut stream, _peer) = listener.accept().await?;
+        let (mut stream, _peer) = crate::net::accept_next(&mut listener).await;
         let (env, config) = (env.clone(), config.clone());
         let Ok(slot) = sessions.clone().try_acquire_owned() else {
             tokio::spawn(async move {
