@@ -4,20 +4,22 @@
 //! connections. After each, the service is still running and `/testall` answers.
 //!
 //! The process helpers ([`Served`], [`exchange`], ...) are shared with `serve_output.rs`.
-//! Bounds: every wait has a deadline ([`START`], [`ANSWER`]); every served
+//! Bounds: every wait has a deadline ([`START`], [`STOP`], [`ANSWER`]); every served
 //! process is owned by a [`Served`], which kills and reaps it when dropped, so a failed
 //! assertion leaves nothing running.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How long a service may take to bind its port (a generated certificate included, on a
 /// loaded machine).
 pub const START: Duration = Duration::from_secs(60);
+/// How long a process may take to exit once signalled.
+pub const STOP: Duration = Duration::from_secs(5);
 /// How long a client here waits for one answer.
 pub const ANSWER: Duration = Duration::from_secs(5);
 /// How long a service may take to answer `/testall` again after a client let go of it
@@ -45,6 +47,8 @@ const MANY: usize = 300;
 pub enum Events {
     /// Read line by line, for [`Served::event`].
     Read,
+    /// A pipe kept open and never read: a consumer that stopped reading.
+    Unread,
 }
 
 /// A `harness serve` process and the address its service port was bound to.
@@ -101,6 +105,7 @@ impl Served {
                 pump(stdout, true, tx.clone());
                 None
             }
+            Events::Unread => Some(stdout),
         };
         pump(child.stderr.take().expect("piped"), false, tx);
         let mut served = Self {
@@ -183,6 +188,37 @@ impl Served {
             );
         }
     }
+
+    /// The stdout pipe of [`Events::Unread`], to start reading it at last.
+    pub fn take_unread(&mut self) -> ChildStdout {
+        self.unread.take().expect("started with Events::Unread")
+    }
+
+    /// Sends SIGTERM and waits for the exit, up to [`STOP`]; `None` when it did not exit
+    /// (it is then killed).
+    pub fn terminate(&mut self) -> Option<ExitStatus> {
+        signal(&self.child, "TERM");
+        let deadline = Instant::now() + STOP;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("a child can be waited for") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child.kill().expect("a running child can be killed");
+        self.child.wait().expect("a killed child can be reaped");
+        None
+    }
+}
+
+/// Sends `kill -SIGNAL` to `child`.
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name} {}: {status}", child.id());
 }
 
 impl Drop for Served {
@@ -342,7 +378,7 @@ fn silent_for(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
 
 /// Reads one response off a kept-alive connection (its head and a `Content-Length`
 /// body): the status.
-fn read_one_response(stream: &mut TcpStream) -> Option<u16> {
+pub fn read_one_response(stream: &mut TcpStream) -> Option<u16> {
     let mut got = Vec::new();
     let mut byte = [0u8; 1];
     while !got.ends_with(b"\r\n\r\n") {
