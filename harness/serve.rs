@@ -33,14 +33,22 @@
 //!   to the nodes without verifying them, as HAProxy's `check-ssl verify none`.
 //! - Events are not kept (a served service runs as long as its user wants): each one is
 //!   handed to the caller as it happens ([`Recorder::streaming`]); `harness serve` prints
-//!   them as JSON lines.
+//!   them as JSON lines through [`event_output`], a bounded queue to a writer thread, so
+//!   that a reader who is slow or has stopped reading never blocks the service: beyond
+//!   [`EVENT_QUEUE_LINES`] waiting lines, events are dropped and counted, and the count is
+//!   said in the JSON lines where the gap is (`{"dropped_events": N}`) once the reader
+//!   catches up, and in all on stderr when the service stops.
 
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::env::{Clock, Env};
-use crate::events::Recorder;
+use crate::events::{Event, Recorder};
 use crate::net::real::{Bound, RealClock, RealNet};
 use crate::services::load_balancer::{self, Backend};
 use crate::services::replica_set::{Member, RsConfig};
@@ -427,6 +435,165 @@ pub async fn run(
     }
 }
 
+/// The most event lines waiting for stdout; beyond it new events are dropped and counted
+/// ([`event_output`]). About 150 KB of JSON: enough for a reader that falls behind for a
+/// moment (a burst of a thousand requests), small enough to bound what a reader that
+/// stopped costs.
+pub const EVENT_QUEUE_LINES: usize = 1024;
+
+/// How long a stopping `harness serve` waits for the event lines still queued to be
+/// written: a reader that still reads gets them all; one that stopped costs this much
+/// delay, no more.
+pub const EVENT_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the writer thread is handed.
+enum Line {
+    Event(String),
+    /// This many events were dropped here.
+    Dropped(u64),
+}
+
+/// The writer side of [`event_output`], for its caller to finish with.
+pub struct EventOutput {
+    /// Events dropped so far, in all.
+    dropped: Arc<AtomicU64>,
+    /// Told when the writer has written everything queued and every recorder is gone.
+    done: mpsc::Receiver<()>,
+}
+
+/// How [`EventOutput::finish`] found the event output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    /// Events dropped in all: not written because the queue was full, or because `out`
+    /// failed (a closed pipe).
+    pub dropped: u64,
+    /// Whether every queued line was written in time.
+    pub flushed: bool,
+}
+
+/// A recorder for a served service that writes each event to `out` as one JSON line
+/// (`{"at_s", "host", "event"}`), without ever blocking the service: lines go through a
+/// queue of at most [`EVENT_QUEUE_LINES`] to a thread that writes them. When the queue is
+/// full (the reader of `out` is slow, or has stopped), an event is dropped and counted;
+/// the next line queued after a gap, or the writer once it has caught up with the queue,
+/// says how many with `{"dropped_events": N}`, where the gap is.
+pub fn event_output<W: Write + Send + 'static>(out: W) -> (Recorder, EventOutput) {
+    event_output_bounded(out, EVENT_QUEUE_LINES)
+}
+
+/// [`event_output`] with a queue of `capacity` lines.
+fn event_output_bounded<W: Write + Send + 'static>(
+    out: W,
+    capacity: usize,
+) -> (Recorder, EventOutput) {
+    let (lines, queue) = mpsc::sync_channel::<Line>(capacity);
+    let (done_tx, done) = mpsc::channel();
+    // Dropped since the last `dropped_events` line, and in all.
+    let pending = Arc::new(AtomicU64::new(0));
+    let dropped = Arc::new(AtomicU64::new(0));
+    let writer = Writer {
+        out,
+        pending: pending.clone(),
+        dropped: dropped.clone(),
+    };
+    std::thread::spawn(move || {
+        writer.run(&queue);
+        // The caller may have stopped waiting: then nobody is told.
+        done_tx.send(()).ok();
+    });
+    let counted = dropped.clone();
+    let recorder = Recorder::streaming(move |event| {
+        let drop_one = || {
+            pending.fetch_add(1, Ordering::Relaxed);
+            counted.fetch_add(1, Ordering::Relaxed);
+        };
+        let gap = pending.swap(0, Ordering::Relaxed);
+        if gap > 0 && lines.try_send(Line::Dropped(gap)).is_err() {
+            pending.fetch_add(gap, Ordering::Relaxed);
+            drop_one();
+            return;
+        }
+        if lines.try_send(Line::Event(json_line(event))).is_err() {
+            drop_one();
+        }
+    });
+    (recorder, EventOutput { dropped, done })
+}
+
+/// One event as `harness serve` prints it, with its time in seconds since the service
+/// started.
+fn json_line(event: &Event) -> String {
+    serde_json::json!({
+        "at_s": event.at.as_secs_f64(),
+        "host": event.host,
+        "event": event.kind,
+    })
+    .to_string()
+}
+
+/// The thread that writes the queued lines.
+struct Writer<W> {
+    out: W,
+    pending: Arc<AtomicU64>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl<W: Write> Writer<W> {
+    /// Writes every line queued until every sender is gone.
+    fn run(mut self, queue: &mpsc::Receiver<Line>) {
+        loop {
+            let line = match queue.try_recv() {
+                Ok(line) => line,
+                Err(caught_up) => {
+                    // Nothing queued: a gap no later event has reported yet is said now.
+                    self.say_gap();
+                    if caught_up == mpsc::TryRecvError::Disconnected {
+                        return;
+                    }
+                    match queue.recv() {
+                        Ok(line) => line,
+                        Err(mpsc::RecvError) => return,
+                    }
+                }
+            };
+            self.write(&line);
+        }
+    }
+
+    /// Writes `{"dropped_events": N}` for the events dropped since the last such line.
+    fn say_gap(&mut self) {
+        let gap = self.pending.swap(0, Ordering::Relaxed);
+        if gap > 0 {
+            self.write(&Line::Dropped(gap));
+        }
+    }
+
+    /// Writes one line; a line that cannot be written (a closed pipe) is dropped and
+    /// counted.
+    fn write(&mut self, line: &Line) {
+        let written = match line {
+            Line::Event(text) => writeln!(self.out, "{text}"),
+            Line::Dropped(count) => writeln!(self.out, "{{\"dropped_events\":{count}}}"),
+        };
+        if written.and_then(|()| self.out.flush()).is_err() && matches!(line, Line::Event(_)) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl EventOutput {
+    /// Once every recorder is gone (the service stopped), waits up to `within` for the
+    /// queued lines to be written, and says how it went. A writer still blocked after
+    /// that (nobody reads) is left behind: the process exits without it.
+    pub fn finish(self, within: Duration) -> Finished {
+        let flushed = self.done.recv_timeout(within).is_ok();
+        Finished {
+            dropped: self.dropped.load(Ordering::Relaxed),
+            flushed,
+        }
+    }
+}
+
 /// Certificates in PEM.
 fn pem(certificates: &[rustls::pki_types::CertificateDer<'static>]) -> String {
     use base64::Engine as _;
@@ -458,4 +625,121 @@ pub fn parse_backend(text: &str) -> Result<(String, SocketAddr), String> {
         .parse()
         .map_err(|_| format!("expected an address and port after `{name}=`, got `{addr}`"))?;
     Ok((name.to_string(), addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventKind;
+
+    /// Output whose first write waits until `open` is told (a reader that stopped
+    /// reading, then came back), and that collects what was written.
+    struct Gated {
+        open: Option<mpsc::Receiver<()>>,
+        written: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for Gated {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Some(open) = self.open.take() {
+                open.recv().expect("the test opens the gate");
+            }
+            self.written
+                .lock()
+                .expect("not poisoned")
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn record(recorder: &Recorder, n: u64) {
+        recorder.record_at(
+            Duration::from_secs(n),
+            "node-1",
+            EventKind::Network {
+                text: format!("event {n}"),
+            },
+        );
+    }
+
+    /// Proves events recorded while the output is blocked never block the recorder:
+    /// beyond the queue they are dropped, and once the output takes lines again it gets
+    /// every queued event and `{"dropped_events": N}` exactly where the gap is (the event
+    /// after it is the N+1th after the one before it); every event is either written or
+    /// counted. (Whether event 11, recorded as the gate opens, finds room is a race;
+    /// either way it is written or counted in place.)
+    #[test]
+    fn a_blocked_output_drops_and_counts_then_says_so() {
+        let (open, gate) = mpsc::channel();
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let out = Gated {
+            open: Some(gate),
+            written: written.clone(),
+        };
+        let (recorder, output) = event_output_bounded(out, 4);
+        for n in 1..=10 {
+            record(&recorder, n);
+        }
+        open.send(()).expect("the writer waits at the gate");
+        record(&recorder, 11);
+        drop(recorder);
+        let finished = output.finish(Duration::from_secs(10));
+        let text = String::from_utf8(written.lock().expect("not poisoned").clone())
+            .expect("JSON lines are UTF-8");
+        let (mut next, mut dropped, mut gaps) = (1, 0, 0);
+        for line in text.lines() {
+            let line: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            if let Some(count) = line["dropped_events"].as_u64() {
+                (next, dropped, gaps) = (next + count, dropped + count, gaps + 1);
+            } else {
+                let expected = format!("event {next}");
+                assert_eq!(line["event"]["Network"]["text"], expected, "{text}");
+                next += 1;
+            }
+        }
+        assert_eq!(next, 12, "every event written or counted: {text}");
+        assert!(gaps >= 1 && dropped >= 5, "{text}");
+        assert_eq!(
+            finished,
+            Finished {
+                dropped,
+                flushed: true
+            }
+        );
+    }
+
+    /// Output that always fails, as a closed pipe does.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    /// Proves events written to a closed output are dropped and counted, and the writer
+    /// still finishes.
+    #[test]
+    fn a_closed_output_counts_every_event_dropped() {
+        let (recorder, output) = event_output_bounded(Closed, 4);
+        for n in 1..=3 {
+            record(&recorder, n);
+        }
+        drop(recorder);
+        assert_eq!(
+            output.finish(Duration::from_secs(10)),
+            Finished {
+                dropped: 3,
+                flushed: true
+            }
+        );
+    }
 }
