@@ -105,9 +105,15 @@ enum Command {
         /// node: the SMTP relay; without it mail stays queued.
         #[arg(long, value_name = "ADDR:PORT")]
         smtp: Option<std::net::SocketAddr>,
-        /// node, https mode: whose X-Forwarded-For to believe (default: the listen IP).
+        /// node, https mode: whose X-Forwarded-For to believe (the balancer's address;
+        /// default: nobody's, a client is the connection's peer).
         #[arg(long, value_name = "IP")]
         trust_proxy: Option<std::net::IpAddr>,
+        /// node: the secret tokens are signed and checked with; nodes that must accept
+        /// each other's tokens are given the same one (default: random, printed on
+        /// stderr at start).
+        #[arg(long, value_name = "SECRET")]
+        token_secret: Option<String>,
         /// This host's wall clock against the machine's ("10m", "-2s"; at most a day).
         #[arg(long, value_name = "DURATION", value_parser = harness::serve::parse_offset, allow_hyphen_values = true)]
         clock_offset: Option<i64>,
@@ -171,6 +177,7 @@ fn main() -> ExitCode {
             dns,
             smtp,
             trust_proxy,
+            token_secret,
             clock_offset,
             ca_out,
         } => {
@@ -189,6 +196,7 @@ fn main() -> ExitCode {
                 dns,
                 smtp,
                 trust_proxy,
+                token_secret,
                 clock_offset_ns: clock_offset.unwrap_or(0),
                 ca_out,
             };
@@ -257,6 +265,9 @@ fn serve(file: &std::path::Path, options: &harness::serve::Options) -> ExitCode 
         ca_written = Some(path.clone());
     }
     say(format_args!("serving {}", prepared.summary));
+    for notice in &prepared.notices {
+        say(format_args!("{notice}"));
+    }
     // Each event as one JSON line on stdout, as it happens, through a bounded queue that
     // never blocks the service (a reader that stops reading costs events, not service).
     let (recorder, output) = serve::event_output(std::io::stdout());

@@ -13,11 +13,15 @@
 //!   and its cluster ports 7777/8721/8701) bind any free port of the same address, so two
 //!   nodes can share loopback.
 //! - `node`: runs as a replica set of one (the primary of itself, as the dev/test
-//!   instance does), since a served node has no peers to elect with. Its balancer is the
-//!   one whose `X-Forwarded-For` it believes (`https` mode): `--trust-proxy`, default the
-//!   listen address's IP (where a balancer on the same loopback connects from; a node
-//!   listening on every address, 0.0.0.0 or [::], must be told). It
-//!   reaches the outside world only where told: `--dns` (names for social logins, NTP
+//!   instance does), since a served node has no peers to elect with. It trusts nothing
+//!   by default. In `https` mode it believes the `X-Forwarded-For` of `--trust-proxy`
+//!   only (the address its balancer connects from); without it, nobody's: a client is the
+//!   connection's peer, since on a real socket any local process can claim any address.
+//!   It signs and checks tokens with `--token-secret`, or else with a random secret drawn
+//!   from the OS and printed on stderr at start (nodes that must accept each other's
+//!   tokens are given the same one); never the topology's `token_secret`, whose default
+//!   anyone can read (the simulation keeps it). It reaches the outside world only where
+//!   told: `--dns` (names for social logins, NTP
 //!   polls and update checks; without it those polls and checks are off and names are
 //!   looked up at the listen IP's port 53) and `--smtp` (the relay; without it mail
 //!   stays queued). Nothing is sent to the topology's 10.0.x.x addresses, which on a real
@@ -103,9 +107,11 @@ pub struct Options {
     pub dns: Option<SocketAddr>,
     /// `node`: the SMTP relay (default: none; mail stays queued).
     pub smtp: Option<SocketAddr>,
-    /// `node`: whose `X-Forwarded-For` to believe in `https` mode (default: the listen
-    /// address's IP).
+    /// `node`: whose `X-Forwarded-For` to believe in `https` mode (default: nobody's).
     pub trust_proxy: Option<IpAddr>,
+    /// `node`: the secret tokens are signed and checked with (default: random, from the
+    /// OS, told in [`Prepared::notices`]).
+    pub token_secret: Option<String>,
     /// The host's wall clock against the machine's, in nanoseconds (default 0).
     pub clock_offset_ns: i64,
     /// Write the CA the served certificate is signed by here (PEM).
@@ -131,6 +137,8 @@ fn invalid(option: &str, message: impl Into<String>) -> ServeError {
 pub struct Prepared {
     /// One line saying what will run and how it differs from the topology.
     pub summary: String,
+    /// Lines to show after the summary (a node's random token secret).
+    pub notices: Vec<String>,
     /// The CA (PEM) for `--ca-out`, when asked for.
     pub ca_pem: Option<String>,
     task: Task,
@@ -175,6 +183,14 @@ pub fn prepare(
         "--trust-proxy",
         &[Service::Node],
     )?;
+    only(
+        options.token_secret.is_some(),
+        "--token-secret",
+        &[Service::Node],
+    )?;
+    if options.token_secret.as_deref() == Some("") {
+        return Err(invalid("--token-secret", "expected a non-empty secret"));
+    }
     only(
         options.ca_out.is_some(),
         "--ca-out",
@@ -227,7 +243,7 @@ pub fn prepare(
         (Some(_), Some(identity)) => Some(pem(&identity.trust)),
     };
 
-    let listen = options.listen;
+    let mut notices = Vec::new();
     let (task, summary) = match service {
         Service::Dns => (
             Task::Dns(sim::zone(topology)),
@@ -303,108 +319,135 @@ pub fn prepare(
             );
             (Task::Lb(Box::new(config)), summary)
         }
-        Service::Node => {
-            let nodes = topology.node_names();
-            let name = options.node.clone().unwrap_or_else(|| nodes[0].clone());
-            let Some(host) = topology.host(&name).filter(|h| h.role == Role::Node) else {
-                return Err(invalid(
-                    "--node",
-                    format!(
-                        "`{name}` is not a node of the topology; expected one of {}",
-                        nodes.join(", ")
-                    ),
-                ));
-            };
-            let rs = &topology.replica_set;
-            let member = Member::new(
-                RsConfig {
-                    members: vec![name.clone()],
-                    priorities: vec![1],
-                    heartbeat: rs.heartbeat,
-                    election_timeout: rs.election_timeout,
-                    lag_threshold: rs.lag_threshold,
-                },
-                0,
-                seed,
-            );
-            // A set of one never sends to itself: its own entry is never dialed.
-            let own = vec![SocketAddr::new(listen.ip(), 0)];
-            let mut config = sim::node_config(
-                topology,
-                Arc::new(Mutex::new(member)),
-                own,
-                host,
-                seed,
-                &tls,
-            );
-            if config.trusted_proxy.is_some() {
-                let trusted = match options.trust_proxy {
-                    Some(ip) => ip,
-                    None if listen.ip().is_unspecified() => {
-                        return Err(invalid(
-                            "--trust-proxy",
-                            format!(
-                                "expected the address the balancer connects from: the node listens on every address ({}), so it cannot be guessed",
-                                listen.ip()
-                            ),
-                        ));
-                    }
-                    None => listen.ip(),
-                };
-                config.trusted_proxy = Some(trusted);
-            } else if options.trust_proxy.is_some() {
-                return Err(invalid(
-                    "--trust-proxy",
-                    "topology.lb.mode = \"tcp\": the node believes the PROXY header, not X-Forwarded-For",
-                ));
-            }
-            match options.dns {
-                Some(dns) => config.outside.dns = dns,
-                None => {
-                    config.outside.dns = SocketAddr::new(listen.ip(), dns::PORT);
-                    config.outside.periodic = false;
-                    config.outside.ntp.enabled = false;
-                }
-            }
-            config.mail.relay = options.smtp;
-            let front = match (topology.lb.mode, config.front.tls.is_some()) {
-                (LbMode::Https, _) => "plain HTTP behind the balancer".to_string(),
-                (LbMode::Tcp, tls) => format!(
-                    "{}{}",
-                    if config.front.accept_proxy {
-                        "PROXY header then "
-                    } else {
-                        ""
-                    },
-                    if tls { "TLS" } else { "plain HTTP" }
-                ),
-            };
-            let summary = format!(
-                "node: {name} ({front}{}), a replica set of one; outside: {}; mail: {}",
-                match config.trusted_proxy {
-                    Some(ip) => format!("; X-Forwarded-For believed from {ip}"),
-                    None => String::new(),
-                },
-                match options.dns {
-                    Some(dns) => format!("names from {dns}"),
-                    None => "off (no --dns: no NTP polls, no update checks)".to_string(),
-                },
-                match options.smtp {
-                    Some(relay) => format!("relayed through {relay}"),
-                    None => "stays queued (no --smtp)".to_string(),
-                },
-            );
-            (Task::Node(Box::new(config)), summary)
-        }
+        Service::Node => node_task(topology, seed, options, &tls, &mut notices)?,
     };
     Ok((
         Prepared {
             summary,
+            notices,
             ca_pem,
             task,
         },
         clock,
     ))
+}
+
+/// A served node's configuration (its topology node, as a replica set of one, with what
+/// the options say) and summary line.
+fn node_task(
+    topology: &Topology,
+    seed: u64,
+    options: &Options,
+    tls: &sim::HostTls,
+    notices: &mut Vec<String>,
+) -> Result<(Task, String), ServeError> {
+    let listen = options.listen;
+    let nodes = topology.node_names();
+    let name = options.node.clone().unwrap_or_else(|| nodes[0].clone());
+    let Some(host) = topology.host(&name).filter(|h| h.role == Role::Node) else {
+        return Err(invalid(
+            "--node",
+            format!(
+                "`{name}` is not a node of the topology; expected one of {}",
+                nodes.join(", ")
+            ),
+        ));
+    };
+    let rs = &topology.replica_set;
+    let member = Member::new(
+        RsConfig {
+            members: vec![name.clone()],
+            priorities: vec![1],
+            heartbeat: rs.heartbeat,
+            election_timeout: rs.election_timeout,
+            lag_threshold: rs.lag_threshold,
+        },
+        0,
+        seed,
+    );
+    // A set of one never sends to itself: its own entry is never dialed.
+    let own = vec![SocketAddr::new(listen.ip(), 0)];
+    let mut config = sim::node_config(topology, Arc::new(Mutex::new(member)), own, host, seed, tls);
+    let tokens = trust(&mut config, options, notices)?;
+    match options.dns {
+        Some(dns) => config.outside.dns = dns,
+        None => {
+            config.outside.dns = SocketAddr::new(listen.ip(), dns::PORT);
+            config.outside.periodic = false;
+            config.outside.ntp.enabled = false;
+        }
+    }
+    config.mail.relay = options.smtp;
+    let summary = node_summary(topology, &config, options, tokens);
+    Ok((Task::Node(Box::new(config)), summary))
+}
+
+/// The summary line of a served node.
+fn node_summary(
+    topology: &Topology,
+    config: &node::NodeConfig,
+    options: &Options,
+    tokens: &str,
+) -> String {
+    let front = match (topology.lb.mode, config.front.tls.is_some()) {
+        (LbMode::Https, _) => "plain HTTP behind the balancer".to_string(),
+        (LbMode::Tcp, tls) => format!(
+            "{}{}",
+            if config.front.accept_proxy {
+                "PROXY header then "
+            } else {
+                ""
+            },
+            if tls { "TLS" } else { "plain HTTP" }
+        ),
+    };
+    format!(
+        "node: {} ({front}{}), a replica set of one; tokens: {tokens}; outside: {}; mail: {}",
+        config.name,
+        match (topology.lb.mode, config.trusted_proxy) {
+            (LbMode::Https, Some(ip)) => format!("; X-Forwarded-For believed from {ip}"),
+            (LbMode::Https, None) => "; X-Forwarded-For believed from nobody (no --trust-proxy): a client is the connection's peer".to_string(),
+            (LbMode::Tcp, _) => String::new(),
+        },
+        match options.dns {
+            Some(dns) => format!("names from {dns}"),
+            None => "off (no --dns: no NTP polls, no update checks)".to_string(),
+        },
+        match options.smtp {
+            Some(relay) => format!("relayed through {relay}"),
+            None => "stays queued (no --smtp)".to_string(),
+        },
+    )
+}
+
+/// What a served node trusts: the `X-Forwarded-For` of `--trust-proxy` only (`https`
+/// mode), and tokens signed with `--token-secret` or a random secret (told in
+/// `notices`). Returns how its tokens are signed, for the summary.
+fn trust(
+    config: &mut node::NodeConfig,
+    options: &Options,
+    notices: &mut Vec<String>,
+) -> Result<&'static str, ServeError> {
+    if config.trusted_proxy.is_some() {
+        config.trusted_proxy = options.trust_proxy;
+    } else if options.trust_proxy.is_some() {
+        return Err(invalid(
+            "--trust-proxy",
+            "topology.lb.mode = \"tcp\": the node believes the PROXY header, not X-Forwarded-For",
+        ));
+    }
+    let (secret, tokens) = match &options.token_secret {
+        Some(secret) => (secret.clone(), "signed with --token-secret"),
+        None => {
+            let secret = random_secret()?;
+            notices.push(format!(
+                "token secret: {secret} (random: nodes that must accept each other's tokens are given one --token-secret)"
+            ));
+            (secret, "signed with a random secret")
+        }
+    };
+    config.settings.token_secret = secret;
+    Ok(tokens)
 }
 
 /// Runs a prepared service on real sockets until it fails (or its caller stops waiting).
@@ -592,6 +635,25 @@ impl EventOutput {
             flushed,
         }
     }
+}
+
+/// Bytes of OS randomness in a served node's default token secret: 256 bits, HS256's
+/// own strength.
+const TOKEN_SECRET_BYTES: usize = 32;
+
+/// A token secret drawn from the OS's randomness (through rustls's provider), as hex.
+fn random_secret() -> Result<String, ServeError> {
+    let mut bytes = [0u8; TOKEN_SECRET_BYTES];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .map_err(|e| {
+            invalid(
+                "--token-secret",
+                format!("cannot draw a random secret from the OS ({e:?}): give one"),
+            )
+        })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Certificates in PEM.
