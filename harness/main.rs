@@ -16,7 +16,9 @@
 //! `serve`: runs until Ctrl-C (SIGINT) or SIGTERM, then exits 0; 2 on bad input, 3 when
 //! the service cannot run (its address is taken, say). It prints to stderr what it serves
 //! and a `listening: PROTO/PORT on ADDR` line for each service port it binds, and to
-//! stdout each event as one JSON line.
+//! stdout each event as one JSON line. Stdout never blocks the service: events a slow
+//! reader has no room for are dropped, and counted in a `{"dropped_events": N}` line
+//! where the gap is and, in all, on stderr at the end (`harness::serve::event_output`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -103,9 +105,15 @@ enum Command {
         /// node: the SMTP relay; without it mail stays queued.
         #[arg(long, value_name = "ADDR:PORT")]
         smtp: Option<std::net::SocketAddr>,
-        /// node, https mode: whose X-Forwarded-For to believe (default: the listen IP).
+        /// node, https mode: whose X-Forwarded-For to believe (the balancer's address;
+        /// default: nobody's, a client is the connection's peer).
         #[arg(long, value_name = "IP")]
         trust_proxy: Option<std::net::IpAddr>,
+        /// node: the secret tokens are signed and checked with; nodes that must accept
+        /// each other's tokens are given the same one (default: random, printed on
+        /// stderr at start).
+        #[arg(long, value_name = "SECRET")]
+        token_secret: Option<String>,
         /// This host's wall clock against the machine's ("10m", "-2s"; at most a day).
         #[arg(long, value_name = "DURATION", value_parser = harness::serve::parse_offset, allow_hyphen_values = true)]
         clock_offset: Option<i64>,
@@ -169,6 +177,7 @@ fn main() -> ExitCode {
             dns,
             smtp,
             trust_proxy,
+            token_secret,
             clock_offset,
             ca_out,
         } => {
@@ -187,6 +196,7 @@ fn main() -> ExitCode {
                 dns,
                 smtp,
                 trust_proxy,
+                token_secret,
                 clock_offset_ns: clock_offset.unwrap_or(0),
                 ca_out,
             };
@@ -255,16 +265,12 @@ fn serve(file: &std::path::Path, options: &harness::serve::Options) -> ExitCode 
         ca_written = Some(path.clone());
     }
     say(format_args!("serving {}", prepared.summary));
-    // Each event as one JSON line on stdout, as it happens, with its time in seconds
-    // since the service started.
-    let recorder = harness::events::Recorder::streaming(|event| {
-        let line = serde_json::json!({
-            "at_s": event.at.as_secs_f64(),
-            "host": event.host,
-            "event": event.kind,
-        });
-        let _ = writeln!(std::io::stdout(), "{line}");
-    });
+    for notice in &prepared.notices {
+        say(format_args!("{notice}"));
+    }
+    // Each event as one JSON line on stdout, as it happens, through a bounded queue that
+    // never blocks the service (a reader that stops reading costs events, not service).
+    let (recorder, output) = serve::event_output(std::io::stdout());
     let (mut int, mut term) = signals;
     let result = runtime.block_on(async {
         tokio::select! {
@@ -281,8 +287,22 @@ fn serve(file: &std::path::Path, options: &harness::serve::Options) -> ExitCode 
             }
         }
     });
-    // Dropping the runtime drops every task, closing each socket it held.
+    // Dropping the runtime drops every task, closing each socket it held, and with them
+    // every recorder: the event writer finishes what is queued.
     drop(runtime);
+    let events = output.finish(serve::EVENT_DRAIN_TIMEOUT);
+    if events.dropped > 0 {
+        say(format_args!(
+            "events: {} dropped: stdout was not read fast enough (or was closed)",
+            events.dropped
+        ));
+    }
+    if !events.flushed {
+        say(format_args!(
+            "events: stdout still not read after {}: the events still queued are lost",
+            harness::duration::span(serve::EVENT_DRAIN_TIMEOUT)
+        ));
+    }
     let failed = match result {
         None => {
             say(format_args!("stopped"));

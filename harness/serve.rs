@@ -13,11 +13,15 @@
 //!   and its cluster ports 7777/8721/8701) bind any free port of the same address, so two
 //!   nodes can share loopback.
 //! - `node`: runs as a replica set of one (the primary of itself, as the dev/test
-//!   instance does), since a served node has no peers to elect with. Its balancer is the
-//!   one whose `X-Forwarded-For` it believes (`https` mode): `--trust-proxy`, default the
-//!   listen address's IP (where a balancer on the same loopback connects from; a node
-//!   listening on every address, 0.0.0.0 or [::], must be told). It
-//!   reaches the outside world only where told: `--dns` (names for social logins, NTP
+//!   instance does), since a served node has no peers to elect with. It trusts nothing
+//!   by default. In `https` mode it believes the `X-Forwarded-For` of `--trust-proxy`
+//!   only (the address its balancer connects from); without it, nobody's: a client is the
+//!   connection's peer, since on a real socket any local process can claim any address.
+//!   It signs and checks tokens with `--token-secret`, or else with a random secret drawn
+//!   from the OS and printed on stderr at start (nodes that must accept each other's
+//!   tokens are given the same one); never the topology's `token_secret`, whose default
+//!   anyone can read (the simulation keeps it). It reaches the outside world only where
+//!   told: `--dns` (names for social logins, NTP
 //!   polls and update checks; without it those polls and checks are off and names are
 //!   looked up at the listen IP's port 53) and `--smtp` (the relay; without it mail
 //!   stays queued). Nothing is sent to the topology's 10.0.x.x addresses, which on a real
@@ -33,14 +37,22 @@
 //!   to the nodes without verifying them, as HAProxy's `check-ssl verify none`.
 //! - Events are not kept (a served service runs as long as its user wants): each one is
 //!   handed to the caller as it happens ([`Recorder::streaming`]); `harness serve` prints
-//!   them as JSON lines.
+//!   them as JSON lines through [`event_output`], a bounded queue to a writer thread, so
+//!   that a reader who is slow or has stopped reading never blocks the service: beyond
+//!   [`EVENT_QUEUE_LINES`] waiting lines, events are dropped and counted, and the count is
+//!   said in the JSON lines where the gap is (`{"dropped_events": N}`) once the reader
+//!   catches up, and in all on stderr when the service stops.
 
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::env::{Clock, Env};
-use crate::events::Recorder;
+use crate::events::{Event, Recorder};
 use crate::net::real::{Bound, RealClock, RealNet};
 use crate::services::load_balancer::{self, Backend};
 use crate::services::replica_set::{Member, RsConfig};
@@ -95,9 +107,11 @@ pub struct Options {
     pub dns: Option<SocketAddr>,
     /// `node`: the SMTP relay (default: none; mail stays queued).
     pub smtp: Option<SocketAddr>,
-    /// `node`: whose `X-Forwarded-For` to believe in `https` mode (default: the listen
-    /// address's IP).
+    /// `node`: whose `X-Forwarded-For` to believe in `https` mode (default: nobody's).
     pub trust_proxy: Option<IpAddr>,
+    /// `node`: the secret tokens are signed and checked with (default: random, from the
+    /// OS, told in [`Prepared::notices`]).
+    pub token_secret: Option<String>,
     /// The host's wall clock against the machine's, in nanoseconds (default 0).
     pub clock_offset_ns: i64,
     /// Write the CA the served certificate is signed by here (PEM).
@@ -123,6 +137,8 @@ fn invalid(option: &str, message: impl Into<String>) -> ServeError {
 pub struct Prepared {
     /// One line saying what will run and how it differs from the topology.
     pub summary: String,
+    /// Lines to show after the summary (a node's random token secret).
+    pub notices: Vec<String>,
     /// The CA (PEM) for `--ca-out`, when asked for.
     pub ca_pem: Option<String>,
     task: Task,
@@ -167,6 +183,14 @@ pub fn prepare(
         "--trust-proxy",
         &[Service::Node],
     )?;
+    only(
+        options.token_secret.is_some(),
+        "--token-secret",
+        &[Service::Node],
+    )?;
+    if options.token_secret.as_deref() == Some("") {
+        return Err(invalid("--token-secret", "expected a non-empty secret"));
+    }
     only(
         options.ca_out.is_some(),
         "--ca-out",
@@ -231,7 +255,7 @@ pub fn prepare(
         (Some(_), Some(identity)) => Some(pem(&identity.trust)),
     };
 
-    let listen = options.listen;
+    let mut notices = Vec::new();
     let (task, summary) = match service {
         Service::Dns => (
             Task::Dns(sim::zone(topology)),
@@ -307,108 +331,135 @@ pub fn prepare(
             );
             (Task::Lb(Box::new(config)), summary)
         }
-        Service::Node => {
-            let nodes = topology.node_names();
-            let name = options.node.clone().unwrap_or_else(|| nodes[0].clone());
-            let Some(host) = topology.host(&name).filter(|h| h.role == Role::Node) else {
-                return Err(invalid(
-                    "--node",
-                    format!(
-                        "`{name}` is not a node of the topology; expected one of {}",
-                        nodes.join(", ")
-                    ),
-                ));
-            };
-            let rs = &topology.replica_set;
-            let member = Member::new(
-                RsConfig {
-                    members: vec![name.clone()],
-                    priorities: vec![1],
-                    heartbeat: rs.heartbeat,
-                    election_timeout: rs.election_timeout,
-                    lag_threshold: rs.lag_threshold,
-                },
-                0,
-                seed,
-            );
-            // A set of one never sends to itself: its own entry is never dialed.
-            let own = vec![SocketAddr::new(listen.ip(), 0)];
-            let mut config = sim::node_config(
-                topology,
-                Arc::new(Mutex::new(member)),
-                own,
-                host,
-                seed,
-                &tls,
-            );
-            if config.trusted_proxy.is_some() {
-                let trusted = match options.trust_proxy {
-                    Some(ip) => ip,
-                    None if listen.ip().is_unspecified() => {
-                        return Err(invalid(
-                            "--trust-proxy",
-                            format!(
-                                "expected the address the balancer connects from: the node listens on every address ({}), so it cannot be guessed",
-                                listen.ip()
-                            ),
-                        ));
-                    }
-                    None => listen.ip(),
-                };
-                config.trusted_proxy = Some(trusted);
-            } else if options.trust_proxy.is_some() {
-                return Err(invalid(
-                    "--trust-proxy",
-                    "topology.lb.mode = \"tcp\": the node believes the PROXY header, not X-Forwarded-For",
-                ));
-            }
-            match options.dns {
-                Some(dns) => config.outside.dns = dns,
-                None => {
-                    config.outside.dns = SocketAddr::new(listen.ip(), dns::PORT);
-                    config.outside.periodic = false;
-                    config.outside.ntp.enabled = false;
-                }
-            }
-            config.mail.relay = options.smtp;
-            let front = match (topology.lb.mode, config.front.tls.is_some()) {
-                (LbMode::Https, _) => "plain HTTP behind the balancer".to_string(),
-                (LbMode::Tcp, tls) => format!(
-                    "{}{}",
-                    if config.front.accept_proxy {
-                        "PROXY header then "
-                    } else {
-                        ""
-                    },
-                    if tls { "TLS" } else { "plain HTTP" }
-                ),
-            };
-            let summary = format!(
-                "node: {name} ({front}{}), a replica set of one; outside: {}; mail: {}",
-                match config.trusted_proxy {
-                    Some(ip) => format!("; X-Forwarded-For believed from {ip}"),
-                    None => String::new(),
-                },
-                match options.dns {
-                    Some(dns) => format!("names from {dns}"),
-                    None => "off (no --dns: no NTP polls, no update checks)".to_string(),
-                },
-                match options.smtp {
-                    Some(relay) => format!("relayed through {relay}"),
-                    None => "stays queued (no --smtp)".to_string(),
-                },
-            );
-            (Task::Node(Box::new(config)), summary)
-        }
+        Service::Node => node_task(topology, seed, options, &tls, &mut notices)?,
     };
     Ok((
         Prepared {
             summary,
+            notices,
             ca_pem,
             task,
         },
         clock,
     ))
+}
+
+/// A served node's configuration (its topology node, as a replica set of one, with what
+/// the options say) and summary line.
+fn node_task(
+    topology: &Topology,
+    seed: u64,
+    options: &Options,
+    tls: &sim::HostTls,
+    notices: &mut Vec<String>,
+) -> Result<(Task, String), ServeError> {
+    let listen = options.listen;
+    let nodes = topology.node_names();
+    let name = options.node.clone().unwrap_or_else(|| nodes[0].clone());
+    let Some(host) = topology.host(&name).filter(|h| h.role == Role::Node) else {
+        return Err(invalid(
+            "--node",
+            format!(
+                "`{name}` is not a node of the topology; expected one of {}",
+                nodes.join(", ")
+            ),
+        ));
+    };
+    let rs = &topology.replica_set;
+    let member = Member::new(
+        RsConfig {
+            members: vec![name.clone()],
+            priorities: vec![1],
+            heartbeat: rs.heartbeat,
+            election_timeout: rs.election_timeout,
+            lag_threshold: rs.lag_threshold,
+        },
+        0,
+        seed,
+    );
+    // A set of one never sends to itself: its own entry is never dialed.
+    let own = vec![SocketAddr::new(listen.ip(), 0)];
+    let mut config = sim::node_config(topology, Arc::new(Mutex::new(member)), own, host, seed, tls);
+    let tokens = trust(&mut config, options, notices)?;
+    match options.dns {
+        Some(dns) => config.outside.dns = dns,
+        None => {
+            config.outside.dns = SocketAddr::new(listen.ip(), dns::PORT);
+            config.outside.periodic = false;
+            config.outside.ntp.enabled = false;
+        }
+    }
+    config.mail.relay = options.smtp;
+    let summary = node_summary(topology, &config, options, tokens);
+    Ok((Task::Node(Box::new(config)), summary))
+}
+
+/// The summary line of a served node.
+fn node_summary(
+    topology: &Topology,
+    config: &node::NodeConfig,
+    options: &Options,
+    tokens: &str,
+) -> String {
+    let front = match (topology.lb.mode, config.front.tls.is_some()) {
+        (LbMode::Https, _) => "plain HTTP behind the balancer".to_string(),
+        (LbMode::Tcp, tls) => format!(
+            "{}{}",
+            if config.front.accept_proxy {
+                "PROXY header then "
+            } else {
+                ""
+            },
+            if tls { "TLS" } else { "plain HTTP" }
+        ),
+    };
+    format!(
+        "node: {} ({front}{}), a replica set of one; tokens: {tokens}; outside: {}; mail: {}",
+        config.name,
+        match (topology.lb.mode, config.trusted_proxy) {
+            (LbMode::Https, Some(ip)) => format!("; X-Forwarded-For believed from {ip}"),
+            (LbMode::Https, None) => "; X-Forwarded-For believed from nobody (no --trust-proxy): a client is the connection's peer".to_string(),
+            (LbMode::Tcp, _) => String::new(),
+        },
+        match options.dns {
+            Some(dns) => format!("names from {dns}"),
+            None => "off (no --dns: no NTP polls, no update checks)".to_string(),
+        },
+        match options.smtp {
+            Some(relay) => format!("relayed through {relay}"),
+            None => "stays queued (no --smtp)".to_string(),
+        },
+    )
+}
+
+/// What a served node trusts: the `X-Forwarded-For` of `--trust-proxy` only (`https`
+/// mode), and tokens signed with `--token-secret` or a random secret (told in
+/// `notices`). Returns how its tokens are signed, for the summary.
+fn trust(
+    config: &mut node::NodeConfig,
+    options: &Options,
+    notices: &mut Vec<String>,
+) -> Result<&'static str, ServeError> {
+    if config.trusted_proxy.is_some() {
+        config.trusted_proxy = options.trust_proxy;
+    } else if options.trust_proxy.is_some() {
+        return Err(invalid(
+            "--trust-proxy",
+            "topology.lb.mode = \"tcp\": the node believes the PROXY header, not X-Forwarded-For",
+        ));
+    }
+    let (secret, tokens) = match &options.token_secret {
+        Some(secret) => (secret.clone(), "signed with --token-secret"),
+        None => {
+            let secret = random_secret()?;
+            notices.push(format!(
+                "token secret: {secret} (random: nodes that must accept each other's tokens are given one --token-secret)"
+            ));
+            (secret, "signed with a random secret")
+        }
+    };
+    config.settings.token_secret = secret;
+    Ok(tokens)
 }
 
 /// Runs a prepared service on real sockets until it fails (or its caller stops waiting).
@@ -437,6 +488,184 @@ pub async fn run(
         Task::Smtp(config) => smtp::run(env, config).await,
         Task::Ntp => ntp::run(env).await,
     }
+}
+
+/// The most event lines waiting for stdout; beyond it new events are dropped and counted
+/// ([`event_output`]). About 150 KB of JSON: enough for a reader that falls behind for a
+/// moment (a burst of a thousand requests), small enough to bound what a reader that
+/// stopped costs.
+pub const EVENT_QUEUE_LINES: usize = 1024;
+
+/// How long a stopping `harness serve` waits for the event lines still queued to be
+/// written: a reader that still reads gets them all; one that stopped costs this much
+/// delay, no more.
+pub const EVENT_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the writer thread is handed.
+enum Line {
+    Event(String),
+    /// This many events were dropped here.
+    Dropped(u64),
+}
+
+/// The writer side of [`event_output`], for its caller to finish with.
+pub struct EventOutput {
+    /// Events dropped so far, in all.
+    dropped: Arc<AtomicU64>,
+    /// Told when the writer has written everything queued and every recorder is gone.
+    done: mpsc::Receiver<()>,
+}
+
+/// How [`EventOutput::finish`] found the event output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    /// Events dropped in all: not written because the queue was full, or because `out`
+    /// failed (a closed pipe).
+    pub dropped: u64,
+    /// Whether every queued line was written in time.
+    pub flushed: bool,
+}
+
+/// A recorder for a served service that writes each event to `out` as one JSON line
+/// (`{"at_s", "host", "event"}`), without ever blocking the service: lines go through a
+/// queue of at most [`EVENT_QUEUE_LINES`] to a thread that writes them. When the queue is
+/// full (the reader of `out` is slow, or has stopped), an event is dropped and counted;
+/// the next line queued after a gap, or the writer once it has caught up with the queue,
+/// says how many with `{"dropped_events": N}`, where the gap is.
+pub fn event_output<W: Write + Send + 'static>(out: W) -> (Recorder, EventOutput) {
+    event_output_bounded(out, EVENT_QUEUE_LINES)
+}
+
+/// [`event_output`] with a queue of `capacity` lines.
+fn event_output_bounded<W: Write + Send + 'static>(
+    out: W,
+    capacity: usize,
+) -> (Recorder, EventOutput) {
+    let (lines, queue) = mpsc::sync_channel::<Line>(capacity);
+    let (done_tx, done) = mpsc::channel();
+    // Dropped since the last `dropped_events` line, and in all.
+    let pending = Arc::new(AtomicU64::new(0));
+    let dropped = Arc::new(AtomicU64::new(0));
+    let writer = Writer {
+        out,
+        pending: pending.clone(),
+        dropped: dropped.clone(),
+    };
+    std::thread::spawn(move || {
+        writer.run(&queue);
+        // The caller may have stopped waiting: then nobody is told.
+        done_tx.send(()).ok();
+    });
+    let counted = dropped.clone();
+    let recorder = Recorder::streaming(move |event| {
+        let drop_one = || {
+            pending.fetch_add(1, Ordering::Relaxed);
+            counted.fetch_add(1, Ordering::Relaxed);
+        };
+        let gap = pending.swap(0, Ordering::Relaxed);
+        if gap > 0 && lines.try_send(Line::Dropped(gap)).is_err() {
+            pending.fetch_add(gap, Ordering::Relaxed);
+            drop_one();
+            return;
+        }
+        if lines.try_send(Line::Event(json_line(event))).is_err() {
+            drop_one();
+        }
+    });
+    (recorder, EventOutput { dropped, done })
+}
+
+/// One event as `harness serve` prints it, with its time in seconds since the service
+/// started.
+fn json_line(event: &Event) -> String {
+    serde_json::json!({
+        "at_s": event.at.as_secs_f64(),
+        "host": event.host,
+        "event": event.kind,
+    })
+    .to_string()
+}
+
+/// The thread that writes the queued lines.
+struct Writer<W> {
+    out: W,
+    pending: Arc<AtomicU64>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl<W: Write> Writer<W> {
+    /// Writes every line queued until every sender is gone.
+    fn run(mut self, queue: &mpsc::Receiver<Line>) {
+        loop {
+            let line = match queue.try_recv() {
+                Ok(line) => line,
+                Err(caught_up) => {
+                    // Nothing queued: a gap no later event has reported yet is said now.
+                    self.say_gap();
+                    if caught_up == mpsc::TryRecvError::Disconnected {
+                        return;
+                    }
+                    match queue.recv() {
+                        Ok(line) => line,
+                        Err(mpsc::RecvError) => return,
+                    }
+                }
+            };
+            self.write(&line);
+        }
+    }
+
+    /// Writes `{"dropped_events": N}` for the events dropped since the last such line.
+    fn say_gap(&mut self) {
+        let gap = self.pending.swap(0, Ordering::Relaxed);
+        if gap > 0 {
+            self.write(&Line::Dropped(gap));
+        }
+    }
+
+    /// Writes one line; a line that cannot be written (a closed pipe) is dropped and
+    /// counted.
+    fn write(&mut self, line: &Line) {
+        let written = match line {
+            Line::Event(text) => writeln!(self.out, "{text}"),
+            Line::Dropped(count) => writeln!(self.out, "{{\"dropped_events\":{count}}}"),
+        };
+        if written.and_then(|()| self.out.flush()).is_err() && matches!(line, Line::Event(_)) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl EventOutput {
+    /// Once every recorder is gone (the service stopped), waits up to `within` for the
+    /// queued lines to be written, and says how it went. A writer still blocked after
+    /// that (nobody reads) is left behind: the process exits without it.
+    pub fn finish(self, within: Duration) -> Finished {
+        let flushed = self.done.recv_timeout(within).is_ok();
+        Finished {
+            dropped: self.dropped.load(Ordering::Relaxed),
+            flushed,
+        }
+    }
+}
+
+/// Bytes of OS randomness in a served node's default token secret: 256 bits, HS256's
+/// own strength.
+const TOKEN_SECRET_BYTES: usize = 32;
+
+/// A token secret drawn from the OS's randomness (through rustls's provider), as hex.
+fn random_secret() -> Result<String, ServeError> {
+    let mut bytes = [0u8; TOKEN_SECRET_BYTES];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .map_err(|e| {
+            invalid(
+                "--token-secret",
+                format!("cannot draw a random secret from the OS ({e:?}): give one"),
+            )
+        })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Certificates in PEM.
@@ -470,4 +699,121 @@ pub fn parse_backend(text: &str) -> Result<(String, SocketAddr), String> {
         .parse()
         .map_err(|_| format!("expected an address and port after `{name}=`, got `{addr}`"))?;
     Ok((name.to_string(), addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventKind;
+
+    /// Output whose first write waits until `open` is told (a reader that stopped
+    /// reading, then came back), and that collects what was written.
+    struct Gated {
+        open: Option<mpsc::Receiver<()>>,
+        written: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for Gated {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Some(open) = self.open.take() {
+                open.recv().expect("the test opens the gate");
+            }
+            self.written
+                .lock()
+                .expect("not poisoned")
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn record(recorder: &Recorder, n: u64) {
+        recorder.record_at(
+            Duration::from_secs(n),
+            "node-1",
+            EventKind::Network {
+                text: format!("event {n}"),
+            },
+        );
+    }
+
+    /// Proves events recorded while the output is blocked never block the recorder:
+    /// beyond the queue they are dropped, and once the output takes lines again it gets
+    /// every queued event and `{"dropped_events": N}` exactly where the gap is (the event
+    /// after it is the N+1th after the one before it); every event is either written or
+    /// counted. (Whether event 11, recorded as the gate opens, finds room is a race;
+    /// either way it is written or counted in place.)
+    #[test]
+    fn a_blocked_output_drops_and_counts_then_says_so() {
+        let (open, gate) = mpsc::channel();
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let out = Gated {
+            open: Some(gate),
+            written: written.clone(),
+        };
+        let (recorder, output) = event_output_bounded(out, 4);
+        for n in 1..=10 {
+            record(&recorder, n);
+        }
+        open.send(()).expect("the writer waits at the gate");
+        record(&recorder, 11);
+        drop(recorder);
+        let finished = output.finish(Duration::from_secs(10));
+        let text = String::from_utf8(written.lock().expect("not poisoned").clone())
+            .expect("JSON lines are UTF-8");
+        let (mut next, mut dropped, mut gaps) = (1, 0, 0);
+        for line in text.lines() {
+            let line: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            if let Some(count) = line["dropped_events"].as_u64() {
+                (next, dropped, gaps) = (next + count, dropped + count, gaps + 1);
+            } else {
+                let expected = format!("event {next}");
+                assert_eq!(line["event"]["Network"]["text"], expected, "{text}");
+                next += 1;
+            }
+        }
+        assert_eq!(next, 12, "every event written or counted: {text}");
+        assert!(gaps >= 1 && dropped >= 5, "{text}");
+        assert_eq!(
+            finished,
+            Finished {
+                dropped,
+                flushed: true
+            }
+        );
+    }
+
+    /// Output that always fails, as a closed pipe does.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    /// Proves events written to a closed output are dropped and counted, and the writer
+    /// still finishes.
+    #[test]
+    fn a_closed_output_counts_every_event_dropped() {
+        let (recorder, output) = event_output_bounded(Closed, 4);
+        for n in 1..=3 {
+            record(&recorder, n);
+        }
+        drop(recorder);
+        assert_eq!(
+            output.finish(Duration::from_secs(10)),
+            Finished {
+                dropped: 3,
+                flushed: true
+            }
+        );
+    }
 }

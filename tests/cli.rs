@@ -597,10 +597,6 @@ fn serve_and_export_placement_refuse_bad_input() {
             "error: --ca-out: topology.lb.mode = \"tcp\": the balancer passes TLS through; serve a node for its certificate",
         ),
         (
-            vec!["serve", "node", https, "--listen", "0.0.0.0:0"],
-            "error: --trust-proxy: expected the address the balancer connects from: the node listens on every address (0.0.0.0), so it cannot be guessed",
-        ),
-        (
             vec!["serve", "node", tcp, "--trust-proxy", "127.0.0.1"],
             "error: --trust-proxy: topology.lb.mode = \"tcp\": the node believes the PROXY header, not X-Forwarded-For",
         ),
@@ -743,4 +739,35 @@ fn files_are_read_with_a_bound() {
         &zero,
         ":13:15: topology.tls.certificate: /dev/zero is a character device; expected a certificate or key file: a regular file of at most 1048576 bytes (1 MiB)",
     );
+}
+
+/// Proves `harness serve`'s trust options refuse bad input with one error line naming the
+/// option, exit 2, nothing served: `--token-secret` empty or for a service other than a
+/// node.
+#[test]
+fn serve_trust_options_refuse_bad_input() {
+    let https = write("serve-trust.toml", SHORT);
+    let https = https.to_str().unwrap();
+    let listen = ["--listen", "127.0.0.1:0"];
+    for (args, expected) in [
+        (
+            vec!["serve", "node", https, "--token-secret", ""],
+            "error: --token-secret: expected a non-empty secret",
+        ),
+        (
+            vec!["serve", "lb", https, "--token-secret", "s"],
+            "error: --token-secret: applies to `harness serve node` only, not `lb`",
+        ),
+        (
+            vec!["serve", "lb", https, "--trust-proxy", "127.0.0.1"],
+            "error: --trust-proxy: applies to `harness serve node` only, not `lb`",
+        ),
+    ] {
+        let args = [&args[..], &listen[..]].concat();
+        let out = harness_within(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end(), expected, "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing served");
+    }
 }

@@ -412,10 +412,23 @@ fn issuer(body: &str) -> String {
     claims["iss"].as_str().expect("an issuer").to_string()
 }
 
-/// Serves `node-1` and `node-2` of `scenario`, each on a free loopback port.
+/// Serves `node-1` and `node-2` of `scenario`, each on a free loopback port; in https
+/// mode believing the X-Forwarded-For of the balancer on loopback ([`TRUST_LOOPBACK`]).
 fn two_nodes(scenario: &str) -> [Served; 2] {
-    ["node-1", "node-2"].map(|name| serve("node", scenario, any_port(), &["--node", name]))
+    let trust: &[&str] = if scenario == "serve/https.toml" {
+        &TRUST_LOOPBACK
+    } else {
+        &[]
+    };
+    ["node-1", "node-2"].map(|name| {
+        let args = [&["--node", name][..], trust].concat();
+        serve("node", scenario, any_port(), &args)
+    })
 }
+
+/// A served https-mode node believes no X-Forwarded-For unless told whose: here the
+/// balancer's, which connects from 127.0.0.1.
+const TRUST_LOOPBACK: [&str; 2] = ["--trust-proxy", "127.0.0.1"];
 
 /// Four logins through `at` (see [`login`]) go round robin over both nodes.
 fn assert_logins_round_robin(at: SocketAddr, ca: &Path) {
@@ -770,7 +783,7 @@ fn haproxy_from_export_checks_testall_and_takes_a_stopped_node_out_and_back() {
         "node",
         "serve/https.toml",
         node2_addr,
-        &["--node", "node-2"],
+        &["--node", "node-2", TRUST_LOOPBACK[0], TRUST_LOOPBACK[1]],
     );
     haproxy.wait_status("node-2", "UP");
     assert_logins_round_robin(listen, &ca);

@@ -8,6 +8,9 @@
 //! rules of a scenario to have something to block). What flows on these ports in the real
 //! appliance is not modelled: no scenario's outcome depends on it yet.
 //!
+//! Bounds: accepts never fail and each port keeps at most
+//! [`crate::net::MAX_CONNECTIONS_PER_LISTENER`] connections open ([`crate::net`]).
+//!
 //! Ports: TCP 7777, 8721, 8701.
 
 use tokio::io::AsyncWriteExt;

@@ -11,7 +11,10 @@
 //! (majority); a write on a secondary is forwarded to the primary it follows. Every wait
 //! is bounded: connecting to a peer by [`PEER_CONNECT_TIMEOUT`], its answer by
 //! [`PEER_REPLY_TIMEOUT`], a write by the configured write timeout (MongoDB's
-//! `wtimeout`; a write that times out may still commit later, as in MongoDB).
+//! `wtimeout`; a write that times out may still commit later, as in MongoDB). Served,
+//! accepts never fail and at most [`crate::net::MAX_CONNECTIONS_PER_LISTENER`] peer
+//! connections are open at once ([`crate::net`]); each waits at most
+//! [`PEER_REPLY_TIMEOUT`] for its request.
 //!
 //! The member's state is owned by the world, not by this task: the data files survive a
 //! crash, and the world reads every member's log at the end of the run for the checkers.

@@ -32,6 +32,11 @@
 //! Left out on purpose: CONNECT and TLS interception (the internet's hosts speak plain
 //! HTTP until the TLS issue), caching, proxy credentials, connection reuse upstream.
 //!
+//! Bounds: accepts never fail and at most [`crate::net::MAX_CONNECTIONS_PER_LISTENER`]
+//! redirected connections are open at once ([`crate::net`]); a proxied request's body is
+//! read as [`crate::services::http::read_body`] allows (`413` over its size, `408` when
+//! it stalls).
+//!
 //! Port: TCP and UDP [`INTERCEPT_PORT`]. Faults: crash, restart and firewall rules
 //! (`block` from `egress` to the internet's hosts is "egress blocked").
 

@@ -18,6 +18,8 @@
 //! Left out on purpose: TLS (until the TLS issue), OAuth's client authentication and
 //! redirects, rate limits.
 //!
+//! Bounds: those of every HTTP server here ([`crate::services::http`]).
+//!
 //! Port: TCP 80. Faults: crash, restart, firewall rules.
 
 use std::net::SocketAddr;

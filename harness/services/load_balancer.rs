@@ -50,6 +50,13 @@
 //!   and spliced. With `lb.websockets = false` upgrades are stripped like any hop-by-hop
 //!   header, so the node answers 426. `tcp` mode carries them as any bytes.
 //!
+//! - Bounds on its clients (what keeps one from stopping it when served on a real
+//!   socket): accepts never fail, at most [`crate::net::MAX_CONNECTIONS_PER_LISTENER`]
+//!   connections are open at once (in both modes), and in `https` mode a request's head
+//!   and body are bounded as every HTTP server's here ([`crate::services::http`]: `431`,
+//!   `413`, `408`, an idle kept-alive connection closed). The simulated users stay far
+//!   inside them.
+//!
 //! Port: TCP 443. Faults it reacts to: everything that happens to its backends.
 
 use std::net::SocketAddr;

@@ -4,20 +4,22 @@
 //! connections. After each, the service is still running and `/testall` answers.
 //!
 //! The process helpers ([`Served`], [`exchange`], ...) are shared with `serve_output.rs`.
-//! Bounds: every wait has a deadline ([`START`], [`ANSWER`]); every served
+//! Bounds: every wait has a deadline ([`START`], [`STOP`], [`ANSWER`]); every served
 //! process is owned by a [`Served`], which kills and reaps it when dropped, so a failed
 //! assertion leaves nothing running.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How long a service may take to bind its port (a generated certificate included, on a
 /// loaded machine).
 pub const START: Duration = Duration::from_secs(60);
+/// How long a process may take to exit once signalled.
+pub const STOP: Duration = Duration::from_secs(5);
 /// How long a client here waits for one answer.
 pub const ANSWER: Duration = Duration::from_secs(5);
 /// How long a service may take to answer `/testall` again after a client let go of it
@@ -45,6 +47,8 @@ const MANY: usize = 300;
 pub enum Events {
     /// Read line by line, for [`Served::event`].
     Read,
+    /// A pipe kept open and never read: a consumer that stopped reading.
+    Unread,
 }
 
 /// A `harness serve` process and the address its service port was bound to.
@@ -101,6 +105,7 @@ impl Served {
                 pump(stdout, true, tx.clone());
                 None
             }
+            Events::Unread => Some(stdout),
         };
         pump(child.stderr.take().expect("piped"), false, tx);
         let mut served = Self {
@@ -163,6 +168,13 @@ impl Served {
         }
     }
 
+    /// Waits for an event (a JSON line on stdout) containing every one of `parts`.
+    pub fn event(&mut self, parts: &[&str]) -> String {
+        self.wait_for(ANSWER, &format!("event with {parts:?}"), |out, l| {
+            out && parts.iter().all(|p| l.contains(p))
+        })
+    }
+
     /// Reads every line printed so far, keeping them.
     pub fn drain(&mut self) {
         while let Ok(line) = self.lines.try_recv() {
@@ -183,6 +195,37 @@ impl Served {
             );
         }
     }
+
+    /// The stdout pipe of [`Events::Unread`], to start reading it at last.
+    pub fn take_unread(&mut self) -> ChildStdout {
+        self.unread.take().expect("started with Events::Unread")
+    }
+
+    /// Sends SIGTERM and waits for the exit, up to [`STOP`]; `None` when it did not exit
+    /// (it is then killed).
+    pub fn terminate(&mut self) -> Option<ExitStatus> {
+        signal(&self.child, "TERM");
+        let deadline = Instant::now() + STOP;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("a child can be waited for") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child.kill().expect("a running child can be killed");
+        self.child.wait().expect("a killed child can be reaped");
+        None
+    }
+}
+
+/// Sends `kill -SIGNAL` to `child`.
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name} {}: {status}", child.id());
 }
 
 impl Drop for Served {
@@ -342,7 +385,7 @@ fn silent_for(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
 
 /// Reads one response off a kept-alive connection (its head and a `Content-Length`
 /// body): the status.
-fn read_one_response(stream: &mut TcpStream) -> Option<u16> {
+pub fn read_one_response(stream: &mut TcpStream) -> Option<u16> {
     let mut got = Vec::new();
     let mut byte = [0u8; 1];
     while !got.ends_with(b"\r\n\r\n") {
@@ -600,4 +643,136 @@ fn many_idle_connections_leave_room_for_requests() {
         );
         served.assert_running("many connections");
     }
+}
+
+// Trust: a served node believes nobody's X-Forwarded-For and no token it did not sign
+// with its own secret, unless told otherwise.
+
+/// The login every trust test sends (an account of the node's directory).
+const LOGIN: &str = r#"{"username":"user-1","password":"password-1"}"#;
+
+/// `GET /whoami` from loopback claiming, in `X-Forwarded-For`, to come from elsewhere:
+/// the client address the node recorded for it and where it read it (its `ClientSeen`).
+fn seen_client(node: &mut Served, forged: &str) -> (String, String) {
+    let request = format!(
+        "GET /whoami HTTP/1.1\r\nHost: login.example.com\r\nX-Forwarded-For: {forged}\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(status(&exchange(node.addr, request.as_bytes())), Some(404));
+    let line = node.event(&["ClientSeen"]);
+    let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+    let seen = &event["event"]["ClientSeen"];
+    let text = |key: &str| seen[key].as_str().expect("a string").to_string();
+    (text("client"), text("via"))
+}
+
+/// Proves a served node (https mode, behind a balancer) believes no `X-Forwarded-For`
+/// when not given `--trust-proxy`, not even from its own loopback address, records the
+/// connection's peer instead, and says so when it starts; given `--trust-proxy
+/// 127.0.0.1` it believes that address's header. Before the fix it believed its own
+/// listen IP's by default: any local process could claim any address.
+#[test]
+fn a_forged_x_forwarded_for_from_loopback_is_not_believed() {
+    let https = fixture("serve/https.toml");
+    let mut node = Served::start("node", &https, &[], None, Events::Read);
+    assert_eq!(
+        seen_client(&mut node, "203.0.113.9"),
+        ("127.0.0.1".to_string(), "connection".to_string())
+    );
+    let summary = node.seen.first().expect("the summary line").1.clone();
+    assert!(summary.contains("no --trust-proxy"), "{summary}");
+    let trust = ["--trust-proxy", "127.0.0.1"];
+    let mut trusting = Served::start("node", &https, &trust, None, Events::Read);
+    assert_eq!(
+        seen_client(&mut trusting, "203.0.113.9"),
+        ("203.0.113.9".to_string(), "x-forwarded-for".to_string())
+    );
+}
+
+/// `GET /userinfo` with `token` as the bearer: the status and the body.
+fn userinfo(node: SocketAddr, token: &str) -> (Option<u16>, String) {
+    let request = format!(
+        "GET /userinfo HTTP/1.1\r\nHost: login.example.com\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    let response = exchange(node, request.as_bytes());
+    (
+        status(&response),
+        String::from_utf8_lossy(&response).to_string(),
+    )
+}
+
+/// Logs `user-1` in at `node`: the access token.
+fn login(node: SocketAddr) -> String {
+    let request = format!(
+        "POST /login HTTP/1.1\r\nHost: login.example.com\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{LOGIN}",
+        LOGIN.len()
+    );
+    let response = String::from_utf8_lossy(&exchange(node, request.as_bytes())).to_string();
+    let (_, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    let answer: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{response}: {e}"));
+    answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {response}"))
+        .to_string()
+}
+
+/// Proves a served node refuses (401) a token signed with the simulation's default
+/// secret, the one the README and the code show, though it accepts its own. Before the
+/// fix a served node signed and checked with that secret: anyone could forge a token.
+#[test]
+fn a_token_signed_with_the_simulation_default_secret_gets_401() {
+    let https = fixture("serve/https.toml");
+    let node = Served::start("node", &https, &[], None, Events::Read);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    let default_secret = harness::topology::NodeSettings::default().token_secret;
+    let forged = harness::services::token::issue(
+        default_secret.as_bytes(),
+        "user-1",
+        "node-1",
+        "forged-1",
+        now,
+        Duration::from_secs(300),
+    );
+    let (code, response) = userinfo(node.addr, &forged);
+    assert_eq!(code, Some(401), "{response}");
+    let (code, response) = userinfo(node.addr, &login(node.addr));
+    assert_eq!(code, Some(200), "its own token: {response}");
+}
+
+/// The secret a served node printed on stderr when it started without `--token-secret`.
+fn printed_secret(node: &Served) -> String {
+    node.seen
+        .iter()
+        .find_map(|(out, l)| (!out).then(|| l.strip_prefix("token secret: "))?)
+        .unwrap_or_else(|| panic!("{}: no token secret printed:\n{}", node.name, node.output()))
+        .split_whitespace()
+        .next()
+        .expect("the secret")
+        .to_string()
+}
+
+/// Proves two served nodes given the same `--token-secret` accept each other's tokens
+/// (as the appliance's nodes share one), while two nodes left to their own secrets each
+/// print a different random one at start and refuse the other's tokens (401). Before the
+/// fix `--token-secret` did not exist.
+#[test]
+fn nodes_given_one_token_secret_accept_each_others_tokens() {
+    let https = fixture("serve/https.toml");
+    let shared = ["--token-secret", "a shared secret for this test"];
+    let [one, two] = ["node-1", "node-2"].map(|name| {
+        let args = [&["--node", name][..], &shared[..]].concat();
+        Served::start("node", &https, &args, None, Events::Read)
+    });
+    let (code, response) = userinfo(two.addr, &login(one.addr));
+    assert_eq!(code, Some(200), "node-1's token at node-2: {response}");
+
+    let [one, two] = ["node-1", "node-2"]
+        .map(|name| Served::start("node", &https, &["--node", name], None, Events::Read));
+    let secrets = [printed_secret(&one), printed_secret(&two)];
+    assert_ne!(secrets[0], secrets[1]);
+    assert!(secrets.iter().all(|s| s.len() >= 32), "{secrets:?}");
+    let (code, response) = userinfo(two.addr, &login(one.addr));
+    assert_eq!(code, Some(401), "node-1's token at node-2: {response}");
 }

@@ -3,4 +3,5 @@
 //! service allows; each test then proves the service still answers a proper request.
 
 mod http;
+mod serve_output;
 mod smtp;
