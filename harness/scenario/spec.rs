@@ -29,8 +29,9 @@ use crate::events::CrashMode;
 use crate::topology::{LoadSettings, Topology, TopologySpec};
 use crate::world::sim::Cut;
 
-/// The tick when a scenario names none: 1 ms, fine enough for LAN latencies and service
-/// times of a few milliseconds (see README, "Choosing a tick").
+/// The tick when a scenario names none: 1 ms, the resolution of the hosts' timers
+/// (tokio's), fine enough for LAN latencies and service times of a few milliseconds (see
+/// README, "Choosing a tick").
 pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
 
 /// The file as written.
@@ -48,7 +49,8 @@ pub struct ScenarioSpec {
     /// `load.timeout` more to finish. At most one hour.
     #[serde(with = "crate::duration")]
     pub duration: Duration,
-    /// The resolution of simulated time. Default `"1ms"`; from `"100us"` to `"100ms"`.
+    /// The resolution of simulated time: a whole number of milliseconds, `"1ms"` (the
+    /// default) or `"2ms"` (`load::TICK_RANGE` says why no other).
     #[serde(default = "default_tick", with = "crate::duration")]
     pub tick: Duration,
     /// The users' load.
