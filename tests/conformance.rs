@@ -1020,7 +1020,9 @@ import dns.message, dns.query, dns.rcode
 ip, port = sys.argv[1], int(sys.argv[2])
 out = {}
 for version in (0, 1):
-    query = dns.message.make_query("login.example.com", "A", use_edns=version, payload=1232)
+    query = dns.message.make_query("login.example.com", "A")
+    # make_query(use_edns=1) sends version 0 in dnspython 2.3: 1 == True.
+    query.use_edns(version, payload=1232)
     reply = dns.query.udp(query, ip, port=port, timeout=5)
     out[str(version)] = {
         "rcode": dns.rcode.to_text(reply.rcode()),

@@ -12,7 +12,7 @@ fn zone() -> Zone {
 #[test]
 fn answers_zone_records() {
     let q = query(0x1234, "login.example.com").unwrap();
-    let reply = zone().answer(&q).unwrap();
+    let reply = zone().answer(&q, Transport::Udp).unwrap();
     let msg = Message::from_vec(&reply).unwrap();
     assert_eq!(msg.id(), 0x1234);
     assert!(msg.authoritative());
@@ -22,7 +22,7 @@ fn answers_zone_records() {
     assert_eq!(answer.ttl, Duration::from_secs(60));
     // Names are case-insensitive.
     let upper = zone()
-        .answer(&query(7, "LOGIN.Example.COM").unwrap())
+        .answer(&query(7, "LOGIN.Example.COM").unwrap(), Transport::Udp)
         .unwrap();
     assert!(parse_answer(7, &upper).is_ok());
 }
@@ -32,7 +32,7 @@ fn answers_zone_records() {
 #[test]
 fn nxdomain_and_nodata() {
     let reply = zone()
-        .answer(&query(9, "nope.example.com").unwrap())
+        .answer(&query(9, "nope.example.com").unwrap(), Transport::Udp)
         .unwrap();
     assert_eq!(
         Message::from_vec(&reply).unwrap().response_code(),
@@ -45,19 +45,30 @@ fn nxdomain_and_nodata() {
         fqdn("login.example.com").unwrap(),
         RecordType::AAAA,
     ));
-    let reply = zone().answer(&aaaa.to_vec().unwrap()).unwrap();
+    let reply = zone()
+        .answer(&aaaa.to_vec().unwrap(), Transport::Udp)
+        .unwrap();
     let msg = Message::from_vec(&reply).unwrap();
     assert_eq!(msg.response_code(), ResponseCode::NoError);
     assert!(msg.answers().is_empty());
 }
 
-/// Proves malformed input is dropped or refused, never answered as if it were valid.
+/// Proves malformed input is dropped or refused, never answered as if it were valid:
+/// less than a header is dropped, as is a response (QR set: answering it could loop two
+/// servers); a query cut short after its header gets FORMERR, the header alone.
 #[test]
 fn malformed_input() {
-    assert_eq!(zone().answer(b"\x00\x01garbage"), None);
+    assert_eq!(zone().answer(b"\x00\x01garbage", Transport::Udp), None);
+    assert_eq!(zone().answer(LOGIN_REPLY, Transport::Udp), None);
+    assert_eq!(
+        zone().answer(&LOGIN_QUERY[..20], Transport::Udp),
+        Some(vec![0x12, 0x34, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0])
+    );
     let mut empty = Message::new();
     empty.set_id(5);
-    let reply = zone().answer(&empty.to_vec().unwrap()).unwrap();
+    let reply = zone()
+        .answer(&empty.to_vec().unwrap(), Transport::Udp)
+        .unwrap();
     assert_eq!(
         Message::from_vec(&reply).unwrap().response_code(),
         ResponseCode::FormErr
@@ -96,7 +107,10 @@ fn framed(message: &[u8]) -> Vec<u8> {
 #[test]
 fn query_and_answer_byte_for_byte() {
     assert_eq!(query(0x1234, "login.example.com").unwrap(), LOGIN_QUERY);
-    assert_eq!(zone().answer(LOGIN_QUERY).unwrap(), LOGIN_REPLY);
+    assert_eq!(
+        zone().answer(LOGIN_QUERY, Transport::Udp).unwrap(),
+        LOGIN_REPLY
+    );
 }
 
 /// Proves the served zone answers DNS over TCP on the port of its UDP service (RFC 1035
@@ -332,7 +346,7 @@ fn edns_query_gets_an_opt_record() {
     ] {
         let request = query_bytes(0x1234, "login.example.com", Some(client.clone()));
         assert_eq!(
-            zone().answer(&request),
+            zone().answer(&request, Transport::Udp),
             Some(expected.clone()),
             "{client:?}"
         );
@@ -351,7 +365,7 @@ fn edns_version_1_gets_badvers() {
         opt(1232, 1, 0, 0, &[]),
     ]
     .concat();
-    assert_eq!(zone().answer(&request), Some(expected));
+    assert_eq!(zone().answer(&request, Transport::Udp), Some(expected));
 }
 
 /// Proves a query with two OPT records gets FORMERR (RFC 6891 6.1.1): the header alone,
@@ -366,7 +380,7 @@ fn two_opt_records_get_formerr() {
     ]
     .concat();
     assert_eq!(
-        zone().answer(&request),
+        zone().answer(&request, Transport::Udp),
         Some(header(0x1234, 0x8101, [0, 0, 0, 0]))
     );
 }
@@ -378,7 +392,7 @@ fn two_opt_records_get_formerr() {
 fn udp_answer_over_512_bytes_is_truncated() {
     let (zone, ips) = big_zone(29);
     let request = query_bytes(7, "big.example.com", None);
-    let whole = zone.answer(&request).unwrap();
+    let whole = zone.answer(&request, Transport::Udp).unwrap();
     assert_eq!(whole.len(), 497);
     let records: Vec<u8> = ips.iter().flat_map(|ip| a_record(*ip)).collect();
     assert_eq!(
@@ -393,7 +407,7 @@ fn udp_answer_over_512_bytes_is_truncated() {
 
     let (zone, _) = big_zone(30);
     assert_eq!(
-        zone.answer(&request),
+        zone.answer(&request, Transport::Udp),
         Some(
             [
                 header(7, QR_AA_TC_RD, [1, 0, 0, 0]),
@@ -419,14 +433,20 @@ fn edns_size_is_honoured_up_to_the_cap() {
     .concat();
 
     let (zone, _) = big_zone(72);
-    assert_eq!(zone.answer(&big(4096)).unwrap().len(), 1196);
+    assert_eq!(zone.answer(&big(4096), Transport::Udp).unwrap().len(), 1196);
     let (zone, _) = big_zone(75);
-    assert_eq!(zone.answer(&big(4096)), Some(truncated.clone()));
-    assert_eq!(zone.answer(&big(1300)), Some(truncated.clone()));
+    assert_eq!(
+        zone.answer(&big(4096), Transport::Udp),
+        Some(truncated.clone())
+    );
+    assert_eq!(
+        zone.answer(&big(1300), Transport::Udp),
+        Some(truncated.clone())
+    );
     let (zone, _) = big_zone(30);
-    assert_eq!(zone.answer(&big(100)), Some(truncated));
+    assert_eq!(zone.answer(&big(100), Transport::Udp), Some(truncated));
     let (zone, _) = big_zone(29);
-    assert_eq!(zone.answer(&big(100)).unwrap().len(), 508);
+    assert_eq!(zone.answer(&big(100), Transport::Udp).unwrap().len(), 508);
 }
 
 /// Proves the answer too big for any datagram (100 records, 1633 bytes) arrives whole
