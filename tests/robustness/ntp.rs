@@ -1,0 +1,67 @@
+//! `harness serve ntp` against what a careless or hostile client sends; after each, a
+//! proper NTPv4 client request still gets a server reply.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use crate::common::{Served, send_from_port_zero, serve};
+
+/// How long a proper request may wait for its reply.
+const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+
+/// An NTPv4 client request (LI 0, VN 4, mode 3) whose transmit timestamp is `stamp`.
+fn request(stamp: u64) -> [u8; 48] {
+    let mut bytes = [0u8; 48];
+    bytes[0] = 0b00_100_011;
+    bytes[40..48].copy_from_slice(&stamp.to_be_bytes());
+    bytes
+}
+
+/// `harness serve ntp` on any free port.
+fn serve_ntp() -> Served {
+    serve("ntp", 123, &["udp"])
+}
+
+fn udp(served: &Served) -> SocketAddr {
+    served.udp.expect("ntp serves UDP")
+}
+
+/// The reply to `datagram`, or why there is none within [`ANSWER_WITHIN`].
+fn ask(server: SocketAddr, datagram: &[u8]) -> Result<Vec<u8>, String> {
+    let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    socket
+        .set_read_timeout(Some(ANSWER_WITHIN))
+        .map_err(|e| e.to_string())?;
+    socket
+        .send_to(datagram, server)
+        .map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 1024];
+    let (len, _) = socket
+        .recv_from(&mut buf)
+        .map_err(|e| format!("no reply: {e}"))?;
+    Ok(buf[..len].to_vec())
+}
+
+/// The service is still up and answers a client request with a 48-byte NTPv4 server
+/// reply (VN 4, mode 4, stratum 2) that echoes the request's transmit time as origin.
+fn assert_still_answers(served: &mut Served, after: &str) {
+    let stamp = 0xE9A5_0000_8000_0000;
+    let reply = ask(udp(served), &request(stamp));
+    served.proc.assert_running();
+    let output = served.proc.output();
+    let reply = reply.unwrap_or_else(|e| panic!("after {after}: {e}\n{output}"));
+    assert_eq!(reply.len(), 48, "after {after}: {reply:?}");
+    assert_eq!((reply[0], reply[1]), (0b00_100_100, 2), "after {after}");
+    assert_eq!(reply[24..32], stamp.to_be_bytes(), "after {after}: origin");
+}
+
+/// A request from source port 0 (its reply cannot be sent: Linux's sendto says EINVAL)
+/// does not stop the service: it had ended on the first failed send.
+#[test]
+fn a_request_from_port_zero_does_not_stop_it() {
+    let mut ntp = serve_ntp();
+    send_from_port_zero(udp(&ntp), &request(1));
+    // Let the service read it and fail to answer before the next request is sent.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_still_answers(&mut ntp, "a request from port 0");
+}
