@@ -19,9 +19,10 @@
 //!
 //! Bounds: a TCP connection idle for [`TCP_IDLE_MS`] (no whole query, or an answer left
 //! unread) is closed; at most [`TCP_CONNECTIONS_MAX`] are served at once, and one more is
-//! closed as soon as it is accepted. A failed accept is retried after a back-off
-//! ([`ERROR_BACKOFF_MIN_MS`] doubling to [`ERROR_BACKOFF_MAX_MS`]), never the end of the
-//! service.
+//! closed as soon as it is accepted. A failed accept or receive is retried after a
+//! back-off ([`ERROR_BACKOFF_MIN_MS`] doubling to [`ERROR_BACKOFF_MAX_MS`] while errors
+//! come in a row), and a failed send loses that one answer: no client can stop the
+//! service (one that sent from source port 0 did, before).
 //!
 //! Left out on purpose: recursion, DNSSEC, EDNS options (COOKIE and the rest are
 //! ignored), zone transfers, and a client half that retries a truncated answer over TCP
@@ -225,7 +226,8 @@ fn format_error(request: &[u8]) -> Option<Vec<u8>> {
     reply.to_vec().ok()
 }
 
-/// Runs the server, on UDP and TCP port 53, until its UDP socket fails.
+/// Runs the server, on UDP and TCP port 53, for ever; an error only when a port cannot be
+/// bound.
 pub async fn run<N: Net>(env: Env<N>, zone: Zone) -> io::Result<()> {
     let socket = env.net.bind_udp(PORT).await?;
     env.record(EventKind::ServiceStarted {
@@ -237,17 +239,36 @@ pub async fn run<N: Net>(env: Env<N>, zone: Zone) -> io::Result<()> {
     let zone = Arc::new(zone);
     tokio::select! {
         biased;
-        failed = serve_udp(&socket, &zone) => failed,
-        () = serve_tcp::<N>(listener, zone.clone()) => Ok(()),
+        () = serve_udp(&socket, &zone) => {}
+        () = serve_tcp::<N>(listener, zone.clone()) => {}
     }
+    Ok(())
 }
 
-async fn serve_udp<S: Datagrams>(socket: &S, zone: &Zone) -> io::Result<()> {
+/// Answers datagrams for ever. A failed receive is retried after [`backoff`]; a failed
+/// send loses that one answer, as the network could have (a reply to source port 0 fails
+/// so on Linux, and on a socket with IP_RECVERR or a connected one, an ICMP error from an
+/// earlier send fails the next receive). There is no event kind for either: the service
+/// goes on without a word.
+async fn serve_udp<S: Datagrams>(socket: &S, zone: &Zone) {
     let mut buf = [0u8; EDNS_UDP_BYTES_MAX as usize];
+    let mut errors_in_a_row = 0;
     loop {
-        let (len, from) = socket.recv_from(&mut buf).await?;
-        if let Some(reply) = zone.answer(&buf[..len], Transport::Udp) {
-            socket.send_to(&reply, from).await?;
+        let (len, from) = match socket.recv_from(&mut buf).await {
+            Ok(received) => {
+                errors_in_a_row = 0;
+                received
+            }
+            Err(_) => {
+                errors_in_a_row += 1;
+                tokio::time::sleep(backoff(errors_in_a_row)).await;
+                continue;
+            }
+        };
+        if let Some(reply) = zone.answer(&buf[..len], Transport::Udp)
+            && let Err(lost) = socket.send_to(&reply, from).await
+        {
+            drop(lost);
         }
     }
 }

@@ -12,6 +12,11 @@
 //! step the clock when it is off by more than [`STEP_THRESHOLD`] (128 ms, ntpd's), slew
 //! it otherwise, at most [`MAX_SLEW_PPM`] of the poll interval.
 //!
+//! Bounds: a failed receive is retried after a back-off ([`RECV_BACKOFF_MIN_MS`] doubling
+//! to [`RECV_BACKOFF_MAX_MS`] while failures come in a row), and a reply that cannot be
+//! sent is lost: no client can stop the server (one that sent from source port 0 did,
+//! before).
+//!
 //! Left out on purpose: authentication, the kiss-o'-death codes, server selection among
 //! several peers, leap seconds, NTP's filtering of samples.
 //!
@@ -35,6 +40,11 @@ pub const UNIX_OFFSET_S: u64 = 2_208_988_800;
 pub const STEP_THRESHOLD: Duration = Duration::from_millis(128);
 /// The fastest slew: 500 parts per million, ntpd's limit.
 pub const MAX_SLEW_PPM: u64 = 500;
+/// The wait after the second failed receive in a row, in milliseconds; each further one
+/// in a row doubles it, up to [`RECV_BACKOFF_MAX_MS`].
+pub const RECV_BACKOFF_MIN_MS: u64 = 10;
+/// The longest wait between receives while the socket keeps failing, in milliseconds.
+pub const RECV_BACKOFF_MAX_MS: u64 = 1_000;
 
 /// Association modes the harness uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,7 +208,8 @@ pub fn correction(offset: Nanos, poll: Duration) -> Correction {
     Correction::Slew(offset.clamp(-limit, limit))
 }
 
-/// Serves time from this host's wall clock until the socket fails.
+/// Serves time from this host's wall clock for ever; an error only when the port cannot
+/// be bound.
 pub async fn run<N: Net>(env: Env<N>) -> std::io::Result<()> {
     let socket = env.net.bind_udp(PORT).await?;
     env.record(EventKind::ServiceStarted {
@@ -206,8 +217,19 @@ pub async fn run<N: Net>(env: Env<N>) -> std::io::Result<()> {
         port: PORT,
     });
     let mut buf = [0u8; 512];
+    let mut errors_in_a_row = 0;
     loop {
-        let (len, from) = socket.recv_from(&mut buf).await?;
+        let (len, from) = match socket.recv_from(&mut buf).await {
+            Ok(received) => {
+                errors_in_a_row = 0;
+                received
+            }
+            Err(_) => {
+                errors_in_a_row += 1;
+                tokio::time::sleep(recv_backoff(errors_in_a_row)).await;
+                continue;
+            }
+        };
         let received = env.clock.wall();
         if let Ok(request) = Packet::decode(&buf[..len])
             && let Some(reply) = answer(&request, received, env.clock.wall())
@@ -217,9 +239,25 @@ pub async fn run<N: Net>(env: Env<N>) -> std::io::Result<()> {
                 what: "NTP time request".to_string(),
                 status: None,
             });
-            socket.send_to(&reply.encode(), from).await?;
+            // A reply that cannot be sent (to source port 0, say) is lost, as the network
+            // could have lost it; there is no event kind for it.
+            if let Err(lost) = socket.send_to(&reply.encode(), from).await {
+                drop(lost);
+            }
         }
     }
+}
+
+/// How long to wait before the next receive after `errors_in_a_row` failed ones:
+/// nothing after the first, then [`RECV_BACKOFF_MIN_MS`] doubling up to
+/// [`RECV_BACKOFF_MAX_MS`].
+fn recv_backoff(errors_in_a_row: u32) -> Duration {
+    let doublings = errors_in_a_row.saturating_sub(2).min(16);
+    let ms = match errors_in_a_row {
+        0 | 1 => 0,
+        _ => RECV_BACKOFF_MIN_MS << doublings,
+    };
+    Duration::from_millis(ms.min(RECV_BACKOFF_MAX_MS))
 }
 
 /// Asks `server` for the time; returns (offset, delay), waiting at most `timeout`.

@@ -478,3 +478,85 @@ async fn tcp_carries_what_udp_truncates() {
         .build();
     serve_connection(stream, &zone).await;
 }
+
+/// Proves the back-off after socket errors in a row: none after the first, then 10 ms
+/// doubling, never more than ERROR_BACKOFF_MAX_MS (1 s).
+#[test]
+fn backoff_doubles_up_to_its_bound() {
+    let ms = |n| backoff(n).as_millis();
+    assert_eq!([ms(0), ms(1), ms(2), ms(3), ms(4)], [0, 0, 10, 20, 40]);
+    assert_eq!(
+        [ms(8), ms(9), ms(100), ms(u32::MAX)],
+        [640, 1000, 1000, 1000]
+    );
+}
+
+/// What a receive gives: a datagram and its sender, or an error.
+type Received = io::Result<(Vec<u8>, SocketAddr)>;
+
+/// A UDP socket that hands out queued datagrams and errors, then waits for ever, and
+/// fails its first `failing_sends` sends.
+struct FakeSocket {
+    incoming: std::sync::Mutex<std::collections::VecDeque<Received>>,
+    failing_sends: std::sync::Mutex<u32>,
+    /// What was sent, to whom, and when (tokio's clock).
+    sent: std::sync::Mutex<Vec<(Vec<u8>, SocketAddr, tokio::time::Instant)>>,
+}
+
+impl Datagrams for FakeSocket {
+    async fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        let mut failing = self.failing_sends.lock().unwrap();
+        if *failing > 0 {
+            *failing -= 1;
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        let now = tokio::time::Instant::now();
+        self.sent.lock().unwrap().push((buf.to_vec(), to, now));
+        Ok(buf.len())
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let next = self.incoming.lock().unwrap().pop_front();
+        match next {
+            Some(Ok((datagram, from))) => {
+                buf[..datagram.len()].copy_from_slice(&datagram);
+                Ok((datagram.len(), from))
+            }
+            Some(Err(e)) => Err(e),
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Proves the UDP loop outlives its socket's errors: three failed receives in a row
+/// (ConnectionRefused, as an ICMP error reports on a connected socket or one with
+/// IP_RECVERR) are waited out for 0 + 10 + 20 ms, a failed send (EINVAL, as to source
+/// port 0) loses that one answer, and the next query is answered, byte for byte.
+#[tokio::test(start_paused = true)]
+async fn udp_loop_survives_socket_errors() {
+    let client: SocketAddr = "127.0.0.1:5353".parse().unwrap();
+    let port_zero: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let refused = || Err(io::Error::from(io::ErrorKind::ConnectionRefused));
+    let socket = FakeSocket {
+        incoming: std::sync::Mutex::new(
+            [
+                refused(),
+                refused(),
+                refused(),
+                Ok((LOGIN_QUERY.to_vec(), port_zero)),
+                Ok((MANAGE_QUERY.to_vec(), client)),
+            ]
+            .into(),
+        ),
+        failing_sends: std::sync::Mutex::new(1),
+        sent: std::sync::Mutex::new(Vec::new()),
+    };
+    let started = tokio::time::Instant::now();
+    let zone = zone();
+    let served = tokio::time::timeout(Duration::from_secs(1), serve_udp(&socket, &zone)).await;
+    assert!(served.is_err(), "the loop never ends by itself");
+    let sent = socket.sent.lock().unwrap();
+    assert_eq!(sent.len(), 1, "one answer, the other lost");
+    assert_eq!((sent[0].0.as_slice(), sent[0].1), (MANAGE_REPLY, client));
+    assert_eq!(sent[0].2 - started, Duration::from_millis(30));
+}
