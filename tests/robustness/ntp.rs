@@ -65,3 +65,60 @@ fn a_request_from_port_zero_does_not_stop_it() {
     std::thread::sleep(Duration::from_millis(200));
     assert_still_answers(&mut ntp, "a request from port 0");
 }
+
+/// Every reply that arrives at `socket` within `within`, in order.
+fn replies(socket: &UdpSocket, within: Duration) -> Vec<Vec<u8>> {
+    let deadline = std::time::Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return got;
+        }
+        socket.set_read_timeout(Some(left)).expect("a timeout");
+        match socket.recv_from(&mut buf) {
+            Ok((len, _)) => got.push(buf[..len].to_vec()),
+            Err(_) => return got,
+        }
+    }
+}
+
+/// Requests of versions 0-2 and 5-7, and of modes other than client (3), get no reply on
+/// the wire; version 3 and 4 client requests get one each, of their own version.
+#[test]
+fn only_client_requests_of_versions_3_and_4_are_answered() {
+    let mut ntp = serve_ntp();
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("a local socket");
+    // Each request's transmit stamp names it: 0xVM for version V and mode M.
+    let ignored = [
+        (0, 3),
+        (1, 3),
+        (2, 3),
+        (5, 3),
+        (6, 3),
+        (7, 3),
+        (4, 1),
+        (4, 4),
+        (4, 6),
+    ];
+    for (version, mode) in ignored.into_iter().chain([(3, 3), (4, 3)]) {
+        let mut datagram = request((version << 4) | mode);
+        datagram[0] = (version << 3) as u8 | mode as u8;
+        socket.send_to(&datagram, udp(&ntp)).expect("sent");
+    }
+    let got = replies(&socket, Duration::from_millis(1500));
+    ntp.proc.assert_running();
+    let answered: Vec<(u8, u64)> = got
+        .iter()
+        .map(|r| {
+            let origin = u64::from_be_bytes(r[24..32].try_into().expect("48 bytes"));
+            (r[0], origin)
+        })
+        .collect();
+    assert_eq!(
+        answered,
+        [(0b00_011_100, 0x33), (0b00_100_100, 0x43)],
+        "(first byte, origin) of each reply"
+    );
+}
