@@ -5,12 +5,14 @@
 //!
 //! Modelled: the real 48-byte NTPv4 packet (RFC 5905 section 7.3), big-endian, with
 //! 64-bit timestamps (seconds since 1900 and a 32-bit fraction). The server answers a
-//! client-mode request with a server-mode reply, stratum 2, from its own wall clock: the
-//! request's transmit time as origin, receive and transmit times from its clock. The client
-//! computes offset `((T2 - T1) + (T3 - T4)) / 2` and round-trip delay
-//! `(T4 - T1) - (T3 - T2)`, and [`correction`] decides what a node does with an offset:
-//! step the clock when it is off by more than [`STEP_THRESHOLD`] (128 ms, ntpd's), slew
-//! it otherwise, at most [`MAX_SLEW_PPM`] of the poll interval.
+//! client-mode request of version 4 or 3 ([`VERSIONS_ANSWERED`]) with a server-mode reply
+//! of the same version, stratum 2, from its own wall clock: the request's transmit time as
+//! origin, receive and transmit times from its clock. It drops everything else: other
+//! versions, other modes, anything shorter than 48 bytes. The client computes offset
+//! `((T2 - T1) + (T3 - T4)) / 2` and round-trip delay `(T4 - T1) - (T3 - T2)`, and
+//! [`correction`] decides what a node does with an offset: step the clock when it is off
+//! by more than [`STEP_THRESHOLD`] (128 ms, ntpd's), slew it otherwise, at most
+//! [`MAX_SLEW_PPM`] of the poll interval.
 //!
 //! Bounds: a failed receive is retried after a back-off ([`RECV_BACKOFF_MIN_MS`] doubling
 //! to [`RECV_BACKOFF_MAX_MS`] while failures come in a row), and a reply that cannot be
@@ -40,6 +42,13 @@ pub const UNIX_OFFSET_S: u64 = 2_208_988_800;
 pub const STEP_THRESHOLD: Duration = Duration::from_millis(128);
 /// The fastest slew: 500 parts per million, ntpd's limit.
 pub const MAX_SLEW_PPM: u64 = 500;
+/// The versions whose client requests the server answers: 4 (RFC 5905) and 3 (RFC 1305),
+/// which RFC 5905 keeps NTPv4 compatible with. Versions 1 and 2 (RFC 1059, RFC 1119) are
+/// dropped: RFC 5905 obsoletes RFC 1305 and RFC 4330 and defines compatibility with
+/// version 3 alone, and the rule of RFC 4330 section 5 that a server answers versions 1
+/// to 4 went with RFC 4330 (ntpd still answers them: its NTP_OLDVERSION is 1). 0 and 5-7
+/// are no NTP version a server replies to.
+pub const VERSIONS_ANSWERED: [u8; 2] = [3, 4];
 /// The wait after the second failed receive in a row, in milliseconds; each further one
 /// in a row doubles it, up to [`RECV_BACKOFF_MAX_MS`].
 pub const RECV_BACKOFF_MIN_MS: u64 = 10;
@@ -155,11 +164,14 @@ pub fn from_ntp(stamp: u64) -> Duration {
 }
 
 /// The server's reply to `request`, received at `received` and sent at `now` (its wall
-/// clock). `None` for anything but a client-mode request.
+/// clock), of the request's version. `None` (the request is dropped) for anything but a
+/// client-mode (3) request of a version in [`VERSIONS_ANSWERED`].
 pub fn answer(request: &Packet, received: Duration, now: Duration) -> Option<Packet> {
-    (request.mode == Mode::Client as u8).then(|| Packet {
+    let answered =
+        request.mode == Mode::Client as u8 && VERSIONS_ANSWERED.contains(&request.version);
+    answered.then(|| Packet {
         leap: 0,
-        version: request.version.clamp(3, 4),
+        version: request.version,
         mode: Mode::Server as u8,
         stratum: 2,
         poll: request.poll,
