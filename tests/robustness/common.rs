@@ -184,3 +184,17 @@ raw.sendto(struct.pack("!HHHH", 0, port, 8 + len(payload), 0) + payload, (ip, 0)
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `len` bytes of deterministic garbage from `seed` (xorshift64): the same bytes on every
+/// run, so a failure reproduces.
+pub fn garbage(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_be_bytes()[0]
+        })
+        .collect()
+}

@@ -4,7 +4,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use crate::common::{Served, send_from_port_zero, serve};
+use crate::common::{Served, garbage, send_from_port_zero, serve};
 
 /// How long a proper request may wait for its reply.
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
@@ -121,4 +121,26 @@ fn only_client_requests_of_versions_3_and_4_are_answered() {
         [(0b00_011_100, 0x33), (0b00_100_100, 0x43)],
         "(first byte, origin) of each reply"
     );
+}
+
+/// Empty, cut (under 48 bytes) and garbage datagrams get no reply, nor do requests whose
+/// first byte is not a version 3 or 4 client's; then a proper request is answered.
+#[test]
+fn garbage_and_cut_requests_get_no_reply() {
+    let mut ntp = serve_ntp();
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("a local socket");
+    let proper = request(0x42);
+    let mut sent: Vec<Vec<u8>> = (0..48).map(|len| proper[..len].to_vec()).collect();
+    for (seed, len) in [(1, 48), (2, 100), (3, 512), (4, 1500), (5, 4000)] {
+        let mut datagram = garbage(seed, len);
+        // Not mode 3 of version 3 or 4, whatever else the bytes say.
+        datagram[0] = 0b00_100_111;
+        sent.push(datagram);
+    }
+    for datagram in &sent {
+        socket.send_to(datagram, udp(&ntp)).expect("sent");
+    }
+    let got = replies(&socket, Duration::from_millis(500));
+    assert!(got.is_empty(), "garbage answered: {got:?}");
+    assert_still_answers(&mut ntp, "garbage");
 }
