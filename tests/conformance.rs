@@ -1113,3 +1113,74 @@ fn dnspython_over_tcp_gets_the_four_records() {
     }
     dns.stop();
 }
+
+/// `dig` sends EDNS(0) by default (`+bufsize=1232`, and a COOKIE option): the served
+/// zone answers with an OPT record of its own (version 0, UDP size 1232), and `+noedns`
+/// gets none. dig prints the OPT record as its "OPT PSEUDOSECTION".
+#[test]
+fn dig_with_edns_gets_an_opt_record() {
+    let dns = serve_dns_udp_and_tcp();
+    for (args, opt) in [
+        (&["+bufsize=4096"][..], true),
+        (&["+bufsize=512"], true),
+        (&["+tcp", "+bufsize=1232"], true),
+        (&["+noedns"], false),
+    ] {
+        let out = dig_at(dns.addr, &[args, &["login.example.com", "A"]].concat());
+        assert!(out.contains("status: NOERROR"), "{args:?}:\n{out}");
+        assert_eq!(
+            out.contains("; EDNS: version: 0, flags:; udp: 1232"),
+            opt,
+            "{args:?}:\n{out}"
+        );
+        assert_eq!(
+            dig_answers(&out),
+            [["login.example.com.", "60", "IN", "A", "10.0.1.10"]],
+            "{args:?}:\n{out}"
+        );
+    }
+    dns.stop();
+}
+
+/// dnspython over UDP with EDNS: version 0 at 1232 bytes gets the record and the
+/// server's OPT (its version and UDP size); version 1 gets BADVERS (RFC 6891 6.1.3).
+const DNSPYTHON_EDNS: &str = r#"
+import json, sys
+import dns.message, dns.query, dns.rcode
+ip, port = sys.argv[1], int(sys.argv[2])
+out = {}
+for version in (0, 1):
+    query = dns.message.make_query("login.example.com", "A")
+    # make_query(use_edns=1) sends version 0 in dnspython 2.3: 1 == True.
+    query.use_edns(version, payload=1232)
+    reply = dns.query.udp(query, ip, port=port, timeout=5)
+    out[str(version)] = {
+        "rcode": dns.rcode.to_text(reply.rcode()),
+        "edns": reply.edns,
+        "payload": reply.payload,
+        "records": [f"{rrset.name} {rrset.ttl} {rd}" for rrset in reply.answer for rd in rrset],
+    }
+print(json.dumps(out))
+"#;
+
+/// dnspython's `dns.query.udp` with EDNS(0) gets the answer and an OPT record (version
+/// 0, 1232 bytes); with EDNS version 1 it gets BADVERS and no records.
+#[test]
+fn dnspython_over_udp_with_edns_gets_an_opt_record_and_badvers() {
+    let dns = serve_dns_udp_and_tcp();
+    let out = dnspython(DNSPYTHON_EDNS, dns.addr);
+    assert_eq!(
+        out["0"],
+        serde_json::json!({
+            "rcode": "NOERROR",
+            "edns": 0,
+            "payload": 1232,
+            "records": ["login.example.com. 60 10.0.1.10"],
+        }),
+        "{out}"
+    );
+    assert_eq!(out["1"]["rcode"], "BADVERS", "{out}");
+    assert_eq!(out["1"]["edns"], 0, "{out}");
+    assert_eq!(out["1"]["records"], serde_json::json!([]), "{out}");
+    dns.stop();
+}

@@ -69,7 +69,7 @@ fn zone(topology: &Topology) -> Vec<Finding> {
     for (id, name) in (1u16..).zip(topology.zone_names()) {
         let answer = dns::query(id, &name)
             .ok()
-            .and_then(|q| zone.answer(&q))
+            .and_then(|q| zone.answer(&q, dns::Transport::Udp))
             .ok_or_else(|| "no answer".to_string())
             .and_then(|a| dns::parse_answer(id, &a));
         let wrong = match answer {

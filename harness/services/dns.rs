@@ -6,20 +6,28 @@
 //! Modelled: a server on UDP and TCP port 53 speaking the real DNS wire format
 //! (hickory-proto): A records with a TTL for `manage.`, `config.`, `webtask.` and
 //! `login.<domain>`; NOERROR with no answer for other record types of those names;
-//! NXDOMAIN for any other name; FORMERR for a message with no question. Over TCP (RFC 1035
-//! section 4.2.2, RFC 7766) each message travels behind a two-byte length, a connection
-//! carries any number of queries (answered in order), and the same [`Zone::answer`]
-//! answers them. And the client side the users need: one query over UDP, one bounded wait
-//! for the answer.
+//! NXDOMAIN for any other name; FORMERR for a message with no question or one that cannot
+//! be read past its header. EDNS(0) (RFC 6891): a query with an OPT record gets one back
+//! (version 0, UDP size [`EDNS_UDP_BYTES_MAX`], no flags, no options), a higher version
+//! BADVERS, two OPT records FORMERR. A UDP answer longer than the client can take (512
+//! bytes, or its OPT's size up to [`EDNS_UDP_BYTES_MAX`]) goes out truncated: TC set, the
+//! question and OPT only, so the client asks again over TCP. Over TCP (RFC 1035 section
+//! 4.2.2, RFC 7766) each message travels behind a two-byte length, a connection carries
+//! any number of queries (answered in order), and the same [`Zone::answer`] answers them,
+//! up to 65,535 bytes. And the client side the users need: one query over UDP without
+//! EDNS, one bounded wait for the answer.
 //!
 //! Bounds: a TCP connection idle for [`TCP_IDLE_MS`] (no whole query, or an answer left
 //! unread) is closed; at most [`TCP_CONNECTIONS_MAX`] are served at once, and one more is
-//! closed as soon as it is accepted. A failed accept is retried after a back-off
-//! ([`ERROR_BACKOFF_MIN_MS`] doubling to [`ERROR_BACKOFF_MAX_MS`]), never the end of the
-//! service.
+//! closed as soon as it is accepted. A failed accept or receive is retried after a
+//! back-off ([`ERROR_BACKOFF_MIN_MS`] doubling to [`ERROR_BACKOFF_MAX_MS`] while errors
+//! come in a row), and a failed send loses that one answer: no client can stop the
+//! service (one that sent from source port 0 did, before).
 //!
-//! Left out on purpose: recursion, EDNS, zone transfers. Faults that make it answer
-//! SERVFAIL or nothing arrive with the scenario steps that need them.
+//! Left out on purpose: recursion, DNSSEC, EDNS options (COOKIE and the rest are
+//! ignored), zone transfers, and a client half that retries a truncated answer over TCP
+//! (the zone's answers fit 512 bytes). Faults that make it answer SERVFAIL or nothing
+//! arrive with the scenario steps that need them.
 //!
 //! Port: 53, UDP and TCP. Only the UDP socket records `ServiceStarted` (one service, one
 //! event; the simulation's event log is the same as before TCP was served); nothing in
@@ -31,9 +39,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::env::Env;
@@ -45,6 +54,22 @@ pub const PORT: u16 = 53;
 
 /// Datagrams longer than this are not DNS over UDP without EDNS (RFC 1035 section 2.3.4).
 pub const MAX_UDP_BYTES: usize = 512;
+
+/// The largest UDP answer sent to an EDNS client, in bytes, whatever larger size it
+/// advertises; also the size the server advertises in its own OPT record, and its receive
+/// buffer. 1232 is DNS Flag Day 2020's value: an answer that fits a 1280-byte IPv6 packet
+/// is never fragmented.
+pub const EDNS_UDP_BYTES_MAX: u16 = 1232;
+
+/// How a reply travels, which bounds its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A datagram: [`MAX_UDP_BYTES`], or the size the query's OPT record advertises (at
+    /// least 512, at most [`EDNS_UDP_BYTES_MAX`]); a longer answer is truncated (TC).
+    Udp,
+    /// A TCP stream: up to 65,535 bytes, the most a two-byte length can say.
+    Tcp,
+}
 
 /// How long a TCP connection may stay without a whole query arriving (or with an answer
 /// the client does not read) before the server closes it, in milliseconds. RFC 7766
@@ -91,13 +116,28 @@ impl Zone {
         Self { records, ttl_s }
     }
 
-    /// The response to one request datagram, or `None` when it is not a DNS query at all
-    /// (a real server drops what it cannot parse).
-    pub fn answer(&self, request: &[u8]) -> Option<Vec<u8>> {
-        let query = Message::from_vec(request).ok()?;
+    /// The response to one request, sized for `transport`, or `None` when it is not a
+    /// DNS query at all (a real server drops what it cannot read as one). A query that
+    /// cannot be parsed past its header gets FORMERR (RFC 1035 section 4.1.1).
+    pub fn answer(&self, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+        let query = match Message::from_vec(request) {
+            Ok(query) => query,
+            Err(_) => return format_error(request),
+        };
         if query.message_type() != MessageType::Query {
             return None;
         }
+        let limit = match transport {
+            Transport::Udp => query.extensions().as_ref().map_or(MAX_UDP_BYTES, |edns| {
+                usize::from(edns.max_payload().clamp(512, EDNS_UDP_BYTES_MAX))
+            }),
+            Transport::Tcp => usize::from(u16::MAX),
+        };
+        encode(&self.reply(&query), limit)
+    }
+
+    /// The whole reply to a parsed query: EDNS first (RFC 6891), then the question.
+    fn reply(&self, query: &Message) -> Message {
         let mut reply = Message::new();
         reply
             .set_id(query.id())
@@ -106,13 +146,21 @@ impl Zone {
             .set_authoritative(true)
             .set_recursion_desired(query.recursion_desired());
         reply.add_queries(query.queries().to_vec());
+        if let Some(edns) = query.extensions() {
+            reply.set_edns(server_edns());
+            // RFC 6891 section 6.1.3: a version the server does not implement.
+            if edns.version() > 0 {
+                reply.set_response_code(ResponseCode::BADVERS);
+                return reply;
+            }
+        }
         match query.queries() {
             [q] if query.op_code() == OpCode::Query => self.resolve(q, &mut reply),
             _ => {
                 reply.set_response_code(ResponseCode::FormErr);
             }
         }
-        reply.to_vec().ok()
+        reply
     }
 
     fn resolve(&self, q: &Query, reply: &mut Message) {
@@ -136,7 +184,50 @@ fn fqdn(name: &str) -> Result<Name, String> {
     Ok(n.to_lowercase())
 }
 
-/// Runs the server, on UDP and TCP port 53, until its UDP socket fails.
+/// The server's own OPT record (RFC 6891 section 6.1.2): version 0, UDP size
+/// [`EDNS_UDP_BYTES_MAX`], no flags (DO is cleared: no DNSSEC here, RFC 3225 section 3)
+/// and no options (a client's COOKIE is ignored, RFC 7873 section 5.2.1).
+fn server_edns() -> Edns {
+    let mut edns = Edns::new();
+    edns.set_max_payload(EDNS_UDP_BYTES_MAX)
+        .set_version(0)
+        .set_dnssec_ok(false);
+    edns
+}
+
+/// `reply` on the wire in at most `limit` bytes: whole when it fits, else truncated
+/// (RFC 1035 section 4.2.1, RFC 2181 section 9): TC set, no records (never part of an
+/// RRset), the question and the OPT record kept (RFC 6891 section 7), and the question
+/// dropped too if even that is too long.
+fn encode(reply: &Message, limit: usize) -> Option<Vec<u8>> {
+    let whole = reply.to_vec().ok()?;
+    if whole.len() <= limit {
+        return Some(whole);
+    }
+    let mut truncated = reply.truncate();
+    let bytes = truncated.to_vec().ok()?;
+    if bytes.len() <= limit {
+        return Some(bytes);
+    }
+    truncated.take_queries();
+    truncated.to_vec().ok()
+}
+
+/// FORMERR for a query whose header reads but whose body does not (RFC 1035 section
+/// 4.1.1, "unable to interpret the query"; RFC 6891 section 6.1.1 for two OPT records):
+/// the header alone, its id, opcode and RD echoed. `None` for anything else.
+fn format_error(request: &[u8]) -> Option<Vec<u8>> {
+    let header = Header::read(&mut BinDecoder::new(request)).ok()?;
+    if header.message_type() != MessageType::Query {
+        return None;
+    }
+    let mut reply = Message::error_msg(header.id(), header.op_code(), ResponseCode::FormErr);
+    reply.set_recursion_desired(header.recursion_desired());
+    reply.to_vec().ok()
+}
+
+/// Runs the server, on UDP and TCP port 53, for ever; an error only when a port cannot be
+/// bound.
 pub async fn run<N: Net>(env: Env<N>, zone: Zone) -> io::Result<()> {
     let socket = env.net.bind_udp(PORT).await?;
     env.record(EventKind::ServiceStarted {
@@ -148,17 +239,36 @@ pub async fn run<N: Net>(env: Env<N>, zone: Zone) -> io::Result<()> {
     let zone = Arc::new(zone);
     tokio::select! {
         biased;
-        failed = serve_udp(&socket, &zone) => failed,
-        () = serve_tcp::<N>(listener, zone.clone()) => Ok(()),
+        () = serve_udp(&socket, &zone) => {}
+        () = serve_tcp::<N>(listener, zone.clone()) => {}
     }
+    Ok(())
 }
 
-async fn serve_udp<S: Datagrams>(socket: &S, zone: &Zone) -> io::Result<()> {
-    let mut buf = [0u8; MAX_UDP_BYTES];
+/// Answers datagrams for ever. A failed receive is retried after [`backoff`]; a failed
+/// send loses that one answer, as the network could have (a reply to source port 0 fails
+/// so on Linux, and on a socket with IP_RECVERR or a connected one, an ICMP error from an
+/// earlier send fails the next receive). There is no event kind for either: the service
+/// goes on without a word.
+async fn serve_udp<S: Datagrams>(socket: &S, zone: &Zone) {
+    let mut buf = [0u8; EDNS_UDP_BYTES_MAX as usize];
+    let mut errors_in_a_row = 0;
     loop {
-        let (len, from) = socket.recv_from(&mut buf).await?;
-        if let Some(reply) = zone.answer(&buf[..len]) {
-            socket.send_to(&reply, from).await?;
+        let (len, from) = match socket.recv_from(&mut buf).await {
+            Ok(received) => {
+                errors_in_a_row = 0;
+                received
+            }
+            Err(_) => {
+                errors_in_a_row += 1;
+                tokio::time::sleep(backoff(errors_in_a_row)).await;
+                continue;
+            }
+        };
+        if let Some(reply) = zone.answer(&buf[..len], Transport::Udp)
+            && let Err(lost) = socket.send_to(&reply, from).await
+        {
+            drop(lost);
         }
     }
 }
@@ -220,7 +330,7 @@ where
         else {
             return;
         };
-        let Some(reply) = zone.answer(&request) else {
+        let Some(reply) = zone.answer(&request, Transport::Tcp) else {
             return;
         };
         let Ok(framed) = frame(&reply) else {

@@ -5,12 +5,19 @@
 //!
 //! Modelled: the real 48-byte NTPv4 packet (RFC 5905 section 7.3), big-endian, with
 //! 64-bit timestamps (seconds since 1900 and a 32-bit fraction). The server answers a
-//! client-mode request with a server-mode reply, stratum 2, from its own wall clock: the
-//! request's transmit time as origin, receive and transmit times from its clock. The client
-//! computes offset `((T2 - T1) + (T3 - T4)) / 2` and round-trip delay
-//! `(T4 - T1) - (T3 - T2)`, and [`correction`] decides what a node does with an offset:
-//! step the clock when it is off by more than [`STEP_THRESHOLD`] (128 ms, ntpd's), slew
-//! it otherwise, at most [`MAX_SLEW_PPM`] of the poll interval.
+//! client-mode request of version 4 or 3 ([`VERSIONS_ANSWERED`]) with a server-mode reply
+//! of the same version, stratum 2, from its own wall clock: the request's transmit time as
+//! origin, receive and transmit times from its clock. It drops everything else: other
+//! versions, other modes, anything shorter than 48 bytes. The client computes offset
+//! `((T2 - T1) + (T3 - T4)) / 2` and round-trip delay `(T4 - T1) - (T3 - T2)`, and
+//! [`correction`] decides what a node does with an offset: step the clock when it is off
+//! by more than [`STEP_THRESHOLD`] (128 ms, ntpd's), slew it otherwise, at most
+//! [`MAX_SLEW_PPM`] of the poll interval.
+//!
+//! Bounds: a failed receive is retried after a back-off ([`RECV_BACKOFF_MIN_MS`] doubling
+//! to [`RECV_BACKOFF_MAX_MS`] while failures come in a row), and a reply that cannot be
+//! sent is lost: no client can stop the server (one that sent from source port 0 did,
+//! before).
 //!
 //! Left out on purpose: authentication, the kiss-o'-death codes, server selection among
 //! several peers, leap seconds, NTP's filtering of samples.
@@ -35,6 +42,18 @@ pub const UNIX_OFFSET_S: u64 = 2_208_988_800;
 pub const STEP_THRESHOLD: Duration = Duration::from_millis(128);
 /// The fastest slew: 500 parts per million, ntpd's limit.
 pub const MAX_SLEW_PPM: u64 = 500;
+/// The versions whose client requests the server answers: 4 (RFC 5905) and 3 (RFC 1305),
+/// which RFC 5905 keeps NTPv4 compatible with. Versions 1 and 2 (RFC 1059, RFC 1119) are
+/// dropped: RFC 5905 obsoletes RFC 1305 and RFC 4330 and defines compatibility with
+/// version 3 alone, and the rule of RFC 4330 section 5 that a server answers versions 1
+/// to 4 went with RFC 4330 (ntpd still answers them: its NTP_OLDVERSION is 1). 0 and 5-7
+/// are no NTP version a server replies to.
+pub const VERSIONS_ANSWERED: [u8; 2] = [3, 4];
+/// The wait after the second failed receive in a row, in milliseconds; each further one
+/// in a row doubles it, up to [`RECV_BACKOFF_MAX_MS`].
+pub const RECV_BACKOFF_MIN_MS: u64 = 10;
+/// The longest wait between receives while the socket keeps failing, in milliseconds.
+pub const RECV_BACKOFF_MAX_MS: u64 = 1_000;
 
 /// Association modes the harness uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,11 +164,14 @@ pub fn from_ntp(stamp: u64) -> Duration {
 }
 
 /// The server's reply to `request`, received at `received` and sent at `now` (its wall
-/// clock). `None` for anything but a client-mode request.
+/// clock), of the request's version. `None` (the request is dropped) for anything but a
+/// client-mode (3) request of a version in [`VERSIONS_ANSWERED`].
 pub fn answer(request: &Packet, received: Duration, now: Duration) -> Option<Packet> {
-    (request.mode == Mode::Client as u8).then(|| Packet {
+    let answered =
+        request.mode == Mode::Client as u8 && VERSIONS_ANSWERED.contains(&request.version);
+    answered.then(|| Packet {
         leap: 0,
-        version: request.version.clamp(3, 4),
+        version: request.version,
         mode: Mode::Server as u8,
         stratum: 2,
         poll: request.poll,
@@ -198,7 +220,8 @@ pub fn correction(offset: Nanos, poll: Duration) -> Correction {
     Correction::Slew(offset.clamp(-limit, limit))
 }
 
-/// Serves time from this host's wall clock until the socket fails.
+/// Serves time from this host's wall clock for ever; an error only when the port cannot
+/// be bound.
 pub async fn run<N: Net>(env: Env<N>) -> std::io::Result<()> {
     let socket = env.net.bind_udp(PORT).await?;
     env.record(EventKind::ServiceStarted {
@@ -206,8 +229,19 @@ pub async fn run<N: Net>(env: Env<N>) -> std::io::Result<()> {
         port: PORT,
     });
     let mut buf = [0u8; 512];
+    let mut errors_in_a_row = 0;
     loop {
-        let (len, from) = socket.recv_from(&mut buf).await?;
+        let (len, from) = match socket.recv_from(&mut buf).await {
+            Ok(received) => {
+                errors_in_a_row = 0;
+                received
+            }
+            Err(_) => {
+                errors_in_a_row += 1;
+                tokio::time::sleep(recv_backoff(errors_in_a_row)).await;
+                continue;
+            }
+        };
         let received = env.clock.wall();
         if let Ok(request) = Packet::decode(&buf[..len])
             && let Some(reply) = answer(&request, received, env.clock.wall())
@@ -217,9 +251,25 @@ pub async fn run<N: Net>(env: Env<N>) -> std::io::Result<()> {
                 what: "NTP time request".to_string(),
                 status: None,
             });
-            socket.send_to(&reply.encode(), from).await?;
+            // A reply that cannot be sent (to source port 0, say) is lost, as the network
+            // could have lost it; there is no event kind for it.
+            if let Err(lost) = socket.send_to(&reply.encode(), from).await {
+                drop(lost);
+            }
         }
     }
+}
+
+/// How long to wait before the next receive after `errors_in_a_row` failed ones:
+/// nothing after the first, then [`RECV_BACKOFF_MIN_MS`] doubling up to
+/// [`RECV_BACKOFF_MAX_MS`].
+fn recv_backoff(errors_in_a_row: u32) -> Duration {
+    let doublings = errors_in_a_row.saturating_sub(2).min(16);
+    let ms = match errors_in_a_row {
+        0 | 1 => 0,
+        _ => RECV_BACKOFF_MIN_MS << doublings,
+    };
+    Duration::from_millis(ms.min(RECV_BACKOFF_MAX_MS))
 }
 
 /// Asks `server` for the time; returns (offset, delay), waiting at most `timeout`.

@@ -120,3 +120,67 @@ fn round_trip_over_simulated_udp() {
     });
     sim.run().unwrap();
 }
+
+/// Proves the wait after failed receives in a row: none after the first, then 10 ms
+/// doubling, never more than RECV_BACKOFF_MAX_MS (1 s).
+#[test]
+fn recv_backoff_doubles_up_to_its_bound() {
+    let ms = |n| recv_backoff(n).as_millis();
+    assert_eq!([ms(0), ms(1), ms(2), ms(3), ms(4)], [0, 0, 10, 20, 40]);
+    assert_eq!(
+        [ms(8), ms(9), ms(100), ms(u32::MAX)],
+        [640, 1000, 1000, 1000]
+    );
+}
+
+/// A 48-byte request whose first byte is `li_vn_mode`, poll 6 (64 s), precision -20, and
+/// transmit time 0x0123_4567_89ab_cdef; everything else zero.
+fn raw_request(li_vn_mode: u8) -> [u8; 48] {
+    let mut bytes = [0u8; 48];
+    bytes[0] = li_vn_mode;
+    bytes[2] = 6;
+    bytes[3] = 0xec;
+    bytes[40..48].copy_from_slice(&[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
+    bytes
+}
+
+/// Proves which of the 64 version/mode pairs get a reply: a client request (mode 3) of
+/// version 4 (RFC 5905) or 3 (RFC 1305, which NTPv4 stays compatible with); nothing for
+/// versions 0-2 and 5-7, nor for any other mode.
+#[test]
+fn answers_client_requests_of_versions_3_and_4_only() {
+    let t2 = Duration::from_secs(1_767_225_600);
+    for version in 0..8u8 {
+        for mode in 0..8u8 {
+            let request = Packet::decode(&raw_request((version << 3) | mode)).unwrap();
+            let answered = answer(&request, t2, t2).is_some();
+            assert_eq!(
+                answered,
+                mode == 3 && (version == 3 || version == 4),
+                "version {version}, mode {mode}"
+            );
+        }
+    }
+}
+
+/// Proves the server's reply byte for byte, to a version 4 and a version 3 request: the
+/// request's version back with mode 4, stratum 2, its poll, precision -20, no root delay
+/// or dispersion, reference id `SIMU`, reference and transmit time the send time (T3),
+/// origin the request's transmit time, receive time its arrival (T2).
+#[test]
+fn reply_byte_for_byte() {
+    // T2 2026-01-01T00:00:00.5Z (0xed003780 s since 1900 and half a second), T3 a
+    // quarter second later.
+    let t2 = Duration::from_millis(1_767_225_600_500);
+    let t3 = t2 + Duration::from_millis(250);
+    let receive = [0xed, 0x00, 0x37, 0x80, 0x80, 0x00, 0x00, 0x00];
+    let send = [0xed, 0x00, 0x37, 0x80, 0xc0, 0x00, 0x00, 0x00];
+    let origin = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef];
+    for version in [3u8, 4] {
+        let request = Packet::decode(&raw_request((version << 3) | 3)).unwrap();
+        let reply = answer(&request, t2, t3).expect("answered").encode();
+        let head = [(version << 3) | 4, 2, 6, 0xec, 0, 0, 0, 0, 0, 0, 0, 0];
+        let expected = [&head[..], b"SIMU", &send, &origin, &receive, &send].concat();
+        assert_eq!(reply.to_vec(), expected, "version {version}");
+    }
+}
