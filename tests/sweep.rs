@@ -10,7 +10,9 @@
 //! within `converge_within` of the last fault.
 //!
 //! To stay fast enough for CI the sweep runs the scenario files with a lighter load
-//! (10 requests/s), a 10 ms tick and TLS off (see `sweep`), and shifts every seed's fault times by up to 10 s
+//! (10 requests/s), the coarsest tick the loader allows (2 ms; README, "Choosing a
+//! tick") and TLS off (see `sweep`), on [`SEEDS_CI`] seeds ([`SEEDS_LONG`] with
+//! `HARNESS_LONG=1`), and shifts every seed's fault times by up to 10 s
 //! (by the seed), so faults land at different points of the heartbeat and election
 //! cycles; the faults, timeouts and replica-set settings are the files' own. Seeds run on
 //! two threads, one independent simulation per seed.
@@ -24,8 +26,19 @@ use harness::report::Outcome;
 use harness::scenario::{self, Scenario, executor};
 use harness::services::replica_set::RsEvent;
 
-/// Seeds per scenario.
-const SEEDS: u64 = 200;
+/// Seeds per scenario in `cargo test` (CI).
+const SEEDS_CI: u64 = 40;
+/// Seeds per scenario with `HARNESS_LONG=1`.
+const SEEDS_LONG: u64 = 200;
+
+/// How many seeds this run sweeps: [`SEEDS_LONG`] when `HARNESS_LONG=1`, else
+/// [`SEEDS_CI`].
+fn seeds() -> u64 {
+    match std::env::var("HARNESS_LONG").as_deref() {
+        Ok("1") => SEEDS_LONG,
+        _ => SEEDS_CI,
+    }
+}
 
 /// The verdicts that must hold on every seed (availability and timing may vary).
 const SAFETY: [&str; 6] = [
@@ -121,7 +134,7 @@ fn check(
 fn sweep(file: &str, exactly_once: bool, story: Option<Story>) {
     let mut scenario = scenario::load(Path::new(file)).unwrap_or_else(|e| panic!("{e}"));
     scenario.load.rate_per_s = 10.0;
-    scenario.tick = Duration::from_millis(10);
+    scenario.tick = harness::scenario::load::TICK_RANGE.1;
     // TLS off: every user's request is a new connection with a full handshake, real
     // ECDSA and ECDHE arithmetic that made the sweeps over twice as slow (primary-loss's
     // 200 seeds: 107.7 s with it, 49.1 s without, `cargo test --test sweep primary_loss`
@@ -130,7 +143,7 @@ fn sweep(file: &str, exactly_once: bool, story: Option<Story>) {
     scenario.topology.tls.enabled = false;
     let started = std::time::Instant::now();
     let failures: Vec<String> = std::thread::scope(|s| {
-        let halves = [(1..=SEEDS).step_by(2), (2..=SEEDS).step_by(2)];
+        let halves = [(1..=seeds()).step_by(2), (2..=seeds()).step_by(2)];
         let workers: Vec<_> = halves
             .into_iter()
             .map(|seeds| {
@@ -149,13 +162,15 @@ fn sweep(file: &str, exactly_once: bool, story: Option<Story>) {
     });
     let wall = started.elapsed().as_secs_f64();
     eprintln!(
-        "{file}: {SEEDS} seeds in {wall:.1}s ({:.1} seeds/s)",
-        SEEDS as f64 / wall
+        "{file}: {} seeds in {wall:.1}s ({:.1} seeds/s)",
+        seeds(),
+        seeds() as f64 / wall
     );
     assert!(
         failures.is_empty(),
-        "{} of {SEEDS} seeds broke safety:\n{}",
+        "{} of {} seeds broke safety:\n{}",
         failures.len(),
+        seeds(),
         failures.join("\n")
     );
 }
