@@ -117,8 +117,8 @@ enum Command {
         /// This host's wall clock against the machine's ("10m", "-2s"; at most a day).
         #[arg(long, value_name = "DURATION", value_parser = harness::serve::parse_offset, allow_hyphen_values = true)]
         clock_offset: Option<i64>,
-        /// lb (https mode) or node (tcp mode): write the CA of the served certificate
-        /// here, as PEM.
+        /// lb (https mode), node (tcp mode) or smtp (its STARTTLS certificate): write the
+        /// CA of the served certificate here, as PEM.
         #[arg(long, value_name = "PATH")]
         ca_out: Option<PathBuf>,
     },

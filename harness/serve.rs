@@ -34,7 +34,9 @@
 //!   generates its own, so tcp-mode nodes that a client must verify with one CA are given
 //!   the scenario's certificate files (`[topology.tls] certificate`, as
 //!   `tests/fixtures/serve/tcp.toml` does). A served tcp-mode balancer's checks speak TLS
-//!   to the nodes without verifying them, as HAProxy's `check-ssl verify none`.
+//!   to the nodes without verifying them, as HAProxy's `check-ssl verify none`. A
+//!   served relay's STARTTLS certificate is its own, always generated, for
+//!   `smtp.<domain>` and the listen address (`--ca-out` writes its CA too).
 //! - Events are not kept (a served service runs as long as its user wants): each one is
 //!   handed to the caller as it happens ([`Recorder::streaming`]); `harness serve` prints
 //!   them as JSON lines through [`event_output`], a bounded queue to a writer thread, so
