@@ -809,6 +809,25 @@ restart = { node = "node-2" }
         }
     }
 
+    /// Proves a topology key whose name holds brackets or dots (an address or a priority
+    /// for a host that does not exist) is an error at its line, not a panic (found by
+    /// tests/loader_fuzz.rs: "keys are written with numeric indexes").
+    #[test]
+    fn odd_key_names_are_errors() {
+        for (table, name, line) in [
+            ("addresses", "\"node[x\" = [\"10.0.1.99\"]", 15),
+            ("addresses", "\"node-9[1]\" = [\"10.0.1.99\"]", 15),
+            ("replica_set.priority", "\"a.b[c]\" = 1", 15),
+            ("replica_set.priority", "\"x]\" = 1", 15),
+        ] {
+            let text = format!("{GOOD}\n[topology.{table}]\n{name}\n");
+            let e = err(&text);
+            assert_eq!(e.line, line, "{name}: {e}");
+            assert!(e.key.starts_with(&format!("topology.{table}")), "{e}");
+            assert!(e.message.contains("unknown"), "{e}");
+        }
+    }
+
     /// Proves the step sequence is checked: no restart of a node that is up.
     #[test]
     fn sequence_errors() {
