@@ -354,17 +354,19 @@ fn expected_clause(message: &str) -> Option<&str> {
     None
 }
 
-/// A dotted key with list indexes in brackets (`"egress.allow[1]"`) as a key path.
+/// A dotted key with list indexes in brackets (`"egress.allow[1]"`) as a key path. A part
+/// that is not `name[number]` is one key as written: the file's own key names (a host in
+/// `topology.addresses`) may hold brackets and dots, and [`locate`] matches them whole.
 fn parse_key(dotted: &str) -> Vec<Seg> {
     let mut path = Vec::new();
     for part in dotted.split('.') {
-        match part.split_once('[') {
-            Some((name, index)) => {
+        let indexed = part
+            .strip_suffix(']')
+            .and_then(|p| p.split_once('['))
+            .and_then(|(name, index)| Some((name, index.parse::<usize>().ok()?)));
+        match indexed {
+            Some((name, i)) => {
                 path.push(Seg::Key(name.to_string()));
-                let i = index
-                    .trim_end_matches(']')
-                    .parse()
-                    .expect("keys are written with numeric indexes");
                 path.push(Seg::Index(i));
             }
             None => path.push(Seg::Key(part.to_string())),
@@ -476,22 +478,30 @@ fn render(path: &[Seg]) -> String {
 }
 
 /// The span of the deepest part of `path` the document has (a missing key points at the
-/// table that should hold it).
+/// table that should hold it). A key the file writes with dots or brackets in its name
+/// (`"a.b[1]" = 1`) is found as the rest of the path written out.
 fn locate(doc: &ImDocument<&str>, path: &[Seg]) -> Option<Range<usize>> {
     let mut item: &Item = doc.as_item();
     let mut span = None;
-    for seg in path {
-        let next = match seg {
-            Seg::Key(k) => item.get(k.as_str()),
-            Seg::Index(i) => item.get(*i),
+    for (depth, seg) in path.iter().enumerate() {
+        let rest = render(&path[depth..]);
+        let (key, next) = match seg {
+            Seg::Key(k) => match item.get(k.as_str()) {
+                Some(next) => (Some(k.as_str()), Some(next)),
+                None => (Some(rest.as_str()), item.get(rest.as_str())),
+            },
+            Seg::Index(i) => (None, item.get(*i)),
         };
         let Some(next) = next else { break };
-        let key_span = match (seg, item) {
-            (Seg::Key(k), Item::Table(t)) => t.key(k).and_then(|k| k.span()),
+        let key_span = match (key, item) {
+            (Some(k), Item::Table(t)) => t.key(k).and_then(|k| k.span()),
             _ => None,
         };
         span = next.span().or(key_span).or(span);
         item = next;
+        if key == Some(rest.as_str()) && path.len() > depth + 1 {
+            break;
+        }
     }
     span
 }
