@@ -838,6 +838,22 @@ restart = { node = "node-2" }
         }
     }
 
+    /// Proves the expected clause is found in a message whose quotes do not balance: a
+    /// backtick the file wrote into a variant or a key (found by tests/loader_fuzz.rs:
+    /// "unknown variant ``rocess`, expected ..." had no clause).
+    #[test]
+    fn expected_clause_with_unbalanced_quotes() {
+        let e = err(&GOOD.replace(
+            "\"node-2\" }\n\n[[steps]]",
+            "\"node-2\", mode = \"`rocess\" }\n\n[[steps]]",
+        ));
+        assert_eq!(e.expected, "expected `power-off` or `process`", "{e}");
+        let e = err(&GOOD.replace("seed = 1", "se`ed = 1"));
+        assert!(e.expected.starts_with("expected "), "{e}");
+        let e = err(&GOOD.replace("seed = 1", "seed = \"1"));
+        assert!(e.expected.starts_with("expected "), "{e}");
+    }
+
     /// Proves the step sequence is checked: no restart of a node that is up.
     #[test]
     fn sequence_errors() {
