@@ -329,8 +329,15 @@ fn at(
 
 /// The clause of a message that says what was expected: from the first word `expected`
 /// outside a quoted value (`"..."` or `` `...` ``) to the end. Quotes are skipped so that a
-/// value the file holds ("found \"expected x\"") is never taken for the loader's words.
+/// value the file holds ("found \"expected x\"") is never taken for the loader's words;
+/// when the quotes do not balance (a backtick the file wrote into a key), the first word
+/// `expected` anywhere.
 fn expected_clause(message: &str) -> Option<&str> {
+    clause_from(message, true).or_else(|| clause_from(message, false))
+}
+
+/// [`expected_clause`], skipping quoted values or not.
+fn clause_from(message: &str, skip_quoted: bool) -> Option<&str> {
     const WORD: &str = "expected ";
     let mut quote = None;
     let mut escaped = false;
@@ -341,7 +348,7 @@ fn expected_clause(message: &str) -> Option<&str> {
             Some(_) if c == '\\' => escaped = true,
             Some(q) if c == q => quote = None,
             Some(_) => {}
-            None if c == '"' || c == '`' => quote = Some(c),
+            None if skip_quoted && (c == '"' || c == '`') => quote = Some(c),
             None if (previous.is_whitespace() || previous == '(')
                 && message[i..].starts_with(WORD) =>
             {
