@@ -861,6 +861,38 @@ restart = { node = "node-2" }
         assert!(e.expected.starts_with("expected "), "{e}");
     }
 
+    /// Proves the shape errors serde and toml word without an expectation say what was
+    /// expected, at the key: a missing key, a value that should name a variant, an address
+    /// that does not parse (found by tests/loader_fuzz.rs).
+    #[test]
+    fn shape_errors_say_what_was_expected() {
+        let crash = "crash = { node = \"node-2\" }";
+        let cases = [
+            (GOOD.replace("at = \"10s\"\n", ""), "steps[0].at", 6),
+            (GOOD.replace("name = \"t\"\n", ""), "name", 1),
+            (
+                GOOD.replace(crash, "crash = { node = \"node-2\", mode = 5 }"),
+                "steps[0].crash.mode",
+                8,
+            ),
+            (
+                GOOD.replace(crash, "crash = { node = \"node-2\", mode = {} }"),
+                "steps[0].crash.mode",
+                8,
+            ),
+            (
+                format!("{GOOD}[topology.dev]\nsmtp_relay = \"10.0.1\"\n"),
+                "topology.dev.smtp_relay",
+                14,
+            ),
+        ];
+        for (text, key, line) in cases {
+            let e = err(&text);
+            assert_eq!((e.key.as_str(), e.line), (key, line), "{e}");
+            assert!(e.expected.starts_with("expected "), "{e}");
+        }
+    }
+
     /// Proves the step sequence is checked: no restart of a node that is up.
     #[test]
     fn sequence_errors() {
