@@ -237,9 +237,10 @@ impl<'a> Source<'a> {
         serde_path_to_error::deserialize(toml::Deserializer::new(self.text)).map_err(|e| {
             let mut path = segments(e.path());
             let inner = e.into_inner();
-            let message = one_line(inner.message());
+            let message = shape_message(one_line(inner.message()), path.is_empty());
             // serde_path_to_error usually ends the path with the unknown key already; make
-            // sure it does, so the key is always named.
+            // sure it does, so the key is always named. (A missing key's path is the table
+            // that lacks it, and the message names the key.)
             if let Some(field) = unknown_field(&message)
                 && path.last() != Some(&Seg::Key(field.clone()))
             {
@@ -467,6 +468,52 @@ fn segments(path: &serde_path_to_error::Path) -> Vec<Seg> {
 fn unknown_field(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field `")?;
     Some(rest[..rest.find('`')?].to_string())
+}
+
+/// serde names a missing key only in its message: "missing field `x`".
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+/// What was expected, for the shape errors serde, toml and the standard library word
+/// without it, by how their message starts.
+const SHAPE_EXPECTED: &[(&str, &str)] = &[
+    (
+        "wanted string or table",
+        "expected a string naming one of the key's values, as scenarios/node-loss.toml shows",
+    ),
+    (
+        "wanted exactly 1 element",
+        "expected a string naming one of the key's values, as scenarios/node-loss.toml shows",
+    ),
+    (
+        "invalid IPv4 address syntax",
+        "expected an IPv4 address such as \"10.0.1.25\"",
+    ),
+];
+
+/// A shape error's message, with what was expected when serde's or toml's words lack it;
+/// `top` when the error is about the top level of the file, not a table in it.
+fn shape_message(message: String, top: bool) -> String {
+    if expected_clause(&message).is_some() {
+        return message;
+    }
+    if let Some(field) = missing_field(&message) {
+        let place = if top {
+            "at the top of the file"
+        } else {
+            "in this table"
+        };
+        return format!("{message}; expected `{field}` {place} (it has no default)");
+    }
+    match SHAPE_EXPECTED
+        .iter()
+        .find(|(start, _)| message.starts_with(start))
+    {
+        Some((_, expected)) => format!("{message}; {expected}"),
+        None => message,
+    }
 }
 
 fn render(path: &[Seg]) -> String {
@@ -862,14 +909,15 @@ restart = { node = "node-2" }
     }
 
     /// Proves the shape errors serde and toml word without an expectation say what was
-    /// expected, at the key: a missing key, a value that should name a variant, an address
-    /// that does not parse (found by tests/loader_fuzz.rs).
+    /// expected: a missing key (at the table that lacks it, which the key names), a value
+    /// that should name a variant, an address that does not parse (found by
+    /// tests/loader_fuzz.rs).
     #[test]
     fn shape_errors_say_what_was_expected() {
         let crash = "crash = { node = \"node-2\" }";
         let cases = [
-            (GOOD.replace("at = \"10s\"\n", ""), "steps[0].at", 6),
-            (GOOD.replace("name = \"t\"\n", ""), "name", 1),
+            (GOOD.replace("at = \"10s\"\n", ""), "steps[0]", 6),
+            (GOOD.replace("name = \"t\"\n", ""), "", 1),
             (
                 GOOD.replace(crash, "crash = { node = \"node-2\", mode = 5 }"),
                 "steps[0].crash.mode",
