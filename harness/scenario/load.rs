@@ -941,6 +941,37 @@ restart = { node = "node-2" }
         }
     }
 
+    /// Proves every error about the meaning of steps and addresses says what was expected,
+    /// not only what is wrong (found by tests/loader_fuzz.rs: "no partition to heal at that
+    /// time").
+    #[test]
+    fn meaning_errors_say_what_was_expected() {
+        let step = |s: &str| format!("{GOOD}\n[[steps]]\nat = \"30s\"\n{s}\n");
+        let block =
+            "block = { id = \"db\", from = [\"node-1\"], to = [\"node-2\"], action = \"drop\" }";
+        let cases = [
+            (step("heal = {}"), "steps[2].heal"),
+            (GOOD.replace("restart = {", "crash = {"), "steps[1].crash"),
+            (
+                step(&format!("{block}\n\n[[steps]]\nat = \"40s\"\n{block}")),
+                "steps[3].block",
+            ),
+            (
+                step("clock = { node = \"node-1\", offset = \"1s\", period = \"1s\" }"),
+                "steps[2].clock.period",
+            ),
+            (
+                format!("{GOOD}\n[topology.addresses]\nnode-2 = [\"10.0.1.11\"]\n"),
+                "topology.addresses.node-2",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = err(&text);
+            assert_eq!(e.key, key, "{e}");
+            assert!(e.expected.starts_with("expected "), "{e}");
+        }
+    }
+
     /// Proves the step sequence is checked: no restart of a node that is up.
     #[test]
     fn sequence_errors() {
