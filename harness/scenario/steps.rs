@@ -232,7 +232,8 @@ fn clock(
     if c.strobe.is_none() {
         for (given, key) in [(c.period.is_some(), "period"), (c.lasts.is_some(), "for")] {
             if given {
-                return Err((vec!["clock", key], format!("{key} goes with strobe only")));
+                let message = format!("{key} goes with strobe only; expected it only with strobe");
+                return Err((vec!["clock", key], message));
             }
         }
     }
@@ -499,7 +500,12 @@ fn sequence(steps: &[(usize, Step)]) -> Result<(), Invalid> {
     for (i, step) in steps {
         let problem = match &step.action {
             Action::Crash { node, .. } => (!down.insert(node.clone()))
-                .then(|| ("crash", format!("{node} is already down at that time"))),
+                .then(|| {
+                    let message = format!(
+                        "{node} is already down at that time; expected a restart before it crashes again"
+                    );
+                    ("crash", message)
+                }),
             Action::Restart { node } => (!down.remove(node)).then(|| {
                 (
                     "restart",
@@ -511,11 +517,16 @@ fn sequence(steps: &[(usize, Step)]) -> Result<(), Invalid> {
                 None
             }
             Action::Heal => (!std::mem::take(&mut partitioned))
-                .then(|| ("heal", "no partition to heal at that time".to_string())),
+                .then(|| {
+                    let message = "no partition to heal at that time; expected an earlier isolate, split, one_way or bridge";
+                    ("heal", message.to_string())
+                }),
             Action::Block { id, .. } => (!blocks.insert(id.clone())).then(|| {
                 (
                     "block",
-                    format!("rules {id:?} are already in place at that time"),
+                    format!(
+                        "rules {id:?} are already in place at that time; expected an unblock first, or another id"
+                    ),
                 )
             }),
             Action::Unblock { id } => (!blocks.remove(id)).then(|| {
