@@ -1,6 +1,7 @@
-//! Fuzzing the scenario loader (issue 12): the shipped scenarios in `scenarios/`, mutated,
-//! fed to the loader (`scenario::load::decode`, then `scenario::parse`) and, when one
-//! loads, to the static preflight (`harness::check::check_text`).
+//! Fuzzing the scenario loader (issue 12): the shipped scenarios in `scenarios/` and the
+//! fixtures of `harness check` and `harness serve` ([`CORPUS`]), mutated, fed to the
+//! loader (`scenario::load::decode`, then `scenario::parse`) and, when one loads, to the
+//! static preflight (`harness::check::check_text`).
 //!
 //! Mutations, one to [`MAX_MUTATIONS`] per case: bit flips; deletions; insertions of
 //! interesting bytes and tokens (CR, NUL, a BOM, invalid UTF-8, quotes, brackets, table
@@ -35,6 +36,8 @@ use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunne
 const CI_CASES: u32 = 10_000;
 /// Cases with `HARNESS_LONG=1` (about a minute).
 const LONG_CASES: u32 = 200_000;
+/// The directories whose `.toml` files are mutated.
+const CORPUS: &[&str] = &["scenarios", "tests/fixtures/check", "tests/fixtures/serve"];
 /// The seed CI runs with.
 const SEED: u64 = 12;
 /// Most mutations applied to one scenario in one case.
@@ -309,10 +312,13 @@ fn judge(path: &Path, bytes: &[u8]) -> Result<Outcome, String> {
     }
 }
 
+/// The corpus: the shipped scenarios, and the fixtures of `harness check` and `harness
+/// serve` (topology-only files, and files naming certificate, key and trust files).
 fn shipped() -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/ is readable")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = CORPUS
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("a corpus directory"))
         .map(|e| e.expect("a directory entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();

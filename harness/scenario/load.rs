@@ -972,6 +972,50 @@ restart = { node = "node-2" }
         }
     }
 
+    /// Proves every error about a certificate, key or trust file says what was expected:
+    /// a file that is not there, a wrong PFX password, a certificate that is not X.509, a
+    /// key that does not decode (found by tests/loader_fuzz.rs on the check fixtures).
+    #[test]
+    fn certificate_errors_say_what_was_expected() {
+        let certs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/certs");
+        let at = |name: &str| format!("{:?}", certs.join(name).display().to_string());
+        let pem = |kind: &str| format!("-----BEGIN {kind}-----\nAAAA\n-----END {kind}-----\n");
+        let not_x509 = temp_file("not-x509.pem", pem("CERTIFICATE").as_bytes());
+        let not_a_key = temp_file("not-a-key.key", pem("RSA PRIVATE KEY").as_bytes());
+        let quoted = |p: &Path| format!("{:?}", p.display().to_string());
+        let tls = |certificate: String, second: String| {
+            format!(
+                "{GOOD}\n[topology.tls]\ncertificate = {certificate}\n{second}\ntrust = {}\n",
+                at("trust.pem")
+            )
+        };
+        let cases = [
+            (
+                tls(at("none.pem"), format!("key = {}", at("good.key"))),
+                "topology.tls.certificate",
+            ),
+            (
+                tls(at("good.pfx"), "password = \"wrong\"".to_string()),
+                "topology.tls.password",
+            ),
+            (
+                tls(quoted(&not_x509), format!("key = {}", at("good.key"))),
+                "topology.tls.certificate",
+            ),
+            (
+                tls(at("good.pem"), format!("key = {}", quoted(&not_a_key))),
+                "topology.tls.key",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = err(&text);
+            assert_eq!(e.key, key, "{e}");
+            assert!(e.expected.starts_with("expected "), "{e}");
+        }
+        std::fs::remove_file(not_x509).expect("written above");
+        std::fs::remove_file(not_a_key).expect("written above");
+    }
+
     /// Proves the step sequence is checked: no restart of a node that is up.
     #[test]
     fn sequence_errors() {
