@@ -688,10 +688,14 @@ fn check_expectations(expect: &Expectations, steps: &[Step]) -> Result<(), Inval
             ));
         }
     }
-    if expect.failure_gap.is_some_and(|g| g.is_zero()) {
+    // Bounded above too: the judge adds the gap to a window's end.
+    if expect
+        .failure_gap
+        .is_some_and(|g| g.is_zero() || g > MAX_DURATION)
+    {
         return Err((
             key(&["expect", "failure_gap"]),
-            "expected a gap above 0s".to_string(),
+            "expected a gap above 0s and at most 1h".to_string(),
         ));
     }
     if expect

@@ -242,7 +242,7 @@ pub struct Expectations {
     /// within `failure_gap` of the previous one's end.
     #[serde(default, with = "crate::duration::option")]
     pub failure_window_max: Option<Duration>,
-    /// The gap that separates two failure windows. Default `"2s"`.
+    /// The gap that separates two failure windows. Default `"2s"`; above 0s, at most 1h.
     #[serde(default, with = "crate::duration::option")]
     pub failure_gap: Option<Duration>,
     /// For every crashed node: the load balancer must take it out of rotation within this
