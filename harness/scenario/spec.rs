@@ -57,7 +57,8 @@ pub struct ScenarioSpec {
     /// Overrides of the reference deployment `ha-3`.
     #[serde(default)]
     pub topology: TopologySpec,
-    /// Faults, in any order; they are applied in time order.
+    /// Faults, in any order; they are applied in time order. At most 100,000 once each
+    /// strobe is counted as its flips.
     #[serde(default)]
     pub steps: Vec<StepSpec>,
     /// What must hold for the run to pass.

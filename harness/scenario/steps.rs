@@ -38,6 +38,9 @@ pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step
         {
             let changes =
                 clock(c, step.at, spec.duration, topology).map_err(|(k, m)| (at(&k), m))?;
+            if steps.len() + changes.len() > MAX_STEPS {
+                return Err((at(&["clock", "for"]), too_many(steps.len() + changes.len())));
+            }
             steps.extend(changes.into_iter().map(|(when, change)| {
                 let node = c.node.clone();
                 (
@@ -51,6 +54,9 @@ pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step
             continue;
         }
         let action = action(step, topology).map_err(|(k, m)| (at(&k), m))?;
+        if steps.len() >= MAX_STEPS {
+            return Err((at(&["at"]), too_many(steps.len() + 1)));
+        }
         steps.push((
             i,
             Step {
@@ -62,6 +68,17 @@ pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step
     steps.sort_by_key(|(_, s)| s.at);
     sequence(&steps)?;
     Ok(steps.into_iter().map(|(_, s)| s).collect())
+}
+
+/// Most steps a scenario may hold once its strobes are expanded into their flips: ten
+/// strobes of nearly [`MAX_STROBE_FLIPS`] each. Without it a 1 MiB file of strobes, each
+/// within its own bounds, expands to about 126 million steps (tens of gigabytes).
+pub const MAX_STEPS: usize = 100_000;
+
+fn too_many(count: usize) -> String {
+    format!(
+        "the steps come to {count} with this one, strobe flips included; expected at most {MAX_STEPS} in all (fewer or shorter strobes, or longer periods)"
+    )
 }
 
 /// A key path inside one step, and what is wrong there.
