@@ -178,7 +178,10 @@ fn read(path: &Path, key: &'static str) -> Result<Vec<u8>, CertError> {
     );
     let message = match read_bounded(path, MAX_FILE_BYTES) {
         Ok(bytes) => return Ok(bytes),
-        Err(Refusal::Io(e)) => format!("cannot read {}: {e}", path.display()),
+        Err(Refusal::Io(e)) => format!(
+            "cannot read {}: {e}; expected a readable file (a relative path starts at the scenario file's directory)",
+            path.display()
+        ),
         Err(Refusal::NotAFile(kind)) => format!("{} is {kind}; {expected}", path.display()),
         Err(Refusal::TooLarge) => format!(
             "{} is larger than {MAX_FILE_BYTES} bytes; {expected}",
@@ -250,7 +253,7 @@ pub fn read_certificates(
     for (i, der) in chain.iter().enumerate() {
         if let Err(e) = x509_parser::parse_x509_certificate(der) {
             let message = format!(
-                "{}: certificate {} is not a valid X.509 certificate ({e})",
+                "{}: certificate {} is not a valid X.509 certificate ({e}); expected each CERTIFICATE section to hold one",
                 path.display(),
                 i + 1
             );
@@ -368,7 +371,9 @@ fn public_key(key: &PrivateKeyDer<'_>) -> Result<Vec<u8>, String> {
             .map(|d| d.as_bytes().to_vec())
             .map_err(|e| e.to_string())
     };
-    let bad = |e: &dyn std::fmt::Display| format!("the key does not decode ({e})");
+    let bad = |e: &dyn std::fmt::Display| {
+        format!("the key does not decode ({e}); expected a well-formed private key")
+    };
     match (key, key_algorithm(key)) {
         (PrivateKeyDer::Pkcs1(der), _) => rsa_public(
             rsa::RsaPrivateKey::from_pkcs1_der(der.secret_pkcs1_der()).map_err(|e| bad(&e))?,
@@ -449,7 +454,7 @@ fn read_pfx(
                 "tls.password",
                 Problem::WrongPassword,
                 format!(
-                    "the password does not open {} (its integrity check fails)",
+                    "the password does not open {} (its integrity check fails); expected the password the file was exported with",
                     path.display()
                 ),
             ),
@@ -473,7 +478,10 @@ fn read_pfx(
     for bag in archive.certs {
         let der = bag.cert.as_der().to_vec();
         if let Err(e) = x509_parser::parse_x509_certificate(&der) {
-            let message = format!("{}: a certificate is not valid X.509 ({e})", path.display());
+            let message = format!(
+                "{}: a certificate is not valid X.509 ({e}); expected X.509 certificates in the PFX file",
+                path.display()
+            );
             return Err(error("tls.certificate", Problem::Malformed, message));
         }
         certs.push((der, bag.local_key_id));

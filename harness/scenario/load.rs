@@ -249,9 +249,10 @@ impl<'a> Source<'a> {
         serde_path_to_error::deserialize(toml::Deserializer::new(self.text)).map_err(|e| {
             let mut path = segments(e.path());
             let inner = e.into_inner();
-            let message = one_line(inner.message());
+            let message = shape_message(one_line(inner.message()), path.is_empty());
             // serde_path_to_error usually ends the path with the unknown key already; make
-            // sure it does, so the key is always named.
+            // sure it does, so the key is always named. (A missing key's path is the table
+            // that lacks it, and the message names the key.)
             if let Some(field) = unknown_field(&message)
                 && path.last() != Some(&Seg::Key(field.clone()))
             {
@@ -341,8 +342,15 @@ fn at(
 
 /// The clause of a message that says what was expected: from the first word `expected`
 /// outside a quoted value (`"..."` or `` `...` ``) to the end. Quotes are skipped so that a
-/// value the file holds ("found \"expected x\"") is never taken for the loader's words.
+/// value the file holds ("found \"expected x\"") is never taken for the loader's words;
+/// when the quotes do not balance (a backtick the file wrote into a key), the first word
+/// `expected` anywhere.
 fn expected_clause(message: &str) -> Option<&str> {
+    clause_from(message, true).or_else(|| clause_from(message, false))
+}
+
+/// [`expected_clause`], skipping quoted values or not.
+fn clause_from(message: &str, skip_quoted: bool) -> Option<&str> {
     const WORD: &str = "expected ";
     let mut quote = None;
     let mut escaped = false;
@@ -353,7 +361,7 @@ fn expected_clause(message: &str) -> Option<&str> {
             Some(_) if c == '\\' => escaped = true,
             Some(q) if c == q => quote = None,
             Some(_) => {}
-            None if c == '"' || c == '`' => quote = Some(c),
+            None if skip_quoted && (c == '"' || c == '`') => quote = Some(c),
             None if (previous.is_whitespace() || previous == '(')
                 && message[i..].starts_with(WORD) =>
             {
@@ -366,17 +374,19 @@ fn expected_clause(message: &str) -> Option<&str> {
     None
 }
 
-/// A dotted key with list indexes in brackets (`"egress.allow[1]"`) as a key path.
+/// A dotted key with list indexes in brackets (`"egress.allow[1]"`) as a key path. A part
+/// that is not `name[number]` is one key as written: the file's own key names (a host in
+/// `topology.addresses`) may hold brackets and dots, and [`locate`] matches them whole.
 fn parse_key(dotted: &str) -> Vec<Seg> {
     let mut path = Vec::new();
     for part in dotted.split('.') {
-        match part.split_once('[') {
-            Some((name, index)) => {
+        let indexed = part
+            .strip_suffix(']')
+            .and_then(|p| p.split_once('['))
+            .and_then(|(name, index)| Some((name, index.parse::<usize>().ok()?)));
+        match indexed {
+            Some((name, i)) => {
                 path.push(Seg::Key(name.to_string()));
-                let i = index
-                    .trim_end_matches(']')
-                    .parse()
-                    .expect("keys are written with numeric indexes");
                 path.push(Seg::Index(i));
             }
             None => path.push(Seg::Key(part.to_string())),
@@ -472,6 +482,52 @@ fn unknown_field(message: &str) -> Option<String> {
     Some(rest[..rest.find('`')?].to_string())
 }
 
+/// serde names a missing key only in its message: "missing field `x`".
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+/// What was expected, for the shape errors serde, toml and the standard library word
+/// without it, by how their message starts.
+const SHAPE_EXPECTED: &[(&str, &str)] = &[
+    (
+        "wanted string or table",
+        "expected a string naming one of the key's values, as scenarios/node-loss.toml shows",
+    ),
+    (
+        "wanted exactly 1 element",
+        "expected a string naming one of the key's values, as scenarios/node-loss.toml shows",
+    ),
+    (
+        "invalid IPv4 address syntax",
+        "expected an IPv4 address such as \"10.0.1.25\"",
+    ),
+];
+
+/// A shape error's message, with what was expected when serde's or toml's words lack it;
+/// `top` when the error is about the top level of the file, not a table in it.
+fn shape_message(message: String, top: bool) -> String {
+    if expected_clause(&message).is_some() {
+        return message;
+    }
+    if let Some(field) = missing_field(&message) {
+        let place = if top {
+            "at the top of the file"
+        } else {
+            "in this table"
+        };
+        return format!("{message}; expected `{field}` {place} (it has no default)");
+    }
+    match SHAPE_EXPECTED
+        .iter()
+        .find(|(start, _)| message.starts_with(start))
+    {
+        Some((_, expected)) => format!("{message}; {expected}"),
+        None => message,
+    }
+}
+
 fn render(path: &[Seg]) -> String {
     let mut out = String::new();
     for seg in path {
@@ -488,22 +544,30 @@ fn render(path: &[Seg]) -> String {
 }
 
 /// The span of the deepest part of `path` the document has (a missing key points at the
-/// table that should hold it).
+/// table that should hold it). A key the file writes with dots or brackets in its name
+/// (`"a.b[1]" = 1`) is found as the rest of the path written out.
 fn locate(doc: &ImDocument<&str>, path: &[Seg]) -> Option<Range<usize>> {
     let mut item: &Item = doc.as_item();
     let mut span = None;
-    for seg in path {
-        let next = match seg {
-            Seg::Key(k) => item.get(k.as_str()),
-            Seg::Index(i) => item.get(*i),
+    for (depth, seg) in path.iter().enumerate() {
+        let rest = render(&path[depth..]);
+        let (key, next) = match seg {
+            Seg::Key(k) => match item.get(k.as_str()) {
+                Some(next) => (Some(k.as_str()), Some(next)),
+                None => (Some(rest.as_str()), item.get(rest.as_str())),
+            },
+            Seg::Index(i) => (None, item.get(*i)),
         };
         let Some(next) = next else { break };
-        let key_span = match (seg, item) {
-            (Seg::Key(k), Item::Table(t)) => t.key(k).and_then(|k| k.span()),
+        let key_span = match (key, item) {
+            (Some(k), Item::Table(t)) => t.key(k).and_then(|k| k.span()),
             _ => None,
         };
         span = next.span().or(key_span).or(span);
         item = next;
+        if key == Some(rest.as_str()) && path.len() > depth + 1 {
+            break;
+        }
     }
     span
 }
@@ -633,10 +697,14 @@ fn check_expectations(expect: &Expectations, steps: &[Step]) -> Result<(), Inval
             ));
         }
     }
-    if expect.failure_gap.is_some_and(|g| g.is_zero()) {
+    // Bounded above too: the judge adds the gap to a window's end.
+    if expect
+        .failure_gap
+        .is_some_and(|g| g.is_zero() || g > MAX_DURATION)
+    {
         return Err((
             key(&["expect", "failure_gap"]),
-            "expected a gap above 0s".to_string(),
+            "expected a gap above 0s and at most 1h".to_string(),
         ));
     }
     if expect
@@ -816,6 +884,167 @@ restart = { node = "node-2" }
             assert!(e.message.contains("0xFF"), "{e}");
             assert!(e.expected.contains("UTF-8"), "{e}");
         }
+    }
+
+    /// Proves a topology key whose name holds brackets or dots (an address or a priority
+    /// for a host that does not exist) is an error at its line, not a panic (found by
+    /// tests/loader_fuzz.rs: "keys are written with numeric indexes").
+    #[test]
+    fn odd_key_names_are_errors() {
+        for (table, name, line) in [
+            ("addresses", "\"node[x\" = [\"10.0.1.99\"]", 15),
+            ("addresses", "\"node-9[1]\" = [\"10.0.1.99\"]", 15),
+            ("replica_set.priority", "\"a.b[c]\" = 1", 15),
+            ("replica_set.priority", "\"x]\" = 1", 15),
+        ] {
+            let text = format!("{GOOD}\n[topology.{table}]\n{name}\n");
+            let e = err(&text);
+            assert_eq!(e.line, line, "{name}: {e}");
+            assert!(e.key.starts_with(&format!("topology.{table}")), "{e}");
+            assert!(e.message.contains("unknown"), "{e}");
+        }
+    }
+
+    /// Proves the expected clause is found in a message whose quotes do not balance: a
+    /// backtick the file wrote into a variant or a key (found by tests/loader_fuzz.rs:
+    /// "unknown variant ``rocess`, expected ..." had no clause).
+    #[test]
+    fn expected_clause_with_unbalanced_quotes() {
+        let e = err(&GOOD.replace(
+            "\"node-2\" }\n\n[[steps]]",
+            "\"node-2\", mode = \"`rocess\" }\n\n[[steps]]",
+        ));
+        assert_eq!(e.expected, "expected `power-off` or `process`", "{e}");
+        let e = err(&GOOD.replace("seed = 1", "se`ed = 1"));
+        assert!(e.expected.starts_with("expected "), "{e}");
+        let e = err(&GOOD.replace("seed = 1", "seed = \"1"));
+        assert!(e.expected.starts_with("expected "), "{e}");
+    }
+
+    /// Proves the shape errors serde and toml word without an expectation say what was
+    /// expected: a missing key (at the table that lacks it, which the key names), a value
+    /// that should name a variant, an address that does not parse (found by
+    /// tests/loader_fuzz.rs).
+    #[test]
+    fn shape_errors_say_what_was_expected() {
+        let crash = "crash = { node = \"node-2\" }";
+        let cases = [
+            (GOOD.replace("at = \"10s\"\n", ""), "steps[0]", 6),
+            (GOOD.replace("name = \"t\"\n", ""), "", 1),
+            (
+                GOOD.replace(crash, "crash = { node = \"node-2\", mode = 5 }"),
+                "steps[0].crash.mode",
+                8,
+            ),
+            (
+                GOOD.replace(crash, "crash = { node = \"node-2\", mode = {} }"),
+                "steps[0].crash.mode",
+                8,
+            ),
+            (
+                format!("{GOOD}[topology.dev]\nsmtp_relay = \"10.0.1\"\n"),
+                "topology.dev.smtp_relay",
+                14,
+            ),
+        ];
+        for (text, key, line) in cases {
+            let e = err(&text);
+            assert_eq!((e.key.as_str(), e.line), (key, line), "{e}");
+            assert!(e.expected.starts_with("expected "), "{e}");
+        }
+    }
+
+    /// Proves every error about the meaning of steps and addresses says what was expected,
+    /// not only what is wrong (found by tests/loader_fuzz.rs: "no partition to heal at that
+    /// time").
+    #[test]
+    fn meaning_errors_say_what_was_expected() {
+        let step = |s: &str| format!("{GOOD}\n[[steps]]\nat = \"30s\"\n{s}\n");
+        let block =
+            "block = { id = \"db\", from = [\"node-1\"], to = [\"node-2\"], action = \"drop\" }";
+        let cases = [
+            (step("heal = {}"), "steps[2].heal"),
+            (GOOD.replace("restart = {", "crash = {"), "steps[1].crash"),
+            (
+                step(&format!("{block}\n\n[[steps]]\nat = \"40s\"\n{block}")),
+                "steps[3].block",
+            ),
+            (
+                step("clock = { node = \"node-1\", offset = \"1s\", period = \"1s\" }"),
+                "steps[2].clock.period",
+            ),
+            (
+                format!("{GOOD}\n[topology.addresses]\nnode-2 = [\"10.0.1.11\"]\n"),
+                "topology.addresses.node-2",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = err(&text);
+            assert_eq!(e.key, key, "{e}");
+            assert!(e.expected.starts_with("expected "), "{e}");
+        }
+    }
+
+    /// Proves every error about a certificate, key or trust file says what was expected:
+    /// a file that is not there, a wrong PFX password, a certificate that is not X.509, a
+    /// key that does not decode (found by tests/loader_fuzz.rs on the check fixtures).
+    #[test]
+    fn certificate_errors_say_what_was_expected() {
+        let certs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/certs");
+        let at = |name: &str| format!("{:?}", certs.join(name).display().to_string());
+        let pem = |kind: &str| format!("-----BEGIN {kind}-----\nAAAA\n-----END {kind}-----\n");
+        let not_x509 = temp_file("not-x509.pem", pem("CERTIFICATE").as_bytes());
+        let not_a_key = temp_file("not-a-key.key", pem("RSA PRIVATE KEY").as_bytes());
+        let quoted = |p: &Path| format!("{:?}", p.display().to_string());
+        let tls = |certificate: String, second: String| {
+            format!(
+                "{GOOD}\n[topology.tls]\ncertificate = {certificate}\n{second}\ntrust = {}\n",
+                at("trust.pem")
+            )
+        };
+        let cases = [
+            (
+                tls(at("none.pem"), format!("key = {}", at("good.key"))),
+                "topology.tls.certificate",
+            ),
+            (
+                tls(at("good.pfx"), "password = \"wrong\"".to_string()),
+                "topology.tls.password",
+            ),
+            (
+                tls(quoted(&not_x509), format!("key = {}", at("good.key"))),
+                "topology.tls.certificate",
+            ),
+            (
+                tls(at("good.pem"), format!("key = {}", quoted(&not_a_key))),
+                "topology.tls.key",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = err(&text);
+            assert_eq!(e.key, key, "{e}");
+            assert!(e.expected.starts_with("expected "), "{e}");
+        }
+        std::fs::remove_file(not_x509).expect("written above");
+        std::fs::remove_file(not_a_key).expect("written above");
+    }
+
+    /// Proves the steps a file expands to are bounded in all: ten strobes of 10,000 steps
+    /// each (9,999 flips and the return) load, and an eleventh (every one within its own
+    /// bounds) is refused at the one that passes the bound. Without it, a 1 MiB file of
+    /// strobes expands to about 126 million steps: 200 strobes already take 447 MB to load.
+    #[test]
+    fn steps_are_bounded_in_all() {
+        let strobe = "[[steps]]\nat = \"0s\"\nclock = { node = \"dns\", strobe = [\"0s\", \"1s\"], period = \"100ms\", for = \"999900ms\" }\n";
+        let head = "name = \"bomb\"\nseed = 1\nduration = \"1h\"\n";
+        let ten = format!("{head}{}", strobe.repeat(10));
+        let loaded = parse(Path::new("s.toml"), &ten).expect("within the bound");
+        assert_eq!(loaded.steps.len(), super::super::steps::MAX_STEPS);
+        let eleven = parse(Path::new("s.toml"), &format!("{ten}{strobe}"));
+        let e = eleven.map_or_else(|e| e, |s| panic!("{} steps loaded", s.steps.len()));
+        assert_eq!((e.key.as_str(), e.line), ("steps[10].clock.for", 36), "{e}");
+        assert!(e.message.contains("100000"), "{e}");
+        assert!(e.expected.starts_with("expected "), "{e}");
     }
 
     /// Proves the step sequence is checked: no restart of a node that is up.

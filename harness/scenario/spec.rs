@@ -59,7 +59,8 @@ pub struct ScenarioSpec {
     /// Overrides of the reference deployment `ha-3`.
     #[serde(default)]
     pub topology: TopologySpec,
-    /// Faults, in any order; they are applied in time order.
+    /// Faults, in any order; they are applied in time order. At most 100,000 once each
+    /// strobe is counted as its flips.
     #[serde(default)]
     pub steps: Vec<StepSpec>,
     /// What must hold for the run to pass.
@@ -244,7 +245,7 @@ pub struct Expectations {
     /// within `failure_gap` of the previous one's end.
     #[serde(default, with = "crate::duration::option")]
     pub failure_window_max: Option<Duration>,
-    /// The gap that separates two failure windows. Default `"2s"`.
+    /// The gap that separates two failure windows. Default `"2s"`; above 0s, at most 1h.
     #[serde(default, with = "crate::duration::option")]
     pub failure_gap: Option<Duration>,
     /// For every crashed node: the load balancer must take it out of rotation within this

@@ -38,6 +38,9 @@ pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step
         {
             let changes =
                 clock(c, step.at, spec.duration, topology).map_err(|(k, m)| (at(&k), m))?;
+            if steps.len() + changes.len() > MAX_STEPS {
+                return Err((at(&["clock", "for"]), too_many(steps.len() + changes.len())));
+            }
             steps.extend(changes.into_iter().map(|(when, change)| {
                 let node = c.node.clone();
                 (
@@ -51,6 +54,9 @@ pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step
             continue;
         }
         let action = action(step, topology).map_err(|(k, m)| (at(&k), m))?;
+        if steps.len() >= MAX_STEPS {
+            return Err((at(&["at"]), too_many(steps.len() + 1)));
+        }
         steps.push((
             i,
             Step {
@@ -62,6 +68,17 @@ pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step
     steps.sort_by_key(|(_, s)| s.at);
     sequence(&steps)?;
     Ok(steps.into_iter().map(|(_, s)| s).collect())
+}
+
+/// Most steps a scenario may hold once its strobes are expanded into their flips: ten
+/// strobes of nearly [`MAX_STROBE_FLIPS`] each. Without it a 1 MiB file of strobes, each
+/// within its own bounds, expands to about 126 million steps (tens of gigabytes).
+pub const MAX_STEPS: usize = 100_000;
+
+fn too_many(count: usize) -> String {
+    format!(
+        "the steps come to {count} with this one, strobe flips included; expected at most {MAX_STEPS} in all (fewer or shorter strobes, or longer periods)"
+    )
 }
 
 /// A key path inside one step, and what is wrong there.
@@ -232,7 +249,8 @@ fn clock(
     if c.strobe.is_none() {
         for (given, key) in [(c.period.is_some(), "period"), (c.lasts.is_some(), "for")] {
             if given {
-                return Err((vec!["clock", key], format!("{key} goes with strobe only")));
+                let message = format!("{key} goes with strobe only; expected it only with strobe");
+                return Err((vec!["clock", key], message));
             }
         }
     }
@@ -499,7 +517,12 @@ fn sequence(steps: &[(usize, Step)]) -> Result<(), Invalid> {
     for (i, step) in steps {
         let problem = match &step.action {
             Action::Crash { node, .. } => (!down.insert(node.clone()))
-                .then(|| ("crash", format!("{node} is already down at that time"))),
+                .then(|| {
+                    let message = format!(
+                        "{node} is already down at that time; expected a restart before it crashes again"
+                    );
+                    ("crash", message)
+                }),
             Action::Restart { node } => (!down.remove(node)).then(|| {
                 (
                     "restart",
@@ -511,11 +534,16 @@ fn sequence(steps: &[(usize, Step)]) -> Result<(), Invalid> {
                 None
             }
             Action::Heal => (!std::mem::take(&mut partitioned))
-                .then(|| ("heal", "no partition to heal at that time".to_string())),
+                .then(|| {
+                    let message = "no partition to heal at that time; expected an earlier isolate, split, one_way or bridge";
+                    ("heal", message.to_string())
+                }),
             Action::Block { id, .. } => (!blocks.insert(id.clone())).then(|| {
                 (
                     "block",
-                    format!("rules {id:?} are already in place at that time"),
+                    format!(
+                        "rules {id:?} are already in place at that time; expected an unblock first, or another id"
+                    ),
                 )
             }),
             Action::Unblock { id } => (!blocks.remove(id)).then(|| {

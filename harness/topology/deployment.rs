@@ -249,7 +249,10 @@ fn apply_addresses(spec: &TopologySpec, hosts: &mut [Host]) -> Result<(), Topolo
         if let Some(b) = hosts[..i].iter().find(|b| b.address == a.address) {
             return fail(
                 &format!("addresses.{}", a.name),
-                format!("{} is already {}'s address", a.address, b.name),
+                format!(
+                    "{} is already {}'s address; expected an address no other host has",
+                    a.address, b.name
+                ),
             );
         }
         let IpAddr::V4(v4) = a.address else { continue };
