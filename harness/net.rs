@@ -126,6 +126,20 @@ pub async fn accept_next<L: Listener>(listener: &mut L) -> (L::Stream, SocketAdd
     }
 }
 
+/// How long a socket loop waits before its next try after `errors_in_a_row` failed
+/// receives or accepts: nothing after the first (one bad datagram costs nothing), then
+/// [`ACCEPT_BACKOFF_MIN`] doubling up to [`ACCEPT_BACKOFF_MAX`]. The DNS and NTP servers'
+/// UDP loops use it.
+pub fn error_backoff(errors_in_a_row: u32) -> Duration {
+    let doublings = errors_in_a_row.saturating_sub(2).min(16);
+    match errors_in_a_row {
+        0 | 1 => Duration::ZERO,
+        _ => ACCEPT_BACKOFF_MIN
+            .saturating_mul(1 << doublings)
+            .min(ACCEPT_BACKOFF_MAX),
+    }
+}
+
 /// One line on stderr; a line that cannot be written (stderr closed) is dropped.
 fn log(line: std::fmt::Arguments) {
     use std::io::Write as _;
@@ -189,6 +203,18 @@ pub mod real;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Proves the back-off after socket errors in a row: none after the first, then 10 ms
+    /// doubling, never more than [`ACCEPT_BACKOFF_MAX`] (1 s).
+    #[test]
+    fn error_backoff_doubles_up_to_its_bound() {
+        let ms = |n| error_backoff(n).as_millis();
+        assert_eq!([ms(0), ms(1), ms(2), ms(3), ms(4)], [0, 0, 10, 20, 40]);
+        assert_eq!(
+            [ms(8), ms(9), ms(100), ms(u32::MAX)],
+            [640, 1000, 1000, 1000]
+        );
+    }
     use std::collections::VecDeque;
 
     /// A listener that answers from a script: `Err` entries fail that accept, `Ok`

@@ -20,8 +20,8 @@
 //! Bounds: a TCP connection idle for [`TCP_IDLE_MS`] (no whole query, or an answer left
 //! unread) is closed; at most [`TCP_CONNECTIONS_MAX`] are served at once, and one more is
 //! closed as soon as it is accepted. A failed accept or receive is retried after a
-//! back-off ([`ERROR_BACKOFF_MIN_MS`] doubling to [`ERROR_BACKOFF_MAX_MS`] while errors
-//! come in a row), and a failed send loses that one answer: no client can stop the
+//! back-off ([`crate::net::error_backoff`] and [`crate::net::accept_next`]: 10 ms
+//! doubling to 1 s while errors come in a row), and a failed send loses that one answer: no client can stop the
 //! service (one that sent from source port 0 did, before).
 //!
 //! Left out on purpose: recursion, DNSSEC, EDNS options (COOKIE and the rest are
@@ -47,7 +47,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::env::Env;
 use crate::events::EventKind;
-use crate::net::{Datagrams, Listener, Net};
+use crate::net::{Datagrams, Net};
 
 /// The DNS port.
 pub const PORT: u16 = 53;
@@ -79,13 +79,6 @@ pub const TCP_IDLE_MS: u64 = 10_000;
 
 /// TCP connections served at once; one more is closed as soon as it is accepted.
 pub const TCP_CONNECTIONS_MAX: usize = 64;
-
-/// The wait after the second socket error in a row (a failed accept or receive), in
-/// milliseconds; each further error in a row doubles it, up to [`ERROR_BACKOFF_MAX_MS`].
-pub const ERROR_BACKOFF_MIN_MS: u64 = 10;
-
-/// The longest wait between tries while a socket keeps failing, in milliseconds.
-pub const ERROR_BACKOFF_MAX_MS: u64 = 1_000;
 
 /// The records the server answers for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,7 +254,7 @@ async fn serve_udp<S: Datagrams>(socket: &S, zone: &Zone) {
             }
             Err(_) => {
                 errors_in_a_row += 1;
-                tokio::time::sleep(backoff(errors_in_a_row)).await;
+                tokio::time::sleep(crate::net::error_backoff(errors_in_a_row)).await;
                 continue;
             }
         };
@@ -276,22 +269,11 @@ async fn serve_udp<S: Datagrams>(socket: &S, zone: &Zone) {
 /// Accepts DNS-over-TCP connections for ever, at most [`TCP_CONNECTIONS_MAX`] served at
 /// once: one over the bound is closed as soon as it is accepted (RFC 7766 section 6.2.2
 /// lets a server close connections to manage its resources). A failed accept (out of
-/// file descriptors, say) is retried after [`backoff`].
+/// file descriptors, say) is waited out by [`crate::net::accept_next`].
 async fn serve_tcp<N: Net>(mut listener: N::Listener, zone: Arc<Zone>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(TCP_CONNECTIONS_MAX));
-    let mut errors_in_a_row = 0;
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _peer)) => {
-                errors_in_a_row = 0;
-                stream
-            }
-            Err(_) => {
-                errors_in_a_row += 1;
-                tokio::time::sleep(backoff(errors_in_a_row)).await;
-                continue;
-            }
-        };
+        let (stream, _peer) = crate::net::accept_next(&mut listener).await;
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             drop(stream);
             continue;
@@ -302,18 +284,6 @@ async fn serve_tcp<N: Net>(mut listener: N::Listener, zone: Arc<Zone>) {
             drop(slot);
         });
     }
-}
-
-/// How long to wait before the next try after `errors_in_a_row` failed accepts or
-/// receives: nothing after the first, then [`ERROR_BACKOFF_MIN_MS`] doubling up to
-/// [`ERROR_BACKOFF_MAX_MS`].
-fn backoff(errors_in_a_row: u32) -> Duration {
-    let doublings = errors_in_a_row.saturating_sub(2).min(16);
-    let ms = match errors_in_a_row {
-        0 | 1 => 0,
-        _ => ERROR_BACKOFF_MIN_MS << doublings,
-    };
-    Duration::from_millis(ms.min(ERROR_BACKOFF_MAX_MS))
 }
 
 /// Answers the queries of one TCP connection, in order, each behind its two-byte length

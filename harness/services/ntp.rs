@@ -14,8 +14,8 @@
 //! by more than [`STEP_THRESHOLD`] (128 ms, ntpd's), slew it otherwise, at most
 //! [`MAX_SLEW_PPM`] of the poll interval.
 //!
-//! Bounds: a failed receive is retried after a back-off ([`RECV_BACKOFF_MIN_MS`] doubling
-//! to [`RECV_BACKOFF_MAX_MS`] while failures come in a row), and a reply that cannot be
+//! Bounds: a failed receive is retried after a back-off ([`crate::net::error_backoff`]: 10 ms
+//! doubling to 1 s while failures come in a row), and a reply that cannot be
 //! sent is lost: no client can stop the server (one that sent from source port 0 did,
 //! before).
 //!
@@ -49,11 +49,6 @@ pub const MAX_SLEW_PPM: u64 = 500;
 /// to 4 went with RFC 4330 (ntpd still answers them: its NTP_OLDVERSION is 1). 0 and 5-7
 /// are no NTP version a server replies to.
 pub const VERSIONS_ANSWERED: [u8; 2] = [3, 4];
-/// The wait after the second failed receive in a row, in milliseconds; each further one
-/// in a row doubles it, up to [`RECV_BACKOFF_MAX_MS`].
-pub const RECV_BACKOFF_MIN_MS: u64 = 10;
-/// The longest wait between receives while the socket keeps failing, in milliseconds.
-pub const RECV_BACKOFF_MAX_MS: u64 = 1_000;
 
 /// Association modes the harness uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,7 +233,7 @@ pub async fn run<N: Net>(env: Env<N>) -> std::io::Result<()> {
             }
             Err(_) => {
                 errors_in_a_row += 1;
-                tokio::time::sleep(recv_backoff(errors_in_a_row)).await;
+                tokio::time::sleep(crate::net::error_backoff(errors_in_a_row)).await;
                 continue;
             }
         };
@@ -258,18 +253,6 @@ pub async fn run<N: Net>(env: Env<N>) -> std::io::Result<()> {
             }
         }
     }
-}
-
-/// How long to wait before the next receive after `errors_in_a_row` failed ones:
-/// nothing after the first, then [`RECV_BACKOFF_MIN_MS`] doubling up to
-/// [`RECV_BACKOFF_MAX_MS`].
-fn recv_backoff(errors_in_a_row: u32) -> Duration {
-    let doublings = errors_in_a_row.saturating_sub(2).min(16);
-    let ms = match errors_in_a_row {
-        0 | 1 => 0,
-        _ => RECV_BACKOFF_MIN_MS << doublings,
-    };
-    Duration::from_millis(ms.min(RECV_BACKOFF_MAX_MS))
 }
 
 /// Asks `server` for the time; returns (offset, delay), waiting at most `timeout`.

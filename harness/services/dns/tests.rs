@@ -479,18 +479,6 @@ async fn tcp_carries_what_udp_truncates() {
     serve_connection(stream, &zone).await;
 }
 
-/// Proves the back-off after socket errors in a row: none after the first, then 10 ms
-/// doubling, never more than ERROR_BACKOFF_MAX_MS (1 s).
-#[test]
-fn backoff_doubles_up_to_its_bound() {
-    let ms = |n| backoff(n).as_millis();
-    assert_eq!([ms(0), ms(1), ms(2), ms(3), ms(4)], [0, 0, 10, 20, 40]);
-    assert_eq!(
-        [ms(8), ms(9), ms(100), ms(u32::MAX)],
-        [640, 1000, 1000, 1000]
-    );
-}
-
 /// What a receive gives: a datagram and its sender, or an error.
 type Received = io::Result<(Vec<u8>, SocketAddr)>;
 

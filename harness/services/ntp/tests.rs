@@ -121,18 +121,6 @@ fn round_trip_over_simulated_udp() {
     sim.run().unwrap();
 }
 
-/// Proves the wait after failed receives in a row: none after the first, then 10 ms
-/// doubling, never more than RECV_BACKOFF_MAX_MS (1 s).
-#[test]
-fn recv_backoff_doubles_up_to_its_bound() {
-    let ms = |n| recv_backoff(n).as_millis();
-    assert_eq!([ms(0), ms(1), ms(2), ms(3), ms(4)], [0, 0, 10, 20, 40]);
-    assert_eq!(
-        [ms(8), ms(9), ms(100), ms(u32::MAX)],
-        [640, 1000, 1000, 1000]
-    );
-}
-
 /// A 48-byte request whose first byte is `li_vn_mode`, poll 6 (64 s), precision -20, and
 /// transmit time 0x0123_4567_89ab_cdef; everything else zero.
 fn raw_request(li_vn_mode: u8) -> [u8; 48] {
