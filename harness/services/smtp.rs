@@ -63,6 +63,10 @@ pub const SESSION_MAX: Duration = Duration::from_secs(30 * 60);
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Sessions served at once; one more is told `421` and closed.
 pub const MAX_SESSIONS: usize = 100;
+/// How long telling a connection over [`MAX_SESSIONS`] its `421` may take before it is
+/// closed unanswered: the reply fits any socket buffer, so only a peer that reads nothing
+/// and has filled its window waits this long.
+pub const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 /// Refused commands (`5xx` replies) a session may collect before it is closed with `421`.
 pub const MAX_ERRORS: u32 = 10;
 /// Recipients per message (RFC 5321 section 4.5.3.1.8 asks servers to take at least 100).
@@ -340,8 +344,7 @@ pub async fn run<N: Net>(env: Env<N>, config: SmtpConfig) -> std::io::Result<()>
                 );
                 // A client that cannot take the refusal is refused all the same.
                 let told =
-                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.write_all(busy.as_bytes()))
-                        .await;
+                    tokio::time::timeout(REFUSAL_TIMEOUT, stream.write_all(busy.as_bytes())).await;
                 drop(told);
             });
             continue;
