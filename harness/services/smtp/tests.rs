@@ -65,6 +65,30 @@ fn dialogue_rules() {
     assert_eq!(s.command(b"QUIT\r\n").1, Next::Close);
 }
 
+/// Registers the relay (with [`config`]) on `relay_ip` in `sim` and returns the client
+/// host's environment at `client_ip`; both record to `recorder`.
+fn with_relay(
+    sim: &mut turmoil::Sim<'static>,
+    recorder: &Recorder,
+    relay_ip: IpAddr,
+    client_ip: IpAddr,
+) -> Env<SimNet> {
+    let env = |name: &str, ip| {
+        Env::new(
+            name,
+            SimNet::new(ip, FaultTable::default()),
+            Arc::new(SimClock::new(Duration::ZERO)),
+            recorder.clone(),
+        )
+    };
+    let relay_env = env("smtp", relay_ip);
+    sim.host(relay_ip, move || {
+        let env = relay_env.clone();
+        async move { Ok(run(env, config()).await?) }
+    });
+    env("node-1", client_ip)
+}
+
 /// Proves, in raw bytes over a simulated TCP connection, that the relay greets, answers
 /// an unauthenticated MAIL FROM with 530, and that the nodes' client then delivers a
 /// message that the relay records once with its Message-ID.
@@ -77,23 +101,7 @@ fn raw_bytes_over_a_simulated_connection() {
         .rng_seed(1)
         .epoch(std::time::UNIX_EPOCH)
         .build();
-    let env = {
-        let recorder = recorder.clone();
-        move |name: &str, ip| {
-            Env::new(
-                name,
-                SimNet::new(ip, FaultTable::default()),
-                Arc::new(SimClock::new(Duration::ZERO)),
-                recorder.clone(),
-            )
-        }
-    };
-    let relay_env = env("smtp", relay_ip);
-    sim.host(relay_ip, move || {
-        let env = relay_env.clone();
-        async move { Ok(run(env, config()).await?) }
-    });
-    let client_env = env("node-1", client_ip);
+    let client_env = with_relay(&mut sim, &recorder, relay_ip, client_ip);
     sim.client(client_ip, async move {
         let net = &client_env.net;
         let mut stream = net.connect(SocketAddr::new(relay_ip, PORT)).await?;
@@ -174,20 +182,7 @@ fn client_refuses_cr_and_lf_in_commands() {
         .rng_seed(1)
         .epoch(std::time::UNIX_EPOCH)
         .build();
-    let env = |name: &str, ip| {
-        Env::new(
-            name,
-            SimNet::new(ip, FaultTable::default()),
-            Arc::new(SimClock::new(Duration::ZERO)),
-            recorder.clone(),
-        )
-    };
-    let relay_env = env("smtp", relay_ip);
-    sim.host(relay_ip, move || {
-        let env = relay_env.clone();
-        async move { Ok(run(env, config()).await?) }
-    });
-    let client_env = env("node-1", client_ip);
+    let client_env = with_relay(&mut sim, &recorder, relay_ip, client_ip);
     sim.client(client_ip, async move {
         let injected = "victim@external.example>\r\nDATA\r\nFrom: boss@example.com\r\n\r\nwire money\r\n.\r\nMAIL FROM:<no-reply@example.com>\r\nRCPT TO:<u@example.com";
         let mail = Outgoing {
