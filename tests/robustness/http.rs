@@ -678,7 +678,14 @@ fn a_forged_x_forwarded_for_from_loopback_is_not_believed() {
         seen_client(&mut node, "203.0.113.9"),
         ("127.0.0.1".to_string(), "connection".to_string())
     );
-    let summary = node.seen.first().expect("the summary line").1.clone();
+    // The summary is the first line on stderr; stdout's events may be read before it.
+    let summary = node
+        .seen
+        .iter()
+        .find(|(out, _)| !out)
+        .expect("the summary line")
+        .1
+        .clone();
     assert!(summary.contains("no --trust-proxy"), "{summary}");
     let trust = ["--trust-proxy", "127.0.0.1"];
     let mut trusting = Served::start("node", &https, &trust, None, Events::Read);
