@@ -122,257 +122,323 @@ fn assert_bad(name: &str, text: &str, expected: &str) {
     assert!(!stderr.contains("panicked"), "{name}: {stderr}");
 }
 
+/// The first lines of [`SHORT`]: a scenario's name, seed and duration.
+const HEAD: &str = "name = \"short\"\nseed = 5\nduration = \"20s\"\n\n";
+
+/// What follows [`HEAD`] in a bad scenario.
+enum Body {
+    /// `[[steps]]` on line 5, `at = "5s"` on 6, then this action on 7.
+    Step(&'static str),
+    /// These lines as they are, from line 5.
+    Lines(&'static str),
+    /// `[topology.tls]` on line 5, `enabled = true` on 6, this certificate file on 7, then
+    /// the key file or password on 8, then this trust file if any (fixture files, see
+    /// [`certs`]).
+    Tls(&'static str, Secret, Option<&'static str>),
+}
+
+/// The line after a [`Body::Tls`]'s certificate.
+enum Secret {
+    /// `key = ` this fixture file.
+    Key(&'static str),
+    /// `password = ` this password.
+    Password(&'static str),
+    /// No line: neither a key nor a password.
+    Neither,
+}
+
+use Body::{Lines, Step, Tls};
+use Secret::{Key, Neither, Password};
+
+impl Body {
+    /// The whole scenario, [`HEAD`] included.
+    fn text(&self) -> String {
+        match self {
+            Step(action) => format!("{HEAD}[[steps]]\nat = \"5s\"\n{action}\n"),
+            Lines(lines) => format!("{HEAD}{lines}"),
+            Tls(certificate, secret, trust) => {
+                let secret = match secret {
+                    Key(file) => format!("key = {}\n", cert(file)),
+                    Password(password) => format!("password = \"{password}\"\n"),
+                    Neither => String::new(),
+                };
+                let trust = trust.map_or(String::new(), |t| format!("trust = {}\n", cert(t)));
+                format!(
+                    "{HEAD}[topology.tls]\nenabled = true\ncertificate = {}\n{secret}{trust}",
+                    cert(certificate)
+                )
+            }
+        }
+    }
+}
+
+/// The fixture certificates' directory (the files are made by its make.sh).
+fn certs() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/certs")
+}
+
+/// The path of the fixture file `name`, as a TOML string.
+fn cert(name: &str) -> String {
+    format!("{:?}", certs().join(name).display().to_string())
+}
+
+/// Checks every `(file name, scenario, expected error)` case with [`assert_bad`];
+/// `{certs}` in an expected error stands for [`certs`].
+fn assert_all_bad(cases: &[(&str, Body, &str)]) {
+    let certs = certs().display().to_string();
+    for (name, body, expected) in cases {
+        assert_bad(name, &body.text(), &expected.replace("{certs}", &certs));
+    }
+}
+
+/// Bad partition, firewall, replica-set, clock, egress, NTP and load settings, and the
+/// error each gets.
+const BAD_STEPS: &[(&str, Body, &str)] = &[
+    (
+        "mode.toml",
+        Step("isolate = { node = \"node-1\", mode = \"silent\" }"),
+        ":7:37: steps[0].isolate.mode: unknown variant `silent`, expected `reject` or `drop`",
+    ),
+    (
+        "no-mode.toml",
+        Step("isolate = { node = \"node-1\" }"),
+        ":7:11: steps[0].isolate: missing field `mode`",
+    ),
+    (
+        "host.toml",
+        Step("split = { groups = [[\"node-1\"], [\"nodex\"]], mode = \"drop\" }"),
+        ":7:20: steps[0].split.groups: unknown host \"nodex\"",
+    ),
+    (
+        "overlap.toml",
+        Step("split = { groups = [[\"node-1\"], [\"node-1\"]], mode = \"drop\" }"),
+        "steps[0].split.groups: node-1 is on both sides",
+    ),
+    (
+        "unblock.toml",
+        Step("unblock = { id = \"db\" }"),
+        ":7:11: steps[0].unblock: no rules \"db\" in place",
+    ),
+    (
+        "heal.toml",
+        Step("heal = {}"),
+        ":7:8: steps[0].heal: no partition to heal",
+    ),
+    (
+        "two.toml",
+        Step("heal = {}\ncrash = { node = \"node-1\" }"),
+        ":5:1: steps[0]: expected exactly one action",
+    ),
+    (
+        "port.toml",
+        Step(
+            "block = { id = \"db\", from = [\"node-1\"], to = [\"node-2\"], ports = [70000], action = \"drop\" }",
+        ),
+        "steps[0].block.ports[0]: invalid value: integer `70000`, expected u16",
+    ),
+    (
+        "priority.toml",
+        Lines("[topology.replica_set]\npriority = { node-9 = 2 }\n"),
+        ":6:23: topology.replica_set.priority.node-9: unknown node",
+    ),
+    (
+        "converge.toml",
+        Lines("[expect]\nconverge_within = \"0s\"\n"),
+        ":6:19: expect.converge_within: expected a bound above 0s",
+    ),
+    (
+        "one-way.toml",
+        Step("one_way = { from = [\"node-1\"], to = [\"dbx\"], mode = \"drop\" }"),
+        "steps[0].one_way.to: unknown host \"dbx\"",
+    ),
+    (
+        "bridge.toml",
+        Lines(
+            "[topology]\nnodes = 2\n\n[[steps]]\nat = \"5s\"\nbridge = { node = \"node-1\", mode = \"drop\" }\n",
+        ),
+        "steps[0].bridge.node: expected at least three nodes",
+    ),
+    (
+        "block-id.toml",
+        Step("block = { id = \"\", from = [\"node-1\"], to = [\"node-2\"], action = \"drop\" }"),
+        "steps[0].block.id: expected a non-empty id",
+    ),
+    (
+        "block-from.toml",
+        Step("block = { id = \"x\", from = [], to = [\"node-2\"], action = \"drop\" }"),
+        "steps[0].block.from: expected at least one host",
+    ),
+    (
+        "reserved.toml",
+        Step(
+            "block = { id = \"partition\", from = [\"node-1\"], to = [\"node-2\"], action = \"drop\" }",
+        ),
+        "steps[0].block.id: expected a non-empty id other than \"partition\"",
+    ),
+    (
+        "heartbeat.toml",
+        Lines("[topology.replica_set]\nheartbeat = \"10s\"\n"),
+        "topology.replica_set.heartbeat: expected a heartbeat shorter than",
+    ),
+    (
+        "write.toml",
+        Lines("[topology.replica_set]\nwrite_timeout = \"4s\"\n"),
+        "topology.replica_set.write_timeout: expected a write timeout at least 2s shorter than lb.response_timeout",
+    ),
+    (
+        "shares.toml",
+        Lines("[load]\nsignup_share = 0.9\n"),
+        ":6:16: load.signup_share: expected signup_share + userinfo_share + social_share + dashboard_share at most 1",
+    ),
+    (
+        "failover.toml",
+        Lines("[expect]\nfailover_max = \"2h\"\n"),
+        ":6:16: expect.failover_max: expected a bound of at most 1h",
+    ),
+    (
+        "clock-both.toml",
+        Step("clock = { node = \"node-3\", offset = \"1m\", jump = \"1m\" }"),
+        ":7:9: steps[0].clock: expected exactly one of offset, jump, drift and strobe",
+    ),
+    (
+        "egress-mode.toml",
+        Lines("[topology.egress]\nmode = \"socks\"\n"),
+        ":6:8: topology.egress.mode: unknown variant `socks`, expected `proxy` or `nat`",
+    ),
+    (
+        "egress-allow.toml",
+        Lines("[topology.egress]\nallow = [\"facebook.com\", \"not a name\"]\n"),
+        ":6:26: topology.egress.allow[1]: expected a domain such as \"facebook.com\", found \"not a name\"",
+    ),
+    (
+        "egress-udp.toml",
+        Lines("[topology.egress]\nudp_ports = [123, 0]\n"),
+        "topology.egress.udp_ports: expected ports from 1 to 65535",
+    ),
+    (
+        "egress-key.toml",
+        Lines("[topology.egress]\nallowlist = []\n"),
+        ":6:1: topology.egress.allowlist: unknown field `allowlist`",
+    ),
+    (
+        "egress-idle.toml",
+        Lines("[topology.egress]\nudp_idle = \"0s\"\n"),
+        "topology.egress.udp_idle: expected a duration above 0s and at most 1h",
+    ),
+    (
+        "ntp-timeout.toml",
+        Lines("[topology.ntp]\npoll = \"2s\"\ntimeout = \"2s\"\n"),
+        "topology.ntp.timeout: expected a timeout shorter than ntp.poll",
+    ),
+    (
+        "ntp-server.toml",
+        Lines("[topology.ntp]\nserver = \"pool ntp org\"\n"),
+        "topology.ntp.server: expected a DNS name such as \"pool.ntp.org\"",
+    ),
+    (
+        "ntp-enabled.toml",
+        Lines("[topology.ntp]\nenabled = \"yes\"\n"),
+        "topology.ntp.enabled: invalid type: string \"yes\", expected a boolean",
+    ),
+    (
+        "social-timeout.toml",
+        Lines("[topology.node]\nsocial_timeout = \"5s\"\n"),
+        "topology.node.social_timeout: expected a social login timeout at least 1s shorter than lb.response_timeout",
+    ),
+    (
+        "update-interval.toml",
+        Lines("[topology.node]\nupdate_interval = \"0s\"\n"),
+        "topology.node.update_interval: expected a duration above 0s and at most 1h",
+    ),
+    (
+        "social-share.toml",
+        Lines("[load]\nsocial_share = 1.5\n"),
+        "load.social_share: expected a share from 0 to 1",
+    ),
+    (
+        "clock-drift.toml",
+        Step("clock = { node = \"node-2\", drift = \"200 parts\" }"),
+        "steps[0].clock.drift: \"200 parts\": expected parts per million such as \"200ppm\"",
+    ),
+    (
+        "clock-drift-big.toml",
+        Step("clock = { node = \"node-2\", drift = \"-200000ppm\" }"),
+        "steps[0].clock.drift: \"-200000ppm\": expected at most 100000ppm either way",
+    ),
+    (
+        "clock-period-alone.toml",
+        Step("clock = { node = \"node-2\", jump = \"1s\", period = \"1s\" }"),
+        "steps[0].clock.period: period goes with strobe only",
+    ),
+    (
+        "clock-strobe-three.toml",
+        Step(
+            "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\", \"2m\"], period = \"1s\", for = \"10s\" }",
+        ),
+        "steps[0].clock.strobe: expected two offsets to alternate between, found 3",
+    ),
+    (
+        "clock-strobe-no-period.toml",
+        Step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], for = \"10s\" }"),
+        "steps[0].clock.period: expected a period with strobe",
+    ),
+    (
+        "clock-strobe-fast.toml",
+        Step(
+            "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"10ms\", for = \"10s\" }",
+        ),
+        "steps[0].clock.period: expected at least 100ms",
+    ),
+    (
+        "clock-strobe-long.toml",
+        Step(
+            "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"1s\", for = \"1h\" }",
+        ),
+        "steps[0].clock.for: the strobe ends at 3605s, at or past the run's end",
+    ),
+    (
+        "clock-strobe-huge.toml",
+        Step(
+            "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"1s\", for = \"18446744073709551615s\" }",
+        ),
+        "steps[0].clock.for: the strobe ends beyond any run, at or past the run's end",
+    ),
+    (
+        "clock-strobe-short.toml",
+        Step(
+            "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"2s\", for = \"1s\" }",
+        ),
+        "steps[0].clock.for: expected at least one period (2s)",
+    ),
+    (
+        "clock-strobe-for.toml",
+        Step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"1s\" }"),
+        "steps[0].clock.for: expected how long the strobe lasts (for)",
+    ),
+    (
+        "clock-strobe-offset.toml",
+        Step(
+            "clock = { node = \"node-2\", strobe = [\"0s\", \"2d\"], period = \"1s\", for = \"5s\" }",
+        ),
+        "steps[0].clock.strobe: expected at most a day either way",
+    ),
+    (
+        "clock-bad.toml",
+        Step("clock = { node = \"node-3\", jump = \"ten minutes\" }"),
+        "steps[0].clock.jump: invalid duration \"ten minutes\"",
+    ),
+    (
+        "clock-host.toml",
+        Step("clock = { node = \"node-9\", jump = \"1m\" }"),
+        "steps[0].clock.node: unknown host \"node-9\"",
+    ),
+];
+
 /// Proves the partition, firewall and replica-set keys follow the same rules: one error
 /// line with file:line:column and key, exit 2.
 #[test]
 fn bad_partition_and_firewall_steps() {
-    let head = "name = \"short\"\nseed = 5\nduration = \"20s\"\n\n";
-    let step = |body: &str| format!("{head}[[steps]]\nat = \"5s\"\n{body}\n");
-    let cases = [
-        (
-            "mode.toml",
-            step("isolate = { node = \"node-1\", mode = \"silent\" }"),
-            ":7:37: steps[0].isolate.mode: unknown variant `silent`, expected `reject` or `drop`",
-        ),
-        (
-            "no-mode.toml",
-            step("isolate = { node = \"node-1\" }"),
-            ":7:11: steps[0].isolate: missing field `mode`",
-        ),
-        (
-            "host.toml",
-            step("split = { groups = [[\"node-1\"], [\"nodex\"]], mode = \"drop\" }"),
-            ":7:20: steps[0].split.groups: unknown host \"nodex\"",
-        ),
-        (
-            "overlap.toml",
-            step("split = { groups = [[\"node-1\"], [\"node-1\"]], mode = \"drop\" }"),
-            "steps[0].split.groups: node-1 is on both sides",
-        ),
-        (
-            "unblock.toml",
-            step("unblock = { id = \"db\" }"),
-            ":7:11: steps[0].unblock: no rules \"db\" in place",
-        ),
-        (
-            "heal.toml",
-            step("heal = {}"),
-            ":7:8: steps[0].heal: no partition to heal",
-        ),
-        (
-            "two.toml",
-            step("heal = {}\ncrash = { node = \"node-1\" }"),
-            ":5:1: steps[0]: expected exactly one action",
-        ),
-        (
-            "port.toml",
-            step(
-                "block = { id = \"db\", from = [\"node-1\"], to = [\"node-2\"], ports = [70000], action = \"drop\" }",
-            ),
-            "steps[0].block.ports[0]: invalid value: integer `70000`, expected u16",
-        ),
-        (
-            "priority.toml",
-            format!("{head}[topology.replica_set]\npriority = {{ node-9 = 2 }}\n"),
-            ":6:23: topology.replica_set.priority.node-9: unknown node",
-        ),
-        (
-            "converge.toml",
-            format!("{head}[expect]\nconverge_within = \"0s\"\n"),
-            ":6:19: expect.converge_within: expected a bound above 0s",
-        ),
-        (
-            "one-way.toml",
-            step("one_way = { from = [\"node-1\"], to = [\"dbx\"], mode = \"drop\" }"),
-            "steps[0].one_way.to: unknown host \"dbx\"",
-        ),
-        (
-            "bridge.toml",
-            format!(
-                "{head}[topology]\nnodes = 2\n\n[[steps]]\nat = \"5s\"\nbridge = {{ node = \"node-1\", mode = \"drop\" }}\n"
-            ),
-            "steps[0].bridge.node: expected at least three nodes",
-        ),
-        (
-            "block-id.toml",
-            step(
-                "block = { id = \"\", from = [\"node-1\"], to = [\"node-2\"], action = \"drop\" }",
-            ),
-            "steps[0].block.id: expected a non-empty id",
-        ),
-        (
-            "block-from.toml",
-            step("block = { id = \"x\", from = [], to = [\"node-2\"], action = \"drop\" }"),
-            "steps[0].block.from: expected at least one host",
-        ),
-        (
-            "reserved.toml",
-            step(
-                "block = { id = \"partition\", from = [\"node-1\"], to = [\"node-2\"], action = \"drop\" }",
-            ),
-            "steps[0].block.id: expected a non-empty id other than \"partition\"",
-        ),
-        (
-            "heartbeat.toml",
-            format!("{head}[topology.replica_set]\nheartbeat = \"10s\"\n"),
-            "topology.replica_set.heartbeat: expected a heartbeat shorter than",
-        ),
-        (
-            "write.toml",
-            format!("{head}[topology.replica_set]\nwrite_timeout = \"4s\"\n"),
-            "topology.replica_set.write_timeout: expected a write timeout at least 2s shorter than lb.response_timeout",
-        ),
-        (
-            "shares.toml",
-            format!("{head}[load]\nsignup_share = 0.9\n"),
-            ":6:16: load.signup_share: expected signup_share + userinfo_share + social_share + dashboard_share at most 1",
-        ),
-        (
-            "failover.toml",
-            format!("{head}[expect]\nfailover_max = \"2h\"\n"),
-            ":6:16: expect.failover_max: expected a bound of at most 1h",
-        ),
-        (
-            "clock-both.toml",
-            step("clock = { node = \"node-3\", offset = \"1m\", jump = \"1m\" }"),
-            ":7:9: steps[0].clock: expected exactly one of offset, jump, drift and strobe",
-        ),
-        (
-            "egress-mode.toml",
-            format!("{head}[topology.egress]\nmode = \"socks\"\n"),
-            ":6:8: topology.egress.mode: unknown variant `socks`, expected `proxy` or `nat`",
-        ),
-        (
-            "egress-allow.toml",
-            format!("{head}[topology.egress]\nallow = [\"facebook.com\", \"not a name\"]\n"),
-            ":6:26: topology.egress.allow[1]: expected a domain such as \"facebook.com\", found \"not a name\"",
-        ),
-        (
-            "egress-udp.toml",
-            format!("{head}[topology.egress]\nudp_ports = [123, 0]\n"),
-            "topology.egress.udp_ports: expected ports from 1 to 65535",
-        ),
-        (
-            "egress-key.toml",
-            format!("{head}[topology.egress]\nallowlist = []\n"),
-            ":6:1: topology.egress.allowlist: unknown field `allowlist`",
-        ),
-        (
-            "egress-idle.toml",
-            format!("{head}[topology.egress]\nudp_idle = \"0s\"\n"),
-            "topology.egress.udp_idle: expected a duration above 0s and at most 1h",
-        ),
-        (
-            "ntp-timeout.toml",
-            format!("{head}[topology.ntp]\npoll = \"2s\"\ntimeout = \"2s\"\n"),
-            "topology.ntp.timeout: expected a timeout shorter than ntp.poll",
-        ),
-        (
-            "ntp-server.toml",
-            format!("{head}[topology.ntp]\nserver = \"pool ntp org\"\n"),
-            "topology.ntp.server: expected a DNS name such as \"pool.ntp.org\"",
-        ),
-        (
-            "ntp-enabled.toml",
-            format!("{head}[topology.ntp]\nenabled = \"yes\"\n"),
-            "topology.ntp.enabled: invalid type: string \"yes\", expected a boolean",
-        ),
-        (
-            "social-timeout.toml",
-            format!("{head}[topology.node]\nsocial_timeout = \"5s\"\n"),
-            "topology.node.social_timeout: expected a social login timeout at least 1s shorter than lb.response_timeout",
-        ),
-        (
-            "update-interval.toml",
-            format!("{head}[topology.node]\nupdate_interval = \"0s\"\n"),
-            "topology.node.update_interval: expected a duration above 0s and at most 1h",
-        ),
-        (
-            "social-share.toml",
-            format!("{head}[load]\nsocial_share = 1.5\n"),
-            "load.social_share: expected a share from 0 to 1",
-        ),
-        (
-            "clock-drift.toml",
-            step("clock = { node = \"node-2\", drift = \"200 parts\" }"),
-            "steps[0].clock.drift: \"200 parts\": expected parts per million such as \"200ppm\"",
-        ),
-        (
-            "clock-drift-big.toml",
-            step("clock = { node = \"node-2\", drift = \"-200000ppm\" }"),
-            "steps[0].clock.drift: \"-200000ppm\": expected at most 100000ppm either way",
-        ),
-        (
-            "clock-period-alone.toml",
-            step("clock = { node = \"node-2\", jump = \"1s\", period = \"1s\" }"),
-            "steps[0].clock.period: period goes with strobe only",
-        ),
-        (
-            "clock-strobe-three.toml",
-            step(
-                "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\", \"2m\"], period = \"1s\", for = \"10s\" }",
-            ),
-            "steps[0].clock.strobe: expected two offsets to alternate between, found 3",
-        ),
-        (
-            "clock-strobe-no-period.toml",
-            step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], for = \"10s\" }"),
-            "steps[0].clock.period: expected a period with strobe",
-        ),
-        (
-            "clock-strobe-fast.toml",
-            step(
-                "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"10ms\", for = \"10s\" }",
-            ),
-            "steps[0].clock.period: expected at least 100ms",
-        ),
-        (
-            "clock-strobe-long.toml",
-            step(
-                "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"1s\", for = \"1h\" }",
-            ),
-            "steps[0].clock.for: the strobe ends at 3605s, at or past the run's end",
-        ),
-        (
-            "clock-strobe-huge.toml",
-            step(
-                "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"1s\", for = \"18446744073709551615s\" }",
-            ),
-            "steps[0].clock.for: the strobe ends beyond any run, at or past the run's end",
-        ),
-        (
-            "clock-strobe-short.toml",
-            step(
-                "clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"2s\", for = \"1s\" }",
-            ),
-            "steps[0].clock.for: expected at least one period (2s)",
-        ),
-        (
-            "clock-strobe-for.toml",
-            step("clock = { node = \"node-2\", strobe = [\"0s\", \"1m\"], period = \"1s\" }"),
-            "steps[0].clock.for: expected how long the strobe lasts (for)",
-        ),
-        (
-            "clock-strobe-offset.toml",
-            step(
-                "clock = { node = \"node-2\", strobe = [\"0s\", \"2d\"], period = \"1s\", for = \"5s\" }",
-            ),
-            "steps[0].clock.strobe: expected at most a day either way",
-        ),
-        (
-            "clock-bad.toml",
-            step("clock = { node = \"node-3\", jump = \"ten minutes\" }"),
-            "steps[0].clock.jump: invalid duration \"ten minutes\"",
-        ),
-        (
-            "clock-host.toml",
-            step("clock = { node = \"node-9\", jump = \"1m\" }"),
-            "steps[0].clock.node: unknown host \"node-9\"",
-        ),
-    ];
-    for (name, text, expected) in cases {
-        assert_bad(name, &text, expected);
-    }
+    assert_all_bad(BAD_STEPS);
 }
 
 /// Proves exit 0 when every expectation holds, exit 1 with the seed and the reproducing
@@ -422,135 +488,195 @@ fn exit_codes_seed_and_json() {
     assert!(json["totals"]["sent"].as_u64().unwrap() > 100);
 }
 
+/// Bad certificate files and issue-5 topology fields, and the error each gets.
+const BAD_CERTIFICATES_AND_FIELDS: &[(&str, Body, &str)] = &[
+    (
+        "cert-unreadable.toml",
+        Tls("none.pem", Key("good.key"), Some("trust.pem")),
+        ":7:15: topology.tls.certificate: cannot read ",
+    ),
+    (
+        "cert-not-pem.toml",
+        Tls("make.sh", Key("good.key"), Some("trust.pem")),
+        "make.sh: expected PEM (\"-----BEGIN ...-----\" sections), found none",
+    ),
+    (
+        "cert-no-certificate.toml",
+        Tls("good.key", Key("good.key"), Some("trust.pem")),
+        ":7:15: topology.tls.certificate: {certs}/good.key: expected at least one \"-----BEGIN CERTIFICATE-----\" section, found none",
+    ),
+    (
+        "cert-no-key.toml",
+        Tls("good.pem", Neither, Some("trust.pem")),
+        ":5:1: topology.tls.key: expected the PEM private key that goes with the PEM certificate",
+    ),
+    (
+        "cert-key-not-a-key.toml",
+        Tls("good.pem", Key("good.pem"), Some("trust.pem")),
+        ":8:7: topology.tls.key: {certs}/good.pem: expected exactly one private key",
+    ),
+    (
+        "cert-key-encrypted.toml",
+        Tls("good.pem", Key("encrypted.key"), Some("trust.pem")),
+        "encrypted.key: the private key has a password on it; expected an unencrypted key (seed 002",
+    ),
+    (
+        "cert-key-mismatch.toml",
+        Tls("good.pem", Key("other.key"), Some("trust.pem")),
+        ":8:7: topology.tls.key: the private key does not match the public key of the leaf certificate (CN=good.example.com",
+    ),
+    (
+        "cert-pfx-password.toml",
+        Tls("good.pfx", Password("wrong"), Some("trust.pem")),
+        ":8:12: topology.tls.password: the password does not open ",
+    ),
+    (
+        "cert-trust-missing.toml",
+        Tls("good.pem", Key("good.key"), None),
+        ":5:1: topology.tls.trust: expected the PEM file of the CA the users trust",
+    ),
+    (
+        "cert-trust-unreadable.toml",
+        Tls("good.pem", Key("good.key"), Some("nope.pem")),
+        ":9:9: topology.tls.trust: cannot read ",
+    ),
+    (
+        "lb-mode.toml",
+        Lines("[topology.lb]\nmode = \"udp\"\n"),
+        ":6:8: topology.lb.mode: unknown variant `udp`, expected `https` or `tcp`",
+    ),
+    (
+        "lb-proxy-https.toml",
+        Lines("[topology.lb]\nproxy_protocol = \"v1\"\n"),
+        ":6:18: topology.lb.proxy_protocol: expected no PROXY header in https mode",
+    ),
+    (
+        "lb-allow.toml",
+        Lines("[topology.lb]\nallow = [\"everyone\"]\n"),
+        ":6:10: topology.lb.allow[0]: expected an IPv4 network such as \"198.51.100.0/24\", found \"everyone\"",
+    ),
+    (
+        "lb-public-paths.toml",
+        Lines("[topology.lb]\nfilter_endpoints = true\npublic_paths = [\"login\"]\n"),
+        ":7:17: topology.lb.public_paths[0]: expected a path prefix such as \"/login\", found \"login\"",
+    ),
+    (
+        "lb-filter-tcp.toml",
+        Lines("[topology.lb]\nmode = \"tcp\"\nfilter_endpoints = true\n"),
+        ":7:20: topology.lb.filter_endpoints: expected https mode",
+    ),
+    (
+        "tls-names.toml",
+        Lines("[topology.tls]\nnames = [\"not a name\"]\n"),
+        ":6:10: topology.tls.names[0]: expected a DNS name such as \"login.example.com\" or \"*.example.com\", found \"not a name\"",
+    ),
+    (
+        "dev-signups.toml",
+        Lines("[topology.dev]\nsignups_per_s = 500\n"),
+        ":6:17: topology.dev.signups_per_s: expected 0 to 100 signups per second, found 500",
+    ),
+    (
+        "firewall-from.toml",
+        Lines("[[topology.firewall]]\nfrom = [\"node-9\"]\nto = [\"node-1\"]\naction = \"drop\"\n"),
+        ":6:8: topology.firewall[0].from: unknown host \"node-9\"; expected one of dns, lb, node-1",
+    ),
+    (
+        "addresses-two.toml",
+        Lines("[topology.addresses]\nnode-2 = [\"10.0.1.12\", \"10.0.1.42\"]\n"),
+        ":6:10: topology.addresses.node-2: expected exactly one address: the appliance supports one NIC (seed 003)",
+    ),
+    (
+        "addresses-duplicate.toml",
+        Lines("[topology.addresses]\nnode-2 = [\"10.0.1.11\"]\n"),
+        ":6:10: topology.addresses.node-2: 10.0.1.11 is already node-1's address",
+    ),
+];
+
 /// Proves the certificate files `[topology.tls]` names, and the issue-5 topology fields,
 /// follow the same rules: one error line naming file:line:column, the key, the path and
 /// what was expected; exit 2. (The fixtures are made by tests/fixtures/certs/make.sh.)
 #[test]
 fn bad_certificates_and_topology_fields() {
-    let head = "name = \"short\"\nseed = 5\nduration = \"20s\"\n\n";
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/certs");
-    let cert = |name: &str| format!("{:?}", dir.join(name).display().to_string());
-    // [topology.tls] on line 5: enabled 6, certificate 7, then `key` (or password) 8.
-    let tls = |certificate: &str, second: &str, trust: Option<&str>| {
-        let trust = trust.map_or(String::new(), |t| format!("trust = {}\n", cert(t)));
-        format!(
-            "{head}[topology.tls]\nenabled = true\ncertificate = {}\n{second}{trust}",
-            cert(certificate)
-        )
-    };
-    let key = |name: &str| format!("key = {}\n", cert(name));
-    let cases = [
-        (
-            "cert-unreadable.toml",
-            tls("none.pem", &key("good.key"), Some("trust.pem")),
-            ":7:15: topology.tls.certificate: cannot read ".to_string(),
-        ),
-        (
-            "cert-not-pem.toml",
-            tls("make.sh", &key("good.key"), Some("trust.pem")),
-            "make.sh: expected PEM (\"-----BEGIN ...-----\" sections), found none".to_string(),
-        ),
-        (
-            "cert-no-certificate.toml",
-            tls("good.key", &key("good.key"), Some("trust.pem")),
-            ":7:15: topology.tls.certificate: ".to_string() + &dir.join("good.key").display().to_string()
-                + ": expected at least one \"-----BEGIN CERTIFICATE-----\" section, found none",
-        ),
-        (
-            "cert-no-key.toml",
-            tls("good.pem", "", Some("trust.pem")),
-            ":5:1: topology.tls.key: expected the PEM private key that goes with the PEM certificate".to_string(),
-        ),
-        (
-            "cert-key-not-a-key.toml",
-            tls("good.pem", &key("good.pem"), Some("trust.pem")),
-            ":8:7: topology.tls.key: ".to_string() + &dir.join("good.pem").display().to_string()
-                + ": expected exactly one private key",
-        ),
-        (
-            "cert-key-encrypted.toml",
-            tls("good.pem", &key("encrypted.key"), Some("trust.pem")),
-            "encrypted.key: the private key has a password on it; expected an unencrypted key (seed 002".to_string(),
-        ),
-        (
-            "cert-key-mismatch.toml",
-            tls("good.pem", &key("other.key"), Some("trust.pem")),
-            ":8:7: topology.tls.key: the private key does not match the public key of the leaf certificate (CN=good.example.com".to_string(),
-        ),
-        (
-            "cert-pfx-password.toml",
-            tls("good.pfx", "password = \"wrong\"\n", Some("trust.pem")),
-            ":8:12: topology.tls.password: the password does not open ".to_string(),
-        ),
-        (
-            "cert-trust-missing.toml",
-            tls("good.pem", &key("good.key"), None),
-            ":5:1: topology.tls.trust: expected the PEM file of the CA the users trust".to_string(),
-        ),
-        (
-            "cert-trust-unreadable.toml",
-            tls("good.pem", &key("good.key"), Some("nope.pem")),
-            ":9:9: topology.tls.trust: cannot read ".to_string(),
-        ),
-        (
-            "lb-mode.toml",
-            format!("{head}[topology.lb]\nmode = \"udp\"\n"),
-            ":6:8: topology.lb.mode: unknown variant `udp`, expected `https` or `tcp`".to_string(),
-        ),
-        (
-            "lb-proxy-https.toml",
-            format!("{head}[topology.lb]\nproxy_protocol = \"v1\"\n"),
-            ":6:18: topology.lb.proxy_protocol: expected no PROXY header in https mode".to_string(),
-        ),
-        (
-            "lb-allow.toml",
-            format!("{head}[topology.lb]\nallow = [\"everyone\"]\n"),
-            ":6:10: topology.lb.allow[0]: expected an IPv4 network such as \"198.51.100.0/24\", found \"everyone\"".to_string(),
-        ),
-        (
-            "lb-public-paths.toml",
-            format!("{head}[topology.lb]\nfilter_endpoints = true\npublic_paths = [\"login\"]\n"),
-            ":7:17: topology.lb.public_paths[0]: expected a path prefix such as \"/login\", found \"login\"".to_string(),
-        ),
-        (
-            "lb-filter-tcp.toml",
-            format!("{head}[topology.lb]\nmode = \"tcp\"\nfilter_endpoints = true\n"),
-            ":7:20: topology.lb.filter_endpoints: expected https mode".to_string(),
-        ),
-        (
-            "tls-names.toml",
-            format!("{head}[topology.tls]\nnames = [\"not a name\"]\n"),
-            ":6:10: topology.tls.names[0]: expected a DNS name such as \"login.example.com\" or \"*.example.com\", found \"not a name\"".to_string(),
-        ),
-        (
-            "dev-signups.toml",
-            format!("{head}[topology.dev]\nsignups_per_s = 500\n"),
-            ":6:17: topology.dev.signups_per_s: expected 0 to 100 signups per second, found 500".to_string(),
-        ),
-        (
-            "firewall-from.toml",
-            format!("{head}[[topology.firewall]]\nfrom = [\"node-9\"]\nto = [\"node-1\"]\naction = \"drop\"\n"),
-            ":6:8: topology.firewall[0].from: unknown host \"node-9\"; expected one of dns, lb, node-1".to_string(),
-        ),
-        (
-            "addresses-two.toml",
-            format!("{head}[topology.addresses]\nnode-2 = [\"10.0.1.12\", \"10.0.1.42\"]\n"),
-            ":6:10: topology.addresses.node-2: expected exactly one address: the appliance supports one NIC (seed 003)".to_string(),
-        ),
-        (
-            "addresses-duplicate.toml",
-            format!("{head}[topology.addresses]\nnode-2 = [\"10.0.1.11\"]\n"),
-            ":6:10: topology.addresses.node-2: 10.0.1.11 is already node-1's address".to_string(),
-        ),
-    ];
-    for (name, text, expected) in cases {
-        assert_bad(name, &text, &expected);
-    }
+    assert_all_bad(BAD_CERTIFICATES_AND_FIELDS);
 }
+
+/// In a row of [`SERVE_REFUSED`] or [`SERVE_MALFORMED`], the path of a scenario whose
+/// balancer terminates TLS.
+const HTTPS: &str = "{https scenario}";
+/// In a row of [`SERVE_REFUSED`], the path of a scenario whose balancer passes TLS
+/// through.
+const TCP: &str = "{tcp scenario}";
+/// In a row of [`SERVE_REFUSED`], a `--ca-out` path that must never be written.
+const CA: &str = "{ca out}";
+
+/// `harness serve` arguments (without `--listen`, added when missing) refused before
+/// anything is bound or written, and the error line each starts with.
+const SERVE_REFUSED: &[(&[&str], &str)] = &[
+    (
+        &["serve", "node", HTTPS, "--node", "node-9"],
+        "error: --node: `node-9` is not a node of the topology; expected one of node-1, node-2, node-3",
+    ),
+    (
+        &["serve", "dns", HTTPS, "--node", "node-1"],
+        "error: --node: applies to `harness serve node` only, not `dns`",
+    ),
+    (
+        &["serve", "lb", HTTPS, "--backend", "node-4=127.0.0.1:1"],
+        "error: --backend: `node-4` is not a node of the topology; expected one of node-1, node-2, node-3",
+    ),
+    (
+        &[
+            "serve",
+            "lb",
+            HTTPS,
+            "--backend",
+            "node-1=127.0.0.1:1",
+            "--backend",
+            "node-1=127.0.0.1:2",
+        ],
+        "error: --backend: `node-1` is given twice",
+    ),
+    (
+        &["serve", "node", HTTPS, "--ca-out", CA],
+        "error: --ca-out: topology.lb.mode = \"https\": the balancer terminates TLS and the nodes speak plain HTTP; serve the lb for its certificate",
+    ),
+    (
+        &["serve", "lb", TCP, "--ca-out", CA],
+        "error: --ca-out: topology.lb.mode = \"tcp\": the balancer passes TLS through; serve a node for its certificate",
+    ),
+    (
+        &["serve", "node", TCP, "--trust-proxy", "127.0.0.1"],
+        "error: --trust-proxy: topology.lb.mode = \"tcp\": the node believes the PROXY header, not X-Forwarded-For",
+    ),
+    (
+        &["serve", "smtp", "/nonexistent/scenario.toml"],
+        "error: /nonexistent/scenario.toml: cannot read the scenario",
+    ),
+];
+
+/// clap's own checks: a malformed backend, offset or address, and what the error names.
+const SERVE_MALFORMED: &[(&[&str], &str)] = &[
+    (
+        &["serve", "lb", HTTPS, "--backend", "node-1"],
+        "--backend <NAME=ADDR:PORT>",
+    ),
+    (
+        &["serve", "ntp", HTTPS, "--clock-offset", "soon"],
+        "--clock-offset <DURATION>",
+    ),
+    (
+        &["serve", "ntp", HTTPS, "--clock-offset", "2d"],
+        "invalid value '2d' for '--clock-offset <DURATION>': expected at most a day either way",
+    ),
+    (
+        &["serve", "dns", HTTPS, "--listen", "localhost"],
+        "--listen <ADDR:PORT>",
+    ),
+];
 
 /// Proves `harness serve` and `harness export`'s placement flags refuse bad input with
 /// one error line naming the option and what was expected, exit 2, before anything is
-/// bound or written; a port already taken is exit 3 naming the service and address.
+/// bound or written; clap's own checks name the malformed flag and exit 2 too.
 #[test]
 fn serve_and_export_placement_refuse_bad_input() {
     let https = write("serve-https.toml", SHORT);
@@ -563,50 +689,17 @@ fn serve_and_export_placement_refuse_bad_input() {
     let ca = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("never-written-ca.pem");
     let _ = std::fs::remove_file(&ca);
     let ca = ca.to_str().unwrap();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec!["serve", "node", https, "--node", "node-9"],
-            "error: --node: `node-9` is not a node of the topology; expected one of node-1, node-2, node-3",
-        ),
-        (
-            vec!["serve", "dns", https, "--node", "node-1"],
-            "error: --node: applies to `harness serve node` only, not `dns`",
-        ),
-        (
-            vec!["serve", "lb", https, "--backend", "node-4=127.0.0.1:1"],
-            "error: --backend: `node-4` is not a node of the topology; expected one of node-1, node-2, node-3",
-        ),
-        (
-            vec![
-                "serve",
-                "lb",
-                https,
-                "--backend",
-                "node-1=127.0.0.1:1",
-                "--backend",
-                "node-1=127.0.0.1:2",
-            ],
-            "error: --backend: `node-1` is given twice",
-        ),
-        (
-            vec!["serve", "node", https, "--ca-out", ca],
-            "error: --ca-out: topology.lb.mode = \"https\": the balancer terminates TLS and the nodes speak plain HTTP; serve the lb for its certificate",
-        ),
-        (
-            vec!["serve", "lb", tcp, "--ca-out", ca],
-            "error: --ca-out: topology.lb.mode = \"tcp\": the balancer passes TLS through; serve a node for its certificate",
-        ),
-        (
-            vec!["serve", "node", tcp, "--trust-proxy", "127.0.0.1"],
-            "error: --trust-proxy: topology.lb.mode = \"tcp\": the node believes the PROXY header, not X-Forwarded-For",
-        ),
-        (
-            vec!["serve", "smtp", "/nonexistent/scenario.toml"],
-            "error: /nonexistent/scenario.toml: cannot read the scenario",
-        ),
-    ];
-    for (args, expected) in cases {
-        let mut args = args;
+    let fill = |args: &[&'static str]| -> Vec<&str> {
+        let path = |arg| match arg {
+            HTTPS => https,
+            TCP => tcp,
+            CA => ca,
+            arg => arg,
+        };
+        args.iter().map(|arg| path(*arg)).collect()
+    };
+    for (args, expected) in SERVE_REFUSED {
+        let mut args = fill(args);
         if !args.contains(&"--listen") {
             args.extend(listen);
         }
@@ -623,29 +716,39 @@ fn serve_and_export_placement_refuse_bad_input() {
     );
 
     // clap's own checks: a malformed backend or offset names the flag and exits 2.
-    for (args, expected) in [
-        (
-            vec!["serve", "lb", https, "--backend", "node-1"],
-            "--backend <NAME=ADDR:PORT>",
-        ),
-        (
-            vec!["serve", "ntp", https, "--clock-offset", "soon"],
-            "--clock-offset <DURATION>",
-        ),
-        (
-            vec!["serve", "ntp", https, "--clock-offset", "2d"],
-            "invalid value '2d' for '--clock-offset <DURATION>': expected at most a day either way",
-        ),
-        (
-            vec!["serve", "dns", https, "--listen", "localhost"],
-            "--listen <ADDR:PORT>",
-        ),
-    ] {
+    for (args, expected) in SERVE_MALFORMED {
+        let args = fill(args);
         let out = harness_within(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}:\n{stderr}");
     }
+
+    // export: --server names a node, once.
+    for (server, expected) in [
+        (
+            "node-7=127.0.0.1:1",
+            "--server: `node-7` is not a node of the topology",
+        ),
+        ("node-1", "--server <NAME=ADDR:PORT>"),
+    ] {
+        let out = harness(&["export", "haproxy", https, "--server", server]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{server}: {stderr}");
+        assert!(stderr.contains(expected), "{server}:\n{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// Proves a port already taken is exit 3 naming the service and address, and that a CA
+/// written for a balancer that never served is taken back.
+#[test]
+fn serve_on_a_taken_port_is_exit_3() {
+    let https = write("serve-taken-port.toml", SHORT);
+    let https = https.to_str().unwrap();
+    let ca = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("taken-back-ca.pem");
+    let _ = std::fs::remove_file(&ca);
+    let ca = ca.to_str().unwrap();
 
     // A taken port: the service cannot run.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -670,21 +773,6 @@ fn serve_and_export_placement_refuse_bad_input() {
         "the CA stayed behind: {stderr}"
     );
     drop(taken);
-
-    // export: --server names a node, once.
-    for (server, expected) in [
-        (
-            "node-7=127.0.0.1:1",
-            "--server: `node-7` is not a node of the topology",
-        ),
-        ("node-1", "--server <NAME=ADDR:PORT>"),
-    ] {
-        let out = harness(&["export", "haproxy", https, "--server", server]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{server}: {stderr}");
-        assert!(stderr.contains(expected), "{server}:\n{stderr}");
-        assert!(out.stdout.is_empty());
-    }
 }
 
 /// Proves the scenario file itself is read with a bound (issue 12 item 5): `harness run`

@@ -90,85 +90,99 @@ const TOKENS: &[&[u8]] = &[
     b"a.b.c = 1\n",
 ];
 
+/// Integers at and past the edges of the types and of the documented ranges.
+const EDGE_INTEGERS: &[&str] = &[
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "2",
+    "7",
+    "8",
+    "16",
+    "100",
+    "101",
+    "1024",
+    "1025",
+    "2000",
+    "2001",
+    "65535",
+    "65536",
+    "100000",
+    "100001",
+    "4294967295",
+    "4294967296",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "18446744073709551616",
+    "99999999999999999999999999999",
+];
+
+/// Floats at and past the edges of the documented ranges, and the non-finite ones.
+const EDGE_FLOATS: &[&str] = &[
+    "0.0",
+    "-0.0",
+    "1.0",
+    "1.0000001",
+    "0.9999999",
+    "100.0",
+    "100.00001",
+    "2000.0",
+    "2000.0000001",
+    "1e308",
+    "1e309",
+    "-1e309",
+    "5e-324",
+    "nan",
+    "inf",
+    "-inf",
+];
+
+/// Values of other types, unknown names, and drifts and durations that are malformed or
+/// at and past the edges of their range.
+const EDGE_OTHERS: &[&str] = &[
+    "true",
+    "\"\"",
+    "[]",
+    "{}",
+    "[[]]",
+    "\"node-9\"",
+    "\"users\"",
+    "\"lb\"",
+    "\"100000ppm\"",
+    "\"100001ppm\"",
+    "\"-100000ppm\"",
+    "\"nanppm\"",
+    "\"infppm\"",
+    "\"1e400ppm\"",
+    "\"-\"",
+    "\"+\"",
+    "\"--1s\"",
+    "\"1s 1s\"",
+    "\"1 parsec\"",
+];
+
+/// The documented duration bounds, in milliseconds, besides 100 µs and [`Duration::MAX`].
+const EDGE_BOUNDS_MS: &[u64] = &[
+    0,
+    1,
+    100,
+    1000,
+    60_000,
+    3_600_000,
+    86_400_000,
+    3_153_600_000_000,
+    u64::MAX / 1000,
+];
+
 /// Values in one place: numbers at and past the edges of the types and of the documented
 /// ranges, and durations one nanosecond either side of every documented bound.
 fn edge_values() -> Vec<String> {
-    let numbers = [
-        "0",
-        "-0",
-        "1",
-        "-1",
-        "2",
-        "7",
-        "8",
-        "16",
-        "100",
-        "101",
-        "1024",
-        "1025",
-        "2000",
-        "2001",
-        "65535",
-        "65536",
-        "100000",
-        "100001",
-        "4294967295",
-        "4294967296",
-        "9223372036854775807",
-        "9223372036854775808",
-        "-9223372036854775808",
-        "18446744073709551616",
-        "99999999999999999999999999999",
-        "0.0",
-        "-0.0",
-        "1.0",
-        "1.0000001",
-        "0.9999999",
-        "100.0",
-        "100.00001",
-        "2000.0",
-        "2000.0000001",
-        "1e308",
-        "1e309",
-        "-1e309",
-        "5e-324",
-        "nan",
-        "inf",
-        "-inf",
-        "true",
-        "\"\"",
-        "[]",
-        "{}",
-        "[[]]",
-        "\"node-9\"",
-        "\"users\"",
-        "\"lb\"",
-        "\"100000ppm\"",
-        "\"100001ppm\"",
-        "\"-100000ppm\"",
-        "\"nanppm\"",
-        "\"infppm\"",
-        "\"1e400ppm\"",
-        "\"-\"",
-        "\"+\"",
-        "\"--1s\"",
-        "\"1s 1s\"",
-        "\"1 parsec\"",
-    ];
-    let bounds_ms = [
-        0,
-        1,
-        100,
-        1000,
-        60_000,
-        3_600_000,
-        86_400_000,
-        3_153_600_000_000,
-        u64::MAX / 1000,
-    ];
-    let mut values: Vec<String> = numbers.iter().map(|n| (*n).to_string()).collect();
+    let literals = [EDGE_INTEGERS, EDGE_FLOATS, EDGE_OTHERS].concat();
+    let mut values: Vec<String> = literals.iter().map(|n| (*n).to_string()).collect();
     let mut durations = vec![Duration::from_micros(100), Duration::MAX];
-    durations.extend(bounds_ms.iter().map(|ms| Duration::from_millis(*ms)));
+    durations.extend(EDGE_BOUNDS_MS.iter().map(|ms| Duration::from_millis(*ms)));
     for d in durations {
         let around = [
             d.checked_sub(Duration::from_nanos(1)),

@@ -68,6 +68,192 @@ fn env(host: &str, net: RealNet) -> Env<RealNet> {
     Env::new(host, net, Arc::new(RealClock::new(0)), Recorder::new())
 }
 
+/// The appliance's services on loopback, started by [`start`].
+struct Appliance {
+    dns_port: u16,
+    lb_port: u16,
+    /// What the SMTP relay records: the mail it accepted.
+    relay_events: Recorder,
+}
+
+/// Starts DNS, the SMTP relay, two nodes whose database members form a replica set and
+/// send their mail to the relay, and the load balancer in front of the nodes; then waits
+/// 200 ms for them to listen.
+async fn start() -> Appliance {
+    let dns_port = free_port(true);
+    let zone = Zone::new(&["login.example.com".to_string()], Ipv4Addr::LOCALHOST, 60);
+    tokio::spawn(dns::run(
+        env("dns", RealNet::new(LOOPBACK).with_port(dns::PORT, dns_port)),
+        zone,
+    ));
+    let (smtp_port, relay_events) = start_relay();
+    let backends = start_nodes(dns_port, smtp_port);
+    let lb_port = free_port(false);
+    let lb_env = env(
+        "lb",
+        RealNet::new(LOOPBACK).with_port(load_balancer::PORT, lb_port),
+    );
+    tokio::spawn(load_balancer::run(
+        lb_env,
+        LbConfig {
+            backends,
+            settings: LbSettings::default(),
+            front: Default::default(),
+            check_dial: Default::default(),
+            forwarded_proto: "http",
+        },
+    ));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Appliance {
+        dns_port,
+        lb_port,
+        relay_events,
+    }
+}
+
+/// The SMTP relay, for the verification mail a signup queues: its port and its events.
+fn start_relay() -> (u16, Recorder) {
+    let smtp_port = free_port(false);
+    let relay_events = Recorder::new();
+    let relay_config = SmtpConfig {
+        hostname: "smtp.example.com".into(),
+        username: "appliance".into(),
+        password: "pw".into(),
+        tls: None,
+    };
+    let relay_env = Env::new(
+        "smtp",
+        RealNet::new(LOOPBACK).with_port(smtp::PORT, smtp_port),
+        Arc::new(RealClock::new(0)),
+        relay_events.clone(),
+    );
+    tokio::spawn(smtp::run(relay_env, relay_config));
+    (smtp_port, relay_events)
+}
+
+/// node-1 and node-2, whose members form a replica set over real TCP; returns them as
+/// the balancer's backends.
+fn start_nodes(dns_port: u16, smtp_port: u16) -> Vec<Backend> {
+    let names = ["node-1", "node-2"];
+    let db_ports = [free_port(false), free_port(false)];
+    let peers: Vec<SocketAddr> = db_ports
+        .iter()
+        .map(|p| SocketAddr::new(LOOPBACK, *p))
+        .collect();
+    let rs = RsConfig {
+        members: names.map(String::from).to_vec(),
+        priorities: vec![1, 1],
+        heartbeat: Duration::from_secs(2),
+        election_timeout: Duration::from_secs(10),
+        lag_threshold: Duration::from_secs(5),
+    };
+    let mut backends = Vec::new();
+    for (i, name) in names.into_iter().enumerate() {
+        let port = free_port(false);
+        let db = DbConfig {
+            member: Arc::new(Mutex::new(Member::new(rs.clone(), i, 1))),
+            peers: peers.clone(),
+            write_timeout: Duration::from_secs(5),
+            contact_max: Duration::from_secs(15),
+        };
+        let net = RealNet::new(LOOPBACK)
+            .with_port(node::PORT, port)
+            .with_port(database::PORT, db_ports[i]);
+        let config = node_config(name, db, dns_port, smtp_port);
+        tokio::spawn(node::run(env(name, net), config));
+        backends.push(Backend {
+            name: name.to_string(),
+            addr: SocketAddr::new(LOOPBACK, port),
+        });
+    }
+    backends
+}
+
+/// A node's configuration: plain HTTP behind the balancer, mail to the relay on
+/// `smtp_port`, names resolved by the DNS service on `dns_port`.
+fn node_config(name: &str, db: DbConfig, dns_port: u16, smtp_port: u16) -> NodeConfig {
+    let mail = MailConfig {
+        relay: Some(SocketAddr::new(LOOPBACK, smtp_port)),
+        username: "appliance".into(),
+        password: "pw".into(),
+        domain: "example.com".into(),
+        retry_initial: Duration::from_millis(100),
+        retry_max: Duration::from_secs(1),
+        timeout: Duration::from_secs(2),
+    };
+    NodeConfig {
+        name: name.to_string(),
+        settings: NodeSettings::default(),
+        mail,
+        db,
+        // No NTP polls, and the periodic checks' first turn comes after the
+        // test: nothing here reaches outside the loopback.
+        outside: Outside {
+            dns: SocketAddr::new(LOOPBACK, dns_port),
+            idp: "facebook.com".into(),
+            cdn: "cdn.auth0.com".into(),
+            updates: "updates.auth0.com".into(),
+            social_timeout: Duration::from_secs(3),
+            update_interval: Duration::from_secs(3600),
+            periodic: true,
+            ntp: NtpSettings {
+                enabled: false,
+                ..NtpSettings::default()
+            },
+        },
+        seed: 1,
+        // Plain HTTP behind the balancer, which is on loopback too.
+        front: Default::default(),
+        trusted_proxy: Some(LOOPBACK),
+    }
+}
+
+/// Logs user-1 in through the load balancer on `lb_port` and returns the node that
+/// issued the token.
+async fn login_issuer(client: &RealNet, lb_port: u16) -> String {
+    let response = post(
+        client,
+        lb_port,
+        "/login",
+        r#"{"username":"user-1","password":"password-1"}"#,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+    let token = body["access_token"].as_str().unwrap().to_string();
+    // The token is a JWT: its payload names the issuing node.
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["iss"].as_str().unwrap().to_string()
+}
+
+/// The Message-IDs of the mail the relay accepted, sorted, once there are `count` of
+/// them or after 5 s.
+async fn delivered(relay_events: &Recorder, count: usize) -> Vec<String> {
+    let mut delivered = Vec::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        delivered = relay_events
+            .snapshot()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                harness::events::EventKind::MailAccepted { message_id, .. } => Some(message_id),
+                _ => None,
+            })
+            .collect();
+        if delivered.len() == count {
+            break;
+        }
+    }
+    delivered.sort();
+    delivered
+}
+
 /// Proves the DNS service answers a real UDP query on loopback, the load balancer relays
 /// real HTTP logins round robin over two real nodes, signups replicate between the two
 /// nodes' members over real TCP, and their verification mail reaches the real relay.
@@ -78,113 +264,9 @@ fn services_run_on_real_sockets() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let dns_port = free_port(true);
-        let zone = Zone::new(&["login.example.com".to_string()], Ipv4Addr::LOCALHOST, 60);
-        tokio::spawn(dns::run(
-            env("dns", RealNet::new(LOOPBACK).with_port(dns::PORT, dns_port)),
-            zone,
-        ));
-
-        let names = ["node-1", "node-2"];
-        let db_ports = [free_port(false), free_port(false)];
-        let peers: Vec<SocketAddr> = db_ports
-            .iter()
-            .map(|p| SocketAddr::new(LOOPBACK, *p))
-            .collect();
-        let rs = RsConfig {
-            members: names.map(String::from).to_vec(),
-            priorities: vec![1, 1],
-            heartbeat: Duration::from_secs(2),
-            election_timeout: Duration::from_secs(10),
-            lag_threshold: Duration::from_secs(5),
-        };
-        // The SMTP relay, for the verification mail a signup queues.
-        let smtp_port = free_port(false);
-        let relay_events = Recorder::new();
-        let relay_config = SmtpConfig {
-            hostname: "smtp.example.com".into(),
-            username: "appliance".into(),
-            password: "pw".into(),
-            tls: None,
-        };
-        let relay_env = Env::new(
-            "smtp",
-            RealNet::new(LOOPBACK).with_port(smtp::PORT, smtp_port),
-            Arc::new(RealClock::new(0)),
-            relay_events.clone(),
-        );
-        tokio::spawn(smtp::run(relay_env, relay_config));
-        let mail = MailConfig {
-            relay: Some(SocketAddr::new(LOOPBACK, smtp_port)),
-            username: "appliance".into(),
-            password: "pw".into(),
-            domain: "example.com".into(),
-            retry_initial: Duration::from_millis(100),
-            retry_max: Duration::from_secs(1),
-            timeout: Duration::from_secs(2),
-        };
-        let mut backends = Vec::new();
-        for (i, name) in names.into_iter().enumerate() {
-            let port = free_port(false);
-            let db = DbConfig {
-                member: Arc::new(Mutex::new(Member::new(rs.clone(), i, 1))),
-                peers: peers.clone(),
-                write_timeout: Duration::from_secs(5),
-                contact_max: Duration::from_secs(15),
-            };
-            let config = NodeConfig {
-                name: name.to_string(),
-                settings: NodeSettings::default(),
-                mail: mail.clone(),
-                db,
-                // No NTP polls, and the periodic checks' first turn comes after the
-                // test: nothing here reaches outside the loopback.
-                outside: Outside {
-                    dns: SocketAddr::new(LOOPBACK, dns_port),
-                    idp: "facebook.com".into(),
-                    cdn: "cdn.auth0.com".into(),
-                    updates: "updates.auth0.com".into(),
-                    social_timeout: Duration::from_secs(3),
-                    update_interval: Duration::from_secs(3600),
-                    periodic: true,
-                    ntp: NtpSettings {
-                        enabled: false,
-                        ..NtpSettings::default()
-                    },
-                },
-                seed: 1,
-                // Plain HTTP behind the balancer, which is on loopback too.
-                front: Default::default(),
-                trusted_proxy: Some(LOOPBACK),
-            };
-            let net = RealNet::new(LOOPBACK)
-                .with_port(node::PORT, port)
-                .with_port(database::PORT, db_ports[i]);
-            tokio::spawn(node::run(env(name, net), config));
-            backends.push(Backend {
-                name: name.to_string(),
-                addr: SocketAddr::new(LOOPBACK, port),
-            });
-        }
-        let lb_port = free_port(false);
-        let lb_env = env(
-            "lb",
-            RealNet::new(LOOPBACK).with_port(load_balancer::PORT, lb_port),
-        );
-        tokio::spawn(load_balancer::run(
-            lb_env,
-            LbConfig {
-                backends,
-                settings: LbSettings::default(),
-                front: Default::default(),
-                check_dial: Default::default(),
-                forwarded_proto: "http",
-            },
-        ));
-        tokio::time::sleep(Duration::from_millis(200)).await;
-
+        let appliance = start().await;
         let client = RealNet::new(LOOPBACK);
-        let server = SocketAddr::new(LOOPBACK, dns_port);
+        let server = SocketAddr::new(LOOPBACK, appliance.dns_port);
         let answer = dns::resolve(
             &client,
             server,
@@ -199,25 +281,7 @@ fn services_run_on_real_sockets() {
 
         let mut served_by = Vec::new();
         for _ in 0..4 {
-            let response = post(
-                &client,
-                lb_port,
-                "/login",
-                r#"{"username":"user-1","password":"password-1"}"#,
-            )
-            .await;
-            assert_eq!(response.status(), 200);
-            let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
-            let token = body["access_token"].as_str().unwrap().to_string();
-            // The token is a JWT: its payload names the issuing node.
-            let payload = token.split('.').nth(1).unwrap();
-            let claims: serde_json::Value = serde_json::from_slice(
-                &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(payload)
-                    .unwrap(),
-            )
-            .unwrap();
-            served_by.push(claims["iss"].as_str().unwrap().to_string());
+            served_by.push(login_issuer(&client, appliance.lb_port).await);
         }
         assert_eq!(served_by, ["node-1", "node-2", "node-1", "node-2"]);
 
@@ -226,7 +290,7 @@ fn services_run_on_real_sockets() {
         for user in ["alice", "bob"] {
             let response = post(
                 &client,
-                lb_port,
+                appliance.lb_port,
                 "/signup",
                 &format!(r#"{{"username":"{user}","password":"pw"}}"#),
             )
@@ -235,24 +299,8 @@ fn services_run_on_real_sockets() {
         }
 
         // The primary delivers each signup's verification mail through the real relay.
-        let mut delivered = Vec::new();
-        for _ in 0..50 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            delivered = relay_events
-                .snapshot()
-                .into_iter()
-                .filter_map(|e| match e.kind {
-                    harness::events::EventKind::MailAccepted { message_id, .. } => Some(message_id),
-                    _ => None,
-                })
-                .collect();
-            if delivered.len() == 2 {
-                break;
-            }
-        }
-        delivered.sort();
         assert_eq!(
-            delivered,
+            delivered(&appliance.relay_events, 2).await,
             ["<verify-alice@example.com>", "<verify-bob@example.com>"]
         );
     });

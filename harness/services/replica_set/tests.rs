@@ -379,27 +379,18 @@ fn older_term_entries_commit_only_with_the_current_term() {
         (Role::Primary, 3, 2),
         "won, and wrote its no-op entry"
     );
+    // node-3's acknowledgement that its log matches up to `last`.
+    let holds = |last| Message::AppendReply {
+        term: 3,
+        from: 2,
+        ok: true,
+        last,
+    };
     // node-3 holds the term-2 entry: a majority has index 1, but it is not of term 3.
-    m.handle(
-        later,
-        Message::AppendReply {
-            term: 3,
-            from: 2,
-            ok: true,
-            last: 1,
-        },
-    );
+    m.handle(later, holds(1));
     assert_eq!(m.commit(), 0);
     // Once node-3 holds the term-3 entry too, both commit.
-    m.handle(
-        later,
-        Message::AppendReply {
-            term: 3,
-            from: 2,
-            ok: true,
-            last: 2,
-        },
-    );
+    m.handle(later, holds(2));
     assert_eq!(m.commit(), 2);
 }
 

@@ -103,8 +103,8 @@ fn raw_bytes_over_a_simulated_connection() {
         .build();
     let client_env = with_relay(&mut sim, &recorder, relay_ip, client_ip);
     sim.client(client_ip, async move {
-        let net = &client_env.net;
-        let mut stream = net.connect(SocketAddr::new(relay_ip, PORT)).await?;
+        let (net, relay) = (&client_env.net, SocketAddr::new(relay_ip, PORT));
+        let mut stream = net.connect(relay).await?;
         stream
             .write_all(b"EHLO node-1\r\nMAIL FROM:<no-reply@example.com>\r\n")
             .await?;
@@ -137,7 +137,7 @@ fn raw_bytes_over_a_simulated_connection() {
         };
         let sent = send(
             net,
-            SocketAddr::new(relay_ip, PORT),
+            relay,
             ("appliance", "secret"),
             &mail,
             Duration::from_secs(5),
@@ -146,7 +146,7 @@ fn raw_bytes_over_a_simulated_connection() {
         assert_eq!(sent, Ok(()));
         let wrong = send(
             net,
-            SocketAddr::new(relay_ip, PORT),
+            relay,
             ("appliance", "nope"),
             &mail,
             Duration::from_secs(5),
@@ -159,15 +159,19 @@ fn raw_bytes_over_a_simulated_connection() {
         Ok(())
     });
     sim.run().unwrap();
-    let accepted: Vec<_> = recorder
+    assert_eq!(accepted_ids(&recorder), ["<verify-1@example.com>"]);
+}
+
+/// The Message-IDs of the mail the relay recorded as accepted, in order.
+fn accepted_ids(recorder: &Recorder) -> Vec<String> {
+    recorder
         .snapshot()
         .into_iter()
         .filter_map(|e| match e.kind {
             EventKind::MailAccepted { message_id, .. } => Some(message_id),
             _ => None,
         })
-        .collect();
-    assert_eq!(accepted, ["<verify-1@example.com>"]);
+        .collect()
 }
 
 /// Proves the nodes' client refuses to put CR or LF into a command: a recipient carrying
