@@ -98,7 +98,7 @@ pub enum EventKind {
     /// host's offset at any time.
     ClockChanged {
         node: String,
-        setting: crate::world::clock::ClockSetting,
+        setting: crate::clock::ClockSetting,
         cause: ClockCause,
     },
     /// A node measured its clock against an NTP server and corrected it (the correction

@@ -62,6 +62,7 @@
 
 pub mod certs;
 pub mod check;
+pub mod clock;
 pub mod duration;
 pub mod env;
 pub mod events;

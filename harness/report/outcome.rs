@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::clock::ClockSetting;
 use crate::duration::{self, span};
 use crate::events::{
     BoundaryVerdict, CheckEffect, ClockCause, EgressVerdict, Event, EventKind, MemberFinal,
@@ -13,7 +14,6 @@ use crate::events::{
 use crate::scenario::Scenario;
 use crate::scenario::expect::{self, FailureWindow, Verdict};
 use crate::services::replica_set::RsEvent;
-use crate::world::clock::ClockSetting;
 
 /// Requests are counted in windows of this length.
 pub const WINDOW: Duration = Duration::from_secs(10);
