@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde_path_to_error::Segment;
 use toml_edit::{ImDocument, Item};
 
+use super::invalid::{Invalid, Seg, key};
 use super::spec::{Action, Expectations, Scenario, ScenarioSpec, Step};
 use crate::topology::{LoadSettings, Topology, TopologySpec};
 
@@ -449,20 +450,6 @@ fn one_line(message: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// One step of a key path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Seg {
-    Key(String),
-    Index(usize),
-}
-
-/// A key path and what is wrong there.
-pub(super) type Invalid = (Vec<Seg>, String);
-
-pub(super) fn key(parts: &[&str]) -> Vec<Seg> {
-    parts.iter().map(|p| Seg::Key((*p).to_string())).collect()
 }
 
 fn segments(path: &serde_path_to_error::Path) -> Vec<Seg> {

@@ -3,10 +3,9 @@
 //! no unblock of rules never added, no heal without a partition).
 
 use std::collections::BTreeSet;
-
-use super::load::{Invalid, Seg, key};
 use std::time::Duration;
 
+use super::invalid::{Invalid, Seg, key};
 use super::spec::{Action, ClockSpec, ClockStep, ScenarioSpec, Step, StepSpec};
 use crate::duration::span;
 use crate::topology::Topology;
