@@ -752,7 +752,7 @@ restart = { node = "node-2" }
             s.steps[0].action,
             Action::Crash {
                 node: "node-2".into(),
-                mode: crate::events::CrashMode::PowerOff
+                mode: crate::faults::CrashMode::PowerOff
             }
         );
     }
