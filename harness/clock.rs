@@ -9,7 +9,8 @@
 //! Whoever changes a clock records the whole new setting in the event log (the world for
 //! scenario steps, the node for its NTP corrections), so the checkers can reconstruct any
 //! host's offset at any moment from the log alone with [`ClockSetting::offset_at`]. The
-//! simulation's shared, adjustable clocks are in [`crate::world::clock`].
+//! simulation's shared, adjustable clocks are in `world::clock`. This module imports
+//! nothing of the crate.
 
 use std::time::Duration;
 

@@ -1,9 +1,9 @@
 //! The fault vocabulary, as plain data: what a scenario can do to the deployment.
 //!
-//! The scenario loader produces these values ([`crate::scenario::spec`]), the world
-//! applies them ([`crate::world::sim::World`]), the event log records them
-//! ([`crate::events`]) and the report phrases them ([`crate::report::faults`]); none of
-//! those imports another for them. This module imports nothing of the crate.
+//! The scenario loader produces these values (`scenario::spec`), the world applies them
+//! (`world::sim`), the event log records them (`events`) and the report phrases them
+//! (`report::faults`); none of those imports another for them. This module imports
+//! nothing of the crate (nor links to it, so that no tool counts a link as an import).
 //!
 //! The serde names are the scenario format's (`"power-off"`, `"drop"`, `"tcp"`): the
 //! loader deserializes them, and its error messages list the variants in declaration
