@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::{Adjustment, ClockSetting};
 use crate::events::{EventKind, Recorder};
 use crate::net::Net;
-use crate::world::clock::{Adjustment, ClockSetting};
 
 /// A host's clocks.
 pub trait Clock: Send + Sync + 'static {

@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::clock::ClockSetting;
+use crate::faults::{Block, CrashMode, Partition};
+
 /// One thing that happened, at a simulated time, on a host.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
@@ -98,7 +101,7 @@ pub enum EventKind {
     /// host's offset at any time.
     ClockChanged {
         node: String,
-        setting: crate::world::clock::ClockSetting,
+        setting: ClockSetting,
         cause: ClockCause,
     },
     /// A node measured its clock against an NTP server and corrected it (the correction
@@ -113,7 +116,7 @@ pub enum EventKind {
     /// A node's NTP poll got no usable answer.
     NtpFailed { server: String, reason: String },
     /// The scenario changed the network: a partition, a heal, firewall rules.
-    Network { text: String },
+    Network(NetworkChange),
     /// A step left the replica set's primary down or unable to reach a majority on 27017:
     /// the set must elect another.
     PrimaryLost {
@@ -290,26 +293,17 @@ pub enum ClockCause {
     NtpSlew { by_ns: i64 },
 }
 
-/// How a node crashes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CrashMode {
-    /// The machine loses power: nothing answers, not even a refusal, until it restarts.
-    /// Connections to it hang until the caller's timeout; packets sent meanwhile are lost.
-    PowerOff,
-    /// The appliance's processes die but the machine stays up: its kernel refuses new
-    /// connections at once and closes the open ones.
-    Process,
-}
-
-impl CrashMode {
-    /// How the timeline explains the mode.
-    pub fn explain(self) -> &'static str {
-        match self {
-            CrashMode::PowerOff => "power off: silence until restart",
-            CrashMode::Process => "process killed: connections refused until restart",
-        }
-    }
+/// A change the scenario made to the network, as data (the report phrases it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum NetworkChange {
+    /// A partition's cuts are in place.
+    Partitioned(Partition),
+    /// Every partition was removed (firewall rules stay).
+    Healed,
+    /// A block's firewall rules are in place.
+    Blocked(Block),
+    /// The firewall rules added under `id` were removed: `removed` of them.
+    Unblocked { id: String, removed: usize },
 }
 
 /// What one health check did to its backend's rise/fall counters.

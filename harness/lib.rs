@@ -32,6 +32,10 @@
 //!   clocks, the event log), so the same service code can run on real sockets;
 //!   [`net::original`] carries a redirected connection's original destination.
 //! - [`events`]: the event log every service and the executor write to.
+//! - [`faults`] and [`clock`](mod@clock), the ground floor (they import nothing of the
+//!   crate): the fault vocabulary as plain data (crash modes, cuts and partitions, firewall
+//!   blocks, dispositions, protocols, clock steps), which the loader produces and the world
+//!   applies, and the clock arithmetic ([`clock::ClockSetting`]) services and checkers share.
 //! - [`report`]: the outcome (a pure function of the event log) and its text rendering.
 //! - [`export`]: real HAProxy and nginx configurations for a topology's load balancer
 //!   (`harness export`).
@@ -62,10 +66,12 @@
 
 pub mod certs;
 pub mod check;
+pub mod clock;
 pub mod duration;
 pub mod env;
 pub mod events;
 pub mod export;
+pub mod faults;
 pub mod net;
 pub mod report;
 pub mod scenario;

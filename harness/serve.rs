@@ -736,8 +736,9 @@ mod tests {
         recorder.record_at(
             Duration::from_secs(n),
             "node-1",
-            EventKind::Network {
-                text: format!("event {n}"),
+            EventKind::NtpFailed {
+                server: format!("event {n}"),
+                reason: String::new(),
             },
         );
     }
@@ -773,7 +774,7 @@ mod tests {
                 (next, dropped, gaps) = (next + count, dropped + count, gaps + 1);
             } else {
                 let expected = format!("event {next}");
-                assert_eq!(line["event"]["Network"]["text"], expected, "{text}");
+                assert_eq!(line["event"]["NtpFailed"]["server"], expected, "{text}");
                 next += 1;
             }
         }

@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use harness::events::{CrashMode, Event, EventKind};
+use harness::events::{Event, EventKind};
+use harness::faults::CrashMode;
 use harness::report::front::ConnectorSummary;
 use harness::report::{Outcome, text};
 use harness::scenario;

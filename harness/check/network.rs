@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use super::Finding;
+use crate::faults::Protocol;
 use crate::topology::{DevNetwork, FirewallRule, Role, Topology, TopologySpec};
-use crate::world::net::Protocol;
 
 /// The ports every node must reach every other node on (seed 003).
 pub const NODE_PORTS: [u16; 4] = [7777, 27017, 8721, 8701];
@@ -147,8 +147,8 @@ fn ports(topology: &Topology) -> Vec<Finding> {
 
 fn action(rule: &FirewallRule) -> &'static str {
     match rule.action {
-        crate::world::net::Action::Drop => "a drop rule",
-        crate::world::net::Action::Reject => "a reject rule",
+        crate::faults::Disposition::Drop => "a drop rule",
+        crate::faults::Disposition::Reject => "a reject rule",
     }
 }
 
@@ -164,7 +164,7 @@ pub fn closes(rule: &FirewallRule, from: &str, to: &str, port: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::net::Action;
+    use crate::faults::Disposition;
 
     fn rule(from: &str, to: &str, ports: &[u16], both_ways: bool) -> FirewallRule {
         FirewallRule {
@@ -172,7 +172,7 @@ mod tests {
             to: vec![to.into()],
             ports: ports.to_vec(),
             protocol: Protocol::Tcp,
-            action: Action::Drop,
+            action: Disposition::Drop,
             both_ways,
         }
     }

@@ -4,6 +4,7 @@
 //! timeline of significant events, requests per window, and the verdicts. It is what the
 //! snapshots hold (as text, [`text::render`]) and what `--format json` prints.
 
+pub mod faults;
 pub mod front;
 pub mod outcome;
 pub mod outside;

@@ -5,15 +5,16 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::clock::ClockSetting;
 use crate::duration::{self, span};
 use crate::events::{
     BoundaryVerdict, CheckEffect, ClockCause, EgressVerdict, Event, EventKind, MemberFinal,
     RequestRecord,
 };
+use crate::report::faults::{crash_mode, network_line};
 use crate::scenario::Scenario;
 use crate::scenario::expect::{self, FailureWindow, Verdict};
 use crate::services::replica_set::RsEvent;
-use crate::world::clock::ClockSetting;
 
 /// Requests are counted in windows of this length.
 pub const WINDOW: Duration = Duration::from_secs(10);
@@ -296,7 +297,7 @@ fn timeline(
 fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
     let text = match kind {
         EventKind::ServiceStarted { service, port } => format!("serving {service} :{port}"),
-        EventKind::Crashed { node, mode } => format!("{node} crashed ({})", mode.explain()),
+        EventKind::Crashed { node, mode } => format!("{node} crashed ({})", crash_mode(*mode)),
         EventKind::Restarted { node } => format!("{node} restarted"),
         EventKind::ChecksStarted {
             backends,
@@ -318,7 +319,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
             detail,
         } => check_line(backend, *effect, detail, up),
         EventKind::ReplicaSet(event) => replica_set_line(event),
-        EventKind::Network { text } => text.clone(),
+        EventKind::Network(change) => network_line(change),
         EventKind::ClockChanged {
             node,
             setting,

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::clock::ClockSetting;
 use crate::events::{BoundaryVerdict, EgressVerdict, Event, EventKind};
 use crate::topology::{DevNetwork, Role, Topology};
-use crate::world::clock::ClockSetting;
 
 /// One host's clock at the end of the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -33,16 +33,9 @@ fn apply(world: &mut World, action: &Action) {
     match action {
         Action::Crash { node, mode } => world.crash(node, *mode),
         Action::Restart { node } => world.restart(node),
-        Action::Partition { cuts, text } => world.partition(cuts, text.clone()),
+        Action::Partition(partition) => world.partition(partition),
         Action::Heal => world.heal(),
-        Action::Block {
-            id,
-            rules,
-            ports,
-            protocol,
-            action,
-            text,
-        } => world.block(id, rules.clone(), ports, *protocol, *action, text.clone()),
+        Action::Block(block) => world.block(block),
         Action::Unblock { id } => world.unblock(id),
         Action::Clock { node, change } => world.set_clock(node, *change),
     }

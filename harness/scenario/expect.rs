@@ -724,7 +724,7 @@ mod tests {
             30_000,
             EventKind::Crashed {
                 node: "node-2".into(),
-                mode: crate::events::CrashMode::PowerOff,
+                mode: crate::faults::CrashMode::PowerOff,
             },
         );
         let down = ev(

@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde_path_to_error::Segment;
 use toml_edit::{ImDocument, Item};
 
+use super::invalid::{Invalid, Seg, key};
 use super::spec::{Action, Expectations, Scenario, ScenarioSpec, Step};
 use crate::topology::{LoadSettings, Topology, TopologySpec};
 
@@ -451,20 +452,6 @@ fn one_line(message: &str) -> String {
         .join("; ")
 }
 
-/// One step of a key path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Seg {
-    Key(String),
-    Index(usize),
-}
-
-/// A key path and what is wrong there.
-pub(super) type Invalid = (Vec<Seg>, String);
-
-pub(super) fn key(parts: &[&str]) -> Vec<Seg> {
-    parts.iter().map(|p| Seg::Key((*p).to_string())).collect()
-}
-
 fn segments(path: &serde_path_to_error::Path) -> Vec<Seg> {
     path.iter()
         .filter_map(|s| match s {
@@ -765,7 +752,7 @@ restart = { node = "node-2" }
             s.steps[0].action,
             Action::Crash {
                 node: "node-2".into(),
-                mode: crate::events::CrashMode::PowerOff
+                mode: crate::faults::CrashMode::PowerOff
             }
         );
     }

@@ -3,6 +3,7 @@
 
 pub mod executor;
 pub mod expect;
+pub(crate) mod invalid;
 pub mod isolation;
 pub mod load;
 pub mod outside;

@@ -22,10 +22,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::expect::Verdict;
+use crate::clock::{self, ClockSetting};
 use crate::events::{EgressVerdict, Event, EventKind};
 use crate::services::egress;
 use crate::topology::{EgressMode, Topology};
-use crate::world::clock::{self, ClockSetting};
 use crate::world::sim::EPOCH_UNIX_S;
 
 pub const TOKENS: &str = "token checks match the clocks";

@@ -25,9 +25,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::CrashMode;
+use crate::faults::{Block, ClockStep, CrashMode, Disposition, Partition, Protocol};
 use crate::topology::{LoadSettings, Topology, TopologySpec};
-use crate::world::sim::Cut;
 
 /// The tick when a scenario names none: 1 ms, the resolution of the hosts' timers
 /// (tokio's), fine enough for LAN latencies and service times of a few milliseconds (see
@@ -107,7 +106,7 @@ pub struct StepSpec {
 pub struct IsolateSpec {
     pub node: String,
     /// `"drop"` (silence: callers time out) or `"reject"` (refused at once). Required.
-    pub mode: crate::world::net::Action,
+    pub mode: Disposition,
 }
 
 /// `split = { groups = [["node-1"], ["node-2", "node-3"]], mode = "drop" }`: minority and
@@ -118,7 +117,7 @@ pub struct SplitSpec {
     /// At least two disjoint, non-empty groups of host names.
     pub groups: Vec<Vec<String>>,
     /// `"drop"` or `"reject"`. Required.
-    pub mode: crate::world::net::Action,
+    pub mode: Disposition,
 }
 
 /// `one_way = { from = ["node-1"], to = ["node-2", "node-3"], mode = "drop" }`
@@ -128,7 +127,7 @@ pub struct OneWaySpec {
     pub from: Vec<String>,
     pub to: Vec<String>,
     /// `"drop"` or `"reject"`. Required.
-    pub mode: crate::world::net::Action,
+    pub mode: Disposition,
 }
 
 /// `bridge = { node = "node-2", mode = "drop" }`: with three nodes, node-1 and node-3 lose
@@ -138,7 +137,7 @@ pub struct OneWaySpec {
 pub struct BridgeSpec {
     pub node: String,
     /// `"drop"` or `"reject"`. Required.
-    pub mode: crate::world::net::Action,
+    pub mode: Disposition,
 }
 
 /// `clock = { node = "node-3", offset = "10m" }` sets the host's wall clock that far ahead
@@ -186,16 +185,16 @@ pub struct BlockSpec {
     pub ports: Vec<u16>,
     /// `"tcp"`, `"udp"` or `"any"`. Default `"tcp"`.
     #[serde(default = "default_protocol")]
-    pub protocol: crate::world::net::Protocol,
+    pub protocol: Protocol,
     /// `"drop"` or `"reject"`. Required.
-    pub action: crate::world::net::Action,
+    pub action: Disposition,
     /// Also block `to` -> `from` on the same ports. Default true.
     #[serde(default = "default_true")]
     pub both_ways: bool,
 }
 
-fn default_protocol() -> crate::world::net::Protocol {
-    crate::world::net::Protocol::Tcp
+fn default_protocol() -> Protocol {
+    Protocol::Tcp
 }
 
 fn default_true() -> bool {
@@ -324,21 +323,11 @@ pub enum Action {
     Restart {
         node: String,
     },
-    /// Any partition, as cuts; `text` is how the timeline tells it.
-    Partition {
-        cuts: Vec<Cut>,
-        text: String,
-    },
+    /// Any partition, as its step declared it.
+    Partition(Partition),
     Heal,
-    Block {
-        id: String,
-        /// (from, to) host groups, one per direction.
-        rules: Vec<(Vec<String>, Vec<String>)>,
-        ports: Vec<u16>,
-        protocol: crate::world::net::Protocol,
-        action: crate::world::net::Action,
-        text: String,
-    },
+    /// Firewall rules under an id.
+    Block(Block),
     Unblock {
         id: String,
     },
@@ -347,15 +336,4 @@ pub enum Action {
         node: String,
         change: ClockStep,
     },
-}
-
-/// What a clock step does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClockStep {
-    /// Set the offset from true time, in nanoseconds.
-    Offset(i64),
-    /// Move the offset by this many nanoseconds.
-    Jump(i64),
-    /// Set the frequency error, in parts per billion.
-    Drift(i64),
 }

@@ -3,15 +3,13 @@
 //! no unblock of rules never added, no heal without a partition).
 
 use std::collections::BTreeSet;
-
-use super::load::{Invalid, Seg, key};
 use std::time::Duration;
 
-use super::spec::{Action, ClockSpec, ClockStep, ScenarioSpec, Step, StepSpec};
+use super::invalid::{Invalid, Seg, key};
+use super::spec::{Action, ClockSpec, ScenarioSpec, Step, StepSpec};
 use crate::duration::span;
+use crate::faults::{Block, ClockStep, PARTITION, Partition, PartitionShape};
 use crate::topology::Topology;
-use crate::world::net::{Action as Verdict, Protocol};
-use crate::world::sim::Cut;
 
 /// The action keys a step may hold, for the error message.
 const ACTIONS: &str =
@@ -136,49 +134,24 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
 
 /// The partition verbs: isolate, split, one_way, bridge, heal.
 fn partition(step: &StepSpec, nodes: &[String], hosts: &[String]) -> Result<Action, StepInvalid> {
+    let partition = |shape, disposition| Ok(Action::Partition(Partition { shape, disposition }));
     if let Some(p) = &step.isolate {
         node(&p.node, nodes, &["isolate", "node"])?;
         let rest: Vec<String> = nodes.iter().filter(|n| **n != p.node).cloned().collect();
-        let text = format!(
-            "partition ({}): {} | {}",
-            mode(p.mode),
-            p.node,
-            rest.join(", ")
-        );
-        let cut = Cut {
-            from: vec![p.node.clone()],
-            to: rest,
-            one_way: false,
-            action: p.mode,
-        };
-        return Ok(Action::Partition {
-            cuts: vec![cut],
-            text,
-        });
+        let node = p.node.clone();
+        return partition(PartitionShape::Isolate { node, rest }, p.mode);
     }
     if let Some(p) = &step.split {
-        return split(&p.groups, p.mode, hosts);
+        split(&p.groups, hosts)?;
+        let groups = p.groups.clone();
+        return partition(PartitionShape::Split { groups }, p.mode);
     }
     if let Some(p) = &step.one_way {
         group(&p.from, hosts, &["one_way", "from"])?;
         group(&p.to, hosts, &["one_way", "to"])?;
         disjoint(&[p.from.clone(), p.to.clone()], &["one_way", "to"])?;
-        let text = format!(
-            "one-way partition ({}): {} -> {}",
-            mode(p.mode),
-            p.from.join(", "),
-            p.to.join(", ")
-        );
-        let cut = Cut {
-            from: p.from.clone(),
-            to: p.to.clone(),
-            one_way: true,
-            action: p.mode,
-        };
-        return Ok(Action::Partition {
-            cuts: vec![cut],
-            text,
-        });
+        let (from, to) = (p.from.clone(), p.to.clone());
+        return partition(PartitionShape::OneWay { from, to }, p.mode);
     }
     if let Some(p) = &step.bridge {
         node(&p.node, nodes, &["bridge", "node"])?;
@@ -190,23 +163,12 @@ fn partition(step: &StepSpec, nodes: &[String], hosts: &[String]) -> Result<Acti
             ));
         }
         let (left, right) = rest.split_at(rest.len().div_ceil(2));
-        let text = format!(
-            "bridge partition ({}): {} | {}, only {} joins them",
-            mode(p.mode),
-            left.join(", "),
-            right.join(", "),
-            p.node
-        );
-        let cut = Cut {
-            from: left.to_vec(),
-            to: right.to_vec(),
-            one_way: false,
-            action: p.mode,
+        let shape = PartitionShape::Bridge {
+            node: p.node.clone(),
+            left: left.to_vec(),
+            right: right.to_vec(),
         };
-        return Ok(Action::Partition {
-            cuts: vec![cut],
-            text,
-        });
+        return partition(shape, p.mode);
     }
     assert!(
         step.heal.is_some(),
@@ -365,13 +327,6 @@ pub(crate) fn signed_ns(text: &str) -> Result<i64, String> {
     Ok(sign * i64::try_from(d.as_nanos()).expect("a day fits"))
 }
 
-fn mode(action: Verdict) -> &'static str {
-    match action {
-        Verdict::Drop => "drop: silence",
-        Verdict::Reject => "reject: refused at once",
-    }
-}
-
 fn node(name: &str, nodes: &[String], path: &[&'static str]) -> Result<(), StepInvalid> {
     if nodes.iter().any(|n| n == name) {
         return Ok(());
@@ -422,7 +377,8 @@ fn disjoint(groups: &[Vec<String>], path: &[&'static str]) -> Result<(), StepInv
     }
 }
 
-fn split(groups: &[Vec<String>], action: Verdict, hosts: &[String]) -> Result<Action, StepInvalid> {
+/// A split's groups: at least two, of known hosts, disjoint.
+fn split(groups: &[Vec<String>], hosts: &[String]) -> Result<(), StepInvalid> {
     if groups.len() < 2 {
         return Err((
             vec!["split", "groups"],
@@ -432,81 +388,26 @@ fn split(groups: &[Vec<String>], action: Verdict, hosts: &[String]) -> Result<Ac
     for g in groups {
         group(g, hosts, &["split", "groups"])?;
     }
-    disjoint(groups, &["split", "groups"])?;
-    let mut cuts = Vec::new();
-    for (k, a) in groups.iter().enumerate() {
-        for b in &groups[k + 1..] {
-            cuts.push(Cut {
-                from: a.clone(),
-                to: b.clone(),
-                one_way: false,
-                action,
-            });
-        }
-    }
-    let text = format!(
-        "partition ({}): {}",
-        mode(action),
-        groups
-            .iter()
-            .map(|g| g.join(", "))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    Ok(Action::Partition { cuts, text })
+    disjoint(groups, &["split", "groups"])
 }
 
 fn block(b: &super::spec::BlockSpec, hosts: &[String]) -> Result<Action, StepInvalid> {
-    if b.id.trim().is_empty() || b.id == crate::world::sim::PARTITION {
-        let message = format!(
-            "expected a non-empty id other than {:?} (partitions use it)",
-            crate::world::sim::PARTITION
-        );
+    if b.id.trim().is_empty() || b.id == PARTITION {
+        let message =
+            format!("expected a non-empty id other than {PARTITION:?} (partitions use it)");
         return Err((vec!["block", "id"], message));
     }
     group(&b.from, hosts, &["block", "from"])?;
     group(&b.to, hosts, &["block", "to"])?;
-    let mut rules = vec![(b.from.clone(), b.to.clone())];
-    if b.both_ways {
-        rules.push((b.to.clone(), b.from.clone()));
-    }
-    let ports = if b.ports.is_empty() {
-        "all ports".to_string()
-    } else {
-        format!(
-            "port {}",
-            b.ports
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let protocol = match b.protocol {
-        Protocol::Tcp => "tcp",
-        Protocol::Udp => "udp",
-        Protocol::Any => "tcp and udp",
-    };
-    let arrow = if b.both_ways { "<->" } else { "->" };
-    let verb = if b.action == Verdict::Drop {
-        "DROP"
-    } else {
-        "REJECT"
-    };
-    let text = format!(
-        "firewall {:?}: {verb} {protocol} {ports}, {} {arrow} {}",
-        b.id,
-        b.from.join(", "),
-        b.to.join(", ")
-    );
-    Ok(Action::Block {
+    Ok(Action::Block(Block {
         id: b.id.clone(),
-        rules,
+        from: b.from.clone(),
+        to: b.to.clone(),
+        both_ways: b.both_ways,
         ports: b.ports.clone(),
         protocol: b.protocol,
-        action: b.action,
-        text,
-    })
+        disposition: b.action,
+    }))
 }
 
 /// Steps in time order must make sense one after the other.
@@ -529,7 +430,7 @@ fn sequence(steps: &[(usize, Step)]) -> Result<(), Invalid> {
                     format!("{node} is not down at that time; expected an earlier crash"),
                 )
             }),
-            Action::Partition { .. } => {
+            Action::Partition(_) => {
                 partitioned = true;
                 None
             }
@@ -538,7 +439,7 @@ fn sequence(steps: &[(usize, Step)]) -> Result<(), Invalid> {
                     let message = "no partition to heal at that time; expected an earlier isolate, split, one_way or bridge";
                     ("heal", message.to_string())
                 }),
-            Action::Block { id, .. } => (!blocks.insert(id.clone())).then(|| {
+            Action::Block(Block { id, .. }) => (!blocks.insert(id.clone())).then(|| {
                 (
                     "block",
                     format!(

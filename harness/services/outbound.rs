@@ -32,6 +32,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::Response;
 
+use crate::clock::Adjustment;
 use crate::env::Env;
 use crate::events::{ClockCause, EventKind};
 use crate::net::Net;
@@ -40,7 +41,6 @@ use crate::services::http::{self, Body, Failure};
 use crate::services::internet::{self, LATEST_PATH, MANIFEST_PATH, TOKEN_PATH};
 use crate::services::ntp::{self, Correction};
 use crate::topology::NtpSettings;
-use crate::world::clock::Adjustment;
 
 /// How long a node waits for the DNS server.
 pub const DNS_TIMEOUT: Duration = Duration::from_secs(1);

@@ -164,16 +164,16 @@ pub struct FirewallRule {
     pub ports: Vec<u16>,
     /// `"tcp"`, `"udp"` or `"any"`. Default `"tcp"`.
     #[serde(default = "tcp")]
-    pub protocol: crate::world::net::Protocol,
+    pub protocol: crate::faults::Protocol,
     /// `"drop"` or `"reject"`. Required.
-    pub action: crate::world::net::Action,
+    pub action: crate::faults::Disposition,
     /// Also block `to` -> `from` on the same ports. Default true.
     #[serde(default = "yes")]
     pub both_ways: bool,
 }
 
-fn tcp() -> crate::world::net::Protocol {
-    crate::world::net::Protocol::Tcp
+fn tcp() -> crate::faults::Protocol {
+    crate::faults::Protocol::Tcp
 }
 
 fn yes() -> bool {

@@ -24,31 +24,9 @@ use std::sync::{Arc, Mutex};
 use tokio::io::AsyncWriteExt;
 
 use crate::events::{BoundaryRecord, BoundaryVerdict, EventKind, Recorder};
+use crate::faults::{Block, Disposition, Protocol};
 use crate::net::original::{self, Transport};
 use crate::net::{Datagrams, Listener, Net};
-
-/// What a firewall rule does to what it matches.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Refuse at once: a TCP connect fails with "connection refused", a UDP send errors
-    /// (the ICMP port-unreachable a real host would send back).
-    Reject,
-    /// Silence: a TCP connect never completes and a datagram vanishes, until the caller's
-    /// own timeout.
-    Drop,
-}
-
-/// Which traffic a rule matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Tcp,
-    Udp,
-    Any,
-}
 
 /// One firewall rule: traffic from any of `from` to any of `to` on any of `ports` (all
 /// ports when empty). Rules apply to new connections and to datagrams; connections already
@@ -61,10 +39,26 @@ pub struct Rule {
     pub to: Vec<IpAddr>,
     pub ports: Vec<u16>,
     pub protocol: Protocol,
-    pub action: Action,
+    pub disposition: Disposition,
 }
 
 impl Rule {
+    /// A block's rules, one per direction, with host names resolved by `addresses`.
+    pub fn block(block: &Block, addresses: impl Fn(&[String]) -> Vec<IpAddr>) -> Vec<Rule> {
+        block
+            .directions()
+            .into_iter()
+            .map(|(from, to)| Rule {
+                id: block.id.clone(),
+                from: addresses(from),
+                to: addresses(to),
+                ports: block.ports.clone(),
+                protocol: block.protocol,
+                disposition: block.disposition,
+            })
+            .collect()
+    }
+
     fn matches(&self, from: IpAddr, to: SocketAddr, protocol: Protocol) -> bool {
         self.from.contains(&from)
             && self.to.contains(&to.ip())
@@ -118,20 +112,25 @@ impl FaultTable {
     }
 
     /// What happens to traffic from `from` to `to`: `None` passes.
-    pub fn verdict(&self, from: IpAddr, to: SocketAddr, protocol: Protocol) -> Option<Action> {
+    pub fn verdict(&self, from: IpAddr, to: SocketAddr, protocol: Protocol) -> Option<Disposition> {
         if protocol == Protocol::Tcp && self.lock().refusing.contains(&to.ip()) {
-            return Some(Action::Reject);
+            return Some(Disposition::Reject);
         }
         self.rule_verdict(from, to, protocol)
     }
 
     /// What the firewall rules alone do to traffic from `from` to `to`.
-    pub fn rule_verdict(&self, from: IpAddr, to: SocketAddr, protocol: Protocol) -> Option<Action> {
+    pub fn rule_verdict(
+        &self,
+        from: IpAddr,
+        to: SocketAddr,
+        protocol: Protocol,
+    ) -> Option<Disposition> {
         self.lock()
             .rules
             .iter()
             .find(|r| r.matches(from, to, protocol))
-            .map(|r| r.action)
+            .map(|r| r.disposition)
     }
 }
 
@@ -270,7 +269,7 @@ impl SimNet {
     ///
     /// A crashed destination refuses only what reaches it: a redirected connection is
     /// answered by the gateway, which meets the refusal itself (and says so).
-    fn verdict(&self, to: SocketAddr, protocol: Protocol) -> Option<Action> {
+    fn verdict(&self, to: SocketAddr, protocol: Protocol) -> Option<Disposition> {
         match self.redirect(to) {
             None => self.faults.verdict(self.ip, to, protocol),
             Some(via) => {
@@ -310,11 +309,11 @@ impl Net for SimNet {
             return std::future::pending().await;
         }
         match self.verdict(to, Protocol::Tcp) {
-            Some(Action::Reject) => {
+            Some(Disposition::Reject) => {
                 let why = format!("{to} refused the connection");
                 Err(io::Error::new(io::ErrorKind::ConnectionRefused, why))
             }
-            Some(Action::Drop) => std::future::pending().await,
+            Some(Disposition::Drop) => std::future::pending().await,
             None => match self.redirect(to) {
                 None => turmoil::net::TcpStream::connect(to).await,
                 Some(via) => {
@@ -351,11 +350,11 @@ impl Datagrams for SimSocket {
             return Ok(buf.len());
         }
         match self.net.verdict(to, Protocol::Udp) {
-            Some(Action::Reject) => Err(io::Error::new(
+            Some(Disposition::Reject) => Err(io::Error::new(
                 io::ErrorKind::ConnectionRefused,
                 format!("{to} is unreachable"),
             )),
-            Some(Action::Drop) => Ok(buf.len()),
+            Some(Disposition::Drop) => Ok(buf.len()),
             None => match self.net.redirect(to) {
                 None => self.socket.send_to(buf, to).await,
                 Some(via) => {
@@ -408,7 +407,7 @@ mod tests {
                 to: vec![ip(12)],
                 ports: vec![27017],
                 protocol: Protocol::Tcp,
-                action: Action::Drop,
+                disposition: Disposition::Drop,
             },
             Rule {
                 id: "all".into(),
@@ -416,17 +415,20 @@ mod tests {
                 to: vec![ip(12)],
                 ports: vec![],
                 protocol: Protocol::Any,
-                action: Action::Reject,
+                disposition: Disposition::Reject,
             },
         ]);
-        assert_eq!(table.verdict(ip(11), db, Protocol::Tcp), Some(Action::Drop));
+        assert_eq!(
+            table.verdict(ip(11), db, Protocol::Tcp),
+            Some(Disposition::Drop)
+        );
         assert_eq!(
             table.verdict(ip(11), db, Protocol::Udp),
-            Some(Action::Reject)
+            Some(Disposition::Reject)
         );
         assert_eq!(
             table.verdict(ip(11), web, Protocol::Tcp),
-            Some(Action::Reject)
+            Some(Disposition::Reject)
         );
         assert_eq!(
             table.verdict(ip(12), SocketAddr::new(ip(11), 27017), Protocol::Tcp),
@@ -437,7 +439,7 @@ mod tests {
         table.set_refusing(ip(13), true);
         assert_eq!(
             table.verdict(ip(11), SocketAddr::new(ip(13), 443), Protocol::Tcp),
-            Some(Action::Reject)
+            Some(Disposition::Reject)
         );
         assert_eq!(
             table.verdict(ip(11), SocketAddr::new(ip(13), 53), Protocol::Udp),

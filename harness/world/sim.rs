@@ -27,9 +27,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::clock::Adjustment;
 use crate::env::Env;
-use crate::events::{ClockCause, CrashMode, EventKind, MemberFinal, Recorder};
-use crate::scenario::spec::ClockStep;
+use crate::events::{ClockCause, EventKind, MemberFinal, NetworkChange, Recorder};
+use crate::faults::{Block, ClockStep, CrashMode, Disposition, PARTITION, Partition, Protocol};
 use crate::services::connector::{self, ConnectorConfig};
 use crate::services::database::{self, DbConfig, SharedMember};
 use crate::services::dev_tester::{self, TesterConfig};
@@ -50,8 +51,8 @@ use crate::tls::{self, Identity};
 use crate::topology::{
     DEV_LAN, DevNetwork, LbMode, LoadSettings, PROD_LAN, ProxyProtocol, Role, Topology,
 };
-use crate::world::clock::{Adjustment, ClockHandle, SimClock};
-use crate::world::net::{Action, Boundary, FaultTable, Protocol, Rule, SimNet};
+use crate::world::clock::{ClockHandle, SimClock};
+use crate::world::net::{Boundary, FaultTable, Rule, SimNet};
 
 /// The wall-clock time every run starts at: 2026-01-01T00:00:00Z.
 pub const EPOCH_UNIX_S: u64 = 1_767_225_600;
@@ -80,15 +81,6 @@ pub struct WorldError {
     pub message: String,
 }
 
-/// One cut of a partition: traffic from `from` to `to` (and back, unless `one_way`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cut {
-    pub from: Vec<String>,
-    pub to: Vec<String>,
-    pub one_way: bool,
-    pub action: Action,
-}
-
 /// What turmoil is told about one pair of hosts.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Link {
@@ -100,9 +92,6 @@ enum Link {
     /// Messages dropped in the listed directions only.
     OneWay(Vec<(IpAddr, IpAddr)>),
 }
-
-/// The rule id partitions use; `heal` removes them all.
-pub const PARTITION: &str = "partition";
 
 /// A running world.
 pub struct World {
@@ -117,7 +106,7 @@ pub struct World {
     /// Nodes that are down, and how they went down.
     down: BTreeMap<String, CrashMode>,
     /// Active partition cuts, by address.
-    cuts: Vec<(Vec<IpAddr>, Vec<IpAddr>, bool, Action)>,
+    cuts: Vec<(Vec<IpAddr>, Vec<IpAddr>, bool, Disposition)>,
     /// What turmoil was last told about each pair that is not healthy.
     links: BTreeMap<(IpAddr, IpAddr), Link>,
     /// The primary (and term) whose loss was last recorded.
@@ -172,23 +161,16 @@ impl World {
                 .collect()
         };
         for (i, r) in topology.firewall.iter().enumerate() {
-            let (from, to) = (address_of(&r.from), address_of(&r.to));
-            let mut rules = vec![Rule {
+            let block = Block {
                 id: format!("topology.firewall[{i}]"),
-                from: from.clone(),
-                to: to.clone(),
+                from: r.from.clone(),
+                to: r.to.clone(),
+                both_ways: r.both_ways,
                 ports: r.ports.clone(),
                 protocol: r.protocol,
-                action: r.action,
-            }];
-            if r.both_ways {
-                rules.push(Rule {
-                    from: to,
-                    to: from,
-                    ..rules[0].clone()
-                });
-            }
-            faults.add_rules(rules);
+                disposition: r.action,
+            };
+            faults.add_rules(Rule::block(&block, address_of));
         }
         let users = topology.the(Role::Users).address;
         let egress = topology.egress();
@@ -292,18 +274,20 @@ impl World {
 
     /// Adds a partition's cuts: socket rules for new connections and datagrams, and
     /// turmoil link states for established connections.
-    pub fn partition(&mut self, cuts: &[Cut], text: String) {
-        for cut in cuts {
+    pub fn partition(&mut self, partition: &Partition) {
+        for cut in partition.cuts() {
             let (from, to) = (self.addresses(&cut.from), self.addresses(&cut.to));
-            let mut rules = vec![rule(PARTITION, &from, &to, cut.action)];
+            let mut rules = vec![rule(PARTITION, &from, &to, cut.disposition)];
             if !cut.one_way {
-                rules.push(rule(PARTITION, &to, &from, cut.action));
+                rules.push(rule(PARTITION, &to, &from, cut.disposition));
             }
             self.faults.add_rules(rules);
-            self.cuts.push((from, to, cut.one_way, cut.action));
+            self.cuts.push((from, to, cut.one_way, cut.disposition));
         }
         self.sync_links();
-        self.record(EventKind::Network { text });
+        self.record(EventKind::Network(NetworkChange::Partitioned(
+            partition.clone(),
+        )));
     }
 
     /// Sets, moves or re-rates a host's wall clock.
@@ -326,42 +310,23 @@ impl World {
         self.faults.remove_rules(PARTITION);
         self.cuts.clear();
         self.sync_links();
-        self.record(EventKind::Network {
-            text: "partitions healed".to_string(),
-        });
+        self.record(EventKind::Network(NetworkChange::Healed));
     }
 
-    /// Adds firewall rules under `id` (new connections and datagrams only).
-    pub fn block(
-        &mut self,
-        id: &str,
-        rules: Vec<(Vec<String>, Vec<String>)>,
-        ports: &[u16],
-        protocol: Protocol,
-        action: Action,
-        text: String,
-    ) {
-        let rules: Vec<Rule> = rules
-            .iter()
-            .map(|(from, to)| Rule {
-                id: id.to_string(),
-                from: self.addresses(from),
-                to: self.addresses(to),
-                ports: ports.to_vec(),
-                protocol,
-                action,
-            })
-            .collect();
+    /// Adds a block's firewall rules under its id (new connections and datagrams only).
+    pub fn block(&mut self, block: &Block) {
+        let rules = Rule::block(block, |hosts| self.addresses(hosts));
         self.faults.add_rules(rules);
-        self.record(EventKind::Network { text });
+        self.record(EventKind::Network(NetworkChange::Blocked(block.clone())));
     }
 
     /// Removes the firewall rules added under `id`.
     pub fn unblock(&mut self, id: &str) {
         let removed = self.faults.remove_rules(id);
-        self.record(EventKind::Network {
-            text: format!("firewall rules {id:?} removed ({removed} rules)"),
-        });
+        self.record(EventKind::Network(NetworkChange::Unblocked {
+            id: id.to_string(),
+            removed,
+        }));
     }
 
     /// Brings turmoil's links in line with crashes and partitions. A link that changes is
@@ -417,8 +382,8 @@ impl World {
             }
         }
         match two_way {
-            Some(Action::Drop) => Link::Held,
-            Some(Action::Reject) => Link::Cut,
+            Some(Disposition::Drop) => Link::Held,
+            Some(Disposition::Reject) => Link::Cut,
             None if dirs.is_empty() => Link::Healthy,
             None => {
                 dirs.sort();
@@ -588,14 +553,14 @@ fn lock(member: &SharedMember) -> std::sync::MutexGuard<'_, Member> {
         .expect("no code panics while holding a member")
 }
 
-fn rule(id: &str, from: &[IpAddr], to: &[IpAddr], action: Action) -> Rule {
+fn rule(id: &str, from: &[IpAddr], to: &[IpAddr], disposition: Disposition) -> Rule {
     Rule {
         id: id.to_string(),
         from: from.to_vec(),
         to: to.to_vec(),
         ports: Vec::new(),
         protocol: Protocol::Any,
-        action,
+        disposition,
     }
 }
 

@@ -4,8 +4,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use super::*;
+use crate::clock::Adjustment;
 use crate::events::Recorder;
-use crate::world::clock::{Adjustment, SimClock};
+use crate::world::clock::SimClock;
 use crate::world::net::{FaultTable, SimNet};
 
 /// Proves the 48-byte layout field by field: LI/VN/mode packed in the first byte,
