@@ -73,4 +73,5 @@ pub mod serve;
 pub mod services;
 pub mod tls;
 pub mod topology;
+pub mod wiring;
 pub mod world;
