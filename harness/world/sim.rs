@@ -45,7 +45,7 @@ use crate::services::users::{self, UsersConfig};
 use crate::tls::Identity;
 use crate::topology::{DEV_LAN, DevNetwork, LoadSettings, PROD_LAN, Role, Topology};
 use crate::wiring;
-// The users of `world::sim::EPOCH_UNIX_S` in other rooms move to `wiring` as they move.
+// The run's epoch lives in the wiring; the token checks still name it here.
 pub use crate::wiring::EPOCH_UNIX_S;
 use crate::world::clock::{Adjustment, ClockHandle, SimClock};
 use crate::world::net::{Action, Boundary, FaultTable, Protocol, Rule, SimNet};
