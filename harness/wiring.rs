@@ -13,7 +13,7 @@
 //! [`egress_config`]; the users' load and connector ([`users_config`],
 //! [`connector_config`]). Shared by them: the run's [`EPOCH_UNIX_S`], the instance
 //! certificate ([`identity`]), each host's TLS ([`host_tls`]) and each host's stream of
-//! randomness ([`host_seed`]).
+//! randomness (`host_seed`).
 
 mod dns;
 mod egress;
@@ -30,11 +30,11 @@ use crate::tls::{self, Identity};
 use crate::topology::{Host, Topology};
 
 pub use dns::zone;
-pub(crate) use egress::egress_config;
-pub(crate) use lb::lb_config;
-pub(crate) use node::{dev_config, dev_member, members, node_config, peers, single_member};
-pub(crate) use smtp::{relay_tls, smtp_config};
-pub(crate) use users::{connector_config, users_config};
+pub use egress::egress_config;
+pub use lb::lb_config;
+pub use node::{dev_config, dev_member, members, node_config, peers, single_member};
+pub use smtp::{relay_tls, smtp_config};
+pub use users::{connector_config, users_config};
 
 /// The wall-clock time every run starts at: 2026-01-01T00:00:00Z. Every simulated host's
 /// clock starts here, and a generated certificate is valid from an hour before it.
@@ -47,7 +47,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The certificate the published names are served with: `None` when TLS is off. A
 /// generated one is valid from an hour before `epoch` (time since the Unix epoch: the
 /// run's [`EPOCH_UNIX_S`] in a simulation, the real time on real sockets).
-pub(crate) fn identity(topology: &Topology, epoch: Duration) -> Option<Arc<Identity>> {
+pub fn identity(topology: &Topology, epoch: Duration) -> Option<Arc<Identity>> {
     let tls = &topology.tls;
     if !tls.enabled {
         return None;
@@ -69,15 +69,18 @@ pub(crate) fn identity(topology: &Topology, epoch: Duration) -> Option<Arc<Ident
 }
 
 /// One host's TLS configurations, with its own clock as their time.
-pub(crate) struct HostTls {
-    pub(crate) server: Option<Arc<rustls::ServerConfig>>,
-    pub(crate) client: Option<Arc<rustls::ClientConfig>>,
-    pub(crate) checks: Option<Arc<rustls::ClientConfig>>,
+pub struct HostTls {
+    /// What it serves TLS with: the instance certificate.
+    pub server: Option<Arc<rustls::ServerConfig>>,
+    /// What it dials the appliance with: trusting the instance certificate's CA.
+    pub client: Option<Arc<rustls::ClientConfig>>,
+    /// What a balancer's health checks dial with: verifying nothing (`verify none`).
+    pub checks: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// A host's TLS from the instance certificate ([`identity`]; `None`: none at all), judged
 /// by the host's clock `time`.
-pub(crate) fn host_tls(identity: Option<&Identity>, time: Arc<dyn crate::env::Clock>) -> HostTls {
+pub fn host_tls(identity: Option<&Identity>, time: Arc<dyn crate::env::Clock>) -> HostTls {
     let Some(identity) = identity else {
         return HostTls {
             server: None,

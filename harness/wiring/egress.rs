@@ -6,7 +6,7 @@ use crate::topology::{Role, Topology};
 
 /// The egress: its settings, the nodes whose outbound traffic it carries, and each
 /// address's host name.
-pub(crate) fn egress_config(topology: &Topology) -> EgressConfig {
+pub fn egress_config(topology: &Topology) -> EgressConfig {
     EgressConfig {
         settings: topology.egress.clone(),
         nodes: topology.with_role(Role::Node).map(|h| h.address).collect(),

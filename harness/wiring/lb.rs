@@ -12,7 +12,7 @@ use crate::topology::{LbMode, Role, Topology};
 /// The balancer: every node on its HTTP port as a backend; in `https` mode it terminates
 /// TLS with `tls.server`, in `tcp` mode it passes connections through and its checks
 /// send the PROXY header and speak TLS (`tls.checks`) as the nodes expect.
-pub(crate) fn lb_config(topology: &Topology, tls: &HostTls) -> LbConfig {
+pub fn lb_config(topology: &Topology, tls: &HostTls) -> LbConfig {
     let backends = topology
         .with_role(Role::Node)
         .map(|n| Backend {

@@ -32,7 +32,7 @@ fn replica_set(topology: &Topology, members: Vec<String>, priorities: Vec<u32>) 
 }
 
 /// One member per node, as an initialised replica set at time 0.
-pub(crate) fn members(topology: &Topology, seed: u64) -> BTreeMap<String, SharedMember> {
+pub fn members(topology: &Topology, seed: u64) -> BTreeMap<String, SharedMember> {
     let names = topology.node_names();
     let priorities = names
         .iter()
@@ -54,19 +54,19 @@ pub(crate) fn members(topology: &Topology, seed: u64) -> BTreeMap<String, Shared
 /// The member of a replica set of its own, of one member named `name`, primary of
 /// itself from the start, drawing from `seed`: a served node's ([`dev_member`] is
 /// `dev-1`'s).
-pub(crate) fn single_member(topology: &Topology, name: &str, seed: u64) -> SharedMember {
+pub fn single_member(topology: &Topology, name: &str, seed: u64) -> SharedMember {
     let config = replica_set(topology, vec![name.to_string()], vec![1]);
     Arc::new(Mutex::new(Member::new(config, 0, seed)))
 }
 
 /// The dev/test instance's member: a replica set of its own, of one member, primary of
 /// itself from the start, drawing from its host's stream of the run's `seed`.
-pub(crate) fn dev_member(topology: &Topology, host: &Host, seed: u64) -> SharedMember {
+pub fn dev_member(topology: &Topology, host: &Host, seed: u64) -> SharedMember {
     single_member(topology, &host.name, host_seed(seed, host))
 }
 
 /// Every node's replica-set address: a production node's peers.
-pub(crate) fn peers(topology: &Topology) -> Vec<SocketAddr> {
+pub fn peers(topology: &Topology) -> Vec<SocketAddr> {
     topology
         .with_role(Role::Node)
         .map(|n| SocketAddr::new(n.address, database::PORT))
@@ -78,7 +78,7 @@ pub(crate) fn peers(topology: &Topology) -> Vec<SocketAddr> {
 /// the run's `seed`, and the front the balancer's mode wants (`tcp`: the PROXY header
 /// and TLS with `tls.server`; `https`: plain HTTP, believing the balancer's
 /// `X-Forwarded-For`).
-pub(crate) fn node_config(
+pub fn node_config(
     topology: &Topology,
     member: SharedMember,
     peers: Vec<SocketAddr>,
@@ -150,7 +150,7 @@ fn mail_config(topology: &Topology) -> MailConfig {
 /// what its LAN cannot reach turned off (NTP and the periodic checks: no egress, no time
 /// server; its clock runs free from true time), its relay `dev.smtp_relay` (none: mail
 /// stays queued), and the tester beside it, signing up `until` the load stops.
-pub(crate) fn dev_config(
+pub fn dev_config(
     topology: &Topology,
     member: SharedMember,
     host: &Host,

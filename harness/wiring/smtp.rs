@@ -8,7 +8,7 @@ use crate::tls::Identity;
 use crate::topology::Topology;
 
 /// The relay's configuration; `starttls` is what STARTTLS upgrades with ([`relay_tls`]).
-pub(crate) fn smtp_config(
+pub fn smtp_config(
     topology: &Topology,
     starttls: Option<(Arc<rustls::ServerConfig>, Arc<Identity>)>,
 ) -> SmtpConfig {
@@ -26,13 +26,13 @@ fn relay_name(topology: &Topology) -> String {
     format!("smtp.{}", topology.domain)
 }
 
-/// The relay's STARTTLS certificate: a CA of its own and a leaf for [`relay_name`] and
-/// `extra` names (a served relay adds the address it listens on), valid like the
-/// instance certificate from an hour before `epoch` for `topology.tls.expires`, judged by
-/// `clock`. The corporate relay is not the appliance: it never serves the instance
-/// certificate. `None` only if the certificate cannot be made (an `extra` name rcgen
-/// refuses).
-pub(crate) fn relay_tls(
+/// The relay's STARTTLS certificate: a CA of its own and a leaf for its name
+/// (`smtp.<domain>`) and `extra` names (a served relay adds the address it listens on),
+/// valid like the instance certificate from an hour before `epoch` for
+/// `topology.tls.expires`, judged by `clock`. The corporate relay is not the appliance:
+/// it never serves the instance certificate. `None` only if the certificate cannot be
+/// made (an `extra` name rcgen refuses).
+pub fn relay_tls(
     topology: &Topology,
     extra: &[String],
     epoch: Duration,

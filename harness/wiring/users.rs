@@ -11,7 +11,7 @@ use crate::topology::{LoadSettings, Role, Topology};
 
 /// The AD/LDAP connector: it finds the login name through the DNS host and syncs through
 /// the balancer, drawing its request ids from the run's `seed`.
-pub(crate) fn connector_config(topology: &Topology, seed: u64, tls: &HostTls) -> ConnectorConfig {
+pub fn connector_config(topology: &Topology, seed: u64, tls: &HostTls) -> ConnectorConfig {
     ConnectorConfig {
         name: topology.zone_names()[3].clone(),
         dns_server: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
@@ -24,7 +24,7 @@ pub(crate) fn connector_config(topology: &Topology, seed: u64, tls: &HostTls) ->
 /// The load generator: the scenario's `load` sent `until` the load stops, at the login
 /// name (and the dashboard's) through the DNS host and the balancer, its choices drawn
 /// from the run's `seed`.
-pub(crate) fn users_config(
+pub fn users_config(
     topology: &Topology,
     load: &LoadSettings,
     until: Duration,
