@@ -18,6 +18,9 @@
 //!   [`certs`] reads the certificate files `[topology.tls]` names.
 //! - [`check`]: `harness check`, a static preflight of a scenario against the seeds'
 //!   requirements.
+//! - [`wiring`]: the topology turned into each service's configuration (the DNS zone,
+//!   the replica set, the nodes, the balancer, the relay, the egress, the users), used
+//!   alike by the world, [`serve`] and [`check`].
 //! - [`world`]: the turmoil simulation built from a topology; per-host clocks; the socket
 //!   layer; crashes and restarts.
 //! - [`services`]: one file per virtual component: [`services::node`] (with
@@ -79,4 +82,5 @@ pub mod serve;
 pub mod services;
 pub mod tls;
 pub mod topology;
+pub mod wiring;
 pub mod world;

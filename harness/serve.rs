@@ -4,7 +4,7 @@
 //! [`RealNet`] (real tokio sockets) and a [`RealClock`] (the machine's clock, plus an
 //! optional offset) instead of turmoil's. Everything else comes from the scenario's
 //! topology through the same functions the simulation builds its hosts with
-//! ([`crate::world::sim`]): the DNS zone, the node's settings and front (TLS and PROXY
+//! ([`crate::wiring`]): the DNS zone, the node's settings and front (TLS and PROXY
 //! header in the balancer's `tcp` mode), the balancer's checks, modes and filters, the
 //! SMTP relay's credentials. What must differ on one machine is said here:
 //!
@@ -48,19 +48,19 @@
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::env::{Clock, Env};
 use crate::events::{Event, Recorder};
 use crate::net::real::{Bound, RealClock, RealNet};
 use crate::services::load_balancer::{self, Backend};
-use crate::services::replica_set::{Member, RsConfig};
 use crate::services::{dns, node, ntp, smtp};
+use crate::tls::Identity;
 use crate::topology::{LbMode, Role, Topology};
-use crate::world::sim;
+use crate::wiring::{self, HostTls};
 
 /// The services `harness serve` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,13 +154,31 @@ enum Task {
     Ntp,
 }
 
-/// Checks `options` against the topology and builds the service's configuration.
-/// Nothing is bound or written yet.
+/// The most a served host's clock may be set off the machine's, either way: a day.
+const CLOCK_OFFSET_MAX_NS: u64 = 86_400 * 1_000_000_000;
+
+/// Checks `options` against the topology and builds the service's configuration, one
+/// function per service. Nothing is bound or written yet.
 pub fn prepare(
     topology: &Topology,
     seed: u64,
     options: &Options,
 ) -> Result<(Prepared, RealClock), ServeError> {
+    check_options(options)?;
+    let clock = RealClock::from_offset_ns(options.clock_offset_ns);
+    let time: Arc<dyn Clock> = Arc::new(clock.clone());
+    let prepared = match options.service {
+        Service::Dns => prepare_dns(topology),
+        Service::Ntp => prepare_ntp(options),
+        Service::Smtp => prepare_smtp(topology, options, time)?,
+        Service::Lb => prepare_lb(topology, options, time)?,
+        Service::Node => prepare_node(topology, seed, options, time)?,
+    };
+    Ok((prepared, clock))
+}
+
+/// Refuses an option given to a service it does not apply to, and a value out of range.
+fn check_options(options: &Options) -> Result<(), ServeError> {
     let service = options.service;
     let only = |set: bool, option: &str, services: &[Service]| {
         if set && !services.contains(&service) {
@@ -198,163 +216,205 @@ pub fn prepare(
         "--ca-out",
         &[Service::Lb, Service::Node, Service::Smtp],
     )?;
-    if options.clock_offset_ns.unsigned_abs() > 86_400 * 1_000_000_000 {
+    if options.clock_offset_ns.unsigned_abs() > CLOCK_OFFSET_MAX_NS {
         return Err(invalid(
             "--clock-offset",
             "expected at most a day either way",
         ));
     }
+    Ok(())
+}
 
-    let clock = RealClock::from_offset_ns(options.clock_offset_ns);
-    let time: Arc<dyn Clock> = Arc::new(clock.clone());
-    // Only the services that serve TLS need a certificate (generating one takes a while).
-    let serves_tls = match service {
-        Service::Lb => topology.lb.mode == LbMode::Https,
-        Service::Node => topology.lb.mode == LbMode::Tcp,
-        _ => false,
-    };
-    // The relay's own certificate for STARTTLS, for its name and the address it listens
-    // on (a client dialing 127.0.0.1 verifies that address).
-    let relay = if service == Service::Smtp {
-        let extra: Vec<String> = match options.listen.ip() {
-            ip if ip.is_unspecified() => Vec::new(),
-            ip => vec![ip.to_string()],
-        };
-        let made = sim::relay_tls(topology, &extra, time.wall(), time.clone());
-        Some(made.ok_or_else(|| invalid("--listen", "cannot make the relay's certificate"))?)
+/// The instance certificate and the host's TLS, when the service serves TLS
+/// (`serves_tls`; generating a certificate takes a while): valid from an hour before
+/// the real time.
+fn certified(
+    topology: &Topology,
+    serves_tls: bool,
+    time: Arc<dyn Clock>,
+) -> (Option<Arc<Identity>>, HostTls) {
+    let identity = if serves_tls {
+        wiring::identity(topology, time.wall())
     } else {
         None
     };
-    let identity = match &relay {
-        Some((_, relay)) => Some(relay.clone()),
-        None if serves_tls => sim::identity(topology, time.wall()),
-        None => None,
-    };
-    let mut tls = sim::host_tls(identity.as_deref().filter(|_| serves_tls), time.clone());
-    if service == Service::Lb && topology.lb.mode == LbMode::Tcp && topology.tls.enabled {
-        // The nodes behind a tcp-mode balancer speak TLS, checks included (HAProxy's
-        // `check-ssl verify none`); the balancer needs no certificate of its own for that.
-        tls.checks = Some(crate::tls::health_check_client(time));
-    }
-    let ca_pem = match (&options.ca_out, &identity) {
-        (None, _) => None,
+    let tls = wiring::host_tls(identity.as_deref(), time);
+    (identity, tls)
+}
+
+/// The CA (PEM) `--ca-out` asks for, of the certificate the service serves (`identity`);
+/// an error when it serves none, or its files name no CA.
+fn ca_pem(
+    topology: &Topology,
+    options: &Options,
+    identity: Option<&Identity>,
+) -> Result<Option<String>, ServeError> {
+    match (&options.ca_out, identity) {
+        (None, _) => Ok(None),
         (Some(_), None) => {
             let why = if !topology.tls.enabled {
                 "topology.tls.enabled = false: nothing served is certified".to_string()
-            } else if service == Service::Lb {
+            } else if options.service == Service::Lb {
                 "topology.lb.mode = \"tcp\": the balancer passes TLS through; serve a node for its certificate".to_string()
             } else {
                 "topology.lb.mode = \"https\": the balancer terminates TLS and the nodes speak plain HTTP; serve the lb for its certificate".to_string()
             };
-            return Err(invalid("--ca-out", why));
+            Err(invalid("--ca-out", why))
         }
-        (Some(_), Some(identity)) if identity.trust.is_empty() => {
-            return Err(invalid(
-                "--ca-out",
-                "the certificate files name no CA (topology.tls.trust) to write",
-            ));
-        }
-        (Some(_), Some(identity)) => Some(pem(&identity.trust)),
-    };
-
-    let mut notices = Vec::new();
-    let (task, summary) = match service {
-        Service::Dns => (
-            Task::Dns(sim::zone(topology)),
-            format!(
-                "dns: the zone of {} (the four names at the balancer's {}, TTL {})",
-                topology.domain,
-                topology.the(Role::LoadBalancer).address,
-                crate::duration::span(topology.dns.ttl)
-            ),
-        ),
-        Service::Ntp => (
-            Task::Ntp,
-            format!(
-                "ntp: time from this machine's clock{}",
-                match options.clock_offset_ns {
-                    0 => String::new(),
-                    ns => format!(" {}", crate::duration::offset(ns)),
-                }
-            ),
-        ),
-        Service::Smtp => {
-            let config = sim::smtp_config(topology, relay);
-            let summary = format!(
-                "smtp: relay {} requiring AUTH (user {}), STARTTLS with a certificate of its own",
-                config.hostname, config.username
-            );
-            (Task::Smtp(config), summary)
-        }
-        Service::Lb => {
-            let mut config = sim::lb_config(topology, &tls);
-            if !options.backends.is_empty() {
-                let nodes = topology.node_names();
-                let mut backends: Vec<Backend> = Vec::new();
-                for (name, addr) in &options.backends {
-                    if !nodes.contains(name) {
-                        return Err(invalid(
-                            "--backend",
-                            format!(
-                                "`{name}` is not a node of the topology; expected one of {}",
-                                nodes.join(", ")
-                            ),
-                        ));
-                    }
-                    if backends.iter().any(|b| &b.name == name) {
-                        return Err(invalid("--backend", format!("`{name}` is given twice")));
-                    }
-                    backends.push(Backend {
-                        name: name.clone(),
-                        addr: *addr,
-                    });
-                }
-                config.backends = backends;
-            }
-            let list: Vec<String> = config
-                .backends
-                .iter()
-                .map(|b| format!("{}={}", b.name, b.addr))
-                .collect();
-            let summary = format!(
-                "lb: {} mode{}, round robin over {}, checks {} every {}",
-                match topology.lb.mode {
-                    LbMode::Https => "https",
-                    LbMode::Tcp => "tcp",
-                },
-                match (topology.lb.mode, tls.server.is_some()) {
-                    (LbMode::Https, true) => " (TLS offloaded here)",
-                    (LbMode::Https, false) => " (plain HTTP: topology.tls.enabled = false)",
-                    (LbMode::Tcp, _) => "",
-                },
-                list.join(" "),
-                topology.lb.check_path,
-                crate::duration::span(topology.lb.interval)
-            );
-            (Task::Lb(Box::new(config)), summary)
-        }
-        Service::Node => node_task(topology, seed, options, &tls, &mut notices)?,
-    };
-    Ok((
-        Prepared {
-            summary,
-            notices,
-            ca_pem,
-            task,
-        },
-        clock,
-    ))
+        (Some(_), Some(identity)) if identity.trust.is_empty() => Err(invalid(
+            "--ca-out",
+            "the certificate files name no CA (topology.tls.trust) to write",
+        )),
+        (Some(_), Some(identity)) => Ok(Some(pem(&identity.trust))),
+    }
 }
 
-/// A served node's configuration (its topology node, as a replica set of one, with what
-/// the options say) and summary line.
-fn node_task(
+/// A service that needs no notices and writes no CA.
+fn plain(task: Task, summary: String) -> Prepared {
+    Prepared {
+        summary,
+        notices: Vec::new(),
+        ca_pem: None,
+        task,
+    }
+}
+
+/// A served DNS host: the simulation's zone.
+fn prepare_dns(topology: &Topology) -> Prepared {
+    let summary = format!(
+        "dns: the zone of {} (the four names at the balancer's {}, TTL {})",
+        topology.domain,
+        topology.the(Role::LoadBalancer).address,
+        crate::duration::span(topology.dns.ttl)
+    );
+    plain(Task::Dns(wiring::zone(topology)), summary)
+}
+
+/// A served time server: this machine's clock, off by `--clock-offset`.
+fn prepare_ntp(options: &Options) -> Prepared {
+    let summary = format!(
+        "ntp: time from this machine's clock{}",
+        match options.clock_offset_ns {
+            0 => String::new(),
+            ns => format!(" {}", crate::duration::offset(ns)),
+        }
+    );
+    plain(Task::Ntp, summary)
+}
+
+/// A served relay: the topology's, with a STARTTLS certificate of its own for its name
+/// and the address it listens on (a client dialing 127.0.0.1 verifies that address).
+fn prepare_smtp(
+    topology: &Topology,
+    options: &Options,
+    time: Arc<dyn Clock>,
+) -> Result<Prepared, ServeError> {
+    let extra: Vec<String> = match options.listen.ip() {
+        ip if ip.is_unspecified() => Vec::new(),
+        ip => vec![ip.to_string()],
+    };
+    let relay = wiring::relay_tls(topology, &extra, time.wall(), time)
+        .ok_or_else(|| invalid("--listen", "cannot make the relay's certificate"))?;
+    let ca_pem = ca_pem(topology, options, Some(&relay.1))?;
+    let config = wiring::smtp_config(topology, Some(relay));
+    let summary = format!(
+        "smtp: relay {} requiring AUTH (user {}), STARTTLS with a certificate of its own",
+        config.hostname, config.username
+    );
+    Ok(Prepared {
+        ca_pem,
+        ..plain(Task::Smtp(config), summary)
+    })
+}
+
+/// A served balancer: the topology's, over `--backend`'s nodes when given. It serves
+/// the instance certificate in `https` mode; in `tcp` mode its checks speak TLS to the
+/// nodes (HAProxy's `check-ssl verify none`), with no certificate of its own.
+fn prepare_lb(
+    topology: &Topology,
+    options: &Options,
+    time: Arc<dyn Clock>,
+) -> Result<Prepared, ServeError> {
+    let mode = topology.lb.mode;
+    let (identity, mut tls) = certified(topology, mode == LbMode::Https, time.clone());
+    if mode == LbMode::Tcp && topology.tls.enabled {
+        tls.checks = Some(crate::tls::health_check_client(time));
+    }
+    let ca_pem = ca_pem(topology, options, identity.as_deref())?;
+    let mut config = wiring::lb_config(topology, &tls);
+    if let Some(backends) = backends(topology, options)? {
+        config.backends = backends;
+    }
+    let summary = lb_summary(topology, &config);
+    Ok(Prepared {
+        ca_pem,
+        ..plain(Task::Lb(Box::new(config)), summary)
+    })
+}
+
+/// The backends `--backend` names (`None`: not given), each a node of the topology,
+/// once.
+fn backends(topology: &Topology, options: &Options) -> Result<Option<Vec<Backend>>, ServeError> {
+    if options.backends.is_empty() {
+        return Ok(None);
+    }
+    let nodes = topology.node_names();
+    let mut backends: Vec<Backend> = Vec::new();
+    for (name, addr) in &options.backends {
+        if !nodes.contains(name) {
+            return Err(invalid(
+                "--backend",
+                format!(
+                    "`{name}` is not a node of the topology; expected one of {}",
+                    nodes.join(", ")
+                ),
+            ));
+        }
+        if backends.iter().any(|b| &b.name == name) {
+            return Err(invalid("--backend", format!("`{name}` is given twice")));
+        }
+        backends.push(Backend {
+            name: name.clone(),
+            addr: *addr,
+        });
+    }
+    Ok(Some(backends))
+}
+
+/// The summary line of a served balancer.
+fn lb_summary(topology: &Topology, config: &load_balancer::LbConfig) -> String {
+    let list: Vec<String> = config
+        .backends
+        .iter()
+        .map(|b| format!("{}={}", b.name, b.addr))
+        .collect();
+    format!(
+        "lb: {} mode{}, round robin over {}, checks {} every {}",
+        match topology.lb.mode {
+            LbMode::Https => "https",
+            LbMode::Tcp => "tcp",
+        },
+        match (topology.lb.mode, config.front.tls.is_some()) {
+            (LbMode::Https, true) => " (TLS offloaded here)",
+            (LbMode::Https, false) => " (plain HTTP: topology.tls.enabled = false)",
+            (LbMode::Tcp, _) => "",
+        },
+        list.join(" "),
+        topology.lb.check_path,
+        crate::duration::span(topology.lb.interval)
+    )
+}
+
+/// A served node: its topology node, as a replica set of one, with what the options
+/// say. It serves the instance certificate in `tcp` mode.
+fn prepare_node(
     topology: &Topology,
     seed: u64,
     options: &Options,
-    tls: &sim::HostTls,
-    notices: &mut Vec<String>,
-) -> Result<(Task, String), ServeError> {
+    time: Arc<dyn Clock>,
+) -> Result<Prepared, ServeError> {
+    let (identity, tls) = certified(topology, topology.lb.mode == LbMode::Tcp, time);
+    let ca_pem = ca_pem(topology, options, identity.as_deref())?;
     let listen = options.listen;
     let nodes = topology.node_names();
     let name = options.node.clone().unwrap_or_else(|| nodes[0].clone());
@@ -367,22 +427,12 @@ fn node_task(
             ),
         ));
     };
-    let rs = &topology.replica_set;
-    let member = Member::new(
-        RsConfig {
-            members: vec![name.clone()],
-            priorities: vec![1],
-            heartbeat: rs.heartbeat,
-            election_timeout: rs.election_timeout,
-            lag_threshold: rs.lag_threshold,
-        },
-        0,
-        seed,
-    );
+    let member = wiring::single_member(topology, &name, seed);
     // A set of one never sends to itself: its own entry is never dialed.
     let own = vec![SocketAddr::new(listen.ip(), 0)];
-    let mut config = sim::node_config(topology, Arc::new(Mutex::new(member)), own, host, seed, tls);
-    let tokens = trust(&mut config, options, notices)?;
+    let mut config = wiring::node_config(topology, member, own, host, seed, &tls);
+    let mut notices = Vec::new();
+    let tokens = trust(&mut config, options, &mut notices)?;
     match options.dns {
         Some(dns) => config.outside.dns = dns,
         None => {
@@ -393,7 +443,12 @@ fn node_task(
     }
     config.mail.relay = options.smtp;
     let summary = node_summary(topology, &config, options, tokens);
-    Ok((Task::Node(Box::new(config)), summary))
+    Ok(Prepared {
+        summary,
+        notices,
+        ca_pem,
+        task: Task::Node(Box::new(config)),
+    })
 }
 
 /// The summary line of a served node.
@@ -707,6 +762,7 @@ pub fn parse_backend(text: &str) -> Result<(String, SocketAddr), String> {
 mod tests {
     use super::*;
     use crate::events::EventKind;
+    use std::sync::Mutex;
 
     /// Output whose first write waits until `open` is told (a reader that stopped
     /// reading, then came back), and that collects what was written.

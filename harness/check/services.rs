@@ -60,10 +60,10 @@ pub fn check(topology: &Topology, checked: &mut Vec<String>) -> Vec<Finding> {
     findings
 }
 
-/// Asks the zone the DNS host serves (the world's own [`crate::world::sim::zone`]) for
+/// Asks the zone the DNS host serves (the simulation's own [`crate::wiring::zone`]) for
 /// each published name, as a client would, and expects the balancer's address.
 fn zone(topology: &Topology) -> Vec<Finding> {
-    let zone = crate::world::sim::zone(topology);
+    let zone = crate::wiring::zone(topology);
     let lb = topology.the(Role::LoadBalancer).address;
     let mut findings = Vec::new();
     for (id, name) in (1u16..).zip(topology.zone_names()) {

@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Adjustment;
@@ -32,30 +32,24 @@ use crate::env::Env;
 use crate::events::{ClockCause, EventKind, MemberFinal, NetworkChange, Recorder};
 use crate::faults::{Block, ClockStep, CrashMode, Disposition, PARTITION, Partition, Protocol};
 use crate::services::connector::{self, ConnectorConfig};
-use crate::services::database::{self, DbConfig, SharedMember};
-use crate::services::dev_tester::{self, TesterConfig};
-use crate::services::dns::{self, Zone};
-use crate::services::egress::{self, EgressConfig};
-use crate::services::http::{Dial, Front};
+use crate::services::database::{self, SharedMember};
+use crate::services::dev_tester;
+use crate::services::dns;
+use crate::services::egress;
 use crate::services::internet;
-use crate::services::load_balancer::{self, Backend, LbConfig};
-use crate::services::mail::MailConfig;
-use crate::services::node::{self, NodeConfig};
+use crate::services::load_balancer;
+use crate::services::node;
 use crate::services::ntp;
-use crate::services::outbound::Outside;
-use crate::services::proxy_header;
-use crate::services::replica_set::{Member, RsConfig};
-use crate::services::smtp::{self, SmtpConfig};
+use crate::services::replica_set::Member;
+use crate::services::smtp;
 use crate::services::users::{self, UsersConfig};
-use crate::tls::{self, Identity};
-use crate::topology::{
-    DEV_LAN, DevNetwork, LbMode, LoadSettings, PROD_LAN, ProxyProtocol, Role, Topology,
-};
+use crate::tls::Identity;
+use crate::topology::{DEV_LAN, DevNetwork, LoadSettings, PROD_LAN, Role, Topology};
+use crate::wiring;
+// The run's epoch lives in the wiring; the token checks still name it here.
+pub use crate::wiring::EPOCH_UNIX_S;
 use crate::world::clock::{ClockHandle, SimClock};
 use crate::world::net::{Boundary, FaultTable, Rule, SimNet};
-
-/// The wall-clock time every run starts at: 2026-01-01T00:00:00Z.
-pub const EPOCH_UNIX_S: u64 = 1_767_225_600;
 
 /// The host name faults injected by the scenario are recorded under.
 pub const EXECUTOR: &str = "scenario";
@@ -138,13 +132,13 @@ impl World {
             faults: faults.clone(),
             boundary,
         };
-        let members = members(topology, setup.seed);
+        let members = wiring::members(topology, setup.seed);
         let dev = topology
             .with_role(Role::DevNode)
             .next()
-            .map(|h| (h.name.clone(), dev_member(topology, h, setup.seed)));
+            .map(|h| (h.name.clone(), wiring::dev_member(topology, h, setup.seed)));
         let mut clocks = BTreeMap::new();
-        let identity = identity(topology, Duration::from_secs(EPOCH_UNIX_S));
+        let identity = wiring::identity(topology, Duration::from_secs(EPOCH_UNIX_S));
         for host in &topology.hosts {
             let member = match (&dev, host.role) {
                 (Some((_, m)), Role::DevNode) => Some(m),
@@ -564,96 +558,6 @@ fn rule(id: &str, from: &[IpAddr], to: &[IpAddr], disposition: Disposition) -> R
     }
 }
 
-/// One member per node, as an initialised replica set at time 0.
-fn members(topology: &Topology, seed: u64) -> BTreeMap<String, SharedMember> {
-    let rs = &topology.replica_set;
-    let names = topology.node_names();
-    let config = RsConfig {
-        priorities: names
-            .iter()
-            .map(|n| rs.priority.get(n).copied().unwrap_or(1))
-            .collect(),
-        members: names.clone(),
-        heartbeat: rs.heartbeat,
-        election_timeout: rs.election_timeout,
-        lag_threshold: rs.lag_threshold,
-    };
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            (
-                n.clone(),
-                Arc::new(Mutex::new(Member::new(config.clone(), i, seed))),
-            )
-        })
-        .collect()
-}
-
-/// The certificate the published names are served with: `None` when TLS is off. A
-/// generated one is valid from an hour before `epoch` (time since the Unix epoch: the
-/// run's [`EPOCH_UNIX_S`] in a simulation, the real time on real sockets).
-pub(crate) fn identity(topology: &Topology, epoch: Duration) -> Option<Arc<Identity>> {
-    let tls = &topology.tls;
-    if !tls.enabled {
-        return None;
-    }
-    if let Some(m) = &topology.tls_material {
-        return Some(Arc::new(Identity {
-            chain: m.chain.clone(),
-            key: m.key.clone_key(),
-            trust: m.trust.clone(),
-        }));
-    }
-    let names = tls
-        .names
-        .clone()
-        .unwrap_or_else(|| topology.zone_names().to_vec());
-    let identity = Identity::generate(&names, epoch, tls.expires)
-        .expect("rcgen signs any names and validity the topology checked");
-    Some(Arc::new(identity))
-}
-
-/// One host's TLS configurations, with its own clock as their time.
-pub(crate) struct HostTls {
-    pub(crate) server: Option<Arc<rustls::ServerConfig>>,
-    pub(crate) client: Option<Arc<rustls::ClientConfig>>,
-    pub(crate) checks: Option<Arc<rustls::ClientConfig>>,
-}
-
-pub(crate) fn host_tls(identity: Option<&Identity>, time: Arc<dyn crate::env::Clock>) -> HostTls {
-    let Some(identity) = identity else {
-        return HostTls {
-            server: None,
-            client: None,
-            checks: None,
-        };
-    };
-    HostTls {
-        server: Some(
-            tls::server(identity, time.clone()).expect("a generated key matches its certificate"),
-        ),
-        client: Some(
-            tls::client(identity, time.clone()).expect("a generated CA is a usable trust anchor"),
-        ),
-        checks: Some(tls::health_check_client(time)),
-    }
-}
-
-/// The dev/test instance's member: a replica set of its own, of one member, primary of
-/// itself from the start.
-fn dev_member(topology: &Topology, host: &crate::topology::Host, seed: u64) -> SharedMember {
-    let rs = &topology.replica_set;
-    let config = RsConfig {
-        members: vec![host.name.clone()],
-        priorities: vec![1],
-        heartbeat: rs.heartbeat,
-        election_timeout: rs.election_timeout,
-        lag_threshold: rs.lag_threshold,
-    };
-    Arc::new(Mutex::new(Member::new(config, 0, host_seed(seed, host))))
-}
-
 /// What every host's socket layer is wired to: the event log, the fault table and, when
 /// `dev-1` is deployed, the dev/test boundary.
 struct Wires {
@@ -662,7 +566,8 @@ struct Wires {
     boundary: Option<Arc<Boundary>>,
 }
 
-/// Registers `host`; `member` is its replica-set member (nodes and `dev-1`).
+/// Registers `host`, configured by the wiring; `member` is its replica-set member (nodes
+/// and `dev-1`).
 fn register(
     sim: &mut turmoil::Sim<'static>,
     topology: &Topology,
@@ -676,7 +581,65 @@ fn register(
     let clock = SimClock::new(Duration::from_secs(EPOCH_UNIX_S));
     let handle = clock.handle();
     let time: Arc<dyn crate::env::Clock> = Arc::new(clock.clone());
-    let tls = host_tls(identity.as_deref(), time.clone());
+    let tls = wiring::host_tls(identity.as_deref(), time.clone());
+    let env = host_env(topology, wires, host, clock);
+    let member = || {
+        member
+            .expect("the world makes a member for every node")
+            .clone()
+    };
+    match host.role {
+        Role::Dns => start(sim, ip, env, wiring::zone(topology), dns::run),
+        Role::LoadBalancer => {
+            let config = wiring::lb_config(topology, &tls);
+            start(sim, ip, env, config, load_balancer::run);
+        }
+        Role::Smtp => {
+            let epoch = Duration::from_secs(EPOCH_UNIX_S);
+            let starttls = wiring::relay_tls(topology, &[], epoch, time.clone());
+            start(
+                sim,
+                ip,
+                env,
+                wiring::smtp_config(topology, starttls),
+                smtp::run,
+            );
+        }
+        Role::Node => {
+            let peers = wiring::peers(topology);
+            let config = wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
+            start(sim, ip, env, config, node::run);
+        }
+        Role::Egress => start(sim, ip, env, wiring::egress_config(topology), egress::run),
+        Role::IdentityProvider | Role::Cdn | Role::UpdateMirror => {
+            start(sim, ip, env, host.role, internet::run);
+        }
+        Role::TimeServer => start(sim, ip, env, (), |env, ()| ntp::run(env)),
+        Role::Users => {
+            let users =
+                wiring::users_config(topology, &setup.load, setup.load_for, setup.seed, &tls);
+            let connector = (setup.load.connector)
+                .then(|| wiring::connector_config(topology, setup.seed, &tls));
+            start(sim, ip, env, (users, connector), users_and_connector);
+        }
+        Role::DevNode => {
+            let config =
+                wiring::dev_config(topology, member(), host, setup.load_for, setup.seed, &tls);
+            start(sim, ip, env, config, dev_tester::run);
+        }
+    }
+    handle
+}
+
+/// The environment `host`'s software is started with, each time it starts: its socket
+/// layer on the fault table (and the dev/test boundary), its `clock`, the event log.
+fn host_env(
+    topology: &Topology,
+    wires: &Wires,
+    host: &crate::topology::Host,
+    clock: SimClock,
+) -> impl Fn() -> Env<SimNet> + 'static {
+    let ip = host.address;
     let (recorder, faults, name) = (
         wires.recorder.clone(),
         wires.faults.clone(),
@@ -685,7 +648,7 @@ fn register(
     let boundary = wires.boundary.clone();
     // Nodes reach the internet only through the egress (dev-1's LAN has no way out).
     let gateway = (host.role == Role::Node).then(|| topology.egress());
-    let env = move || {
+    move || {
         let mut net = SimNet::new(ip, faults.clone());
         if let Some(b) = &boundary {
             net = net.guarded(b.clone(), &name);
@@ -696,52 +659,7 @@ fn register(
             Arc::new(clock.clone()),
             recorder.clone(),
         )
-    };
-    let member = || {
-        member
-            .expect("the world makes a member for every node")
-            .clone()
-    };
-    match host.role {
-        Role::Dns => start(sim, ip, env, zone(topology), dns::run),
-        Role::LoadBalancer => start(sim, ip, env, lb_config(topology, &tls), load_balancer::run),
-        Role::Smtp => {
-            let epoch = Duration::from_secs(EPOCH_UNIX_S);
-            let starttls = relay_tls(topology, &[], epoch, time.clone());
-            start(sim, ip, env, smtp_config(topology, starttls), smtp::run);
-        }
-        Role::Node => {
-            let peers = topology
-                .with_role(Role::Node)
-                .map(|n| SocketAddr::new(n.address, database::PORT))
-                .collect();
-            let config = node_config(topology, member(), peers, host, setup.seed, &tls);
-            start(sim, ip, env, config, node::run);
-        }
-        Role::Egress => start(sim, ip, env, egress_config(topology), egress::run),
-        Role::IdentityProvider | Role::Cdn | Role::UpdateMirror => {
-            start(sim, ip, env, host.role, internet::run);
-        }
-        Role::TimeServer => start(sim, ip, env, (), |env, ()| ntp::run(env)),
-        Role::Users => start(
-            sim,
-            ip,
-            env,
-            (
-                users_config(topology, setup, &tls),
-                setup
-                    .load
-                    .connector
-                    .then(|| connector_config(topology, setup, &tls)),
-            ),
-            users_and_connector,
-        ),
-        Role::DevNode => {
-            let config = dev_config(topology, member(), host, setup, &tls);
-            start(sim, ip, env, config, dev_tester::run);
-        }
     }
-    handle
 }
 
 /// Registers a host whose software is `run(env, config)`, restartable from the factory.
@@ -761,230 +679,6 @@ fn start<C, Fut>(
     });
 }
 
-/// The appliance's four names (the load balancer) and the internet's hosts. `harness
-/// check` queries this same zone for the four records seed 003 requires.
-pub fn zone(topology: &Topology) -> Zone {
-    let v4 = |ip: IpAddr| match ip {
-        IpAddr::V4(v4) => v4,
-        IpAddr::V6(_) => unreachable!("ha-N addresses are IPv4"),
-    };
-    let lb = v4(topology.the(Role::LoadBalancer).address);
-    let mut records: Vec<(String, std::net::Ipv4Addr)> =
-        topology.zone_names().into_iter().map(|n| (n, lb)).collect();
-    records.extend(
-        topology
-            .hosts
-            .iter()
-            .filter(|h| h.role.is_internet_site())
-            .map(|h| (h.name.clone(), v4(h.address))),
-    );
-    let ttl_s = u32::try_from(topology.dns.ttl.as_secs()).expect("TTL checked to fit 32 bits");
-    Zone::with_records(&records, ttl_s)
-}
-
-/// How long a client may take over the PROXY header and the TLS handshake (HAProxy's
-/// `timeout client` applies there; 5s is its usual value).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-
-pub(crate) fn lb_config(topology: &Topology, tls: &HostTls) -> LbConfig {
-    let backends = topology
-        .with_role(Role::Node)
-        .map(|n| Backend {
-            name: n.name.clone(),
-            addr: SocketAddr::new(n.address, node::PORT),
-        })
-        .collect();
-    let lb = &topology.lb;
-    let (front, check_dial) = match lb.mode {
-        LbMode::Https => (
-            Front {
-                accept_proxy: false,
-                tls: tls.server.clone(),
-                handshake_timeout: HANDSHAKE_TIMEOUT,
-            },
-            Dial::default(),
-        ),
-        LbMode::Tcp => (
-            Front::default(),
-            Dial {
-                preface: proxy_header::encode(lb.proxy_header(), None),
-                tls: tls.checks.clone().map(|c| {
-                    // `verify none`: the name is not checked; any will do.
-                    (
-                        c,
-                        rustls::pki_types::ServerName::try_from("backend").expect("valid"),
-                    )
-                }),
-            },
-        ),
-    };
-    LbConfig {
-        backends,
-        settings: lb.clone(),
-        front,
-        check_dial,
-        forwarded_proto: if tls.server.is_some() {
-            "https"
-        } else {
-            "http"
-        },
-    }
-}
-
-fn egress_config(topology: &Topology) -> EgressConfig {
-    EgressConfig {
-        settings: topology.egress.clone(),
-        nodes: topology.with_role(Role::Node).map(|h| h.address).collect(),
-        names: topology
-            .hosts
-            .iter()
-            .map(|h| (h.address, h.name.clone()))
-            .collect(),
-    }
-}
-
-/// `dev-1`: the node service as production's nodes run it, in a set of its own, with
-/// what its LAN cannot reach turned off (NTP and the periodic checks: no egress, no time
-/// server; its clock runs free from true time), its relay `dev.smtp_relay` (none: mail
-/// stays queued), and the tester beside it.
-fn dev_config(
-    topology: &Topology,
-    member: SharedMember,
-    host: &crate::topology::Host,
-    setup: &RunSetup,
-    tls: &HostTls,
-) -> (NodeConfig, TesterConfig) {
-    let own = vec![SocketAddr::new(host.address, database::PORT)];
-    let mut node = node_config(topology, member, own, host, setup.seed, tls);
-    // Its tester dials it directly, in plain HTTP: no balancer, no PROXY header, no TLS.
-    node.front = Front::default();
-    node.trusted_proxy = None;
-    node.outside.ntp.enabled = false;
-    node.outside.periodic = false;
-    node.mail.relay = topology
-        .dev
-        .smtp_relay
-        .map(|ip| SocketAddr::new(IpAddr::V4(ip), smtp::PORT));
-    let tester = TesterConfig {
-        signups_per_s: topology.dev.signups_per_s,
-        until: setup.load_for,
-        seed: setup.seed,
-    };
-    (node, tester)
-}
-
-/// A host's own stream: the run's seed mixed with its address.
-fn host_seed(seed: u64, host: &crate::topology::Host) -> u64 {
-    let IpAddr::V4(v4) = host.address else {
-        unreachable!("ha-N addresses are IPv4")
-    };
-    seed ^ u64::from(u32::from(v4)).rotate_left(32)
-}
-
-pub(crate) fn node_config(
-    topology: &Topology,
-    member: SharedMember,
-    peers: Vec<SocketAddr>,
-    host: &crate::topology::Host,
-    seed: u64,
-    tls: &HostTls,
-) -> NodeConfig {
-    let rs = &topology.replica_set;
-    let db = DbConfig {
-        member,
-        peers,
-        write_timeout: rs.write_timeout,
-        contact_max: rs.contact_max,
-    };
-    let node = &topology.node;
-    let outside = Outside {
-        dns: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
-        idp: topology.the(Role::IdentityProvider).name.clone(),
-        cdn: topology.the(Role::Cdn).name.clone(),
-        updates: topology.the(Role::UpdateMirror).name.clone(),
-        social_timeout: node.social_timeout,
-        update_interval: node.update_interval,
-        periodic: true,
-        ntp: topology.ntp.clone(),
-    };
-    NodeConfig {
-        db,
-        mail: mail_config(topology),
-        name: host.name.clone(),
-        settings: topology.node.clone(),
-        outside,
-        // Each node's own stream: the run's seed mixed with the node's address.
-        seed: host_seed(seed, host),
-        front: match topology.lb.mode {
-            LbMode::Https => Front::default(),
-            LbMode::Tcp => Front {
-                accept_proxy: topology.lb.proxy_header() != ProxyProtocol::None,
-                tls: tls.server.clone(),
-                handshake_timeout: HANDSHAKE_TIMEOUT,
-            },
-        },
-        trusted_proxy: (topology.lb.mode == LbMode::Https)
-            .then(|| topology.the(Role::LoadBalancer).address),
-    }
-}
-
-/// The relay's configuration; `starttls` is what STARTTLS upgrades with ([`relay_tls`]).
-pub(crate) fn smtp_config(
-    topology: &Topology,
-    starttls: Option<(Arc<rustls::ServerConfig>, Arc<Identity>)>,
-) -> SmtpConfig {
-    let s = &topology.smtp;
-    SmtpConfig {
-        hostname: relay_name(topology),
-        username: s.username.clone(),
-        password: s.password.clone(),
-        tls: starttls.map(|(server, _)| server),
-    }
-}
-
-/// The relay's name, `smtp.<domain>`: what it greets with and its certificate names.
-pub(crate) fn relay_name(topology: &Topology) -> String {
-    format!("smtp.{}", topology.domain)
-}
-
-/// The relay's STARTTLS certificate: a CA of its own and a leaf for [`relay_name`] and
-/// `extra` names (a served relay adds the address it listens on), valid like the
-/// instance certificate from an hour before `epoch` for `topology.tls.expires`, judged by
-/// `clock`. The corporate relay is not the appliance: it never serves the instance
-/// certificate. `None` only if the certificate cannot be made (an `extra` name rcgen
-/// refuses).
-pub(crate) fn relay_tls(
-    topology: &Topology,
-    extra: &[String],
-    epoch: Duration,
-    clock: Arc<dyn crate::env::Clock>,
-) -> Option<(Arc<rustls::ServerConfig>, Arc<Identity>)> {
-    let mut names = vec![relay_name(topology)];
-    names.extend_from_slice(extra);
-    let identity = Identity::generate(&names, epoch, topology.tls.expires).ok()?;
-    let server = crate::tls::server(&identity, clock).ok()?;
-    Some((server, Arc::new(identity)))
-}
-
-pub(crate) fn mail_config(topology: &Topology) -> MailConfig {
-    let s = &topology.smtp;
-    MailConfig {
-        relay: Some(SocketAddr::new(
-            topology.the(Role::Smtp).address,
-            smtp::PORT,
-        )),
-        username: s.username.clone(),
-        password: s
-            .node_password
-            .clone()
-            .unwrap_or_else(|| s.password.clone()),
-        domain: topology.domain.clone(),
-        retry_initial: s.retry_initial,
-        retry_max: s.retry_max,
-        timeout: s.timeout,
-    }
-}
-
 /// The users' host: the load generator, and the AD/LDAP connector beside it when the
 /// scenario runs one. The connector runs until the run ends, so the host does too (its
 /// tasks would stop with it).
@@ -997,34 +691,5 @@ async fn users_and_connector(
     match connector {
         Some(running) => running.await.expect("the connector never panics"),
         None => Ok(()),
-    }
-}
-
-fn connector_config(topology: &Topology, setup: &RunSetup, tls: &HostTls) -> ConnectorConfig {
-    ConnectorConfig {
-        name: topology.zone_names()[3].clone(),
-        dns_server: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
-        port: load_balancer::PORT,
-        tls: tls.client.clone(),
-        seed: setup.seed,
-    }
-}
-
-fn users_config(topology: &Topology, setup: &RunSetup, tls: &HostTls) -> UsersConfig {
-    UsersConfig {
-        rate_per_s: setup.load.rate_per_s,
-        userinfo_share: setup.load.userinfo_share,
-        signup_share: setup.load.signup_share,
-        social_share: setup.load.social_share,
-        dashboard_share: setup.load.dashboard_share,
-        dashboard_name: topology.zone_names()[0].clone(),
-        timeout: setup.load.timeout,
-        until: setup.load_for,
-        name: topology.zone_names()[3].clone(),
-        dns_server: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
-        port: load_balancer::PORT,
-        accounts: topology.node.accounts,
-        seed: setup.seed,
-        tls: tls.client.clone(),
     }
 }
