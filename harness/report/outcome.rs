@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::checkers::{self, availability::FailureWindow};
 use crate::duration::{self, span};
 use crate::events::{
     BoundaryVerdict, CheckEffect, ClockCause, EgressVerdict, Event, EventKind, MemberFinal,
     RequestRecord,
 };
 use crate::scenario::Scenario;
-use crate::scenario::expect::{self, FailureWindow, Verdict};
 use crate::services::replica_set::RsEvent;
 use crate::world::clock::ClockSetting;
 
@@ -50,7 +50,11 @@ pub struct Outcome {
     pub front: super::front::FrontSummary,
     /// The dev/test instance and its boundary; `None` when it is not deployed.
     pub dev: Option<super::outside::DevSummary>,
-    pub verdicts: Vec<Verdict>,
+    /// Every verdict, typed, as the checkers judged it (not serialized: `verdicts` is).
+    #[serde(skip)]
+    pub judged: Vec<checkers::Verdict>,
+    /// Every verdict in the report's words.
+    pub verdicts: Vec<super::verdicts::Phrased>,
     pub passed: bool,
 }
 
@@ -110,8 +114,9 @@ impl Outcome {
             })
             .collect();
         requests.sort_by_key(|r| (r.started, r.id));
-        let failure_windows = expect::failure_windows(&requests, scenario.expect.failure_gap());
-        let verdicts = expect::judge(
+        let failure_windows =
+            checkers::availability::failure_windows(&requests, scenario.expect.failure_gap());
+        let judged = checkers::judge(
             &scenario.expect,
             &scenario.topology,
             events,
@@ -196,8 +201,9 @@ impl Outcome {
                     _ => 0,
                 })
                 .sum(),
-            passed: verdicts.iter().all(|v| v.holds),
-            verdicts,
+            passed: judged.iter().all(checkers::Verdict::holds),
+            verdicts: judged.iter().map(super::verdicts::phrase).collect(),
+            judged,
         }
     }
 }
