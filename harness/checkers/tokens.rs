@@ -76,37 +76,26 @@ impl Clocks {
 
 /// The token verdict.
 pub fn check(events: &[Event], topology: &Topology) -> Verdict {
-    let leeway_s = topology.node.token_leeway.as_secs();
-    let mut clocks = Clocks {
-        settings: BTreeMap::new(),
+    let mut judge = Judge {
+        leeway_s: topology.node.token_leeway.as_secs(),
+        clocks: Clocks {
+            settings: BTreeMap::new(),
+        },
+        issued: BTreeMap::new(),
+        seen: Tokens {
+            checked: 0,
+            not_yet: 0,
+            expired: 0,
+            disagreements: None,
+        },
+        wrong: Vec::new(),
     };
-    let mut issued: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut seen = Tokens {
-        checked: 0,
-        not_yet: 0,
-        expired: 0,
-        disagreements: None,
-    };
-    let mut wrong: Vec<Disagreement> = Vec::new();
     for e in events {
-        let host = || e.host.clone();
         match &e.kind {
             EventKind::ClockChanged { node, setting, .. } => {
-                clocks.settings.insert(node.clone(), *setting);
+                judge.clocks.settings.insert(node.clone(), *setting);
             }
-            EventKind::TokenIssued { jti, iat } => {
-                let read = clocks.reading_s(&e.host, e.at);
-                if *iat != read {
-                    let (jti, iat) = (jti.clone(), *iat);
-                    wrong.push(Disagreement::Stamped {
-                        host: host(),
-                        jti,
-                        iat,
-                        read,
-                    });
-                }
-                issued.insert(jti, *iat);
-            }
+            EventKind::TokenIssued { jti, iat } => judge.issued(e, jti, *iat),
             EventKind::TokenChecked {
                 jti,
                 iat,
@@ -114,57 +103,86 @@ pub fn check(events: &[Event], topology: &Topology) -> Verdict {
                 now_s,
                 rejected,
                 ..
-            } => {
-                seen.checked += 1;
-                let read = clocks.reading_s(&e.host, e.at);
-                let (jti, iat, exp) = (jti.clone(), *iat, *exp);
-                if *now_s != read {
-                    let now_s = *now_s;
-                    let jti = jti.clone();
-                    wrong.push(Disagreement::Judged {
-                        host: host(),
-                        jti,
-                        now_s,
-                        read,
-                    });
-                }
-                if issued.get(jti.as_str()) != Some(&iat) {
-                    let jti = jti.clone();
-                    wrong.push(Disagreement::NeverIssued { jti, iat });
-                }
-                let early = iat > read + leeway_s;
-                let late = read > exp + leeway_s;
-                seen.not_yet += usize::from(early);
-                seen.expired += usize::from(late && !early);
-                if rejected.is_some() != (early || late) {
-                    let rejected = rejected.clone();
-                    wrong.push(Disagreement::Decided {
-                        host: host(),
-                        rejected,
-                        jti,
-                        iat,
-                        exp,
-                        read,
-                    });
-                }
-            }
-            EventKind::TokenRefused { reason } => {
-                let reason = reason.clone();
-                wrong.push(Disagreement::Refused {
-                    host: host(),
-                    reason,
-                });
-            }
+            } => judge.checked(e, jti, (*iat, *exp, *now_s), rejected.as_ref()),
+            EventKind::TokenRefused { reason } => judge.wrong.push(Disagreement::Refused {
+                host: e.host.clone(),
+                reason: reason.clone(),
+            }),
             _ => {}
         }
     }
-    let holds = wrong.is_empty();
-    seen.disagreements = Offenders::of(wrong);
+    let holds = judge.wrong.is_empty();
+    let mut seen = judge.seen;
+    seen.disagreements = Offenders::of(judge.wrong);
     Verdict::judged(
         Expectation::TokensMatchClocks,
         Observed::Tokens(seen),
         holds,
     )
+}
+
+/// The token checker's state while it reads the log.
+struct Judge<'a> {
+    leeway_s: u64,
+    clocks: Clocks,
+    /// The `iat` of every token issued, by id.
+    issued: BTreeMap<&'a str, u64>,
+    seen: Tokens,
+    wrong: Vec<Disagreement>,
+}
+
+impl<'a> Judge<'a> {
+    /// A token issued: its `iat` must be what the issuer's clock read.
+    fn issued(&mut self, e: &Event, jti: &'a str, iat: u64) {
+        let read = self.clocks.reading_s(&e.host, e.at);
+        if iat != read {
+            self.wrong.push(Disagreement::Stamped {
+                host: e.host.clone(),
+                jti: jti.to_string(),
+                iat,
+                read,
+            });
+        }
+        self.issued.insert(jti, iat);
+    }
+
+    /// A token checked (`times`: its `iat`, `exp` and the validator's `now_s`): the
+    /// validator must have read its own clock, the token must have been issued, and the
+    /// decision must be what the clocks predict.
+    fn checked(&mut self, e: &Event, jti: &str, times: (u64, u64, u64), rejected: Option<&String>) {
+        let (iat, exp, now_s) = times;
+        self.seen.checked += 1;
+        let read = self.clocks.reading_s(&e.host, e.at);
+        let host = || e.host.clone();
+        if now_s != read {
+            let jti = jti.to_string();
+            let host = host();
+            self.wrong.push(Disagreement::Judged {
+                host,
+                jti,
+                now_s,
+                read,
+            });
+        }
+        if self.issued.get(jti) != Some(&iat) {
+            let jti = jti.to_string();
+            self.wrong.push(Disagreement::NeverIssued { jti, iat });
+        }
+        let early = iat > read + self.leeway_s;
+        let late = read > exp + self.leeway_s;
+        self.seen.not_yet += usize::from(early);
+        self.seen.expired += usize::from(late && !early);
+        if rejected.is_some() != (early || late) {
+            self.wrong.push(Disagreement::Decided {
+                host: host(),
+                rejected: rejected.cloned(),
+                jti: jti.to_string(),
+                iat,
+                exp,
+                read,
+            });
+        }
+    }
 }
 
 #[cfg(test)]

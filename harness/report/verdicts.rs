@@ -354,3 +354,138 @@ fn isolation(i: &Isolation) -> String {
         } => format!("nothing crossed; {stopped} attempts stopped at the boundary"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::checkers::Status;
+    use crate::checkers::isolation::Crossing;
+
+    fn words(expectation: Expectation, observed: Observed) -> (String, String) {
+        let p = phrase(&Verdict {
+            expectation,
+            observed,
+            status: Status::Pass,
+        });
+        (p.expectation, p.observed)
+    }
+
+    /// Proves reactions, failovers and liveness read as the reports have always put them.
+    #[test]
+    fn timings_in_words() {
+        let detection = Expectation::Detection {
+            max: Duration::from_secs(6),
+            node: "node-2".into(),
+            crashed_at: Duration::from_secs(30),
+        };
+        let undone = Observed::Reaction(Reaction::Undone {
+            at: Duration::from_millis(33_250),
+        });
+        assert_eq!(
+            words(detection.clone(), undone),
+            (
+                "lb took node-2 out within 6s of 0:30.000".to_string(),
+                "never: node-2 was restarted first, at 0:33.250".to_string()
+            )
+        );
+        let after = Observed::Reaction(Reaction::After(Duration::from_millis(5_500)));
+        assert_eq!(words(detection, after).1, "after 5.5s");
+        let lost = Expectation::Failover {
+            max: Duration::from_secs(10),
+            lost: Some(Lost {
+                node: "node-1".into(),
+                at: Duration::from_secs(20),
+            }),
+        };
+        let elected = Observed::Failover(Failover::Elected {
+            winner: "node-3".into(),
+            after: Duration::from_millis(4_200),
+            term: 2,
+        });
+        assert_eq!(
+            words(lost, elected),
+            (
+                "a new primary within 10s of losing node-1 at 0:20.000".to_string(),
+                "node-3 after 4.2s (term 2)".to_string()
+            )
+        );
+    }
+
+    /// Proves the first offender of each outside checker is named in the report's words.
+    #[test]
+    fn offenders_in_words() {
+        let judged = Disagreement::Judged {
+            host: "node-3".into(),
+            jti: "node-1-0-0".into(),
+            now_s: 30,
+            read: 630,
+        };
+        let tokens = tokens::Tokens {
+            checked: 1,
+            not_yet: 0,
+            expired: 0,
+            disagreements: Some(Offenders {
+                count: 1,
+                first: judged,
+            }),
+        };
+        assert_eq!(
+            words(Expectation::TokensMatchClocks, Observed::Tokens(tokens)).1,
+            "1 disagree; first: node-3 judged node-1-0-0 by 30 while its clock read 630"
+        );
+        let forbidden = Unexplained::Decision {
+            decision: Decision::Forbidden {
+                target: "facebook.com".into(),
+            },
+            client: "node-1".into(),
+        };
+        let books = egress::Books {
+            decisions: 1,
+            denied: 1,
+            served: 0,
+            unexplained: Some(Offenders {
+                count: 2,
+                first: forbidden,
+            }),
+        };
+        assert_eq!(
+            words(Expectation::EgressAccounted, Observed::Egress(books)).1,
+            "2 unexplained; first: the rules do not explain 403 for facebook.com (from node-1)"
+        );
+        let first = Crossing {
+            at: Duration::from_millis(12_345),
+            host: "dev-1".into(),
+            from: "10.0.2.11".parse().unwrap(),
+            to: "10.0.1.25:587".parse().unwrap(),
+            protocol: "tcp",
+        };
+        let crossed = Isolation::Traffic {
+            crossed: Some(Offenders { count: 2, first }),
+            stopped: 2,
+        };
+        assert_eq!(
+            words(Expectation::DevIsolated, Observed::Isolation(crossed)),
+            (
+                "dev/test isolated from production".to_string(),
+                "2 crossed; first: at 0:12.345 dev-1 (10.0.2.11) -> 10.0.1.25:587 tcp; 2 stopped at the boundary".to_string()
+            )
+        );
+    }
+
+    /// Proves a check not judged holds and says why, as the reports have always put it.
+    #[test]
+    fn not_judged_in_words() {
+        let p = phrase(&Verdict {
+            expectation: Expectation::SameLog,
+            observed: Observed::NotJudged(Unjudged::NeverConverged),
+            status: Status::NotJudged,
+        });
+        assert!(p.holds);
+        assert_eq!(
+            p.observed,
+            "not judged: the replica set never became healthy after the last fault"
+        );
+    }
+}
