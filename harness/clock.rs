@@ -16,6 +16,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+/// The wall-clock time every simulated run starts at: 2026-01-01T00:00:00Z. Every
+/// simulated host's clock starts here, and a generated certificate is valid from an hour
+/// before it.
+pub const EPOCH_UNIX_S: u64 = 1_767_225_600;
+
 /// Nanoseconds in a second, for rates in parts per billion (ns per s).
 const NS_PER_S: i128 = 1_000_000_000;
 

@@ -17,6 +17,9 @@ use serde::Serialize;
 use crate::clock::ClockSetting;
 use crate::faults::{Block, CrashMode, Partition};
 
+/// The host name faults injected by the scenario are recorded under.
+pub const EXECUTOR: &str = "scenario";
+
 /// One thing that happened, at a simulated time, on a host.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {

@@ -11,9 +11,11 @@
 //! Data flows one way: scenario file, topology, world, event log, outcome.
 //!
 //! - [`scenario`]: the script format ([`scenario::spec`]), loading with errors that name
-//!   file, line, column and key ([`scenario::load`](mod@scenario::load)), the step executor
-//!   ([`scenario::executor`]) and the expectations ([`scenario::expect`],
-//!   [`scenario::outside`], [`scenario::isolation`]).
+//!   file, line, column and key ([`scenario::load`](mod@scenario::load)) and the step
+//!   executor ([`scenario::executor`]); the thresholds a scenario sets are
+//!   [`scenario::spec::Expectations`].
+//! - [`checkers`]: every expectation's verdict, typed, judged from the event log (and the
+//!   members' final data in it) apart from the code under test: one file per checker.
 //! - [`topology`]: what is deployed: hosts, fixed addresses, each component's settings;
 //!   [`certs`] reads the certificate files `[topology.tls]` names.
 //! - [`check`]: `harness check`, a static preflight of a scenario against the seeds'
@@ -39,7 +41,8 @@
 //!   crate): the fault vocabulary as plain data (crash modes, cuts and partitions, firewall
 //!   blocks, dispositions, protocols, clock steps), which the loader produces and the world
 //!   applies, and the clock arithmetic ([`clock::ClockSetting`]) services and checkers share.
-//! - [`report`]: the outcome (a pure function of the event log) and its text rendering.
+//! - [`report`]: the outcome (a pure function of the event log), the verdicts in words
+//!   ([`report::verdicts`]) and its text rendering.
 //! - [`export`]: real HAProxy and nginx configurations for a topology's load balancer
 //!   (`harness export`).
 //! - [`serve`]: one service's own code on real sockets (`harness serve`), for real
@@ -69,6 +72,7 @@
 
 pub mod certs;
 pub mod check;
+pub mod checkers;
 pub mod clock;
 pub mod duration;
 pub mod env;

@@ -36,9 +36,7 @@ pub use node::{dev_config, dev_member, members, node_config, peers, single_membe
 pub use smtp::{relay_tls, smtp_config};
 pub use users::{connector_config, users_config};
 
-/// The wall-clock time every run starts at: 2026-01-01T00:00:00Z. Every simulated host's
-/// clock starts here, and a generated certificate is valid from an hour before it.
-pub const EPOCH_UNIX_S: u64 = 1_767_225_600;
+pub use crate::clock::EPOCH_UNIX_S;
 
 /// How long a client may take over the PROXY header and the TLS handshake (HAProxy's
 /// `timeout client` applies there; 5s is its usual value).

@@ -78,7 +78,7 @@ fn run(text: &str) -> Outcome {
     Outcome::new(&scenario, scenario.seed, &run.events)
 }
 
-fn verdict<'a>(outcome: &'a Outcome, starts: &str) -> &'a harness::scenario::expect::Verdict {
+fn verdict<'a>(outcome: &'a Outcome, starts: &str) -> &'a harness::report::verdicts::Phrased {
     outcome
         .verdicts
         .iter()

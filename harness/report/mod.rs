@@ -1,13 +1,15 @@
 //! The outcome of a run and its renderings.
 //!
 //! [`outcome::Outcome`] is a pure function of the scenario and the event log: the
-//! timeline of significant events, requests per window, and the verdicts. It is what the
-//! snapshots hold (as text, [`text::render`]) and what `--format json` prints.
+//! timeline of significant events, requests per window, and the verdicts (judged by
+//! [`crate::checkers`], phrased by [`verdicts`]). It is what the snapshots hold (as text,
+//! [`text::render`]) and what `--format json` prints.
 
 pub mod faults;
 pub mod front;
 pub mod outcome;
 pub mod outside;
 pub mod text;
+pub mod verdicts;
 
 pub use outcome::Outcome;

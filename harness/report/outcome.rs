@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::checkers::{self, availability::FailureWindow};
 use crate::clock::ClockSetting;
 use crate::duration::{self, span};
 use crate::events::{
@@ -13,7 +14,6 @@ use crate::events::{
 };
 use crate::report::faults::{crash_mode, network_line};
 use crate::scenario::Scenario;
-use crate::scenario::expect::{self, FailureWindow, Verdict};
 use crate::services::replica_set::RsEvent;
 
 /// Requests are counted in windows of this length.
@@ -51,7 +51,11 @@ pub struct Outcome {
     pub front: super::front::FrontSummary,
     /// The dev/test instance and its boundary; `None` when it is not deployed.
     pub dev: Option<super::outside::DevSummary>,
-    pub verdicts: Vec<Verdict>,
+    /// Every verdict, typed, as the checkers judged it (not serialized: `verdicts` is).
+    #[serde(skip)]
+    pub judged: Vec<checkers::Verdict>,
+    /// Every verdict in the report's words.
+    pub verdicts: Vec<super::verdicts::Phrased>,
     pub passed: bool,
 }
 
@@ -111,8 +115,9 @@ impl Outcome {
             })
             .collect();
         requests.sort_by_key(|r| (r.started, r.id));
-        let failure_windows = expect::failure_windows(&requests, scenario.expect.failure_gap());
-        let verdicts = expect::judge(
+        let failure_windows =
+            checkers::availability::failure_windows(&requests, scenario.expect.failure_gap());
+        let judged = checkers::judge(
             &scenario.expect,
             &scenario.topology,
             events,
@@ -197,8 +202,9 @@ impl Outcome {
                     _ => 0,
                 })
                 .sum(),
-            passed: verdicts.iter().all(|v| v.holds),
-            verdicts,
+            passed: judged.iter().all(checkers::Verdict::holds),
+            verdicts: judged.iter().map(super::verdicts::phrase).collect(),
+            judged,
         }
     }
 }

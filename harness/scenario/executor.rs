@@ -7,9 +7,9 @@
 //! reaches an outcome: the report never has to guess about unfinished requests.
 //!
 //! After the last step comes the convergence phase: every tick the executor asks the
-//! world whether the replica set is healthy (see `World::converged`) and records the
-//! moment it last became so, if it still is at the end (health that a fault's delayed
-//! effects break again does not count). The run lasts until the drain is over and either
+//! convergence checker whether the replica set is healthy (see
+//! `checkers::convergence::healthy`) and records the moment it last became so, if it
+//! still is at the end (health that a fault's delayed effects break again does not count). The run lasts until the drain is over and either
 //! the set is healthy or `expect.converge_within` has passed since the last step,
 //! whichever is later; writes still in flight then get up to [`QUIESCE_MAX`] to settle,
 //! and every member's data is recorded for the checkers.
@@ -17,6 +17,7 @@
 use std::time::Duration;
 
 use super::spec::{Action, Scenario};
+use crate::checkers::convergence;
 use crate::events::Event;
 use crate::world::sim::{RunSetup, World, WorldError};
 
@@ -68,6 +69,7 @@ pub fn run(scenario: &Scenario, seed: Option<u64>) -> Result<Run, WorldError> {
     let mut steps = scenario.steps.iter().peekable();
     // When the members last came to agree after the last step, if they still do.
     let mut agreed_since: Option<Duration> = None;
+    let heartbeat = scenario.topology.replica_set.heartbeat;
     while world.elapsed() < load_end || (agreed_since.is_none() && world.elapsed() < converge_by) {
         while let Some(step) = steps.next_if(|s| s.at <= world.elapsed()) {
             apply(&mut world, &step.action);
@@ -75,7 +77,9 @@ pub fn run(scenario: &Scenario, seed: Option<u64>) -> Result<Run, WorldError> {
         }
         world.step()?;
         if steps.peek().is_none() {
-            agreed_since = match (agreed_since, world.converged()) {
+            let now = world.elapsed();
+            let healthy = world.up_members(|up| convergence::healthy(up, now, heartbeat));
+            agreed_since = match (agreed_since, healthy) {
                 (_, false) => None,
                 (None, true) => Some(world.elapsed()),
                 (since, true) => since,
@@ -87,7 +91,7 @@ pub fn run(scenario: &Scenario, seed: Option<u64>) -> Result<Run, WorldError> {
     }
     // Let writes in flight settle before the checkers read the members' data.
     let settle_by = world.elapsed() + QUIESCE_MAX;
-    while !world.quiescent() && world.elapsed() < settle_by {
+    while !world.up_members(convergence::settled) && world.elapsed() < settle_by {
         world.step()?;
     }
     world.record_final_state();

@@ -1,12 +1,10 @@
-//! Scenario scripts: the file format, loading with precise errors, the step executor and
-//! the expectations a run is judged by.
+//! Scenario scripts: the file format (with the thresholds a run is judged by, in
+//! [`spec::Expectations`]), loading with precise errors and the step executor. The
+//! checkers that judge a run are [`crate::checkers`].
 
 pub mod executor;
-pub mod expect;
 pub(crate) mod invalid;
-pub mod isolation;
 pub mod load;
-pub mod outside;
 pub mod spec;
 pub(crate) mod steps;
 

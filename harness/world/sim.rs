@@ -22,14 +22,16 @@
 //! data at the end as an `EventKind::DevFinal`. Its LAN is fenced by a [`Boundary`] every
 //! host's socket layer applies; see [`crate::services::dev_tester`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::checkers::convergence::{self, MemberView, PrimarySeen};
 use crate::clock::Adjustment;
+use crate::clock::EPOCH_UNIX_S;
 use crate::env::Env;
-use crate::events::{ClockCause, EventKind, MemberFinal, NetworkChange, Recorder};
+use crate::events::{ClockCause, EXECUTOR, EventKind, MemberFinal, NetworkChange, Recorder};
 use crate::faults::{Block, ClockStep, CrashMode, Disposition, PARTITION, Partition, Protocol};
 use crate::services::connector::{self, ConnectorConfig};
 use crate::services::database::{self, SharedMember};
@@ -46,13 +48,8 @@ use crate::services::users::{self, UsersConfig};
 use crate::tls::Identity;
 use crate::topology::{DEV_LAN, DevNetwork, LoadSettings, PROD_LAN, Role, Topology};
 use crate::wiring;
-// The run's epoch lives in the wiring; the token checks still name it here.
-pub use crate::wiring::EPOCH_UNIX_S;
 use crate::world::clock::{ClockHandle, SimClock};
 use crate::world::net::{Boundary, FaultTable, Rule, SimNet};
-
-/// The host name faults injected by the scenario are recorded under.
-pub const EXECUTOR: &str = "scenario";
 
 /// How a run is set up, besides its topology.
 #[derive(Debug, Clone)]
@@ -389,7 +386,8 @@ impl World {
 
     /// After a step: if the current primary is down or cannot reach a majority of the
     /// nodes on 27017 (both ways, by the fault table), records that it is lost, once per
-    /// primary and term.
+    /// primary and term. The world gathers what the fault table answers; the checker
+    /// ([`convergence::primary_loss`]) says whether that is a loss.
     pub fn note_primary_loss(&mut self) {
         let primary = self
             .members
@@ -406,83 +404,63 @@ impl World {
         if self.lost_noted == Some((node.clone(), term)) {
             return;
         }
-        let why = if self.down.contains_key(&node) {
-            "it is down".to_string()
-        } else {
-            let ip = self.address(&node);
-            let names = self.topology.node_names();
-            let reachable = names
-                .iter()
-                .filter(|n| !self.down.contains_key(*n))
-                .filter(|n| {
-                    let other = self.address(n);
-                    let ok = |a: IpAddr, b: IpAddr| {
-                        self.faults
-                            .verdict(a, SocketAddr::new(b, database::PORT), Protocol::Tcp)
-                            .is_none()
-                    };
-                    other == ip || (ok(ip, other) && ok(other, ip))
-                })
-                .count();
-            if reachable * 2 > names.len() {
-                return;
-            }
-            format!("it reaches {reachable} of {} members on 27017", names.len())
+        let seen = PrimarySeen {
+            down: self.down.contains_key(&node),
+            reaches: self.reaches(&node),
+            members: self.topology.node_names().len(),
+        };
+        let Some(loss) = convergence::primary_loss(seen) else {
+            return;
         };
         self.lost_noted = Some((node.clone(), term));
-        self.record(EventKind::PrimaryLost { node, term, why });
+        self.record(EventKind::PrimaryLost {
+            node,
+            term,
+            why: loss.to_string(),
+        });
     }
 
-    /// True when the members that are up form a healthy set: exactly one primary, every
-    /// member in its term and following it, every log a prefix of the primary's, no
-    /// member missing an entry older than one heartbeat, and no mail waiting longer than
-    /// `MAIL_STALE` (2 s) to be sent. (Under load logs differ for a few
-    /// milliseconds around every write; identical logs are only required at the end, by
-    /// the checkers.)
-    pub fn converged(&self) -> bool {
-        let now = self.elapsed();
+    /// The nodes that are up and that `node` reaches both ways on the database port, by
+    /// the fault table, itself included.
+    fn reaches(&self, node: &str) -> usize {
+        let ip = self.address(node);
+        let ok = |a: IpAddr, b: IpAddr| {
+            self.faults
+                .verdict(a, SocketAddr::new(b, database::PORT), Protocol::Tcp)
+                .is_none()
+        };
+        self.topology
+            .node_names()
+            .iter()
+            .filter(|n| !self.down.contains_key(*n))
+            .filter(|n| {
+                let other = self.address(n);
+                other == ip || (ok(ip, other) && ok(other, ip))
+            })
+            .count()
+    }
+
+    /// Hands `f` a view of every member that is up, for the convergence checker
+    /// ([`convergence::healthy`], [`convergence::settled`]).
+    pub fn up_members<R>(&self, f: impl FnOnce(&[MemberView]) -> R) -> R {
         let up: Vec<_> = self
             .members
             .iter()
             .filter(|(n, _)| !self.down.contains_key(*n))
             .map(|(_, m)| lock(m))
             .collect();
-        let primaries: Vec<_> = up
+        let views: Vec<MemberView> = up
             .iter()
-            .filter(|m| m.role() == crate::services::replica_set::Role::Primary)
-            .collect();
-        let [primary] = primaries.as_slice() else {
-            return false;
-        };
-        let heartbeat = self.topology.replica_set.heartbeat;
-        up.iter().all(|m| {
-            let last = m.last_index();
-            let follows = m.term() == primary.term() && m.primary() == Some(primary.name());
-            let prefix =
-                last <= primary.last_index() && primary.entry_term(last) == m.entry_term(last);
-            let missing = primary
-                .log()
-                .get(usize::try_from(last).expect("log indexes fit memory"));
-            let recent = missing.is_none_or(|e| {
-                now.saturating_sub(Duration::from_millis(e.written_ms)) < heartbeat
-            });
-            follows && prefix && recent
-        }) && mail_flowing(primary, now)
-    }
-
-    /// True when every member that is up ends its log at the same entry: nothing is in
-    /// flight, so the final data the checkers read is settled.
-    pub fn quiescent(&self) -> bool {
-        let ends: BTreeSet<(u64, Option<u64>)> = self
-            .members
-            .iter()
-            .filter(|(n, _)| !self.down.contains_key(*n))
-            .map(|(_, m)| {
-                let m = lock(m);
-                (m.last_index(), m.entry_term(m.last_index()))
+            .map(|m| MemberView {
+                name: m.name(),
+                primary: m.role() == crate::services::replica_set::Role::Primary,
+                term: m.term(),
+                follows: m.primary(),
+                log: m.log(),
+                oldest_pending_mail_ms: m.oldest_pending_mail_ms(),
             })
             .collect();
-        ends.len() <= 1
+        f(&views)
     }
 
     /// Records that the members came to agree at `at` (the executor tracks it).
@@ -528,17 +506,6 @@ impl World {
             self.recorder.record_at(self.elapsed(), name, kind);
         }
     }
-}
-
-/// Mail that waits longer than this while the set is otherwise healthy means delivery is
-/// failing: the queue is polled every 500 ms, so fresh mail never waits this long.
-const MAIL_STALE: Duration = Duration::from_secs(2);
-
-/// True when the primary's oldest committed, unsent mail is fresh.
-fn mail_flowing(primary: &Member, now: Duration) -> bool {
-    primary
-        .oldest_pending_mail_ms()
-        .is_none_or(|queued_ms| now.saturating_sub(Duration::from_millis(queued_ms)) < MAIL_STALE)
 }
 
 fn lock(member: &SharedMember) -> std::sync::MutexGuard<'_, Member> {

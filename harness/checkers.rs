@@ -1,0 +1,256 @@
+//! The checkers: every expectation's verdict, judged apart from the code under test.
+//!
+//! As TigerBeetle keeps its state checker apart from its simulator, the checkers here
+//! read only what the run recorded: the event log (and the members' final data in it),
+//! the topology and the thresholds the scenario sets ([`Expectations`]). They import
+//! neither the world nor the services' runtime; the world only records, and hands
+//! [`convergence`] plain summaries of the members while the run goes on.
+//!
+//! Each verdict is typed: the [`Expectation`] (which check, with the scenario's
+//! threshold), what the run measured ([`Observed`]: counts, durations, the first
+//! offender) and the [`Status`]. No prose is built here: `report::verdicts` phrases every
+//! verdict into the report's words.
+//!
+//! One file per checker:
+//! - [`availability`]: failure windows and availability;
+//! - [`reactions`]: the balancer's detection of crashes and recovery of restarts;
+//! - [`failover`]: one new primary within the bound of every lost one;
+//! - [`convergence`]: whether the set is healthy, settled, and its primary lost, from the
+//!   members' summaries; [`liveness`]: healthy within the bound of the last fault;
+//! - [`writes`]: no acknowledged write lost; [`same_log`]: the members' logs agree;
+//!   [`terms`]: one primary per term;
+//! - [`mail`]: no queued mail lost, none delivered twice;
+//! - [`tokens`]: tokens against the clocks; [`egress`]: the egress's books;
+//! - [`isolation`]: dev/test isolated from production.
+
+use std::time::Duration;
+
+use crate::events::{Event, EventKind, MemberFinal, RequestRecord};
+use crate::scenario::spec::Expectations;
+use crate::topology::{Role, Topology};
+
+pub mod availability;
+pub mod convergence;
+pub mod egress;
+pub mod failover;
+pub mod isolation;
+pub mod liveness;
+pub mod mail;
+pub mod reactions;
+pub mod same_log;
+pub mod terms;
+pub mod tokens;
+pub mod writes;
+
+use availability::FailureWindow;
+
+/// One expectation's verdict: what was expected, what the run measured, and the result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub expectation: Expectation,
+    pub observed: Observed,
+    pub status: Status,
+}
+
+impl Verdict {
+    /// A judged verdict: it passes when `holds`.
+    fn judged(expectation: Expectation, observed: Observed, holds: bool) -> Self {
+        let status = if holds { Status::Pass } else { Status::Fail };
+        Self {
+            expectation,
+            observed,
+            status,
+        }
+    }
+
+    /// True unless the verdict failed (a check not judged does not fail the run).
+    pub fn holds(&self) -> bool {
+        self.status != Status::Fail
+    }
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The check could not be judged (see [`Unjudged`]); the report shows it as a pass.
+    NotJudged,
+}
+
+/// What a scenario expects, with its threshold and what the check is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expectation {
+    /// At least `min_pct` of the requests succeed.
+    Availability {
+        min_pct: f64,
+    },
+    /// No failure window lasts longer than `max`.
+    FailureWindow {
+        max: Duration,
+    },
+    /// The balancer takes `node` out within `max` of its crash at `crashed_at`.
+    Detection {
+        max: Duration,
+        node: String,
+        crashed_at: Duration,
+    },
+    /// The balancer puts `node` back within `max` of its restart at `restarted_at`.
+    Recovery {
+        max: Duration,
+        node: String,
+        restarted_at: Duration,
+    },
+    /// A new primary within `max` of losing one: `lost`, or every time when none was.
+    Failover {
+        max: Duration,
+        lost: Option<failover::Lost>,
+    },
+    NoWriteLost,
+    SameLog,
+    OnePrimaryPerTerm,
+    NoMailLost,
+    NoMailTwice,
+    TokensMatchClocks,
+    EgressAccounted,
+    DevIsolated,
+    /// The replica set healthy within `within` of the last fault, at `last_fault`.
+    Liveness {
+        within: Duration,
+        last_fault: Duration,
+    },
+}
+
+/// What the run measured for one expectation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observed {
+    Availability(availability::Availability),
+    FailureWindow(Option<availability::Longest>),
+    Reaction(reactions::Reaction),
+    Failover(failover::Failover),
+    Writes(writes::Writes),
+    SameLog(same_log::Ends),
+    Terms(terms::Terms),
+    MailLost(mail::Queue),
+    MailTwice(mail::Twice),
+    Tokens(tokens::Tokens),
+    Egress(egress::Books),
+    Isolation(isolation::Isolation),
+    /// How long after the last fault the set became healthy; `None`: it never did.
+    Liveness(Option<Duration>),
+    /// Nothing measured: the check was not judged.
+    NotJudged(Unjudged),
+}
+
+/// Why a check was not judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unjudged {
+    /// The replica set never became healthy after the last fault: its end state says
+    /// nothing about lost writes or diverged logs.
+    NeverConverged,
+}
+
+/// The first of `count` offenders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offenders<T> {
+    pub count: usize,
+    pub first: T,
+}
+
+impl<T> Offenders<T> {
+    /// The count and the first of `all`, if any.
+    pub fn of(all: Vec<T>) -> Option<Self> {
+        let count = all.len();
+        all.into_iter().next().map(|first| Self { count, first })
+    }
+}
+
+/// Judges every expectation the scenario states, in a fixed order.
+pub fn judge(
+    expect: &Expectations,
+    topology: &Topology,
+    events: &[Event],
+    requests: &[RequestRecord],
+    windows: &[FailureWindow],
+) -> Vec<Verdict> {
+    let mut verdicts = Vec::new();
+    if let Some(min_pct) = expect.availability_pct_min {
+        verdicts.push(availability::availability(min_pct, requests));
+    }
+    if let Some(max) = expect.failure_window_max {
+        verdicts.push(availability::longest_window(max, windows));
+    }
+    if let Some(max) = expect.detection_max {
+        verdicts.extend(reactions::check(events, max, reactions::Kind::Detection));
+    }
+    if let Some(max) = expect.recovery_max {
+        verdicts.extend(reactions::check(events, max, reactions::Kind::Recovery));
+    }
+    if let Some(max) = expect.failover_max {
+        verdicts.extend(failover::check(events, max));
+    }
+    // The dev/test instance's own mail is not production's: its attempts are left out.
+    let dev: Vec<&str> = topology
+        .with_role(Role::DevNode)
+        .map(|h| h.name.as_str())
+        .collect();
+    let mut safety = safety(events, requests, &dev);
+    if expect.mail_exactly_once != Some(true) {
+        safety.retain(|v| v.expectation != Expectation::NoMailTwice);
+    }
+    verdicts.extend(safety);
+    verdicts.push(tokens::check(events, topology));
+    verdicts.push(egress::check(events, topology));
+    // Judged on every run; without dev-1 it holds vacuously and stays out of the report,
+    // so reports of runs without dev-1 read as they did before it existed.
+    let isolation = isolation::check(events, topology);
+    if topology.dev.enabled {
+        verdicts.push(isolation);
+    }
+    verdicts.push(liveness::check(events, expect.converge_within()));
+    verdicts
+}
+
+/// The replica set's safety checks, judged on every run.
+fn safety(events: &[Event], requests: &[RequestRecord], dev: &[&str]) -> Vec<Verdict> {
+    if !events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Converged))
+    {
+        // The end state of a set that never recovered says nothing about lost writes or
+        // diverged logs; the liveness verdict already fails the run.
+        let not_judged = |expectation| Verdict {
+            expectation,
+            observed: Observed::NotJudged(Unjudged::NeverConverged),
+            status: Status::NotJudged,
+        };
+        return vec![
+            not_judged(Expectation::NoWriteLost),
+            not_judged(Expectation::SameLog),
+            terms::check(events),
+            not_judged(Expectation::NoMailLost),
+            not_judged(Expectation::NoMailTwice),
+        ];
+    }
+    let finals: Vec<&MemberFinal> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MemberFinal(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let up: Vec<&MemberFinal> = finals.iter().copied().filter(|f| f.up).collect();
+    let down: Vec<String> = finals
+        .iter()
+        .filter(|f| !f.up)
+        .map(|f| f.node.clone())
+        .collect();
+    let [lost_mail, twice] = mail::check(events, &up, dev);
+    vec![
+        writes::check(requests, &up, &down),
+        same_log::check(&up, &down),
+        terms::check(events),
+        lost_mail,
+        twice,
+    ]
+}

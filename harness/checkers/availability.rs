@@ -1,0 +1,194 @@
+//! Failure windows and availability: the share of requests that succeeded, and the
+//! longest stretch of failed requests.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Expectation, Observed, Verdict};
+use crate::events::RequestRecord;
+
+/// A maximal stretch of failed requests: each starts within the failure gap of the end of
+/// the one before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureWindow {
+    /// The first failed request (by start time).
+    pub first: RequestRecord,
+    /// The failed request that ended last.
+    pub last: RequestRecord,
+    /// Failed requests in the window.
+    pub failed: usize,
+    /// All requests that started between the window's first start and its end.
+    pub sent: usize,
+    /// How long its failed requests took, median (fast refusals versus timeouts).
+    pub median_failure_latency: Duration,
+}
+
+impl FailureWindow {
+    pub fn start(&self) -> Duration {
+        self.first.started
+    }
+
+    pub fn end(&self) -> Duration {
+        self.last.started + self.last.latency
+    }
+
+    pub fn length(&self) -> Duration {
+        self.end() - self.start()
+    }
+}
+
+/// Groups failed requests into windows. `requests` must be in start order.
+pub fn failure_windows(requests: &[RequestRecord], gap: Duration) -> Vec<FailureWindow> {
+    let mut windows: Vec<FailureWindow> = Vec::new();
+    for r in requests.iter().filter(|r| !r.outcome.is_ok()) {
+        let end = r.started + r.latency;
+        match windows.last_mut() {
+            Some(w) if r.started <= w.end() + gap => {
+                w.failed += 1;
+                if end > w.end() {
+                    w.last = r.clone();
+                }
+            }
+            _ => windows.push(FailureWindow {
+                first: r.clone(),
+                last: r.clone(),
+                failed: 1,
+                sent: 0,
+                median_failure_latency: Duration::ZERO,
+            }),
+        }
+    }
+    for w in &mut windows {
+        let inside: Vec<&RequestRecord> = requests
+            .iter()
+            .filter(|r| r.started >= w.start() && r.started <= w.end())
+            .collect();
+        w.sent = inside.len();
+        let mut failed: Vec<Duration> = inside
+            .iter()
+            .filter(|r| !r.outcome.is_ok())
+            .map(|r| r.latency)
+            .collect();
+        failed.sort_unstable();
+        w.median_failure_latency = failed
+            .get(failed.len().saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or_default();
+    }
+    windows
+}
+
+/// The requests that succeeded, of all sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Availability {
+    pub ok: usize,
+    pub sent: usize,
+}
+
+impl Availability {
+    /// The share that succeeded, in percent (0 when nothing was sent).
+    pub fn pct(&self) -> f64 {
+        if self.sent == 0 {
+            0.0
+        } else {
+            100.0 * self.ok as f64 / self.sent as f64
+        }
+    }
+}
+
+/// The longest failure window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Longest {
+    pub length: Duration,
+    /// Its place among the windows, from 1.
+    pub number: usize,
+    /// How many windows the run had.
+    pub windows: usize,
+}
+
+/// At least `min_pct` of the requests succeeded (a run with none fails).
+pub fn availability(min_pct: f64, requests: &[RequestRecord]) -> Verdict {
+    let seen = Availability {
+        ok: requests.iter().filter(|r| r.outcome.is_ok()).count(),
+        sent: requests.len(),
+    };
+    Verdict::judged(
+        Expectation::Availability { min_pct },
+        Observed::Availability(seen),
+        seen.sent > 0 && seen.pct() >= min_pct,
+    )
+}
+
+/// No failure window lasted longer than `max`.
+pub fn longest_window(max: Duration, windows: &[FailureWindow]) -> Verdict {
+    let longest = windows
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, w)| w.length())
+        .map(|(i, w)| Longest {
+            length: w.length(),
+            number: i + 1,
+            windows: windows.len(),
+        });
+    Verdict::judged(
+        Expectation::FailureWindow { max },
+        Observed::FailureWindow(longest),
+        longest.is_none_or(|l| l.length <= max),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::RequestOutcome;
+
+    pub(crate) fn req(id: u64, started_ms: u64, latency_ms: u64, ok: bool) -> RequestRecord {
+        let outcome = if ok {
+            RequestOutcome::Ok
+        } else {
+            RequestOutcome::Timeout
+        };
+        RequestRecord {
+            id,
+            endpoint: "POST /login",
+            user: None,
+            started: Duration::from_millis(started_ms),
+            latency: Duration::from_millis(latency_ms),
+            outcome,
+        }
+    }
+
+    /// Proves failures closer than the gap share a window, farther ones open a new one,
+    /// and a window's length runs from its first start to its latest end.
+    #[test]
+    fn groups_failure_windows() {
+        let rs = [
+            req(0, 0, 10, true),
+            req(1, 100, 1000, false),
+            req(2, 200, 10, true),
+            req(3, 2500, 500, false),
+            req(4, 9000, 10, false),
+        ];
+        let ws = failure_windows(&rs, Duration::from_secs(2));
+        assert_eq!(ws.len(), 2);
+        assert_eq!((ws[0].failed, ws[0].sent), (2, 3));
+        assert_eq!(ws[0].length(), Duration::from_millis(2900));
+        assert_eq!(ws[1].length(), Duration::from_millis(10));
+    }
+
+    /// Proves the availability verdict fails below the threshold and on a run with no
+    /// requests at all.
+    #[test]
+    fn availability_threshold() {
+        let rs = [
+            req(0, 0, 1, true),
+            req(1, 1, 1, true),
+            req(2, 2, 1, true),
+            req(3, 3, 1, false),
+        ];
+        assert!(availability(75.0, &rs).holds());
+        assert!(!availability(75.0, &rs[2..]).holds());
+        assert!(!availability(75.0, &[]).holds());
+    }
+}

@@ -1,0 +1,135 @@
+//! Convergence, while the run goes on: whether the members that are up form a healthy
+//! set, whether their writes have settled, and whether the primary is lost.
+//!
+//! Pure functions over what the world hands over: a [`MemberView`] of each member that is
+//! up (borrowed from the member, so asking every tick costs no copies) and, for the
+//! primary, the fault table's answer on whom it reaches. The world only gathers these and
+//! records what the executor and these functions conclude.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use crate::services::replica_set::Entry;
+
+/// Mail that waits longer than this while the set is otherwise healthy means delivery is
+/// failing: the queue is polled every 500 ms, so fresh mail never waits this long.
+pub const MAIL_STALE: Duration = Duration::from_secs(2);
+
+/// One member that is up, as the convergence checker reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct MemberView<'a> {
+    pub name: &'a str,
+    /// True when it holds the primary role.
+    pub primary: bool,
+    pub term: u64,
+    /// The primary it follows (itself when primary).
+    pub follows: Option<&'a str>,
+    pub log: &'a [Entry],
+    /// When its oldest committed, unsent verification mail was queued (ms).
+    pub oldest_pending_mail_ms: Option<u64>,
+}
+
+impl MemberView<'_> {
+    /// The index of its last entry (0 for an empty log).
+    fn last_index(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    /// The term of the entry at `index` (0 for index 0), if the log reaches it.
+    fn entry_term(&self, index: u64) -> Option<u64> {
+        if index == 0 {
+            return Some(0);
+        }
+        self.log
+            .get(usize::try_from(index - 1).ok()?)
+            .map(|e| e.term)
+    }
+}
+
+/// True when the members that are up form a healthy set: exactly one primary, every
+/// member in its term and following it, every log a prefix of the primary's, no member
+/// missing an entry older than one `heartbeat`, and no mail waiting longer than
+/// [`MAIL_STALE`] to be sent. (Under load logs differ for a few milliseconds around every
+/// write; identical logs are only required at the end, by the checkers.)
+pub fn healthy(up: &[MemberView], now: Duration, heartbeat: Duration) -> bool {
+    let primaries: Vec<&MemberView> = up.iter().filter(|m| m.primary).collect();
+    let [primary] = primaries.as_slice() else {
+        return false;
+    };
+    up.iter().all(|m| {
+        let last = m.last_index();
+        let follows = m.term == primary.term && m.follows == Some(primary.name);
+        let prefix = last <= primary.last_index() && primary.entry_term(last) == m.entry_term(last);
+        let missing = primary
+            .log
+            .get(usize::try_from(last).expect("log indexes fit memory"));
+        let recent = missing
+            .is_none_or(|e| now.saturating_sub(Duration::from_millis(e.written_ms)) < heartbeat);
+        follows && prefix && recent
+    }) && mail_flowing(primary, now)
+}
+
+/// True when the primary's oldest committed, unsent mail is fresh.
+fn mail_flowing(primary: &MemberView, now: Duration) -> bool {
+    primary
+        .oldest_pending_mail_ms
+        .is_none_or(|queued_ms| now.saturating_sub(Duration::from_millis(queued_ms)) < MAIL_STALE)
+}
+
+/// True when every member that is up ends its log at the same entry: nothing is in
+/// flight, so the final data the checkers read is settled.
+pub fn settled(up: &[MemberView]) -> bool {
+    let ends: BTreeSet<(u64, Option<u64>)> = up
+        .iter()
+        .map(|m| (m.last_index(), m.entry_term(m.last_index())))
+        .collect();
+    ends.len() <= 1
+}
+
+/// The current primary, as the fault table sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrimarySeen {
+    /// True when its host is down.
+    pub down: bool,
+    /// The nodes it reaches both ways on the database port, itself included (only those
+    /// that are up).
+    pub reaches: usize,
+    /// The replica set's members.
+    pub members: usize,
+}
+
+/// Why the primary counts as lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// Its host is down.
+    Down,
+    /// It reaches `reaches` of the `members`, not a majority.
+    Cut { reaches: usize, members: usize },
+}
+
+/// Whether the primary is lost: down, or cut off from a majority of the members.
+pub fn primary_loss(seen: PrimarySeen) -> Option<Loss> {
+    if seen.down {
+        Some(Loss::Down)
+    } else if seen.reaches * 2 > seen.members {
+        None
+    } else {
+        Some(Loss::Cut {
+            reaches: seen.reaches,
+            members: seen.members,
+        })
+    }
+}
+
+/// The words `EventKind::PrimaryLost` records as its `why`.
+impl fmt::Display for Loss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Loss::Down => f.write_str("it is down"),
+            Loss::Cut { reaches, members } => {
+                write!(f, "it reaches {reaches} of {members} members on 27017")
+            }
+        }
+    }
+}
