@@ -8,9 +8,11 @@
 //!
 //! Whoever changes a clock records the whole new setting in the event log (the world for
 //! scenario steps, the node for its NTP corrections), so the checkers can reconstruct any
-//! host's offset at any moment from the log alone with [`ClockSetting::offset_at`]. The
-//! simulation's shared, adjustable clocks are in `world::clock`. This module imports
-//! nothing of the crate.
+//! host's offset at any moment from the log alone with [`ClockSetting::offset_at`].
+//!
+//! [`Clock`] is what a service reads time through: the simulation's shared, adjustable
+//! clocks (`world::clock`) and a real machine's (`net::real`) implement it. This module
+//! imports nothing of the crate.
 
 use std::time::Duration;
 
@@ -107,6 +109,25 @@ pub fn wall(epoch: Duration, elapsed: Duration, offset_ns: i64) -> Duration {
         base + magnitude
     } else {
         base.saturating_sub(magnitude)
+    }
+}
+
+/// A host's clocks.
+pub trait Clock: Send + Sync + 'static {
+    /// Simulated time since the run began; the same on every host. Used to stamp events
+    /// and measure latencies.
+    fn elapsed(&self) -> Duration;
+
+    /// This host's wall clock, as time since the Unix epoch: the run's epoch plus elapsed
+    /// time plus the host's offset.
+    fn wall(&self) -> Duration;
+
+    /// Adjusts this host's wall clock (a time discipline such as NTP's), returning the new
+    /// setting; `None` where the clock cannot be adjusted (a real machine's clock belongs
+    /// to its operating system, not to the harness).
+    fn adjust(&self, change: Adjustment) -> Option<ClockSetting> {
+        let _ = change;
+        None
     }
 }
 

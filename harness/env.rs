@@ -3,34 +3,14 @@
 //! A service gets an [`Env`] and its typed configuration, nothing else: it reads no files,
 //! no real time and no OS randomness (DESIGN.md section 4). Monotonic waits (sleeps,
 //! timeouts) use `tokio::time`, which the simulation drives; every *wall-clock* read goes
-//! through [`Clock::wall`], so a scenario can skew one node's clock without touching the
+//! through [`Clock::wall`] (the trait is the ground floor's [`crate::clock`]), so a scenario can skew one node's clock without touching the
 //! others.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::clock::{Adjustment, ClockSetting};
+use crate::clock::Clock;
 use crate::events::{EventKind, Recorder};
 use crate::net::Net;
-
-/// A host's clocks.
-pub trait Clock: Send + Sync + 'static {
-    /// Simulated time since the run began; the same on every host. Used to stamp events
-    /// and measure latencies.
-    fn elapsed(&self) -> Duration;
-
-    /// This host's wall clock, as time since the Unix epoch: the run's epoch plus elapsed
-    /// time plus the host's offset.
-    fn wall(&self) -> Duration;
-
-    /// Adjusts this host's wall clock (a time discipline such as NTP's), returning the new
-    /// setting; `None` where the clock cannot be adjusted (a real machine's clock belongs
-    /// to its operating system, not to the harness).
-    fn adjust(&self, change: Adjustment) -> Option<ClockSetting> {
-        let _ = change;
-        None
-    }
-}
 
 /// Everything a running service may use.
 #[derive(Clone)]

@@ -17,7 +17,7 @@
 //! - [`checkers`]: every expectation's verdict, typed, judged from the event log (and the
 //!   members' final data in it) apart from the code under test: one file per checker.
 //! - [`topology`]: what is deployed: hosts, fixed addresses, each component's settings;
-//!   [`certs`] reads the certificate files `[topology.tls]` names.
+//!   [`topology::certs`] reads the certificate files `[topology.tls]` names.
 //! - [`check`]: `harness check`, a static preflight of a scenario against the seeds'
 //!   requirements.
 //! - [`wiring`]: the topology turned into each service's configuration (the DNS zone,
@@ -70,7 +70,6 @@
 //! assert!(outcome.totals.sent > 20);
 //! ```
 
-pub mod certs;
 pub mod check;
 pub mod checkers;
 pub mod clock;
@@ -79,6 +78,7 @@ pub mod env;
 pub mod events;
 pub mod export;
 pub mod faults;
+pub mod files;
 pub mod net;
 pub mod report;
 pub mod scenario;

@@ -53,7 +53,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::env::{Clock, Env};
+use crate::clock::Clock;
+use crate::env::Env;
 use crate::events::{Event, Recorder};
 use crate::net::real::{Bound, RealClock, RealNet};
 use crate::services::load_balancer::{self, Backend};

@@ -10,7 +10,7 @@
 //!   certificates the users trust. [`Identity::generate`] makes the default: a CA and a
 //!   leaf for the given names (ECDSA P-256, rcgen on ring), valid from an hour before the
 //!   run's epoch until `expires` after it. A scenario may load one from files instead
-//!   ([`crate::certs`]).
+//!   ([`crate::topology::certs`]).
 //! - Every configuration is built with the host's clock as rustls's [`TimeProvider`], so a
 //!   client checks a certificate's validity against *its own* wall clock: a skewed client
 //!   or an expired certificate fails the handshake for the reason rustls gives ("certificate
@@ -32,7 +32,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::time_provider::TimeProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 
-use crate::env::Clock;
+use crate::clock::Clock;
 
 /// A certificate chain with its key, and what the users trust.
 #[derive(Debug)]

@@ -78,7 +78,7 @@ pub struct HostTls {
 
 /// A host's TLS from the instance certificate ([`identity`]; `None`: none at all), judged
 /// by the host's clock `time`.
-pub fn host_tls(identity: Option<&Identity>, time: Arc<dyn crate::env::Clock>) -> HostTls {
+pub fn host_tls(identity: Option<&Identity>, time: Arc<dyn crate::clock::Clock>) -> HostTls {
     let Some(identity) = identity else {
         return HostTls {
             server: None,

@@ -5,10 +5,10 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 
 use super::Finding;
-use crate::certs::{self, KeyAlgorithm, Problem};
 use crate::clock::EPOCH_UNIX_S;
 use crate::scenario::{ScenarioError, Source};
 use crate::topology::Topology;
+use crate::topology::certs::{self, KeyAlgorithm, Problem};
 
 const HTTPS: &str = "seed 002 requires an SSL certificate";
 const NAMES: &str = "seed 002: the certificate must cover all four DNS names, by SAN or wildcard";

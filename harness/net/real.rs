@@ -10,7 +10,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::env::Clock;
+use crate::clock::Clock;
 use crate::net::{Datagrams, Listener, Net};
 
 /// Real sockets bound on one local address.

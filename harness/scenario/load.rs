@@ -6,12 +6,12 @@
 //!    names the key, toml gives the position);
 //! 3. meaning: bounds, node names, step order, times within the run. These checks name a
 //!    key path, and the position is looked up in the parsed document;
-//! 4. the certificate files `[topology.tls]` names ([`crate::certs`]), relative to the
+//! 4. the certificate files `[topology.tls]` names ([`crate::topology::certs`]), relative to the
 //!    scenario file, their errors placed at the setting that names the file.
 //!
 //! The file is read first, bounded: a regular file of at most [`MAX_SCENARIO_BYTES`]
 //! ([`read`]), and decoded as UTF-8 with the position of the first invalid byte
-//! ([`decode`]); every file a scenario names is read the same way ([`read_bounded`]).
+//! ([`decode`]); every file a scenario names is read the same way ([`crate::files::read_bounded`]).
 //!
 //! The loader stops at the first error: a scenario file is short, and one precise error is
 //! easier to act on than a cascade.
@@ -26,6 +26,7 @@ use toml_edit::{ImDocument, Item};
 
 use super::invalid::{Invalid, Seg, key};
 use super::spec::{Action, Expectations, Scenario, ScenarioSpec, Step};
+use crate::files::{Refusal, read_bounded};
 use crate::topology::{LoadSettings, Topology, TopologySpec};
 
 /// The longest run a scenario may ask for.
@@ -128,55 +129,6 @@ pub fn read(path: &Path) -> Result<Vec<u8>, ScenarioError> {
     Err(ScenarioError::unreadable(path, message))
 }
 
-/// Why [`read_bounded`] refused a file.
-#[derive(Debug)]
-pub enum Refusal {
-    /// The OS could not open or read it.
-    Io(std::io::Error),
-    /// Not a regular file: a device, a FIFO, a socket or a directory, named. Such a file
-    /// may never end (`/dev/zero`) or block the reader forever (a FIFO with no writer).
-    NotAFile(&'static str),
-    /// Longer than the limit (after reading one byte more than it, no further).
-    TooLarge,
-}
-
-/// A regular file's bytes, at most `max_bytes` of them: the only way the loader reads a
-/// file a scenario names (the scenario itself, certificates, keys, trust), so that no
-/// setting can make it read without end.
-pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, Refusal> {
-    use std::io::Read;
-    let kind = std::fs::metadata(path).map_err(Refusal::Io)?.file_type();
-    if !kind.is_file() {
-        return Err(Refusal::NotAFile(file_kind(kind)));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(max_bytes.saturating_add(1)).read_to_end(&mut bytes))
-        .map_err(Refusal::Io)?;
-    if u64::try_from(bytes.len()).map_or(true, |n| n > max_bytes) {
-        return Err(Refusal::TooLarge);
-    }
-    Ok(bytes)
-}
-
-/// What a file that is not a regular file is, for an error message.
-fn file_kind(kind: std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
-}
-
 /// A scenario file's bytes as text: TOML files are UTF-8, and a file that is not is refused
 /// at its first invalid byte (line, column and byte offset).
 pub fn decode<'b>(path: &Path, bytes: &'b [u8]) -> Result<&'b str, ScenarioError> {
@@ -277,7 +229,7 @@ impl<'a> Source<'a> {
     /// Reads the certificate files `[topology.tls]` names into `topology.tls_material`;
     /// relative paths are relative to the scenario file's directory.
     pub fn read_certificates(&self, topology: &mut Topology) -> Result<(), ScenarioError> {
-        let material = crate::certs::load_files(&topology.tls, &self.base())
+        let material = crate::topology::certs::load_files(&topology.tls, &self.base())
             .map_err(|e| self.error(&format!("topology.{}", e.key), e.message))?;
         topology.tls_material = material.map(std::sync::Arc::new);
         Ok(())

@@ -80,10 +80,10 @@ pub struct Topology {
     /// Standing firewall rules, applied before anything starts.
     pub firewall: Vec<FirewallRule>,
     /// The certificate files `tls` names, read by the scenario loader
-    /// ([`crate::certs::load_files`]); `None` for a generated certificate, or a topology
+    /// ([`crate::topology::certs::load_files`]); `None` for a generated certificate, or a topology
     /// not loaded from a file. Compared by value; not part of the report.
     #[serde(skip)]
-    pub tls_material: Option<std::sync::Arc<crate::certs::Material>>,
+    pub tls_material: Option<std::sync::Arc<crate::topology::certs::Material>>,
 }
 
 /// A setting that makes no sense, with the key it came from (relative to `[topology]`).
@@ -468,7 +468,7 @@ fn check_lb_modes(lb: &LbSettings) -> Result<(), TopologyError> {
     Ok(())
 }
 
-/// The TLS certificate settings (the files themselves are read by [`crate::certs`]).
+/// The TLS certificate settings (the files themselves are read by [`crate::topology::certs`]).
 fn check_tls(spec: &TopologySpec) -> Result<(), TopologyError> {
     let tls = &spec.tls;
     if let Some(names) = &tls.names {

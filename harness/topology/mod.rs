@@ -3,7 +3,9 @@
 //! [`TopologySpec`] is what a scenario may override (every field defaults to the reference
 //! deployment `ha-3`, DESIGN.md section 1); [`Topology`] is the resolved deployment with a
 //! name and an address for every host, which the world builds the simulation from.
+//! [`certs`] reads the certificate files `[topology.tls]` names.
 
+pub mod certs;
 mod deployment;
 mod settings;
 

@@ -36,7 +36,7 @@ pub fn relay_tls(
     topology: &Topology,
     extra: &[String],
     epoch: Duration,
-    clock: Arc<dyn crate::env::Clock>,
+    clock: Arc<dyn crate::clock::Clock>,
 ) -> Option<(Arc<rustls::ServerConfig>, Arc<Identity>)> {
     let mut names = vec![relay_name(topology)];
     names.extend_from_slice(extra);

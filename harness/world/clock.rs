@@ -9,8 +9,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::clock::{self, Adjustment, ClockSetting};
-use crate::env::Clock;
 
 /// The shared, adjustable state of one host's clock.
 #[derive(Debug, Clone, Default)]

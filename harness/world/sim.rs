@@ -547,7 +547,7 @@ fn register(
     let ip = host.address;
     let clock = SimClock::new(Duration::from_secs(EPOCH_UNIX_S));
     let handle = clock.handle();
-    let time: Arc<dyn crate::env::Clock> = Arc::new(clock.clone());
+    let time: Arc<dyn crate::clock::Clock> = Arc::new(clock.clone());
     let tls = wiring::host_tls(identity.as_deref(), time.clone());
     let env = host_env(topology, wires, host, clock);
     let member = || {

@@ -172,7 +172,7 @@ fn error(key: &'static str, problem: Problem, message: String) -> CertError {
 /// The whole file, bounded by [`MAX_FILE_BYTES`]; a file that is not a regular file (a
 /// device such as `/dev/zero`, a FIFO) is refused without being read.
 fn read(path: &Path, key: &'static str) -> Result<Vec<u8>, CertError> {
-    use crate::scenario::load::{Refusal, read_bounded};
+    use crate::files::{Refusal, read_bounded};
     let expected = format!(
         "expected a certificate or key file: a regular file of at most {MAX_FILE_BYTES} bytes (1 MiB)"
     );
