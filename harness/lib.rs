@@ -32,6 +32,7 @@
 //!   clocks, the event log), so the same service code can run on real sockets;
 //!   [`net::original`] carries a redirected connection's original destination.
 //! - [`events`]: the event log every service and the executor write to.
+//! - [`seed`]: the run's one seed and the stream each random component draws from it.
 //! - [`report`]: the outcome (a pure function of the event log) and its text rendering.
 //! - [`export`]: real HAProxy and nginx configurations for a topology's load balancer
 //!   (`harness export`).
@@ -54,7 +55,7 @@
 //!     expect = { availability_pct_min = 100 }
 //! "#;
 //! let scenario = scenario::parse(Path::new("tiny.toml"), text).unwrap();
-//! let run = scenario::executor::run(&scenario, None).unwrap();
+//! let run = scenario::executor::run(&scenario, scenario.seed).unwrap();
 //! let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
 //! assert!(outcome.passed);
 //! assert!(outcome.totals.sent > 20);
@@ -69,6 +70,7 @@ pub mod export;
 pub mod net;
 pub mod report;
 pub mod scenario;
+pub mod seed;
 pub mod serve;
 pub mod services;
 pub mod tls;

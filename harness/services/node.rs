@@ -85,7 +85,8 @@ pub struct NodeConfig {
     pub db: DbConfig,
     pub mail: super::mail::MailConfig,
     pub outside: Outside,
-    /// Seed of the node's own randomness (its DNS query ids).
+    /// Seed of the node's own randomness (its DNS query ids): its host's stream of the
+    /// run's seed ([`crate::seed::Component::Host`]).
     pub seed: u64,
     /// What comes before HTTP on 443: in the balancer's `tcp` mode a PROXY header (when
     /// the balancer sends one) and TLS; nothing in `https` mode (the balancer offloads).

@@ -42,6 +42,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::seed::Component;
+
 /// An election term.
 pub type Term = u64;
 /// A position in the log, from 1; 0 means "before the first entry".
@@ -267,7 +269,8 @@ pub struct Member {
 impl Member {
     /// Member `me` of an initialised replica set at time 0: the first member of the
     /// highest priority is primary of term 1 (the deployment starts healthy, as the load
-    /// balancer assumes), the others know it.
+    /// balancer assumes), the others know it. `seed` is the set's seed; the member draws
+    /// from its own [`Component::Member`] stream of it.
     pub fn new(cfg: RsConfig, me: usize, seed: u64) -> Self {
         let n = cfg.members.len();
         let first = Self::initial_primary(&cfg);
@@ -296,7 +299,7 @@ impl Member {
             elected_at: Duration::ZERO,
             users: BTreeMap::new(),
             mail: BTreeMap::new(),
-            rng: ChaCha8Rng::seed_from_u64(seed ^ (0x5EED_0000 + me as u64)),
+            rng: ChaCha8Rng::seed_from_u64(crate::seed::stream(seed, Component::Member(me))),
             events: Vec::new(),
             cfg,
         };

@@ -39,6 +39,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::env::Env;
 use crate::events::{EventKind, RequestOutcome, RequestRecord};
 use crate::net::Net;
+use crate::seed::{self, Component};
 use crate::services::arrivals::Arrivals;
 use crate::services::dns;
 use crate::services::http::{self, Body, Failure};
@@ -84,7 +85,8 @@ pub struct UsersConfig {
     pub port: u16,
     /// Accounts to log in as: `user-0` .. `user-{accounts-1}`.
     pub accounts: u32,
-    /// Seed of the arrival process and of every choice the users make.
+    /// The run's seed: the arrivals and the choices are two of its streams
+    /// ([`Component::UserArrivals`], [`Component::UserChoices`]).
     pub seed: u64,
     /// TLS towards the published name: the users' trust and clock. `None`: plain HTTP.
     pub tls: Option<Arc<rustls::ClientConfig>>,
@@ -129,8 +131,12 @@ pub async fn run<N: Net>(env: Env<N>, config: UsersConfig) -> std::io::Result<()
     let shared = Arc::new(Mutex::new(Shared::default()));
     // Arrival times and choices come from separate streams of the same seed, so changing
     // the mix does not move the arrivals.
-    let arrivals = Arrivals::new(config.seed, config.rate_per_s, config.until);
-    let mut choices = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5EED_C401_CE00_0001);
+    let arrivals = Arrivals::new(
+        seed::stream(config.seed, Component::UserArrivals),
+        config.rate_per_s,
+        config.until,
+    );
+    let mut choices = ChaCha8Rng::seed_from_u64(seed::stream(config.seed, Component::UserChoices));
     let start = tokio::time::Instant::now();
     // In-flight requests are tasks of this host: the host must outlive them, or the
     // simulation would stop running them when this function returns.
