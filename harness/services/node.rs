@@ -304,7 +304,7 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
                     env.record(EventKind::ClientSeen {
                         request_id: req
                             .headers()
-                            .get(crate::services::users::REQUEST_ID)
+                            .get(http::REQUEST_ID)
                             .and_then(|v| v.to_str().ok()?.parse().ok()),
                         client,
                         via,

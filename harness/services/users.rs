@@ -42,7 +42,7 @@ use crate::net::Net;
 use crate::seed::{self, Component};
 use crate::services::arrivals::Arrivals;
 use crate::services::dns;
-use crate::services::http::{self, Body, Failure};
+use crate::services::http::{self, Body, Failure, REQUEST_ID};
 
 /// At most this many acknowledged signups are kept to log in as (newest replace oldest).
 pub const MAX_SIGNED_UP: usize = 256;
@@ -53,9 +53,6 @@ pub const MAX_TOKENS: usize = 256;
 /// How long a DNS lookup may take before the request fails with a `dns` outcome (at most
 /// half the request timeout).
 pub const DNS_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The header that carries the arrival number to the load balancer's log.
-pub const REQUEST_ID: &str = "x-request-id";
 
 /// A status line's reason is cut to this many characters in the event log.
 const MAX_REASON_CHARS: usize = 80;
