@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::Zones;
 use super::settings::{
     DevSettings, DnsSettings, EgressSettings, FirewallRule, LbMode, LbSettings, NetworkSettings,
     NodeSettings, NtpSettings, ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
@@ -208,9 +209,15 @@ impl Topology {
         self.the(Role::Egress).address
     }
 
-    /// The four names of DESIGN.md section 1, all served by the load balancer.
+    /// The four names of DESIGN.md section 1, all served by the load balancer, by role.
+    pub fn zones(&self) -> Zones {
+        Zones::under(&self.domain)
+    }
+
+    /// The four names as a list, for what serves or covers them all (the DNS zone, the
+    /// certificate, the exports).
     pub fn zone_names(&self) -> [String; 4] {
-        ["manage", "config", "webtask", "login"].map(|n| format!("{n}.{}", self.domain))
+        self.zones().list()
     }
 }
 
@@ -329,9 +336,8 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
             format!("expected 1 to {MAX_NODES} nodes, found {}", spec.nodes),
         );
     }
-    let zone_ok = ["manage", "config", "webtask", "login"].iter().all(|n| {
-        let name = format!("{n}.{}", spec.domain);
-        name.len() <= MAX_NAME_CHARS && hickory_proto::rr::Name::from_ascii(&name).is_ok()
+    let zone_ok = Zones::under(&spec.domain).list().iter().all(|name| {
+        name.len() <= MAX_NAME_CHARS && hickory_proto::rr::Name::from_ascii(name).is_ok()
     });
     if !zone_ok || !spec.domain.contains('.') {
         let message = format!(
@@ -649,7 +655,7 @@ mod tests {
                 "pool.ntp.org=203.0.113.123"
             ]
         );
-        assert_eq!(t.zone_names()[3], "login.example.com");
+        assert_eq!(t.zones().login, "login.example.com");
     }
 
     /// Proves impossible settings are refused with the key that holds them.

@@ -6,6 +6,7 @@
 
 mod deployment;
 mod settings;
+mod zones;
 
 pub use deployment::{
     DEV_LAN, Host, INTERNET_SITES, MAX_NODES, PROD_LAN, Role, Topology, TopologyError,
@@ -15,3 +16,4 @@ pub use settings::{
     LbSettings, LoadSettings, NetworkSettings, NodeSettings, NtpSettings, ProxyProtocol,
     ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
 };
+pub use zones::Zones;
