@@ -59,7 +59,7 @@
 //!
 //! Port: TCP 443. Faults it reacts to: everything that happens to its backends.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,6 +68,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response};
+use ipnet::Ipv4Net;
 
 use crate::env::Env;
 use crate::events::EventKind;
@@ -174,11 +175,11 @@ pub async fn run<N: Net>(env: Env<N>, config: LbConfig) -> std::io::Result<()> {
         service: "lb".to_string(),
         port: PORT,
     });
-    let allow = networks(&config.settings.allow);
     let admit = {
-        let env = env.clone();
+        let (env, config) = (env.clone(), config.clone());
         move |client: SocketAddr| {
-            let allowed = allow.is_empty() || allow.iter().any(|n| n.contains(&client.ip()));
+            let allow = &config.settings.allow;
+            let allowed = allow.is_empty() || within(allow, client.ip());
             if !allowed {
                 env.record(EventKind::LbDenied {
                     client: client.ip(),
@@ -201,11 +202,12 @@ pub async fn run<N: Net>(env: Env<N>, config: LbConfig) -> std::io::Result<()> {
     }
 }
 
-/// Parses CIDR networks the topology checked.
-fn networks(list: &[String]) -> Vec<ipnet::IpNet> {
-    list.iter()
-        .map(|n| n.parse().expect("networks checked with the topology"))
-        .collect()
+/// True when `ip` is in one of `networks` (an IPv6 address is in none of them).
+fn within(networks: &[Ipv4Net], ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => networks.iter().any(|n| n.contains(&v4)),
+        IpAddr::V6(_) => false,
+    }
 }
 
 /// True when `path` is one of `prefixes` or below one (`/login` covers `/login/social`,
@@ -403,9 +405,7 @@ async fn proxy<N: Net>(
         .get(http::REQUEST_ID)
         .and_then(|v| v.to_str().ok()?.parse().ok());
     if s.filter_endpoints
-        && !networks(&s.admin_networks)
-            .iter()
-            .any(|n| n.contains(&peer.ip()))
+        && !within(&s.admin_networks, peer.ip())
         && !is_public(parts.uri.path(), &s.public_paths)
     {
         env.record(EventKind::LbDenied {

@@ -433,7 +433,8 @@ fn check_lb(lb: &LbSettings) -> Result<(), TopologyError> {
     Ok(())
 }
 
-/// The balancer's mode, PROXY header, allow-list and endpoint filter.
+/// The balancer's mode, PROXY header and endpoint filter (its networks were parsed at
+/// load, [`super::networks`]).
 fn check_lb_modes(lb: &LbSettings) -> Result<(), TopologyError> {
     if lb.mode == LbMode::Https && lb.proxy_protocol.is_some() {
         return fail(
@@ -452,16 +453,6 @@ fn check_lb_modes(lb: &LbSettings) -> Result<(), TopologyError> {
             "lb.websockets",
             "expected true in tcp mode: a TCP-mode balancer carries any bytes, websockets included",
         );
-    }
-    for (field, list) in [("allow", &lb.allow), ("admin_networks", &lb.admin_networks)] {
-        for (i, text) in list.iter().enumerate() {
-            if text.parse::<ipnet::Ipv4Net>().is_err() {
-                return fail(
-                    &format!("lb.{field}[{i}]"),
-                    format!("expected an IPv4 network such as \"198.51.100.0/24\", found {text:?}"),
-                );
-            }
-        }
     }
     for (i, path) in lb.public_paths.iter().enumerate() {
         if !path.starts_with('/') || path.parse::<hyper::http::uri::PathAndQuery>().is_err() {

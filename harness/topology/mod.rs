@@ -5,6 +5,7 @@
 //! name and an address for every host, which the world builds the simulation from.
 
 mod deployment;
+mod networks;
 mod settings;
 mod zones;
 
