@@ -439,7 +439,7 @@ impl World {
                 let m = lock(m);
                 (n.clone(), m.role(), m.term())
             })
-            .filter(|(_, role, _)| *role == crate::services::replica_set::Role::Primary)
+            .filter(|(_, role, _)| *role == crate::services::replica_set::MemberRole::Primary)
             .max_by_key(|(_, _, term)| *term);
         let Some((node, _, term)) = primary else {
             return;
@@ -490,7 +490,7 @@ impl World {
             .collect();
         let primaries: Vec<_> = up
             .iter()
-            .filter(|m| m.role() == crate::services::replica_set::Role::Primary)
+            .filter(|m| m.role() == crate::services::replica_set::MemberRole::Primary)
             .collect();
         let [primary] = primaries.as_slice() else {
             return false;
