@@ -66,7 +66,7 @@ use crate::net::Net;
 use crate::services::database::{Database, DbConfig};
 use crate::services::dns::Resolver;
 use crate::services::http::{self, Body};
-use crate::services::outbound::{self, Outside};
+use crate::services::outbound::{self, OutboundConfig};
 use crate::services::replica_set::Op;
 use crate::services::token;
 use crate::topology::NodeSettings;
@@ -84,7 +84,8 @@ pub struct NodeConfig {
     pub settings: NodeSettings,
     pub db: DbConfig,
     pub mail: super::mail::MailConfig,
-    pub outside: Outside,
+    /// What the node reaches on the internet, through the egress ([`outbound`]).
+    pub outside: OutboundConfig,
     /// Seed of the node's own randomness (its DNS query ids): its host's stream of the
     /// run's seed ([`crate::seed::Component::Host`]).
     pub seed: u64,

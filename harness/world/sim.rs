@@ -41,7 +41,7 @@ use crate::services::load_balancer::{self, Backend, LbConfig};
 use crate::services::mail::MailConfig;
 use crate::services::node::{self, NodeConfig};
 use crate::services::ntp;
-use crate::services::outbound::Outside;
+use crate::services::outbound::OutboundConfig;
 use crate::services::proxy_header;
 use crate::services::replica_set::{Member, RsConfig};
 use crate::services::smtp::{self, SmtpConfig};
@@ -932,7 +932,7 @@ pub(crate) fn node_config(
         contact_max: rs.contact_max,
     };
     let node = &topology.node;
-    let outside = Outside {
+    let outside = OutboundConfig {
         dns: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
         idp: topology.the(Role::IdentityProvider).name.clone(),
         cdn: topology.the(Role::Cdn).name.clone(),
