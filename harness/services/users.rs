@@ -19,12 +19,14 @@
 //!   DNS server shows as a `dns` failure, not a `timeout`.
 //! - Each request carries `X-Request-Id: <arrival number>`, which the load balancer logs,
 //!   so the report can tie its routing to the request.
+//! - TLS to the load balancer when the topology has it on: the request dials the name it
+//!   is for (`login.<domain>`, or `manage.<domain>` for the dashboard) and checks the
+//!   certificate against the users' trust and clock.
 //! - Every request is bounded by the users' timeout, end to end, and its outcome (ok, HTTP
 //!   status, refused, reset, timeout, dns) and latency are recorded in simulated time.
 //!
-//! Left out on purpose: TLS (the next load-balancer issue), retries by the client (users
-//! do not retry; the outcome of each attempt is what the report counts), browsers'
-//! connection reuse.
+//! Left out on purpose: retries by the client (users do not retry; the outcome of each
+//! attempt is what the report counts), browsers' connection reuse.
 //!
 //! Port: none; connects to the load balancer on 443 and DNS on 53. Faults: none of its own.
 

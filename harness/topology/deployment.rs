@@ -1,8 +1,8 @@
 //! The resolved deployment: every host with its name, fixed address and role.
 //!
-//! Addresses follow DESIGN.md section 1. Hosts the later issues add (egress, smtp, ntp, the
-//! internet hosts, dev-1) become new [`Role`]s and new entries in [`Topology::hosts`]; the
-//! world builds whatever the list holds.
+//! Addresses follow DESIGN.md section 1. Each host (the balancer, the nodes, DNS, smtp,
+//! ntp, the egress, the internet's hosts, the users, `dev-1`) is an entry in
+//! [`Topology::hosts`] with its [`Role`]; the world builds whatever the list holds.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
