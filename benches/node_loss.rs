@@ -15,7 +15,7 @@ use harness::scenario::{self, executor};
 fn end_to_end(c: &mut Criterion) {
     let scenario = scenario::load(Path::new("scenarios/node-loss.toml"))
         .expect("the reference scenario loads");
-    let simulated = executor::run(&scenario, None)
+    let simulated = executor::run(&scenario, scenario.seed)
         .expect("the run completes")
         .simulated;
     let mut group = c.benchmark_group("node-loss");
@@ -25,7 +25,7 @@ fn end_to_end(c: &mut Criterion) {
     group.throughput(Throughput::Elements(simulated.as_secs()));
     group.bench_function("end to end, 1ms tick", |b| {
         b.iter(|| {
-            let run = executor::run(&scenario, None).expect("the run completes");
+            let run = executor::run(&scenario, scenario.seed).expect("the run completes");
             Outcome::new(&scenario, scenario.seed, &run.events)
         })
     });
@@ -33,7 +33,7 @@ fn end_to_end(c: &mut Criterion) {
     coarse.tick = harness::scenario::load::TICK_RANGE.1;
     group.bench_function("end to end, 2ms tick", |b| {
         b.iter(|| {
-            let run = executor::run(&coarse, None).expect("the run completes");
+            let run = executor::run(&coarse, coarse.seed).expect("the run completes");
             Outcome::new(&coarse, coarse.seed, &run.events)
         })
     });

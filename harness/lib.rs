@@ -37,6 +37,7 @@
 //!   clocks, the event log), so the same service code can run on real sockets;
 //!   [`net::original`] carries a redirected connection's original destination.
 //! - [`events`]: the event log every service and the executor write to.
+//! - [`seed`]: the run's one seed and the stream each random component draws from it.
 //! - [`faults`] and [`clock`](mod@clock), the ground floor (they import nothing of the
 //!   crate): the fault vocabulary as plain data (crash modes, cuts and partitions, firewall
 //!   blocks, dispositions, protocols, clock steps), which the loader produces and the world
@@ -64,7 +65,7 @@
 //!     expect = { availability_pct_min = 100 }
 //! "#;
 //! let scenario = scenario::parse(Path::new("tiny.toml"), text).unwrap();
-//! let run = scenario::executor::run(&scenario, None).unwrap();
+//! let run = scenario::executor::run(&scenario, scenario.seed).unwrap();
 //! let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
 //! assert!(outcome.passed);
 //! assert!(outcome.totals.sent > 20);
@@ -82,6 +83,7 @@ pub mod files;
 pub mod net;
 pub mod report;
 pub mod scenario;
+pub mod seed;
 pub mod serve;
 pub mod services;
 pub mod tls;

@@ -400,7 +400,7 @@ fn run(file: &std::path::Path, seed: Option<u64>, format: Format) -> ExitCode {
     );
     // A panic inside the simulation is a harness bug; catching it lets the user still get
     // the seed and the command that reproduces it.
-    let result = std::panic::catch_unwind(|| executor::run(&scenario, Some(seed)));
+    let result = std::panic::catch_unwind(|| executor::run(&scenario, seed));
     let run = match result {
         Ok(Ok(run)) => run,
         Ok(Err(e)) => {
@@ -416,10 +416,6 @@ fn run(file: &std::path::Path, seed: Option<u64>, format: Format) -> ExitCode {
     };
     let wall = started.elapsed();
     let outcome = Outcome::new(&scenario, seed, &run.events);
-    let reproduce = format!(
-        "cargo run --release -- run {} --seed {seed}",
-        file.display()
-    );
     match format {
         Format::Text => print!("{}", text::render(&outcome, &reproduce)),
         Format::Json => println!(

@@ -26,6 +26,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::seed;
 use crate::tls::{self, Identity};
 use crate::topology::{Host, Topology};
 
@@ -97,10 +98,10 @@ pub fn host_tls(identity: Option<&Identity>, time: Arc<dyn crate::clock::Clock>)
     }
 }
 
-/// A host's own stream: the run's seed mixed with its address.
+/// A host's own stream: [`seed::Component::Host`] of its address.
 fn host_seed(seed: u64, host: &Host) -> u64 {
     let IpAddr::V4(v4) = host.address else {
         unreachable!("ha-N addresses are IPv4")
     };
-    seed ^ u64::from(u32::from(v4)).rotate_left(32)
+    seed::stream(seed, seed::Component::Host(v4))
 }

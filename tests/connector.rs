@@ -40,7 +40,7 @@ fn run(name: &str, duration: &str, extra: &str) -> Ran {
     let text = scenario_text(name, duration, extra);
     let scenario = scenario::parse(Path::new(&format!("{name}.toml")), &text)
         .unwrap_or_else(|e| panic!("{e}"));
-    let run = scenario::executor::run(&scenario, None).unwrap_or_else(|e| panic!("{e}"));
+    let run = scenario::executor::run(&scenario, scenario.seed).unwrap_or_else(|e| panic!("{e}"));
     let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
     let report = text::render(&outcome, "(test)");
     Ran {
@@ -248,7 +248,7 @@ fn no_connector_no_line() {
         load = { rate_per_s = 10 }
     "#;
     let scenario = scenario::parse(Path::new("no-connector.toml"), text).unwrap();
-    let run = scenario::executor::run(&scenario, None).unwrap();
+    let run = scenario::executor::run(&scenario, scenario.seed).unwrap();
     let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
     assert!(outcome.front.connector.is_none());
     assert!(!text::render(&outcome, "(test)").contains("AD/LDAP"));

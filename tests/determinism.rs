@@ -9,7 +9,7 @@ use harness::scenario::{self, executor};
 fn outcome(seed: u64) -> (String, String, Vec<u64>) {
     let scenario = scenario::load(Path::new("scenarios/node-loss.toml"))
         .expect("the reference scenario loads");
-    let run = executor::run(&scenario, Some(seed)).expect("the run completes");
+    let run = executor::run(&scenario, seed).expect("the run completes");
     let outcome = Outcome::new(&scenario, seed, &run.events);
     let starts = run
         .events
@@ -49,7 +49,7 @@ fn same_seed_same_events_through_the_egress() {
     let events = || {
         format!(
             "{:?}",
-            executor::run(&scenario, Some(7))
+            executor::run(&scenario, 7)
                 .expect("the run completes")
                 .events
         )
@@ -73,7 +73,7 @@ fn same_seed_same_events_across_the_dev_boundary() {
     let events = || {
         format!(
             "{:?}",
-            executor::run(&scenario, Some(3))
+            executor::run(&scenario, 3)
                 .expect("the run completes")
                 .events
         )

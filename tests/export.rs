@@ -103,7 +103,9 @@ fn modes() -> Vec<(&'static str, LbSettings)> {
         (
             "https-filtered",
             LbSettings {
-                allow: vec!["198.51.100.0/24".into(), "10.0.0.0/8".into()],
+                allow: ["198.51.100.0/24", "10.0.0.0/8"]
+                    .map(|n| n.parse().unwrap())
+                    .to_vec(),
                 filter_endpoints: true,
                 websockets: false,
                 ..LbSettings::default()

@@ -12,7 +12,7 @@ fn clients(lb: &str) -> Vec<(String, String, usize)> {
         "name = \"modes\"\nseed = 9\nduration = \"10s\"\nload = {{ rate_per_s = 20 }}\n[topology.lb]\n{lb}\n"
     );
     let scenario = scenario::parse(Path::new("modes.toml"), &text).unwrap();
-    let run = executor::run(&scenario, None).unwrap();
+    let run = executor::run(&scenario, scenario.seed).unwrap();
     let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
     assert!(outcome.passed, "{lb}: the run failed");
     assert_eq!(

@@ -25,7 +25,7 @@ fn crash_with(interval_s: u64, fall: u32) -> (Duration, usize) {
         "#
     );
     let scenario = scenario::parse(Path::new("detection.toml"), &text).expect("a valid scenario");
-    let run = executor::run(&scenario, None).expect("the run completes");
+    let run = executor::run(&scenario, scenario.seed).expect("the run completes");
     let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
     let verdict = &outcome.verdicts[0];
     assert!(verdict.holds, "{verdict:?}");
@@ -74,7 +74,7 @@ fn detection_follows_interval_and_fall() {
 
 fn run(text: &str) -> Outcome {
     let scenario = scenario::parse(Path::new("model.toml"), text).expect("a valid scenario");
-    let run = executor::run(&scenario, None).expect("the run completes");
+    let run = executor::run(&scenario, scenario.seed).expect("the run completes");
     Outcome::new(&scenario, scenario.seed, &run.events)
 }
 

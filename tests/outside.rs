@@ -16,7 +16,7 @@ fn run(name: &str, extra: &str) -> (Vec<Event>, Outcome) {
     );
     let scenario = scenario::parse(Path::new(&format!("{name}.toml")), &text)
         .unwrap_or_else(|e| panic!("{e}"));
-    let run = executor::run(&scenario, None).expect("the run completes");
+    let run = executor::run(&scenario, scenario.seed).expect("the run completes");
     let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
     (run.events, outcome)
 }

@@ -16,7 +16,7 @@ use harness::services::http::{self, Body};
 use harness::services::load_balancer::{self, Backend, LbConfig};
 use harness::services::mail::MailConfig;
 use harness::services::node::{self, NodeConfig};
-use harness::services::outbound::Outside;
+use harness::services::outbound::OutboundConfig;
 use harness::services::replica_set::{Member, RsConfig};
 use harness::services::smtp::{self, SmtpConfig};
 use harness::topology::{LbSettings, NodeSettings, NtpSettings};
@@ -188,7 +188,7 @@ fn node_config(name: &str, db: DbConfig, dns_port: u16, smtp_port: u16) -> NodeC
         db,
         // No NTP polls, and the periodic checks' first turn comes after the
         // test: nothing here reaches outside the loopback.
-        outside: Outside {
+        outside: OutboundConfig {
             dns: SocketAddr::new(LOOPBACK, dns_port),
             idp: "facebook.com".into(),
             cdn: "cdn.auth0.com".into(),

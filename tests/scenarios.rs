@@ -26,7 +26,7 @@ const EXPECTED_FAILURES: &[(&str, &[&str])] = &[
 fn report() {
     insta::glob!("../scenarios", "*.toml", |path| {
         let scenario = scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
-        let run = executor::run(&scenario, None).unwrap_or_else(|e| panic!("{e}"));
+        let run = executor::run(&scenario, scenario.seed).unwrap_or_else(|e| panic!("{e}"));
         let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
         let file = path.file_name().expect("a scenario file").to_string_lossy();
         let reproduce = format!(

@@ -74,7 +74,7 @@ fn check(
         step.at += shift;
     }
     let scenario = &scenario;
-    let run = match executor::run(scenario, Some(seed)) {
+    let run = match executor::run(scenario, seed) {
         Ok(run) => run,
         Err(e) => return Some(format!("seed {seed}: {e}")),
     };

@@ -105,7 +105,7 @@ fn with_tick(path: &Path, tick: &str) -> String {
 fn report_at(path: &Path, tick: Duration) -> Result<String, String> {
     let tick = humantime::format_duration(tick).to_string();
     let scenario = scenario::parse(path, &with_tick(path, &tick)).map_err(|e| e.to_string())?;
-    let run = executor::run(&scenario, None).map_err(|e| e.to_string())?;
+    let run = executor::run(&scenario, scenario.seed).map_err(|e| e.to_string())?;
     let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
     Ok(text::render(&outcome, "reproduce"))
 }

@@ -22,6 +22,8 @@
 
 use std::fmt::Write as _;
 
+use ipnet::Ipv4Net;
+
 use super::conf::{Conf, duration};
 use super::{ExportError, Options, Target, default_cert};
 use crate::topology::{LbMode, LbSettings, ProxyProtocol, Topology};
@@ -148,7 +150,7 @@ fn https_frontend(conf: &mut Conf, topology: &Topology, options: &Options) {
              403. (HAProxy 2.6's normalize-uri would do this more gently, but is experimental.)",
         );
         conf.set(
-            &format!("acl admin_client src {}", lb.admin_networks.join(" ")),
+            &format!("acl admin_client src {}", spaced(&lb.admin_networks)),
             "topology.lb.admin_networks",
         );
         conf.set(
@@ -193,13 +195,19 @@ fn tcp_frontend(conf: &mut Conf, lb: &LbSettings, options: &Options) {
     conf.line("default_backend nodes");
 }
 
+/// Networks as an ACL's values: CIDR text, space-separated.
+fn spaced(networks: &[Ipv4Net]) -> String {
+    let texts: Vec<String> = networks.iter().map(ToString::to_string).collect();
+    texts.join(" ")
+}
+
 /// `lb.allow`: connections from elsewhere are closed before a byte is read.
 fn allow_list(conf: &mut Conf, lb: &LbSettings) {
     if lb.allow.is_empty() {
         return;
     }
     conf.set(
-        &format!("acl allowed_client src {}", lb.allow.join(" ")),
+        &format!("acl allowed_client src {}", spaced(&lb.allow)),
         "topology.lb.allow",
     );
     conf.set(

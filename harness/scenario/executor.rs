@@ -51,14 +51,14 @@ pub struct Run {
     pub simulated: Duration,
 }
 
-/// Runs a scenario with its own seed, or `seed` when given.
-pub fn run(scenario: &Scenario, seed: Option<u64>) -> Result<Run, WorldError> {
+/// Runs a scenario with `seed` (the caller resolves it: the scenario's own, or `--seed`).
+pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
     let load_end = scenario.duration + drain(scenario);
     let last_fault = scenario.steps.last().map_or(Duration::ZERO, |s| s.at);
     let converge_by = last_fault + scenario.expect.converge_within();
     let end = load_end.max(converge_by);
     let setup = RunSetup {
-        seed: seed.unwrap_or(scenario.seed),
+        seed,
         tick: scenario.tick,
         load_for: scenario.duration,
         // turmoil errors past this; the loop below stops at `end`, one tick earlier.

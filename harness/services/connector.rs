@@ -56,6 +56,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use crate::env::Env;
 use crate::events::EventKind;
 use crate::net::Net;
+use crate::seed::{self, Component};
 use crate::services::dns;
 use crate::services::http::{self, Body};
 
@@ -293,7 +294,7 @@ pub struct ConnectorConfig {
     pub port: u16,
     /// TLS towards the published name (the users' trust and clock); `None`: plain.
     pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// Seed of its DNS query ids.
+    /// The run's seed: its DNS query ids are the [`Component::ConnectorIds`] stream of it.
     pub seed: u64,
 }
 
@@ -309,7 +310,7 @@ enum End {
 /// [`RECONNECT_DELAY`] and connect again.
 pub async fn run<N: Net>(env: Env<N>, config: ConnectorConfig) -> std::io::Result<()> {
     use rand::Rng as _;
-    let mut ids = ChaCha8Rng::seed_from_u64(config.seed ^ 0xC044_EC70_0000_0001);
+    let mut ids = ChaCha8Rng::seed_from_u64(seed::stream(config.seed, Component::ConnectorIds));
     loop {
         let end = attempt(&env, &config, ids.random()).await;
         env.record(match end {

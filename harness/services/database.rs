@@ -31,7 +31,7 @@ use crate::env::Env;
 use crate::events::EventKind;
 use crate::net::Net;
 pub use crate::services::replica_set::WriteError;
-use crate::services::replica_set::{Member, Message, Op, Role, WriteStatus};
+use crate::services::replica_set::{Member, MemberRole, Message, Op, WriteStatus};
 
 /// The replica set's port.
 pub const PORT: u16 = 27017;
@@ -134,7 +134,7 @@ impl<N: Net> Database<N> {
 
     /// True while this member is the primary.
     pub fn is_primary(&self) -> bool {
-        self.member().role() == Role::Primary
+        self.member().role() == MemberRole::Primary
     }
 
     /// Committed verification mail not yet sent: (user, when queued, ms), oldest first.
@@ -162,7 +162,7 @@ impl<N: Net> Database<N> {
     /// Writes `op` with majority write concern, from whichever member this is.
     pub async fn write(&self, op: Op) -> Result<(), WriteError> {
         let proposed = self.with_member(|m, now| match m.role() {
-            Role::Primary => match m.propose(now, op.clone()) {
+            MemberRole::Primary => match m.propose(now, op.clone()) {
                 Ok(at) => (Some(Ok(at)), m.replicate_now()),
                 Err(_) => (None, Vec::new()),
             },

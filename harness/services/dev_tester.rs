@@ -34,15 +34,13 @@ use std::time::Duration;
 
 use crate::env::Env;
 use crate::net::Net;
+use crate::seed::{self, Component};
 use crate::services::arrivals::Arrivals;
 use crate::services::http::{self, Body};
 use crate::services::node::{self, NodeConfig};
 
 /// Bound on one signup, connect to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Mixed into the run's seed for the tester's arrivals, so they are a stream of their own.
-const STREAM: u64 = 0xDE7_7E57_0000_0001;
 
 /// The tester's configuration.
 #[derive(Debug, Clone)]
@@ -51,7 +49,7 @@ pub struct TesterConfig {
     pub signups_per_s: f64,
     /// No signups at or after this time since the run began.
     pub until: Duration,
-    /// The run's seed.
+    /// The run's seed: the signups arrive on its [`Component::TesterArrivals`] stream.
     pub seed: u64,
 }
 
@@ -75,7 +73,11 @@ async fn signups<N: Net>(env: Env<N>, config: TesterConfig) {
     let now = env.clock.elapsed();
     let origin = tokio::time::Instant::now() - now;
     let to = SocketAddr::new(env.net.local_ip(), node::PORT);
-    let arrivals = Arrivals::new(config.seed ^ STREAM, config.signups_per_s, config.until);
+    let arrivals = Arrivals::new(
+        seed::stream(config.seed, Component::TesterArrivals),
+        config.signups_per_s,
+        config.until,
+    );
     for (n, at) in (0u64..).zip(arrivals).filter(|(_, at)| *at >= now) {
         tokio::time::sleep_until(origin + at).await;
         let request = hyper::Request::post("/signup")
@@ -105,9 +107,11 @@ mod tests {
     #[test]
     fn own_stream() {
         let until = Duration::from_secs(600);
-        let a: Vec<_> = Arrivals::new(1 ^ STREAM, 0.2, until).collect();
-        let b: Vec<_> = Arrivals::new(1 ^ STREAM, 0.2, until).collect();
-        let users: Vec<_> = Arrivals::new(1, 0.2, until).collect();
+        let own = seed::stream(1, Component::TesterArrivals);
+        let a: Vec<_> = Arrivals::new(own, 0.2, until).collect();
+        let b: Vec<_> = Arrivals::new(own, 0.2, until).collect();
+        let users_seed = seed::stream(1, Component::UserArrivals);
+        let users: Vec<_> = Arrivals::new(users_seed, 0.2, until).collect();
         assert_eq!(a, b);
         assert_ne!(a, users);
         assert!((80..=160).contains(&a.len()), "{} signups in 600s", a.len());

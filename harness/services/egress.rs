@@ -30,7 +30,7 @@
 //! internet's hosts served even when the egress crashes or the run ends mid-flight.
 //!
 //! Left out on purpose: CONNECT and TLS interception (the internet's hosts speak plain
-//! HTTP until the TLS issue), caching, proxy credentials, connection reuse upstream.
+//! HTTP in this model), caching, proxy credentials, connection reuse upstream.
 //!
 //! Bounds: accepts never fail and at most [`crate::net::MAX_CONNECTIONS_PER_LISTENER`]
 //! redirected connections are open at once ([`crate::net`]); a proxied request's body is

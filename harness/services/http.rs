@@ -37,6 +37,10 @@ use crate::net::{Connections, Listener, Net};
 /// The body type every service sends.
 pub type Body = Full<Bytes>;
 
+/// The header that carries a user's arrival number, set by the users
+/// ([`super::users`]), to the load balancer's and the node's records.
+pub const REQUEST_ID: &str = "x-request-id";
+
 /// Bodies larger than this are refused (413 on a server, an error on a client). Every
 /// message in this model is a small JSON document or a one-line text.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -59,7 +59,7 @@
 //!
 //! Port: TCP 443. Faults it reacts to: everything that happens to its backends.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,6 +68,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response};
+use ipnet::Ipv4Net;
 
 use crate::env::Env;
 use crate::events::EventKind;
@@ -174,11 +175,11 @@ pub async fn run<N: Net>(env: Env<N>, config: LbConfig) -> std::io::Result<()> {
         service: "lb".to_string(),
         port: PORT,
     });
-    let allow = networks(&config.settings.allow);
     let admit = {
-        let env = env.clone();
+        let (env, config) = (env.clone(), config.clone());
         move |client: SocketAddr| {
-            let allowed = allow.is_empty() || allow.iter().any(|n| n.contains(&client.ip()));
+            let allow = &config.settings.allow;
+            let allowed = allow.is_empty() || within(allow, client.ip());
             if !allowed {
                 env.record(EventKind::LbDenied {
                     client: client.ip(),
@@ -201,11 +202,12 @@ pub async fn run<N: Net>(env: Env<N>, config: LbConfig) -> std::io::Result<()> {
     }
 }
 
-/// Parses CIDR networks the topology checked.
-fn networks(list: &[String]) -> Vec<ipnet::IpNet> {
-    list.iter()
-        .map(|n| n.parse().expect("networks checked with the topology"))
-        .collect()
+/// True when `ip` is in one of `networks` (an IPv6 address is in none of them).
+fn within(networks: &[Ipv4Net], ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => networks.iter().any(|n| n.contains(&v4)),
+        IpAddr::V6(_) => false,
+    }
 }
 
 /// True when `path` is one of `prefixes` or below one (`/login` covers `/login/social`,
@@ -254,36 +256,75 @@ async fn pass_through<N: Net>(
     use tokio::io::AsyncWriteExt;
     let s = &config.settings;
     let header = proxy_header::encode(s.proxy_header(), Some((client, local)));
+    let tried = try_backends(config, pool, |backend| {
+        http::connect(&env.net, backend.addr, s.connect_timeout)
+    })
+    .await;
+    // A connect that failed otherwise than by refusal (a timeout) closes the client's.
+    let Some((backend, Ok(mut upstream))) = tried.ended else {
+        env.record(EventKind::Relayed {
+            client: client.ip(),
+            backend: None,
+            refused_by: tried.refused_by,
+        });
+        return;
+    };
+    env.record(EventKind::Relayed {
+        client: client.ip(),
+        backend: Some(backend.name.clone()),
+        refused_by: tried.refused_by,
+    });
+    if upstream.write_all(&header).await.is_ok() {
+        http::splice(stream, upstream, s.response_timeout).await;
+    }
+}
+
+/// How a request or a connection fared on the backends: the first that did not refuse it,
+/// with what it gave, and the ones that refused it before.
+struct Tried<'a, T> {
+    /// The backend whose attempt ended otherwise than by refusal, and how it ended;
+    /// `None` when every backend tried refused or none was left in rotation.
+    ended: Option<(&'a Backend, Result<T, Failure>)>,
+    /// The backends that refused the connection, in the order tried.
+    refused_by: Vec<String>,
+}
+
+/// The balancer's retry rule, the same in both modes: `attempt` on the next backend in
+/// rotation ([`Pool::pick`]), each backend at most once and at most `lb.retries + 1` in
+/// all, moving on only when a backend refuses the connection (nothing was sent, so
+/// another may take it).
+async fn try_backends<'a, T, F>(
+    config: &'a LbConfig,
+    pool: &SharedPool,
+    mut attempt: impl FnMut(&'a Backend) -> F,
+) -> Tried<'a, T>
+where
+    F: Future<Output = Result<T, Failure>>,
+{
+    let retries = config.settings.retries;
+    let max_attempts = usize::try_from(retries).map_or(usize::MAX, |r| r.saturating_add(1));
     let mut tried = Vec::new();
     let mut refused_by = Vec::new();
-    let max_attempts = usize::try_from(s.retries).map_or(usize::MAX, |r| r.saturating_add(1));
     while tried.len() < max_attempts {
         let Some(index) = lock(pool).pick(&tried) else {
             break;
         };
         tried.push(index);
         let backend = &config.backends[index];
-        match http::connect(&env.net, backend.addr, s.connect_timeout).await {
+        match attempt(backend).await {
             Err(Failure::Refused) => refused_by.push(backend.name.clone()),
-            Err(_) => break,
-            Ok(mut upstream) => {
-                env.record(EventKind::Relayed {
-                    client: client.ip(),
-                    backend: Some(backend.name.clone()),
+            ended => {
+                return Tried {
+                    ended: Some((backend, ended)),
                     refused_by,
-                });
-                if upstream.write_all(&header).await.is_ok() {
-                    http::splice(stream, upstream, s.response_timeout).await;
-                }
-                return;
+                };
             }
         }
     }
-    env.record(EventKind::Relayed {
-        client: client.ip(),
-        backend: None,
+    Tried {
+        ended: None,
         refused_by,
-    });
+    }
 }
 
 async fn check_loop<N: Net>(env: Env<N>, config: Arc<LbConfig>, pool: SharedPool, index: usize) {
@@ -361,12 +402,10 @@ async fn proxy<N: Net>(
     let s = &config.settings;
     let request_id = parts
         .headers
-        .get(crate::services::users::REQUEST_ID)
+        .get(http::REQUEST_ID)
         .and_then(|v| v.to_str().ok()?.parse().ok());
     if s.filter_endpoints
-        && !networks(&s.admin_networks)
-            .iter()
-            .any(|n| n.contains(&peer.ip()))
+        && !within(&s.admin_networks, peer.ip())
         && !is_public(parts.uri.path(), &s.public_paths)
     {
         env.record(EventKind::LbDenied {
@@ -375,80 +414,77 @@ async fn proxy<N: Net>(
         });
         return http::text(403, "forbidden: not a public endpoint");
     }
-    let mut tried = Vec::new();
-    let mut refused_by = Vec::new();
-    let max_attempts = usize::try_from(s.retries).map_or(usize::MAX, |r| r.saturating_add(1));
-    while tried.len() < max_attempts {
-        let Some(index) = lock(pool).pick(&tried) else {
-            break;
-        };
-        tried.push(index);
-        let backend = &config.backends[index];
+    let upgrading = upgrade.is_some();
+    let tried = try_backends(config, pool, |backend| {
         let mut request = forward(&parts, body.clone(), peer, config.forwarded_proto);
-        let exchanged = if upgrade.is_some() {
+        if upgrading {
             keep_upgrade(&parts.headers, request.headers_mut());
-            http::exchange_upgrade(
-                &env.net,
-                backend.addr,
-                request,
-                s.connect_timeout,
-                s.response_timeout,
-            )
-            .await
-        } else {
-            http::exchange(
-                &env.net,
-                backend.addr,
-                request,
-                s.connect_timeout,
-                s.response_timeout,
-            )
-            .await
-            .map(|response| (response, None))
-        };
-        let (status, response) = match exchanged {
-            Ok((response, Some(backend_io))) => {
-                let client = upgrade.take().expect("only an upgrade request is upgraded");
-                (101, tunnel(response, client, backend_io))
-            }
-            Ok((response, None)) => (response.status().as_u16(), relay(response)),
-            Err(Failure::Refused) => {
-                refused_by.push(backend.name.clone());
-                continue;
-            }
-            Err(failure) => {
-                let status = if matches!(failure, Failure::Broken(_)) {
-                    502
-                } else {
-                    504
-                };
-                let why = failure.describe(s.connect_timeout, s.response_timeout);
-                (
-                    status,
-                    http::text(status, format!("{}: {why}", backend.name)),
+        }
+        async move {
+            if upgrading {
+                http::exchange_upgrade(
+                    &env.net,
+                    backend.addr,
+                    request,
+                    s.connect_timeout,
+                    s.response_timeout,
                 )
+                .await
+            } else {
+                http::exchange(
+                    &env.net,
+                    backend.addr,
+                    request,
+                    s.connect_timeout,
+                    s.response_timeout,
+                )
+                .await
+                .map(|response| (response, None))
             }
+        }
+    })
+    .await;
+    let refused_by = tried.refused_by;
+    let Some((backend, exchanged)) = tried.ended else {
+        let why = if refused_by.is_empty() {
+            "no backend in rotation".to_string()
+        } else {
+            format!("refused by {}", refused_by.join(", "))
         };
         env.record(EventKind::Forwarded {
             request_id,
-            backend: Some(backend.name.clone()),
-            status,
+            backend: None,
+            status: 503,
             refused_by,
         });
-        return response;
-    }
-    let why = if refused_by.is_empty() {
-        "no backend in rotation".to_string()
-    } else {
-        format!("refused by {}", refused_by.join(", "))
+        return http::text(503, why);
+    };
+    let (status, response) = match exchanged {
+        Ok((response, Some(backend_io))) => {
+            let client = upgrade.take().expect("only an upgrade request is upgraded");
+            (101, tunnel(response, client, backend_io))
+        }
+        Ok((response, None)) => (response.status().as_u16(), relay(response)),
+        Err(failure) => {
+            let status = if matches!(failure, Failure::Broken(_)) {
+                502
+            } else {
+                504
+            };
+            let why = failure.describe(s.connect_timeout, s.response_timeout);
+            (
+                status,
+                http::text(status, format!("{}: {why}", backend.name)),
+            )
+        }
     };
     env.record(EventKind::Forwarded {
         request_id,
-        backend: None,
-        status: 503,
+        backend: Some(backend.name.clone()),
+        status,
         refused_by,
     });
-    http::text(503, why)
+    response
 }
 
 /// The request as sent to a backend: same method, path and headers, minus hop-by-hop

@@ -66,7 +66,7 @@ use crate::net::Net;
 use crate::services::database::{Database, DbConfig};
 use crate::services::dns::Resolver;
 use crate::services::http::{self, Body};
-use crate::services::outbound::{self, Outside};
+use crate::services::outbound::{self, OutboundConfig};
 use crate::services::replica_set::Op;
 use crate::services::token;
 use crate::topology::NodeSettings;
@@ -84,8 +84,10 @@ pub struct NodeConfig {
     pub settings: NodeSettings,
     pub db: DbConfig,
     pub mail: super::mail::MailConfig,
-    pub outside: Outside,
-    /// Seed of the node's own randomness (its DNS query ids).
+    /// What the node reaches on the internet, through the egress ([`outbound`]).
+    pub outside: OutboundConfig,
+    /// Seed of the node's own randomness (its DNS query ids): its host's stream of the
+    /// run's seed ([`crate::seed::Component::Host`]).
     pub seed: u64,
     /// What comes before HTTP on 443: in the balancer's `tcp` mode a PROXY header (when
     /// the balancer sends one) and TLS; nothing in `https` mode (the balancer offloads).
@@ -303,7 +305,7 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
                     env.record(EventKind::ClientSeen {
                         request_id: req
                             .headers()
-                            .get(crate::services::users::REQUEST_ID)
+                            .get(http::REQUEST_ID)
                             .and_then(|v| v.to_str().ok()?.parse().ok()),
                         client,
                         via,

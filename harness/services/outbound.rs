@@ -52,7 +52,7 @@ const FIRST_POLL: Duration = Duration::from_secs(1);
 
 /// A node's outbound configuration.
 #[derive(Debug, Clone)]
-pub struct Outside {
+pub struct OutboundConfig {
     /// The DNS server the node resolves names with.
     pub dns: SocketAddr,
     /// The identity provider's name (`facebook.com`).
@@ -124,7 +124,7 @@ fn refusal(site: &str, response: &Response<Bytes>) -> String {
 pub async fn exchange_code<N: Net>(
     env: &Env<N>,
     resolver: &Resolver,
-    outside: &Outside,
+    outside: &OutboundConfig,
     code: &str,
 ) -> Result<String, String> {
     let path = format!("{TOKEN_PATH}?code={code}");
@@ -142,7 +142,7 @@ pub async fn exchange_code<N: Net>(
 pub async fn periodic_checks<N: Net>(
     env: Env<N>,
     resolver: std::sync::Arc<Resolver>,
-    outside: Outside,
+    outside: OutboundConfig,
 ) {
     if !outside.periodic {
         return;

@@ -42,6 +42,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::seed::Component;
+
 /// An election term.
 pub type Term = u64;
 /// A position in the log, from 1; 0 means "before the first entry".
@@ -107,9 +109,9 @@ impl RsConfig {
     }
 }
 
-/// What a member is.
+/// What a replica-set member is now (a host's role in the deployment is [`crate::topology::Role`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Role {
+pub enum MemberRole {
     Primary,
     Secondary,
     Candidate,
@@ -238,7 +240,7 @@ pub struct Member {
     voted_for: Option<usize>,
     log: Vec<Entry>,
     // Volatile.
-    role: Role,
+    role: MemberRole,
     commit: Index,
     primary: Option<usize>,
     /// Last time this member was in touch with a majority through a primary.
@@ -267,7 +269,8 @@ pub struct Member {
 impl Member {
     /// Member `me` of an initialised replica set at time 0: the first member of the
     /// highest priority is primary of term 1 (the deployment starts healthy, as the load
-    /// balancer assumes), the others know it.
+    /// balancer assumes), the others know it. `seed` is the set's seed; the member draws
+    /// from its own [`Component::Member`] stream of it.
     pub fn new(cfg: RsConfig, me: usize, seed: u64) -> Self {
         let n = cfg.members.len();
         let first = Self::initial_primary(&cfg);
@@ -280,7 +283,7 @@ impl Member {
             term: 1,
             voted_for: Some(first),
             log: Vec::new(),
-            role: Role::Secondary,
+            role: MemberRole::Secondary,
             commit: 0,
             primary: Some(first),
             contact_at: Duration::ZERO,
@@ -296,12 +299,12 @@ impl Member {
             elected_at: Duration::ZERO,
             users: BTreeMap::new(),
             mail: BTreeMap::new(),
-            rng: ChaCha8Rng::seed_from_u64(seed ^ (0x5EED_0000 + me as u64)),
+            rng: ChaCha8Rng::seed_from_u64(crate::seed::stream(seed, Component::Member(me))),
             events: Vec::new(),
             cfg,
         };
         if me == first {
-            m.role = Role::Primary;
+            m.role = MemberRole::Primary;
         }
         m.reset_deadline(Duration::ZERO);
         m
@@ -315,7 +318,7 @@ impl Member {
 
     /// The software restarts: volatile state is lost, the data files are kept.
     pub fn restart(&mut self, now: Duration) {
-        self.role = Role::Secondary;
+        self.role = MemberRole::Secondary;
         self.primary = None;
         self.contact_at = now;
         self.dry_run = None;
@@ -330,7 +333,7 @@ impl Member {
     pub fn member_name(&self, index: usize) -> &str {
         &self.cfg.members[index]
     }
-    pub fn role(&self) -> Role {
+    pub fn role(&self) -> MemberRole {
         self.role
     }
     pub fn term(&self) -> Term {
@@ -401,8 +404,8 @@ impl Member {
     /// Timers: heartbeats, step-down, elections. Returns messages to send.
     pub fn tick(&mut self, now: Duration) -> Vec<(usize, Message)> {
         match self.role {
-            Role::Primary => self.primary_tick(now),
-            Role::Secondary | Role::Candidate => {
+            MemberRole::Primary => self.primary_tick(now),
+            MemberRole::Secondary | MemberRole::Candidate => {
                 if self.cfg.priorities[self.me] == 0 || now < self.deadline {
                     return Vec::new();
                 }
@@ -497,7 +500,7 @@ impl Member {
 
     /// Appends to every secondary now (after a write), instead of at the next heartbeat.
     pub fn replicate_now(&self) -> Vec<(usize, Message)> {
-        if self.role != Role::Primary {
+        if self.role != MemberRole::Primary {
             return Vec::new();
         }
         self.peers().map(|p| (p, self.append_for(p))).collect()
@@ -516,7 +519,7 @@ impl Member {
         self.dry_run = None;
         self.term += 1;
         self.voted_for = Some(self.me);
-        self.role = Role::Candidate;
+        self.role = MemberRole::Candidate;
         self.primary = None;
         self.votes = BTreeSet::from([self.me]);
         self.events
@@ -553,7 +556,7 @@ impl Member {
     }
 
     fn win(&mut self, now: Duration) -> Vec<(usize, Message)> {
-        self.role = Role::Primary;
+        self.role = MemberRole::Primary;
         self.elected_at = now;
         self.primary = Some(self.me);
         self.contact_at = now;
@@ -586,13 +589,13 @@ impl Member {
     }
 
     fn step_down(&mut self, now: Duration, reason: String) {
-        if self.role == Role::Primary {
+        if self.role == MemberRole::Primary {
             self.events.push(RsEvent::SteppedDown {
                 term: self.term,
                 reason,
             });
         }
-        self.role = Role::Secondary;
+        self.role = MemberRole::Secondary;
         if self.primary == Some(self.me) {
             self.primary = None;
         }
@@ -612,7 +615,7 @@ impl Member {
 
     /// True while this member hears from a primary: then it votes for no one.
     fn hears_primary(&self, now: Duration) -> bool {
-        self.role == Role::Primary
+        self.role == MemberRole::Primary
             || (self.primary.is_some()
                 && now.saturating_sub(self.contact_at) < self.cfg.election_timeout)
     }
@@ -682,7 +685,7 @@ impl Member {
             return reply(self, false, self.last_index());
         }
         self.adopt_term(now, term, from);
-        if self.role != Role::Secondary {
+        if self.role != MemberRole::Secondary {
             self.step_down(
                 now,
                 format!("{} is primary of term {term}", self.cfg.members[from]),
@@ -800,7 +803,7 @@ impl Member {
             self.adopt_term(now, term, from);
             return Vec::new();
         }
-        if self.role != Role::Primary || term != self.term {
+        if self.role != MemberRole::Primary || term != self.term {
             return Vec::new();
         }
         self.replied_at[from] = now;
@@ -894,7 +897,7 @@ impl Member {
             }
             return Vec::new();
         }
-        if self.role != Role::Candidate || term != self.term {
+        if self.role != MemberRole::Candidate || term != self.term {
             return Vec::new();
         }
         self.votes.insert(from);
@@ -907,7 +910,7 @@ impl Member {
 
     /// A write on the primary: appends it and returns where it stands in the log.
     pub fn propose(&mut self, now: Duration, op: Op) -> Result<(Term, Index), String> {
-        if self.role != Role::Primary {
+        if self.role != MemberRole::Primary {
             return Err("not primary".to_string());
         }
         let entry = Entry {

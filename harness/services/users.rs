@@ -19,12 +19,14 @@
 //!   DNS server shows as a `dns` failure, not a `timeout`.
 //! - Each request carries `X-Request-Id: <arrival number>`, which the load balancer logs,
 //!   so the report can tie its routing to the request.
+//! - TLS to the load balancer when the topology has it on: the request dials the name it
+//!   is for (`login.<domain>`, or `manage.<domain>` for the dashboard) and checks the
+//!   certificate against the users' trust and clock.
 //! - Every request is bounded by the users' timeout, end to end, and its outcome (ok, HTTP
 //!   status, refused, reset, timeout, dns) and latency are recorded in simulated time.
 //!
-//! Left out on purpose: TLS (the next load-balancer issue), retries by the client (users
-//! do not retry; the outcome of each attempt is what the report counts), browsers'
-//! connection reuse.
+//! Left out on purpose: retries by the client (users do not retry; the outcome of each
+//! attempt is what the report counts), browsers' connection reuse.
 //!
 //! Port: none; connects to the load balancer on 443 and DNS on 53. Faults: none of its own.
 
@@ -39,9 +41,10 @@ use rand_chacha::ChaCha8Rng;
 use crate::env::Env;
 use crate::events::{EventKind, RequestOutcome, RequestRecord};
 use crate::net::Net;
+use crate::seed::{self, Component};
 use crate::services::arrivals::Arrivals;
 use crate::services::dns;
-use crate::services::http::{self, Body, Failure};
+use crate::services::http::{self, Body, Failure, REQUEST_ID};
 
 /// At most this many acknowledged signups are kept to log in as (newest replace oldest).
 pub const MAX_SIGNED_UP: usize = 256;
@@ -52,9 +55,6 @@ pub const MAX_TOKENS: usize = 256;
 /// How long a DNS lookup may take before the request fails with a `dns` outcome (at most
 /// half the request timeout).
 pub const DNS_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The header that carries the arrival number to the load balancer's log.
-pub const REQUEST_ID: &str = "x-request-id";
 
 /// A status line's reason is cut to this many characters in the event log.
 const MAX_REASON_CHARS: usize = 80;
@@ -84,7 +84,8 @@ pub struct UsersConfig {
     pub port: u16,
     /// Accounts to log in as: `user-0` .. `user-{accounts-1}`.
     pub accounts: u32,
-    /// Seed of the arrival process and of every choice the users make.
+    /// The run's seed: the arrivals and the choices are two of its streams
+    /// ([`Component::UserArrivals`], [`Component::UserChoices`]).
     pub seed: u64,
     /// TLS towards the published name: the users' trust and clock. `None`: plain HTTP.
     pub tls: Option<Arc<rustls::ClientConfig>>,
@@ -129,8 +130,12 @@ pub async fn run<N: Net>(env: Env<N>, config: UsersConfig) -> std::io::Result<()
     let shared = Arc::new(Mutex::new(Shared::default()));
     // Arrival times and choices come from separate streams of the same seed, so changing
     // the mix does not move the arrivals.
-    let arrivals = Arrivals::new(config.seed, config.rate_per_s, config.until);
-    let mut choices = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5EED_C401_CE00_0001);
+    let arrivals = Arrivals::new(
+        seed::stream(config.seed, Component::UserArrivals),
+        config.rate_per_s,
+        config.until,
+    );
+    let mut choices = ChaCha8Rng::seed_from_u64(seed::stream(config.seed, Component::UserChoices));
     let start = tokio::time::Instant::now();
     // In-flight requests are tasks of this host: the host must outlive them, or the
     // simulation would stop running them when this function returns.

@@ -1,14 +1,15 @@
 //! The resolved deployment: every host with its name, fixed address and role.
 //!
-//! Addresses follow DESIGN.md section 1. Hosts the later issues add (egress, smtp, ntp, the
-//! internet hosts, dev-1) become new [`Role`]s and new entries in [`Topology::hosts`]; the
-//! world builds whatever the list holds.
+//! Addresses follow DESIGN.md section 1. Each host (the balancer, the nodes, DNS, smtp,
+//! ntp, the egress, the internet's hosts, the users, `dev-1`) is an entry in
+//! [`Topology::hosts`] with its [`Role`]; the world builds whatever the list holds.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use serde::Serialize;
 
+use super::Zones;
 use super::settings::{
     DevSettings, DnsSettings, EgressSettings, FirewallRule, LbMode, LbSettings, NetworkSettings,
     NodeSettings, NtpSettings, ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
@@ -208,9 +209,15 @@ impl Topology {
         self.the(Role::Egress).address
     }
 
-    /// The four names of DESIGN.md section 1, all served by the load balancer.
+    /// The four names of DESIGN.md section 1, all served by the load balancer, by role.
+    pub fn zones(&self) -> Zones {
+        Zones::under(&self.domain)
+    }
+
+    /// The four names as a list, for what serves or covers them all (the DNS zone, the
+    /// certificate, the exports).
     pub fn zone_names(&self) -> [String; 4] {
-        ["manage", "config", "webtask", "login"].map(|n| format!("{n}.{}", self.domain))
+        self.zones().list()
     }
 }
 
@@ -329,9 +336,8 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
             format!("expected 1 to {MAX_NODES} nodes, found {}", spec.nodes),
         );
     }
-    let zone_ok = ["manage", "config", "webtask", "login"].iter().all(|n| {
-        let name = format!("{n}.{}", spec.domain);
-        name.len() <= MAX_NAME_CHARS && hickory_proto::rr::Name::from_ascii(&name).is_ok()
+    let zone_ok = Zones::under(&spec.domain).list().iter().all(|name| {
+        name.len() <= MAX_NAME_CHARS && hickory_proto::rr::Name::from_ascii(name).is_ok()
     });
     if !zone_ok || !spec.domain.contains('.') {
         let message = format!(
@@ -427,7 +433,8 @@ fn check_lb(lb: &LbSettings) -> Result<(), TopologyError> {
     Ok(())
 }
 
-/// The balancer's mode, PROXY header, allow-list and endpoint filter.
+/// The balancer's mode, PROXY header and endpoint filter (its networks were parsed at
+/// load, [`super::networks`]).
 fn check_lb_modes(lb: &LbSettings) -> Result<(), TopologyError> {
     if lb.mode == LbMode::Https && lb.proxy_protocol.is_some() {
         return fail(
@@ -446,16 +453,6 @@ fn check_lb_modes(lb: &LbSettings) -> Result<(), TopologyError> {
             "lb.websockets",
             "expected true in tcp mode: a TCP-mode balancer carries any bytes, websockets included",
         );
-    }
-    for (field, list) in [("allow", &lb.allow), ("admin_networks", &lb.admin_networks)] {
-        for (i, text) in list.iter().enumerate() {
-            if text.parse::<ipnet::Ipv4Net>().is_err() {
-                return fail(
-                    &format!("lb.{field}[{i}]"),
-                    format!("expected an IPv4 network such as \"198.51.100.0/24\", found {text:?}"),
-                );
-            }
-        }
     }
     for (i, path) in lb.public_paths.iter().enumerate() {
         if !path.starts_with('/') || path.parse::<hyper::http::uri::PathAndQuery>().is_err() {
@@ -649,7 +646,7 @@ mod tests {
                 "pool.ntp.org=203.0.113.123"
             ]
         );
-        assert_eq!(t.zone_names()[3], "login.example.com");
+        assert_eq!(t.zones().login, "login.example.com");
     }
 
     /// Proves impossible settings are refused with the key that holds them.

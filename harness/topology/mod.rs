@@ -7,7 +7,9 @@
 
 pub mod certs;
 mod deployment;
+mod networks;
 mod settings;
+mod zones;
 
 pub use deployment::{
     DEV_LAN, Host, INTERNET_SITES, MAX_NODES, PROD_LAN, Role, Topology, TopologyError,
@@ -17,3 +19,4 @@ pub use settings::{
     LbSettings, LoadSettings, NetworkSettings, NodeSettings, NtpSettings, ProxyProtocol,
     ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
 };
+pub use zones::Zones;

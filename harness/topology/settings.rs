@@ -3,8 +3,10 @@
 //! These types are part of the scenario format (`[topology]` and its sub-tables), so each
 //! field documents its unit and default, and unknown keys are errors.
 
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 /// The part of the deployment a scenario may override. Every field defaults to `ha-3`.
@@ -230,14 +232,16 @@ pub struct LbSettings {
     pub websockets: bool,
     /// Client networks (CIDR, such as `"198.51.100.0/24"`) allowed to connect; the
     /// balancer refuses connections from anywhere else. Default: empty, everyone.
-    pub allow: Vec<String>,
+    #[serde(deserialize_with = "super::networks::deserialize")]
+    pub allow: Vec<Ipv4Net>,
     /// Endpoint filtering: clients outside `admin_networks` reach only `public_paths`; any
     /// other path (the dashboard, `/testall`) gets 403. Needs `https` mode (a TCP balancer
     /// cannot see paths). Default false.
     pub filter_endpoints: bool,
     /// Networks (CIDR) that reach every endpoint when `filter_endpoints` is on. Default
     /// `["10.0.0.0/8"]` (the deployment's own LANs).
-    pub admin_networks: Vec<String>,
+    #[serde(deserialize_with = "super::networks::deserialize")]
+    pub admin_networks: Vec<Ipv4Net>,
     /// Path prefixes the public may reach when `filter_endpoints` is on: the
     /// authentication endpoints. Default `["/login", "/signup", "/userinfo",
     /// "/connector"]`.
@@ -287,7 +291,7 @@ impl Default for LbSettings {
             websockets: true,
             allow: Vec::new(),
             filter_endpoints: false,
-            admin_networks: vec!["10.0.0.0/8".to_string()],
+            admin_networks: vec![Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 0, 0), 8)],
             public_paths: ["/login", "/signup", "/userinfo", "/connector"]
                 .map(str::to_string)
                 .to_vec(),

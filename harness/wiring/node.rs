@@ -13,7 +13,7 @@ use crate::services::dev_tester::TesterConfig;
 use crate::services::http::Front;
 use crate::services::mail::MailConfig;
 use crate::services::node::NodeConfig;
-use crate::services::outbound::Outside;
+use crate::services::outbound::OutboundConfig;
 use crate::services::replica_set::{Member, RsConfig};
 use crate::services::{dns, smtp};
 use crate::topology::{Host, LbMode, ProxyProtocol, Role, Topology};
@@ -94,7 +94,7 @@ pub fn node_config(
         contact_max: rs.contact_max,
     };
     let node = &topology.node;
-    let outside = Outside {
+    let outside = OutboundConfig {
         dns: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
         idp: topology.the(Role::IdentityProvider).name.clone(),
         cdn: topology.the(Role::Cdn).name.clone(),

@@ -13,7 +13,7 @@ use crate::topology::{LoadSettings, Role, Topology};
 /// the balancer, drawing its request ids from the run's `seed`.
 pub fn connector_config(topology: &Topology, seed: u64, tls: &HostTls) -> ConnectorConfig {
     ConnectorConfig {
-        name: topology.zone_names()[3].clone(),
+        name: topology.zones().login,
         dns_server: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
         port: load_balancer::PORT,
         tls: tls.client.clone(),
@@ -37,10 +37,10 @@ pub fn users_config(
         signup_share: load.signup_share,
         social_share: load.social_share,
         dashboard_share: load.dashboard_share,
-        dashboard_name: topology.zone_names()[0].clone(),
+        dashboard_name: topology.zones().dashboard,
         timeout: load.timeout,
         until,
-        name: topology.zone_names()[3].clone(),
+        name: topology.zones().login,
         dns_server: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
         port: load_balancer::PORT,
         accounts: topology.node.accounts,

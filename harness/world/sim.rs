@@ -33,6 +33,7 @@ use crate::clock::EPOCH_UNIX_S;
 use crate::env::Env;
 use crate::events::{ClockCause, EXECUTOR, EventKind, MemberFinal, NetworkChange, Recorder};
 use crate::faults::{Block, ClockStep, CrashMode, Disposition, PARTITION, Partition, Protocol};
+use crate::seed;
 use crate::services::connector::{self, ConnectorConfig};
 use crate::services::database::{self, SharedMember};
 use crate::services::dev_tester;
@@ -111,7 +112,7 @@ impl World {
     pub fn new(topology: &Topology, setup: &RunSetup) -> Self {
         let lan = topology.network.lan_latency;
         let mut sim = turmoil::Builder::new()
-            .rng_seed(setup.seed)
+            .rng_seed(seed::stream(setup.seed, seed::Component::Turmoil))
             .epoch(std::time::UNIX_EPOCH + Duration::from_secs(EPOCH_UNIX_S))
             .tick_duration(setup.tick)
             .simulation_duration(setup.max_duration)
@@ -396,7 +397,7 @@ impl World {
                 let m = lock(m);
                 (n.clone(), m.role(), m.term())
             })
-            .filter(|(_, role, _)| *role == crate::services::replica_set::Role::Primary)
+            .filter(|(_, role, _)| *role == crate::services::replica_set::MemberRole::Primary)
             .max_by_key(|(_, _, term)| *term);
         let Some((node, _, term)) = primary else {
             return;
@@ -453,7 +454,7 @@ impl World {
             .iter()
             .map(|m| MemberView {
                 name: m.name(),
-                primary: m.role() == crate::services::replica_set::Role::Primary,
+                primary: m.role() == crate::services::replica_set::MemberRole::Primary,
                 term: m.term(),
                 follows: m.primary(),
                 log: m.log(),

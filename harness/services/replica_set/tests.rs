@@ -91,7 +91,7 @@ impl Net {
 
     fn primaries(&self) -> Vec<usize> {
         (0..self.members.len())
-            .filter(|&i| self.members[i].role() == Role::Primary)
+            .filter(|&i| self.members[i].role() == MemberRole::Primary)
             .collect()
     }
 
@@ -163,7 +163,7 @@ fn primary_loss_elects_one_new_primary() {
         "elected {after:?} after the loss"
     );
     // The old primary, cut off, stepped down: it could not see a majority.
-    assert_eq!(net.members[0].role(), Role::Secondary);
+    assert_eq!(net.members[0].role(), MemberRole::Secondary);
     assert!(
         net.events
             .iter()
@@ -345,7 +345,7 @@ fn older_term_entries_commit_only_with_the_current_term() {
     m.handle(Duration::ZERO, append);
     assert_eq!(
         (m.role(), m.last_index(), m.commit()),
-        (Role::Secondary, 1, 0)
+        (MemberRole::Secondary, 1, 0)
     );
     // Silence from node-2's term: node-1 runs a dry run, then the election, and wins.
     let later = Duration::from_secs(30);
@@ -376,7 +376,7 @@ fn older_term_entries_commit_only_with_the_current_term() {
     m.handle(later, yes(2, false, 3));
     assert_eq!(
         (m.role(), m.term(), m.last_index()),
-        (Role::Primary, 3, 2),
+        (MemberRole::Primary, 3, 2),
         "won, and wrote its no-op entry"
     );
     // node-3's acknowledgement that its log matches up to `last`.
