@@ -9,8 +9,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use harness::executor;
 use harness::report::Outcome;
-use harness::scenario::{self, executor};
+use harness::scenario;
 
 fn end_to_end(c: &mut Criterion) {
     let scenario = scenario::load(Path::new("scenarios/node-loss.toml"))

@@ -98,7 +98,7 @@ pub enum EventKind {
         path: Option<String>,
     },
     /// Something a replica-set member reported.
-    ReplicaSet(crate::services::replica_set::RsEvent),
+    ReplicaSet(RsEvent),
     /// A host's wall clock was set, moved or re-rated (by the scenario or by the host's
     /// NTP discipline); `setting` is the whole new state, so the log alone tells any
     /// host's offset at any time.
@@ -207,6 +207,36 @@ pub enum EventKind {
         signups: usize,
         /// Verification mail committed and never delivered.
         mail_queued: usize,
+    },
+}
+
+/// Something a replica-set member reported, worth a line in the timeline (terms and log
+/// indexes as the member counts them, from 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum RsEvent {
+    /// A dry run succeeded and the member stands for election.
+    StoodForElection {
+        term: u64,
+    },
+    Elected {
+        term: u64,
+        votes: Vec<String>,
+    },
+    SteppedDown {
+        term: u64,
+        reason: String,
+    },
+    /// Entries removed because they conflict with the primary's log.
+    RolledBack {
+        entries: u64,
+        first_index: u64,
+        signups: Vec<String>,
+    },
+    /// A secondary's replication lag crossed the threshold (up when `lagging`).
+    Lag {
+        member: String,
+        lagging: bool,
+        lag_ms: u64,
     },
 }
 

@@ -12,7 +12,7 @@
 //!
 //! - [`scenario`]: the script format ([`scenario::spec`]), loading with errors that name
 //!   file, line, column and key ([`scenario::load`](mod@scenario::load)) and the step
-//!   executor ([`scenario::executor`]); the thresholds a scenario sets are
+//!   executor ([`executor`]); the thresholds a scenario sets are
 //!   [`scenario::spec::Expectations`].
 //! - [`checkers`]: every expectation's verdict, typed, judged from the event log (and the
 //!   members' final data in it) apart from the code under test: one file per checker.
@@ -55,7 +55,7 @@
 //!
 //! ```
 //! use std::path::Path;
-//! use harness::{report::Outcome, scenario};
+//! use harness::{executor, report::Outcome, scenario};
 //!
 //! let text = r#"
 //!     name = "tiny"
@@ -65,7 +65,7 @@
 //!     expect = { availability_pct_min = 100 }
 //! "#;
 //! let scenario = scenario::parse(Path::new("tiny.toml"), text).unwrap();
-//! let run = scenario::executor::run(&scenario, scenario.seed).unwrap();
+//! let run = executor::run(&scenario, scenario.seed).unwrap();
 //! let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
 //! assert!(outcome.passed);
 //! assert!(outcome.totals.sent > 20);
@@ -77,6 +77,7 @@ pub mod clock;
 pub mod duration;
 pub mod env;
 pub mod events;
+pub mod executor;
 pub mod export;
 pub mod faults;
 pub mod files;

@@ -25,8 +25,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use harness::executor;
 use harness::report::{Outcome, text};
-use harness::scenario::{self, executor};
+use harness::scenario;
 
 #[derive(Parser)]
 #[command(

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use harness::events::{Event, EventKind};
+use harness::executor;
 use harness::faults::CrashMode;
 use harness::report::front::ConnectorSummary;
 use harness::report::{Outcome, text};
@@ -40,7 +41,7 @@ fn run(name: &str, duration: &str, extra: &str) -> Ran {
     let text = scenario_text(name, duration, extra);
     let scenario = scenario::parse(Path::new(&format!("{name}.toml")), &text)
         .unwrap_or_else(|e| panic!("{e}"));
-    let run = scenario::executor::run(&scenario, scenario.seed).unwrap_or_else(|e| panic!("{e}"));
+    let run = executor::run(&scenario, scenario.seed).unwrap_or_else(|e| panic!("{e}"));
     let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
     let report = text::render(&outcome, "(test)");
     Ran {
@@ -248,7 +249,7 @@ fn no_connector_no_line() {
         load = { rate_per_s = 10 }
     "#;
     let scenario = scenario::parse(Path::new("no-connector.toml"), text).unwrap();
-    let run = scenario::executor::run(&scenario, scenario.seed).unwrap();
+    let run = executor::run(&scenario, scenario.seed).unwrap();
     let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
     assert!(outcome.front.connector.is_none());
     assert!(!text::render(&outcome, "(test)").contains("AD/LDAP"));

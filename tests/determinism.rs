@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
+use harness::executor;
 use harness::report::{Outcome, text};
-use harness::scenario::{self, executor};
+use harness::scenario;
 
 fn outcome(seed: u64) -> (String, String, Vec<u64>) {
     let scenario = scenario::load(Path::new("scenarios/node-loss.toml"))

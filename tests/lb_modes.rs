@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
+use harness::executor;
 use harness::report::Outcome;
-use harness::scenario::{self, executor};
+use harness::scenario;
 
 fn clients(lb: &str) -> Vec<(String, String, usize)> {
     let text = format!(

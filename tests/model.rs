@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use harness::executor;
 use harness::report::Outcome;
-use harness::scenario::{self, executor};
+use harness::scenario;
 
 /// node-2 loses power at 20 s of a 40 s run; returns (detection time, failed requests).
 fn crash_with(interval_s: u64, fall: u32) -> (Duration, usize) {

@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use harness::events::{EgressVerdict, Event, EventKind, RequestOutcome};
+use harness::executor;
 use harness::report::Outcome;
-use harness::scenario::{self, executor};
+use harness::scenario;
 
 /// Runs `extra` (TOML appended to a 20 s scenario where a third of the users log in with
 /// facebook.com) and returns the events and the outcome.

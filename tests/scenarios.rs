@@ -2,8 +2,9 @@
 //! that show a checker catching a mistake, fails exactly the verdicts listed in
 //! [`EXPECTED_FAILURES`]), and renders the report stored (and reviewed) in `snapshots/`.
 
+use harness::executor;
 use harness::report::{Outcome, text};
-use harness::scenario::{self, executor};
+use harness::scenario;
 
 /// Scenarios that fail on purpose, each with the verdicts that must fail (and no other).
 /// `dev-bridged` routes the dev/test LAN to production: the isolation checker and

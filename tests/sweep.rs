@@ -22,9 +22,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use harness::events::EventKind;
+use harness::events::RsEvent;
+use harness::executor;
 use harness::report::Outcome;
-use harness::scenario::{self, Scenario, executor};
-use harness::services::replica_set::RsEvent;
+use harness::scenario::{self, Scenario};
 
 /// Seeds per scenario in `cargo test` (CI).
 const SEEDS_CI: u64 = 40;

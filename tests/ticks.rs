@@ -9,8 +9,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use harness::executor;
 use harness::report::{Outcome, text};
-use harness::scenario::{self, executor, load::TICK_RANGE, spec::DEFAULT_TICK};
+use harness::scenario::{self, load::TICK_RANGE, spec::DEFAULT_TICK};
 
 /// Threads the scenarios are spread over (CI has two cores).
 const THREADS: usize = 2;

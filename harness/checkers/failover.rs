@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{Expectation, Observed, Verdict};
+use crate::events::RsEvent;
 use crate::events::{Event, EventKind};
-use crate::services::replica_set::RsEvent;
 
 /// A primary the run recorded as lost.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Expectation, Observed, Verdict};
+use crate::events::RsEvent;
 use crate::events::{Event, EventKind};
-use crate::services::replica_set::RsEvent;
 
 /// The elections of the run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,13 +8,13 @@ use serde::Serialize;
 use crate::checkers::{self, availability::FailureWindow};
 use crate::clock::ClockSetting;
 use crate::duration::{self, span};
+use crate::events::RsEvent;
 use crate::events::{
     BoundaryVerdict, CheckEffect, ClockCause, EgressVerdict, Event, EventKind, MemberFinal,
     RequestRecord,
 };
 use crate::report::faults::{crash_mode, network_line};
 use crate::scenario::Scenario;
-use crate::services::replica_set::RsEvent;
 
 /// Requests are counted in windows of this length.
 pub const WINDOW: Duration = Duration::from_secs(10);

@@ -1,8 +1,7 @@
 //! Scenario scripts: the file format (with the thresholds a run is judged by, in
-//! [`spec::Expectations`]), loading with precise errors and the step executor. The
-//! checkers that judge a run are [`crate::checkers`].
+//! [`spec::Expectations`]) and loading with precise errors. The run itself is
+//! [`crate::executor`]; the checkers that judge it are [`crate::checkers`].
 
-pub mod executor;
 pub(crate) mod invalid;
 pub mod load;
 pub mod spec;

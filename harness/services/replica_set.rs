@@ -42,6 +42,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::events::RsEvent;
 use crate::seed::Component;
 
 /// An election term.
@@ -190,35 +191,6 @@ impl WriteError {
             }
         }
     }
-}
-
-/// Something worth a line in the timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum RsEvent {
-    /// A dry run succeeded and the member stands for election.
-    StoodForElection {
-        term: Term,
-    },
-    Elected {
-        term: Term,
-        votes: Vec<String>,
-    },
-    SteppedDown {
-        term: Term,
-        reason: String,
-    },
-    /// Entries removed because they conflict with the primary's log.
-    RolledBack {
-        entries: u64,
-        first_index: Index,
-        signups: Vec<String>,
-    },
-    /// A secondary's replication lag crossed the threshold (up when `lagging`).
-    Lag {
-        member: String,
-        lagging: bool,
-        lag_ms: u64,
-    },
 }
 
 /// Where a write stands.

@@ -16,9 +16,9 @@
 
 use std::time::Duration;
 
-use super::spec::{Action, Scenario};
 use crate::checkers::convergence;
 use crate::events::Event;
+use crate::scenario::spec::{Action, Scenario};
 use crate::world::sim::{RunSetup, World, WorldError};
 
 /// Time after the end of the load for in-flight requests to finish: the users' timeout
