@@ -8,23 +8,31 @@
 //!
 //! # Layout
 //!
-//! Data flows one way: scenario file, topology, world, event log, outcome.
+//! Each module is a room with one job, and data flows one way through them: scenario
+//! file -> fault vocabulary and topology -> wiring -> world -> event log -> checkers ->
+//! outcome -> renderings. No room imports a room that imports it back
+//! (`tests/module_graph.rs` proves it, for rooms and for single modules).
 //!
-//! - [`scenario`]: the script format ([`scenario::spec`]), loading with errors that name
-//!   file, line, column and key ([`scenario::load`](mod@scenario::load)) and the step
-//!   executor ([`executor`]); the thresholds a scenario sets are
-//!   [`scenario::spec::Expectations`].
-//! - [`checkers`]: every expectation's verdict, typed, judged from the event log (and the
-//!   members' final data in it) apart from the code under test: one file per checker.
+//! - The ground floor (imports nothing of the crate): [`faults`], the fault vocabulary as
+//!   plain data (crash modes, cuts and partitions, firewall blocks, dispositions,
+//!   protocols, clock steps), which the loader produces and the world applies;
+//!   [`clock`](mod@clock), the clock arithmetic ([`clock::ClockSetting`]), the run's epoch
+//!   and the [`clock::Clock`] trait services read time through; [`files`], the bounded
+//!   read of every file a user names; [`seed`], the run's one seed and the stream each
+//!   random component draws from it; [`duration`], durations as scenarios write them.
+//! - [`scenario`]: the script format ([`scenario::spec`], with the thresholds a run is
+//!   judged by, [`scenario::spec::Expectations`]) and loading with errors that name file,
+//!   line, column and key ([`scenario::load`](mod@scenario::load)).
 //! - [`topology`]: what is deployed: hosts, fixed addresses, each component's settings;
 //!   [`topology::certs`] reads the certificate files `[topology.tls]` names.
-//! - [`check`]: `harness check`, a static preflight of a scenario against the seeds'
-//!   requirements.
 //! - [`wiring`]: the topology turned into each service's configuration (the DNS zone,
 //!   the replica set, the nodes, the balancer, the relay, the egress, the users), used
 //!   alike by the world, [`serve`] and [`check`].
-//! - [`world`]: the turmoil simulation built from a topology; per-host clocks; the socket
-//!   layer; crashes and restarts.
+//! - [`executor`]: a run: builds the world, applies each step at its time, drains the
+//!   load and waits for the replica set to converge.
+//! - [`world`]: the simulation only: the turmoil hosts and links, per-host clocks, the
+//!   socket layer and the fault driver (crashes, partitions, firewall rules, clock
+//!   steps). It records; it does not judge.
 //! - [`services`]: one file per virtual component: [`services::node`] (with
 //!   [`services::database`] over [`services::replica_set`], [`services::mail`] and
 //!   [`services::outbound`]), [`services::load_balancer`], [`services::dns`],
@@ -33,19 +41,19 @@
 //!   [`services::dev_tester`] (the dev/test instance `dev-1`), with their protocol logic
 //!   in plain, unit-tested code ([`services::health`], [`services::round_robin`],
 //!   [`services::arrivals`], [`services::token`]).
-//! - [`net`] and [`env`](mod@env): the small interface services are written against (sockets,
-//!   clocks, the event log), so the same service code can run on real sockets;
-//!   [`net::original`] carries a redirected connection's original destination.
-//! - [`events`]: the event log every service and the executor write to.
-//! - [`seed`]: the run's one seed and the stream each random component draws from it.
-//! - [`faults`] and [`clock`](mod@clock), the ground floor (they import nothing of the
-//!   crate): the fault vocabulary as plain data (crash modes, cuts and partitions, firewall
-//!   blocks, dispositions, protocols, clock steps), which the loader produces and the world
-//!   applies, and the clock arithmetic ([`clock::ClockSetting`]) services and checkers share.
-//! - [`report`]: the outcome (a pure function of the event log), the verdicts in words
-//!   ([`report::verdicts`]) and its text rendering.
+//! - [`net`] and [`env`](mod@env): the small interface services are written against
+//!   (sockets, clocks, the event log), so the same service code can run on real sockets;
+//!   [`net::original`] carries a redirected connection's original destination; [`tls`]
+//!   the certificates and TLS configurations.
+//! - [`events`]: the event log's vocabulary, which every service and the world write to.
+//! - [`checkers`]: every expectation's verdict, typed, judged from the event log (and the
+//!   members' final data in it) apart from the code under test: one file per checker.
+//! - [`report`]: the outcome (a pure function of the event log), the verdicts, faults and
+//!   timeline in words ([`report::verdicts`], [`report::faults`]) and its text rendering.
 //! - [`export`]: real HAProxy and nginx configurations for a topology's load balancer
 //!   (`harness export`).
+//! - [`check`]: `harness check`, a static preflight of a scenario against the seeds'
+//!   requirements.
 //! - [`serve`]: one service's own code on real sockets (`harness serve`), for real
 //!   clients to talk to.
 //!

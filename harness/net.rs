@@ -3,7 +3,7 @@
 //! Services never name turmoil's or tokio's socket types. They ask a [`Net`] for listeners,
 //! streams and datagram sockets, so the same service code runs inside the simulation
 //! ([`crate::world::net::SimNet`], turmoil with the harness's fault layer in between) and,
-//! in a later issue, on real tokio sockets against real clients.
+//! on real tokio sockets against real clients ([`real`], which `harness serve` uses).
 //!
 //! The interface is deliberately small: what an HTTP server, an HTTP client, a DNS server
 //! and a DNS client need. Errors are plain `io::Error`s with the kinds real sockets use

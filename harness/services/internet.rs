@@ -15,7 +15,7 @@
 //! Anything else is `404`. Every request served is recorded with the address it came
 //! from, so the checkers can tell whether it came through the egress.
 //!
-//! Left out on purpose: TLS (until the TLS issue), OAuth's client authentication and
+//! Left out on purpose: TLS (the sites speak plain HTTP through the egress proxy), OAuth's client authentication and
 //! redirects, rate limits.
 //!
 //! Bounds: those of every HTTP server here ([`crate::services::http`]).
@@ -33,7 +33,7 @@ use crate::net::Net;
 use crate::services::http::{self, Body};
 use crate::topology::Role;
 
-/// The port the sites serve on (plain HTTP until the TLS issue).
+/// The port the sites serve on (plain HTTP: the model has no TLS to the internet).
 pub const PORT: u16 = 80;
 
 /// The identity provider's token-exchange path.

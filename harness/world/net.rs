@@ -2,7 +2,8 @@
 //!
 //! Every socket a service opens goes through here, so this is where the world's faults
 //! meet the services without the services knowing: the world writes the [`FaultTable`],
-//! every host's `SimNet` reads it. (The firewall of a later issue lands here too.)
+//! every host's `SimNet` reads it, the firewall rules of `block` steps and of
+//! `[[topology.firewall]]` included.
 //!
 //! The table holds two kinds of fault. Hosts whose processes crashed: turmoil queues the
 //! segments addressed to a host whose software is stopped and never answers them, so a
