@@ -107,14 +107,7 @@ fn ms(d: Duration) -> u64 {
 impl Outcome {
     /// The outcome of `events`, a run of `scenario` with `seed`.
     pub fn new(scenario: &Scenario, seed: u64, events: &[Event]) -> Self {
-        let mut requests: Vec<RequestRecord> = events
-            .iter()
-            .filter_map(|e| match &e.kind {
-                EventKind::Request(r) => Some(r.clone()),
-                _ => None,
-            })
-            .collect();
-        requests.sort_by_key(|r| (r.started, r.id));
+        let requests = requests(events);
         let failure_windows =
             checkers::availability::failure_windows(&requests, scenario.expect.failure_gap());
         let judged = checkers::judge(
@@ -125,13 +118,8 @@ impl Outcome {
             &failure_windows,
         );
         let nodes = scenario.topology.node_names();
-        // Mail counts are production's: the dev/test instance's queue is summed apart.
-        let dev: Vec<String> = scenario
-            .topology
-            .with_role(crate::topology::Role::DevNode)
-            .map(|h| h.name.clone())
-            .collect();
-        let prod = |e: &&Event| !dev.contains(&e.host);
+        let dev = dev_hosts(scenario);
+        let mail = MailCounts::new(events, &dev);
         Self {
             scenario: scenario.name.clone(),
             description: scenario.description.clone(),
@@ -139,51 +127,16 @@ impl Outcome {
             duration_ms: ms(scenario.duration),
             tick_us: u64::try_from(scenario.tick.as_micros()).expect("ticks are at most 100ms"),
             topology: scenario.topology.name.clone(),
-            hosts: scenario
-                .topology
-                .hosts
-                .iter()
-                .map(|h| format!("{} {}", h.name, h.address))
-                .collect(),
+            hosts: host_lines(scenario),
             rate_per_s: scenario.load.rate_per_s,
             timeline: timeline(events, &failure_windows, &nodes, &dev),
             windows: windows(scenario.duration, &requests, events, &nodes),
             totals: totals(&requests, failure_windows.len()),
-            members: events
-                .iter()
-                .filter_map(|e| match &e.kind {
-                    EventKind::MemberFinal(f) => Some(f.clone()),
-                    _ => None,
-                })
-                .collect(),
-            mail_sent: events
-                .iter()
-                .filter(prod)
-                .filter(|e| matches!(e.kind, EventKind::MailSent { .. }))
-                .count(),
-            mail_failed_attempts: events
-                .iter()
-                .filter(prod)
-                .filter(|e| matches!(e.kind, EventKind::MailFailed { .. }))
-                .count(),
-            mail_longest_wait_ms: events
-                .iter()
-                .filter(prod)
-                .filter_map(|e| match &e.kind {
-                    EventKind::MailSent { waited_ms, .. } => Some(*waited_ms),
-                    _ => None,
-                })
-                .max()
-                .unwrap_or(0),
-            mail_duplicates: {
-                let mut seen = std::collections::BTreeMap::new();
-                for e in events {
-                    if let EventKind::MailAccepted { message_id, .. } = &e.kind {
-                        *seen.entry(message_id.as_str()).or_insert(0usize) += 1;
-                    }
-                }
-                seen.values().filter(|n| **n > 1).count()
-            },
+            members: members(events),
+            mail_sent: mail.sent,
+            mail_failed_attempts: mail.failed_attempts,
+            mail_longest_wait_ms: mail.longest_wait_ms,
+            mail_duplicates: mail.duplicates,
             front: super::front::FrontSummary::new(
                 events,
                 &scenario.topology,
@@ -195,13 +148,7 @@ impl Outcome {
                 events.last().map_or(Duration::ZERO, |e| e.at),
             ),
             dev: super::outside::DevSummary::new(events, &scenario.topology),
-            rolled_back: events
-                .iter()
-                .map(|e| match &e.kind {
-                    EventKind::ReplicaSet(RsEvent::RolledBack { entries, .. }) => *entries,
-                    _ => 0,
-                })
-                .sum(),
+            rolled_back: rolled_back(events),
             passed: judged.iter().all(checkers::Verdict::holds),
             verdicts: judged.iter().map(super::verdicts::phrase).collect(),
             judged,
@@ -209,6 +156,116 @@ impl Outcome {
     }
 }
 
+/// The user requests of `events`, by start time then id.
+fn requests(events: &[Event]) -> Vec<RequestRecord> {
+    let mut requests: Vec<RequestRecord> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Request(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    requests.sort_by_key(|r| (r.started, r.id));
+    requests
+}
+
+/// The names of the dev/test instance's nodes.
+fn dev_hosts(scenario: &Scenario) -> Vec<String> {
+    scenario
+        .topology
+        .with_role(crate::topology::Role::DevNode)
+        .map(|h| h.name.clone())
+        .collect()
+}
+
+/// `name address` of every host of the scenario's topology.
+fn host_lines(scenario: &Scenario) -> Vec<String> {
+    scenario
+        .topology
+        .hosts
+        .iter()
+        .map(|h| format!("{} {}", h.name, h.address))
+        .collect()
+}
+
+/// Each member at the end of the run.
+fn members(events: &[Event]) -> Vec<MemberFinal> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MemberFinal(f) => Some(f.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The entries the replica set rolled back over the run.
+fn rolled_back(events: &[Event]) -> u64 {
+    events
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::ReplicaSet(RsEvent::RolledBack { entries, .. }) => *entries,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Production's verification mail over the run (the dev/test instance's queue is summed
+/// apart, in its own summary).
+struct MailCounts {
+    /// Messages delivered.
+    sent: usize,
+    /// Delivery attempts that failed.
+    failed_attempts: usize,
+    /// The longest wait from queue to delivery.
+    longest_wait_ms: u64,
+    /// Messages the relay accepted more than once.
+    duplicates: usize,
+}
+
+impl MailCounts {
+    /// The mail counts of `events`, leaving out those of the `dev` hosts (except
+    /// duplicates, which the relay counts for everyone).
+    fn new(events: &[Event], dev: &[String]) -> Self {
+        let prod = |e: &&Event| !dev.contains(&e.host);
+        Self {
+            sent: events
+                .iter()
+                .filter(prod)
+                .filter(|e| matches!(e.kind, EventKind::MailSent { .. }))
+                .count(),
+            failed_attempts: events
+                .iter()
+                .filter(prod)
+                .filter(|e| matches!(e.kind, EventKind::MailFailed { .. }))
+                .count(),
+            longest_wait_ms: events
+                .iter()
+                .filter(prod)
+                .filter_map(|e| match &e.kind {
+                    EventKind::MailSent { waited_ms, .. } => Some(*waited_ms),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0),
+            duplicates: duplicate_mail(events),
+        }
+    }
+}
+
+/// How many messages the relay accepted more than once.
+fn duplicate_mail(events: &[Event]) -> usize {
+    let mut seen = BTreeMap::new();
+    for e in events {
+        if let EventKind::MailAccepted { message_id, .. } = &e.kind {
+            *seen.entry(message_id.as_str()).or_insert(0usize) += 1;
+        }
+    }
+    seen.values().filter(|n| **n > 1).count()
+}
+
+/// The timeline: one line per event worth telling, the failure windows' openings and
+/// closings, by time.
 fn timeline(
     events: &[Event],
     failure_windows: &[FailureWindow],
@@ -224,78 +281,75 @@ fn timeline(
     let mut failing: BTreeMap<(String, String), bool> = BTreeMap::new();
     for e in events {
         if let EventKind::ServiceStarted { service, port } = &e.kind {
-            // One line per host and moment: "serving appliance :443, db :27017, ...".
-            let piece = format!("{service} :{port}");
-            match lines.last_mut() {
-                Some(last)
-                    if last.at_ms == ms(e.at)
-                        && last.host == e.host
-                        && last.text.starts_with("serving ") =>
-                {
-                    last.text.push_str(&format!(", {piece}"));
-                }
-                _ => lines.push(Line {
-                    at_ms: ms(e.at),
-                    host: e.host.clone(),
-                    text: format!("serving {piece}"),
-                }),
-            }
+            push_serving(&mut lines, e, &format!("{service} :{port}"));
             continue;
         }
-        if let EventKind::Check {
-            backend, effect, ..
-        } = &e.kind
-        {
-            match effect {
-                CheckEffect::WentDown { .. } => up.retain(|n| *n != backend),
-                CheckEffect::WentUp { .. } => {
-                    up = nodes
-                        .iter()
-                        .filter(|n| *n == backend || up.contains(n))
-                        .collect()
-                }
-                _ => {}
-            }
-        }
-        if let Some(text) = streak_line(e, &mut failing) {
-            lines.push(Line {
-                at_ms: ms(e.at),
-                host: e.host.clone(),
-                text,
-            });
-        }
+        update_rotation(&mut up, &e.kind, nodes);
+        push_line(&mut lines, e, streak_line(e, &mut failing));
         let failing = if dev.contains(&e.host) {
             &mut dev_mail_failing
         } else {
             &mut mail_failing
         };
-        if let Some(text) = mail_line(&e.kind, failing) {
-            lines.push(Line {
-                at_ms: ms(e.at),
-                host: e.host.clone(),
-                text,
-            });
-        }
-        if let Some(text) = boundary_line(e, &mut boundary_seen) {
-            lines.push(Line {
-                at_ms: ms(e.at),
-                host: e.host.clone(),
-                text,
-            });
-        }
-        if let Some(text) = event_line(&e.kind, &up) {
-            lines.push(Line {
-                at_ms: ms(e.at),
-                host: e.host.clone(),
-                text,
-            });
-        }
+        push_line(&mut lines, e, mail_line(&e.kind, failing));
+        push_line(&mut lines, e, boundary_line(e, &mut boundary_seen));
+        push_line(&mut lines, e, event_line(&e.kind, &up));
     }
     for (i, w) in failure_windows.iter().enumerate() {
         lines.extend(failure_window_lines(i + 1, w));
     }
     lines.sort_by_key(|l| l.at_ms);
     lines
+}
+
+/// Adds `piece` (`service :port`) to the timeline: one line per host and moment,
+/// "serving appliance :443, db :27017, ...".
+fn push_serving(lines: &mut Vec<Line>, e: &Event, piece: &str) {
+    match lines.last_mut() {
+        Some(last)
+            if last.at_ms == ms(e.at)
+                && last.host == e.host
+                && last.text.starts_with("serving ") =>
+        {
+            last.text.push_str(&format!(", {piece}"));
+        }
+        _ => lines.push(Line {
+            at_ms: ms(e.at),
+            host: e.host.clone(),
+            text: format!("serving {piece}"),
+        }),
+    }
+}
+
+/// Follows the balancer's rotation `up` (in `nodes`' order) through a health check's
+/// verdict.
+fn update_rotation<'a>(up: &mut Vec<&'a String>, kind: &EventKind, nodes: &'a [String]) {
+    if let EventKind::Check {
+        backend, effect, ..
+    } = kind
+    {
+        match effect {
+            CheckEffect::WentDown { .. } => up.retain(|n| *n != backend),
+            CheckEffect::WentUp { .. } => {
+                *up = nodes
+                    .iter()
+                    .filter(|n| *n == backend || up.contains(n))
+                    .collect();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Adds `text`, if any, to the timeline as a line of `e`'s host at `e`'s time.
+fn push_line(lines: &mut Vec<Line>, e: &Event, text: Option<String>) {
+    if let Some(text) = text {
+        lines.push(Line {
+            at_ms: ms(e.at),
+            host: e.host.clone(),
+            text,
+        });
+    }
 }
 
 /// The timeline's text for one event; `up` is the rotation after it. `None` for events

@@ -73,7 +73,31 @@ fn timeline(out: &mut String, o: &Outcome) {
     }
 }
 
+/// The per-window request table, with its legend and a total row.
 fn table(out: &mut String, o: &Outcome) {
+    let classes: Vec<&String> = o.totals.failed.keys().collect();
+    let nodes: Vec<&String> = o
+        .windows
+        .first()
+        .map(|w| w.routed_to.keys().collect())
+        .unwrap_or_default();
+    let retried: usize = o.windows.iter().map(|w| w.retried).sum();
+    table_legend(out, retried > 0);
+    let mut rows = vec![table_head(&classes, &nodes, retried > 0)];
+    for w in &o.windows {
+        let mut r = row(w, &classes, &nodes);
+        if retried > 0 {
+            r.insert(r.len() - nodes.len(), w.retried.to_string());
+        }
+        rows.push(r);
+    }
+    rows.push(total_row(o, &classes, &nodes, retried));
+    push_columns(out, &rows);
+}
+
+/// The table's title and what its columns mean; the `retried` column's only when it is
+/// shown.
+fn table_legend(out: &mut String, shows_retried: bool) {
     push(out, "");
     push(out, "requests per 10s window, by start time");
     push(
@@ -85,32 +109,29 @@ fn table(out: &mut String, o: &Outcome) {
         "  p50/p99: latency of successful requests; failed p50: median latency of failed ones",
     );
     push(out, "  node-N: requests the lb routed there");
-    let classes: Vec<&String> = o.totals.failed.keys().collect();
-    let nodes: Vec<&String> = o
-        .windows
-        .first()
-        .map(|w| w.routed_to.keys().collect())
-        .unwrap_or_default();
-    let retried: usize = o.windows.iter().map(|w| w.retried).sum();
-    let mut head = vec!["window".to_string(), "sent".into(), "ok".into()];
-    head.extend(classes.iter().map(|c| (*c).clone()));
-    head.extend(["p50".to_string(), "p99".into(), "failed p50".into()]);
-    if retried > 0 {
+    if shows_retried {
         push(
             out,
             "  retried: requests the lb moved to another node after a refusal",
         );
+    }
+}
+
+/// The table's header row: failure `classes`, latencies, `retried` if shown, `nodes`.
+fn table_head(classes: &[&String], nodes: &[&String], shows_retried: bool) -> Vec<String> {
+    let mut head = vec!["window".to_string(), "sent".into(), "ok".into()];
+    head.extend(classes.iter().map(|c| (*c).clone()));
+    head.extend(["p50".to_string(), "p99".into(), "failed p50".into()]);
+    if shows_retried {
         head.push("retried".to_string());
     }
     head.extend(nodes.iter().map(|n| (*n).clone()));
-    let mut rows = vec![head];
-    for w in &o.windows {
-        let mut r = row(w, &classes, &nodes);
-        if retried > 0 {
-            r.insert(r.len() - nodes.len(), w.retried.to_string());
-        }
-        rows.push(r);
-    }
+    head
+}
+
+/// The table's last row: the whole run's counts; `retried` (the run's retries) is shown
+/// when not zero.
+fn total_row(o: &Outcome, classes: &[&String], nodes: &[&String], retried: usize) -> Vec<String> {
     let mut total = vec![
         "total".to_string(),
         o.totals.sent.to_string(),
@@ -132,11 +153,16 @@ fn table(out: &mut String, o: &Outcome) {
             .sum::<usize>()
             .to_string()
     }));
-    rows.push(total);
+    total
+}
+
+/// Prints `rows` as columns: the first left-aligned, the others right-aligned, each as
+/// wide as its widest cell.
+fn push_columns(out: &mut String, rows: &[Vec<String>]) {
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
         .collect();
-    for r in &rows {
+    for r in rows {
         let mut line = String::from(" ");
         for (c, cell) in r.iter().enumerate() {
             if c == 0 {

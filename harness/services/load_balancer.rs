@@ -384,6 +384,8 @@ async fn check<N: Net>(
     }
 }
 
+/// Answers one client request in `https` mode: endpoint filtering, then the request on
+/// the backends in rotation ([`try_backends`]), the outcome recorded as `Forwarded`.
 async fn proxy<N: Net>(
     env: &Env<N>,
     config: &LbConfig,
@@ -392,7 +394,7 @@ async fn proxy<N: Net>(
     peer: SocketAddr,
 ) -> Response<Body> {
     // The client's side of a websocket upgrade, taken before the request is split up.
-    let mut upgrade = (config.settings.websockets && http::wants_websocket(req.headers()))
+    let upgrade = (config.settings.websockets && http::wants_websocket(req.headers()))
         .then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let body = match http::read_body(body).await {
@@ -404,15 +406,8 @@ async fn proxy<N: Net>(
         .headers
         .get(http::REQUEST_ID)
         .and_then(|v| v.to_str().ok()?.parse().ok());
-    if s.filter_endpoints
-        && !within(&s.admin_networks, peer.ip())
-        && !is_public(parts.uri.path(), &s.public_paths)
-    {
-        env.record(EventKind::LbDenied {
-            client: peer.ip(),
-            path: Some(parts.uri.path().to_string()),
-        });
-        return http::text(403, "forbidden: not a public endpoint");
+    if let Some(denied) = filter_endpoint(env, s, parts.uri.path(), peer) {
+        return denied;
     }
     let upgrading = upgrade.is_some();
     let tried = try_backends(config, pool, |backend| {
@@ -420,48 +415,108 @@ async fn proxy<N: Net>(
         if upgrading {
             keep_upgrade(&parts.headers, request.headers_mut());
         }
-        async move {
-            if upgrading {
-                http::exchange_upgrade(
-                    &env.net,
-                    backend.addr,
-                    request,
-                    s.connect_timeout,
-                    s.response_timeout,
-                )
-                .await
-            } else {
-                http::exchange(
-                    &env.net,
-                    backend.addr,
-                    request,
-                    s.connect_timeout,
-                    s.response_timeout,
-                )
-                .await
-                .map(|response| (response, None))
-            }
-        }
+        exchange_with(env, s, backend, request, upgrading)
     })
     .await;
     let refused_by = tried.refused_by;
     let Some((backend, exchanged)) = tried.ended else {
-        let why = if refused_by.is_empty() {
-            "no backend in rotation".to_string()
-        } else {
-            format!("refused by {}", refused_by.join(", "))
-        };
-        env.record(EventKind::Forwarded {
-            request_id,
-            backend: None,
-            status: 503,
-            refused_by,
-        });
-        return http::text(503, why);
+        return no_backend(env, request_id, refused_by);
     };
-    let (status, response) = match exchanged {
+    let (status, response) = answer(s, backend, exchanged, upgrade);
+    env.record(EventKind::Forwarded {
+        request_id,
+        backend: Some(backend.name.clone()),
+        status,
+        refused_by,
+    });
+    response
+}
+
+/// Endpoint filtering (`lb.filter_endpoints`): a 403, recorded as a denial, when `peer`
+/// is outside `lb.admin_networks` and `path` is not public; `None` lets the request on.
+fn filter_endpoint<N: Net>(
+    env: &Env<N>,
+    s: &LbSettings,
+    path: &str,
+    peer: SocketAddr,
+) -> Option<Response<Body>> {
+    if s.filter_endpoints
+        && !within(&s.admin_networks, peer.ip())
+        && !is_public(path, &s.public_paths)
+    {
+        env.record(EventKind::LbDenied {
+            client: peer.ip(),
+            path: Some(path.to_string()),
+        });
+        return Some(http::text(403, "forbidden: not a public endpoint"));
+    }
+    None
+}
+
+/// Sends `request` to `backend`: as a websocket upgrade when `upgrading` (the backend's
+/// upgraded connection comes back with its 101), else as a plain exchange.
+async fn exchange_with<N: Net>(
+    env: &Env<N>,
+    s: &LbSettings,
+    backend: &Backend,
+    request: Request<Body>,
+    upgrading: bool,
+) -> Result<(Response<Bytes>, Option<hyper::upgrade::Upgraded>), Failure> {
+    if upgrading {
+        http::exchange_upgrade(
+            &env.net,
+            backend.addr,
+            request,
+            s.connect_timeout,
+            s.response_timeout,
+        )
+        .await
+    } else {
+        http::exchange(
+            &env.net,
+            backend.addr,
+            request,
+            s.connect_timeout,
+            s.response_timeout,
+        )
+        .await
+        .map(|response| (response, None))
+    }
+}
+
+/// The 503 for a request no backend took (every one tried refused, or none was in
+/// rotation), recorded as `Forwarded` to no backend.
+fn no_backend<N: Net>(
+    env: &Env<N>,
+    request_id: Option<u64>,
+    refused_by: Vec<String>,
+) -> Response<Body> {
+    let why = if refused_by.is_empty() {
+        "no backend in rotation".to_string()
+    } else {
+        format!("refused by {}", refused_by.join(", "))
+    };
+    env.record(EventKind::Forwarded {
+        request_id,
+        backend: None,
+        status: 503,
+        refused_by,
+    });
+    http::text(503, why)
+}
+
+/// The client's status and response from `backend`'s exchange: a 101 spliced to the
+/// client's `upgrade`, the backend's response relayed, or 502 (broken) / 504 (timed out)
+/// naming the backend.
+fn answer(
+    s: &LbSettings,
+    backend: &Backend,
+    exchanged: Result<(Response<Bytes>, Option<hyper::upgrade::Upgraded>), Failure>,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> (u16, Response<Body>) {
+    match exchanged {
         Ok((response, Some(backend_io))) => {
-            let client = upgrade.take().expect("only an upgrade request is upgraded");
+            let client = upgrade.expect("only an upgrade request is upgraded");
             (101, tunnel(response, client, backend_io))
         }
         Ok((response, None)) => (response.status().as_u16(), relay(response)),
@@ -477,14 +532,7 @@ async fn proxy<N: Net>(
                 http::text(status, format!("{}: {why}", backend.name)),
             )
         }
-    };
-    env.record(EventKind::Forwarded {
-        request_id,
-        backend: Some(backend.name.clone()),
-        status,
-        refused_by,
-    });
-    response
+    }
 }
 
 /// The request as sent to a backend: same method, path and headers, minus hop-by-hop

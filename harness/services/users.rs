@@ -236,6 +236,8 @@ async fn one_request<N: Net>(
     }));
 }
 
+/// One request, from name resolution to its outcome; keeps the token or signup a
+/// success brings.
 async fn attempt<N: Net>(
     env: &Env<N>,
     config: &UsersConfig,
@@ -248,7 +250,19 @@ async fn attempt<N: Net>(
         Ok(address) => address,
         Err(reason) => return RequestOutcome::Dns { reason },
     };
-    let request = match &call {
+    let request = request(config, &call, id);
+    let to = SocketAddr::new(address, config.port);
+    let dial = dial(config, &call);
+    // The end-to-end timeout around this call is the real bound; these only have to be
+    // no shorter than it.
+    let exchanged =
+        http::exchange_via(&env.net, to, &dial, request, config.timeout, config.timeout).await;
+    outcome(shared, call, exchanged)
+}
+
+/// The HTTP request for `call`, carrying `X-Request-Id: <id>`.
+fn request(config: &UsersConfig, call: &Call, id: u64) -> hyper::Request<Body> {
+    let request = match call {
         Call::Signup { user, password } | Call::Login { user, password } => {
             let path = if matches!(call, Call::Signup { .. }) {
                 "/signup"
@@ -279,10 +293,13 @@ async fn attempt<N: Net>(
     .expect("requests built from valid parts");
     let mut request = request;
     request.headers_mut().insert(REQUEST_ID, id.into());
-    let to = SocketAddr::new(address, config.port);
-    // The end-to-end timeout around this call is the real bound; these only have to be
-    // no shorter than it.
-    let dial = http::Dial {
+    request
+}
+
+/// How `call` reaches the balancer: over TLS to the name it is for when the topology has
+/// TLS on (`manage.<domain>` for the dashboard, `login.<domain>` otherwise).
+fn dial(config: &UsersConfig, call: &Call) -> http::Dial {
+    http::Dial {
         preface: Vec::new(),
         tls: config.tls.as_ref().map(|tls| {
             let dialed = match call {
@@ -293,8 +310,17 @@ async fn attempt<N: Net>(
                 .expect("the published name is a valid DNS name (checked with the topology)");
             (tls.clone(), name)
         }),
-    };
-    match http::exchange_via(&env.net, to, &dial, request, config.timeout, config.timeout).await {
+    }
+}
+
+/// The outcome of `call` from how its exchange ended; a success keeps the token a login
+/// brings or the signup to log in as.
+fn outcome(
+    shared: &Mutex<Shared>,
+    call: Call,
+    exchanged: Result<hyper::Response<bytes::Bytes>, Failure>,
+) -> RequestOutcome {
+    match exchanged {
         Ok(response) if response.status().is_success() => {
             match call {
                 Call::Login { .. } | Call::Social { .. } => keep_token(shared, response.body()),
