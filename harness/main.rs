@@ -206,65 +206,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes one line to stderr. Output that cannot be written (a closed pipe: `harness
+/// serve ... | head -1`) is dropped, never a panic: the service goes on serving.
+fn say(line: std::fmt::Arguments) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// SIGINT's and SIGTERM's streams, for `serve`.
+type StopSignals = (tokio::signal::unix::Signal, tokio::signal::unix::Signal);
+
+/// `harness serve`: runs one service of `file`'s topology on real sockets until SIGINT
+/// or SIGTERM (exit 0); 2 on bad input, 3 when the service cannot run.
 fn serve(file: &std::path::Path, options: &harness::serve::Options) -> ExitCode {
     use harness::serve;
-    use std::io::Write as _;
-    // Output that cannot be written (a closed pipe: `harness serve ... | head -1`) is
-    // dropped, never a panic: the service goes on serving.
-    fn say(line: std::fmt::Arguments) {
-        let _ = writeln!(std::io::stderr(), "{line}");
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            say(format_args!("error: cannot start the runtime: {e}"));
-            return ExitCode::from(3);
-        }
+    let (runtime, signals) = match runtime_and_signals() {
+        Ok(started) => started,
+        Err(code) => return code,
     };
-    // The stop signals are caught from here on, before the (slow) certificate generation
-    // and before any port is bound.
-    let signals = {
-        let _context = runtime.enter();
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(int), Ok(term)) => (int, term),
-            (Err(e), _) | (_, Err(e)) => {
-                say(format_args!("error: cannot catch SIGINT and SIGTERM: {e}"));
-                return ExitCode::from(3);
-            }
-        }
-    };
-    let scenario = match scenario::load(file) {
-        Ok(s) => s,
-        Err(e) => {
-            say(format_args!("error: {e}"));
-            return ExitCode::from(2);
-        }
-    };
-    let (prepared, clock) = match serve::prepare(&scenario.topology, scenario.seed, options) {
+    let (prepared, clock) = match prepare(file, options) {
         Ok(p) => p,
-        Err(e) => {
-            say(format_args!("error: {e}"));
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    let mut ca_written = None;
-    if let (Some(path), Some(pem)) = (&options.ca_out, &prepared.ca_pem) {
-        if let Err(e) = harness::export::file::write(path, pem) {
-            say(format_args!(
-                "error: --ca-out: {}: cannot write: {e}",
-                path.display()
-            ));
-            return ExitCode::from(2);
-        }
-        ca_written = Some(path.clone());
-    }
+    let ca_written = match write_ca(options, prepared.ca_pem.as_deref()) {
+        Ok(written) => written,
+        Err(code) => return code,
+    };
     say(format_args!("serving {}", prepared.summary));
     for notice in &prepared.notices {
         say(format_args!("{notice}"));
@@ -291,7 +258,83 @@ fn serve(file: &std::path::Path, options: &harness::serve::Options) -> ExitCode 
     // Dropping the runtime drops every task, closing each socket it held, and with them
     // every recorder: the event writer finishes what is queued.
     drop(runtime);
-    let events = output.finish(serve::EVENT_DRAIN_TIMEOUT);
+    report_events(output.finish(serve::EVENT_DRAIN_TIMEOUT));
+    stopped(result, options, ca_written)
+}
+
+/// The runtime `serve` runs on, and the stop signals, caught from here on: before the
+/// (slow) certificate generation and before any port is bound. `Err` is exit 3.
+fn runtime_and_signals() -> Result<(tokio::runtime::Runtime, StopSignals), ExitCode> {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            say(format_args!("error: cannot start the runtime: {e}"));
+            return Err(ExitCode::from(3));
+        }
+    };
+    let signals = {
+        let _context = runtime.enter();
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(int), Ok(term)) => (int, term),
+            (Err(e), _) | (_, Err(e)) => {
+                say(format_args!("error: cannot catch SIGINT and SIGTERM: {e}"));
+                return Err(ExitCode::from(3));
+            }
+        }
+    };
+    Ok((runtime, signals))
+}
+
+/// The service `options` asks for, prepared from the scenario `file`'s topology, and the
+/// clock it keeps. `Err` is exit 2 (bad input).
+fn prepare(
+    file: &std::path::Path,
+    options: &harness::serve::Options,
+) -> Result<(harness::serve::Prepared, harness::net::real::RealClock), ExitCode> {
+    let scenario = match scenario::load(file) {
+        Ok(s) => s,
+        Err(e) => {
+            say(format_args!("error: {e}"));
+            return Err(ExitCode::from(2));
+        }
+    };
+    match harness::serve::prepare(&scenario.topology, scenario.seed, options) {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            say(format_args!("error: {e}"));
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Writes the served certificate's CA (`ca_pem`) to `--ca-out`, when both are there;
+/// the path written. `Err` is exit 2 (the path cannot be written).
+fn write_ca(
+    options: &harness::serve::Options,
+    ca_pem: Option<&str>,
+) -> Result<Option<PathBuf>, ExitCode> {
+    let (Some(path), Some(pem)) = (&options.ca_out, ca_pem) else {
+        return Ok(None);
+    };
+    if let Err(e) = harness::export::file::write(path, pem) {
+        say(format_args!(
+            "error: --ca-out: {}: cannot write: {e}",
+            path.display()
+        ));
+        return Err(ExitCode::from(2));
+    }
+    Ok(Some(path.clone()))
+}
+
+/// Tells on stderr what became of the events stdout did not take.
+fn report_events(events: harness::serve::Finished) {
     if events.dropped > 0 {
         say(format_args!(
             "events: {} dropped: stdout was not read fast enough (or was closed)",
@@ -301,9 +344,18 @@ fn serve(file: &std::path::Path, options: &harness::serve::Options) -> ExitCode 
     if !events.flushed {
         say(format_args!(
             "events: stdout still not read after {}: the events still queued are lost",
-            harness::duration::span(serve::EVENT_DRAIN_TIMEOUT)
+            harness::duration::span(harness::serve::EVENT_DRAIN_TIMEOUT)
         ));
     }
+}
+
+/// `serve`'s exit once the service is over: 0 when a signal stopped it (`result` is
+/// `None`), else 3, with the CA written to `ca_written` removed.
+fn stopped(
+    result: Option<std::io::Result<()>>,
+    options: &harness::serve::Options,
+    ca_written: Option<PathBuf>,
+) -> ExitCode {
     let failed = match result {
         None => {
             say(format_args!("stopped"));

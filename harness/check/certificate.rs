@@ -1,14 +1,17 @@
 //! Seed 002's certificate requirements: the published names covered, valid at the run's
 //! epoch, an unencrypted RSA key for PEM, every intermediate included.
 
+use std::path::Path;
+
+use rustls_pki_types::CertificateDer;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 
 use super::Finding;
 use crate::clock::EPOCH_UNIX_S;
 use crate::scenario::{ScenarioError, Source};
-use crate::topology::Topology;
 use crate::topology::certs::{self, KeyAlgorithm, Problem};
+use crate::topology::{TlsSettings, Topology};
 
 const HTTPS: &str = "seed 002 requires an SSL certificate";
 const NAMES: &str = "seed 002: the certificate must cover all four DNS names, by SAN or wildcard";
@@ -35,27 +38,76 @@ pub fn check(
         );
         return Ok(vec![finding]);
     }
-    let mut findings = Vec::new();
     let Some(certificate) = &tls.certificate else {
-        let sans = tls.names.clone().unwrap_or_else(|| names.to_vec());
-        for name in &names {
-            if !sans.iter().any(|san| covers(san, name)) {
-                findings.push(Finding::new(
-                    "topology.tls.names",
-                    format!("the generated certificate does not cover {name}"),
-                    NAMES,
-                ));
-            }
-        }
-        checked.push("generated certificate covers the 4 names".to_string());
-        return Ok(findings);
+        return Ok(generated(tls, &names, checked));
     };
+    let mut findings = Vec::new();
+    let files = read_files(source, tls, certificate, &mut findings)?;
+    let chain: Vec<X509Certificate<'_>> = files.chain.iter().map(|c| parse(c)).collect();
+    let trust: Vec<X509Certificate<'_>> = files.trust.iter().map(|c| parse(c)).collect();
+    findings.extend(uncovered(
+        &dns_names(&chain[0]),
+        &names,
+        "topology.tls.certificate",
+        "the certificate",
+    ));
+    findings.extend(validity(&chain));
+    findings.extend(not_rsa(files.key.as_ref()));
+    findings.extend(intermediates(&chain, &trust));
+    checked.push(format!(
+        "certificate {} covers the 4 names, valid at the run's start, {}, chain to tls.trust",
+        chain[0].subject(),
+        if files.key.is_some() {
+            "unencrypted RSA key"
+        } else {
+            "PFX"
+        }
+    ));
+    Ok(findings)
+}
+
+/// What the certificate files hold, as the checks read it.
+struct Files {
+    /// The certificate chain, leaf first.
+    chain: Vec<CertificateDer<'static>>,
+    /// The CA certificates the users trust.
+    trust: Vec<CertificateDer<'static>>,
+    /// The PEM key's algorithm; `None` for a PFX, or a PEM key with a password on it.
+    key: Option<KeyAlgorithm>,
+}
+
+/// The generated certificate's checks: its names (`tls.names`, default the published
+/// ones) cover the four published names.
+fn generated(tls: &TlsSettings, names: &[String], checked: &mut Vec<String>) -> Vec<Finding> {
+    let sans = tls.names.clone().unwrap_or_else(|| names.to_vec());
+    let findings = uncovered(
+        &sans,
+        names,
+        "topology.tls.names",
+        "the generated certificate",
+    );
+    checked.push("generated certificate covers the 4 names".to_string());
+    findings
+}
+
+/// Reads the certificate files of `tls`; a PEM key with a password on it is a finding
+/// (pushed to `findings`), and the chain and trust are then read without the key.
+fn read_files(
+    source: &Source<'_>,
+    tls: &TlsSettings,
+    certificate: &Path,
+    findings: &mut Vec<Finding>,
+) -> Result<Files, ScenarioError> {
     let base = source.base();
     let refused = |e: certs::CertError| source.error(&format!("topology.{}", e.key), e.message);
-    let (chain, trust, key) = match certs::load(tls, &base) {
+    match certs::load(tls, &base) {
         Ok(Some(m)) => {
             let key = (!m.pfx).then(|| certs::key_algorithm(&m.key));
-            (m.chain, m.trust, key)
+            Ok(Files {
+                chain: m.chain,
+                trust: m.trust,
+                key,
+            })
         }
         Ok(None) => unreachable!("a certificate file is set"),
         Err(e) if e.problem == Problem::EncryptedKey => {
@@ -73,43 +125,36 @@ pub fn check(
                 .expect("the topology checks trust is set");
             let trust = certs::read_certificates(&certs::resolve(&base, trust_path), "tls.trust")
                 .map_err(refused)?;
-            (chain, trust, None)
+            Ok(Files {
+                chain,
+                trust,
+                key: None,
+            })
         }
-        Err(e) => return Err(refused(e)),
-    };
-    let chain: Vec<X509Certificate<'_>> = chain.iter().map(|c| parse(c)).collect();
-    let trust: Vec<X509Certificate<'_>> = trust.iter().map(|c| parse(c)).collect();
-    let sans = dns_names(&chain[0]);
-    for name in &names {
-        if !sans.iter().any(|san| covers(san, name)) {
-            findings.push(Finding::new(
-                "topology.tls.certificate",
-                format!("the certificate does not cover {name}"),
-                NAMES,
-            ));
-        }
+        Err(e) => Err(refused(e)),
     }
-    findings.extend(validity(&chain));
-    if let Some(algorithm) = &key
-        && *algorithm != KeyAlgorithm::Rsa
-    {
-        findings.push(Finding::new(
-            "topology.tls.key",
-            format!("the private key is {algorithm}, not RSA"),
-            RSA,
-        ));
-    }
-    findings.extend(intermediates(&chain, &trust));
-    checked.push(format!(
-        "certificate {} covers the 4 names, valid at the run's start, {}, chain to tls.trust",
-        chain[0].subject(),
-        if key.is_some() {
-            "unencrypted RSA key"
-        } else {
-            "PFX"
-        }
-    ));
-    Ok(findings)
+}
+
+/// A finding at `key` for each published name none of `sans` covers, saying
+/// "`certificate` does not cover NAME".
+fn uncovered(sans: &[String], names: &[String], key: &str, certificate: &str) -> Vec<Finding> {
+    names
+        .iter()
+        .filter(|name| !sans.iter().any(|san| covers(san, name)))
+        .map(|name| Finding::new(key, format!("{certificate} does not cover {name}"), NAMES))
+        .collect()
+}
+
+/// A finding when the PEM key is not RSA (none for a PFX or an encrypted key: `None`).
+fn not_rsa(key: Option<&KeyAlgorithm>) -> Option<Finding> {
+    key.filter(|algorithm| **algorithm != KeyAlgorithm::Rsa)
+        .map(|algorithm| {
+            Finding::new(
+                "topology.tls.key",
+                format!("the private key is {algorithm}, not RSA"),
+                RSA,
+            )
+        })
 }
 
 fn parse(der: &[u8]) -> X509Certificate<'_> {

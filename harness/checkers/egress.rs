@@ -65,80 +65,131 @@ pub enum Decision {
 
 /// The egress verdict.
 pub fn check(events: &[Event], topology: &Topology) -> Verdict {
-    let settings = &topology.egress;
-    let egress_ip = topology.egress();
-    let nodes: Vec<String> = topology.node_names();
-    let sites: BTreeMap<IpAddr, &str> = topology
-        .hosts
-        .iter()
-        .filter(|h| h.role.is_internet_site())
-        .map(|h| (h.address, h.name.as_str()))
-        .collect();
-    let mut allowed: BTreeMap<IpAddr, usize> = BTreeMap::new();
-    let mut served: BTreeMap<IpAddr, usize> = BTreeMap::new();
-    let (mut decisions, mut denied) = (0usize, 0usize);
-    let mut wrong: Vec<Unexplained> = Vec::new();
+    let mut ledger = Ledger::new(topology);
     for e in events {
         match &e.kind {
-            EventKind::SiteServed { from, what, .. } => {
-                if *from != egress_ip {
-                    wrong.push(Unexplained::Bypassed {
-                        site: e.host.clone(),
-                        what: what.clone(),
-                        from: *from,
-                    });
-                }
-                let site = topology.host(&e.host).map(|h| h.address);
-                if let Some(site) = site {
-                    *served.entry(site).or_default() += 1;
-                }
-            }
-            EventKind::Egress(r) => {
-                // A request let through has a `Forwarding` record, then its outcome; the
-                // decision is counted once, and covers what the site serves meanwhile.
-                if matches!(
-                    r.verdict,
-                    EgressVerdict::Forwarding | EgressVerdict::Denied { .. }
-                ) {
-                    decisions += 1;
-                }
-                if r.verdict == EgressVerdict::Forwarding {
-                    *allowed.entry(r.destination.ip()).or_default() += 1;
-                }
-                let exempt = settings.node_exception && nodes.contains(&r.client);
-                let why_not = unexplained(settings, r, exempt);
-                if matches!(r.verdict, EgressVerdict::Denied { .. }) {
-                    denied += 1;
-                    if r.protocol == "http" && settings.mode != EgressMode::Proxy {
-                        wrong.push(Unexplained::HttpInNatMode);
-                    }
-                }
-                if let Some(decision) = why_not {
-                    let client = r.client.clone();
-                    wrong.push(Unexplained::Decision { decision, client });
-                }
-            }
+            EventKind::SiteServed { from, what, .. } => ledger.served(&e.host, *from, what),
+            EventKind::Egress(r) => ledger.decided(r),
             _ => {}
         }
     }
-    for (site, n) in &served {
-        let covered = allowed.get(site).copied().unwrap_or(0);
-        if *n > covered {
-            wrong.push(Unexplained::Uncovered {
-                site: sites.get(site).copied().unwrap_or("?").to_string(),
-                served: *n,
-                let_through: covered,
-            });
+    ledger.verdict()
+}
+
+/// The egress's decisions and the internet's requests, counted as the log goes by.
+struct Ledger<'a> {
+    topology: &'a Topology,
+    /// The egress's address: every request a site serves comes from it.
+    egress_ip: IpAddr,
+    /// The nodes' names (the clients the node exception covers).
+    nodes: Vec<String>,
+    /// Requests let through, by destination address.
+    allowed: BTreeMap<IpAddr, usize>,
+    /// Requests the internet's hosts served, by the host's address.
+    served: BTreeMap<IpAddr, usize>,
+    /// Decisions the egress made (a request let through counts once).
+    decisions: usize,
+    /// Of those, denials.
+    denied: usize,
+    /// What the rules and the decisions do not explain, in the log's order.
+    wrong: Vec<Unexplained>,
+}
+
+impl<'a> Ledger<'a> {
+    /// An empty ledger for `topology`'s egress.
+    fn new(topology: &'a Topology) -> Self {
+        Self {
+            topology,
+            egress_ip: topology.egress(),
+            nodes: topology.node_names(),
+            allowed: BTreeMap::new(),
+            served: BTreeMap::new(),
+            decisions: 0,
+            denied: 0,
+            wrong: Vec::new(),
         }
     }
-    let holds = wrong.is_empty();
-    let seen = Books {
-        decisions,
-        denied,
-        served: served.values().sum(),
-        unexplained: Offenders::of(wrong),
-    };
-    Verdict::judged(Expectation::EgressAccounted, Observed::Egress(seen), holds)
+
+    /// Counts a request the internet host `site` served to `from`: a bypass when `from`
+    /// is not the egress.
+    fn served(&mut self, site: &str, from: IpAddr, what: &str) {
+        if from != self.egress_ip {
+            self.wrong.push(Unexplained::Bypassed {
+                site: site.to_string(),
+                what: what.to_string(),
+                from,
+            });
+        }
+        let site = self.topology.host(site).map(|h| h.address);
+        if let Some(site) = site {
+            *self.served.entry(site).or_default() += 1;
+        }
+    }
+
+    /// Counts one egress record, and whatever about it the rules do not explain.
+    fn decided(&mut self, r: &EgressRecord) {
+        let settings = &self.topology.egress;
+        // A request let through has a `Forwarding` record, then its outcome; the
+        // decision is counted once, and covers what the site serves meanwhile.
+        if matches!(
+            r.verdict,
+            EgressVerdict::Forwarding | EgressVerdict::Denied { .. }
+        ) {
+            self.decisions += 1;
+        }
+        if r.verdict == EgressVerdict::Forwarding {
+            *self.allowed.entry(r.destination.ip()).or_default() += 1;
+        }
+        let exempt = settings.node_exception && self.nodes.contains(&r.client);
+        let why_not = unexplained(settings, r, exempt);
+        if matches!(r.verdict, EgressVerdict::Denied { .. }) {
+            self.denied += 1;
+            if r.protocol == "http" && settings.mode != EgressMode::Proxy {
+                self.wrong.push(Unexplained::HttpInNatMode);
+            }
+        }
+        if let Some(decision) = why_not {
+            let client = r.client.clone();
+            self.wrong.push(Unexplained::Decision { decision, client });
+        }
+    }
+
+    /// Each site that served more requests than the egress let through to it.
+    fn uncovered(&self) -> Vec<Unexplained> {
+        let sites: BTreeMap<IpAddr, &str> = self
+            .topology
+            .hosts
+            .iter()
+            .filter(|h| h.role.is_internet_site())
+            .map(|h| (h.address, h.name.as_str()))
+            .collect();
+        let mut uncovered = Vec::new();
+        for (site, n) in &self.served {
+            let covered = self.allowed.get(site).copied().unwrap_or(0);
+            if *n > covered {
+                uncovered.push(Unexplained::Uncovered {
+                    site: sites.get(site).copied().unwrap_or("?").to_string(),
+                    served: *n,
+                    let_through: covered,
+                });
+            }
+        }
+        uncovered
+    }
+
+    /// The verdict on the whole log: it holds when everything is explained.
+    fn verdict(mut self) -> Verdict {
+        let uncovered = self.uncovered();
+        self.wrong.extend(uncovered);
+        let holds = self.wrong.is_empty();
+        let seen = Books {
+            decisions: self.decisions,
+            denied: self.denied,
+            served: self.served.values().sum(),
+            unexplained: Offenders::of(self.wrong),
+        };
+        Verdict::judged(Expectation::EgressAccounted, Observed::Egress(seen), holds)
+    }
 }
 
 /// What about one egress record the rules do not explain, if anything.

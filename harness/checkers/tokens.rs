@@ -215,27 +215,26 @@ mod tests {
         }
     }
 
-    /// Proves the token verdict holds when rejections follow the recorded clocks, and
-    /// fails for a rejection the clocks do not explain, a validator that read another
-    /// clock than its own, and a token refused for its signature.
-    #[test]
-    fn tokens_follow_the_clocks() {
-        let t = Topology::ha3();
-        let epoch = EPOCH_UNIX_S;
+    /// node-1 issues its first token 20s into the run, stamped by its true clock.
+    fn issued_at_20s() -> Event {
+        at(
+            "node-1",
+            20,
+            EventKind::TokenIssued {
+                jti: "node-1-0-0".into(),
+                iat: EPOCH_UNIX_S + 20,
+            },
+        )
+    }
+
+    /// The scenario sets node-3's clock 10 minutes ahead, 10s into the run.
+    fn node_3_ahead_10min() -> Event {
         let ahead = ClockSetting {
             since: Duration::from_secs(10),
             offset_ns: 600_000_000_000,
             ..ClockSetting::default()
         };
-        let issued = at(
-            "node-1",
-            20,
-            EventKind::TokenIssued {
-                jti: "node-1-0-0".into(),
-                iat: epoch + 20,
-            },
-        );
-        let skew = at(
+        at(
             "scenario",
             10,
             EventKind::ClockChanged {
@@ -243,10 +242,17 @@ mod tests {
                 setting: ahead,
                 cause: ClockCause::Set,
             },
-        );
+        )
+    }
+
+    /// Proves the token verdict holds when rejections follow the recorded clocks.
+    #[test]
+    fn tokens_follow_the_clocks() {
+        let t = Topology::ha3();
+        let epoch = EPOCH_UNIX_S;
         let good = vec![
-            skew.clone(),
-            issued.clone(),
+            node_3_ahead_10min(),
+            issued_at_20s(),
             at("node-2", 30, checked(epoch + 30, epoch + 20, None)),
             at(
                 "node-3",
@@ -263,9 +269,17 @@ mod tests {
             disagreements: None,
         };
         assert_eq!(v.observed, Observed::Tokens(expected));
+    }
 
+    /// Proves the token verdict fails for a rejection the clocks do not explain, a
+    /// validator that read another clock than its own, and a token refused for its
+    /// signature.
+    #[test]
+    fn tokens_against_the_clocks_fail() {
+        let t = Topology::ha3();
+        let epoch = EPOCH_UNIX_S;
         let unexplained = vec![
-            issued.clone(),
+            issued_at_20s(),
             at(
                 "node-2",
                 30,
@@ -274,8 +288,8 @@ mod tests {
         ];
         assert!(!check(&unexplained, &t).holds());
         let wrong_clock = vec![
-            skew,
-            issued.clone(),
+            node_3_ahead_10min(),
+            issued_at_20s(),
             at("node-3", 30, checked(epoch + 30, epoch + 20, None)),
         ];
         let v = check(&wrong_clock, &t);

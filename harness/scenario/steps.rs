@@ -196,6 +196,25 @@ fn clock(
     // (whose clock judges the certificate's validity).
     let hosts: Vec<String> = topology.hosts.iter().map(|h| h.name.clone()).collect();
     host(&c.node, &hosts, &["clock", "node"])?;
+    one_clock_action(c)?;
+    if let Some(text) = &c.offset {
+        let ns = signed_ns(text).map_err(|m| (vec!["clock", "offset"], m))?;
+        return Ok(vec![(at, ClockStep::Offset(ns))]);
+    }
+    if let Some(text) = &c.jump {
+        let ns = signed_ns(text).map_err(|m| (vec!["clock", "jump"], m))?;
+        return Ok(vec![(at, ClockStep::Jump(ns))]);
+    }
+    if let Some(text) = &c.drift {
+        let ppb = ppm(text).map_err(|m| (vec!["clock", "drift"], m))?;
+        return Ok(vec![(at, ClockStep::Drift(ppb))]);
+    }
+    strobe(c, at, run)
+}
+
+/// Exactly one of `offset`, `jump`, `drift` and `strobe` in a clock step, and `period`
+/// and `for` only with `strobe`.
+fn one_clock_action(c: &ClockSpec) -> Result<(), StepInvalid> {
     let chosen = [
         c.offset.is_some(),
         c.jump.is_some(),
@@ -216,18 +235,37 @@ fn clock(
             }
         }
     }
-    if let Some(text) = &c.offset {
-        let ns = signed_ns(text).map_err(|m| (vec!["clock", "offset"], m))?;
-        return Ok(vec![(at, ClockStep::Offset(ns))]);
+    Ok(())
+}
+
+/// A strobe step starting at `at`: a flip between its two offsets every period, then a
+/// return to the first offset when it ends (before the run's end, `run`).
+fn strobe(
+    c: &ClockSpec,
+    at: Duration,
+    run: Duration,
+) -> Result<Vec<(Duration, ClockStep)>, StepInvalid> {
+    let (a, b) = strobe_offsets(c)?;
+    let (period, lasts) = strobe_timing(c, at, run)?;
+    let flips = lasts.as_nanos().div_ceil(period.as_nanos());
+    if flips > MAX_STROBE_FLIPS {
+        let message = format!(
+            "{flips} flips; expected at most {MAX_STROBE_FLIPS} (a longer period or a shorter for)"
+        );
+        return Err((vec!["clock", "for"], message));
     }
-    if let Some(text) = &c.jump {
-        let ns = signed_ns(text).map_err(|m| (vec!["clock", "jump"], m))?;
-        return Ok(vec![(at, ClockStep::Jump(ns))]);
-    }
-    if let Some(text) = &c.drift {
-        let ppb = ppm(text).map_err(|m| (vec!["clock", "drift"], m))?;
-        return Ok(vec![(at, ClockStep::Drift(ppb))]);
-    }
+    let mut changes: Vec<(Duration, ClockStep)> = (0..flips)
+        .map(|k| {
+            let when = at + period * u32::try_from(k).expect("flips are bounded");
+            (when, ClockStep::Offset(if k % 2 == 0 { a } else { b }))
+        })
+        .collect();
+    changes.push((at + lasts, ClockStep::Offset(a)));
+    Ok(changes)
+}
+
+/// The strobe's two offsets, in nanoseconds.
+fn strobe_offsets(c: &ClockSpec) -> Result<(i64, i64), StepInvalid> {
     let offsets = c.strobe.as_ref().expect("the one action left is strobe");
     let [a, b] = offsets.as_slice() else {
         return Err((
@@ -240,6 +278,16 @@ fn clock(
     };
     let a = signed_ns(a).map_err(|m| (vec!["clock", "strobe"], m))?;
     let b = signed_ns(b).map_err(|m| (vec!["clock", "strobe"], m))?;
+    Ok((a, b))
+}
+
+/// The strobe's period (at least [`MIN_STROBE_PERIOD`]) and how long it lasts (at least
+/// a period, ending before the run's end, `run`, when it starts at `at`).
+fn strobe_timing(
+    c: &ClockSpec,
+    at: Duration,
+    run: Duration,
+) -> Result<(Duration, Duration), StepInvalid> {
     let Some(period) = c.period else {
         return Err((
             vec!["clock", "period"],
@@ -261,7 +309,7 @@ fn clock(
         return Err((vec!["clock", "for"], message));
     }
     match at.checked_add(lasts) {
-        Some(end) if end < run => {}
+        Some(end) if end < run => Ok((period, lasts)),
         end => {
             let ends = end.map_or_else(
                 || "beyond any run".to_string(),
@@ -271,24 +319,9 @@ fn clock(
                 "the strobe ends {ends}, at or past the run's end ({}); expected it to end before",
                 span(run)
             );
-            return Err((vec!["clock", "for"], message));
+            Err((vec!["clock", "for"], message))
         }
     }
-    let flips = lasts.as_nanos().div_ceil(period.as_nanos());
-    if flips > MAX_STROBE_FLIPS {
-        let message = format!(
-            "{flips} flips; expected at most {MAX_STROBE_FLIPS} (a longer period or a shorter for)"
-        );
-        return Err((vec!["clock", "for"], message));
-    }
-    let mut changes: Vec<(Duration, ClockStep)> = (0..flips)
-        .map(|k| {
-            let when = at + period * u32::try_from(k).expect("flips are bounded");
-            (when, ClockStep::Offset(if k % 2 == 0 { a } else { b }))
-        })
-        .collect();
-    changes.push((at + lasts, ClockStep::Offset(a)));
-    Ok(changes)
 }
 
 /// A drift such as "200ppm" or "-12.5ppm", in parts per billion.

@@ -110,73 +110,22 @@ pub struct World {
 impl World {
     /// Builds the simulation with every host of `topology` registered and started.
     pub fn new(topology: &Topology, setup: &RunSetup) -> Self {
-        let lan = topology.network.lan_latency;
-        let mut sim = turmoil::Builder::new()
-            .rng_seed(seed::stream(setup.seed, seed::Component::Turmoil))
-            .epoch(std::time::UNIX_EPOCH + Duration::from_secs(EPOCH_UNIX_S))
-            .tick_duration(setup.tick)
-            .simulation_duration(setup.max_duration)
-            .min_message_latency(lan)
-            .max_message_latency(lan)
-            .build();
-        let recorder = Recorder::new();
-        let faults = FaultTable::default();
-        let boundary = topology.dev.enabled.then(|| {
-            let routed = (topology.dev.network == DevNetwork::Routed).then_some(PROD_LAN);
-            Arc::new(Boundary::new(DEV_LAN, routed, recorder.clone()))
-        });
-        let wires = Wires {
-            recorder: recorder.clone(),
-            faults: faults.clone(),
-            boundary,
-        };
+        let mut sim = simulation(topology, setup);
+        let wires = Wires::new(topology);
         let members = wiring::members(topology, setup.seed);
         let dev = topology
             .with_role(Role::DevNode)
             .next()
             .map(|h| (h.name.clone(), wiring::dev_member(topology, h, setup.seed)));
-        let mut clocks = BTreeMap::new();
-        let identity = wiring::identity(topology, Duration::from_secs(EPOCH_UNIX_S));
-        for host in &topology.hosts {
-            let member = match (&dev, host.role) {
-                (Some((_, m)), Role::DevNode) => Some(m),
-                _ => members.get(&host.name),
-            };
-            let clock = register(&mut sim, topology, setup, &wires, member, &identity, host);
-            clocks.insert(host.name.clone(), clock);
-        }
+        let clocks = register_all(&mut sim, topology, setup, &wires, &members, dev.as_ref());
         // Standing firewall rules are in force before any host starts.
-        let address_of = |names: &[String]| -> Vec<IpAddr> {
-            names
-                .iter()
-                .filter_map(|n| topology.host(n).map(|h| h.address))
-                .collect()
-        };
-        for (i, r) in topology.firewall.iter().enumerate() {
-            let block = Block {
-                id: format!("topology.firewall[{i}]"),
-                from: r.from.clone(),
-                to: r.to.clone(),
-                both_ways: r.both_ways,
-                ports: r.ports.clone(),
-                protocol: r.protocol,
-                disposition: r.action,
-            };
-            faults.add_rules(Rule::block(&block, address_of));
-        }
-        let users = topology.the(Role::Users).address;
-        let egress = topology.egress();
-        for host in topology.hosts.iter().filter(|h| h.role != Role::Users) {
-            sim.set_link_latency(users, host.address, topology.network.internet_latency);
-            if host.role.is_internet_site() {
-                sim.set_link_latency(egress, host.address, topology.network.internet_latency);
-            }
-        }
+        standing_firewall(topology, &wires.faults);
+        internet_latencies(&mut sim, topology);
         Self {
             sim,
             topology: topology.clone(),
-            recorder,
-            faults,
+            recorder: wires.recorder,
+            faults: wires.faults,
             members,
             dev,
             down: BTreeMap::new(),
@@ -417,7 +366,7 @@ impl World {
         self.record(EventKind::PrimaryLost {
             node,
             term,
-            why: loss.to_string(),
+            why: loss,
         });
     }
 
@@ -526,12 +475,102 @@ fn rule(id: &str, from: &[IpAddr], to: &[IpAddr], disposition: Disposition) -> R
     }
 }
 
+/// The turmoil simulation of a run: seeded from the run's seed, starting at the epoch,
+/// stepping by the tick, every message taking the LAN's latency unless a link says
+/// otherwise.
+fn simulation(topology: &Topology, setup: &RunSetup) -> turmoil::Sim<'static> {
+    let lan = topology.network.lan_latency;
+    turmoil::Builder::new()
+        .rng_seed(seed::stream(setup.seed, seed::Component::Turmoil))
+        .epoch(std::time::UNIX_EPOCH + Duration::from_secs(EPOCH_UNIX_S))
+        .tick_duration(setup.tick)
+        .simulation_duration(setup.max_duration)
+        .min_message_latency(lan)
+        .max_message_latency(lan)
+        .build()
+}
+
+/// Registers every host of `topology`, each with its replica-set member (`members` by
+/// node name, `dev` for `dev-1`); each host's clock handle, by name.
+fn register_all(
+    sim: &mut turmoil::Sim<'static>,
+    topology: &Topology,
+    setup: &RunSetup,
+    wires: &Wires,
+    members: &BTreeMap<String, SharedMember>,
+    dev: Option<&(String, SharedMember)>,
+) -> BTreeMap<String, ClockHandle> {
+    let mut clocks = BTreeMap::new();
+    let identity = wiring::identity(topology, Duration::from_secs(EPOCH_UNIX_S));
+    for host in &topology.hosts {
+        let member = match (dev, host.role) {
+            (Some((_, m)), Role::DevNode) => Some(m),
+            _ => members.get(&host.name),
+        };
+        let clock = register(sim, topology, setup, wires, member, &identity, host);
+        clocks.insert(host.name.clone(), clock);
+    }
+    clocks
+}
+
+/// Adds the topology's standing firewall rules (`topology.firewall[i]`) to `faults`.
+fn standing_firewall(topology: &Topology, faults: &FaultTable) {
+    let address_of = |names: &[String]| -> Vec<IpAddr> {
+        names
+            .iter()
+            .filter_map(|n| topology.host(n).map(|h| h.address))
+            .collect()
+    };
+    for (i, r) in topology.firewall.iter().enumerate() {
+        let block = Block {
+            id: format!("topology.firewall[{i}]"),
+            from: r.from.clone(),
+            to: r.to.clone(),
+            both_ways: r.both_ways,
+            ports: r.ports.clone(),
+            protocol: r.protocol,
+            disposition: r.action,
+        };
+        faults.add_rules(Rule::block(&block, address_of));
+    }
+}
+
+/// The internet's latency between the users and every other host, and between the
+/// egress and each internet site.
+fn internet_latencies(sim: &mut turmoil::Sim<'static>, topology: &Topology) {
+    let users = topology.the(Role::Users).address;
+    let egress = topology.egress();
+    for host in topology.hosts.iter().filter(|h| h.role != Role::Users) {
+        sim.set_link_latency(users, host.address, topology.network.internet_latency);
+        if host.role.is_internet_site() {
+            sim.set_link_latency(egress, host.address, topology.network.internet_latency);
+        }
+    }
+}
+
 /// What every host's socket layer is wired to: the event log, the fault table and, when
 /// `dev-1` is deployed, the dev/test boundary.
 struct Wires {
     recorder: Recorder,
     faults: FaultTable,
     boundary: Option<Arc<Boundary>>,
+}
+
+impl Wires {
+    /// A new event log and an empty fault table, and the dev/test boundary when
+    /// `topology` deploys `dev-1` (routed to the production LAN when its network is).
+    fn new(topology: &Topology) -> Self {
+        let recorder = Recorder::new();
+        let boundary = topology.dev.enabled.then(|| {
+            let routed = (topology.dev.network == DevNetwork::Routed).then_some(PROD_LAN);
+            Arc::new(Boundary::new(DEV_LAN, routed, recorder.clone()))
+        });
+        Self {
+            recorder,
+            faults: FaultTable::default(),
+            boundary,
+        }
+    }
 }
 
 /// Registers `host`, configured by the wiring; `member` is its replica-set member (nodes
