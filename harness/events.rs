@@ -125,7 +125,7 @@ pub enum EventKind {
     PrimaryLost {
         node: String,
         term: u64,
-        why: String,
+        why: PrimaryLoss,
     },
     /// A node's mail queue had a message accepted by the relay.
     MailSent {
@@ -238,6 +238,15 @@ pub enum RsEvent {
         lagging: bool,
         lag_ms: u64,
     },
+}
+
+/// Why a step's primary counts as lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PrimaryLoss {
+    /// Its host is down.
+    Down,
+    /// It reaches `reaches` of the `members` on the database port, not a majority.
+    Cut { reaches: usize, members: usize },
 }
 
 /// One attempt to cross the dev/test boundary.

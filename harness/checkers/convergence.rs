@@ -7,9 +7,9 @@
 //! records what the executor and these functions conclude.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::time::Duration;
 
+use crate::events::PrimaryLoss;
 use crate::services::replica_set::Entry;
 
 /// Mail that waits longer than this while the set is otherwise healthy means delivery is
@@ -99,37 +99,16 @@ pub struct PrimarySeen {
     pub members: usize,
 }
 
-/// Why the primary counts as lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Loss {
-    /// Its host is down.
-    Down,
-    /// It reaches `reaches` of the `members`, not a majority.
-    Cut { reaches: usize, members: usize },
-}
-
 /// Whether the primary is lost: down, or cut off from a majority of the members.
-pub fn primary_loss(seen: PrimarySeen) -> Option<Loss> {
+pub fn primary_loss(seen: PrimarySeen) -> Option<PrimaryLoss> {
     if seen.down {
-        Some(Loss::Down)
+        Some(PrimaryLoss::Down)
     } else if seen.reaches * 2 > seen.members {
         None
     } else {
-        Some(Loss::Cut {
+        Some(PrimaryLoss::Cut {
             reaches: seen.reaches,
             members: seen.members,
         })
-    }
-}
-
-/// The words `EventKind::PrimaryLost` records as its `why`.
-impl fmt::Display for Loss {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Loss::Down => f.write_str("it is down"),
-            Loss::Cut { reaches, members } => {
-                write!(f, "it reaches {reaches} of {members} members on 27017")
-            }
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! How the timeline tells the faults a scenario injected: crash modes, partitions, heals
 //! and firewall rules, phrased from the structured events the world recorded.
 
-use crate::events::NetworkChange;
+use crate::events::{NetworkChange, PrimaryLoss};
 use crate::faults::{Block, CrashMode, Disposition, Partition, PartitionShape, Protocol};
 
 /// How the timeline explains a crash mode.
@@ -78,6 +78,16 @@ fn block_line(block: &Block) -> String {
         block.from.join(", "),
         block.to.join(", ")
     )
+}
+
+/// Why a step's primary counts as lost, for the timeline.
+pub fn primary_loss(why: PrimaryLoss) -> String {
+    match why {
+        PrimaryLoss::Down => "it is down".to_string(),
+        PrimaryLoss::Cut { reaches, members } => {
+            format!("it reaches {reaches} of {members} members on 27017")
+        }
+    }
 }
 
 #[cfg(test)]

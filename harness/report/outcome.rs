@@ -13,7 +13,7 @@ use crate::events::{
     BoundaryVerdict, CheckEffect, ClockCause, EgressVerdict, Event, EventKind, MemberFinal,
     RequestRecord,
 };
-use crate::report::faults::{crash_mode, network_line};
+use crate::report::faults::{crash_mode, network_line, primary_loss};
 use crate::scenario::Scenario;
 
 /// Requests are counted in windows of this length.
@@ -386,7 +386,10 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
             cause,
         } => return clock_line(node, setting, *cause),
         EventKind::PrimaryLost { node, why, .. } => {
-            format!("the primary {node} is lost ({why}): the set must elect another")
+            format!(
+                "the primary {node} is lost ({}): the set must elect another",
+                primary_loss(*why)
+            )
         }
         EventKind::Converged => {
             "the replica set is healthy again: one primary, every member caught up".to_string()
