@@ -78,7 +78,7 @@ struct Appliance {
 
 /// Starts DNS, the SMTP relay, two nodes whose database members form a replica set and
 /// send their mail to the relay, and the load balancer in front of the nodes; then waits
-/// 200 ms for them to listen.
+/// until the nodes and the balancer accept connections.
 async fn start() -> Appliance {
     let dns_port = free_port(true);
     let zone = Zone::new(&["login.example.com".to_string()], Ipv4Addr::LOCALHOST, 60);
@@ -88,6 +88,7 @@ async fn start() -> Appliance {
     ));
     let (smtp_port, relay_events) = start_relay();
     let backends = start_nodes(dns_port, smtp_port);
+    let mut listening: Vec<SocketAddr> = backends.iter().map(|b| b.addr).collect();
     let lb_port = free_port(false);
     let lb_env = env(
         "lb",
@@ -103,11 +104,31 @@ async fn start() -> Appliance {
             forwarded_proto: "http",
         },
     ));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    listening.push(SocketAddr::new(LOOPBACK, lb_port));
+    wait_until_listening(&listening).await;
     Appliance {
         dns_port,
         lb_port,
         relay_events,
+    }
+}
+
+/// How long the services get to bind their ports: far more than they need on an idle
+/// machine, so that a loaded CI runner does not send the first login before node-1
+/// listens (the balancer would then pass it to node-2).
+const LISTEN_WITHIN: Duration = Duration::from_secs(10);
+
+/// Waits until every address accepts a TCP connection; panics after [`LISTEN_WITHIN`].
+async fn wait_until_listening(addrs: &[SocketAddr]) {
+    let deadline = tokio::time::Instant::now() + LISTEN_WITHIN;
+    for addr in addrs {
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{addr} not listening within {LISTEN_WITHIN:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
