@@ -2,9 +2,12 @@
 //!
 //! As TigerBeetle keeps its state checker apart from its simulator, the checkers here
 //! read only what the run recorded: the event log (and the members' final data in it),
-//! the topology and the thresholds the scenario sets ([`Expectations`]). They import
-//! neither the world nor the services' runtime; the world only records, and hands
-//! [`convergence`] plain summaries of the members while the run goes on.
+//! the topology and the thresholds the scenario sets ([`Expectations`]). The world only
+//! records, and lends [`convergence`] plain views of the members while the run goes on
+//! (`world::view`). From the services they borrow only pure vocabulary: the replica
+//! set's log entry type, the mail's Message-ID rule (`services::mail::message_id`) and the
+//! egress's allow-list matcher (`services::egress::allows`, so the egress books check
+//! that decisions follow the rules as the egress reads them, not the matcher itself).
 //!
 //! Each verdict is typed: the [`Expectation`] (which check, with the scenario's
 //! threshold), what the run measured ([`Observed`]: counts, durations, the first

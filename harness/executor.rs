@@ -6,13 +6,16 @@
 //! nothing new, and the run continues for [`drain`] so that every request already sent
 //! reaches an outcome: the report never has to guess about unfinished requests.
 //!
-//! After the last step comes the convergence phase: every tick the executor asks the
-//! convergence checker whether the replica set is healthy (see
-//! `checkers::convergence::healthy`) and records the moment it last became so, if it
-//! still is at the end (health that a fault's delayed effects break again does not count). The run lasts until the drain is over and either
-//! the set is healthy or `expect.converge_within` has passed since the last step,
-//! whichever is later; writes still in flight then get up to [`QUIESCE_MAX`] to settle,
-//! and every member's data is recorded for the checkers.
+//! After every step the executor asks the convergence checker whether the step lost the
+//! primary (`checkers::convergence::primary_loss`, over what the world sees of it) and
+//! has the world record it. After the last step comes the convergence phase: every tick
+//! the executor asks the checker whether the replica set is healthy
+//! (`checkers::convergence::healthy`) and records the moment it last became so, if it
+//! still is at the end (health that a fault's delayed effects break again does not
+//! count). The run lasts until the drain is over and either the set is healthy or
+//! `expect.converge_within` has passed since the last step, whichever is later; writes
+//! still in flight then get up to [`QUIESCE_MAX`] to settle, and every member's data is
+//! recorded for the checkers.
 
 use std::time::Duration;
 
@@ -39,6 +42,22 @@ fn apply(world: &mut World, action: &Action) {
         Action::Block(block) => world.block(block),
         Action::Unblock { id } => world.unblock(id),
         Action::Clock { node, change } => world.set_clock(node, *change),
+    }
+}
+
+/// After a step: if the current primary is down or cannot reach a majority of the nodes
+/// on 27017 (both ways, by the fault table), has the world record that it is lost, once
+/// per primary and term (`noted` remembers the last one recorded).
+fn note_primary_loss(world: &World, noted: &mut Option<(String, u64)>) {
+    let Some((node, term, seen)) = world.primary_seen() else {
+        return;
+    };
+    if noted.as_ref() == Some(&(node.clone(), term)) {
+        return;
+    }
+    if let Some(why) = convergence::primary_loss(seen) {
+        *noted = Some((node.clone(), term));
+        world.record_primary_lost(node, term, why);
     }
 }
 
@@ -70,10 +89,12 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
     // When the members last came to agree after the last step, if they still do.
     let mut agreed_since: Option<Duration> = None;
     let heartbeat = scenario.topology.replica_set.heartbeat;
+    // The primary (and term) whose loss was last recorded.
+    let mut lost_noted: Option<(String, u64)> = None;
     while world.elapsed() < load_end || (agreed_since.is_none() && world.elapsed() < converge_by) {
         while let Some(step) = steps.next_if(|s| s.at <= world.elapsed()) {
             apply(&mut world, &step.action);
-            world.note_primary_loss();
+            note_primary_loss(&world, &mut lost_noted);
         }
         world.step()?;
         if steps.peek().is_none() {

@@ -2,8 +2,9 @@
 //! cluster.
 //!
 //! The harness stands up the appliance's infrastructure (load balancer, cluster nodes,
-//! DNS, SMTP, the egress, the internet's hosts, the users) as virtual hosts on turmoil's in-process network, runs a scenario that
-//! injects faults under client load, and reports what the cluster did. The same scenario
+//! DNS, SMTP, the egress, the internet's hosts, the users) as virtual hosts on turmoil's
+//! in-process network, runs a scenario that injects faults under client load, and
+//! reports what the cluster did. The same scenario
 //! and seed give a byte-identical report, run after run, debug or release.
 //!
 //! # Layout

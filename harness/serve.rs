@@ -435,11 +435,11 @@ fn prepare_node(
     let mut notices = Vec::new();
     let tokens = trust(&mut config, options, &mut notices)?;
     match options.dns {
-        Some(dns) => config.outside.dns = dns,
+        Some(dns) => config.outbound.dns = dns,
         None => {
-            config.outside.dns = SocketAddr::new(listen.ip(), dns::PORT);
-            config.outside.periodic = false;
-            config.outside.ntp.enabled = false;
+            config.outbound.dns = SocketAddr::new(listen.ip(), dns::PORT);
+            config.outbound.periodic = false;
+            config.outbound.ntp.enabled = false;
         }
     }
     config.mail.relay = options.smtp;

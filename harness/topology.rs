@@ -2,7 +2,8 @@
 //!
 //! [`TopologySpec`] is what a scenario may override (every field defaults to the reference
 //! deployment `ha-3`, DESIGN.md section 1); [`Topology`] is the resolved deployment with a
-//! name and an address for every host, which the world builds the simulation from.
+//! name and an address for every host, which `wiring` turns into each service's
+//! configuration and the world into the simulation's hosts.
 //! [`certs`] reads the certificate files `[topology.tls]` names.
 
 pub mod certs;

@@ -11,7 +11,7 @@
 //! [`single_member`]) and configuration ([`peers`], [`node_config`], [`dev_config`] for
 //! `dev-1`); [`lb_config`]; the relay ([`smtp_config`], [`relay_tls`]);
 //! [`egress_config`]; the users' load and connector ([`users_config`],
-//! [`connector_config`]). Shared by them: the run's [`EPOCH_UNIX_S`], the instance
+//! [`connector_config`]). Shared by them: the instance
 //! certificate ([`identity`]), each host's TLS ([`host_tls`]) and each host's stream of
 //! randomness (`host_seed`).
 
@@ -36,8 +36,6 @@ pub use lb::lb_config;
 pub use node::{dev_config, dev_member, members, node_config, peers, single_member};
 pub use smtp::{relay_tls, smtp_config};
 pub use users::{connector_config, users_config};
-
-pub use crate::clock::EPOCH_UNIX_S;
 
 /// How long a client may take over the PROXY header and the TLS handshake (HAProxy's
 /// `timeout client` applies there; 5s is its usual value).

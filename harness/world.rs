@@ -13,3 +13,4 @@
 pub mod clock;
 pub mod net;
 pub mod sim;
+pub mod view;

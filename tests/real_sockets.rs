@@ -209,7 +209,7 @@ fn node_config(name: &str, db: DbConfig, dns_port: u16, smtp_port: u16) -> NodeC
         db,
         // No NTP polls, and the periodic checks' first turn comes after the
         // test: nothing here reaches outside the loopback.
-        outside: OutboundConfig {
+        outbound: OutboundConfig {
             dns: SocketAddr::new(LOOPBACK, dns_port),
             idp: "facebook.com".into(),
             cdn: "cdn.auth0.com".into(),

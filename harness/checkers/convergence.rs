@@ -1,34 +1,21 @@
 //! Convergence, while the run goes on: whether the members that are up form a healthy
 //! set, whether their writes have settled, and whether the primary is lost.
 //!
-//! Pure functions over what the world hands over: a [`MemberView`] of each member that is
-//! up (borrowed from the member, so asking every tick costs no copies) and, for the
-//! primary, the fault table's answer on whom it reaches. The world only gathers these and
-//! records what the executor and these functions conclude.
+//! Pure functions over what the world lends (`world::view`): a [`MemberView`] of each
+//! member that is up (borrowed from the member, so asking every tick costs no copies)
+//! and, for the primary, the fault table's answer on whom it reaches ([`PrimarySeen`]).
+//! The executor asks these functions and has the world record what they conclude; the
+//! world itself judges nothing.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::events::PrimaryLoss;
-use crate::services::replica_set::Entry;
+use crate::world::view::{MemberView, PrimarySeen};
 
 /// Mail that waits longer than this while the set is otherwise healthy means delivery is
 /// failing: the queue is polled every 500 ms, so fresh mail never waits this long.
 pub const MAIL_STALE: Duration = Duration::from_secs(2);
-
-/// One member that is up, as the convergence checker reads it.
-#[derive(Debug, Clone, Copy)]
-pub struct MemberView<'a> {
-    pub name: &'a str,
-    /// True when it holds the primary role.
-    pub primary: bool,
-    pub term: u64,
-    /// The primary it follows (itself when primary).
-    pub follows: Option<&'a str>,
-    pub log: &'a [Entry],
-    /// When its oldest committed, unsent verification mail was queued (ms).
-    pub oldest_pending_mail_ms: Option<u64>,
-}
 
 impl MemberView<'_> {
     /// The index of its last entry (0 for an empty log).
@@ -85,18 +72,6 @@ pub fn settled(up: &[MemberView]) -> bool {
         .map(|m| (m.last_index(), m.entry_term(m.last_index())))
         .collect();
     ends.len() <= 1
-}
-
-/// The current primary, as the fault table sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PrimarySeen {
-    /// True when its host is down.
-    pub down: bool,
-    /// The nodes it reaches both ways on the database port, itself included (only those
-    /// that are up).
-    pub reaches: usize,
-    /// The replica set's members.
-    pub members: usize,
 }
 
 /// Whether the primary is lost: down, or cut off from a majority of the members.

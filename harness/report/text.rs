@@ -408,7 +408,7 @@ fn verdicts(out: &mut String, o: &Outcome, reproduce: &str) {
         .max()
         .unwrap_or(0);
     for v in &o.verdicts {
-        let mark = if v.holds { "pass" } else { "FAIL" };
+        let mark = super::verdicts::mark(v.status);
         push(
             out,
             format!(

@@ -85,7 +85,7 @@ pub struct NodeConfig {
     pub db: DbConfig,
     pub mail: super::mail::MailConfig,
     /// What the node reaches on the internet, through the egress ([`outbound`]).
-    pub outside: OutboundConfig,
+    pub outbound: OutboundConfig,
     /// Seed of the node's own randomness (its DNS query ids): its host's stream of the
     /// run's seed ([`crate::seed::Component::Host`]).
     pub seed: u64,
@@ -263,19 +263,19 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         config.mail.clone(),
     ));
     let resolver = Arc::new(Resolver::new(
-        config.outside.dns,
+        config.outbound.dns,
         outbound::DNS_TIMEOUT,
         config.seed,
     ));
     tokio::spawn(outbound::periodic_checks(
         env.clone(),
         resolver.clone(),
-        config.outside.clone(),
+        config.outbound.clone(),
     ));
     tokio::spawn(outbound::keep_time(
         env.clone(),
         resolver.clone(),
-        config.outside.ntp.clone(),
+        config.outbound.ntp.clone(),
     ));
     let node = Arc::new(Node {
         workers: Semaphore::new(config.settings.workers),
@@ -486,7 +486,7 @@ async fn social_login<N: Net>(
     if !code_ok {
         return http::text(400, "expected a code of letters, digits and dashes");
     }
-    let outside = &node.config.outside;
+    let outside = &node.config.outbound;
     match outbound::exchange_code(env, &node.resolver, outside, &social.code).await {
         Ok(user_id) => grant(env, node, &format!("{SOCIAL_PREFIX}{user_id}")),
         Err(why) => http::text(502, format!("social login: {why}")),

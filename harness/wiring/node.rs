@@ -94,7 +94,7 @@ pub fn node_config(
         contact_max: rs.contact_max,
     };
     let node = &topology.node;
-    let outside = OutboundConfig {
+    let outbound = OutboundConfig {
         dns: SocketAddr::new(topology.the(Role::Dns).address, dns::PORT),
         idp: topology.the(Role::IdentityProvider).name.clone(),
         cdn: topology.the(Role::Cdn).name.clone(),
@@ -109,7 +109,7 @@ pub fn node_config(
         mail: mail_config(topology),
         name: host.name.clone(),
         settings: topology.node.clone(),
-        outside,
+        outbound,
         // Each node's own stream: the run's seed mixed with the node's address.
         seed: host_seed(seed, host),
         front: match topology.lb.mode {
@@ -163,8 +163,8 @@ pub fn dev_config(
     // Its tester dials it directly, in plain HTTP: no balancer, no PROXY header, no TLS.
     node.front = Front::default();
     node.trusted_proxy = None;
-    node.outside.ntp.enabled = false;
-    node.outside.periodic = false;
+    node.outbound.ntp.enabled = false;
+    node.outbound.periodic = false;
     node.mail.relay = topology
         .dev
         .smtp_relay

@@ -27,11 +27,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::checkers::convergence::{self, MemberView, PrimarySeen};
 use crate::clock::Adjustment;
 use crate::clock::EPOCH_UNIX_S;
 use crate::env::Env;
-use crate::events::{ClockCause, EXECUTOR, EventKind, MemberFinal, NetworkChange, Recorder};
+use crate::events::{
+    ClockCause, EXECUTOR, EventKind, MemberFinal, NetworkChange, PrimaryLoss, Recorder,
+};
 use crate::faults::{Block, ClockStep, CrashMode, Disposition, PARTITION, Partition, Protocol};
 use crate::seed;
 use crate::services::connector::{self, ConnectorConfig};
@@ -51,6 +52,7 @@ use crate::topology::{DEV_LAN, DevNetwork, LoadSettings, PROD_LAN, Role, Topolog
 use crate::wiring;
 use crate::world::clock::{ClockHandle, SimClock};
 use crate::world::net::{Boundary, FaultTable, Rule, SimNet};
+use crate::world::view::{MemberView, PrimarySeen};
 
 /// How a run is set up, besides its topology.
 #[derive(Debug, Clone)]
@@ -101,8 +103,6 @@ pub struct World {
     cuts: Vec<(Vec<IpAddr>, Vec<IpAddr>, bool, Disposition)>,
     /// What turmoil was last told about each pair that is not healthy.
     links: BTreeMap<(IpAddr, IpAddr), Link>,
-    /// The primary (and term) whose loss was last recorded.
-    lost_noted: Option<(String, u64)>,
     /// Each host's wall-clock offset in milliseconds, shared with its clock.
     clocks: BTreeMap<String, ClockHandle>,
 }
@@ -131,7 +131,6 @@ impl World {
             down: BTreeMap::new(),
             cuts: Vec::new(),
             links: BTreeMap::new(),
-            lost_noted: None,
             clocks,
         }
     }
@@ -334,12 +333,11 @@ impl World {
         }
     }
 
-    /// After a step: if the current primary is down or cannot reach a majority of the
-    /// nodes on 27017 (both ways, by the fault table), records that it is lost, once per
-    /// primary and term. The world gathers what the fault table answers; the checker
-    /// ([`convergence::primary_loss`]) says whether that is a loss.
-    pub fn note_primary_loss(&mut self) {
-        let primary = self
+    /// The current primary (the primary member of the highest term), its term, and what
+    /// the fault table says of it: whether its host is down and how many nodes it reaches
+    /// both ways on 27017. `None` when no member is primary.
+    pub fn primary_seen(&self) -> Option<(String, u64, PrimarySeen)> {
+        let (node, _, term) = self
             .members
             .iter()
             .map(|(n, m)| {
@@ -347,27 +345,18 @@ impl World {
                 (n.clone(), m.role(), m.term())
             })
             .filter(|(_, role, _)| *role == crate::services::replica_set::MemberRole::Primary)
-            .max_by_key(|(_, _, term)| *term);
-        let Some((node, _, term)) = primary else {
-            return;
-        };
-        if self.lost_noted == Some((node.clone(), term)) {
-            return;
-        }
+            .max_by_key(|(_, _, term)| *term)?;
         let seen = PrimarySeen {
             down: self.down.contains_key(&node),
             reaches: self.reaches(&node),
             members: self.topology.node_names().len(),
         };
-        let Some(loss) = convergence::primary_loss(seen) else {
-            return;
-        };
-        self.lost_noted = Some((node.clone(), term));
-        self.record(EventKind::PrimaryLost {
-            node,
-            term,
-            why: loss,
-        });
+        Some((node, term, seen))
+    }
+
+    /// Records that a step lost the primary `node` of `term`, and why.
+    pub fn record_primary_lost(&self, node: String, term: u64, why: PrimaryLoss) {
+        self.record(EventKind::PrimaryLost { node, term, why });
     }
 
     /// The nodes that are up and that `node` reaches both ways on the database port, by
@@ -390,8 +379,7 @@ impl World {
             .count()
     }
 
-    /// Hands `f` a view of every member that is up, for the convergence checker
-    /// ([`convergence::healthy`], [`convergence::settled`]).
+    /// Hands `f` a view of every member that is up, for the convergence checker.
     pub fn up_members<R>(&self, f: impl FnOnce(&[MemberView]) -> R) -> R {
         let up: Vec<_> = self
             .members
