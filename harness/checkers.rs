@@ -257,3 +257,13 @@ fn safety(events: &[Event], requests: &[RequestRecord], dev: &[&str]) -> Vec<Ver
         twice,
     ]
 }
+
+/// An event `kind` recorded by `host` at `secs` seconds, for the checkers' tests.
+#[cfg(test)]
+pub(crate) fn event_at(host: &str, secs: u64, kind: EventKind) -> Event {
+    Event {
+        at: Duration::from_secs(secs),
+        host: host.to_string(),
+        kind,
+    }
+}

@@ -231,17 +231,9 @@ fn unexplained(settings: &EgressSettings, r: &EgressRecord, exempt: bool) -> Opt
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
-
-    fn at(host: &str, secs: u64, kind: EventKind) -> Event {
-        Event {
-            at: Duration::from_secs(secs),
-            host: host.to_string(),
-            kind,
-        }
-    }
+    use crate::checkers::event_at as at;
 
     fn decision(target: &str, port: u16, protocol: &str, verdict: EgressVerdict) -> Event {
         let ip = match target {

@@ -92,6 +92,23 @@ pub fn check(events: &[Event], topology: &Topology) -> Verdict {
     verdict(Isolation::Traffic { crossed, stopped }, holds)
 }
 
+/// The isolation the tests expect of a run where dev-1's mail crossed twice (first at
+/// 0:12.345 to the relay) and two more attempts were stopped at the boundary.
+#[cfg(test)]
+pub(crate) fn two_crossed() -> Isolation {
+    let first = Crossing {
+        at: Duration::from_millis(12_345),
+        host: "dev-1".into(),
+        from: "10.0.2.11".parse().expect("an address"),
+        to: "10.0.1.25:587".parse().expect("an address"),
+        protocol: "tcp",
+    };
+    Isolation::Traffic {
+        crossed: Some(Offenders { count: 2, first }),
+        stopped: 2,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,18 +188,7 @@ mod tests {
         ));
         let v = check(&crossed, &t);
         assert!(!v.holds());
-        let first = Crossing {
-            at: Duration::from_millis(12_345),
-            host: "dev-1".into(),
-            from: "10.0.2.11".parse().unwrap(),
-            to: "10.0.1.25:587".parse().unwrap(),
-            protocol: "tcp",
-        };
-        let two_crossed = Isolation::Traffic {
-            crossed: Some(Offenders { count: 2, first }),
-            stopped: 2,
-        };
-        assert_eq!(isolation(&v), &two_crossed);
+        assert_eq!(isolation(&v), &two_crossed());
         let inbound = vec![crossed[3].clone()];
         assert!(!check(&inbound, &t).holds());
 

@@ -187,15 +187,8 @@ impl<'a> Judge<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkers::event_at as at;
     use crate::events::ClockCause;
-
-    fn at(host: &str, secs: u64, kind: EventKind) -> Event {
-        Event {
-            at: Duration::from_secs(secs),
-            host: host.to_string(),
-            kind,
-        }
-    }
 
     fn checked(now_s: u64, iat: u64, rejected: Option<&str>) -> EventKind {
         EventKind::TokenChecked {

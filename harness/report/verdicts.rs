@@ -376,7 +376,6 @@ mod tests {
 
     use super::*;
     use crate::checkers::Status;
-    use crate::checkers::isolation::Crossing;
 
     fn words(expectation: Expectation, observed: Observed) -> (String, String) {
         let p = phrase(&Verdict {
@@ -495,17 +494,7 @@ mod tests {
             words(Expectation::EgressAccounted, Observed::Egress(books)).1,
             "2 unexplained; first: the rules do not explain 403 for facebook.com (from node-1)"
         );
-        let first = Crossing {
-            at: Duration::from_millis(12_345),
-            host: "dev-1".into(),
-            from: "10.0.2.11".parse().unwrap(),
-            to: "10.0.1.25:587".parse().unwrap(),
-            protocol: "tcp",
-        };
-        let crossed = Isolation::Traffic {
-            crossed: Some(Offenders { count: 2, first }),
-            stopped: 2,
-        };
+        let crossed = crate::checkers::isolation::two_crossed();
         assert_eq!(
             words(Expectation::DevIsolated, Observed::Isolation(crossed)),
             (
