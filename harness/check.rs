@@ -10,18 +10,18 @@
 //!
 //! - one NIC per host (`topology.addresses` lists one address per host): the loader
 //!   refuses a second address for a run, so the check reads the addresses from the spec
-//!   and judges the rest of the file with the first one of each ([`network`]);
+//!   and judges the rest of the file with the first one of each (`check::network`);
 //! - the nodes on the balancer's segment (one /24), `dev-1` off it and isolated
-//!   ([`network`]);
+//!   (`check::network`);
 //! - ports 7777, 27017, 8721 and 8701 open between every two nodes both ways, and 443
 //!   from every node to the balancer, under the standing `[[topology.firewall]]` rules
 //!   (a scenario's `block` steps are faults it means to inject, and are not judged)
-//!   ([`network`]);
+//!   (`check::network`);
 //! - the balancer's health check on `/testall`, the four DNS records at the balancer,
-//!   SMTP authentication, NTP ([`services`]);
+//!   SMTP authentication, NTP (`check::services`);
 //! - the certificate: every published name covered (SAN or wildcard), valid at the run's
 //!   epoch (2026-01-01), an unencrypted RSA key for PEM, the intermediates included
-//!   ([`certificate`]).
+//!   (`check::certificate`).
 //!
 //! Exit codes (see `main.rs`): 0 clean, 1 with findings, 2 when the file cannot be read or
 //! is invalid.

@@ -43,7 +43,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The certificate the published names are served with: `None` when TLS is off. A
 /// generated one is valid from an hour before `epoch` (time since the Unix epoch: the
-/// run's [`EPOCH_UNIX_S`] in a simulation, the real time on real sockets).
+/// run's [`crate::clock::EPOCH_UNIX_S`] in a simulation, the real time on real sockets).
 pub fn identity(topology: &Topology, epoch: Duration) -> Option<Arc<Identity>> {
     let tls = &topology.tls;
     if !tls.enabled {
