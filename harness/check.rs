@@ -6,7 +6,7 @@
 //! valid gets the loader's one error line (file:line:column: key: message). A valid file is
 //! then judged requirement by requirement; each miss is a [`Finding`] naming the key it
 //! comes from, what is wrong, and the requirement with its source (seeds 000, 002 and 003
-//! in `/work/shared/seeds`):
+//! are the source documents docs/ARCHITECTURE.md section 1 names):
 //!
 //! - one NIC per host (`topology.addresses` lists one address per host): the loader
 //!   refuses a second address for a run, so the check reads the addresses from the spec

@@ -1,10 +1,10 @@
 //! What a service may touch: its network, its clocks and the event log.
 //!
 //! A service gets an [`Env`] and its typed configuration, nothing else: it reads no files,
-//! no real time and no OS randomness (DESIGN.md section 4). Monotonic waits (sleeps,
-//! timeouts) use `tokio::time`, which the simulation drives; every *wall-clock* read goes
-//! through [`Clock::wall`] (the trait is the ground floor's [`crate::clock`]), so a scenario can skew one node's clock without touching the
-//! others.
+//! no real time and no OS randomness (docs/ARCHITECTURE.md section 4). Monotonic waits
+//! (sleeps, timeouts) use `tokio::time`, which the simulation drives; every *wall-clock*
+//! read goes through [`Clock::wall`] (the trait is the ground floor's [`crate::clock`]),
+//! so a scenario can skew one node's clock without touching the others.
 
 use std::sync::Arc;
 

@@ -1,10 +1,11 @@
 //! The event log: what services and the world saw happen, stamped with simulated time.
 //!
-//! Everything a report says is derived from this log (DESIGN.md section 3: "the outcome is
-//! a pure function of the event log"). Services append through [`crate::env::Env::record`],
-//! which stamps the host's name and the simulated time; the world appends the faults it
-//! applies (and what the executor has it record) with [`Recorder::record_at`] under the
-//! host name [`EXECUTOR`], because steps run between ticks, outside any host.
+//! Everything a report says is derived from this log (docs/ARCHITECTURE.md section 3:
+//! "the outcome is a pure function of the event log"). Services append through
+//! [`crate::env::Env::record`], which stamps the host's name and the simulated time; the
+//! world appends the faults it applies (and what the executor has it record) with
+//! [`Recorder::record_at`] under the host name [`EXECUTOR`], because steps run between
+//! ticks, outside any host.
 //!
 //! The log is a `Vec` behind a mutex: appends happen in the order the single simulation
 //! thread executes them, so the order itself is deterministic. Readers sort by time with a

@@ -21,7 +21,8 @@
 //!   certificate is not.
 //!
 //! Keys and TLS bytes come from the operating system's randomness (ring): runs differ in
-//! bytes, never in outcome, since no decision depends on their values (DESIGN.md section 4).
+//! bytes, never in outcome, since no decision depends on their values
+//! (docs/ARCHITECTURE.md section 4).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,8 @@
 //! What is deployed: hosts, addresses, ports and the settings of each component.
 //!
 //! [`TopologySpec`] is what a scenario may override (every field defaults to the reference
-//! deployment `ha-3`, DESIGN.md section 1); [`Topology`] is the resolved deployment with a
-//! name and an address for every host, which `wiring` turns into each service's
+//! deployment `ha-3`, docs/ARCHITECTURE.md section 1); [`Topology`] is the resolved
+//! deployment with a name and an address for every host, which `wiring` turns into each service's
 //! configuration and the world into the simulation's hosts.
 //! [`certs`] reads the certificate files `[topology.tls]` names.
 

@@ -1,5 +1,5 @@
 //! The same scenario and seed give a byte-identical outcome; another seed gives another
-//! run (DESIGN.md section 4).
+//! run (docs/ARCHITECTURE.md section 4).
 
 use std::path::Path;
 

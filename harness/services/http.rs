@@ -2,7 +2,8 @@
 //! users: a server loop and a bounded client exchange, both real hyper over a [`Net`].
 //!
 //! hyper runs on the simulated timer (`TokioTimer`, driven by the simulation's clock) with
-//! `auto_date_header(false)`, so no real time leaks into responses (DESIGN.md section 4).
+//! `auto_date_header(false)`, so no real time leaks into responses (docs/ARCHITECTURE.md
+//! section 4).
 //! Every connection a client opens carries one request: the users are independent
 //! browsers, and the load balancer talks to backends the way nginx does by default
 //! (no upstream keep-alive), which keeps a dead backend from hiding behind a pooled

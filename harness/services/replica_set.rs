@@ -1,7 +1,7 @@
 //! The replica set's rules: elections, replication, commit and rollback, as plain code.
 //!
-//! Real component: the appliance's MongoDB-like replica set over port 27017 (DESIGN.md
-//! section 1): one primary elected by a majority, heartbeats, an election timeout, writes
+//! Real component: the appliance's MongoDB-like replica set over port 27017
+//! (docs/ARCHITECTURE.md section 1): one primary elected by a majority, heartbeats, an election timeout, writes
 //! acknowledged once a majority holds them, and unreplicated writes rolled back when an
 //! old primary rejoins.
 //!

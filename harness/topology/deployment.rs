@@ -1,7 +1,7 @@
 //! The resolved deployment: every host with its name, fixed address and role.
 //!
-//! Addresses follow DESIGN.md section 1. Each host (the balancer, the nodes, DNS, smtp,
-//! ntp, the egress, the internet's hosts, the users, `dev-1`) is an entry in
+//! Addresses follow docs/ARCHITECTURE.md section 1. Each host (the balancer, the nodes,
+//! DNS, smtp, ntp, the egress, the internet's hosts, the users, `dev-1`) is an entry in
 //! [`Topology::hosts`] with its [`Role`]; the world builds whatever the list holds.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -107,7 +107,7 @@ pub const PROD_LAN: ipnet::Ipv4Net = ipnet::Ipv4Net::new_assert(Ipv4Addr::new(10
 /// The dev/test LAN, isolated from production unless `dev.network = "routed"`.
 pub const DEV_LAN: ipnet::Ipv4Net = ipnet::Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 2, 0), 24);
 
-/// The internet's hosts (DESIGN.md section 1): each host is named by its DNS name.
+/// The internet's hosts (docs/ARCHITECTURE.md section 1): each is named by its DNS name.
 pub const INTERNET_SITES: [(&str, Ipv4Addr, Role); 4] = [
     (
         "facebook.com",
@@ -209,7 +209,8 @@ impl Topology {
         self.the(Role::Egress).address
     }
 
-    /// The four names of DESIGN.md section 1, all served by the load balancer, by role.
+    /// The four names of docs/ARCHITECTURE.md section 1, all served by the load
+    /// balancer, by role.
     pub fn zones(&self) -> Zones {
         Zones::under(&self.domain)
     }
@@ -620,7 +621,7 @@ fn check_replica_set(spec: &TopologySpec) -> Result<(), TopologyError> {
 mod tests {
     use super::*;
 
-    /// Proves ha-3 has the fixed addresses of DESIGN.md section 1.
+    /// Proves ha-3 has the fixed addresses of docs/ARCHITECTURE.md section 1.
     #[test]
     fn ha3_addresses() {
         let t = Topology::ha3();

@@ -1,6 +1,6 @@
 //! The world: turmoil's `Sim` with every host of a topology running its service.
 //!
-//! Construction follows DESIGN.md section 4: the run's seed goes to turmoil's
+//! Construction follows docs/ARCHITECTURE.md section 4: the run's seed goes to turmoil's
 //! `rng_seed`, a fixed [`EPOCH_UNIX_S`] to its `epoch`, and link latencies are fixed (minimum
 //! equals maximum), so nothing about a run depends on the machine or the moment.
 //!
