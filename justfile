@@ -17,7 +17,8 @@ ci:
 bench:
     cargo bench
 
-# Read every proposed snapshot diff and accept or reject it (needs cargo-insta:
-# `cargo install cargo-insta --locked`).
+# cargo-insta is what reviews snapshots: `cargo install cargo-insta --locked`.
+
+# Read every proposed snapshot diff, then accept or reject it (needs cargo-insta)
 review:
     cargo insta review

@@ -121,7 +121,7 @@ impl Default for TlsSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DevSettings {
-    /// Run `dev-1`. Default true.
+    /// Run `dev-1`. Default false: a scenario turns it on with `dev.enabled = true`.
     pub enabled: bool,
     /// `"isolated"` (default): the dev LAN 10.0.2.0/24 has no route to production's
     /// 10.0.1.0/24; `"routed"`: someone routed the two (the mistake seed 003 forbids).
