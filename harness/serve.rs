@@ -533,6 +533,7 @@ pub async fn run(
     let net = RealNet::new(options.listen.ip())
         .with_port(service.port(), options.listen.port())
         .unlisted_any_port()
+        .paired(dns::PORT)
         .reporting_binds(on_bind);
     let host = match &prepared.task {
         Task::Node(config) => config.name.clone(),

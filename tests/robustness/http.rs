@@ -626,20 +626,24 @@ fn many_idle_connections_leave_room_for_requests() {
     for served in [&mut node, &mut lb] {
         let mut held: Vec<TcpStream> = (0..MANY).map(|_| connect(served.addr)).collect();
         assert_testall_answers(served);
-        for stream in &mut held {
-            stream
-                .write_all(b"GET /nothing HTTP/1.1\r\nHost: login.example.com\r\n\r\n")
-                .expect("the request is sent");
-        }
-        let answered = held
+        // One request at a time: the claim is that every held connection is still
+        // served, not that a balancer opens 300 backend connections within its 1 s
+        // `connect_timeout` on a loaded machine (a burst that did, once in CI, get 504s).
+        let codes: Vec<Option<u16>> = held
             .iter_mut()
-            .map(read_one_response)
-            .filter(|code| *code == Some(404))
-            .count();
-        assert_eq!(
-            answered, MANY,
-            "{}: 404s for the held connections",
-            served.name
+            .map(|stream| {
+                stream
+                    .write_all(b"GET /nothing HTTP/1.1\r\nHost: login.example.com\r\n\r\n")
+                    .expect("the request is sent");
+                read_one_response(stream)
+            })
+            .collect();
+        let other: Vec<_> = codes.iter().filter(|code| **code != Some(404)).collect();
+        assert!(
+            other.is_empty(),
+            "{}: {} of {MANY} held connections got something other than 404: {other:?}",
+            served.name,
+            other.len()
         );
         served.assert_running("many connections");
     }
