@@ -10,6 +10,12 @@
 //! The log is a `Vec` behind a mutex: appends happen in the order the single simulation
 //! thread executes them, so the order itself is deterministic. Readers sort by time with a
 //! stable sort, keeping that order among events of the same tick.
+//!
+//! Ordering rule within one tick (one simulated instant): the scenario's step is recorded
+//! before anything it causes, then hosts in their execution order. The world records a
+//! step's events with [`Recorder::record_step_at`], and [`Recorder::snapshot`] puts them
+//! first among the events stamped with the same time: a host whose timer fired at the
+//! very end of the previous tick stamps that instant too, but ran before the step.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -440,7 +446,8 @@ impl RequestOutcome {
 /// The shared, append-only event log.
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
-    events: Arc<Mutex<Vec<Event>>>,
+    /// Each event, and whether a scenario step recorded it (steps sort first at a time).
+    events: Arc<Mutex<Vec<(Event, bool)>>>,
     /// Where a streaming recorder hands each event instead of keeping it.
     sink: Option<Sink>,
 }
@@ -472,6 +479,16 @@ impl Recorder {
 
     /// Appends an event at an explicit simulated time.
     pub fn record_at(&self, at: Duration, host: &str, kind: EventKind) {
+        self.append(at, host, kind, false);
+    }
+
+    /// Appends an event a scenario step caused directly (a crash, a partition, a clock
+    /// set, the primary it lost): it sorts before every host's event of the same time.
+    pub fn record_step_at(&self, at: Duration, host: &str, kind: EventKind) {
+        self.append(at, host, kind, true);
+    }
+
+    fn append(&self, at: Duration, host: &str, kind: EventKind, step: bool) {
         let event = Event {
             at,
             host: host.to_string(),
@@ -484,17 +501,48 @@ impl Recorder {
         self.events
             .lock()
             .expect("the event log is never left poisoned: no code panics while holding it")
-            .push(event);
+            .push((event, step));
     }
 
-    /// The events so far, sorted by time (stable: same-tick events keep their order).
+    /// The events so far, sorted by time, a step's events first among those of one time
+    /// (stable: otherwise same-tick events keep the order they were recorded in).
     pub fn snapshot(&self) -> Vec<Event> {
         let mut events = self
             .events
             .lock()
             .expect("the event log is never left poisoned: no code panics while holding it")
             .clone();
-        events.sort_by_key(|e| e.at);
-        events
+        events.sort_by_key(|(e, step)| (e.at, !*step));
+        events.into_iter().map(|(e, _)| e).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves the ordering rule: at one simulated time a scenario step's event comes
+    /// before a host's event recorded earlier with the same stamp, and events of the
+    /// same kind keep the order they were recorded in.
+    #[test]
+    fn step_sorts_before_hosts_at_the_same_time() {
+        let recorder = Recorder::new();
+        let t = Duration::from_millis(30_000);
+        let restarted = |node: &str| EventKind::Restarted {
+            node: node.to_string(),
+        };
+        recorder.record_at(t, "lb", restarted("a"));
+        recorder.record_at(Duration::from_millis(29_999), "lb", restarted("b"));
+        recorder.record_step_at(t, EXECUTOR, restarted("c"));
+        recorder.record_at(t, "node-2", restarted("d"));
+        let order: Vec<String> = recorder
+            .snapshot()
+            .into_iter()
+            .map(|e| match e.kind {
+                EventKind::Restarted { node } => node,
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(order, ["b", "c", "a", "d"]);
     }
 }

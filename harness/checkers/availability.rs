@@ -1,5 +1,13 @@
 //! Failure windows and availability: the share of requests that succeeded, and the
 //! longest stretch of failed requests.
+//!
+//! A failure window is told causally: it opens when the first failure is *observed* (the
+//! end, start + latency, of its failed request that ended first) and closes at the end of
+//! the one that ended last, so it never opens before the fault that caused it. Its length,
+//! which `failure_window_max` judges, is end minus opening. Requests are grouped by start
+//! time (a failure that starts within the failure gap of the window's end joins it), and
+//! the requests counted as sent are those that started between its first failed request's
+//! send time and its end.
 
 use std::time::Duration;
 
@@ -12,8 +20,12 @@ use crate::events::RequestRecord;
 /// the one before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FailureWindow {
-    /// The first failed request (by start time).
+    /// The first failure observed: the failed request that ended first (its end opens
+    /// the window; its start is when it was sent).
     pub first: RequestRecord,
+    /// When the window's earliest failed request was sent (requests counted as `sent`
+    /// started from here).
+    pub first_sent: Duration,
     /// The failed request that ended last.
     pub last: RequestRecord,
     /// Failed requests in the window.
@@ -25,16 +37,19 @@ pub struct FailureWindow {
 }
 
 impl FailureWindow {
+    /// When the window opens: the end of its first failure observed.
     pub fn start(&self) -> Duration {
-        self.first.started
+        self.first.started + self.first.latency
     }
 
+    /// When the window closes: the end of the failed request that ended last.
     pub fn end(&self) -> Duration {
         self.last.started + self.last.latency
     }
 
+    /// From the first failure observed to the end of the last.
     pub fn length(&self) -> Duration {
-        self.end() - self.start()
+        self.end().saturating_sub(self.start())
     }
 }
 
@@ -49,9 +64,13 @@ pub fn failure_windows(requests: &[RequestRecord], gap: Duration) -> Vec<Failure
                 if end > w.end() {
                     w.last = r.clone();
                 }
+                if end < w.start() {
+                    w.first = r.clone();
+                }
             }
             _ => windows.push(FailureWindow {
                 first: r.clone(),
+                first_sent: r.started,
                 last: r.clone(),
                 failed: 1,
                 sent: 0,
@@ -62,7 +81,7 @@ pub fn failure_windows(requests: &[RequestRecord], gap: Duration) -> Vec<Failure
     for w in &mut windows {
         let inside: Vec<&RequestRecord> = requests
             .iter()
-            .filter(|r| r.started >= w.start() && r.started <= w.end())
+            .filter(|r| r.started >= w.first_sent && r.started <= w.end())
             .collect();
         w.sent = inside.len();
         let mut failed: Vec<Duration> = inside
@@ -160,7 +179,7 @@ mod tests {
     }
 
     /// Proves failures closer than the gap share a window, farther ones open a new one,
-    /// and a window's length runs from its first start to its latest end.
+    /// and a window's length runs from its first failure's end to its latest end.
     #[test]
     fn groups_failure_windows() {
         let rs = [
@@ -173,8 +192,28 @@ mod tests {
         let ws = failure_windows(&rs, Duration::from_secs(2));
         assert_eq!(ws.len(), 2);
         assert_eq!((ws[0].failed, ws[0].sent), (2, 3));
-        assert_eq!(ws[0].length(), Duration::from_millis(2900));
-        assert_eq!(ws[1].length(), Duration::from_millis(10));
+        assert_eq!(ws[0].start(), Duration::from_millis(1100));
+        assert_eq!(ws[0].length(), Duration::from_millis(1900));
+        assert_eq!(ws[1].length(), Duration::ZERO);
+    }
+
+    /// Proves a window opens at the first failure *observed*: a slow timeout sent first
+    /// does not open it when a fast refusal sent later ended earlier, and the window
+    /// never opens before its first failure ended (the fault's effect, not its cause).
+    #[test]
+    fn window_opens_at_first_failure_observed() {
+        let rs = [
+            req(0, 29_937, 1100, false),
+            req(1, 30_100, 5, false),
+            req(2, 30_200, 10, true),
+        ];
+        let ws = failure_windows(&rs, Duration::from_secs(2));
+        assert_eq!(ws.len(), 1);
+        assert_eq!(ws[0].first.id, 1);
+        assert_eq!(ws[0].first_sent, Duration::from_millis(29_937));
+        assert_eq!(ws[0].start(), Duration::from_millis(30_105));
+        assert_eq!(ws[0].end(), Duration::from_millis(31_037));
+        assert_eq!(ws[0].sent, 3);
     }
 
     /// Proves the availability verdict fails below the threshold and on a run with no

@@ -601,12 +601,14 @@ fn boundary_line(
     ))
 }
 
-/// The two lines of failure window `n`: where it opens and where it closes.
+/// The two lines of failure window `n`: where it opens (the first failure observed, and
+/// when that request was sent) and where it closes.
 fn failure_window_lines(n: usize, w: &FailureWindow) -> [Line; 2] {
     let opens = format!(
-        "failure window {n} opens: {} -> {}",
+        "failure window {n} opens: {} -> {}, sent {}",
         w.first.endpoint,
-        w.first.outcome.describe()
+        w.first.outcome.describe(),
+        duration::clock(w.first.started)
     );
     let closes = format!(
         "failure window {n} closes: {} of {} requests failed over {} (median failure took {}); last: {} -> {}",

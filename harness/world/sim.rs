@@ -153,8 +153,9 @@ impl World {
         &self.recorder
     }
 
+    /// Records what a scenario step did (it sorts first among its tick's events).
     fn record(&self, kind: EventKind) {
-        self.recorder.record_at(self.elapsed(), EXECUTOR, kind);
+        self.recorder.record_step_at(self.elapsed(), EXECUTOR, kind);
     }
 
     fn address(&self, host: &str) -> IpAddr {
@@ -181,11 +182,13 @@ impl World {
             CrashMode::PowerOff => self.sync_links(),
             CrashMode::Process => self.faults.set_refusing(ip, true),
         }
-        self.sim.crash(ip);
+        // The crash is recorded before the host's software is dropped: whatever that
+        // drop causes is its effect.
         self.record(EventKind::Crashed {
             node: node.to_string(),
             mode,
         });
+        self.sim.crash(ip);
     }
 
     /// Restarts a crashed host with fresh software (a node keeps its data files).
@@ -419,16 +422,21 @@ impl World {
                     | crate::services::replica_set::Op::MailSent { .. } => None,
                 })
                 .collect();
-            self.record(EventKind::MemberFinal(MemberFinal {
-                node: node.clone(),
-                up: !self.down.contains_key(node),
-                role: format!("{:?}", m.role()).to_lowercase(),
-                term: m.term(),
-                last_index: m.last_index(),
-                last_term: m.log().last().map_or(0, |e| e.term),
-                signups,
-                domain: self.topology.domain.clone(),
-            }));
+            let at = self.elapsed();
+            self.recorder.record_at(
+                at,
+                EXECUTOR,
+                EventKind::MemberFinal(MemberFinal {
+                    node: node.clone(),
+                    up: !self.down.contains_key(node),
+                    role: format!("{:?}", m.role()).to_lowercase(),
+                    term: m.term(),
+                    last_index: m.last_index(),
+                    last_term: m.log().last().map_or(0, |e| e.term),
+                    signups,
+                    domain: self.topology.domain.clone(),
+                }),
+            );
         }
         if let Some((name, member)) = &self.dev {
             let m = lock(member);
