@@ -20,7 +20,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Serialize, Serializer};
 
 use crate::clock::ClockSetting;
 use crate::faults::{Block, CrashMode, Partition};
@@ -29,18 +30,22 @@ use crate::faults::{Block, CrashMode, Partition};
 pub const EXECUTOR: &str = "scenario";
 
 /// One thing that happened, at a simulated time, on a host.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Event {
-    /// Simulated time since the run began.
+    /// Simulated time since the run began (`at_ms` in JSON).
+    #[serde(rename = "at_ms", serialize_with = "as_ms")]
+    #[schemars(with = "u64")]
     pub at: Duration,
     /// The host that recorded it (`"scenario"` for faults the scenario injected).
     pub host: String,
-    /// What happened.
+    /// What happened (its `kind` and fields, flattened into the event's object).
+    #[serde(flatten)]
     pub kind: EventKind,
 }
 
 /// The vocabulary of the event log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     /// A service bound its port and is serving.
     ServiceStarted { service: String, port: u16 },
@@ -51,8 +56,14 @@ pub enum EventKind {
     /// The load balancer's health checker started watching its backends.
     ChecksStarted {
         backends: Vec<String>,
+        #[serde(rename = "interval_ms", serialize_with = "as_ms")]
+        #[schemars(with = "u64")]
         interval: Duration,
+        #[serde(rename = "connect_timeout_ms", serialize_with = "as_ms")]
+        #[schemars(with = "u64")]
         connect_timeout: Duration,
+        #[serde(rename = "timeout_ms", serialize_with = "as_ms")]
+        #[schemars(with = "u64")]
         timeout: Duration,
         rise: u32,
         fall: u32,
@@ -112,6 +123,8 @@ pub enum EventKind {
     /// host's offset at any time.
     ClockChanged {
         node: String,
+        #[serde(serialize_with = "setting_view")]
+        #[schemars(with = "ClockSettingView")]
         setting: ClockSetting,
         cause: ClockCause,
     },
@@ -220,7 +233,8 @@ pub enum EventKind {
 
 /// Something a replica-set member reported, worth a line in the timeline (terms and log
 /// indexes as the member counts them, from 1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum RsEvent {
     /// A dry run succeeded and the member stands for election.
     StoodForElection {
@@ -249,7 +263,8 @@ pub enum RsEvent {
 }
 
 /// Why a step's primary counts as lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PrimaryLoss {
     /// Its host is down.
     Down,
@@ -258,7 +273,7 @@ pub enum PrimaryLoss {
 }
 
 /// One attempt to cross the dev/test boundary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct BoundaryRecord {
     /// The sender's address (the event's host is its name).
     pub from: std::net::IpAddr,
@@ -270,7 +285,8 @@ pub struct BoundaryRecord {
 }
 
 /// What the network did with an attempt to cross the dev/test boundary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum BoundaryVerdict {
     /// It went through: the two LANs are routed (`dev.network = "routed"`).
     Crossed,
@@ -281,7 +297,7 @@ pub enum BoundaryVerdict {
 }
 
 /// A member's data when the run ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct MemberFinal {
     pub node: String,
     /// False when the node was down at the end (its data is what it had when it crashed).
@@ -299,7 +315,7 @@ pub struct MemberFinal {
 }
 
 /// One decision of the egress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct EgressRecord {
     /// The client (a node's name).
     pub client: String,
@@ -313,7 +329,8 @@ pub struct EgressRecord {
 }
 
 /// What the egress did with a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EgressVerdict {
     /// Refused by a rule: the HTTP status answered (none for a dropped datagram) and why.
     Denied { status: Option<u16>, reason: String },
@@ -327,7 +344,8 @@ pub enum EgressVerdict {
 }
 
 /// Why a clock changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ClockCause {
     /// A scenario step set the offset (a strobe's flips too).
     Set,
@@ -344,7 +362,8 @@ pub enum ClockCause {
 }
 
 /// A change the scenario made to the network, as data (the report phrases it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "change", rename_all = "snake_case")]
 pub enum NetworkChange {
     /// A partition's cuts are in place.
     Partitioned(Partition),
@@ -357,7 +376,8 @@ pub enum NetworkChange {
 }
 
 /// What one health check did to its backend's rise/fall counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CheckEffect {
     /// A failed check on an up backend: `count` of `fall` toward taking it out.
     FailCounted { count: u32, fall: u32 },
@@ -374,7 +394,7 @@ pub enum CheckEffect {
 }
 
 /// One user request as the load generator saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct RequestRecord {
     /// Sequence number in arrival order.
     pub id: u64,
@@ -383,14 +403,19 @@ pub struct RequestRecord {
     /// The user a signup created (what the checkers look for in every member's data).
     pub user: Option<String>,
     /// Simulated time the request arrived (was due to be sent).
+    #[serde(rename = "started_ms", serialize_with = "as_ms")]
+    #[schemars(with = "u64")]
     pub started: Duration,
     /// Time from arrival to outcome, including name resolution.
+    #[serde(rename = "latency_ms", serialize_with = "as_ms")]
+    #[schemars(with = "u64")]
     pub latency: Duration,
     pub outcome: RequestOutcome,
 }
 
 /// How a user request ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RequestOutcome {
     /// A 2xx response.
     Ok,
@@ -441,6 +466,46 @@ impl RequestOutcome {
             RequestOutcome::Tls { reason } => reason.clone(),
         }
     }
+}
+
+/// A duration as whole milliseconds (the JSON's `_ms` fields).
+fn as_ms<S: Serializer>(d: &Duration, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A duration as whole microseconds.
+fn us(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// A clock's setting as the JSON gives it: simulated times in microseconds.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+pub struct ClockSettingView {
+    /// Simulated time the setting was made, in microseconds.
+    pub since_us: u64,
+    /// The offset from true time at `since_us`, in nanoseconds (positive: ahead).
+    pub offset_ns: i64,
+    /// Frequency error, in parts per billion (1 ppm = 1000).
+    pub drift_ppb: i64,
+    /// Extra rate of a slew in progress, in parts per billion, until `slew_until_us`.
+    pub slew_ppb: i64,
+    pub slew_until_us: u64,
+}
+
+impl From<&ClockSetting> for ClockSettingView {
+    fn from(s: &ClockSetting) -> Self {
+        Self {
+            since_us: us(s.since),
+            offset_ns: s.offset_ns,
+            drift_ppb: s.drift_ppb,
+            slew_ppb: s.slew_ppb,
+            slew_until_us: us(s.slew_until),
+        }
+    }
+}
+
+fn setting_view<S: Serializer>(s: &ClockSetting, ser: S) -> Result<S::Ok, S::Error> {
+    ClockSettingView::from(s).serialize(ser)
 }
 
 /// The shared, append-only event log.

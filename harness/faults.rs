@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How a host crashes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CrashMode {
     /// The machine loses power: nothing answers, not even a refusal, until it restarts.
@@ -25,7 +25,7 @@ pub enum CrashMode {
 
 /// What a firewall rule or a partition does to the traffic it matches. Ordered from the
 /// mildest: where two apply, the later one (`Drop`) wins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Disposition {
     /// Refuse at once: a TCP connect fails with "connection refused", a UDP send errors
@@ -37,7 +37,7 @@ pub enum Disposition {
 }
 
 /// Which traffic a rule matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Tcp,
@@ -59,14 +59,14 @@ pub struct Cut {
 
 /// A partition as a step declares it: its shape, with the host names it was given or
 /// resolved to, and what the cut traffic meets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Partition {
     pub shape: PartitionShape,
     pub disposition: Disposition,
 }
 
 /// The four partition verbs of the scenario format, with their host groups.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum PartitionShape {
     /// `isolate`: one node cut off from the other nodes (`rest`, in topology order).
     Isolate { node: String, rest: Vec<String> },
@@ -111,7 +111,7 @@ impl Partition {
 /// Firewall rules a `block` step adds under `id`: traffic from `from` to `to` (and back,
 /// when `both_ways`) on `ports` (all when empty). They apply to new connections and
 /// datagrams only, as behind a stateful firewall.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Block {
     /// Names the rules so an `unblock` can remove them.
     pub id: String,

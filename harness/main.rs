@@ -1,7 +1,8 @@
 //! The `harness` command line.
 //!
 //! ```text
-//! harness run FILE [--seed N] [--format text|json]
+//! harness run FILE [--seed N] [--format text|json [--signups]]
+//! harness schema [report|serve-events]
 //! harness export haproxy|nginx FILE [-o PATH] [--cert PATH] [--nginx-plus]
 //! harness check FILE
 //! harness serve dns|node|lb|smtp|ntp FILE --listen ADDR [options]
@@ -26,7 +27,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use harness::executor;
-use harness::report::{Outcome, text};
+use harness::report::{Outcome, json, text};
 use harness::scenario;
 
 #[derive(Parser)]
@@ -52,6 +53,15 @@ enum Command {
         /// How to print the outcome.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// JSON only: list every member's signup ids (by default only their count).
+        #[arg(long)]
+        signups: bool,
+    },
+    /// Print a JSON Schema: of `run --format json` (docs/report.schema.json) or of
+    /// `serve`'s stdout lines (docs/serve-events.schema.json).
+    Schema {
+        #[arg(value_enum, default_value_t = SchemaOf::Report)]
+        of: SchemaOf,
     },
     /// Check a scenario or a topology-only file against the seeds' requirements, without
     /// running it.
@@ -141,6 +151,12 @@ enum ExportTarget {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum SchemaOf {
+    Report,
+    ServeEvents,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Text,
     Json,
@@ -149,7 +165,19 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { file, seed, format } => run(&file, seed, format),
+        Command::Run {
+            file,
+            seed,
+            format,
+            signups,
+        } => run(&file, seed, format, json::Options { signups }),
+        Command::Schema { of } => {
+            match of {
+                SchemaOf::Report => print!("{}", json::schema()),
+                SchemaOf::ServeEvents => print!("{}", harness::serve::event_schema()),
+            }
+            ExitCode::SUCCESS
+        }
         Command::Export {
             target,
             file,
@@ -435,7 +463,12 @@ fn export(
     ExitCode::SUCCESS
 }
 
-fn run(file: &std::path::Path, seed: Option<u64>, format: Format) -> ExitCode {
+fn run(
+    file: &std::path::Path,
+    seed: Option<u64>,
+    format: Format,
+    json_options: json::Options,
+) -> ExitCode {
     let scenario = match scenario::load(file) {
         Ok(s) => s,
         Err(e) => {
@@ -471,10 +504,7 @@ fn run(file: &std::path::Path, seed: Option<u64>, format: Format) -> ExitCode {
     let outcome = Outcome::new(&scenario, seed, &run.events);
     match format {
         Format::Text => print!("{}", text::render(&outcome, &reproduce)),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&outcome).expect("the outcome is plain data")
-        ),
+        Format::Json => println!("{}", json::render(&outcome, json_options)),
     }
     eprintln!(
         "simulated {:.1}s in {:.3}s of wall time: {:.1} simulated seconds per wall second",

@@ -3,10 +3,11 @@
 //! [`outcome::Outcome`] is a pure function of the scenario and the event log: the
 //! timeline of significant events, requests per window, and the verdicts (judged by
 //! [`crate::checkers`], phrased by [`verdicts`]). It is what the snapshots hold (as text,
-//! [`text::render`]) and what `--format json` prints.
+//! [`text::render`]) and what `--format json` prints as a view with a published schema ([`json`]).
 
 pub mod faults;
 pub mod front;
+pub mod json;
 pub mod outcome;
 pub mod outside;
 pub mod text;

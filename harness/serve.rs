@@ -586,7 +586,8 @@ pub struct Finished {
 }
 
 /// A recorder for a served service that writes each event to `out` as one JSON line
-/// (`{"at_s", "host", "event"}`), without ever blocking the service: lines go through a
+/// (`{"at_ms", "host", "kind", ...fields}`: the shape and time unit of the JSON report's
+/// timeline events, without their `text`), without ever blocking the service: lines go through a
 /// queue of at most [`EVENT_QUEUE_LINES`] to a thread that writes them. When the queue is
 /// full (the reader of `out` is slow, or has stopped), an event is dropped and counted;
 /// the next line queued after a gap, or the writer once it has caught up with the queue,
@@ -634,15 +635,43 @@ fn event_output_bounded<W: Write + Send + 'static>(
     (recorder, EventOutput { dropped, done })
 }
 
-/// One event as `harness serve` prints it, with its time in seconds since the service
-/// started.
+/// One event as `harness serve` prints it: `{"at_ms", "host", "kind", ...fields}`, its
+/// time in whole milliseconds since the service started (the event's own serialization,
+/// the same as the JSON report's timeline events; `docs/serve-events.schema.json`).
 fn json_line(event: &Event) -> String {
-    serde_json::json!({
-        "at_s": event.at.as_secs_f64(),
-        "host": event.host,
-        "event": event.kind,
+    serde_json::to_string(event).unwrap_or_else(|e| {
+        // Plain data always serializes; a failure is said in the stream, not a panic.
+        format!("{{\"error\": \"an event could not be serialized: {e}\"}}")
     })
-    .to_string()
+}
+
+/// The JSON Schema of one line of `harness serve`'s stdout (an event, or a
+/// `{"dropped_events": N}` line), as committed in `docs/serve-events.schema.json`.
+pub fn event_schema() -> String {
+    let mut schema = schemars::schema_for!(Event);
+    let dropped = serde_json::json!({
+        "type": "object",
+        "required": ["dropped_events"],
+        "properties": { "dropped_events": { "type": "integer", "minimum": 0 } }
+    });
+    let event = schema.as_object().cloned().unwrap_or_default();
+    let defs = event.get("$defs").cloned();
+    let mut line = serde_json::Map::new();
+    for key in ["$schema", "title"] {
+        if let Some(v) = event.get(key) {
+            line.insert(key.to_string(), v.clone());
+        }
+    }
+    let mut one = event.clone();
+    one.remove("$schema");
+    one.remove("title");
+    one.remove("$defs");
+    line.insert("anyOf".to_string(), serde_json::json!([one, dropped]));
+    if let Some(defs) = defs {
+        line.insert("$defs".to_string(), defs);
+    }
+    schema = schemars::Schema::from(line);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
 }
 
 /// The thread that writes the queued lines.
@@ -832,11 +861,13 @@ mod tests {
                 (next, dropped, gaps) = (next + count, dropped + count, gaps + 1);
             } else {
                 let expected = format!("event {next}");
-                assert_eq!(line["event"]["NtpFailed"]["server"], expected, "{text}");
+                assert_eq!(line["kind"], "ntp_failed", "{text}");
+                assert_eq!(line["server"], expected, "{text}");
                 next += 1;
             }
         }
         assert_eq!(next, 12, "every event written or counted: {text}");
+        assert_eq!(schema_failures(&text), Vec::<String>::new());
         assert!(gaps >= 1 && dropped >= 5, "{text}");
         assert_eq!(
             finished,
@@ -845,6 +876,44 @@ mod tests {
                 flushed: true
             }
         );
+    }
+
+    /// Where the committed schema of serve's stdout lines lives.
+    const EVENT_SCHEMA: &str =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/docs/serve-events.schema.json");
+
+    /// Proves the committed `docs/serve-events.schema.json` is the one the types generate.
+    #[test]
+    fn committed_event_schema_is_generated() {
+        let committed = std::fs::read_to_string(EVENT_SCHEMA).unwrap_or_default();
+        assert!(
+            committed == event_schema(),
+            "docs/serve-events.schema.json differs: run `cargo run -- schema serve-events > docs/serve-events.schema.json`"
+        );
+        // The validator the tests rely on rejects the shape serve printed before.
+        let old = r#"{"at_s": 1.5, "host": "node-1", "event": {"NtpFailed": {}}}"#;
+        assert_eq!(schema_failures(old).len(), 1);
+    }
+
+    /// Every line of `text` that fails the committed event schema, with why.
+    fn schema_failures(text: &str) -> Vec<String> {
+        let schema: serde_json::Value =
+            serde_json::from_str(&event_schema()).expect("the generated schema is JSON");
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler
+            .add_resource("mem:serve-events.schema.json", schema)
+            .expect("the schema loads");
+        let index = compiler
+            .compile("mem:serve-events.schema.json", &mut schemas)
+            .expect("the schema compiles");
+        text.lines()
+            .filter_map(|line| {
+                let value: serde_json::Value = serde_json::from_str(line).ok()?;
+                let failed = schemas.validate(&value, index).err()?;
+                Some(format!("{line}: {failed}"))
+            })
+            .collect()
     }
 
     /// Output that always fails, as a closed pipe does.

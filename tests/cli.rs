@@ -442,7 +442,8 @@ fn bad_partition_and_firewall_steps() {
 }
 
 /// Proves exit 0 when every expectation holds, exit 1 with the seed and the reproducing
-/// command when one fails, and that --seed and --format json are honoured.
+/// command when one fails, and that --seed, --format json (its schema version, hosts as
+/// objects, typed timeline events) and --signups are honoured.
 #[test]
 fn exit_codes_seed_and_json() {
     let pass = write("pass.toml", SHORT);
@@ -483,9 +484,30 @@ fn exit_codes_seed_and_json() {
     ]);
     let json: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("--format json prints JSON");
-    assert_eq!(json["seed"], 6);
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["run"]["seed"], 6);
     assert_eq!(json["passed"], true);
     assert!(json["totals"]["sent"].as_u64().unwrap() > 100);
+    assert_eq!(json["hosts"][0]["name"], "dns", "{json}");
+    let crash = json["timeline"]
+        .as_array()
+        .and_then(|t| t.iter().find(|e| e["kind"] == "crashed"))
+        .unwrap_or_else(|| panic!("a typed crash event: {json}"));
+    assert_eq!(crash["host"], "scenario");
+    assert!(crash["text"].as_str().is_some_and(|t| t.contains("crashed")));
+    let member = &json["members"][0];
+    assert!(member["signup_count"].as_u64().is_some(), "{member}");
+    assert!(member.get("signups").is_none(), "signups only on request: {member}");
+    let out = harness(&[
+        "run",
+        pass.to_str().unwrap(),
+        "--format",
+        "json",
+        "--signups",
+    ]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("--format json --signups prints JSON");
+    assert!(json["members"][0]["signups"].is_array(), "{json}");
 }
 
 /// Bad certificate files and issue-5 topology fields, and the error each gets.

@@ -1,9 +1,11 @@
 //! Every scenario in `scenarios/` runs, passes its own expectations (or, for the few
 //! that show a checker catching a mistake, fails exactly the verdicts listed in
-//! [`EXPECTED_FAILURES`]), and renders the report stored (and reviewed) in `snapshots/`.
+//! [`EXPECTED_FAILURES`]), and renders the report stored (and reviewed) in `snapshots/`;
+//! its JSON report (with and without `--signups`) is valid against the committed
+//! `docs/report.schema.json`, checked in the same loop so that no scenario runs twice.
 
 use harness::executor;
-use harness::report::{Outcome, text};
+use harness::report::{Outcome, json, text};
 use harness::scenario;
 
 /// Scenarios that fail on purpose, each with the verdicts that must fail (and no other).
@@ -20,11 +22,31 @@ const EXPECTED_FAILURES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The committed report schema, compiled for validation.
+fn report_schema() -> (boon::Schemas, boon::SchemaIndex) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report.schema.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let schema: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler
+        .add_resource("mem:report.schema.json", schema)
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let index = compiler
+        .compile("mem:report.schema.json", &mut schemas)
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    (schemas, index)
+}
+
 /// Proves each scenario's report is the reviewed one and its verdict is a pass (or fails
 /// exactly as listed in [`EXPECTED_FAILURES`]): a change in the model shows up as a
 /// snapshot diff to read, and cannot sneak a failing scenario in by an accepted snapshot.
+/// Also proves every scenario's JSON report, with and without `--signups`, is valid
+/// against the committed schema.
 #[test]
 fn report() {
+    let (schemas, schema) = report_schema();
     insta::glob!("../scenarios", "*.toml", |path| {
         let scenario = scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
         let run = executor::run(&scenario, scenario.seed).unwrap_or_else(|e| panic!("{e}"));
@@ -35,6 +57,14 @@ fn report() {
             scenario.seed
         );
         let report = text::render(&outcome, &reproduce);
+        for signups in [false, true] {
+            let rendered = json::render(&outcome, json::Options { signups });
+            let value: serde_json::Value = serde_json::from_str(&rendered)
+                .unwrap_or_else(|e| panic!("{file}: the JSON report is not JSON: {e}"));
+            if let Err(e) = schemas.validate(&value, schema) {
+                panic!("{file} (--signups {signups}): the JSON report fails docs/report.schema.json: {e:#}");
+            }
+        }
         insta::with_settings!({
             snapshot_path => "../snapshots",
             prepend_module_to_snapshot => false,

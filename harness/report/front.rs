@@ -11,7 +11,7 @@ use crate::events::{Event, EventKind, RequestOutcome};
 use crate::topology::{LbMode, ProxyProtocol, Topology};
 
 /// The published side, summed over the run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FrontSummary {
     /// `"https (TLS offloaded at the lb)"`, `"tcp, PROXY v2, TLS at the nodes"`, ...
     pub mode: String,
@@ -31,7 +31,7 @@ pub struct FrontSummary {
 }
 
 /// How the AD/LDAP connector's websocket fared over the run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ConnectorSummary {
     /// Websockets that opened and carried a heartbeat.
     pub connections: usize,

@@ -1,8 +1,13 @@
 //! Building the outcome from the event log.
+//!
+//! Each timeline line keeps what it tells ([`Happened`]): the event itself, or what the
+//! report derived from events (a host's services, a failure window), so that the JSON
+//! rendering ([`super::json`]) gives scripts typed fields beside the line's text.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::checkers::{self, availability::FailureWindow};
@@ -11,7 +16,7 @@ use crate::duration::{self, span};
 use crate::events::RsEvent;
 use crate::events::{
     BoundaryVerdict, CheckEffect, ClockCause, EgressVerdict, Event, EventKind, MemberFinal,
-    RequestRecord,
+    RequestOutcome, RequestRecord,
 };
 use crate::report::faults::{crash_mode, network_line, primary_loss};
 use crate::scenario::Scenario;
@@ -20,7 +25,7 @@ use crate::scenario::Scenario;
 pub const WINDOW: Duration = Duration::from_secs(10);
 
 /// Everything a report says about a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub scenario: String,
     pub description: String,
@@ -28,8 +33,10 @@ pub struct Outcome {
     pub duration_ms: u64,
     pub tick_us: u64,
     pub topology: String,
-    /// `name address` of every host.
+    /// `name address` of every host (the text report's header).
     pub hosts: Vec<String>,
+    /// Every host's name, address and role.
+    pub host_details: Vec<Host>,
     pub rate_per_s: f64,
     pub timeline: Vec<Line>,
     pub windows: Vec<Window>,
@@ -51,24 +58,83 @@ pub struct Outcome {
     pub front: super::front::FrontSummary,
     /// The dev/test instance and its boundary; `None` when it is not deployed.
     pub dev: Option<super::outside::DevSummary>,
-    /// Every verdict, typed, as the checkers judged it (not serialized: `verdicts` is).
-    #[serde(skip)]
+    /// Every verdict, typed, as the checkers judged it (the renderings use `verdicts`).
     pub judged: Vec<checkers::Verdict>,
     /// Every verdict in the report's words.
     pub verdicts: Vec<super::verdicts::Phrased>,
     pub passed: bool,
 }
 
+/// One host of the topology.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Host {
+    pub name: String,
+    pub address: std::net::IpAddr,
+    /// Its role in the deployment, snake_case (`load_balancer`, `node`, `dev_node`, ...).
+    pub role: String,
+}
+
 /// One line of the timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Line {
     pub at_ms: u64,
     pub host: String,
+    /// What the line tells, as data.
+    pub what: Happened,
+    /// The line as the text report prints it.
     pub text: String,
 }
 
+/// What a timeline line tells: an event of the log, or what the report derived from
+/// events. Both carry their own `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Happened {
+    Event(EventKind),
+    Derived(Derived),
+}
+
+/// A service a host started serving, and its port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Serving {
+    pub service: String,
+    pub port: u16,
+}
+
+/// Timeline lines the report derives from several events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Derived {
+    /// A host started serving these services at one moment (one `service_started` event
+    /// each).
+    Serving { services: Vec<Serving> },
+    /// A failure window opened: its first failure observed (the failed request that
+    /// ended first) ended now.
+    FailureWindowOpened {
+        /// The window's number, from 1.
+        window: usize,
+        request_id: u64,
+        endpoint: String,
+        outcome: RequestOutcome,
+        /// When that request was sent.
+        sent_at_ms: u64,
+    },
+    /// A failure window closed: its last failed request ended now.
+    FailureWindowClosed {
+        window: usize,
+        failed: usize,
+        sent: usize,
+        /// From the first failure observed to the end of the last.
+        length_ms: u64,
+        median_failure_latency_ms: u64,
+        last_request_id: u64,
+        endpoint: String,
+        outcome: RequestOutcome,
+    },
+}
+
 /// Requests that started in one window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Window {
     pub start_ms: u64,
     pub sent: usize,
@@ -89,7 +155,7 @@ pub struct Window {
 }
 
 /// The whole run's request counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Totals {
     pub sent: usize,
     pub ok: usize,
@@ -128,6 +194,7 @@ impl Outcome {
             tick_us: u64::try_from(scenario.tick.as_micros()).expect("ticks are at most 100ms"),
             topology: scenario.topology.name.clone(),
             hosts: host_lines(scenario),
+            host_details: host_details(scenario),
             rate_per_s: scenario.load.rate_per_s,
             timeline: timeline(events, &failure_windows, &nodes, &dev),
             windows: windows(scenario.duration, &requests, events, &nodes),
@@ -186,6 +253,32 @@ fn host_lines(scenario: &Scenario) -> Vec<String> {
         .iter()
         .map(|h| format!("{} {}", h.name, h.address))
         .collect()
+}
+
+/// Every host of the scenario's topology, with its role.
+fn host_details(scenario: &Scenario) -> Vec<Host> {
+    scenario
+        .topology
+        .hosts
+        .iter()
+        .map(|h| Host {
+            name: h.name.clone(),
+            address: h.address,
+            role: role_name(h.role),
+        })
+        .collect()
+}
+
+/// A role's name in snake_case (`LoadBalancer` -> `load_balancer`).
+fn role_name(role: crate::topology::Role) -> String {
+    let mut name = String::new();
+    for (i, c) in format!("{role:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
 }
 
 /// Each member at the end of the run.
@@ -281,7 +374,11 @@ fn timeline(
     let mut failing: BTreeMap<(String, String), bool> = BTreeMap::new();
     for e in events {
         if let EventKind::ServiceStarted { service, port } = &e.kind {
-            push_serving(&mut lines, e, &format!("{service} :{port}"));
+            let serving = Serving {
+                service: service.clone(),
+                port: *port,
+            };
+            push_serving(&mut lines, e, serving);
             continue;
         }
         update_rotation(&mut up, &e.kind, nodes);
@@ -304,18 +401,24 @@ fn timeline(
 
 /// Adds `piece` (`service :port`) to the timeline: one line per host and moment,
 /// "serving appliance :443, db :27017, ...".
-fn push_serving(lines: &mut Vec<Line>, e: &Event, piece: &str) {
+fn push_serving(lines: &mut Vec<Line>, e: &Event, serving: Serving) {
+    let piece = format!("{} :{}", serving.service, serving.port);
     match lines.last_mut() {
-        Some(last)
-            if last.at_ms == ms(e.at)
-                && last.host == e.host
-                && last.text.starts_with("serving ") =>
-        {
-            last.text.push_str(&format!(", {piece}"));
+        Some(Line {
+            at_ms,
+            host,
+            what: Happened::Derived(Derived::Serving { services }),
+            text,
+        }) if *at_ms == ms(e.at) && *host == e.host => {
+            text.push_str(&format!(", {piece}"));
+            services.push(serving);
         }
         _ => lines.push(Line {
             at_ms: ms(e.at),
             host: e.host.clone(),
+            what: Happened::Derived(Derived::Serving {
+                services: vec![serving],
+            }),
             text: format!("serving {piece}"),
         }),
     }
@@ -347,6 +450,7 @@ fn push_line(lines: &mut Vec<Line>, e: &Event, text: Option<String>) {
         lines.push(Line {
             at_ms: ms(e.at),
             host: e.host.clone(),
+            what: Happened::Event(e.kind.clone()),
             text,
         });
     }
@@ -619,15 +723,34 @@ fn failure_window_lines(n: usize, w: &FailureWindow) -> [Line; 2] {
         w.last.endpoint,
         w.last.outcome.describe()
     );
+    let opened = Derived::FailureWindowOpened {
+        window: n,
+        request_id: w.first.id,
+        endpoint: w.first.endpoint.to_string(),
+        outcome: w.first.outcome.clone(),
+        sent_at_ms: ms(w.first.started),
+    };
+    let closed = Derived::FailureWindowClosed {
+        window: n,
+        failed: w.failed,
+        sent: w.sent,
+        length_ms: ms(w.length()),
+        median_failure_latency_ms: ms(w.median_failure_latency),
+        last_request_id: w.last.id,
+        endpoint: w.last.endpoint.to_string(),
+        outcome: w.last.outcome.clone(),
+    };
     [
         Line {
             at_ms: ms(w.start()),
             host: "users".to_string(),
+            what: Happened::Derived(opened),
             text: opens,
         },
         Line {
             at_ms: ms(w.end()),
             host: "users".to_string(),
+            what: Happened::Derived(closed),
             text: closes,
         },
     ]

@@ -12,7 +12,7 @@ use crate::events::{BoundaryVerdict, EgressVerdict, Event, EventKind};
 use crate::topology::{DevNetwork, Role, Topology};
 
 /// One host's clock at the end of the run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ClockEnd {
     pub host: String,
     pub offset_ns: i64,
@@ -23,7 +23,7 @@ pub struct ClockEnd {
 }
 
 /// The egress's decisions for one target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, schemars::JsonSchema)]
 pub struct EgressTally {
     pub target: String,
     pub delivered: usize,
@@ -32,7 +32,7 @@ pub struct EgressTally {
 }
 
 /// Everything outside the replica set, summed over the run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct OutsideSummary {
     /// Every node, and any other host whose clock a step moved.
     pub clocks: Vec<ClockEnd>,
@@ -120,7 +120,7 @@ impl OutsideSummary {
 }
 
 /// Attempts across the dev/test boundary from one host to one destination.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct BoundaryTally {
     /// The sender's name.
     pub from: String,
@@ -132,7 +132,7 @@ pub struct BoundaryTally {
 }
 
 /// The dev/test instance and its boundary, summed over the run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DevSummary {
     /// `"isolated"` or `"routed"`.
     pub network: &'static str,
