@@ -25,7 +25,9 @@ pub enum CrashMode {
 
 /// What a firewall rule or a partition does to the traffic it matches. Ordered from the
 /// mildest: where two apply, the later one (`Drop`) wins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Disposition {
     /// Refuse at once: a TCP connect fails with "connection refused", a UDP send errors

@@ -494,10 +494,17 @@ fn exit_codes_seed_and_json() {
         .and_then(|t| t.iter().find(|e| e["kind"] == "crashed"))
         .unwrap_or_else(|| panic!("a typed crash event: {json}"));
     assert_eq!(crash["host"], "scenario");
-    assert!(crash["text"].as_str().is_some_and(|t| t.contains("crashed")));
+    assert!(
+        crash["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("crashed"))
+    );
     let member = &json["members"][0];
     assert!(member["signup_count"].as_u64().is_some(), "{member}");
-    assert!(member.get("signups").is_none(), "signups only on request: {member}");
+    assert!(
+        member.get("signups").is_none(),
+        "signups only on request: {member}"
+    );
     let out = harness(&[
         "run",
         pass.to_str().unwrap(),

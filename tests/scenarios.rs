@@ -62,7 +62,9 @@ fn report() {
             let value: serde_json::Value = serde_json::from_str(&rendered)
                 .unwrap_or_else(|e| panic!("{file}: the JSON report is not JSON: {e}"));
             if let Err(e) = schemas.validate(&value, schema) {
-                panic!("{file} (--signups {signups}): the JSON report fails docs/report.schema.json: {e:#}");
+                panic!(
+                    "{file} (--signups {signups}): the JSON report fails docs/report.schema.json: {e:#}"
+                );
             }
         }
         insta::with_settings!({

@@ -175,18 +175,19 @@ pub struct Outbound {
     pub failed: usize,
 }
 
-/// The schema of the verdicts: objects as [`Phrased`] serializes them (its own schema
-/// comes with its owner, `report::verdicts`).
+/// The schema of the verdicts: objects as [`Phrased`] serializes them, pinning only the
+/// two fields every version has. `Phrased` belongs to `report::verdicts`, which is gaining
+/// its key, status and numbers; once it derives `JsonSchema`, this function goes and the
+/// field takes the derived schema.
 fn verdicts_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "array",
         "items": {
             "type": "object",
-            "required": ["expectation", "observed", "holds"],
+            "required": ["expectation", "observed"],
             "properties": {
                 "expectation": { "type": "string" },
-                "observed": { "type": "string" },
-                "holds": { "type": "boolean" }
+                "observed": { "type": "string" }
             }
         }
     })
