@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use harness::executor;
-use harness::report::{Outcome, text};
+use harness::report::{Outcome, json, text};
 use harness::scenario;
 
 fn outcome(seed: u64) -> (String, String, Vec<u64>) {
@@ -22,7 +22,7 @@ fn outcome(seed: u64) -> (String, String, Vec<u64>) {
             _ => None,
         })
         .collect();
-    let json = serde_json::to_string(&outcome).unwrap();
+    let json = json::render(&outcome, json::Options { signups: true });
     (text::render(&outcome, "reproduce"), json, starts)
 }
 
