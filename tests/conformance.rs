@@ -516,7 +516,7 @@ fn curl_logs_in_through_the_harness_lb_round_robin_with_x_forwarded_for() {
     );
     assert_logins_round_robin(lb.addr, &ca);
     for node in [&mut node1, &mut node2] {
-        node.event(&["ClientSeen", CLIENT, "x-forwarded-for"]);
+        node.event(&["\"client_seen\"", CLIENT, "x-forwarded-for"]);
     }
     lb.stop();
     node1.stop();
@@ -559,7 +559,7 @@ fn swaks_delivers_with_auth_plain_and_is_refused_530_without() {
         transcript.contains("<-  250 2.0.0 OK queued"),
         "{transcript}"
     );
-    smtp.event(&["MailAccepted", "user-1@example.com"]);
+    smtp.event(&["\"mail_accepted\"", "user-1@example.com"]);
 
     let without = swaks(false);
     let transcript = text(&without);
@@ -771,7 +771,7 @@ fn haproxy_from_export_checks_testall_and_takes_a_stopped_node_out_and_back() {
     haproxy.wait_status("node-2", "UP");
     let ca = certs.join("ca.pem");
     assert_logins_round_robin(listen, &ca);
-    node1.event(&["ClientSeen", CLIENT, "x-forwarded-for"]);
+    node1.event(&["\"client_seen\"", CLIENT, "x-forwarded-for"]);
 
     let node2_addr = node2.addr;
     node2.stop();
@@ -808,7 +808,7 @@ fn haproxy_tcp_mode_sends_a_proxy_v2_header_the_nodes_parse() {
     let ca = fixture("certs/ca.pem");
     assert_logins_round_robin(listen, &ca);
     for node in [&mut node1, &mut node2] {
-        node.event(&["ClientSeen", CLIENT, "proxy v2"]);
+        node.event(&["\"client_seen\"", CLIENT, "proxy v2"]);
     }
     haproxy.stop();
     node1.stop();
@@ -845,7 +845,7 @@ fn harness_lb_in_tcp_mode_checks_over_tls_and_sends_proxy_v2() {
     let ca = fixture("certs/ca.pem");
     assert_logins_round_robin(lb.addr, &ca);
     for node in [&mut node1, &mut node2] {
-        node.event(&["ClientSeen", CLIENT, "proxy v2"]);
+        node.event(&["\"client_seen\"", CLIENT, "proxy v2"]);
     }
     lb.stop();
     node1.stop();
@@ -907,8 +907,8 @@ fn a_signup_cannot_inject_smtp_commands_and_every_sent_mail_was_accepted() {
     }
     let (code, answer) = signup(r#"{"username":"alice","password":"p"}"#);
     assert_eq!(code, 201, "{answer}");
-    node.event(&["MailSent", "verify-alice@example.com"]);
-    smtp.event(&["MailAccepted", "verify-alice@example.com"]);
+    node.event(&["\"mail_sent\"", "verify-alice@example.com"]);
+    smtp.event(&["\"mail_accepted\"", "verify-alice@example.com"]);
     let accepted = mail_ids(&mut smtp, "mail_accepted");
     let sent = mail_ids(&mut node, "mail_sent");
     let never_accepted: Vec<&String> = sent.iter().filter(|id| !accepted.contains(id)).collect();
@@ -965,7 +965,7 @@ print("delivered over TLS", s.sock.version() if s.sock else "")
         "{}",
         text(&output)
     );
-    smtp.event(&["MailAccepted", "<over-tls@example.com>"]);
+    smtp.event(&["\"mail_accepted\"", "<over-tls@example.com>"]);
     smtp.stop();
 }
 

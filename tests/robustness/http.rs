@@ -656,15 +656,14 @@ fn many_idle_connections_leave_room_for_requests() {
 const LOGIN: &str = r#"{"username":"user-1","password":"password-1"}"#;
 
 /// `GET /whoami` from loopback claiming, in `X-Forwarded-For`, to come from elsewhere:
-/// the client address the node recorded for it and where it read it (its `ClientSeen`).
+/// the client address the node recorded for it and where it read it (its `client_seen` event).
 fn seen_client(node: &mut Served, forged: &str) -> (String, String) {
     let request = format!(
         "GET /whoami HTTP/1.1\r\nHost: login.example.com\r\nX-Forwarded-For: {forged}\r\nConnection: close\r\n\r\n"
     );
     assert_eq!(status(&exchange(node.addr, request.as_bytes())), Some(404));
-    let line = node.event(&["ClientSeen"]);
-    let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
-    let seen = &event["event"]["ClientSeen"];
+    let line = node.event(&["\"client_seen\""]);
+    let seen: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
     let text = |key: &str| seen[key].as_str().expect("a string").to_string();
     (text("client"), text("via"))
 }
