@@ -888,3 +888,22 @@ fn serve_trust_options_refuse_bad_input() {
         assert!(out.stdout.is_empty(), "{args:?}: nothing served");
     }
 }
+
+/// Proves `harness schema` and `harness schema serve-events` print exactly the committed
+/// `docs/report.schema.json` and `docs/serve-events.schema.json`.
+#[test]
+fn schema_command_prints_the_committed_schemas() {
+    for (args, file) in [
+        (&["schema"][..], "docs/report.schema.json"),
+        (
+            &["schema", "serve-events"][..],
+            "docs/serve-events.schema.json",
+        ),
+    ] {
+        let out = harness(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+        let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(out.stdout == committed, "{args:?} differs from {file}");
+    }
+}
