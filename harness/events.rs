@@ -210,6 +210,13 @@ pub enum EventKind {
         /// Verification mail committed and never delivered.
         mail_queued: usize,
     },
+    /// After the last step, the members that are up became a healthy set at this moment
+    /// and stayed so to the end, and no step had made the set unhealthy: nothing to
+    /// recover from, so the timeline says nothing (see [`EventKind::Converged`]).
+    HealthyUnbroken,
+    /// After the last step, from this moment to the end the primary's mail queue held no
+    /// committed message waiting longer than `checkers::convergence::MAIL_STALE`.
+    MailFlowing,
 }
 
 /// Something a replica-set member reported, worth a line in the timeline (terms and log

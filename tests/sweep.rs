@@ -25,6 +25,7 @@ use harness::events::EventKind;
 use harness::events::RsEvent;
 use harness::executor;
 use harness::report::Outcome;
+use harness::report::verdicts::Mark;
 use harness::scenario::{self, Scenario};
 
 /// Seeds per scenario in `cargo test` (CI).
@@ -96,13 +97,14 @@ fn check(
     let mut problems: Vec<String> = outcome
         .verdicts
         .iter()
+        // Strict: a required check must pass; not judged or vacuous is a problem too.
         .filter(|v| {
-            !v.holds
+            v.status != Mark::Pass
                 && (SAFETY.contains(&v.expectation.as_str())
                     || (exactly_once && v.expectation == EXACTLY_ONCE)
                     || JUDGED.iter().any(|p| v.expectation.starts_with(p)))
         })
-        .map(|v| format!("{}: {}", v.expectation, v.observed))
+        .map(|v| format!("{} ({}): {}", v.expectation, v.status.word(), v.observed))
         .collect();
     let acked: BTreeSet<&str> = run
         .events

@@ -392,7 +392,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
             )
         }
         EventKind::Converged => {
-            "the replica set is healthy again: one primary, every member caught up".to_string()
+            "the replica set is healthy again: one primary, followed by every member up".to_string()
         }
         EventKind::ConnectorConnected { node } => format!("AD/LDAP connector connected to {node}"),
         EventKind::ConnectorBroken { node, reason } => match node {
@@ -405,6 +405,8 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         | EventKind::LbDenied { .. }
         | EventKind::Request(_)
         | EventKind::MemberFinal(_)
+        | EventKind::HealthyUnbroken
+        | EventKind::MailFlowing
         | EventKind::MailAccepted { .. }
         | EventKind::MailSent { .. }
         | EventKind::MailFailed { .. }
