@@ -24,7 +24,42 @@ const EXPECTED_FAILURES: &[(&str, &[&str])] = &[
 /// Verdicts each scenario may leave not judged or vacuous (and no other), with the
 /// status, reviewed one by one: the strict reading of the scenario tests. A scenario not
 /// listed must have every verdict judged.
-const ALLOWED_UNPASSED: &[(&str, &[(&str, &str)])] = &[];
+const ALLOWED_UNPASSED: &[(&str, &[(&str, &str)])] = &[
+    // Every handshake fails: no signup is acknowledged, so no mail is queued and no
+    // token issued. The writes, mail and token checks have nothing to judge over.
+    (
+        "cert-missing-name.toml",
+        &[
+            ("no acknowledged write lost", "vacuous"),
+            ("no queued mail lost", "vacuous"),
+            ("token checks match the clocks", "vacuous"),
+            (
+                "mail queue drains within 30s of the start (no fault injected)",
+                "vacuous",
+            ),
+        ],
+    ),
+    // The reference crashes node-2, a secondary: the primary is never lost, so the
+    // failover bound (stated to show it holds across seeds) has nothing to time.
+    (
+        "node-loss.toml",
+        &[("a new primary within 16s of losing one", "vacuous")],
+    ),
+    // Logins only (`signup_share = 0.0`), and no /userinfo: nothing is written, queued
+    // or checked for the writes, mail and token checks to judge.
+    (
+        "overload.toml",
+        &[
+            ("no acknowledged write lost", "vacuous"),
+            ("no queued mail lost", "vacuous"),
+            ("token checks match the clocks", "vacuous"),
+            (
+                "mail queue drains within 30s of the start (no fault injected)",
+                "vacuous",
+            ),
+        ],
+    ),
+];
 
 /// Proves each scenario's report is the reviewed one and its verdict is a pass (or fails
 /// exactly as listed in [`EXPECTED_FAILURES`]): a change in the model shows up as a
