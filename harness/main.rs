@@ -1,7 +1,7 @@
 //! The `harness` command line.
 //!
 //! ```text
-//! harness run FILE [--seed N] [--format text|json]
+//! harness run FILE [--seed N] [--format text|json] [--strict]
 //! harness export haproxy|nginx FILE [-o PATH] [--cert PATH] [--nginx-plus]
 //! harness check FILE
 //! harness serve dns|node|lb|smtp|ntp FILE --listen ADDR [options]
@@ -9,6 +9,8 @@
 //!
 //! Exit codes: 0 when every expectation holds, 1 when one fails, 2 on bad input (an
 //! unreadable or invalid scenario, a bad flag), 3 when the simulation itself failed.
+//! A check not judged or vacuous does not fail a run, except with `run --strict`: then it
+//! exits 1 too, naming those checks on stderr.
 //! `export` exits 0 with the configuration written, 2 on bad input (the scenario, a
 //! setting the target cannot express, an output path that cannot be written).
 //! `check`: 0 when the file meets every requirement it checks (one summary line), 1 with
@@ -26,6 +28,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use harness::executor;
+use harness::report::verdicts::Mark;
 use harness::report::{Outcome, text};
 use harness::scenario;
 
@@ -52,6 +55,10 @@ enum Command {
         /// How to print the outcome.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Exit 1 when a check could not be judged or was vacuous, not only when one
+        /// failed.
+        #[arg(long)]
+        strict: bool,
     },
     /// Check a scenario or a topology-only file against the seeds' requirements, without
     /// running it.
@@ -149,7 +156,12 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { file, seed, format } => run(&file, seed, format),
+        Command::Run {
+            file,
+            seed,
+            format,
+            strict,
+        } => run(&file, seed, format, strict),
         Command::Export {
             target,
             file,
@@ -435,7 +447,7 @@ fn export(
     ExitCode::SUCCESS
 }
 
-fn run(file: &std::path::Path, seed: Option<u64>, format: Format) -> ExitCode {
+fn run(file: &std::path::Path, seed: Option<u64>, format: Format, strict: bool) -> ExitCode {
     let scenario = match scenario::load(file) {
         Ok(s) => s,
         Err(e) => {
@@ -482,9 +494,28 @@ fn run(file: &std::path::Path, seed: Option<u64>, format: Format) -> ExitCode {
         wall.as_secs_f64(),
         run.simulated.as_secs_f64() / wall.as_secs_f64().max(1e-9)
     );
-    if outcome.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    run_exit(&outcome, strict)
+}
+
+/// `run`'s exit: 1 when a verdict failed; with `strict`, also when one was not judged or
+/// vacuous (each named on stderr); 0 otherwise.
+fn run_exit(outcome: &Outcome, strict: bool) -> ExitCode {
+    if !outcome.passed {
+        return ExitCode::from(1);
     }
+    let unpassed: Vec<String> = outcome
+        .verdicts
+        .iter()
+        .filter(|v| v.holds() && v.status != Mark::Pass)
+        .map(|v| format!("{} ({}: {})", v.expectation, v.status.word(), v.observed))
+        .collect();
+    if strict && !unpassed.is_empty() {
+        eprintln!(
+            "strict: {} expectation(s) not passed: {}",
+            unpassed.len(),
+            unpassed.join("; ")
+        );
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
 }
