@@ -104,6 +104,16 @@ pub fn check(events: &[Event], up: &[&MemberFinal], dev: &[&str]) -> [Verdict; 2
         never_queued,
         never_accepted: ids(unaccepted.into_iter().collect()),
     };
+    let seen = Twice {
+        messages: accepted.len(),
+        twice,
+    };
+    verdicts(queue, seen)
+}
+
+/// The two verdicts over what was counted: each vacuous when there was nothing to count
+/// (nothing queued and nothing unexplained; nothing accepted by the relay).
+fn verdicts(queue: Queue, seen: Twice) -> [Verdict; 2] {
     let lost = if queue.queued == 0 && queue.balanced() {
         Verdict::vacuous(
             Expectation::NoMailLost,
@@ -113,10 +123,6 @@ pub fn check(events: &[Event], up: &[&MemberFinal], dev: &[&str]) -> [Verdict; 2
     } else {
         let balanced = queue.balanced();
         Verdict::judged(Expectation::NoMailLost, Observed::MailLost(queue), balanced)
-    };
-    let seen = Twice {
-        messages: accepted.len(),
-        twice,
     };
     let twice = if seen.messages == 0 {
         Verdict::vacuous(
