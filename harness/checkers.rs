@@ -358,3 +358,34 @@ pub(crate) fn event_at(host: &str, secs: u64, kind: EventKind) -> Event {
         kind,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves that when the replica set never became healthy, the checks on its end
+    /// state are not judged (with the reason, nothing measured) rather than passed, while
+    /// one primary per term is still judged from the elections.
+    #[test]
+    fn end_state_checks_not_judged_without_convergence() {
+        let verdicts = safety(&[], &[], &[]);
+        let statuses: Vec<(Expectation, Status)> = verdicts
+            .iter()
+            .map(|v| (v.expectation.clone(), v.status))
+            .collect();
+        let not_judged = Status::NotJudged(Unjudged::NeverConverged);
+        assert_eq!(
+            statuses,
+            vec![
+                (Expectation::NoWriteLost, not_judged),
+                (Expectation::SameLog, not_judged),
+                (Expectation::OnePrimaryPerTerm, Status::Pass),
+                (Expectation::NoMailLost, not_judged),
+                (Expectation::NoMailTwice, not_judged),
+            ]
+        );
+        assert!(verdicts.iter().all(Verdict::holds));
+        assert_eq!(verdicts[0].observed, Observed::Nothing);
+        assert!(!verdicts[0].passes());
+    }
+}

@@ -89,7 +89,8 @@ fn verdict<'a>(outcome: &'a Outcome, starts: &str) -> &'a harness::report::verdi
 
 /// Proves the liveness verdict can fail: a partition that never heals leaves node-1
 /// cut off with writes of its own, so the set is never healthy again, and the end-state
-/// checks say they were not judged rather than pass silently.
+/// checks say they were not judged rather than pass silently, and the summary names them
+/// on a line of its own.
 #[test]
 fn an_unhealed_partition_fails_liveness() {
     let outcome = run(r#"
@@ -108,6 +109,13 @@ fn an_unhealed_partition_fails_liveness() {
     assert_eq!(
         verdict(&outcome, "no acknowledged write lost").status,
         harness::report::verdicts::Mark::NotJudged
+    );
+    let report = harness::report::text::render(&outcome, "reproduce");
+    assert!(
+        report.contains(
+            "could not be judged (3 of 8): no acknowledged write lost; members end with the same log; no queued mail lost"
+        ),
+        "{report}"
     );
     assert!(!outcome.passed);
 }

@@ -92,3 +92,39 @@ pub fn primary_loss(seen: PrimarySeen) -> Option<PrimaryLoss> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three members following `node-1` in term 1 with empty logs; the primary's oldest
+    /// unsent mail queued at `mail_ms`, if any.
+    fn set(mail_ms: Option<u64>) -> Vec<MemberView<'static>> {
+        ["node-1", "node-2", "node-3"]
+            .into_iter()
+            .map(|name| MemberView {
+                name,
+                primary: name == "node-1",
+                term: 1,
+                follows: Some("node-1"),
+                log: &[],
+                oldest_pending_mail_ms: if name == "node-1" { mail_ms } else { None },
+            })
+            .collect()
+    }
+
+    /// Proves mail stuck in the primary's queue (a relay refusing the nodes' password)
+    /// leaves the replica set healthy and only the mail not flowing, and that fresh mail
+    /// (or none) flows.
+    #[test]
+    fn stale_mail_is_not_the_sets_health() {
+        let now = Duration::from_secs(60);
+        let heartbeat = Duration::from_secs(2);
+        let stuck = set(Some(1_000));
+        assert!(healthy(&stuck, now, heartbeat));
+        assert!(!mail_flowing(&stuck, now));
+        assert!(mail_flowing(&set(Some(59_500)), now));
+        assert!(mail_flowing(&set(None), now));
+        assert!(!mail_flowing(&[], now), "no primary, no mail flowing");
+    }
+}
