@@ -143,3 +143,27 @@ fn priority_zero_never_leads() {
     );
     assert!(failover.observed.starts_with("node-3"), "{failover:?}");
 }
+
+/// Proves a wrong `smtp.node_password` with no steps is blamed on the mail queue, not on
+/// the replica set, and names no fault: the set is healthy within 30s of the start, the
+/// mail queue never drains.
+#[test]
+fn a_wrong_smtp_password_fails_the_mail_not_the_replica_set() {
+    let outcome = run(r#"
+        name = "wrong-password"
+        seed = 7
+        duration = "10s"
+        [topology.smtp]
+        node_password = "not-the-relay-password"
+        "#);
+    let set = verdict(&outcome, "replica set healthy within");
+    assert!(set.holds(), "{set:?}");
+    assert_eq!(
+        set.expectation,
+        "replica set healthy within 30s of the start (no fault injected)"
+    );
+    let mail = verdict(&outcome, "mail queue drains within");
+    assert!(!mail.holds(), "{mail:?}");
+    assert!(mail.observed.starts_with("it never did"), "{mail:?}");
+    assert!(!outcome.passed);
+}
