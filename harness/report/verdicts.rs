@@ -166,7 +166,7 @@ pub fn key(e: &Expectation) -> &'static str {
         Expectation::EgressAccounted => "egress_accounted",
         Expectation::DevIsolated => "dev_isolated",
         Expectation::Liveness { .. } => "converge_within",
-        Expectation::MailFlowing { .. } => "mail_flowing",
+        Expectation::MailFlowing { .. } => "mail_queue_drains",
     }
 }
 
