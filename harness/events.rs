@@ -214,8 +214,9 @@ pub enum EventKind {
     /// and stayed so to the end, and no step had made the set unhealthy: nothing to
     /// recover from, so the timeline says nothing (see [`EventKind::Converged`]).
     HealthyUnbroken,
-    /// After the last step, from this moment to the end the primary's mail queue held no
-    /// committed message waiting longer than `checkers::convergence::MAIL_STALE`.
+    /// After the last step, from this moment to the end there was a primary and its mail
+    /// queue held no committed message that had waited `checkers::convergence::MAIL_STALE`
+    /// or longer.
     MailFlowing,
 }
 
