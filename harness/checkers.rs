@@ -22,7 +22,8 @@
 //! - availability: judged over the requests sent (none sent fails: 0% < the minimum);
 //! - failure window: vacuous with no request sent; "no failed requests" is a pass;
 //! - detection / recovery: one verdict per crash / restart; vacuous (one verdict, never
-//!   none) when the bound is set and no step crashed / restarted a node;
+//!   none) when the bound is set and no step crashed / restarted a node (the loader
+//!   already refuses such a file, so this guards against callers that build scenarios);
 //! - failover: vacuous when no step lost the primary;
 //! - no acknowledged write lost: not judged when the set never became healthy; vacuous
 //!   with no acknowledged signup;
