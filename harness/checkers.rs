@@ -14,12 +14,42 @@
 //! offender) and the [`Status`]. No prose is built here: `report::verdicts` phrases every
 //! verdict into the report's words.
 //!
+//! Every verdict has one [`Status`]: `Pass` and `Fail` when judged over what the run
+//! recorded; `NotJudged` with an [`Unjudged`] reason when the run gives nothing sound to
+//! judge by; `Vacuous` with a [`Vacuity`] when the condition the check is about never
+//! arose. Only `Pass` counts as passing; only `Fail` fails the run (`--strict` also fails
+//! on the other two). The decisions, checker by checker:
+//! - availability: judged over the requests sent (none sent fails: 0% < the minimum);
+//! - failure window: vacuous with no request sent; "no failed requests" is a pass;
+//! - detection / recovery: one verdict per crash / restart; vacuous (one verdict, never
+//!   none) when the bound is set and no step crashed / restarted a node (the loader
+//!   already refuses such a file, so this guards against callers that build scenarios);
+//! - failover: vacuous when no step lost the primary;
+//! - no acknowledged write lost: not judged when the set never became healthy; vacuous
+//!   with no acknowledged signup;
+//! - same log: not judged when the set never became healthy; otherwise judged (empty
+//!   logs that agree are a pass);
+//! - one primary per term: always judged (term 1 only, or no election recorded, is a
+//!   pass: every term the run had had one winner);
+//! - no queued mail lost: not judged when the set never became healthy; vacuous when
+//!   nothing was queued (and nothing unexplained delivered);
+//! - no mail delivered twice: not judged as above; vacuous when the relay accepted none;
+//! - tokens: vacuous when no token was checked (and none refused);
+//! - egress: vacuous when it decided nothing and the internet served nothing;
+//! - isolation: judged whenever dev/test is deployed (left out of the report otherwise);
+//! - replica set healthy within `converge_within` of the last fault (or the start, when
+//!   none was injected): always judged;
+//! - mail flowing within `converge_within` of the last fault: vacuous when no production
+//!   node tried to send mail. Apart from the set's health, so that a relay's fault is
+//!   blamed on the mail.
+//!
 //! One file per checker:
 //! - [`availability`]: failure windows and availability;
 //! - [`reactions`]: the balancer's detection of crashes and recovery of restarts;
 //! - [`failover`]: one new primary within the bound of every lost one;
 //! - [`convergence`]: whether the set is healthy, settled, and its primary lost, from the
-//!   members' summaries; [`liveness`]: healthy within the bound of the last fault;
+//!   members' summaries; [`liveness`]: healthy, and the mail flowing, within the bound
+//!   of the last fault;
 //! - [`writes`]: no acknowledged write lost; [`same_log`]: the members' logs agree;
 //!   [`terms`]: one primary per term;
 //! - [`mail`]: no queued mail lost, none delivered twice;
@@ -66,20 +96,84 @@ impl Verdict {
         }
     }
 
-    /// True unless the verdict failed (a check not judged does not fail the run).
+    /// A vacuous verdict: the condition it is about never arose (`why`); `observed` is
+    /// what was measured all the same (zero counts, mostly).
+    fn vacuous(expectation: Expectation, observed: Observed, why: Vacuity) -> Self {
+        Self {
+            expectation,
+            observed,
+            status: Status::Vacuous(why),
+        }
+    }
+
+    /// A verdict that could not be judged, for `why`: nothing was measured.
+    fn not_judged(expectation: Expectation, why: Unjudged) -> Self {
+        Self {
+            expectation,
+            observed: Observed::Nothing,
+            status: Status::NotJudged(why),
+        }
+    }
+
+    /// True unless the verdict failed (not judged and vacuous do not fail the run).
     pub fn holds(&self) -> bool {
         self.status != Status::Fail
     }
+
+    /// True only when the verdict was judged and passed.
+    pub fn passes(&self) -> bool {
+        self.status == Status::Pass
+    }
 }
 
-/// The result of one check.
+/// The result of one check: the one place that says whether it was judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// Judged over what the run recorded, and it held.
     Pass,
+    /// Judged, and it did not hold: the run fails.
     Fail,
-    /// The check could not be judged (see [`Unjudged`]); the report shows it as a pass.
-    NotJudged,
+    /// The check could not be judged, for this reason. It does not fail the run (except
+    /// under `harness run --strict`), and never counts as a pass.
+    NotJudged(Unjudged),
+    /// The condition the check is about never arose, so there was nothing to judge over.
+    /// It does not fail the run (except under `--strict`), and never counts as a pass.
+    Vacuous(Vacuity),
 }
+
+/// Why a check could not be judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unjudged {
+    /// The replica set never became healthy after the last fault: its end state says
+    /// nothing about lost writes or diverged logs.
+    NeverConverged,
+}
+
+/// What never arose, making a check vacuous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vacuity {
+    /// No user request was sent: there is no failure window to measure.
+    NoRequest,
+    /// No step crashed a node: no detection to time.
+    NoCrash,
+    /// No step restarted a node: no recovery to time.
+    NoRestart,
+    /// No step lost the primary: no failover to time.
+    NoPrimaryLost,
+    /// No signup was acknowledged: no write that could be lost.
+    NoAckedWrite,
+    /// No mail was queued: none that could be lost or held up.
+    NoMailQueued,
+    /// The relay accepted no mail: none that could be delivered twice.
+    NoMailAccepted,
+    /// No node checked a token.
+    NoTokenChecked,
+    /// The egress decided nothing and the internet served nothing.
+    NoEgressTraffic,
+}
+
+/// What happened at the start of a bound: the last fault, or none (the run's start).
+pub type LastFault = Option<Duration>;
 
 /// What a scenario expects, with its threshold and what the check is about.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,17 +186,17 @@ pub enum Expectation {
     FailureWindow {
         max: Duration,
     },
-    /// The balancer takes `node` out within `max` of its crash at `crashed_at`.
+    /// The balancer takes a node out within `max` of its crash (`crash`: which, when;
+    /// `None` when no step crashed one).
     Detection {
         max: Duration,
-        node: String,
-        crashed_at: Duration,
+        crash: Option<reactions::Cause>,
     },
-    /// The balancer puts `node` back within `max` of its restart at `restarted_at`.
+    /// The balancer puts a node back within `max` of its restart (`restart`: which,
+    /// when; `None` when no step restarted one).
     Recovery {
         max: Duration,
-        node: String,
-        restarted_at: Duration,
+        restart: Option<reactions::Cause>,
     },
     /// A new primary within `max` of losing one: `lost`, or every time when none was.
     Failover {
@@ -117,10 +211,18 @@ pub enum Expectation {
     TokensMatchClocks,
     EgressAccounted,
     DevIsolated,
-    /// The replica set healthy within `within` of the last fault, at `last_fault`.
+    /// The replica set healthy within `within` of the last fault (`None`: of the start,
+    /// no fault injected).
     Liveness {
         within: Duration,
-        last_fault: Duration,
+        last_fault: LastFault,
+    },
+    /// The primary's mail flowing (nothing waiting [`convergence::MAIL_STALE`] or
+    /// longer) within `within` of the last fault (`None`: of the start). `within` is the
+    /// scenario's `converge_within`, the replica set's own bound.
+    MailFlowing {
+        within: Duration,
+        last_fault: LastFault,
     },
 }
 
@@ -141,16 +243,10 @@ pub enum Observed {
     Isolation(isolation::Isolation),
     /// How long after the last fault the set became healthy; `None`: it never did.
     Liveness(Option<Duration>),
-    /// Nothing measured: the check was not judged.
-    NotJudged(Unjudged),
-}
-
-/// Why a check was not judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unjudged {
-    /// The replica set never became healthy after the last fault: its end state says
-    /// nothing about lost writes or diverged logs.
-    NeverConverged,
+    /// How long after the last fault the mail began flowing; `None`: it never did.
+    MailFlowing(Option<Duration>),
+    /// Nothing measured (the status says why).
+    Nothing,
 }
 
 /// The first of `count` offenders.
@@ -181,7 +277,7 @@ pub fn judge(
         verdicts.push(availability::availability(min_pct, requests));
     }
     if let Some(max) = expect.failure_window_max {
-        verdicts.push(availability::longest_window(max, windows));
+        verdicts.push(availability::longest_window(max, windows, requests.len()));
     }
     if let Some(max) = expect.detection_max {
         verdicts.extend(reactions::check(events, max, reactions::Kind::Detection));
@@ -210,7 +306,7 @@ pub fn judge(
     if topology.dev.enabled {
         verdicts.push(isolation);
     }
-    verdicts.push(liveness::check(events, expect.converge_within()));
+    verdicts.extend(liveness::check(events, expect.converge_within(), &dev));
     verdicts
 }
 
@@ -218,15 +314,11 @@ pub fn judge(
 fn safety(events: &[Event], requests: &[RequestRecord], dev: &[&str]) -> Vec<Verdict> {
     if !events
         .iter()
-        .any(|e| matches!(e.kind, EventKind::Converged))
+        .any(|e| matches!(e.kind, EventKind::Converged | EventKind::HealthyUnbroken))
     {
         // The end state of a set that never recovered says nothing about lost writes or
         // diverged logs; the liveness verdict already fails the run.
-        let not_judged = |expectation| Verdict {
-            expectation,
-            observed: Observed::NotJudged(Unjudged::NeverConverged),
-            status: Status::NotJudged,
-        };
+        let not_judged = |expectation| Verdict::not_judged(expectation, Unjudged::NeverConverged);
         return vec![
             not_judged(Expectation::NoWriteLost),
             not_judged(Expectation::SameLog),
@@ -265,5 +357,36 @@ pub(crate) fn event_at(host: &str, secs: u64, kind: EventKind) -> Event {
         at: Duration::from_secs(secs),
         host: host.to_string(),
         kind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves that when the replica set never became healthy, the checks on its end
+    /// state are not judged (with the reason, nothing measured) rather than passed, while
+    /// one primary per term is still judged from the elections.
+    #[test]
+    fn end_state_checks_not_judged_without_convergence() {
+        let verdicts = safety(&[], &[], &[]);
+        let statuses: Vec<(Expectation, Status)> = verdicts
+            .iter()
+            .map(|v| (v.expectation.clone(), v.status))
+            .collect();
+        let not_judged = Status::NotJudged(Unjudged::NeverConverged);
+        assert_eq!(
+            statuses,
+            vec![
+                (Expectation::NoWriteLost, not_judged),
+                (Expectation::SameLog, not_judged),
+                (Expectation::OnePrimaryPerTerm, Status::Pass),
+                (Expectation::NoMailLost, not_judged),
+                (Expectation::NoMailTwice, not_judged),
+            ]
+        );
+        assert!(verdicts.iter().all(Verdict::holds));
+        assert_eq!(verdicts[0].observed, Observed::Nothing);
+        assert!(!verdicts[0].passes());
     }
 }

@@ -195,8 +195,10 @@ pub enum EventKind {
     TokenRefused { reason: String },
     /// A member's data at the end of the run, for the checkers.
     MemberFinal(MemberFinal),
-    /// After the last fault, the members that are up last became a healthy set (one
-    /// primary, followed by all, every member caught up) and stayed so to the end.
+    /// After a step had made the set unhealthy, the members that are up last became a
+    /// healthy set (one primary, followed by every member up, no member missing an entry
+    /// older than a heartbeat) and stayed so to the end; recorded under
+    /// `executor::SET_HOST`.
     Converged,
     /// A node accepted the AD/LDAP connector's websocket (it answered 101 to
     /// `GET /connector` and the connection was upgraded); the host is the node.
@@ -229,6 +231,14 @@ pub enum EventKind {
         /// Verification mail committed and never delivered.
         mail_queued: usize,
     },
+    /// After the last step, the members that are up became a healthy set at this moment
+    /// and stayed so to the end, and no step had made the set unhealthy: nothing to
+    /// recover from, so the timeline says nothing (see [`EventKind::Converged`]).
+    HealthyUnbroken,
+    /// After the last step, from this moment to the end there was a primary and its mail
+    /// queue held no committed message that had waited `checkers::convergence::MAIL_STALE`
+    /// or longer.
+    MailFlowing,
 }
 
 /// Something a replica-set member reported, worth a line in the timeline (terms and log

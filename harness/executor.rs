@@ -10,17 +10,22 @@
 //! primary (`checkers::convergence::primary_loss`, over what the world sees of it) and
 //! has the world record it. After the last step comes the convergence phase: every tick
 //! the executor asks the checker whether the replica set is healthy
-//! (`checkers::convergence::healthy`) and records the moment it last became so, if it
-//! still is at the end (health that a fault's delayed effects break again does not
-//! count). The run lasts until the drain is over and either the set is healthy or
-//! `expect.converge_within` has passed since the last step, whichever is later; writes
+//! (`checkers::convergence::healthy`) and whether the primary's mail is flowing
+//! (`checkers::convergence::mail_flowing`), and records the moment each last began to
+//! hold, if it still does at the end (health that a fault's delayed effects break again
+//! does not count). The set's moment is recorded as `EventKind::Converged` ("healthy
+//! again") only when a step had made the set unhealthy (watched from the first step on),
+//! and as `EventKind::HealthyUnbroken` otherwise; both under the host [`SET_HOST`], not
+//! `scenario`, which names injected faults. The run lasts until the drain is over and
+//! either both hold or `expect.converge_within` has passed since the last step, whichever
+//! is later; writes
 //! still in flight then get up to [`QUIESCE_MAX`] to settle, and every member's data is
 //! recorded for the checkers.
 
 use std::time::Duration;
 
 use crate::checkers::convergence;
-use crate::events::Event;
+use crate::events::{Event, EventKind};
 use crate::scenario::spec::{Action, Scenario};
 use crate::world::sim::{RunSetup, World, WorldError};
 
@@ -70,6 +75,75 @@ pub struct Run {
     pub simulated: Duration,
 }
 
+/// The host name the executor records its conclusions on the replica set under
+/// ([`EventKind::Converged`], [`EventKind::HealthyUnbroken`], [`EventKind::MailFlowing`]):
+/// not [`crate::events::EXECUTOR`], which names the faults the scenario injected.
+pub const SET_HOST: &str = "replica-set";
+
+/// What the executor watches, tick by tick: whether a step made the set unhealthy, and
+/// after the last step since when the set has been healthy and its mail flowing.
+#[derive(Debug, Default)]
+struct Watch {
+    /// A step has been applied: from then on, unhealthy ticks count as a fault's effect.
+    stepped: bool,
+    /// The set was unhealthy at some tick after a step.
+    broken: bool,
+    /// After the last step: since when the set has been healthy, if it still is.
+    healthy_since: Option<Duration>,
+    /// After the last step: since when the primary's mail has been flowing, if it still is.
+    mail_since: Option<Duration>,
+}
+
+impl Watch {
+    /// Looks at the set after a tick; `done` is true once every step has been applied.
+    fn tick(&mut self, world: &World, heartbeat: Duration, done: bool) {
+        if !self.stepped && !done {
+            return;
+        }
+        let now = world.elapsed();
+        let healthy = world.up_members(|up| convergence::healthy(up, now, heartbeat));
+        self.broken |= self.stepped && !healthy;
+        if !done {
+            return;
+        }
+        let flowing = world.up_members(|up| convergence::mail_flowing(up, now));
+        self.healthy_since = since(self.healthy_since, healthy, now);
+        self.mail_since = since(self.mail_since, flowing, now);
+    }
+
+    /// True once both the set's health and its mail have a moment they hold since.
+    fn settled(&self) -> bool {
+        self.healthy_since.is_some() && self.mail_since.is_some()
+    }
+
+    /// Records what held at the end: the set healthy (again, if a step had broken it),
+    /// the mail flowing.
+    fn record(&self, world: &World) {
+        let recorder = world.recorder();
+        if let Some(at) = self.healthy_since {
+            let kind = if self.broken {
+                EventKind::Converged
+            } else {
+                EventKind::HealthyUnbroken
+            };
+            recorder.record_at(at, SET_HOST, kind);
+        }
+        if let Some(at) = self.mail_since {
+            recorder.record_at(at, SET_HOST, EventKind::MailFlowing);
+        }
+    }
+}
+
+/// Since when a condition holds: `now` if it just began, unchanged if it goes on, `None`
+/// when it does not hold.
+fn since(was: Option<Duration>, holds: bool, now: Duration) -> Option<Duration> {
+    match (was, holds) {
+        (_, false) => None,
+        (None, true) => Some(now),
+        (since, true) => since,
+    }
+}
+
 /// Runs a scenario with `seed` (the caller resolves it: the scenario's own, or `--seed`).
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
     let load_end = scenario.duration + drain(scenario);
@@ -86,30 +160,20 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
     };
     let mut world = World::new(&scenario.topology, &setup);
     let mut steps = scenario.steps.iter().peekable();
-    // When the members last came to agree after the last step, if they still do.
-    let mut agreed_since: Option<Duration> = None;
+    let mut watch = Watch::default();
     let heartbeat = scenario.topology.replica_set.heartbeat;
     // The primary (and term) whose loss was last recorded.
     let mut lost_noted: Option<(String, u64)> = None;
-    while world.elapsed() < load_end || (agreed_since.is_none() && world.elapsed() < converge_by) {
+    while world.elapsed() < load_end || (!watch.settled() && world.elapsed() < converge_by) {
         while let Some(step) = steps.next_if(|s| s.at <= world.elapsed()) {
             apply(&mut world, &step.action);
+            watch.stepped = true;
             note_primary_loss(&world, &mut lost_noted);
         }
         world.step()?;
-        if steps.peek().is_none() {
-            let now = world.elapsed();
-            let healthy = world.up_members(|up| convergence::healthy(up, now, heartbeat));
-            agreed_since = match (agreed_since, healthy) {
-                (_, false) => None,
-                (None, true) => Some(world.elapsed()),
-                (since, true) => since,
-            };
-        }
+        watch.tick(&world, heartbeat, steps.peek().is_none());
     }
-    if let Some(at) = agreed_since {
-        world.record_converged(at);
-    }
+    watch.record(&world);
     // Let writes in flight settle before the checkers read the members' data.
     let settle_by = world.elapsed() + QUIESCE_MAX;
     while !world.up_members(convergence::settled) && world.elapsed() < settle_by {

@@ -1,7 +1,7 @@
 //! The `harness` command line.
 //!
 //! ```text
-//! harness run FILE [--seed N] [--format text|json [--signups]]
+//! harness run FILE [--seed N] [--format text|json [--signups]] [--strict]
 //! harness schema [report|serve-events]
 //! harness export haproxy|nginx FILE [-o PATH] [--cert PATH] [--nginx-plus]
 //! harness check FILE
@@ -10,6 +10,8 @@
 //!
 //! Exit codes: 0 when every expectation holds, 1 when one fails, 2 on bad input (an
 //! unreadable or invalid scenario, a bad flag), 3 when the simulation itself failed.
+//! A check not judged or vacuous does not fail a run, except with `run --strict`: then it
+//! exits 1 too, naming those checks on stderr.
 //! `export` exits 0 with the configuration written, 2 on bad input (the scenario, a
 //! setting the target cannot express, an output path that cannot be written).
 //! `check`: 0 when the file meets every requirement it checks (one summary line), 1 with
@@ -27,6 +29,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use harness::executor;
+use harness::report::verdicts::Mark;
 use harness::report::{Outcome, json, text};
 use harness::scenario;
 
@@ -56,6 +59,10 @@ enum Command {
         /// JSON only: list every member's signup ids (by default only their count).
         #[arg(long)]
         signups: bool,
+        /// Exit 1 when a check could not be judged or was vacuous, not only when one
+        /// failed.
+        #[arg(long)]
+        strict: bool,
     },
     /// Print a JSON Schema: of `run --format json` (docs/report.schema.json) or of
     /// `serve`'s stdout lines (docs/serve-events.schema.json).
@@ -170,7 +177,8 @@ fn main() -> ExitCode {
             seed,
             format,
             signups,
-        } => run(&file, seed, format, json::Options { signups }),
+            strict,
+        } => run(&file, seed, format, json::Options { signups }, strict),
         Command::Schema { of } => {
             match of {
                 SchemaOf::Report => print!("{}", json::schema()),
@@ -468,6 +476,7 @@ fn run(
     seed: Option<u64>,
     format: Format,
     json_options: json::Options,
+    strict: bool,
 ) -> ExitCode {
     let scenario = match scenario::load(file) {
         Ok(s) => s,
@@ -512,9 +521,28 @@ fn run(
         wall.as_secs_f64(),
         run.simulated.as_secs_f64() / wall.as_secs_f64().max(1e-9)
     );
-    if outcome.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    run_exit(&outcome, strict)
+}
+
+/// `run`'s exit: 1 when a verdict failed; with `strict`, also when one was not judged or
+/// vacuous (each named on stderr); 0 otherwise.
+fn run_exit(outcome: &Outcome, strict: bool) -> ExitCode {
+    if !outcome.passed {
+        return ExitCode::from(1);
     }
+    let unpassed: Vec<String> = outcome
+        .verdicts
+        .iter()
+        .filter(|v| v.holds() && v.status != Mark::Pass)
+        .map(|v| format!("{} ({}: {})", v.expectation, v.status.word(), v.observed))
+        .collect();
+    if strict && !unpassed.is_empty() {
+        eprintln!(
+            "strict: {} expectation(s) not passed: {}",
+            unpassed.len(),
+            unpassed.join("; ")
+        );
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
 }

@@ -463,7 +463,7 @@ fn exit_codes_seed_and_json() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("result: FAIL (1 of 8 expectations failed) with seed 9"),
+        stdout.contains("result: FAIL (1 FAIL, 8 pass of 9) with seed 9"),
         "{stdout}"
     );
     assert!(
@@ -515,6 +515,45 @@ fn exit_codes_seed_and_json() {
     let json: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("--format json --signups prints JSON");
     assert!(json["members"][0]["signups"].is_array(), "{json}");
+}
+
+/// Proves `run --strict` exits 1 on a vacuous check (a failover bound where the step
+/// crashes a secondary, so no primary is lost), naming it on stderr, where a plain run exits 0 with the check marked vacuous, and
+/// that a run whose every check passes exits 0 under `--strict` too.
+#[test]
+fn strict_fails_vacuous_checks() {
+    let vacuous = write(
+        "vacuous.toml",
+        &SHORT.replace(
+            "detection_max = \"10s\"",
+            "detection_max = \"10s\"\nfailover_max = \"16s\"",
+        ),
+    );
+    let out = harness(&["run", vacuous.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("vacuous  a new primary within 16s of losing one  "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 vacuous of 10"), "{stdout}");
+    let out = harness(&["run", vacuous.to_str().unwrap(), "--strict"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "strict: 1 expectation(s) not passed: a new primary within 16s of losing one (vacuous: no step lost the primary)"
+        ),
+        "{stderr}"
+    );
+    let pass = write("strict-pass.toml", SHORT);
+    let out = harness(&["run", pass.to_str().unwrap(), "--strict"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Bad certificate files and issue-5 topology fields, and the error each gets.

@@ -29,7 +29,7 @@ fn crash_with(interval_s: u64, fall: u32) -> (Duration, usize) {
     let run = executor::run(&scenario, scenario.seed).expect("the run completes");
     let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
     let verdict = &outcome.verdicts[0];
-    assert!(verdict.holds, "{verdict:?}");
+    assert!(verdict.holds(), "{verdict:?}");
     let after = verdict
         .observed
         .strip_prefix("after ")
@@ -89,7 +89,8 @@ fn verdict<'a>(outcome: &'a Outcome, starts: &str) -> &'a harness::report::verdi
 
 /// Proves the liveness verdict can fail: a partition that never heals leaves node-1
 /// cut off with writes of its own, so the set is never healthy again, and the end-state
-/// checks say they were not judged rather than pass silently.
+/// checks say they were not judged rather than pass silently, and the summary names them
+/// on a line of its own.
 #[test]
 fn an_unhealed_partition_fails_liveness() {
     let outcome = run(r#"
@@ -103,12 +104,18 @@ fn an_unhealed_partition_fails_liveness() {
         converge_within = "20s"
         "#);
     let liveness = verdict(&outcome, "replica set healthy within");
-    assert!(!liveness.holds, "{liveness:?}");
-    assert_eq!(liveness.observed, "they never did");
+    assert!(!liveness.holds(), "{liveness:?}");
+    assert_eq!(liveness.observed, "it never did");
+    assert_eq!(
+        verdict(&outcome, "no acknowledged write lost").status,
+        harness::report::verdicts::Mark::NotJudged
+    );
+    let report = harness::report::text::render(&outcome, "reproduce");
     assert!(
-        verdict(&outcome, "no acknowledged write lost")
-            .observed
-            .starts_with("not judged")
+        report.contains(
+            "could not be judged (3 of 8): no acknowledged write lost; members end with the same log; no queued mail lost"
+        ),
+        "{report}"
     );
     assert!(!outcome.passed);
 }
@@ -131,8 +138,32 @@ fn priority_zero_never_leads() {
         "#);
     let failover = verdict(&outcome, "a new primary within");
     assert!(
-        failover.holds && failover.expectation.contains("losing node-2"),
+        failover.holds() && failover.expectation.contains("losing node-2"),
         "{failover:?}"
     );
     assert!(failover.observed.starts_with("node-3"), "{failover:?}");
+}
+
+/// Proves a wrong `smtp.node_password` with no steps is blamed on the mail queue, not on
+/// the replica set, and names no fault: the set is healthy within 30s of the start, the
+/// mail queue never drains.
+#[test]
+fn a_wrong_smtp_password_fails_the_mail_not_the_replica_set() {
+    let outcome = run(r#"
+        name = "wrong-password"
+        seed = 7
+        duration = "10s"
+        [topology.smtp]
+        node_password = "not-the-relay-password"
+        "#);
+    let set = verdict(&outcome, "replica set healthy within");
+    assert!(set.holds(), "{set:?}");
+    assert_eq!(
+        set.expectation,
+        "replica set healthy within 30s of the start (no fault injected)"
+    );
+    let mail = verdict(&outcome, "mail queue drains within");
+    assert!(!mail.holds(), "{mail:?}");
+    assert!(mail.observed.starts_with("it never did"), "{mail:?}");
+    assert!(!outcome.passed);
 }

@@ -45,7 +45,7 @@ fn holds(outcome: &Outcome, expectation: &str) -> bool {
         .iter()
         .find(|v| v.expectation == expectation)
         .unwrap_or_else(|| panic!("no verdict {expectation:?}"))
-        .holds
+        .holds()
 }
 
 /// The egress's outcome records (not the `Forwarding` ones that precede them).

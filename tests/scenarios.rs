@@ -5,6 +5,7 @@
 //! `docs/report.schema.json`, checked in the same loop so that no scenario runs twice.
 
 use harness::executor;
+use harness::report::verdicts::Mark;
 use harness::report::{Outcome, json, text};
 use harness::scenario;
 
@@ -38,6 +39,46 @@ fn report_schema() -> (boon::Schemas, boon::SchemaIndex) {
         .unwrap_or_else(|e| panic!("{path}: {e}"));
     (schemas, index)
 }
+
+/// Verdicts each scenario may leave not judged or vacuous (and no other), with the
+/// status, reviewed one by one: the strict reading of the scenario tests. A scenario not
+/// listed must have every verdict judged.
+const ALLOWED_UNPASSED: &[(&str, &[(&str, &str)])] = &[
+    // Every handshake fails: no signup is acknowledged, so no mail is queued and no
+    // token issued. The writes, mail and token checks have nothing to judge over.
+    (
+        "cert-missing-name.toml",
+        &[
+            ("no acknowledged write lost", "vacuous"),
+            ("no queued mail lost", "vacuous"),
+            ("token checks match the clocks", "vacuous"),
+            (
+                "mail queue drains within 30s of the start (no fault injected)",
+                "vacuous",
+            ),
+        ],
+    ),
+    // The reference crashes node-2, a secondary: the primary is never lost, so the
+    // failover bound (stated to show it holds across seeds) has nothing to time.
+    (
+        "node-loss.toml",
+        &[("a new primary within 16s of losing one", "vacuous")],
+    ),
+    // Logins only (`signup_share = 0.0`), and no /userinfo: nothing is written, queued
+    // or checked for the writes, mail and token checks to judge.
+    (
+        "overload.toml",
+        &[
+            ("no acknowledged write lost", "vacuous"),
+            ("no queued mail lost", "vacuous"),
+            ("token checks match the clocks", "vacuous"),
+            (
+                "mail queue drains within 30s of the start (no fault injected)",
+                "vacuous",
+            ),
+        ],
+    ),
+];
 
 /// Proves each scenario's report is the reviewed one and its verdict is a pass (or fails
 /// exactly as listed in [`EXPECTED_FAILURES`]): a change in the model shows up as a
@@ -77,9 +118,23 @@ fn report() {
         let failed: Vec<&str> = outcome
             .verdicts
             .iter()
-            .filter(|v| !v.holds)
+            .filter(|v| !v.holds())
             .map(|v| v.expectation.as_str())
             .collect();
+        let unpassed: Vec<(&str, &str)> = outcome
+            .verdicts
+            .iter()
+            .filter(|v| v.status == Mark::NotJudged || v.status == Mark::Vacuous)
+            .map(|v| (v.expectation.as_str(), v.status.word()))
+            .collect();
+        let allowed = ALLOWED_UNPASSED
+            .iter()
+            .find(|(name, _)| *name == file)
+            .map_or(&[][..], |(_, verdicts)| *verdicts);
+        assert_eq!(
+            unpassed, allowed,
+            "{file}: verdicts not judged or vacuous (expectation, status), then the reviewed ones:\n{report}"
+        );
         let expected = EXPECTED_FAILURES
             .iter()
             .find(|(name, _)| *name == file)

@@ -7,7 +7,8 @@
 //! delivered twice), every token check agrees with the clocks, every egress decision is
 //! accounted for, egress-blocked tells its story (see `egress_blocked_story`), a new
 //! primary is elected within the file's `failover_max`, and the set is healthy again
-//! within `converge_within` of the last fault.
+//! and its mail queue drained within `converge_within` of the last fault. Strict: each
+//! of these must pass; a verdict not judged or vacuous is reported as a problem.
 //!
 //! To stay fast enough for CI the sweep runs the scenario files with a lighter load
 //! (10 requests/s), the coarsest tick the loader allows (2 ms; README, "Choosing a
@@ -25,6 +26,7 @@ use harness::events::EventKind;
 use harness::events::RsEvent;
 use harness::executor;
 use harness::report::Outcome;
+use harness::report::verdicts::Mark;
 use harness::scenario::{self, Scenario};
 
 /// Seeds per scenario in `cargo test` (CI).
@@ -55,9 +57,13 @@ const SAFETY: [&str; 6] = [
 /// a failover between the relay's 250 and the `MailSent` commit sends it again.
 const EXACTLY_ONCE: &str = "no mail delivered twice";
 
-/// Verdicts, by how they start, that must hold too: failover (where the file expects
-/// it) and liveness.
-const JUDGED: [&str; 2] = ["a new primary within", "replica set healthy within"];
+/// Verdicts, by how they start, that must pass too: failover (where the file expects
+/// it), the set's liveness and the mail queue's.
+const JUDGED: [&str; 3] = [
+    "a new primary within",
+    "replica set healthy within",
+    "mail queue drains within",
+];
 
 /// A check of one scenario's story on one seed's events (faults shifted by `shift`).
 type Story = fn(&[harness::events::Event], Duration) -> Vec<String>;
@@ -96,13 +102,14 @@ fn check(
     let mut problems: Vec<String> = outcome
         .verdicts
         .iter()
+        // Strict: a required check must pass; not judged or vacuous is a problem too.
         .filter(|v| {
-            !v.holds
+            v.status != Mark::Pass
                 && (SAFETY.contains(&v.expectation.as_str())
                     || (exactly_once && v.expectation == EXACTLY_ONCE)
                     || JUDGED.iter().any(|p| v.expectation.starts_with(p)))
         })
-        .map(|v| format!("{}: {}", v.expectation, v.observed))
+        .map(|v| format!("{} ({}): {}", v.expectation, v.status.word(), v.observed))
         .collect();
     let acked: BTreeSet<&str> = run
         .events

@@ -139,8 +139,9 @@ pub fn availability(min_pct: f64, requests: &[RequestRecord]) -> Verdict {
     )
 }
 
-/// No failure window lasted longer than `max`.
-pub fn longest_window(max: Duration, windows: &[FailureWindow]) -> Verdict {
+/// No failure window lasted longer than `max`, over `sent` requests (vacuous when none
+/// was sent; a run whose requests all succeeded passes: it was judged and found none).
+pub fn longest_window(max: Duration, windows: &[FailureWindow], sent: usize) -> Verdict {
     let longest = windows
         .iter()
         .enumerate()
@@ -150,6 +151,13 @@ pub fn longest_window(max: Duration, windows: &[FailureWindow]) -> Verdict {
             number: i + 1,
             windows: windows.len(),
         });
+    if sent == 0 {
+        return Verdict::vacuous(
+            Expectation::FailureWindow { max },
+            Observed::FailureWindow(None),
+            super::Vacuity::NoRequest,
+        );
+    }
     Verdict::judged(
         Expectation::FailureWindow { max },
         Observed::FailureWindow(longest),

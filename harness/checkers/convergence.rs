@@ -1,5 +1,6 @@
 //! Convergence, while the run goes on: whether the members that are up form a healthy
-//! set, whether their writes have settled, and whether the primary is lost.
+//! set, whether the primary's mail is flowing (apart: a relay's fault is not the set's),
+//! whether their writes have settled, and whether the primary is lost.
 //!
 //! Pure functions over what the world lends (`world::view`): a [`MemberView`] of each
 //! member that is up (borrowed from the member, so asking every tick costs no copies)
@@ -13,8 +14,8 @@ use std::time::Duration;
 use crate::events::PrimaryLoss;
 use crate::world::view::{MemberView, PrimarySeen};
 
-/// Mail that waits longer than this while the set is otherwise healthy means delivery is
-/// failing: the queue is polled every 500 ms, so fresh mail never waits this long.
+/// Mail that waits this long or longer means delivery is failing: the queue is polled
+/// every 500 ms, so fresh mail never waits this long.
 pub const MAIL_STALE: Duration = Duration::from_secs(2);
 
 impl MemberView<'_> {
@@ -35,10 +36,10 @@ impl MemberView<'_> {
 }
 
 /// True when the members that are up form a healthy set: exactly one primary, every
-/// member in its term and following it, every log a prefix of the primary's, no member
-/// missing an entry older than one `heartbeat`, and no mail waiting longer than
-/// [`MAIL_STALE`] to be sent. (Under load logs differ for a few milliseconds around every
-/// write; identical logs are only required at the end, by the checkers.)
+/// member in its term and following it, every log a prefix of the primary's, and no
+/// member missing an entry older than one `heartbeat`. (Under load logs differ for a few
+/// milliseconds around every write; identical logs are only required at the end, by the
+/// checkers.) The mail queue is not the set's health: see [`mail_flowing`].
 pub fn healthy(up: &[MemberView], now: Duration, heartbeat: Duration) -> bool {
     let primaries: Vec<&MemberView> = up.iter().filter(|m| m.primary).collect();
     let [primary] = primaries.as_slice() else {
@@ -48,20 +49,24 @@ pub fn healthy(up: &[MemberView], now: Duration, heartbeat: Duration) -> bool {
         let last = m.last_index();
         let follows = m.term == primary.term && m.follows == Some(primary.name);
         let prefix = last <= primary.last_index() && primary.entry_term(last) == m.entry_term(last);
-        let missing = primary
-            .log
-            .get(usize::try_from(last).expect("log indexes fit memory"));
-        let recent = missing
+        let recent = usize::try_from(last)
+            .ok()
+            .and_then(|i| primary.log.get(i))
             .is_none_or(|e| now.saturating_sub(Duration::from_millis(e.written_ms)) < heartbeat);
         follows && prefix && recent
-    }) && mail_flowing(primary, now)
+    })
 }
 
-/// True when the primary's oldest committed, unsent mail is fresh.
-fn mail_flowing(primary: &MemberView, now: Duration) -> bool {
-    primary
-        .oldest_pending_mail_ms
-        .is_none_or(|queued_ms| now.saturating_sub(Duration::from_millis(queued_ms)) < MAIL_STALE)
+/// True when the mail is flowing: there is a primary, and no primary's oldest committed,
+/// unsent mail has waited [`MAIL_STALE`] or longer.
+pub fn mail_flowing(up: &[MemberView], now: Duration) -> bool {
+    let mut primaries = up.iter().filter(|m| m.primary).peekable();
+    primaries.peek().is_some()
+        && primaries.all(|p| {
+            p.oldest_pending_mail_ms.is_none_or(|queued_ms| {
+                now.saturating_sub(Duration::from_millis(queued_ms)) < MAIL_STALE
+            })
+        })
 }
 
 /// True when every member that is up ends its log at the same entry: nothing is in
@@ -85,5 +90,41 @@ pub fn primary_loss(seen: PrimarySeen) -> Option<PrimaryLoss> {
             reaches: seen.reaches,
             members: seen.members,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three members following `node-1` in term 1 with empty logs; the primary's oldest
+    /// unsent mail queued at `mail_ms`, if any.
+    fn set(mail_ms: Option<u64>) -> Vec<MemberView<'static>> {
+        ["node-1", "node-2", "node-3"]
+            .into_iter()
+            .map(|name| MemberView {
+                name,
+                primary: name == "node-1",
+                term: 1,
+                follows: Some("node-1"),
+                log: &[],
+                oldest_pending_mail_ms: if name == "node-1" { mail_ms } else { None },
+            })
+            .collect()
+    }
+
+    /// Proves mail stuck in the primary's queue (a relay refusing the nodes' password)
+    /// leaves the replica set healthy and only the mail not flowing, and that fresh mail
+    /// (or none) flows.
+    #[test]
+    fn stale_mail_is_not_the_sets_health() {
+        let now = Duration::from_secs(60);
+        let heartbeat = Duration::from_secs(2);
+        let stuck = set(Some(1_000));
+        assert!(healthy(&stuck, now, heartbeat));
+        assert!(!mail_flowing(&stuck, now));
+        assert!(mail_flowing(&set(Some(59_500)), now));
+        assert!(mail_flowing(&set(None), now));
+        assert!(!mail_flowing(&[], now), "no primary, no mail flowing");
     }
 }

@@ -188,6 +188,13 @@ impl<'a> Ledger<'a> {
             served: self.served.values().sum(),
             unexplained: Offenders::of(self.wrong),
         };
+        if holds && seen.decisions == 0 && seen.served == 0 {
+            return Verdict::vacuous(
+                Expectation::EgressAccounted,
+                Observed::Egress(seen),
+                super::Vacuity::NoEgressTraffic,
+            );
+        }
         Verdict::judged(Expectation::EgressAccounted, Observed::Egress(seen), holds)
     }
 }

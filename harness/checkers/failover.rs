@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Expectation, Observed, Verdict};
+use super::{Expectation, Observed, Vacuity, Verdict};
 use crate::events::RsEvent;
 use crate::events::{Event, EventKind};
 
@@ -17,8 +17,6 @@ pub struct Lost {
 /// What followed a loss.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failover {
-    /// No step lost the primary: the expectation holds for every loss there was.
-    NoLoss,
     /// `winner` was elected for `term`, `after` the loss.
     Elected {
         winner: String,
@@ -43,12 +41,12 @@ pub fn check(events: &[Event], max: Duration) -> Vec<Verdict> {
         })
         .collect();
     if losses.is_empty() {
-        // "Every time a step loses the primary" holds when no step did; say so.
+        // "Every time a step loses the primary" is vacuous when no step did; say so.
         let expectation = Expectation::Failover { max, lost: None };
-        return vec![Verdict::judged(
+        return vec![Verdict::vacuous(
             expectation,
-            Observed::Failover(Failover::NoLoss),
-            true,
+            Observed::Nothing,
+            Vacuity::NoPrimaryLost,
         )];
     }
     losses

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Expectation, Observed, Offenders, Verdict};
+use super::{Expectation, Observed, Offenders, Vacuity, Verdict};
 use crate::events::{Event, EventKind, MemberFinal};
 
 /// The queue against the relay's acceptances.
@@ -104,20 +104,37 @@ pub fn check(events: &[Event], up: &[&MemberFinal], dev: &[&str]) -> [Verdict; 2
         never_queued,
         never_accepted: ids(unaccepted.into_iter().collect()),
     };
-    let lost = Verdict::judged(
-        Expectation::NoMailLost,
-        Observed::MailLost(queue.clone()),
-        queue.balanced(),
-    );
-    let holds = twice.is_none();
     let seen = Twice {
         messages: accepted.len(),
         twice,
     };
-    [
-        lost,
-        Verdict::judged(Expectation::NoMailTwice, Observed::MailTwice(seen), holds),
-    ]
+    verdicts(queue, seen)
+}
+
+/// The two verdicts over what was counted: each vacuous when there was nothing to count
+/// (nothing queued and nothing unexplained; nothing accepted by the relay).
+fn verdicts(queue: Queue, seen: Twice) -> [Verdict; 2] {
+    let lost = if queue.queued == 0 && queue.balanced() {
+        Verdict::vacuous(
+            Expectation::NoMailLost,
+            Observed::MailLost(queue),
+            Vacuity::NoMailQueued,
+        )
+    } else {
+        let balanced = queue.balanced();
+        Verdict::judged(Expectation::NoMailLost, Observed::MailLost(queue), balanced)
+    };
+    let twice = if seen.messages == 0 {
+        Verdict::vacuous(
+            Expectation::NoMailTwice,
+            Observed::MailTwice(seen),
+            Vacuity::NoMailAccepted,
+        )
+    } else {
+        let holds = seen.twice.is_none();
+        Verdict::judged(Expectation::NoMailTwice, Observed::MailTwice(seen), holds)
+    };
+    [lost, twice]
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Expectation, Observed, Verdict};
+use super::{Expectation, Observed, Vacuity, Verdict};
 use crate::events::{CheckEffect, Event, EventKind};
 
 /// Which reaction is measured.
@@ -13,6 +13,13 @@ pub enum Kind {
     Detection,
     /// From a restart to the balancer putting the node back.
     Recovery,
+}
+
+/// The node a step crashed (for a detection) or restarted (for a recovery), and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    pub node: String,
+    pub at: Duration,
 }
 
 /// What the balancer did after the cause.
@@ -27,32 +34,42 @@ pub enum Reaction {
     Never,
 }
 
-/// One verdict per crash (detection) or restart (recovery), each within `max`.
+/// One verdict per crash (detection) or restart (recovery), each within `max`; one
+/// vacuous verdict when no step crashed (restarted) a node, so that a stated expectation
+/// never silently vanishes from the report.
 pub fn check(events: &[Event], max: Duration, kind: Kind) -> Vec<Verdict> {
-    let causes = events.iter().filter_map(|e| match (&e.kind, kind) {
-        (EventKind::Crashed { node, .. }, Kind::Detection)
-        | (EventKind::Restarted { node }, Kind::Recovery) => Some((e.at, node)),
-        _ => None,
-    });
-    causes
+    let expectation = |cause: Option<Cause>| match kind {
+        Kind::Detection => Expectation::Detection { max, crash: cause },
+        Kind::Recovery => Expectation::Recovery {
+            max,
+            restart: cause,
+        },
+    };
+    let verdicts: Vec<Verdict> = events
+        .iter()
+        .filter_map(|e| match (&e.kind, kind) {
+            (EventKind::Crashed { node, .. }, Kind::Detection)
+            | (EventKind::Restarted { node }, Kind::Recovery) => Some((e.at, node)),
+            _ => None,
+        })
         .map(|(at, node)| {
             let seen = reaction(events, at, node, kind);
-            let expectation = match kind {
-                Kind::Detection => Expectation::Detection {
-                    max,
-                    node: node.clone(),
-                    crashed_at: at,
-                },
-                Kind::Recovery => Expectation::Recovery {
-                    max,
-                    node: node.clone(),
-                    restarted_at: at,
-                },
+            let cause = Cause {
+                node: node.clone(),
+                at,
             };
             let holds = matches!(seen, Reaction::After(after) if after <= max);
-            Verdict::judged(expectation, Observed::Reaction(seen), holds)
+            Verdict::judged(expectation(Some(cause)), Observed::Reaction(seen), holds)
         })
-        .collect()
+        .collect();
+    if !verdicts.is_empty() {
+        return verdicts;
+    }
+    let why = match kind {
+        Kind::Detection => Vacuity::NoCrash,
+        Kind::Recovery => Vacuity::NoRestart,
+    };
+    vec![Verdict::vacuous(expectation(None), Observed::Nothing, why)]
 }
 
 /// The balancer's first reaction to `node`'s crash or restart at `at`, or what undid it.
@@ -126,5 +143,18 @@ mod tests {
         let v = check(&[crash], max, Kind::Detection);
         assert!(!v[0].holds());
         assert_eq!(v[0].observed, Observed::Reaction(Reaction::Never));
+    }
+
+    /// Proves a recovery bound with no restart in the run yields one vacuous verdict
+    /// (not none, and not a pass).
+    #[test]
+    fn recovery_without_restart_is_vacuous() {
+        let v = check(&[], Duration::from_secs(6), Kind::Recovery);
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            v[0].status,
+            crate::checkers::Status::Vacuous(Vacuity::NoRestart)
+        );
+        assert!(v[0].holds() && !v[0].passes());
     }
 }

@@ -113,6 +113,13 @@ pub fn check(events: &[Event], topology: &Topology) -> Verdict {
     let holds = judge.wrong.is_empty();
     let mut seen = judge.seen;
     seen.disagreements = Offenders::of(judge.wrong);
+    if holds && seen.checked == 0 {
+        return Verdict::vacuous(
+            Expectation::TokensMatchClocks,
+            Observed::Tokens(seen),
+            super::Vacuity::NoTokenChecked,
+        );
+    }
     Verdict::judged(
         Expectation::TokensMatchClocks,
         Observed::Tokens(seen),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Expectation, Observed, Verdict};
+use super::{Expectation, Observed, Vacuity, Verdict};
 use crate::events::{MemberFinal, RequestRecord};
 
 /// The acknowledged signups, and the members that lack some.
@@ -26,7 +26,8 @@ pub struct Lacking {
     pub first: String,
 }
 
-/// Every signup a user got 201 for is on every member of `up` (`down` are not checked).
+/// Every signup a user got 201 for is on every member of `up` (`down` are not checked);
+/// vacuous when no signup was acknowledged.
 pub fn check(requests: &[RequestRecord], up: &[&MemberFinal], down: &[String]) -> Verdict {
     let acked: Vec<&str> = requests
         .iter()
@@ -55,5 +56,12 @@ pub fn check(requests: &[RequestRecord], up: &[&MemberFinal], down: &[String]) -
         lacking,
         down: down.to_vec(),
     };
+    if seen.acked == 0 && seen.lacking.is_empty() && !up.is_empty() {
+        return Verdict::vacuous(
+            Expectation::NoWriteLost,
+            Observed::Writes(seen),
+            Vacuity::NoAckedWrite,
+        );
+    }
     Verdict::judged(Expectation::NoWriteLost, Observed::Writes(seen), holds)
 }

@@ -456,6 +456,12 @@ fn push_line(lines: &mut Vec<Line>, e: &Event, text: Option<String>) {
     }
 }
 
+/// The timeline's words for [`EventKind::Converged`]: no claim that every member caught
+/// up (a member may still lack entries younger than one heartbeat; its catch-up line can
+/// come later).
+const HEALTHY_AGAIN: &str =
+    "the replica set is healthy again: one primary, followed by every member up";
+
 /// The timeline's text for one event; `up` is the rotation after it. `None` for events
 /// the timeline leaves to the tables (requests, routing, final states).
 fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
@@ -495,9 +501,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
                 primary_loss(*why)
             )
         }
-        EventKind::Converged => {
-            "the replica set is healthy again: one primary, every member caught up".to_string()
-        }
+        EventKind::Converged => HEALTHY_AGAIN.to_string(),
         EventKind::ConnectorConnected { node } => format!("AD/LDAP connector connected to {node}"),
         EventKind::ConnectorBroken { node, reason } => match node {
             Some(node) => format!("AD/LDAP connector lost {node}: {reason}"),
@@ -509,6 +513,8 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         | EventKind::LbDenied { .. }
         | EventKind::Request(_)
         | EventKind::MemberFinal(_)
+        | EventKind::HealthyUnbroken
+        | EventKind::MailFlowing
         | EventKind::MailAccepted { .. }
         | EventKind::MailSent { .. }
         | EventKind::MailFailed { .. }

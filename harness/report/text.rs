@@ -395,7 +395,12 @@ fn ms(v: Option<u64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v}ms"))
 }
 
+/// The expectations, one a line with its mark (`pass`, `FAIL`, `not judged`, `vacuous`)
+/// in a column of its own, then the result: PASS or FAIL with how many of each status
+/// (only `pass` counts as passing), a plain line naming what could not be judged, and the
+/// command that reproduces a failed run.
 fn verdicts(out: &mut String, o: &Outcome, reproduce: &str) {
+    use super::verdicts::Mark;
     push(out, "");
     push(out, "expectations");
     if o.verdicts.is_empty() {
@@ -407,36 +412,55 @@ fn verdicts(out: &mut String, o: &Outcome, reproduce: &str) {
         .map(|v| v.expectation.len())
         .max()
         .unwrap_or(0);
+    let mark_width = o
+        .verdicts
+        .iter()
+        .map(|v| v.status.word().len())
+        .max()
+        .unwrap_or(0);
     for v in &o.verdicts {
-        let mark = super::verdicts::mark(v.status);
         push(
             out,
             format!(
-                "  {mark}  {:<width$}  observed: {}",
-                v.expectation, v.observed
+                "  {:<mark_width$}  {:<width$}  observed: {}",
+                v.status.word(),
+                v.expectation,
+                v.observed
             ),
         );
     }
     push(out, "");
-    let failed = o.verdicts.iter().filter(|v| !v.holds).count();
-    if failed == 0 {
-        push(
-            out,
-            format!(
-                "result: PASS ({} of {} expectations hold)",
-                o.verdicts.len(),
-                o.verdicts.len()
-            ),
-        );
+    let counted = |mark: Mark| o.verdicts.iter().filter(|v| v.status == mark).count();
+    let counts: Vec<String> = [Mark::Fail, Mark::Pass, Mark::Vacuous, Mark::NotJudged]
+        .into_iter()
+        .map(|m| (counted(m), m.word()))
+        .filter(|(n, m)| *n > 0 || *m == "pass")
+        .map(|(n, m)| format!("{n} {m}"))
+        .collect();
+    let counts = format!("{} of {}", counts.join(", "), o.verdicts.len());
+    let not_judged: Vec<&str> = o
+        .verdicts
+        .iter()
+        .filter(|v| v.status == Mark::NotJudged)
+        .map(|v| v.expectation.as_str())
+        .collect();
+    if counted(Mark::Fail) == 0 {
+        push(out, format!("result: PASS ({counts})"));
     } else {
+        push(out, format!("result: FAIL ({counts}) with seed {}", o.seed));
+    }
+    if !not_judged.is_empty() {
         push(
             out,
             format!(
-                "result: FAIL ({failed} of {} expectations failed) with seed {}",
+                "could not be judged ({} of {}): {}",
+                not_judged.len(),
                 o.verdicts.len(),
-                o.seed
+                not_judged.join("; ")
             ),
         );
+    }
+    if counted(Mark::Fail) > 0 {
         push(out, format!("reproduce: {reproduce}"));
     }
 }

@@ -5,51 +5,253 @@
 //! The checkers build no prose; this is the only place a verdict's words are made. The
 //! text report prints [`Phrased`] verdicts and `--format json` serializes them.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::checkers::egress::{Decision, Unexplained};
 use crate::checkers::failover::{Failover, Lost};
 use crate::checkers::isolation::Isolation;
-use crate::checkers::reactions::Reaction;
+use crate::checkers::reactions::{Cause, Reaction};
 use crate::checkers::tokens::Disagreement;
-use crate::checkers::{Expectation, Observed, Offenders, Status, Unjudged, Verdict};
-use crate::checkers::{egress, mail, same_log, terms, tokens, writes};
+use crate::checkers::{Expectation, LastFault, Observed, Offenders, Status, Unjudged, Vacuity};
+use crate::checkers::{Verdict, egress, mail, same_log, terms, tokens, writes};
 use crate::duration::{clock, span};
 use crate::topology::DEV_LAN;
 
-/// One verdict in the report's words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One verdict in the report's words, and its numbers for scripts. `--format json`
+/// serializes it as is; options absent are left out.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Phrased {
+    /// The scenario key the expectation comes from (`detection_max`), or for a check
+    /// judged on every run a stable snake_case name (`no_write_lost`).
+    pub key: &'static str,
     /// The expectation as the scenario states it: `availability >= 97%`.
     pub expectation: String,
-    /// What the run measured.
+    /// The verdict's status; only `pass` counts as passing.
+    pub status: Mark,
+    /// Why the check was not judged, or what never arose (vacuous).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What the run measured, in words (the reason, when not judged or vacuous).
     pub observed: String,
-    /// False when the verdict failed (a check not judged holds).
-    pub holds: bool,
-    /// The verdict's status, which the text report marks it with. Not in the JSON yet:
-    /// `holds` says what a script needs today.
-    #[serde(skip)]
-    pub status: Status,
+    /// What the check is about, when it is one host (the crashed node, the lost primary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The bound, in milliseconds, for a bound on time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_ms: Option<u64>,
+    /// What the run measured against `limit_ms`, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_ms: Option<u64>,
+    /// The bound, in percent, for a bound on a share.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_pct: Option<f64>,
+    /// What the run measured against `limit_pct`, in percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_pct: Option<f64>,
+    /// How many things the check went over (requests, signups, messages, checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_count: Option<u64>,
 }
 
-/// How the text report marks a verdict of `status`. A check that could not be judged
-/// reads "pass" for now, its observation saying "not judged: ..." (the honest-outputs
-/// work gives it a mark of its own).
-pub fn mark(status: Status) -> &'static str {
+impl Phrased {
+    /// False when the verdict failed (not judged and vacuous do not fail the run).
+    pub fn holds(&self) -> bool {
+        self.status != Mark::Fail
+    }
+}
+
+/// A verdict's status as the report marks it, in text and JSON alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+pub enum Mark {
+    /// Judged, and it held.
+    #[serde(rename = "pass")]
+    Pass,
+    /// Judged, and it did not hold.
+    #[serde(rename = "FAIL")]
+    Fail,
+    /// Could not be judged (`reason` says why).
+    #[serde(rename = "not judged")]
+    NotJudged,
+    /// The condition the check is about never arose (`reason` says which).
+    #[serde(rename = "vacuous")]
+    Vacuous,
+}
+
+impl Mark {
+    /// The mark's word: `pass`, `FAIL`, `not judged`, `vacuous`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "FAIL",
+            Self::NotJudged => "not judged",
+            Self::Vacuous => "vacuous",
+        }
+    }
+}
+
+/// How the report marks a verdict of `status`.
+pub fn mark(status: Status) -> Mark {
     match status {
-        Status::Pass | Status::NotJudged => "pass",
-        Status::Fail => "FAIL",
+        Status::Pass => Mark::Pass,
+        Status::Fail => Mark::Fail,
+        Status::NotJudged(_) => Mark::NotJudged,
+        Status::Vacuous(_) => Mark::Vacuous,
     }
 }
 
 /// Phrases one verdict.
 pub fn phrase(v: &Verdict) -> Phrased {
+    let reason = match v.status {
+        Status::Pass | Status::Fail => None,
+        Status::NotJudged(why) => Some(unjudged(why).to_string()),
+        Status::Vacuous(why) => Some(vacuity(why).to_string()),
+    };
+    let numbers = numbers(&v.expectation, &v.observed);
     Phrased {
+        key: key(&v.expectation),
         expectation: expectation(&v.expectation),
-        observed: observed(&v.expectation, &v.observed),
-        holds: v.holds(),
-        status: v.status,
+        status: mark(v.status),
+        observed: reason
+            .clone()
+            .unwrap_or_else(|| observed(&v.expectation, &v.observed)),
+        reason,
+        subject: subject(&v.expectation),
+        limit_ms: numbers.limit_ms,
+        observed_ms: numbers.observed_ms,
+        limit_pct: numbers.limit_pct,
+        observed_pct: numbers.observed_pct,
+        observed_count: numbers.observed_count,
     }
+}
+
+/// Why a check was not judged, in words.
+fn unjudged(why: Unjudged) -> &'static str {
+    match why {
+        Unjudged::NeverConverged => {
+            "the replica set never became healthy, so its end state proves nothing"
+        }
+    }
+}
+
+/// What never arose, in words.
+fn vacuity(why: Vacuity) -> &'static str {
+    match why {
+        Vacuity::NoRequest => "no request was sent",
+        Vacuity::NoCrash => "no step crashed a node",
+        Vacuity::NoRestart => "no step restarted a node",
+        Vacuity::NoPrimaryLost => "no step lost the primary",
+        Vacuity::NoAckedWrite => "no signup was acknowledged",
+        Vacuity::NoMailQueued => "no mail was queued",
+        Vacuity::NoMailAccepted => "the relay accepted no mail",
+        Vacuity::NoTokenChecked => "no token was checked",
+        Vacuity::NoEgressTraffic => "the egress decided nothing and the internet served nothing",
+    }
+}
+
+/// The scenario key (or, for checks judged on every run, the stable name) of `e`.
+pub fn key(e: &Expectation) -> &'static str {
+    match e {
+        Expectation::Availability { .. } => "availability_pct_min",
+        Expectation::FailureWindow { .. } => "failure_window_max",
+        Expectation::Detection { .. } => "detection_max",
+        Expectation::Recovery { .. } => "recovery_max",
+        Expectation::Failover { .. } => "failover_max",
+        Expectation::NoWriteLost => "no_write_lost",
+        Expectation::SameLog => "same_log",
+        Expectation::OnePrimaryPerTerm => "one_primary_per_term",
+        Expectation::NoMailLost => "no_mail_lost",
+        Expectation::NoMailTwice => "mail_exactly_once",
+        Expectation::TokensMatchClocks => "tokens_match_clocks",
+        Expectation::EgressAccounted => "egress_accounted",
+        Expectation::DevIsolated => "dev_isolated",
+        Expectation::Liveness { .. } => "converge_within",
+        Expectation::MailFlowing { .. } => "mail_queue_drains",
+    }
+}
+
+/// The host a verdict is about, if one.
+fn subject(e: &Expectation) -> Option<String> {
+    match e {
+        Expectation::Detection {
+            crash: Some(Cause { node, .. }),
+            ..
+        }
+        | Expectation::Recovery {
+            restart: Some(Cause { node, .. }),
+            ..
+        }
+        | Expectation::Failover {
+            lost: Some(Lost { node, .. }),
+            ..
+        } => Some(node.clone()),
+        _ => None,
+    }
+}
+
+/// A verdict's numbers, each with its unit in its name.
+#[derive(Debug, Default)]
+struct Numbers {
+    limit_ms: Option<u64>,
+    observed_ms: Option<u64>,
+    limit_pct: Option<f64>,
+    observed_pct: Option<f64>,
+    observed_count: Option<u64>,
+}
+
+fn ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn count(n: usize) -> Option<u64> {
+    u64::try_from(n).ok()
+}
+
+/// The numbers of a verdict: its limit (from the expectation) and what was measured.
+fn numbers(e: &Expectation, o: &Observed) -> Numbers {
+    let mut n = Numbers::default();
+    match e {
+        Expectation::Availability { min_pct } => n.limit_pct = Some(*min_pct),
+        Expectation::FailureWindow { max }
+        | Expectation::Detection { max, .. }
+        | Expectation::Recovery { max, .. }
+        | Expectation::Failover { max, .. } => n.limit_ms = Some(ms(*max)),
+        Expectation::Liveness { within, .. } | Expectation::MailFlowing { within, .. } => {
+            n.limit_ms = Some(ms(*within));
+        }
+        _ => {}
+    }
+    match o {
+        Observed::Availability(a) => {
+            n.observed_pct = Some(a.pct());
+            n.observed_count = count(a.sent);
+        }
+        Observed::FailureWindow(l) => {
+            n.observed_ms = Some(l.map_or(0, |l| ms(l.length)));
+            n.observed_count = count(l.map_or(0, |l| l.windows));
+        }
+        Observed::Reaction(Reaction::After(after))
+        | Observed::Failover(Failover::Elected { after, .. })
+        | Observed::Liveness(Some(after))
+        | Observed::MailFlowing(Some(after)) => n.observed_ms = Some(ms(*after)),
+        Observed::Writes(w) => n.observed_count = count(w.acked),
+        Observed::SameLog(s) => n.observed_count = count(s.ends.len()),
+        Observed::Terms(t) => n.observed_count = count(t.elections),
+        Observed::MailLost(q) => n.observed_count = count(q.queued),
+        Observed::MailTwice(t) => n.observed_count = count(t.messages),
+        Observed::Tokens(t) => n.observed_count = count(t.checked),
+        Observed::Egress(b) => n.observed_count = count(b.decisions),
+        _ => {}
+    }
+    n
+}
+
+/// `the last fault (0:30.000)`, or `the start (no fault injected)`.
+fn since(last_fault: LastFault) -> String {
+    last_fault.map_or_else(
+        || "the start (no fault injected)".to_string(),
+        |at| format!("the last fault ({})", clock(at)),
+    )
 }
 
 /// The expectation as the scenario states it.
@@ -59,24 +261,18 @@ fn expectation(e: &Expectation) -> String {
         Expectation::FailureWindow { max } => {
             format!("longest failure window <= {}", span(*max))
         }
-        Expectation::Detection {
-            max,
-            node,
-            crashed_at,
-        } => format!(
-            "lb took {node} out within {} of {}",
-            span(*max),
-            clock(*crashed_at)
-        ),
-        Expectation::Recovery {
-            max,
-            node,
-            restarted_at,
-        } => format!(
-            "lb put {node} back within {} of {}",
-            span(*max),
-            clock(*restarted_at)
-        ),
+        Expectation::Detection { max, crash } => match crash {
+            Some(Cause { node, at }) => {
+                format!("lb took {node} out within {} of {}", span(*max), clock(*at))
+            }
+            None => format!("lb takes a crashed node out within {}", span(*max)),
+        },
+        Expectation::Recovery { max, restart } => match restart {
+            Some(Cause { node, at }) => {
+                format!("lb put {node} back within {} of {}", span(*max), clock(*at))
+            }
+            None => format!("lb puts a restarted node back within {}", span(*max)),
+        },
         Expectation::Failover { max, lost: None } => {
             format!("a new primary within {} of losing one", span(*max))
         }
@@ -97,9 +293,14 @@ fn expectation(e: &Expectation) -> String {
         Expectation::EgressAccounted => "egress decisions accounted for".to_string(),
         Expectation::DevIsolated => "dev/test isolated from production".to_string(),
         Expectation::Liveness { within, last_fault } => format!(
-            "replica set healthy within {} of the last fault ({})",
+            "replica set healthy within {} of {}",
             span(*within),
-            clock(*last_fault)
+            since(*last_fault)
+        ),
+        Expectation::MailFlowing { within, last_fault } => format!(
+            "mail queue drains within {} of {}",
+            span(*within),
+            since(*last_fault)
         ),
     }
 }
@@ -124,11 +325,15 @@ fn observed(e: &Expectation, o: &Observed) -> String {
         Observed::Tokens(t) => tokens(t),
         Observed::Egress(b) => egress(b),
         Observed::Isolation(i) => isolation(i),
-        Observed::Liveness(Some(after)) => format!("after {}", span(*after)),
-        Observed::Liveness(None) => "they never did".to_string(),
-        Observed::NotJudged(Unjudged::NeverConverged) => {
-            "not judged: the replica set never became healthy after the last fault".to_string()
+        Observed::Liveness(Some(after)) | Observed::MailFlowing(Some(after)) => {
+            format!("after {}", span(*after))
         }
+        Observed::Liveness(None) => "it never did".to_string(),
+        Observed::MailFlowing(None) => format!(
+            "it never did: mail waited {} or longer to the end",
+            span(crate::checkers::convergence::MAIL_STALE)
+        ),
+        Observed::Nothing => "nothing measured".to_string(),
     }
 }
 
@@ -137,8 +342,10 @@ fn reaction(e: &Expectation, r: Reaction) -> String {
         Reaction::After(after) => format!("after {}", span(after)),
         Reaction::Undone { at } => {
             let (node, undo) = match e {
-                Expectation::Recovery { node, .. } => (node.as_str(), "crashed"),
-                Expectation::Detection { node, .. } => (node.as_str(), "restarted"),
+                Expectation::Recovery {
+                    restart: Some(c), ..
+                } => (c.node.as_str(), "crashed"),
+                Expectation::Detection { crash: Some(c), .. } => (c.node.as_str(), "restarted"),
                 _ => ("?", "undone"),
             };
             format!("never: {node} was {undo} first, at {}", clock(at))
@@ -149,7 +356,6 @@ fn reaction(e: &Expectation, r: Reaction) -> String {
 
 fn failover(f: &Failover) -> String {
     match f {
-        Failover::NoLoss => "no step lost the primary".to_string(),
         Failover::Elected {
             winner,
             after,
@@ -391,8 +597,10 @@ mod tests {
     fn timings_in_words() {
         let detection = Expectation::Detection {
             max: Duration::from_secs(6),
-            node: "node-2".into(),
-            crashed_at: Duration::from_secs(30),
+            crash: Some(Cause {
+                node: "node-2".into(),
+                at: Duration::from_secs(30),
+            }),
         };
         let undone = Observed::Reaction(Reaction::Undone {
             at: Duration::from_millis(33_250),
@@ -504,18 +712,84 @@ mod tests {
         );
     }
 
-    /// Proves a check not judged holds and says why, as the reports have always put it.
+    /// Proves each status gets its own mark and JSON word, that only a pass counts as
+    /// passing, and that a check not judged or vacuous says why (in `reason` and in its
+    /// observed text) while a judged one carries no reason.
     #[test]
-    fn not_judged_in_words() {
-        let p = phrase(&Verdict {
-            expectation: Expectation::SameLog,
-            observed: Observed::NotJudged(Unjudged::NeverConverged),
-            status: Status::NotJudged,
-        });
-        assert!(p.holds);
-        assert_eq!(
-            p.observed,
-            "not judged: the replica set never became healthy after the last fault"
+    fn statuses_in_words_and_json() {
+        let phrased = |observed, status| {
+            phrase(&Verdict {
+                expectation: Expectation::SameLog,
+                observed,
+                status,
+            })
+        };
+        let not_judged = phrased(
+            Observed::Nothing,
+            Status::NotJudged(Unjudged::NeverConverged),
         );
+        assert!(not_judged.holds());
+        assert_eq!(not_judged.status, Mark::NotJudged);
+        assert_eq!(
+            not_judged.observed,
+            "the replica set never became healthy, so its end state proves nothing"
+        );
+        assert_eq!(
+            not_judged.reason.as_deref(),
+            Some(not_judged.observed.as_str())
+        );
+        let json = serde_json::to_value(&not_judged).expect("plain data");
+        assert_eq!(json["status"], "not judged");
+        assert_eq!(json["key"], "same_log");
+        assert!(json.get("holds").is_none() && json.get("limit_ms").is_none());
+        let vacuous = phrased(Observed::Nothing, Status::Vacuous(Vacuity::NoPrimaryLost));
+        assert_eq!(vacuous.status, Mark::Vacuous);
+        assert_eq!(vacuous.observed, "no step lost the primary");
+        assert_eq!(
+            serde_json::to_value(&vacuous).expect("plain data")["status"],
+            "vacuous"
+        );
+        let failed = phrased(Observed::Nothing, Status::Fail);
+        assert!(!failed.holds() && failed.reason.is_none());
+        assert_eq!(
+            serde_json::to_value(&failed).expect("plain data")["status"],
+            "FAIL"
+        );
+        assert_eq!(mark(Status::Pass).word(), "pass");
+    }
+
+    /// Proves a verdict's JSON carries its key, subject and numbers with units in their
+    /// names, and that a liveness bound with no fault names none.
+    #[test]
+    fn numbers_and_keys_in_json() {
+        let detection = phrase(&Verdict {
+            expectation: Expectation::Detection {
+                max: Duration::from_secs(6),
+                crash: Some(Cause {
+                    node: "node-2".into(),
+                    at: Duration::from_secs(30),
+                }),
+            },
+            observed: Observed::Reaction(Reaction::After(Duration::from_millis(5_500))),
+            status: Status::Pass,
+        });
+        let json = serde_json::to_value(&detection).expect("plain data");
+        assert_eq!(json["key"], "detection_max");
+        assert_eq!(json["subject"], "node-2");
+        assert_eq!(json["limit_ms"], 6_000);
+        assert_eq!(json["observed_ms"], 5_500);
+        let liveness = phrase(&Verdict {
+            expectation: Expectation::Liveness {
+                within: Duration::from_secs(30),
+                last_fault: None,
+            },
+            observed: Observed::Liveness(Some(Duration::from_millis(1))),
+            status: Status::Pass,
+        });
+        assert_eq!(
+            liveness.expectation,
+            "replica set healthy within 30s of the start (no fault injected)"
+        );
+        assert_eq!(liveness.key, "converge_within");
     }
 }

@@ -404,11 +404,6 @@ impl World {
         f(&views)
     }
 
-    /// Records that the members came to agree at `at` (the executor tracks it).
-    pub fn record_converged(&self, at: Duration) {
-        self.recorder.record_at(at, EXECUTOR, EventKind::Converged);
-    }
-
     /// Records every member's final data for the checkers.
     pub fn record_final_state(&self) {
         for (node, member) in &self.members {
