@@ -44,7 +44,7 @@ fn write(name: &str, text: &str) -> PathBuf {
 const SHORT: &str = r#"name = "short"
 seed = 5
 duration = "20s"
-
+format_version = 1
 [[steps]]
 at = "5s"
 crash = { node = "node-3" }
@@ -122,8 +122,8 @@ fn assert_bad(name: &str, text: &str, expected: &str) {
     assert!(!stderr.contains("panicked"), "{name}: {stderr}");
 }
 
-/// The first lines of [`SHORT`]: a scenario's name, seed and duration.
-const HEAD: &str = "name = \"short\"\nseed = 5\nduration = \"20s\"\n\n";
+/// The first lines of [`SHORT`]: a scenario's name, seed, duration and format version.
+const HEAD: &str = "name = \"short\"\nseed = 5\nduration = \"20s\"\nformat_version = 1\n";
 
 /// What follows [`HEAD`] in a bad scenario.
 enum Body {

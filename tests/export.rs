@@ -338,7 +338,8 @@ fn harness(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-const SCENARIO: &str = r#"name = "export"
+const SCENARIO: &str = r#"format_version = 1
+name = "export"
 seed = 1
 duration = "10s"
 
