@@ -5,8 +5,8 @@
 //! and `[topology]`). It is read with the scenario loader's passes, so a file that is not
 //! valid gets the loader's one error line (file:line:column: key: message). A valid file is
 //! then judged requirement by requirement; each miss is a [`Finding`] naming the key it
-//! comes from, what is wrong, and the requirement with its source (seeds 000, 002 and 003
-//! are the source documents docs/ARCHITECTURE.md section 1 names):
+//! comes from, what is wrong, and the requirement with its source (the source documents
+//! docs/ARCHITECTURE.md section 1 names):
 //!
 //! - one NIC per host (`topology.addresses` lists one address per host): the loader
 //!   refuses a second address for a run, so the check reads the addresses from the spec
@@ -45,7 +45,7 @@ pub struct Finding {
     pub key: String,
     /// What is wrong.
     pub message: String,
-    /// The requirement and where it comes from (`seed 002: ...`).
+    /// The requirement and where it comes from (`security and access requirements: ...`).
     pub requirement: String,
 }
 

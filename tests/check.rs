@@ -98,7 +98,7 @@ fn flags_a_missing_name() {
         "missing.toml",
         &pem_topology("missing.pem", "good.key", ""),
         &[
-            ":4:15: topology.tls.certificate: the certificate does not cover webtask.example.com (seed 002: the certificate must cover all four DNS names, by SAN or wildcard)",
+            ":4:15: topology.tls.certificate: the certificate does not cover webtask.example.com (security and access requirements: the certificate must cover all four DNS names, by SAN or wildcard)",
         ],
     );
     // The generated certificate is judged by its names.
@@ -106,7 +106,7 @@ fn flags_a_missing_name() {
         "names.toml",
         "format_version = 1\n[topology.tls]\nenabled = true\nnames = [\"login.example.com\", \"manage.example.com\", \"config.example.com\"]\n",
         &[
-            ":4:9: topology.tls.names: the generated certificate does not cover webtask.example.com (seed 002",
+            ":4:9: topology.tls.names: the generated certificate does not cover webtask.example.com (security and access requirements",
         ],
     );
 }
@@ -120,7 +120,7 @@ fn flags_a_closed_database_port() {
         "firewall.toml",
         &pem_topology("good.pem", "good.key", rule),
         &[
-            ":8:1: topology.firewall[0]: a drop rule closes node-1 -> node-2 on port 27017 (seed 003: nodes must communicate with each other via ports 7777, 27017, 8721 and 8701)",
+            ":8:1: topology.firewall[0]: a drop rule closes node-1 -> node-2 on port 27017 (network requirements: nodes must communicate with each other via ports 7777, 27017, 8721 and 8701)",
             "topology.firewall[0]: a drop rule closes node-2 -> node-1 on port 27017",
         ],
     );
@@ -150,20 +150,20 @@ fn flags_certificate_requirements() {
         "nochain.toml",
         &pem_topology("nochain.pem", "good.key", ""),
         &[
-            "topology.tls.certificate: intermediate missing: the chain ends with CN=good.example.com, issued by CN=Example Intermediate CA, which neither the file nor tls.trust holds (seed 002: all intermediate certificates must be included",
+            "topology.tls.certificate: intermediate missing: the chain ends with CN=good.example.com, issued by CN=Example Intermediate CA, which neither the file nor tls.trust holds (security and access requirements: all intermediate certificates must be included",
         ],
     );
     assert_findings(
         "encrypted.toml",
         &pem_topology("good.pem", "encrypted.key", ""),
         &[
-            ":5:7: topology.tls.key: the private key has a password on it (seed 002: if you are using PEM, there is no password on the private key)",
+            ":5:7: topology.tls.key: the private key has a password on it (security and access requirements: if you are using PEM, there is no password on the private key)",
         ],
     );
     assert_findings(
         "ec.toml",
         &pem_topology("ec.pem", "ec.key", ""),
-        &["topology.tls.key: the private key is EC (P-256), not RSA (seed 002"],
+        &["topology.tls.key: the private key is EC (P-256), not RSA (security and access requirements"],
     );
     // The defaults (a generated certificate for the four names) are clean.
     let path = write("defaults.toml", "format_version = 1\n[topology]\nnodes = 3\n");
@@ -176,7 +176,7 @@ fn flags_certificate_requirements() {
     assert_eq!(
         lines,
         [format!(
-            "{}:3:11: topology.tls.enabled: users reach the published names over plain HTTP (seed 002 requires an SSL certificate)",
+            "{}:3:11: topology.tls.enabled: users reach the published names over plain HTTP (security and access requirements: HTTPS towards users, with an SSL certificate)",
             path.display()
         )]
     );
@@ -190,14 +190,14 @@ fn flags_network_and_services() {
     let (code, lines, _) = check(&path);
     assert_eq!(code, Some(1), "{lines:#?}");
     let expected = [
-        ":5:24: topology.addresses.node-2: node-2 has 2 addresses (10.0.1.12, 10.0.9.12); one network interface each (seed 003: the appliance can only be deployed in 1 NIC)",
-        ":5:61: topology.addresses.node-3: node-3 (10.0.3.13) is not on the balancer's segment 10.0.1.0/24 (seed 003: all virtual machines must be on the same segment",
-        ":5:84: topology.addresses.dev-1: dev-1 (10.0.1.50) is on production's segment 10.0.1.0/24 (seed 003: no other appliance cluster (dev/test)",
-        ":25:11: topology.dev.network: the dev/test LAN is routed to production's (seed 003: production and non-production",
+        ":5:24: topology.addresses.node-2: node-2 has 2 addresses (10.0.1.12, 10.0.9.12); one network interface each (network requirements: the appliance can only be deployed in 1 NIC)",
+        ":5:61: topology.addresses.node-3: node-3 (10.0.3.13) is not on the balancer's segment 10.0.1.0/24 (network requirements: all virtual machines must be on the same segment",
+        ":5:84: topology.addresses.dev-1: dev-1 (10.0.1.50) is on production's segment 10.0.1.0/24 (network requirements: no other appliance cluster (dev/test)",
+        ":25:11: topology.dev.network: the dev/test LAN is routed to production's (network requirements: production and non-production",
         ":27:1: topology.firewall[0]: a drop rule closes node-1 -> node-3 on port 27017",
         ":27:1: topology.firewall[0]: a drop rule closes node-3 -> node-1 on port 27017",
-        ":33:1: topology.firewall[1]: a reject rule closes node-2 -> lb on port 443 (seed 003: nodes must be able to reach the load balancer via port 443)",
-        ":8:14: topology.lb.check_path: the balancer checks \"/health\", not \"/testall\" (seed 003",
+        ":33:1: topology.firewall[1]: a reject rule closes node-2 -> lb on port 443 (network requirements: nodes must be able to reach the load balancer via port 443)",
+        ":8:14: topology.lb.check_path: the balancer checks \"/health\", not \"/testall\" (network requirements",
         ":11:12: topology.smtp.username: the relay's username is empty",
         ":12:17: topology.smtp.node_password: the nodes' SMTP password is not the relay's",
         ":15:11: topology.ntp.enabled: the nodes do not use NTP",
