@@ -1,4 +1,4 @@
-//! `harness check FILE`: a static preflight of a deployment against the seeds'
+//! `harness check FILE`: a static preflight of a deployment against the source documents'
 //! requirements, before anything runs.
 //!
 //! The file is a scenario, or a topology-only file (a TOML holding only `format_version`

@@ -61,8 +61,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Check a scenario or a topology-only file against the seeds' requirements, without
-    /// running it.
+    /// Check a scenario or a topology-only file against the vendor documents' requirements,
+    /// without running it.
     Check {
         /// The scenario or topology file (TOML).
         file: PathBuf,

@@ -1,5 +1,6 @@
 //! What the security and access requirements (docs/ARCHITECTURE.md section 1) ask of the
-//! certificate: the published names covered, valid at the run's epoch, an unencrypted RSA key for PEM, every intermediate included.
+//! certificate: the published names covered, valid at the run's epoch, an unencrypted RSA
+//! key for PEM, every intermediate included.
 
 use std::path::Path;
 
