@@ -163,14 +163,22 @@ fn flags_certificate_requirements() {
     assert_findings(
         "ec.toml",
         &pem_topology("ec.pem", "ec.key", ""),
-        &["topology.tls.key: the private key is EC (P-256), not RSA (security and access requirements"],
+        &[
+            "topology.tls.key: the private key is EC (P-256), not RSA (security and access requirements",
+        ],
     );
     // The defaults (a generated certificate for the four names) are clean.
-    let path = write("defaults.toml", "format_version = 1\n[topology]\nnodes = 3\n");
+    let path = write(
+        "defaults.toml",
+        "format_version = 1\n[topology]\nnodes = 3\n",
+    );
     let (code, lines, _) = check(&path);
     assert_eq!(code, Some(0), "{lines:#?}");
     // TLS off is one finding, at the line that turns it off.
-    let path = write("plain.toml", "format_version = 1\n[topology.tls]\nenabled = false\n");
+    let path = write(
+        "plain.toml",
+        "format_version = 1\n[topology.tls]\nenabled = false\n",
+    );
     let (code, lines, _) = check(&path);
     assert_eq!(code, Some(1));
     assert_eq!(

@@ -110,7 +110,9 @@ fn release_binary() -> std::path::PathBuf {
         .status()
         .expect("cargo runs");
     assert!(status.success(), "cargo build --release failed: {status}");
-    target.join("release").join(debug.file_name().expect("a file name"))
+    target
+        .join("release")
+        .join(debug.file_name().expect("a file name"))
 }
 
 /// `harness run FILE --format FORMAT` with `binary`: stdout and the exit code (stderr
@@ -121,7 +123,10 @@ fn run_with(binary: &Path, file: &str, format: &str) -> (String, Option<i32>) {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("the binary runs");
-    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
 }
 
 /// Proves the dev profile's binary (debug assertions and overflow checks on, what the
@@ -136,7 +141,10 @@ fn debug_and_release_binaries_agree() {
         for format in ["text", "json"] {
             let (dev_out, dev_code) = run_with(debug, file, format);
             let (release_out, release_code) = run_with(&release, file, format);
-            assert!(dev_out.len() > 1_000, "{file} {format}: a whole report: {dev_out}");
+            assert!(
+                dev_out.len() > 1_000,
+                "{file} {format}: a whole report: {dev_out}"
+            );
             assert_eq!(dev_code, release_code, "{file} {format}: exit codes");
             assert!(
                 dev_out == release_out,

@@ -100,8 +100,7 @@ fn parse(spec: &str) -> Option<Against> {
 /// The report a snapshot holds: its lines after insta's header.
 fn snapshot(name: &str) -> Vec<String> {
     let path = root().join(format!("snapshots/report@{name}.toml.snap"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let body = text
         .splitn(3, "---\n")
         .nth(2)

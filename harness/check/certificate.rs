@@ -14,13 +14,15 @@ use crate::scenario::{ScenarioError, Source};
 use crate::topology::certs::{self, KeyAlgorithm, Problem};
 use crate::topology::{TlsSettings, Topology};
 
-const HTTPS: &str = "security and access requirements: HTTPS towards users, with an SSL certificate";
+const HTTPS: &str =
+    "security and access requirements: HTTPS towards users, with an SSL certificate";
 const NAMES: &str = "security and access requirements: the certificate must cover all four DNS names, by SAN or wildcard";
 const NO_PASSWORD: &str = "security and access requirements: if you are using PEM, there is no password on the private key";
-const RSA: &str = "security and access requirements: if you are using PEM, the key is an RSA Private Key";
-const INTERMEDIATES: &str =
-    "security and access requirements: all intermediate certificates must be included in the public key";
-const VALID: &str = "security and access requirements: an SSL certificate users accept, valid when the run starts";
+const RSA: &str =
+    "security and access requirements: if you are using PEM, the key is an RSA Private Key";
+const INTERMEDIATES: &str = "security and access requirements: all intermediate certificates must be included in the public key";
+const VALID: &str =
+    "security and access requirements: an SSL certificate users accept, valid when the run starts";
 
 /// The certificate checks; `Err` when a file cannot be read or is not what its setting
 /// expects (the loader's error, exit 2).

@@ -13,14 +13,13 @@ pub const NODE_PORTS: [u16; 4] = [7777, 27017, 8721, 8701];
 pub const LB_PORT: u16 = 443;
 
 const ONE_NIC: &str = "network requirements: the appliance can only be deployed in 1 NIC";
-const SAME_SEGMENT: &str =
-    "network requirements: all virtual machines must be on the same segment of the internal network";
+const SAME_SEGMENT: &str = "network requirements: all virtual machines must be on the same segment of the internal network";
 const DEV_SUBNET: &str =
     "network requirements: no other appliance cluster (dev/test) should be running on this subnet";
 const ISOLATED: &str = "network requirements: production and non-production (test/development) must be on completely isolated networks";
-const NODE_TO_NODE: &str =
-    "network requirements: nodes must communicate with each other via ports 7777, 27017, 8721 and 8701";
-const NODE_TO_LB: &str = "network requirements: nodes must be able to reach the load balancer via port 443";
+const NODE_TO_NODE: &str = "network requirements: nodes must communicate with each other via ports 7777, 27017, 8721 and 8701";
+const NODE_TO_LB: &str =
+    "network requirements: nodes must be able to reach the load balancer via port 443";
 
 /// Hosts listed with more than one address: a finding each, and the spec keeps the first
 /// address so the rest of the file can be judged (a run refuses the second address).

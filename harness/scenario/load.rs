@@ -1035,8 +1035,16 @@ restart = { node = "node-2" }
     #[test]
     fn format_version_missing() {
         let e = err(&GOOD.replace("format_version = 1\n", "\n"));
-        assert_eq!((e.line, e.column, e.key.as_str()), (1, 1, "format_version"), "{e}");
-        assert!(e.message.starts_with("missing; expected `format_version = 1`"), "{e}");
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (1, 1, "format_version"),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .starts_with("missing; expected `format_version = 1`"),
+            "{e}"
+        );
         assert_eq!(
             e.to_string(),
             format!("s.toml:1:1: format_version: {}", e.message)
@@ -1050,19 +1058,36 @@ restart = { node = "node-2" }
         let cases = [
             ("2", "found version 2; expected 1,"),
             ("0", "found version 0; expected 1,"),
-            ("\"1\"", "found the string \"1\"; expected the integer 1, without quotes"),
+            (
+                "\"1\"",
+                "found the string \"1\"; expected the integer 1, without quotes",
+            ),
             ("1.0", "found float; expected the integer 1"),
-            ("{ major = 1 }", "found inline table; expected the integer 1"),
+            (
+                "{ major = 1 }",
+                "found inline table; expected the integer 1",
+            ),
         ];
         for (value, message) in cases {
             let e = err(&GOOD.replace("format_version = 1", &format!("format_version = {value}")));
-            assert_eq!((e.line, e.column, e.key.as_str()), (1, 18, "format_version"), "{value}: {e}");
+            assert_eq!(
+                (e.line, e.column, e.key.as_str()),
+                (1, 18, "format_version"),
+                "{value}: {e}"
+            );
             assert!(e.message.starts_with(message), "{value}: {e}");
             assert!(e.expected.starts_with("expected "), "{value}: {e}");
         }
         // A table of that name is no version either.
-        let e = err(&format!("{}\n[format_version]\nmajor = 1\n", GOOD.replace("format_version = 1\n", "")));
+        let e = err(&format!(
+            "{}\n[format_version]\nmajor = 1\n",
+            GOOD.replace("format_version = 1\n", "")
+        ));
         assert_eq!(e.key, "format_version", "{e}");
-        assert!(e.message.starts_with("found a table; expected the integer 1"), "{e}");
+        assert!(
+            e.message
+                .starts_with("found a table; expected the integer 1"),
+            "{e}"
+        );
     }
 }
