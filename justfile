@@ -14,6 +14,10 @@ test:
 ci:
     .ci/run
 
+# The dev and release binaries print the same reports (builds the release binary: ~10 min cold).
+determinism:
+    cargo test --test determinism -- --ignored
+
 # Benchmarks of the harness's own speed (criterion; see benches/).
 bench:
     cargo bench
