@@ -36,7 +36,7 @@ pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
 /// The version of the scenario format this harness reads: every file says
 /// `format_version = 1`. Required, with no default: a file written for another version of
 /// the format is refused by name instead of being read with a guess
-/// ([`crate::scenario::load`] checks it before anything else).
+/// ([`crate::scenario::Source::new`] checks it before anything else).
 pub const FORMAT_VERSION: i64 = 1;
 
 /// The file as written.
