@@ -338,11 +338,10 @@ fn harness(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-const SCENARIO: &str = r#"format_version = 1
-name = "export"
+const SCENARIO: &str = r#"name = "export"
 seed = 1
 duration = "10s"
-
+format_version = 1
 [topology.lb]
 mode = "tcp"
 proxy_protocol = "v1"
