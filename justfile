@@ -1,9 +1,10 @@
 # Recipes for the harness. `just --list` shows them.
 # Install just with `cargo install just --locked` (Debian 12 has no package).
 
-# Run a scenario and print its report (exit 0 when every expectation holds).
+# Run a scenario and print its report (exit 0 when every expectation holds); the same
+# build as `just test` (the dev profile).
 run scenario="scenarios/node-loss.toml" *args="":
-    cargo run --release -- run {{scenario}} {{args}}
+    cargo run -- run {{scenario}} {{args}}
 
 # The README's test command, as CI runs it (installs haproxy and nginx when missing).
 test:
@@ -12,6 +13,10 @@ test:
 # CI exactly: the tests on a clean clone of what is committed.
 ci:
     .ci/run
+
+# The dev and release binaries print the same reports (builds the release binary: ~10 min cold).
+determinism:
+    cargo test --test determinism -- --ignored
 
 # Benchmarks of the harness's own speed (criterion; see benches/).
 bench:

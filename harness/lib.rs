@@ -67,6 +67,7 @@
 //! use harness::{executor, report::Outcome, scenario};
 //!
 //! let text = r#"
+//!     format_version = 1
 //!     name = "tiny"
 //!     seed = 1
 //!     duration = "5s"

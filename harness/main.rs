@@ -33,10 +33,18 @@ use harness::report::verdicts::Mark;
 use harness::report::{Outcome, json, text};
 use harness::scenario;
 
+/// The harness's version: the crate version and, when it was built from a git checkout,
+/// the commit (build.rs). Every reproduce line carries it, since another version may run
+/// the same scenario and seed differently.
+const VERSION: &str = env!("HARNESS_VERSION");
+
+/// The command a reproduce line gives: the README's run command (the shared dev profile).
+const RUN_COMMAND: &str = "cargo run -- run";
+
 #[derive(Parser)]
 #[command(
     name = "harness",
-    version,
+    version = VERSION,
     about = "Deterministic network-emulation harness for an identity appliance cluster"
 )]
 struct Cli {
@@ -70,8 +78,8 @@ enum Command {
         #[arg(value_enum, default_value_t = SchemaOf::Report)]
         of: SchemaOf,
     },
-    /// Check a scenario or a topology-only file against the seeds' requirements, without
-    /// running it.
+    /// Check a scenario or a topology-only file against the vendor documents' requirements,
+    /// without running it.
     Check {
         /// The scenario or topology file (TOML).
         file: PathBuf,
@@ -489,8 +497,9 @@ fn run(
     // Real time is read here, outside the simulation, only to tell the user how fast the
     // run went; it goes to stderr and never into the outcome.
     let started = std::time::Instant::now();
+    // The version goes after a `#`, so the line still pastes into a shell as it is.
     let reproduce = format!(
-        "cargo run --release -- run {} --seed {seed}",
+        "{RUN_COMMAND} {} --seed {seed}  # harness {VERSION}",
         file.display()
     );
     // A panic inside the simulation is a harness bug; catching it lets the user still get

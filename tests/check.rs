@@ -28,7 +28,7 @@ fn write(name: &str, text: &str) -> PathBuf {
 /// A topology-only file with a PEM certificate, key and the fixtures' trust, plus `extra`.
 fn pem_topology(certificate: &str, key: &str, extra: &str) -> String {
     format!(
-        "[topology.tls]\nenabled = true\ncertificate = {:?}\nkey = {:?}\ntrust = {:?}\n{extra}",
+        "format_version = 1\n[topology.tls]\nenabled = true\ncertificate = {:?}\nkey = {:?}\ntrust = {:?}\n{extra}",
         cert(certificate),
         cert(key),
         cert("trust.pem")
@@ -98,15 +98,15 @@ fn flags_a_missing_name() {
         "missing.toml",
         &pem_topology("missing.pem", "good.key", ""),
         &[
-            ":3:15: topology.tls.certificate: the certificate does not cover webtask.example.com (seed 002: the certificate must cover all four DNS names, by SAN or wildcard)",
+            ":4:15: topology.tls.certificate: the certificate does not cover webtask.example.com (security and access requirements: the certificate must cover all four DNS names, by SAN or wildcard)",
         ],
     );
     // The generated certificate is judged by its names.
     assert_findings(
         "names.toml",
-        "[topology.tls]\nenabled = true\nnames = [\"login.example.com\", \"manage.example.com\", \"config.example.com\"]\n",
+        "format_version = 1\n[topology.tls]\nenabled = true\nnames = [\"login.example.com\", \"manage.example.com\", \"config.example.com\"]\n",
         &[
-            ":3:9: topology.tls.names: the generated certificate does not cover webtask.example.com (seed 002",
+            ":4:9: topology.tls.names: the generated certificate does not cover webtask.example.com (security and access requirements",
         ],
     );
 }
@@ -120,7 +120,7 @@ fn flags_a_closed_database_port() {
         "firewall.toml",
         &pem_topology("good.pem", "good.key", rule),
         &[
-            ":7:1: topology.firewall[0]: a drop rule closes node-1 -> node-2 on port 27017 (seed 003: nodes must communicate with each other via ports 7777, 27017, 8721 and 8701)",
+            ":8:1: topology.firewall[0]: a drop rule closes node-1 -> node-2 on port 27017 (network requirements: nodes must communicate with each other via ports 7777, 27017, 8721 and 8701)",
             "topology.firewall[0]: a drop rule closes node-2 -> node-1 on port 27017",
         ],
     );
@@ -150,33 +150,41 @@ fn flags_certificate_requirements() {
         "nochain.toml",
         &pem_topology("nochain.pem", "good.key", ""),
         &[
-            "topology.tls.certificate: intermediate missing: the chain ends with CN=good.example.com, issued by CN=Example Intermediate CA, which neither the file nor tls.trust holds (seed 002: all intermediate certificates must be included",
+            "topology.tls.certificate: intermediate missing: the chain ends with CN=good.example.com, issued by CN=Example Intermediate CA, which neither the file nor tls.trust holds (security and access requirements: all intermediate certificates must be included",
         ],
     );
     assert_findings(
         "encrypted.toml",
         &pem_topology("good.pem", "encrypted.key", ""),
         &[
-            ":4:7: topology.tls.key: the private key has a password on it (seed 002: if you are using PEM, there is no password on the private key)",
+            ":5:7: topology.tls.key: the private key has a password on it (security and access requirements: if you are using PEM, there is no password on the private key)",
         ],
     );
     assert_findings(
         "ec.toml",
         &pem_topology("ec.pem", "ec.key", ""),
-        &["topology.tls.key: the private key is EC (P-256), not RSA (seed 002"],
+        &[
+            "topology.tls.key: the private key is EC (P-256), not RSA (security and access requirements",
+        ],
     );
     // The defaults (a generated certificate for the four names) are clean.
-    let path = write("defaults.toml", "[topology]\nnodes = 3\n");
+    let path = write(
+        "defaults.toml",
+        "format_version = 1\n[topology]\nnodes = 3\n",
+    );
     let (code, lines, _) = check(&path);
     assert_eq!(code, Some(0), "{lines:#?}");
     // TLS off is one finding, at the line that turns it off.
-    let path = write("plain.toml", "[topology.tls]\nenabled = false\n");
+    let path = write(
+        "plain.toml",
+        "format_version = 1\n[topology.tls]\nenabled = false\n",
+    );
     let (code, lines, _) = check(&path);
     assert_eq!(code, Some(1));
     assert_eq!(
         lines,
         [format!(
-            "{}:2:11: topology.tls.enabled: users reach the published names over plain HTTP (seed 002 requires an SSL certificate)",
+            "{}:3:11: topology.tls.enabled: users reach the published names over plain HTTP (security and access requirements: HTTPS towards users, with an SSL certificate)",
             path.display()
         )]
     );
@@ -190,18 +198,18 @@ fn flags_network_and_services() {
     let (code, lines, _) = check(&path);
     assert_eq!(code, Some(1), "{lines:#?}");
     let expected = [
-        ":3:24: topology.addresses.node-2: node-2 has 2 addresses (10.0.1.12, 10.0.9.12); one network interface each (seed 003: the appliance can only be deployed in 1 NIC)",
-        ":3:61: topology.addresses.node-3: node-3 (10.0.3.13) is not on the balancer's segment 10.0.1.0/24 (seed 003: all virtual machines must be on the same segment",
-        ":3:84: topology.addresses.dev-1: dev-1 (10.0.1.50) is on production's segment 10.0.1.0/24 (seed 003: no other appliance cluster (dev/test)",
-        ":23:11: topology.dev.network: the dev/test LAN is routed to production's (seed 003: production and non-production",
-        ":25:1: topology.firewall[0]: a drop rule closes node-1 -> node-3 on port 27017",
-        ":25:1: topology.firewall[0]: a drop rule closes node-3 -> node-1 on port 27017",
-        ":31:1: topology.firewall[1]: a reject rule closes node-2 -> lb on port 443 (seed 003: nodes must be able to reach the load balancer via port 443)",
-        ":6:14: topology.lb.check_path: the balancer checks \"/health\", not \"/testall\" (seed 003",
-        ":9:12: topology.smtp.username: the relay's username is empty",
-        ":10:17: topology.smtp.node_password: the nodes' SMTP password is not the relay's",
-        ":13:11: topology.ntp.enabled: the nodes do not use NTP",
-        ":18:7: topology.tls.key: the private key is EC (P-256), not RSA",
+        ":5:24: topology.addresses.node-2: node-2 has 2 addresses (10.0.1.12, 10.0.9.12); one network interface each (network requirements: the appliance can only be deployed in 1 NIC)",
+        ":5:61: topology.addresses.node-3: node-3 (10.0.3.13) is not on the balancer's segment 10.0.1.0/24 (network requirements: all virtual machines must be on the same segment",
+        ":5:84: topology.addresses.dev-1: dev-1 (10.0.1.50) is on production's segment 10.0.1.0/24 (network requirements: no other appliance cluster (dev/test)",
+        ":25:11: topology.dev.network: the dev/test LAN is routed to production's (network requirements: production and non-production",
+        ":27:1: topology.firewall[0]: a drop rule closes node-1 -> node-3 on port 27017",
+        ":27:1: topology.firewall[0]: a drop rule closes node-3 -> node-1 on port 27017",
+        ":33:1: topology.firewall[1]: a reject rule closes node-2 -> lb on port 443 (network requirements: nodes must be able to reach the load balancer via port 443)",
+        ":8:14: topology.lb.check_path: the balancer checks \"/health\", not \"/testall\" (network requirements",
+        ":11:12: topology.smtp.username: the relay's username is empty",
+        ":12:17: topology.smtp.node_password: the nodes' SMTP password is not the relay's",
+        ":15:11: topology.ntp.enabled: the nodes do not use NTP",
+        ":20:7: topology.tls.key: the private key is EC (P-256), not RSA",
     ];
     assert_eq!(lines.len(), expected.len(), "{lines:#?}");
     for (line, want) in lines.iter().zip(expected) {
@@ -232,16 +240,16 @@ fn bad_input_exits_2() {
         (
             "unreadable.toml",
             pem_topology("good.pem", "good.key", "").replace("good.pem", "no-such.pem"),
-            ":3:15: topology.tls.certificate: cannot read ".to_string(),
+            ":4:15: topology.tls.certificate: cannot read ".to_string(),
         ),
         (
             "password.toml",
             format!(
-                "[topology.tls]\nenabled = true\ncertificate = {:?}\npassword = \"wrong\"\ntrust = {:?}\n",
+                "format_version = 1\n[topology.tls]\nenabled = true\ncertificate = {:?}\npassword = \"wrong\"\ntrust = {:?}\n",
                 cert("good.pfx"),
                 cert("trust.pem")
             ),
-            ":4:12: topology.tls.password: the password does not open".to_string(),
+            ":5:12: topology.tls.password: the password does not open".to_string(),
         ),
         (
             "syntax.toml",
@@ -250,8 +258,8 @@ fn bad_input_exits_2() {
         ),
         (
             "unknown.toml",
-            "[topology]\nnodez = 3\n".to_string(),
-            ":2:1: topology.nodez: unknown field `nodez`".to_string(),
+            "format_version = 1\n[topology]\nnodez = 3\n".to_string(),
+            ":3:1: topology.nodez: unknown field `nodez`".to_string(),
         ),
     ];
     for (name, text, expected) in cases {

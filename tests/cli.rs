@@ -35,6 +35,37 @@ fn harness_within(args: &[&str]) -> Output {
     child.wait_with_output().expect("the output can be read")
 }
 
+/// What `harness --version` names after "harness ": the version reproduce lines carry.
+fn harness_version() -> String {
+    let out = harness(&["--version"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .trim_end()
+        .strip_prefix("harness ")
+        .unwrap_or_else(|| panic!("--version prints \"harness VERSION\": {stdout:?}"))
+        .to_string()
+}
+
+/// Proves the version is the crate version and, when the tests run in a git checkout, the
+/// commit the binary was built from (build.rs): the tests are built from the checkout's
+/// HEAD, so the two agree.
+#[test]
+fn version_names_crate_and_commit() {
+    let version = harness_version();
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let expected = match head {
+        Some(commit) => format!("{}, commit {}", env!("CARGO_PKG_VERSION"), &commit[..12]),
+        None => env!("CARGO_PKG_VERSION").to_string(),
+    };
+    assert_eq!(version, expected);
+}
+
 fn write(name: &str, text: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&path, text).expect("the target tmp dir is writable");
@@ -44,7 +75,7 @@ fn write(name: &str, text: &str) -> PathBuf {
 const SHORT: &str = r#"name = "short"
 seed = 5
 duration = "20s"
-
+format_version = 1
 [[steps]]
 at = "5s"
 crash = { node = "node-3" }
@@ -122,8 +153,8 @@ fn assert_bad(name: &str, text: &str, expected: &str) {
     assert!(!stderr.contains("panicked"), "{name}: {stderr}");
 }
 
-/// The first lines of [`SHORT`]: a scenario's name, seed and duration.
-const HEAD: &str = "name = \"short\"\nseed = 5\nduration = \"20s\"\n\n";
+/// The first lines of [`SHORT`]: a scenario's name, seed, duration and format version.
+const HEAD: &str = "name = \"short\"\nseed = 5\nduration = \"20s\"\nformat_version = 1\n";
 
 /// What follows [`HEAD`] in a bad scenario.
 enum Body {
@@ -468,8 +499,9 @@ fn exit_codes_seed_and_json() {
     );
     assert!(
         stdout.contains(&format!(
-            "reproduce: cargo run --release -- run {} --seed 9",
-            fail.display()
+            "reproduce: cargo run -- run {} --seed 9  # harness {}",
+            fail.display(),
+            harness_version()
         )),
         "{stdout}"
     );

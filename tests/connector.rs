@@ -17,7 +17,7 @@ use harness::scenario;
 /// more TOML (an `[topology.lb]` table, steps).
 fn scenario_text(name: &str, duration: &str, extra: &str) -> String {
     format!(
-        r#"
+        r#"format_version = 1
         name = "{name}"
         seed = 3
         duration = "{duration}"
@@ -242,7 +242,7 @@ fn crash_of_its_node_moves_it_to_another() {
 /// are unchanged) and records no connector event.
 #[test]
 fn no_connector_no_line() {
-    let text = r#"
+    let text = r#"format_version = 1
         name = "no-connector"
         seed = 3
         duration = "5s"

@@ -1,5 +1,6 @@
 //! The same scenario and seed give a byte-identical outcome; another seed gives another
-//! run (docs/ARCHITECTURE.md section 4).
+//! run; the dev and release binaries print the same reports (docs/ARCHITECTURE.md
+//! section 4). The last builds the release binary, the one test that does.
 
 use std::path::Path;
 
@@ -82,4 +83,83 @@ fn same_seed_same_events_across_the_dev_boundary() {
     let first = events();
     assert!(first.contains("Boundary(") && first.contains("Crossed") && first.contains("DevFinal"));
     assert_eq!(first, events());
+}
+
+/// The scenarios the dev and release binaries must agree on: a crash (node-loss), a
+/// partition with an election and a rollback (partition-minority), and a certificate
+/// expiring under TLS (cert-expires); every one makes a TLS handshake per user request.
+const ACROSS_PROFILES: &[&str] = &[
+    "scenarios/node-loss.toml",
+    "scenarios/partition-minority.toml",
+    "scenarios/cert-expires.toml",
+];
+
+/// Builds the release binary (`cargo build --release --bin harness`, with the cargo that
+/// runs these tests, into the same target directory) and returns its path. Cold, this is
+/// the release build of every crate; warm, cargo finds nothing to do.
+fn release_binary() -> std::path::PathBuf {
+    let debug = Path::new(env!("CARGO_BIN_EXE_harness"));
+    let target = debug
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in TARGET/debug");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--bin", "harness", "--target-dir"])
+        .arg(target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cargo build --release failed: {status}");
+    target
+        .join("release")
+        .join(debug.file_name().expect("a file name"))
+}
+
+/// `harness run FILE --format FORMAT` with `binary`: stdout and the exit code (stderr
+/// holds the wall time, which differs between any two runs).
+fn run_with(binary: &Path, file: &str, format: &str) -> (String, Option<i32>) {
+    let out = std::process::Command::new(binary)
+        .args(["run", file, "--format", format])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
+}
+
+/// Proves the dev profile's binary (debug assertions and overflow checks on, what the
+/// tests and the README's run command use) and the release binary print byte-identical
+/// reports, text and JSON, with the same exit code, for a crash, a partition and an
+/// expiring certificate.
+///
+/// Ignored by default: it builds the release binary, about 10 minutes cold on a busy
+/// 2-core machine (and the harness crate again after every commit, since build.rs stamps
+/// the commit), which would double the README's cold test time. Run it with
+/// `cargo test --test determinism -- --ignored` (or `just determinism`).
+#[test]
+#[ignore = "builds the release binary (about 10 min cold); cargo test --test determinism -- --ignored"]
+fn debug_and_release_binaries_agree() {
+    let release = release_binary();
+    let debug = Path::new(env!("CARGO_BIN_EXE_harness"));
+    for file in ACROSS_PROFILES {
+        for format in ["text", "json"] {
+            let (dev_out, dev_code) = run_with(debug, file, format);
+            let (release_out, release_code) = run_with(&release, file, format);
+            assert!(
+                dev_out.len() > 1_000,
+                "{file} {format}: a whole report: {dev_out}"
+            );
+            assert_eq!(dev_code, release_code, "{file} {format}: exit codes");
+            assert!(
+                dev_out == release_out,
+                "{file} --format {format}: the dev and release reports differ; first differing line: {:?}",
+                dev_out
+                    .lines()
+                    .zip(release_out.lines())
+                    .find(|(a, b)| a != b)
+            );
+        }
+    }
 }

@@ -341,7 +341,7 @@ fn harness(args: &[&str]) -> Output {
 const SCENARIO: &str = r#"name = "export"
 seed = 1
 duration = "10s"
-
+format_version = 1
 [topology.lb]
 mode = "tcp"
 proxy_protocol = "v1"

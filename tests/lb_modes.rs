@@ -10,7 +10,7 @@ use harness::scenario;
 
 fn clients(lb: &str) -> Vec<(String, String, usize)> {
     let text = format!(
-        "name = \"modes\"\nseed = 9\nduration = \"10s\"\nload = {{ rate_per_s = 20 }}\n[topology.lb]\n{lb}\n"
+        "format_version = 1\nname = \"modes\"\nseed = 9\nduration = \"10s\"\nload = {{ rate_per_s = 20 }}\n[topology.lb]\n{lb}\n"
     );
     let scenario = scenario::parse(Path::new("modes.toml"), &text).unwrap();
     let run = executor::run(&scenario, scenario.seed).unwrap();

@@ -406,8 +406,8 @@ fn mutated_scenarios_give_clear_errors() {
     }
 }
 
-/// One range the loader checks, at its edges: `toml` is the scenario after its name and
-/// seed, with `{}` where the value goes; `min` and `max` load, and `below` and `above`, one
+/// One range the loader checks, at its edges: `toml` is the scenario after its
+/// format_version, name and seed, with `{}` where the value goes; `min` and `max` load, and `below` and `above`, one
 /// step past (a nanosecond, the next float, the next integer), fail with an error naming
 /// `key` (or the companion key the bound is written against) on that key's line.
 struct Edge {
@@ -878,7 +878,7 @@ fn step_edges() -> Vec<Edge> {
 /// `edge`'s scenario with `value` in its place, loaded.
 fn load_with(edge: &Edge, value: &str) -> (String, Result<scenario::Scenario, ScenarioError>) {
     let text = format!(
-        "name = \"edges\"\nseed = 1\n{}",
+        "format_version = 1\nname = \"edges\"\nseed = 1\n{}",
         edge.toml.replace("{}", value)
     );
     let loaded = scenario::parse(Path::new("edges.toml"), &text);
@@ -891,11 +891,11 @@ fn load_with(edge: &Edge, value: &str) -> (String, Result<scenario::Scenario, Sc
 fn line_of(text: &str, key: &str, edge: &Edge) -> usize {
     let own = key == edge.key || key.starts_with(&format!("{}[", edge.key));
     if own {
-        // The name and seed lines come first.
+        // The format_version, name and seed lines come first.
         return edge
             .toml
             .find("{}")
-            .map_or(0, |i| edge.toml[..i].matches('\n').count() + 3);
+            .map_or(0, |i| edge.toml[..i].matches('\n').count() + 4);
     }
     let name = key.rsplit('.').next().expect("a key");
     [format!("\n{name} = "), format!(" {name} = ")]

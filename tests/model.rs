@@ -11,7 +11,7 @@ use harness::scenario;
 /// node-2 loses power at 20 s of a 40 s run; returns (detection time, failed requests).
 fn crash_with(interval_s: u64, fall: u32) -> (Duration, usize) {
     let text = format!(
-        r#"
+        r#"format_version = 1
         name = "detection"
         seed = 3
         duration = "40s"
@@ -93,7 +93,7 @@ fn verdict<'a>(outcome: &'a Outcome, starts: &str) -> &'a harness::report::verdi
 /// on a line of its own.
 #[test]
 fn an_unhealed_partition_fails_liveness() {
-    let outcome = run(r#"
+    let outcome = run(r#"format_version = 1
         name = "unhealed"
         seed = 4
         duration = "40s"
@@ -124,7 +124,7 @@ fn an_unhealed_partition_fails_liveness() {
 /// as primary and node-1 never becomes one, even when node-2 is lost.
 #[test]
 fn priority_zero_never_leads() {
-    let outcome = run(r#"
+    let outcome = run(r#"format_version = 1
         name = "priority"
         seed = 2
         duration = "40s"

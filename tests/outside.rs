@@ -12,7 +12,7 @@ use harness::scenario;
 /// facebook.com) and returns the events and the outcome.
 fn run(name: &str, extra: &str) -> (Vec<Event>, Outcome) {
     let text = format!(
-        "name = \"{name}\"\nseed = 3\nduration = \"20s\"\ntick = \"2ms\"\n\
+        "format_version = 1\nname = \"{name}\"\nseed = 3\nduration = \"20s\"\ntick = \"2ms\"\n\
          [load]\nrate_per_s = 20\nsocial_share = 0.3\n{extra}"
     );
     let scenario = scenario::parse(Path::new(&format!("{name}.toml")), &text)

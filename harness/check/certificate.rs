@@ -1,5 +1,6 @@
-//! Seed 002's certificate requirements: the published names covered, valid at the run's
-//! epoch, an unencrypted RSA key for PEM, every intermediate included.
+//! What the security and access requirements (docs/ARCHITECTURE.md section 1) ask of the
+//! certificate: the published names covered, valid at the run's epoch, an unencrypted RSA
+//! key for PEM, every intermediate included.
 
 use std::path::Path;
 
@@ -13,13 +14,15 @@ use crate::scenario::{ScenarioError, Source};
 use crate::topology::certs::{self, KeyAlgorithm, Problem};
 use crate::topology::{TlsSettings, Topology};
 
-const HTTPS: &str = "seed 002 requires an SSL certificate";
-const NAMES: &str = "seed 002: the certificate must cover all four DNS names, by SAN or wildcard";
-const NO_PASSWORD: &str = "seed 002: if you are using PEM, there is no password on the private key";
-const RSA: &str = "seed 002: if you are using PEM, the key is an RSA Private Key";
-const INTERMEDIATES: &str =
-    "seed 002: all intermediate certificates must be included in the public key";
-const VALID: &str = "seed 002: an SSL certificate users accept, valid when the run starts";
+const HTTPS: &str =
+    "security and access requirements: HTTPS towards users, with an SSL certificate";
+const NAMES: &str = "security and access requirements: the certificate must cover all four DNS names, by SAN or wildcard";
+const NO_PASSWORD: &str = "security and access requirements: if you are using PEM, there is no password on the private key";
+const RSA: &str =
+    "security and access requirements: if you are using PEM, the key is an RSA Private Key";
+const INTERMEDIATES: &str = "security and access requirements: all intermediate certificates must be included in the public key";
+const VALID: &str =
+    "security and access requirements: an SSL certificate users accept, valid when the run starts";
 
 /// The certificate checks; `Err` when a file cannot be read or is not what its setting
 /// expects (the loader's error, exit 2).
@@ -164,7 +167,7 @@ fn parse(der: &[u8]) -> X509Certificate<'_> {
 }
 
 /// The leaf's DNS subject alternative names (the common name is not read: browsers
-/// ignore it when the certificate has SANs, and seed 002 asks for SAN or wildcard).
+/// ignore it when the certificate has SANs, and the security and access requirements ask for SAN or wildcard).
 fn dns_names(cert: &X509Certificate<'_>) -> Vec<String> {
     let Ok(Some(san)) = cert.subject_alternative_name() else {
         return Vec::new();

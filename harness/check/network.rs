@@ -1,5 +1,5 @@
-//! Seed 003's network requirements: one NIC, one segment, the inter-node ports open,
-//! dev/test apart from production.
+//! What the network requirements (docs/ARCHITECTURE.md section 1) ask: one NIC, one
+//! segment, the inter-node ports open, dev/test apart from production.
 
 use std::net::IpAddr;
 
@@ -7,20 +7,19 @@ use super::Finding;
 use crate::faults::Protocol;
 use crate::topology::{DevNetwork, FirewallRule, Role, Topology, TopologySpec};
 
-/// The ports every node must reach every other node on (seed 003).
+/// The ports every node must reach every other node on (the network requirements).
 pub const NODE_PORTS: [u16; 4] = [7777, 27017, 8721, 8701];
-/// The port every node must reach the balancer on (seed 003).
+/// The port every node must reach the balancer on (the network requirements).
 pub const LB_PORT: u16 = 443;
 
-const ONE_NIC: &str = "seed 003: the appliance can only be deployed in 1 NIC";
-const SAME_SEGMENT: &str =
-    "seed 003: all virtual machines must be on the same segment of the internal network";
+const ONE_NIC: &str = "network requirements: the appliance can only be deployed in 1 NIC";
+const SAME_SEGMENT: &str = "network requirements: all virtual machines must be on the same segment of the internal network";
 const DEV_SUBNET: &str =
-    "seed 003: no other appliance cluster (dev/test) should be running on this subnet";
-const ISOLATED: &str = "seed 003: production and non-production (test/development) must be on completely isolated networks";
-const NODE_TO_NODE: &str =
-    "seed 003: nodes must communicate with each other via ports 7777, 27017, 8721 and 8701";
-const NODE_TO_LB: &str = "seed 003: nodes must be able to reach the load balancer via port 443";
+    "network requirements: no other appliance cluster (dev/test) should be running on this subnet";
+const ISOLATED: &str = "network requirements: production and non-production (test/development) must be on completely isolated networks";
+const NODE_TO_NODE: &str = "network requirements: nodes must communicate with each other via ports 7777, 27017, 8721 and 8701";
+const NODE_TO_LB: &str =
+    "network requirements: nodes must be able to reach the load balancer via port 443";
 
 /// Hosts listed with more than one address: a finding each, and the spec keeps the first
 /// address so the rest of the file can be judged (a run refuses the second address).

@@ -5,11 +5,11 @@ use super::Finding;
 use crate::services::dns;
 use crate::topology::{Role, Topology};
 
-const TESTALL: &str = "seed 003: the testall endpoint is used for monitoring by load balancers";
-const DNS_RECORDS: &str = "seed 003: four DNS records (Management Dashboard, Root Tenant Authority, webtask, App Tenant) for the load-balanced deployment";
-const SMTP_AUTH: &str =
-    "seed 002: the appliance requires an SMTP server configured with SMTP PLAIN authentication";
-const NTP: &str = "seed 000: you supply the required dependencies (SMTP, NTP)";
+const TESTALL: &str =
+    "network requirements: the testall endpoint is used for monitoring by load balancers";
+const DNS_RECORDS: &str = "network requirements: four DNS records (Management Dashboard, Root Tenant Authority, webtask, App Tenant) for the load-balanced deployment";
+const SMTP_AUTH: &str = "security and access requirements: the appliance requires an SMTP server configured with SMTP PLAIN authentication";
+const NTP: &str = "deployment guide: you supply the required dependencies (SMTP, NTP)";
 
 /// The health-check path, the zone, SMTP and NTP.
 pub fn check(topology: &Topology, checked: &mut Vec<String>) -> Vec<Finding> {

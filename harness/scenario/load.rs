@@ -1,7 +1,9 @@
 //! Loading a scenario file with errors that point at the file, line, column and key.
 //!
 //! Four passes, each of which can fail with one [`ScenarioError`]:
-//! 1. TOML syntax (toml_edit, which keeps the position of every key and value);
+//! 1. TOML syntax (toml_edit, which keeps the position of every key and value), then
+//!    `format_version`: a file without it, or of another version than
+//!    [`FORMAT_VERSION`], is refused before its keys are read;
 //! 2. the shape of the document (serde with `deny_unknown_fields`; serde_path_to_error
 //!    names the key, toml gives the position);
 //! 3. meaning: bounds, node names, step order, times within the run. These checks name a
@@ -25,7 +27,7 @@ use serde_path_to_error::Segment;
 use toml_edit::{ImDocument, Item};
 
 use super::invalid::{Invalid, Seg, key};
-use super::spec::{Action, Expectations, Scenario, ScenarioSpec, Step};
+use super::spec::{Action, Expectations, FORMAT_VERSION, Scenario, ScenarioSpec, Step};
 use crate::files::{Refusal, read_bounded};
 use crate::topology::{LoadSettings, Topology, TopologySpec};
 
@@ -175,16 +177,50 @@ pub struct Source<'a> {
 }
 
 impl<'a> Source<'a> {
-    /// Pass 1: TOML syntax.
+    /// Pass 1: TOML syntax, then the format's version ([`FORMAT_VERSION`]).
     pub fn new(path: &'a Path, text: &'a str) -> Result<Self, ScenarioError> {
         match ImDocument::parse(text) {
-            Ok(doc) => Ok(Self { path, text, doc }),
+            Ok(doc) => {
+                let source = Self { path, text, doc };
+                source.format_version()?;
+                Ok(source)
+            }
             Err(e) => {
                 let offset = e.span().map_or(0, |s| s.start);
                 let message = syntax_message(text, offset, &one_line(e.message()));
                 Err(at(path, text, e.span(), String::new(), message))
             }
         }
+    }
+
+    /// `format_version = 1` at the top level, or an error at the key (at the top of the file
+    /// when it is missing) saying what was found and what was expected.
+    fn format_version(&self) -> Result<(), ScenarioError> {
+        const KEY: &str = "format_version";
+        let item = self.doc.as_table().get(KEY);
+        let found = match item.and_then(Item::as_value) {
+            Some(toml_edit::Value::Integer(v)) if *v.value() == FORMAT_VERSION => return Ok(()),
+            Some(toml_edit::Value::Integer(v)) => format!(
+                "found version {}; expected {FORMAT_VERSION}, the only version of the scenario format this harness reads (the file was written for another version of the harness)",
+                v.value()
+            ),
+            Some(toml_edit::Value::String(s)) => format!(
+                "found the string {:?}; expected the integer {FORMAT_VERSION}, without quotes (`{KEY} = {FORMAT_VERSION}`)",
+                s.value()
+            ),
+            Some(v) => format!(
+                "found {}; expected the integer {FORMAT_VERSION} (`{KEY} = {FORMAT_VERSION}`)",
+                v.type_name()
+            ),
+            None if item.is_some() => format!(
+                "found a table; expected the integer {FORMAT_VERSION} (`{KEY} = {FORMAT_VERSION}`)"
+            ),
+            None => format!(
+                "missing; expected `{KEY} = {FORMAT_VERSION}` at the top of the file, before any [table] (the version of the scenario format; it has no default)"
+            ),
+        };
+        let span = item.and_then(Item::span).or(Some(0..0));
+        Err(at(self.path, self.text, span, KEY.to_string(), found))
     }
 
     /// The top-level keys of the document, in file order.
@@ -675,7 +711,7 @@ fn check_expectations(expect: &Expectations, steps: &[Step]) -> Result<(), Inval
 mod tests {
     use super::*;
 
-    const GOOD: &str = r#"
+    const GOOD: &str = r#"format_version = 1
 name = "t"
 seed = 1
 duration = "60s"
@@ -975,13 +1011,13 @@ restart = { node = "node-2" }
     #[test]
     fn steps_are_bounded_in_all() {
         let strobe = "[[steps]]\nat = \"0s\"\nclock = { node = \"dns\", strobe = [\"0s\", \"1s\"], period = \"100ms\", for = \"999900ms\" }\n";
-        let head = "name = \"bomb\"\nseed = 1\nduration = \"1h\"\n";
+        let head = "format_version = 1\nname = \"bomb\"\nseed = 1\nduration = \"1h\"\n";
         let ten = format!("{head}{}", strobe.repeat(10));
         let loaded = parse(Path::new("s.toml"), &ten).expect("within the bound");
         assert_eq!(loaded.steps.len(), super::super::steps::MAX_STEPS);
         let eleven = parse(Path::new("s.toml"), &format!("{ten}{strobe}"));
         let e = eleven.map_or_else(|e| e, |s| panic!("{} steps loaded", s.steps.len()));
-        assert_eq!((e.key.as_str(), e.line), ("steps[10].clock.for", 36), "{e}");
+        assert_eq!((e.key.as_str(), e.line), ("steps[10].clock.for", 37), "{e}");
         assert!(e.message.contains("100000"), "{e}");
         assert!(e.expected.starts_with("expected "), "{e}");
     }
@@ -992,5 +1028,66 @@ restart = { node = "node-2" }
         let e = err(&GOOD.replace("at = \"10s\"", "at = \"30s\""));
         assert_eq!(e.key, "steps[1].restart", "{e}");
         assert!(e.message.contains("not down"), "{e}");
+    }
+
+    /// Proves a file without `format_version` is refused at the top of the file, naming
+    /// the key and the line it must add.
+    #[test]
+    fn format_version_missing() {
+        let e = err(&GOOD.replace("format_version = 1\n", "\n"));
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (1, 1, "format_version"),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .starts_with("missing; expected `format_version = 1`"),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("s.toml:1:1: format_version: {}", e.message)
+        );
+    }
+
+    /// Proves a file of another version (2, 0) or with the version as a string ("1") is
+    /// refused at the value, saying what was found and that 1 is expected.
+    #[test]
+    fn format_version_other_values() {
+        let cases = [
+            ("2", "found version 2; expected 1,"),
+            ("0", "found version 0; expected 1,"),
+            (
+                "\"1\"",
+                "found the string \"1\"; expected the integer 1, without quotes",
+            ),
+            ("1.0", "found float; expected the integer 1"),
+            (
+                "{ major = 1 }",
+                "found inline table; expected the integer 1",
+            ),
+        ];
+        for (value, message) in cases {
+            let e = err(&GOOD.replace("format_version = 1", &format!("format_version = {value}")));
+            assert_eq!(
+                (e.line, e.column, e.key.as_str()),
+                (1, 18, "format_version"),
+                "{value}: {e}"
+            );
+            assert!(e.message.starts_with(message), "{value}: {e}");
+            assert!(e.expected.starts_with("expected "), "{value}: {e}");
+        }
+        // A table of that name is no version either.
+        let e = err(&format!(
+            "{}\n[format_version]\nmajor = 1\n",
+            GOOD.replace("format_version = 1\n", "")
+        ));
+        assert_eq!(e.key, "format_version", "{e}");
+        assert!(
+            e.message
+                .starts_with("found a table; expected the integer 1"),
+            "{e}"
+        );
     }
 }

@@ -33,10 +33,19 @@ use crate::topology::{LoadSettings, Topology, TopologySpec};
 /// README, "Choosing a tick").
 pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
 
+/// The version of the scenario format this harness reads: every file says
+/// `format_version = 1`. Required, with no default: a file written for another version of
+/// the format is refused by name instead of being read with a guess
+/// ([`crate::scenario::Source::new`] checks it before anything else).
+pub const FORMAT_VERSION: i64 = 1;
+
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {
+    /// The format's version, [`FORMAT_VERSION`]; checked before the rest of the file is
+    /// read ([`crate::scenario::Source::new`]). Required.
+    pub format_version: i64,
     /// Short name, shown first in the report.
     pub name: String,
     /// What the scenario shows, for the report's reader. Default empty.
