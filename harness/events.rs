@@ -91,7 +91,7 @@ pub enum EventKind {
     Request(RequestRecord),
     /// A node served a request from outside the cluster (anything but `/testall`) and
     /// took this to be the client's address: what it would log for the login and use for
-    /// geo-location (seed 003).
+    /// geo-location (the network requirements).
     ClientSeen {
         /// The client's `X-Request-Id`, when it sent a number.
         request_id: Option<u64>,
@@ -220,7 +220,7 @@ pub enum EventKind {
     /// upgrades), and why. It tries again 1s later.
     ConnectorRefused { status: Option<u16>, reason: String },
     /// A connection or datagram between the dev/test LAN and anything outside it, in
-    /// either direction (seed 003: production and dev/test on completely isolated
+    /// either direction (the network requirements: production and dev/test on completely isolated
     /// networks). Recorded by the sender's socket layer; traffic within one side is not.
     Boundary(BoundaryRecord),
     /// The dev/test instance's data at the end of the run (it is not a member of

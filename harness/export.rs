@@ -1,7 +1,7 @@
 //! Real load-balancer configurations generated from a scenario's topology.
 //!
 //! The simulated balancer ([`crate::services::load_balancer`]) is a model of what the
-//! customer runs in front of the nodes (seed 003: NGINX, HAProxy or an appliance). This
+//! customer runs in front of the nodes (the network requirements: NGINX, HAProxy or an appliance). This
 //! module writes that real configuration from the same typed settings ([`LbSettings`]),
 //! so what a scenario proved about detection times, retries, PROXY headers and endpoint
 //! filtering can be deployed as is:

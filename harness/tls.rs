@@ -1,7 +1,7 @@
 //! TLS for the published names: the certificate, and rustls configurations whose notion of
 //! "now" is the host's own wall clock.
 //!
-//! Real component: the instance certificate of seed 002 (a multi-domain or wildcard
+//! Real component: the instance certificate of the security and access requirements (a multi-domain or wildcard
 //! certificate for the four published names) served by the load balancer in `https` mode
 //! (SSL offloading) or by every node in `tcp` mode, and the users' browsers that verify it.
 //!

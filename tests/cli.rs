@@ -618,7 +618,7 @@ const BAD_CERTIFICATES_AND_FIELDS: &[(&str, Body, &str)] = &[
     (
         "cert-key-encrypted.toml",
         Tls("good.pem", Key("encrypted.key"), Some("trust.pem")),
-        "encrypted.key: the private key has a password on it; expected an unencrypted key (seed 002",
+        "encrypted.key: the private key has a password on it; expected an unencrypted key (the security and access requirements",
     ),
     (
         "cert-key-mismatch.toml",
@@ -683,7 +683,7 @@ const BAD_CERTIFICATES_AND_FIELDS: &[(&str, Body, &str)] = &[
     (
         "addresses-two.toml",
         Lines("[topology.addresses]\nnode-2 = [\"10.0.1.12\", \"10.0.1.42\"]\n"),
-        ":6:10: topology.addresses.node-2: expected exactly one address: the appliance supports one NIC (seed 003)",
+        ":6:10: topology.addresses.node-2: expected exactly one address: the appliance supports one NIC (the network requirements)",
     ),
     (
         "addresses-duplicate.toml",

@@ -1,4 +1,4 @@
-//! The AD/LDAP connector through the load balancer (seed 003: the balancer must be aware
+//! The AD/LDAP connector through the load balancer (the network requirements: the balancer must be aware
 //! of websockets; "the Auth0 AD/LDAP Connector does not work in HTTPS mode" when it is
 //! not): short scenarios with `load.connector = true` and TLS on, read back from the
 //! event log and the report.
@@ -137,7 +137,7 @@ fn tcp_mode_carries_the_websocket() {
     connects_and_stays(&ran);
 }
 
-/// Proves seed 003's warning: a balancer in `https` mode that strips `Connection:
+/// Proves the network requirements' warning: a balancer in `https` mode that strips `Connection:
 /// Upgrade` (`websockets = false`) leaves the node a plain GET, which it answers with
 /// 426; the connector never connects and keeps trying, once a second.
 #[test]

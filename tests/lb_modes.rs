@@ -1,4 +1,4 @@
-//! The acceptance of seed 003's load-balancer modes: the same users' load through the
+//! The acceptance of the network requirements' load-balancer modes: the same users' load through the
 //! balancer in https (SSL offloading) and in tcp mode with the PROXY protocol, v1 and v2,
 //! leaves the users' real address on the nodes; tcp mode without it leaves only the lb's.
 

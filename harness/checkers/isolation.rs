@@ -1,4 +1,4 @@
-//! The checker of seed 003's rule "Production and non-Production (test/development) must
+//! The checker of the network requirements' rule "Production and non-Production (test/development) must
 //! be on completely isolated networks", judged from the event log alone.
 //!
 //! Every connect and datagram between the dev/test LAN and anything outside it is

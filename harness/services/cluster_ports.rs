@@ -1,6 +1,6 @@
 //! The appliance's other inter-node ports: cluster control and webtask.
 //!
-//! Real component: seed 003 requires every node to reach every other on 7777 (cluster
+//! Real component: the network requirements require every node to reach every other on 7777 (cluster
 //! control), 8721 and 8701 (webtask logging and control), besides 27017.
 //!
 //! Modelled: each port is listened on, and a connection gets one line naming the node and

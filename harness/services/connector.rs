@@ -3,7 +3,7 @@
 //!
 //! Real component: the Auth0 AD/LDAP Connector, an agent installed next to the customer's
 //! directory that keeps a websocket open to the App Tenant so the cluster can send it
-//! authentication requests. Seed 003: the balancer must be aware of websockets for it,
+//! authentication requests. The network requirements: the balancer must be aware of websockets for it,
 //! and "the Auth0 AD/LDAP Connector does not work in HTTPS mode" when the balancer does
 //! not pass `Connection: Upgrade`.
 //!

@@ -1,7 +1,7 @@
 //! The dev/test instance `dev-1`: the appliance's own node service, alone, and a tester
 //! on the same machine signing users up against it.
 //!
-//! Real component: the single-node dev/test instance seed 003 asks for beside the
+//! Real component: the single-node dev/test instance the network requirements ask for beside the
 //! production cluster, "on completely isolated networks", and whoever tries changes out
 //! on it. Its configuration is often a clone of production's, relay address included.
 //!

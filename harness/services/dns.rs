@@ -1,7 +1,7 @@
 //! DNS: the LAN's resolver, authoritative for the appliance's zone.
 //!
 //! Real component: the corporate DNS server that holds the four records every appliance
-//! instance needs (seed 003, "DNS Records"), all pointing at the load balancer.
+//! instance needs (the network requirements, "DNS Records"), all pointing at the load balancer.
 //!
 //! Modelled: a server on UDP and TCP port 53 speaking the real DNS wire format
 //! (hickory-proto): A records with a TTL for `manage.`, `config.`, `webtask.` and

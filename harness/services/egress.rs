@@ -1,7 +1,7 @@
 //! The egress: the nodes' only way to the internet.
 //!
 //! Real component: the NAT gateway or transparent proxy in front of the appliance's LAN
-//! (seed 003: each VM needs outbound access "through NAT or transparent proxy"; seed 002:
+//! (the network requirements: each VM needs outbound access "through NAT or transparent proxy"; the security and access requirements:
 //! behind a transparent proxy, "add an exception so that the Appliance instance(s) may
 //! get through the proxy unauthenticated").
 //!

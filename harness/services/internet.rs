@@ -2,7 +2,7 @@
 //! update mirror (public NTP is [`super::ntp`]).
 //!
 //! Real components: facebook.com (social login's token exchange), cdn.auth0.com (web
-//! extensions and the dashboard's assets) and the appliance's update mirror (seed 003,
+//! extensions and the dashboard's assets) and the appliance's update mirror (the network requirements,
 //! "Internet Connectivity").
 //!
 //! Modelled: plain HTTP/1.1 on port 80, one small JSON document per endpoint:

@@ -1,6 +1,6 @@
 //! The round-robin layer-7 load balancer in front of the nodes.
 //!
-//! Real component: the customer's load balancer (NGINX, HAProxy or an appliance; seed 003)
+//! Real component: the customer's load balancer (NGINX, HAProxy or an appliance; the network requirements)
 //! that publishes the four appliance names on 443, spreads requests round robin over the
 //! nodes with no stickiness, and monitors each node's `/testall`.
 //!
@@ -17,7 +17,7 @@
 //!   either closes or the tunnel carries nothing for [`TUNNEL_IDLE_TIMEOUT`]. With
 //!   `websockets = false` the upgrade headers are dropped like any hop-by-hop header, the
 //!   node sees a plain `GET` and answers `426 Upgrade Required`: the AD/LDAP connector
-//!   cannot connect (seed 003: "does not work in HTTPS mode").
+//!   cannot connect (the network requirements: "does not work in HTTPS mode").
 //! - A backend that refuses the connection gets the request retried on the next backend
 //!   not yet tried, at most `retries` times; nothing was sent, so the retry is safe. A
 //!   response timeout or a broken connection is not retried (the request may have reached
@@ -30,7 +30,7 @@
 //!   state machine in [`super::health`]. The checks of the N backends are spread evenly
 //!   over the interval, as HAProxy spreads them, so they do not all fire on one tick.
 //!
-//! - Two modes (seed 003, `lb.mode`). `https`: the balancer terminates TLS with the
+//! - Two modes (the network requirements, `lb.mode`). `https`: the balancer terminates TLS with the
 //!   instance certificate ([`crate::tls`]) and proxies HTTP as above, `X-Forwarded-Proto`
 //!   saying `https`. `tcp`: each client connection goes, bytes as they are, to the next
 //!   healthy backend (refusals retried the same way), behind a PROXY v1 or v2 header with

@@ -44,7 +44,7 @@
 //!   the balancer sends one) and TLS with the instance certificate. For every request but
 //!   `/testall` the node records the client address it takes the request to come from:
 //!   the PROXY header's, else the balancer's `X-Forwarded-For` (believed only from the
-//!   balancer's address), else the connection's peer ([`client_of`]); seed 003 warns that
+//!   balancer's address), else the connection's peer ([`client_of`]); the network requirements warn that
 //!   without either, every login appears to come from the balancer.
 //!
 //! Ports: TCP 443 here; 27017 through [`super::database`]; 7777, 8721 and 8701 through

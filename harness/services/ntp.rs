@@ -1,7 +1,7 @@
 //! NTP: time service, the server and what a node's client does with its answers.
 //!
 //! Real component: public NTP (`pool.ntp.org`), which the appliance's nodes poll to keep
-//! the clocks that stamp and check tokens in line (seed 000).
+//! the clocks that stamp and check tokens in line (the deployment guide).
 //!
 //! Modelled: the real 48-byte NTPv4 packet (RFC 5905 section 7.3), big-endian, with
 //! 64-bit timestamps (seconds since 1900 and a 32-bit fraction). The server answers a

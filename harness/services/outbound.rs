@@ -1,7 +1,7 @@
 //! What a node does on the internet, always through the egress: social login's token
 //! exchange, the periodic update check and extensions refresh, and NTP.
 //!
-//! Real component: the appliance's outbound dependencies (seed 003: "for
+//! Real component: the appliance's outbound dependencies (the network requirements: "for
 //! implementations requiring integration with social providers and/or third-party API
 //! calls, the VM will need Internet access at all times"; the CDN for web extensions;
 //! updates; and time synchronisation).

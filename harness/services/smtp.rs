@@ -1,6 +1,6 @@
 //! SMTP: the corporate relay the appliance sends mail through.
 //!
-//! Real component: the SMTP server of seed 002, which the appliance must use with
+//! Real component: the SMTP server of the security and access requirements, which the appliance must use with
 //! `AUTH PLAIN`; STARTTLS is supported but not required.
 //!
 //! Modelled: ESMTP on port 587 (commands parsed by smtp-proto). `EHLO` advertises

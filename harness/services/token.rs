@@ -2,7 +2,7 @@
 //! the validating node's clock.
 //!
 //! Real component: the appliance issues signed tokens at login; any node may later be
-//! asked to validate them, because the load balancer has no stickiness (seed 000).
+//! asked to validate them, because the load balancer has no stickiness (the deployment guide).
 //!
 //! Modelled: jsonwebtoken signs and checks the signature (HS256, a secret the nodes
 //! share); its own time checks are off because it can only read the real clock. The

@@ -1,7 +1,7 @@
 //! Reading the certificate files `[topology.tls]` names.
 //!
 //! A deployment serves its published names with a certificate chain and its private key
-//! (seed 002): a PEM chain (leaf first, then the intermediates) with a separate PEM key,
+//! (the security and access requirements): a PEM chain (leaf first, then the intermediates) with a separate PEM key,
 //! or one PFX/PKCS12 file (`.pfx` or `.p12`) holding both, opened with `tls.password`. The
 //! users verify the chain against `tls.trust`, a PEM file of the CA certificates they
 //! trust.
@@ -66,7 +66,7 @@ pub enum Problem {
     Unreadable,
     /// The file is not what the setting expects (not PEM, no certificate, no key, ...).
     Malformed,
-    /// The PEM key has a password on it (seed 002 asks for none).
+    /// The PEM key has a password on it (the security and access requirements ask for none).
     EncryptedKey,
     /// The PFX password does not open the file.
     WrongPassword,
@@ -110,7 +110,7 @@ pub fn load(tls: &TlsSettings, base: &Path) -> Result<Option<Material>, CertErro
         (chain, key, true)
     } else {
         if tls.password.is_some() {
-            let message = "expected a password only with a PFX certificate (.pfx or .p12); a PEM key must have none (seed 002)";
+            let message = "expected a password only with a PFX certificate (.pfx or .p12); a PEM key must have none (the security and access requirements)";
             return Err(error(
                 "tls.password",
                 Problem::Settings,
@@ -268,7 +268,7 @@ pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, CertError> {
     let key = "tls.key";
     if is_encrypted_pem(&read(path, key)?) {
         let message = format!(
-            "{}: the private key has a password on it; expected an unencrypted key (seed 002: there is no password on the private key)",
+            "{}: the private key has a password on it; expected an unencrypted key (the security and access requirements: there is no password on the private key)",
             path.display()
         );
         return Err(error(key, Problem::EncryptedKey, message));

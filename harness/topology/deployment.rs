@@ -246,7 +246,7 @@ fn apply_addresses(spec: &TopologySpec, hosts: &mut [Host]) -> Result<(), Topolo
             return fail(
                 &key,
                 format!(
-                    "expected exactly one address: the appliance supports one NIC (seed 003) and the simulation models one; found {}",
+                    "expected exactly one address: the appliance supports one NIC (the network requirements) and the simulation models one; found {}",
                     list.len()
                 ),
             );

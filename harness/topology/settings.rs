@@ -43,7 +43,7 @@ pub struct TopologySpec {
     pub firewall: Vec<FirewallRule>,
     /// Address overrides by host name (`node-3 = ["10.0.1.23"]`); every host keeps its
     /// `ha-3` address unless listed. A list, because a host has one address per network
-    /// interface: the appliance supports exactly one (seed 003), and the simulation models
+    /// interface: the appliance supports exactly one (the network requirements), and the simulation models
     /// exactly one, so a run refuses a second; `harness check` names the requirement.
     /// Default: none.
     pub addresses: std::collections::BTreeMap<String, Vec<std::net::Ipv4Addr>>,
@@ -72,7 +72,7 @@ impl Default for TopologySpec {
 
 /// The certificate the four published names are served with, and what the users trust.
 ///
-/// Seed 002: a wildcard or multi-domain (SAN) certificate; PFX/PKCS12, or CER/PEM with an
+/// The security and access requirements: a wildcard or multi-domain (SAN) certificate; PFX/PKCS12, or CER/PEM with an
 /// RSA private key; every intermediate included. By default the harness generates a CA
 /// and a certificate for `names`, valid from an hour before the run starts until
 /// `expires` after it, and the users trust that CA.
@@ -124,7 +124,7 @@ pub struct DevSettings {
     /// Run `dev-1`. Default false: a scenario turns it on with `dev.enabled = true`.
     pub enabled: bool,
     /// `"isolated"` (default): the dev LAN 10.0.2.0/24 has no route to production's
-    /// 10.0.1.0/24; `"routed"`: someone routed the two (the mistake seed 003 forbids).
+    /// 10.0.1.0/24; `"routed"`: someone routed the two (the mistake the network requirements forbid).
     pub network: DevNetwork,
     /// The SMTP relay `dev-1` is configured with. Default: none, its mail stays queued.
     /// `"10.0.1.25"` is production's relay, the setting a cloned configuration keeps.
@@ -248,7 +248,7 @@ pub struct LbSettings {
     pub public_paths: Vec<String>,
 }
 
-/// How the balancer carries traffic to the nodes (seed 003).
+/// How the balancer carries traffic to the nodes (the network requirements).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LbMode {
@@ -409,7 +409,7 @@ impl Default for ReplicaSetSettings {
     }
 }
 
-/// The SMTP relay (AUTH PLAIN required, seed 002) and the nodes' mail queue.
+/// The SMTP relay (AUTH PLAIN required, the security and access requirements) and the nodes' mail queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpSettings {

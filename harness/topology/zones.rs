@@ -1,5 +1,5 @@
 //! The four names the load balancer serves under the deployment's domain
-//! (docs/ARCHITECTURE.md section 1; seed 003's four DNS records), by what each is for.
+//! (docs/ARCHITECTURE.md section 1; the network requirements' four DNS records), by what each is for.
 
 /// The zone names under a domain, by role.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use crate::services::dns::Zone;
 use crate::topology::{Role, Topology};
 
 /// The appliance's four names (the load balancer) and the internet's hosts. `harness
-/// check` queries this same zone for the four records seed 003 requires.
+/// check` queries this same zone for the four records the network requirements require.
 pub fn zone(topology: &Topology) -> Zone {
     let v4 = |ip: IpAddr| match ip {
         IpAddr::V4(v4) => v4,

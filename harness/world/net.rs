@@ -135,7 +135,7 @@ impl FaultTable {
     }
 }
 
-/// The line around the dev/test LAN (seed 003: "Production and non-Production
+/// The line around the dev/test LAN (the network requirements: "Production and non-Production
 /// (test/development) must be on completely isolated networks").
 ///
 /// The dev/test LAN has no route to anywhere but itself: not to production's LAN, not to
