@@ -149,7 +149,7 @@ fn priority_zero_never_leads() {
 /// mail queue never drains.
 #[test]
 fn a_wrong_smtp_password_fails_the_mail_not_the_replica_set() {
-    let outcome = run(r#"
+    let outcome = run(r#"format_version = 1
         name = "wrong-password"
         seed = 7
         duration = "10s"
