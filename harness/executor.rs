@@ -21,6 +21,12 @@
 //! is later; writes
 //! still in flight then get up to [`QUIESCE_MAX`] to settle, and every member's data is
 //! recorded for the checkers.
+//!
+//! Idle time is jumped ([`advance`]): when no host would run in the coming ticks (no
+//! message due, no service timer due: `World::idle_ticks`), the executor moves over all
+//! of them at once, up to the next moment it must look itself: the next step, the end of
+//! the phase, or the moment the watched conditions could change by time alone
+//! (`checkers::convergence::next_change`). Looking every tick would see the same thing.
 
 use std::time::Duration;
 
@@ -48,6 +54,8 @@ fn apply(world: &mut World, action: &Action) {
         Action::Unblock { id } => world.unblock(id),
         Action::Clock { node, change } => world.set_clock(node, *change),
     }
+    // Hosts that were skipped as idle look at the changed world in the next tick.
+    world.wake_all();
 }
 
 /// After a step: if the current primary is down or cannot reach a majority of the nodes
@@ -111,6 +119,13 @@ impl Watch {
         self.mail_since = since(self.mail_since, flowing, now);
     }
 
+    /// The next moment the watched conditions could change with no member changing
+    /// (`convergence::next_change`).
+    fn next_change(&self, world: &World, heartbeat: Duration) -> Option<Duration> {
+        let now = world.elapsed();
+        world.up_members(|up| convergence::next_change(up, now, heartbeat))
+    }
+
     /// True once both the set's health and its mail have a moment they hold since.
     fn settled(&self) -> bool {
         self.healthy_since.is_some() && self.mail_since.is_some()
@@ -144,6 +159,33 @@ fn since(was: Option<Duration>, holds: bool, now: Duration) -> Option<Duration> 
     }
 }
 
+/// Moves the simulation forward: over every tick in which no host would run and that
+/// ends before `horizon` (the next moment the executor must look: a step, the end of a
+/// phase, a change of the watched conditions) in one jump, or else by one tick. A jump
+/// changes nothing that happens (turmoil's `skip_idle_steps`); it only saves the ticks'
+/// cost.
+fn advance(
+    world: &mut World,
+    tick: Duration,
+    horizon: impl FnOnce(&World) -> Option<Duration>,
+) -> Result<(), WorldError> {
+    let idle = world.idle_ticks();
+    if idle == 0 {
+        return world.step();
+    }
+    let before = horizon(world).map_or(u64::MAX, |h| ticks_before(world.elapsed(), h, tick));
+    match idle.min(before) {
+        0 => world.step(),
+        ticks => world.skip_idle(ticks),
+    }
+}
+
+/// How many whole ticks from `from` end before `to`.
+fn ticks_before(from: Duration, to: Duration, tick: Duration) -> u64 {
+    let ahead = to.saturating_sub(from).as_nanos().div_ceil(tick.as_nanos());
+    u64::try_from(ahead.saturating_sub(1)).unwrap_or(u64::MAX)
+}
+
 /// Runs a scenario with `seed` (the caller resolves it: the scenario's own, or `--seed`).
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
     let load_end = scenario.duration + drain(scenario);
@@ -170,14 +212,19 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
             watch.stepped = true;
             note_primary_loss(&world, &mut lost_noted);
         }
-        world.step()?;
+        let run_until = if watch.settled() { load_end } else { end };
+        let next_step = steps.peek().map(|s| s.at);
+        advance(&mut world, scenario.tick, |world| {
+            let watched = watch.next_change(world, heartbeat);
+            [next_step, Some(run_until), watched].into_iter().flatten().min()
+        })?;
         watch.tick(&world, heartbeat, steps.peek().is_none());
     }
     watch.record(&world);
     // Let writes in flight settle before the checkers read the members' data.
     let settle_by = world.elapsed() + QUIESCE_MAX;
     while !world.up_members(convergence::settled) && world.elapsed() < settle_by {
-        world.step()?;
+        advance(&mut world, scenario.tick, |_| Some(settle_by))?;
     }
     world.record_final_state();
     Ok(Run {

@@ -44,7 +44,9 @@
 //!   [`services::arrivals`], [`services::token`]).
 //! - [`net`] and [`env`](mod@env): the small interface services are written against
 //!   (sockets, clocks, the event log), so the same service code can run on real sockets;
-//!   [`net::original`] carries a redirected connection's original destination; [`tls`]
+//!   [`net::original`] carries a redirected connection's original destination;
+//!   [`timers`] every wait a service makes (sleeps, timeouts, periodic ticks, hyper's
+//!   timer), registered so the simulation can skip hosts with nothing to do; [`tls`]
 //!   the certificates and TLS configurations.
 //! - [`events`]: the event log's vocabulary, which every service and the world write to.
 //! - [`checkers`]: every expectation's verdict, typed, judged from the event log (and the
@@ -97,6 +99,7 @@ pub mod scenario;
 pub mod seed;
 pub mod serve;
 pub mod services;
+pub mod timers;
 pub mod tls;
 pub mod topology;
 pub mod wiring;

@@ -119,7 +119,7 @@ pub async fn accept_next<L: Listener>(listener: &mut L) -> (L::Stream, SocketAdd
                         ACCEPT_BACKOFF_MAX.as_millis()
                     ));
                 }
-                tokio::time::sleep(pause).await;
+                crate::timers::sleep(pause).await;
                 pause = (pause * 2).min(ACCEPT_BACKOFF_MAX);
             }
         }

@@ -53,3 +53,77 @@ fn a_full_accept_queue_refuses_instead_of_panicking() -> turmoil::Result {
     });
     sim.run()
 }
+
+/// How long the client of the idle-skipping test waits between its exchanges.
+const PAUSE: Duration = Duration::from_millis(250);
+/// How many exchanges it makes.
+const EXCHANGES: usize = 20;
+
+/// A client that, [`EXCHANGES`] times, waits [`PAUSE`] (registering the deadline with
+/// `turmoil::wake_at`, as the harness's `timers` module does), connects to an echo
+/// server, sends a byte and reads it back; it returns when (in simulated time) each
+/// connect completed and each echo arrived.
+fn echo_run(skip_idle_hosts: bool) -> (Vec<Duration>, u64) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut sim = turmoil::Builder::new()
+        .min_message_latency(LATENCY)
+        .max_message_latency(LATENCY)
+        .simulation_duration(Duration::from_secs(60))
+        .skip_idle_hosts(skip_idle_hosts)
+        .build();
+    sim.host("server", || async {
+        let listener = TcpListener::bind(("0.0.0.0", PORT)).await?;
+        loop {
+            let (mut stream, _peer) = listener.accept().await?;
+            let mut byte = [0u8; 1];
+            stream.read_exact(&mut byte).await?;
+            stream.write_all(&byte).await?;
+        }
+    });
+    let log = seen.clone();
+    sim.client("client", async move {
+        for i in 0..EXCHANGES {
+            let deadline = tokio::time::Instant::now() + PAUSE;
+            turmoil::wake_at(deadline);
+            tokio::time::sleep_until(deadline).await;
+            let mut stream = TcpStream::connect(("server", PORT)).await?;
+            log.lock().unwrap().push(turmoil::sim_elapsed().unwrap());
+            stream.write_all(&[i as u8]).await?;
+            let mut byte = [0u8; 1];
+            stream.read_exact(&mut byte).await?;
+            log.lock().unwrap().push(turmoil::sim_elapsed().unwrap());
+        }
+        Ok(())
+    });
+    let mut jumped = 0;
+    loop {
+        let idle = sim.idle_steps().min(u32::MAX.into());
+        sim.skip_idle_steps(idle).expect("within the duration");
+        jumped += idle;
+        if sim.step().expect("the client finishes") {
+            break;
+        }
+    }
+    let seen = seen.lock().unwrap().clone();
+    (seen, jumped)
+}
+
+/// Proves the idle-host patch: with `skip_idle_hosts`, a host is polled only when it has
+/// something to do and idle stretches are jumped, yet what the hosts observe is the
+/// same as with every host polled every step: every connect (answered by the idle
+/// server's accept, with no message back: the SYN's answer wakes the client) and every
+/// echo happens at the same simulated moment, and most of the run's 5 s was jumped.
+#[test]
+fn skipping_idle_hosts_changes_nothing_they_observe() {
+    let (polled, none_jumped) = echo_run(false);
+    let (skipped, jumped) = echo_run(true);
+    assert_eq!(none_jumped, 0, "without skip_idle_hosts nothing is jumped");
+    assert_eq!(polled.len(), 2 * EXCHANGES);
+    assert_eq!(skipped, polled, "the same moments with and without skipping");
+    let total_ms = polled.last().unwrap().as_millis();
+    assert!(
+        u128::from(jumped) * 10 > total_ms * 9,
+        "{jumped} of {total_ms} one-millisecond steps jumped"
+    );
+}

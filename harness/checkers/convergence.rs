@@ -69,6 +69,24 @@ pub fn mail_flowing(up: &[MemberView], now: Duration) -> bool {
         })
 }
 
+/// The earliest moment after `now` at which [`healthy`] or [`mail_flowing`] could change
+/// while no member changes: when an entry some member still lacks turns `heartbeat`
+/// old, or a primary's oldest unsent mail turns [`MAIL_STALE`] old. `None` when time
+/// alone changes neither. The executor jumps over idle time no further than this.
+pub fn next_change(up: &[MemberView], now: Duration, heartbeat: Duration) -> Option<Duration> {
+    let lacking = up.iter().flat_map(|m| {
+        let first_missing = usize::try_from(m.last_index()).ok();
+        up.iter()
+            .filter_map(move |p| first_missing.and_then(|i| p.log.get(i)))
+            .map(|e| Duration::from_millis(e.written_ms) + heartbeat)
+    });
+    let mail = up
+        .iter()
+        .filter_map(|p| p.oldest_pending_mail_ms)
+        .map(|queued_ms| Duration::from_millis(queued_ms) + MAIL_STALE);
+    lacking.chain(mail).filter(|&at| at > now).min()
+}
+
 /// True when every member that is up ends its log at the same entry: nothing is in
 /// flight, so the final data the checkers read is settled.
 pub fn settled(up: &[MemberView]) -> bool {

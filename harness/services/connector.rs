@@ -248,8 +248,7 @@ async fn heartbeats<S>(node: &str, mut ws: WebSocketStream<S>) -> String
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let mut ticker = tokio::time::interval(HEARTBEAT_INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticker = crate::timers::Interval::delay(HEARTBEAT_INTERVAL);
     // Heartbeats sent, and one past the highest answered.
     let (mut sent, mut answered) = (0u64, 0u64);
     loop {
@@ -258,10 +257,10 @@ where
             _ = ticker.tick() => {
                 if sent - answered >= u64::from(MISSED_MAX) {
                     // Best effort: the connector is silent, maybe gone.
-                    drop(tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await);
+                    drop(crate::timers::timeout(SEND_TIMEOUT, ws.close(None)).await);
                     return format!("connector silent for {MISSED_MAX} heartbeats");
                 }
-                match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(ping(node, sent)))).await {
+                match crate::timers::timeout(SEND_TIMEOUT, ws.send(Message::text(ping(node, sent)))).await {
                     Err(_elapsed) => return "the connector takes no more data".to_string(),
                     Ok(Err(e)) => return format!("sending a heartbeat failed: {e}"),
                     Ok(Ok(())) => {}
@@ -317,7 +316,7 @@ pub async fn run<N: Net>(env: Env<N>, config: ConnectorConfig) -> std::io::Resul
             End::Refused(status, reason) => EventKind::ConnectorRefused { status, reason },
             End::Broken(node, reason) => EventKind::ConnectorBroken { node, reason },
         });
-        tokio::time::sleep(RECONNECT_DELAY).await;
+        crate::timers::sleep(RECONNECT_DELAY).await;
     }
 }
 
@@ -359,7 +358,7 @@ async fn attempt<N: Net>(env: &Env<N>, config: &ConnectorConfig, query_id: u16) 
             .map(|(ws, _response)| ws)
             .map_err(refusal)
     };
-    let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+    let ws = match crate::timers::timeout(HANDSHAKE_TIMEOUT, handshake).await {
         Err(_elapsed) => {
             return refused(format!(
                 "no upgrade within {}",
@@ -399,7 +398,7 @@ where
 {
     let mut node: Option<String> = None;
     loop {
-        let message = match tokio::time::timeout(silence_max(), ws.next()).await {
+        let message = match crate::timers::timeout(silence_max(), ws.next()).await {
             Err(_elapsed) => {
                 return End::Broken(
                     node,
@@ -419,7 +418,7 @@ where
             env.record(EventKind::ConnectorConnected { node: from.clone() });
             node = Some(from);
         }
-        match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(pong(n)))).await {
+        match crate::timers::timeout(SEND_TIMEOUT, ws.send(Message::text(pong(n)))).await {
             Err(_elapsed) => return End::Broken(node, "the server takes no more data".to_string()),
             Ok(Err(e)) => return End::Broken(node, format!("answering a heartbeat failed: {e}")),
             Ok(Ok(())) => {}

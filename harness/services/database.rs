@@ -184,10 +184,10 @@ impl<N: Net> Database<N> {
                     WriteStatus::Lost => return Err(WriteError::RolledBack),
                     WriteStatus::Pending => {}
                 }
-                tokio::time::sleep(COMMIT_POLL).await;
+                crate::timers::sleep(COMMIT_POLL).await;
             }
         };
-        tokio::time::timeout(timeout, wait)
+        crate::timers::timeout(timeout, wait)
             .await
             .unwrap_or(Err(WriteError::NotAcknowledged(timeout.as_millis() as u64)))
     }
@@ -224,7 +224,7 @@ async fn serve<N: Net>(db: Database<N>, listener: N::Listener) -> std::io::Resul
             // The slot goes with the connection, whichever way this task ends.
             let _slot = slot;
             let Ok(Ok(request)) =
-                tokio::time::timeout(PEER_REPLY_TIMEOUT, read_frame(&mut stream)).await
+                crate::timers::timeout(PEER_REPLY_TIMEOUT, read_frame(&mut stream)).await
             else {
                 return;
             };
@@ -261,8 +261,7 @@ impl<N: Net> Database<N> {
 }
 
 async fn timers<N: Net>(db: Database<N>) {
-    let mut ticker = tokio::time::interval(TIMER_PERIOD);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticker = crate::timers::Interval::delay(TIMER_PERIOD);
     loop {
         ticker.tick().await;
         db.with_member(|m, now| ((), m.tick(now)));
@@ -276,7 +275,7 @@ async fn exchange<N: Net>(
     message: &Message,
     reply_timeout: Duration,
 ) -> Result<Message, String> {
-    let mut stream = match tokio::time::timeout(PEER_CONNECT_TIMEOUT, net.connect(to)).await {
+    let mut stream = match crate::timers::timeout(PEER_CONNECT_TIMEOUT, net.connect(to)).await {
         Err(_elapsed) => {
             return Err(format!(
                 "connect timed out after {}",
@@ -297,7 +296,7 @@ async fn exchange<N: Net>(
             .await
             .map_err(|e| format!("no answer: {e}"))
     };
-    match tokio::time::timeout(reply_timeout, talk).await {
+    match crate::timers::timeout(reply_timeout, talk).await {
         Ok(answer) => answer,
         Err(_elapsed) => Err(format!(
             "no answer within {}",

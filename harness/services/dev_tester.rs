@@ -79,7 +79,7 @@ async fn signups<N: Net>(env: Env<N>, config: TesterConfig) {
         config.until,
     );
     for (n, at) in (0u64..).zip(arrivals).filter(|(_, at)| *at >= now) {
-        tokio::time::sleep_until(origin + at).await;
+        crate::timers::sleep_until(origin + at).await;
         let request = hyper::Request::post("/signup")
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Body::from(

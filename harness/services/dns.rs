@@ -254,7 +254,7 @@ async fn serve_udp<S: Datagrams>(socket: &S, zone: &Zone) {
             }
             Err(_) => {
                 errors_in_a_row += 1;
-                tokio::time::sleep(crate::net::error_backoff(errors_in_a_row)).await;
+                crate::timers::sleep(crate::net::error_backoff(errors_in_a_row)).await;
                 continue;
             }
         };
@@ -296,7 +296,7 @@ where
 {
     let idle = Duration::from_millis(TCP_IDLE_MS);
     loop {
-        let Ok(Ok(Some(request))) = tokio::time::timeout(idle, read_message(&mut stream)).await
+        let Ok(Ok(Some(request))) = crate::timers::timeout(idle, read_message(&mut stream)).await
         else {
             return;
         };
@@ -306,7 +306,7 @@ where
         let Ok(framed) = frame(&reply) else {
             return;
         };
-        let Ok(Ok(())) = tokio::time::timeout(idle, stream.write_all(&framed)).await else {
+        let Ok(Ok(())) = crate::timers::timeout(idle, stream.write_all(&framed)).await else {
             return;
         };
     }
@@ -412,7 +412,7 @@ pub async fn resolve<N: Net>(
             }
         }
     };
-    match tokio::time::timeout(timeout, wait).await {
+    match crate::timers::timeout(timeout, wait).await {
         Ok(answer) => answer,
         Err(_elapsed) => Err(format!(
             "no answer within {}",

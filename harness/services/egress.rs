@@ -47,7 +47,7 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 
 use crate::env::Env;
 use crate::events::{EgressRecord, EgressVerdict, EventKind};
@@ -165,7 +165,7 @@ async fn connection<N: Net>(env: Env<N>, config: Arc<EgressConfig>, mut stream: 
     // is not ours to relay.
     let bound = config.settings.upstream_timeout;
     let Ok(Ok((source, destination))) =
-        tokio::time::timeout(bound, original::read(&mut stream)).await
+        crate::timers::timeout(bound, original::read(&mut stream)).await
     else {
         return;
     };
@@ -181,7 +181,7 @@ async fn connection<N: Net>(env: Env<N>, config: Arc<EgressConfig>, mut stream: 
                 }
             });
             let served = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
+                .timer(crate::timers::HyperTimer::new())
                 .auto_date_header(false)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -207,7 +207,7 @@ async fn nat<N: Net>(
         destination,
     );
     flow.record(env, EgressVerdict::Forwarding);
-    let upstream = match tokio::time::timeout(bound, env.net.connect(destination)).await {
+    let upstream = match crate::timers::timeout(bound, env.net.connect(destination)).await {
         Ok(Ok(upstream)) => upstream,
         failed => {
             let reason = match failed {
@@ -225,7 +225,7 @@ async fn nat<N: Net>(
     // The relay ends when either side closes or fails (the bytes are not ours to judge),
     // or after MAX_RELAY: an upstream silenced by a DROP rule never closes.
     let relay = tokio::io::copy_bidirectional(&mut stream, &mut upstream);
-    let relayed = tokio::time::timeout(MAX_RELAY, relay).await;
+    let relayed = crate::timers::timeout(MAX_RELAY, relay).await;
     drop(relayed);
 }
 
@@ -384,7 +384,7 @@ async fn datagram_flow<N: Net>(
                 }
             }
         };
-        let len = match tokio::time::timeout(idle, wait).await {
+        let len = match crate::timers::timeout(idle, wait).await {
             Ok(received) => received.map_err(|e| e.to_string())?,
             Err(_) => return Err(format!("no reply within {}", crate::duration::span(idle))),
         };

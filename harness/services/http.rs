@@ -1,7 +1,7 @@
 //! HTTP/1.1 plumbing shared by the node, the load balancer, its health checker and the
 //! users: a server loop and a bounded client exchange, both real hyper over a [`Net`].
 //!
-//! hyper runs on the simulated timer (`TokioTimer`, driven by the simulation's clock) with
+//! hyper runs on the simulated timer ([`crate::timers::HyperTimer`], driven by the simulation's clock) with
 //! `auto_date_header(false)`, so no real time leaks into responses (docs/ARCHITECTURE.md
 //! section 4).
 //! Every connection a client opens carries one request: the users are independent
@@ -31,7 +31,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 
 use crate::net::{Connections, Listener, Net};
 
@@ -73,7 +73,7 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 fn server() -> hyper::server::conn::http1::Builder {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
+        .timer(crate::timers::HyperTimer::new())
         .auto_date_header(false)
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_header_size(MAX_HEAD_BYTES)
@@ -196,7 +196,7 @@ impl From<BodyError> for String {
 /// [`BODY_READ_TIMEOUT`].
 pub async fn read_body(body: Incoming) -> Result<Bytes, BodyError> {
     let read = Limited::new(body, MAX_BODY_BYTES).collect();
-    match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
+    match crate::timers::timeout(BODY_READ_TIMEOUT, read).await {
         Err(_elapsed) => Err(BodyError::TooSlow),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
@@ -334,7 +334,7 @@ pub async fn exchange_via<N: Net>(
         let stream = prepare(stream, dial).await?;
         send(stream, request).await.map_err(Failure::Broken)
     };
-    match tokio::time::timeout(response_timeout, exchange).await {
+    match crate::timers::timeout(response_timeout, exchange).await {
         Err(_elapsed) => Err(Failure::ResponseTimeout),
         Ok(result) => result,
     }
@@ -346,7 +346,7 @@ pub async fn connect<N: Net>(
     to: SocketAddr,
     connect_timeout: Duration,
 ) -> Result<N::Stream, Failure> {
-    match tokio::time::timeout(connect_timeout, net.connect(to)).await {
+    match crate::timers::timeout(connect_timeout, net.connect(to)).await {
         Err(_elapsed) => Err(Failure::ConnectTimeout),
         Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => Err(Failure::Refused),
         Ok(Err(e)) => Err(Failure::Broken(format!("connect failed: {e}"))),
@@ -436,7 +436,7 @@ where
         let (handler, front) = (handler.clone(), front.clone());
         tokio::spawn(async move {
             let Ok(Ok((stream, peer))) =
-                tokio::time::timeout(front.handshake_timeout, accept(&front, stream, addr)).await
+                crate::timers::timeout(front.handshake_timeout, accept(&front, stream, addr)).await
             else {
                 // A missing or bad PROXY header, a failed handshake or a stalled client:
                 // the connection is dropped, as HAProxy and nginx do.
@@ -514,7 +514,7 @@ pub async fn splice<A: Io, B: Io>(a: A, b: B, idle: Duration) -> (u64, u64) {
                     let _ = aw.shutdown().await;
                 }
             },
-            () = tokio::time::sleep(idle) => break,
+            () = crate::timers::sleep(idle) => break,
         }
     }
     (a_to_b, b_to_a)
@@ -590,7 +590,7 @@ pub async fn exchange_upgrade<N: Net>(
         let (parts, _empty) = response.into_parts();
         Ok((Response::from_parts(parts, Bytes::new()), Some(upgraded)))
     };
-    match tokio::time::timeout(response_timeout, exchange).await {
+    match crate::timers::timeout(response_timeout, exchange).await {
         Err(_elapsed) => Err(Failure::ResponseTimeout),
         Ok(result) => result,
     }

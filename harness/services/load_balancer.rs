@@ -331,9 +331,8 @@ async fn check_loop<N: Net>(env: Env<N>, config: Arc<LbConfig>, pool: SharedPool
     let s = &config.settings;
     let count = u32::try_from(config.backends.len()).expect("at most MAX_NODES backends");
     let slot = u32::try_from(index).expect("at most MAX_NODES backends");
-    tokio::time::sleep(s.interval * slot / count).await;
-    let mut ticker = tokio::time::interval(s.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    crate::timers::sleep(s.interval * slot / count).await;
+    let mut ticker = crate::timers::Interval::delay(s.interval);
     let backend = &config.backends[index];
     loop {
         ticker.tick().await;

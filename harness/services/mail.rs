@@ -74,8 +74,7 @@ pub async fn run<N: Net>(env: Env<N>, db: Database<N>, config: MailConfig) {
     // Failed attempts and the earliest next attempt, by user. Held in memory: after a
     // restart or a failover, delivery simply starts over at once.
     let mut retries: BTreeMap<String, (u32, Duration)> = BTreeMap::new();
-    let mut ticker = tokio::time::interval(POLL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticker = crate::timers::Interval::delay(POLL);
     loop {
         ticker.tick().await;
         if !db.is_primary() {

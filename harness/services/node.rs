@@ -338,7 +338,7 @@ async fn handle<N: Net>(env: &Env<N>, node: &Node<N>, req: Request<Incoming>) ->
         .acquire()
         .await
         .expect("the worker semaphore is never closed");
-    tokio::time::sleep(endpoint.service_time(s)).await;
+    crate::timers::sleep(endpoint.service_time(s)).await;
     match endpoint {
         Endpoint::TestAll => {
             let checks = [("auth-api", Ok(())), ("db", node.db.health())];

@@ -233,7 +233,7 @@ pub async fn run<N: Net>(env: Env<N>) -> std::io::Result<()> {
             }
             Err(_) => {
                 errors_in_a_row += 1;
-                tokio::time::sleep(crate::net::error_backoff(errors_in_a_row)).await;
+                crate::timers::sleep(crate::net::error_backoff(errors_in_a_row)).await;
                 continue;
             }
         };
@@ -288,7 +288,7 @@ pub async fn query<N: Net>(
             }
         }
     };
-    tokio::time::timeout(timeout, wait)
+    crate::timers::timeout(timeout, wait)
         .await
         .unwrap_or_else(|_| {
             Err(format!(

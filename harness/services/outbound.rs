@@ -147,7 +147,7 @@ pub async fn periodic_checks<N: Net>(
     if !outside.periodic {
         return;
     }
-    tokio::time::sleep(FIRST_CHECK).await;
+    crate::timers::sleep(FIRST_CHECK).await;
     loop {
         for (purpose, site, path) in [
             ("update check", &outside.updates, LATEST_PATH),
@@ -163,7 +163,7 @@ pub async fn periodic_checks<N: Net>(
                 result,
             });
         }
-        tokio::time::sleep(outside.update_interval).await;
+        crate::timers::sleep(outside.update_interval).await;
     }
 }
 
@@ -176,10 +176,10 @@ pub async fn keep_time<N: Net>(
     if !settings.enabled {
         return;
     }
-    tokio::time::sleep(FIRST_POLL).await;
+    crate::timers::sleep(FIRST_POLL).await;
     loop {
         poll_once(&env, &resolver, &settings).await;
-        tokio::time::sleep(settings.poll).await;
+        crate::timers::sleep(settings.poll).await;
     }
 }
 

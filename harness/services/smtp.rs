@@ -344,7 +344,7 @@ pub async fn run<N: Net>(env: Env<N>, config: SmtpConfig) -> std::io::Result<()>
                 );
                 // A client that cannot take the refusal is refused all the same.
                 let told =
-                    tokio::time::timeout(REFUSAL_TIMEOUT, stream.write_all(busy.as_bytes())).await;
+                    crate::timers::timeout(REFUSAL_TIMEOUT, stream.write_all(busy.as_bytes())).await;
                 drop(told);
             });
             continue;
@@ -391,19 +391,19 @@ async fn serve<N: Net>(
             End::StartTls => Ok(config.tls.clone()),
         }
     };
-    let upgrade = match tokio::time::timeout(SESSION_MAX, whole).await {
+    let upgrade = match crate::timers::timeout(SESSION_MAX, whole).await {
         Ok(result) => result?,
         Err(_elapsed) => return stream.write_all(last_words.as_bytes()).await,
     };
     let Some(tls) = upgrade else { return Ok(()) };
     let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
-    let mut stream = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake)
+    let mut stream = crate::timers::timeout(TLS_HANDSHAKE_TIMEOUT, handshake)
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake"))??;
     let mut session = Session::in_tls(config);
     let mut pending = Vec::new();
     let inside = dialogue(&mut session, &mut stream, &mut pending, &accept);
-    match tokio::time::timeout(SESSION_MAX, inside).await {
+    match crate::timers::timeout(SESSION_MAX, inside).await {
         Ok(result) => result.map(drop),
         Err(_elapsed) => stream.write_all(last_words.as_bytes()).await,
     }
@@ -419,7 +419,7 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
     accept: &impl Fn(Accepted),
 ) -> std::io::Result<End> {
     loop {
-        let Ok(line) = tokio::time::timeout(COMMAND_TIMEOUT, read_line(stream, pending)).await
+        let Ok(line) = crate::timers::timeout(COMMAND_TIMEOUT, read_line(stream, pending)).await
         else {
             stream.write_all(session.timed_out().as_bytes()).await?;
             return Ok(End::Close);
@@ -434,7 +434,7 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
             Next::Close => return Ok(End::Close),
             Next::StartTls => return Ok(End::StartTls),
             Next::Data => {
-                let Ok(body) = tokio::time::timeout(DATA_TIMEOUT, read_data(stream, pending)).await
+                let Ok(body) = crate::timers::timeout(DATA_TIMEOUT, read_data(stream, pending)).await
                 else {
                     stream.write_all(session.timed_out().as_bytes()).await?;
                     return Ok(End::Close);

@@ -142,7 +142,7 @@ pub async fn run<N: Net>(env: Env<N>, config: UsersConfig) -> std::io::Result<()
     let mut in_flight = tokio::task::JoinSet::new();
     for (id, offset) in (0u64..).zip(arrivals) {
         while in_flight.try_join_next().is_some() {}
-        tokio::time::sleep_until(start + offset).await;
+        crate::timers::sleep_until(start + offset).await;
         let call = {
             let shared = shared
                 .lock()
@@ -222,7 +222,7 @@ async fn one_request<N: Net>(
         Call::Dashboard => ("GET /dashboard", None),
     };
     let attempt = attempt(&env, &config, &shared, id, call, query_id);
-    let outcome = tokio::time::timeout(config.timeout, attempt)
+    let outcome = crate::timers::timeout(config.timeout, attempt)
         .await
         .unwrap_or(RequestOutcome::Timeout);
     let latency = env.clock.elapsed().saturating_sub(started);

@@ -148,6 +148,29 @@ impl World {
         })
     }
 
+    /// How many of the next ticks are certain to run no host (no message due, no
+    /// service timer due, nothing changed by a step): `u64::MAX` when nothing is
+    /// pending at all.
+    pub fn idle_ticks(&self) -> u64 {
+        self.sim.idle_steps()
+    }
+
+    /// Advances the simulation by `ticks` ticks in which no host runs (at most
+    /// [`World::idle_ticks`]), at the cost of one: every clock and message in flight
+    /// moves as that many [`World::step`]s would move them.
+    pub fn skip_idle(&mut self, ticks: u64) -> Result<(), WorldError> {
+        self.sim.skip_idle_steps(ticks).map_err(|e| WorldError {
+            at: self.sim.elapsed(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Has every host run in the next tick: a step changed something hosts observe
+    /// outside turmoil's network (a firewall rule, a clock, a crash mode).
+    pub fn wake_all(&mut self) {
+        self.sim.wake_all();
+    }
+
     /// The event log so far.
     pub fn recorder(&self) -> &Recorder {
         &self.recorder
@@ -478,6 +501,9 @@ fn simulation(topology: &Topology, setup: &RunSetup) -> turmoil::Sim<'static> {
         .simulation_duration(setup.max_duration)
         .min_message_latency(lan)
         .max_message_latency(lan)
+        // Every wait of every service is registered (crate::timers), so a host with
+        // nothing to do is not polled and idle stretches can be jumped.
+        .skip_idle_hosts(true)
         .build()
 }
 

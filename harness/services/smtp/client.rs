@@ -135,7 +135,7 @@ pub async fn send<N: Net>(
         }
         Ok(())
     };
-    tokio::time::timeout(timeout, dialogue)
+    crate::timers::timeout(timeout, dialogue)
         .await
         .unwrap_or_else(|_| {
             Err(format!(

@@ -169,6 +169,27 @@ impl Builder {
         self
     }
 
+    /// Polls a host only when it has something to do, and lets
+    /// [`Sim::run`](crate::Sim::run) and [`Sim::skip_idle_steps`](crate::Sim::skip_idle_steps)
+    /// jump over steps in which no host has.
+    ///
+    /// A running host has something to do in a step when a message becomes
+    /// deliverable to it, when a deadline it registered with [`crate::wake_at`] falls
+    /// within the step, or when [`Sim::wake_all`](crate::Sim::wake_all) was called (and in
+    /// the first step after it was registered or bounced). A skipped host's clock is
+    /// brought up to date, with no task running, before it is next polled, so that
+    /// skipping a host changes nothing it can observe: what it does is the same as
+    /// with every host polled every step, **provided every timer its software waits on
+    /// is registered with [`crate::wake_at`]**. A timer that is not registered fires
+    /// late (when the host is next polled for another reason), or never.
+    ///
+    /// The tick must be a whole number of milliseconds (tokio's timer resolution), so
+    /// that one jump of `n` ticks moves every clock exactly as `n` steps would.
+    pub fn skip_idle_hosts(&mut self, value: bool) -> &mut Self {
+        self.config.skip_idle_hosts = value;
+        self
+    }
+
     /// Access the filesystem configuration.
     ///
     /// Use builder-style methods to configure filesystem behavior:
@@ -198,6 +219,9 @@ impl Builder {
     pub fn build<'a>(&self) -> Sim<'a> {
         if self.link.latency().max_message_latency < self.link.latency().min_message_latency {
             panic!("Maximum message latency must be greater than minimum.");
+        }
+        if self.config.skip_idle_hosts && self.config.tick.subsec_nanos() % 1_000_000 != 0 {
+            panic!("skip_idle_hosts needs a tick of whole milliseconds.");
         }
 
         let rng = match self.rng_seed {

@@ -1,4 +1,7 @@
-use std::{fmt::Display, net::SocketAddr};
+use std::{
+    fmt::Display,
+    net::{IpAddr, SocketAddr},
+};
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
@@ -36,7 +39,37 @@ pub enum Segment {
 
 #[derive(Debug)]
 pub struct Syn {
-    pub(crate) ack: oneshot::Sender<()>,
+    pub(crate) ack: SynAck,
+}
+
+/// The answer to a SYN, which the connecting host awaits: sent when the listener
+/// accepts, and a refusal when it is dropped (no listener, a full accept queue, a
+/// partition, a crashed server). Either happens on another host, with no message, so
+/// it wakes the connecting host (see [`crate::Builder::skip_idle_hosts`]).
+#[derive(Debug)]
+pub(crate) struct SynAck {
+    tx: Option<oneshot::Sender<()>>,
+    client: IpAddr,
+}
+
+impl SynAck {
+    pub(crate) fn new(tx: oneshot::Sender<()>, client: IpAddr) -> Self {
+        Self {
+            tx: Some(tx),
+            client,
+        }
+    }
+
+    /// Accepts the connection; fails when the connecting side gave up.
+    pub(crate) fn send(mut self) -> Result<(), ()> {
+        self.tx.take().map_or(Err(()), |tx| tx.send(()))
+    }
+}
+
+impl Drop for SynAck {
+    fn drop(&mut self) {
+        crate::woken_elsewhere(self.client);
+    }
 }
 
 impl Display for Protocol {

@@ -7,7 +7,8 @@ use crate::{Envelope, TRACING_TARGET};
 
 use bytes::Bytes;
 use indexmap::IndexMap;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt::Display;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -17,6 +18,10 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{Duration, Instant};
+
+/// tokio's timer resolution: a timer fires at its deadline rounded up to a whole
+/// millisecond of the runtime's clock.
+const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 
 const DEFAULT_BROADCAST: bool = false;
 const DEFAULT_MULTICAST_LOOP: bool = true;
@@ -48,6 +53,14 @@ pub(crate) struct Host {
 
     next_ephemeral_port: u16,
     ephemeral_ports: RangeInclusive<u16>,
+
+    /// Deadlines the software registered with [`crate::wake_at`], as simulation
+    /// elapsed time, earliest first. Deadlines already passed are dropped after each
+    /// poll.
+    pub(crate) wakes: BinaryHeap<Reverse<Duration>>,
+
+    /// The host must be polled in the next step, whatever else it has to do.
+    pub(crate) woken: bool,
 }
 
 impl Host {
@@ -70,6 +83,8 @@ impl Host {
             timer,
             next_ephemeral_port: *ephemeral_ports.start(),
             ephemeral_ports,
+            wakes: BinaryHeap::new(),
+            woken: true,
         }
     }
 
@@ -90,6 +105,28 @@ impl Host {
             timer,
             next_ephemeral_port: *ephemeral_ports.start(),
             ephemeral_ports,
+            wakes: BinaryHeap::new(),
+            woken: true,
+        }
+    }
+
+    /// Whether the host must be polled in a step that ends at simulation time `end`.
+    pub(crate) fn is_due(&self, end: Duration) -> bool {
+        self.woken || self.wakes.peek().is_some_and(|Reverse(at)| *at <= end)
+    }
+
+    /// After a poll that ended at simulation time `end`: forgets the deadlines whose
+    /// tasks have run. tokio fires a timer at its deadline rounded up to the next
+    /// millisecond ([`TIMER_RESOLUTION`]); one that fires at `end` itself may have woken
+    /// its task without running it, so that deadline is kept and the host is polled in
+    /// the next step too.
+    pub(crate) fn forget_passed_wakes(&mut self, end: Duration) {
+        while self
+            .wakes
+            .peek()
+            .is_some_and(|Reverse(at)| *at + TIMER_RESOLUTION <= end)
+        {
+            self.wakes.pop();
         }
     }
 

@@ -245,6 +245,48 @@ pub fn in_simulation() -> bool {
     World::try_current(|_| ()).is_ok()
 }
 
+/// Tells the simulation that the currently executing host's software waits on a
+/// timer due at `deadline` (an instant of the host's tokio clock).
+///
+/// Needed only with [`Builder::skip_idle_hosts`]: a host is then polled only when it
+/// has something to do, and a registered deadline is how the simulation knows that
+/// a timer will fire. Registering a deadline that is later cancelled (a timeout that
+/// did not expire) costs one poll and is otherwise harmless; a deadline in the past
+/// has the host polled in the next step. Outside a simulation host, or when the
+/// simulation does not skip idle hosts, this does nothing.
+pub fn wake_at(deadline: tokio::time::Instant) {
+    World::current_if_set(|world| {
+        if world.current.is_none() {
+            return;
+        }
+        let host = world.current_host_mut();
+        let ahead = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let at = host.timer.sim_elapsed() + ahead;
+        host.wakes.push(std::cmp::Reverse(at));
+    });
+}
+
+thread_local! {
+    /// Hosts woken by another host's action, with no message: the simulation marks
+    /// them woken before it next decides whom to poll. A list of its own, not the
+    /// world's, because the wakes happen in drop paths that may run while the world
+    /// is borrowed.
+    static WOKEN_ELSEWHERE: std::cell::RefCell<Vec<std::net::IpAddr>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Notes that software on `host` was woken by another host's action that sends no
+/// message (an accepted or dropped SYN, credits freed by a reader); see
+/// [`Builder::skip_idle_hosts`].
+pub(crate) fn woken_elsewhere(host: std::net::IpAddr) {
+    WOKEN_ELSEWHERE.with(|woken| woken.borrow_mut().push(host));
+}
+
+/// Takes the hosts [`woken_elsewhere`] since the last call.
+pub(crate) fn take_woken_elsewhere() -> Vec<std::net::IpAddr> {
+    WOKEN_ELSEWHERE.with(|woken| std::mem::take(&mut *woken.borrow_mut()))
+}
+
 /// Returns how long the currently executing host has been executing for in
 /// virtual time.
 ///

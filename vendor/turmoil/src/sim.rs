@@ -164,6 +164,9 @@ impl<'a> Sim<'a> {
         let hosts = self.world.borrow_mut().lookup_many(addrs);
         for h in hosts {
             let rt = self.rts.get_mut(&h).expect("missing host");
+            // Whatever the software's drop does happens at the simulation's time.
+            Self::catch_up(&self.world, h, rt);
+            Self::forget_timers(&self.world, h);
 
             self.world.borrow_mut().current = Some(h);
 
@@ -195,11 +198,22 @@ impl<'a> Sim<'a> {
         });
     }
 
+    /// A host whose software is replaced: the old software's deadlines are gone, and
+    /// the new software runs in the next step.
+    fn forget_timers(world: &RefCell<World>, addr: IpAddr) {
+        let mut world = world.borrow_mut();
+        let host = world.hosts.get_mut(&addr).expect("missing host");
+        host.wakes.clear();
+        host.woken = true;
+    }
+
     /// Run `f` with the resolved hosts at `addrs` set on the world.
     fn run_with_hosts(&mut self, addrs: impl ToIpAddrs, mut f: impl FnMut(IpAddr, &mut Rt)) {
         let hosts = self.world.borrow_mut().lookup_many(addrs);
         for h in hosts {
             let rt = self.rts.get_mut(&h).expect("missing host");
+            Self::catch_up(&self.world, h, rt);
+            Self::forget_timers(&self.world, h);
 
             self.world.borrow_mut().current = Some(h);
 
@@ -393,12 +407,143 @@ impl<'a> Sim<'a> {
         }
 
         loop {
+            let idle = self.idle_steps();
+            if idle > 0 {
+                let left = self.config.duration.saturating_sub(self.elapsed).as_nanos()
+                    / self.config.tick.as_nanos();
+                let steps = idle.min(u64::try_from(left).unwrap_or(u64::MAX)).min(u32::MAX.into());
+                self.skip_idle_steps(steps)?;
+            }
             let is_finished = self.step()?;
 
             if is_finished {
                 return Ok(());
             }
         }
+    }
+
+    /// Whether the running host at `addr` must be polled in a step ending at
+    /// simulation time `end`: woken, a registered deadline due, or a message
+    /// deliverable to it.
+    fn is_due(world: &RefCell<World>, addr: IpAddr, end: Duration) -> bool {
+        Self::note_woken_elsewhere(world);
+        let world = world.borrow();
+        let host = world.hosts.get(&addr).expect("missing host");
+        host.is_due(end) || world.topology.has_deliverable(addr)
+    }
+
+    /// Marks woken the hosts that another host's action woke with no message (see
+    /// `crate::woken_elsewhere`).
+    fn note_woken_elsewhere(world: &RefCell<World>) {
+        let woken = crate::take_woken_elsewhere();
+        if woken.is_empty() {
+            return;
+        }
+        let mut world = world.borrow_mut();
+        for addr in woken {
+            if let Some(host) = world.hosts.get_mut(&addr) {
+                host.woken = true;
+            }
+        }
+    }
+
+    /// Brings a skipped host's clocks up to the simulation's (its runtime's and its
+    /// timer's), with nothing to run, so that whatever it does next happens at the
+    /// time it would have with every step polled.
+    fn catch_up(world: &RefCell<World>, addr: IpAddr, rt: &mut Rt<'a>) {
+        let owed = std::mem::take(&mut rt.owed);
+        if owed.is_zero() {
+            return;
+        }
+        {
+            let mut world = world.borrow_mut();
+            world.current = Some(addr);
+            world.current_host_mut().timer.now(rt.now());
+        }
+        World::enter(world, || rt.advance(owed));
+        let mut world = world.borrow_mut();
+        world.current = None;
+        world.tick(addr, owed);
+    }
+
+    /// Has every running host polled in the next step, whatever it has to do (see
+    /// [`crate::Builder::skip_idle_hosts`]). Call it after changing anything hosts
+    /// observe other than through turmoil: state shared with them, a clock they
+    /// read.
+    pub fn wake_all(&mut self) {
+        for host in self.world.borrow_mut().hosts.values_mut() {
+            host.woken = true;
+        }
+    }
+
+    /// How many of the next steps are certain to poll no host: no host is woken or
+    /// has a message to deliver, and no registered deadline or message on its way
+    /// falls within them. `u64::MAX` when nothing is pending at all; 0 when the
+    /// simulation does not skip idle hosts.
+    pub fn idle_steps(&self) -> u64 {
+        if !self.config.skip_idle_hosts {
+            return 0;
+        }
+        Self::note_woken_elsewhere(&self.world);
+        let world = self.world.borrow();
+        let mut due = world
+            .topology
+            .next_delivery()
+            .map(|ahead| self.elapsed + ahead);
+        for (&addr, rt) in &self.rts {
+            if !rt.is_software_running() {
+                continue;
+            }
+            let host = world.hosts.get(&addr).expect("missing host");
+            if host.woken || world.topology.has_deliverable(addr) {
+                return 0;
+            }
+            if let Some(std::cmp::Reverse(at)) = host.wakes.peek() {
+                due = Some(due.map_or(*at, |d| d.min(*at)));
+            }
+        }
+        let Some(due) = due else {
+            return u64::MAX;
+        };
+        // A step is idle when it ends before `due`.
+        let tick = self.config.tick.as_nanos();
+        let ahead = due.saturating_sub(self.elapsed).as_nanos();
+        u64::try_from(ahead.div_ceil(tick).saturating_sub(1)).unwrap_or(u64::MAX)
+    }
+
+    /// Advances the simulation by `steps` steps in which no host is polled, at the
+    /// cost of one: the network and every clock move as `steps` calls of
+    /// [`Sim::step`] would move them. `steps` must be at most [`Sim::idle_steps`];
+    /// more panics. Returns the same error as [`Sim::step`] when the simulation runs
+    /// past its duration.
+    pub fn skip_idle_steps(&mut self, steps: u64) -> Result {
+        if steps == 0 {
+            return Ok(());
+        }
+        assert!(
+            steps <= self.idle_steps(),
+            "skip_idle_steps({steps}) past the next step a host has something to do in"
+        );
+        let span = self.config.tick * u32::try_from(steps).expect("at most u32::MAX steps at once");
+        self.world.borrow_mut().topology.tick_by(span);
+        let mut any_client = false;
+        for (&addr, rt) in self.rts.iter_mut() {
+            if rt.is_software_running() {
+                rt.owed += span;
+                any_client |= rt.is_client();
+            } else {
+                self.world.borrow_mut().tick(addr, span);
+            }
+        }
+        self.elapsed += span;
+        self.steps += steps as usize;
+        if self.elapsed > self.config.duration && any_client {
+            return Err(format!(
+                "Ran for duration: {:?} steps: {} without completing",
+                self.config.duration, self.steps,
+            ))?;
+        }
+        Ok(())
     }
 
     /// Step the simulation.
@@ -433,8 +578,18 @@ impl<'a> Sim<'a> {
             running.shuffle(&mut self.world.borrow_mut().rng);
         }
 
+        let end = self.elapsed + tick;
         for (&addr, rt) in running {
             let _span_guard = tracing::span!(Level::INFO, "node", name = &*rt.nodename,).entered();
+            if self.config.skip_idle_hosts && !Self::is_due(&self.world, addr, end) {
+                // Nothing can happen on this host in this step: its clock catches up
+                // before it is next polled. A client that is not polled has not
+                // finished.
+                rt.owed += tick;
+                is_finished = is_finished && !rt.is_client();
+                continue;
+            }
+            Self::catch_up(&self.world, addr, rt);
             {
                 let mut world = self.world.borrow_mut();
                 // We need to move deliverable messages off the network and
@@ -450,7 +605,9 @@ impl<'a> Sim<'a> {
                 // Set the current host (see method docs)
                 world.current = Some(addr);
 
-                world.current_host_mut().timer.now(rt.now());
+                let host = world.current_host_mut();
+                host.woken = false;
+                host.timer.now(rt.now());
             }
 
             let is_software_finished = World::enter(&self.world, || rt.tick(tick))?;
@@ -464,6 +621,9 @@ impl<'a> Sim<'a> {
             world.current = None;
 
             world.tick(addr, tick);
+            if let Some(host) = world.hosts.get_mut(&addr) {
+                host.forget_passed_wakes(end);
+            }
         }
 
         // Tick the nodes that are not actively running (i.e., crashed) to ensure their clock keeps up

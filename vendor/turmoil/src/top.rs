@@ -152,6 +152,9 @@ struct Link {
     /// Messages that are ready to be delivered.
     deliverable: IndexMap<IpAddr, VecDeque<Envelope>>,
 
+    /// How many messages `deliverable` holds, all destinations together.
+    ready: usize,
+
     /// The current network time, moved forward with [`Link::tick`].
     now: Instant,
 }
@@ -257,6 +260,28 @@ impl Topology {
         }
     }
 
+    /// Whether a message is ready to be delivered to `addr`.
+    pub(crate) fn has_deliverable(&self, addr: IpAddr) -> bool {
+        self.links
+            .iter()
+            .filter(|(pair, link)| link.ready > 0 && (pair.0 == addr || pair.1 == addr))
+            .any(|(_, link)| link.deliverable.get(&addr).is_some_and(|q| !q.is_empty()))
+    }
+
+    /// How long from now until the earliest message on its way becomes deliverable;
+    /// `None` when none is on its way (held messages wait for a release).
+    pub(crate) fn next_delivery(&self) -> Option<Duration> {
+        let now = self.rt.now();
+        self.links
+            .values()
+            .flat_map(|link| link.sent.iter())
+            .filter_map(|sent| match sent.status {
+                DeliveryStatus::DeliverAfter(at) => Some(at.saturating_duration_since(now)),
+                DeliveryStatus::Hold => None,
+            })
+            .min()
+    }
+
     pub(crate) fn hold(&mut self, a: IpAddr, b: IpAddr) {
         self.get_link_mut(&Pair::new(a, b)).hold();
     }
@@ -331,6 +356,7 @@ impl Link {
             config: config::Link::default(),
             sent: VecDeque::new(),
             deliverable: IndexMap::new(),
+            ready: 0,
             now,
         }
     }
@@ -432,6 +458,7 @@ impl Link {
                         .or_default()
                         .push_back(envelope);
                     deliverable += 1;
+                    self.ready += 1;
                 }
             }
         }
@@ -446,12 +473,14 @@ impl Link {
         rand: &mut dyn RngCore,
         host: &mut Host,
     ) {
-        let deliverable = self
-            .deliverable
-            .entry(host.addr)
-            .or_default()
-            .drain(..)
-            .collect::<Vec<Envelope>>();
+        if self.ready == 0 {
+            return;
+        }
+        let Some(queue) = self.deliverable.get_mut(&host.addr) else {
+            return;
+        };
+        let deliverable = queue.drain(..).collect::<Vec<Envelope>>();
+        self.ready -= deliverable.len();
 
         for message in deliverable {
             let (src, dst) = (message.src, message.dst);

@@ -633,6 +633,7 @@ fn send_loopback(src: SocketAddr, dst: SocketAddr, message: Protocol) {
         // remote networking behavior.
         // https://github.com/tokio-rs/turmoil/issues/132
         let tick_duration = World::current(|world| world.tick_duration);
+        crate::wake_at(tokio::time::Instant::now() + tick_duration);
         sleep(tick_duration).await;
 
         World::current(|world| {

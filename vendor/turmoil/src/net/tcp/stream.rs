@@ -19,7 +19,7 @@ use tokio::{
 };
 
 use crate::{
-    envelope::{Envelope, Protocol, Segment, Syn},
+    envelope::{Envelope, Protocol, Segment, Syn, SynAck},
     host::{is_same, SequencedSegment},
     net::SocketPair,
     world::World,
@@ -85,7 +85,9 @@ impl TcpStream {
                 (pair, rx, bidi)
             };
 
-            let syn = Protocol::Tcp(Segment::Syn(Syn { ack }));
+            let syn = Protocol::Tcp(Segment::Syn(Syn {
+                ack: SynAck::new(ack, pair.local.ip()),
+            }));
             if !is_same(pair.local, pair.remote) {
                 world.send_message(pair.local, pair.remote, syn)?;
             } else {
@@ -229,7 +231,9 @@ impl ReadHalf {
 
                 match seg {
                     SequencedSegment::Data(bytes) => {
-                        self.flow_control.release();
+                        if self.flow_control.release() {
+                            wake_writer(self.pair.remote);
+                        }
                         self.rx.buffer = Self::put_slice(bytes, buf);
                     }
                     SequencedSegment::Fin => {
@@ -286,7 +290,9 @@ impl ReadHalf {
 
                 match seg {
                     SequencedSegment::Data(bytes) => {
-                        self.flow_control.release();
+                        if self.flow_control.release() {
+                            wake_writer(self.pair.remote);
+                        }
                         let len = std::cmp::min(bytes.len(), buf.remaining());
                         buf.put_slice(&bytes[..len]);
                         self.rx.buffer = Some(bytes);
@@ -439,6 +445,7 @@ fn send_loopback(src: SocketAddr, dst: SocketAddr, message: Protocol) {
         // remote networking behavior.
         // https://github.com/tokio-rs/turmoil/issues/132
         let tick_duration = World::current(|world| world.tick_duration);
+        crate::wake_at(tokio::time::Instant::now() + tick_duration);
         sleep(tick_duration).await;
 
         World::current(|world| {
@@ -455,6 +462,13 @@ fn send_loopback(src: SocketAddr, dst: SocketAddr, message: Protocol) {
             }
         })
     });
+}
+
+/// A reader that frees credits wakes the writer blocked on them, on the other host,
+/// without a message: that host must be polled even if it has nothing else to do
+/// (see [`crate::Builder::skip_idle_hosts`]).
+fn wake_writer(writer: SocketAddr) {
+    crate::woken_elsewhere(writer.ip());
 }
 
 /// Bidirectional flow control for a TCP connection.
@@ -507,11 +521,15 @@ impl FlowControl {
             .is_ok()
     }
 
-    fn release(&self) {
+    /// Returns whether a blocked writer was woken. The writer runs on the other host
+    /// of the connection: see [`wake_writer`].
+    fn release(&self) -> bool {
         self.credits.fetch_add(1, Ordering::Release);
         if let Some(waker) = self.waker.lock().unwrap().take() {
             waker.wake();
+            return true;
         }
+        false
     }
 
     fn register_waker(&self, waker: Waker) {
