@@ -78,7 +78,7 @@ pub fn benches(c: &mut Criterion, ledger: &Ledger) {
     };
     ledger.remark(format!(
         "fig 2: benched {duration} of load: the hour was predicted at {:.1} s a run from {QUICK} \
-         ({:.1} s for {} samples; limit {} s a run{})",
+         ({:.0} s for the first run and {} samples; limit {} s a run{})",
         prediction.as_secs_f64(),
         prediction.as_secs_f64() * (SAMPLES + 1) as f64,
         SAMPLES,

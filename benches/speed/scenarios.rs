@@ -2,10 +2,9 @@
 //! built from its text.
 //!
 //! A variant is `scenarios/node-loss.toml` with its steps and expectations removed and a
-//! few keys set
-//! (`duration`, `load.rate_per_s`, `topology.nodes`), edited with `toml_edit` and read by
-//! the scenario loader like any file: every variant is a scenario the loader accepts, with
-//! the reference's topology, settings and seed except for the keys named.
+//! few keys set (`duration`, `load.rate_per_s`, `topology.nodes`), edited with `toml_edit`
+//! and read by the scenario loader like any file: every variant is a scenario the loader
+//! accepts, with the reference's topology, settings and seed except for the keys named.
 
 use std::path::{Path, PathBuf};
 
