@@ -18,12 +18,25 @@ ci:
 determinism:
     cargo test --test determinism -- --ignored
 
-# Benchmarks of the harness's own speed (criterion; see benches/).
-bench:
-    cargo bench
+# The harness's speed, issue 15's figures side by side (criterion; benches/speed/main.rs
+# says what each measures), closing with a summary table. Release build; about 10 minutes
+# today. `just bench fig3` runs one group (criterion's filter).
+bench *filter="":
+    cargo bench --bench speed -- {{filter}}
 
 # cargo-insta is what reviews snapshots: `cargo install cargo-insta --locked`.
 
 # Read every proposed snapshot diff, then accept or reject it (needs cargo-insta)
 review:
     cargo insta review
+
+# The instruction-count guard: callgrind's count of a short release run against the
+# committed baseline, +-10% (needs valgrind; about a minute; not in tools/test or CI).
+# `tools/instructions --update` rewrites the baseline after a change meant to move it.
+instructions:
+    tools/instructions
+
+# Peak memory (max RSS) of the reference run and of a 1h run at the reference rate
+# (release; the hour takes minutes): `tools/peak-memory --reference-only` skips it.
+peak-memory *args="":
+    tools/peak-memory {{args}}
