@@ -7,13 +7,16 @@
 //! [`Recorder::record_at`] under the host name [`EXECUTOR`], because steps run between
 //! ticks, outside any host.
 //!
-//! The log is a `Vec` behind a mutex: appends happen in the order the single simulation
-//! thread executes them, so the order itself is deterministic. Readers sort by time with a
-//! stable sort, keeping that order among events of the same tick.
+//! The log is a [`LogBuilder`] behind a mutex: appends happen in the order the single
+//! simulation thread executes them, so the order itself is deterministic. Readers sort by
+//! time with a stable sort, keeping that order among events of the same tick. The three
+//! kinds every user request appends (`Request`, `Forwarded`, `ClientSeen`) are folded
+//! into compact rows as they come, so an hour's run does not hold 180,000 of each whole;
+//! [`log`] says what the finished [`Log`] holds.
 //!
 //! Ordering rule within one tick (one simulated instant): the scenario's step is recorded
 //! before anything it causes, then hosts in their execution order. The world records a
-//! step's events with [`Recorder::record_step_at`], and [`Recorder::snapshot`] puts them
+//! step's events with [`Recorder::record_step_at`], and the sorted log puts them
 //! first among the events stamped with the same time: a host whose timer fired at the
 //! very end of the previous tick stamps that instant too, but ran before the step.
 
