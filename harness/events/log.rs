@@ -13,8 +13,9 @@
 //!   windows count requests by start time to the nanosecond, and the writes checker needs
 //!   every acknowledged signup's user, so nothing coarser would keep the report the
 //!   same. [`Log::requests`] gives them back as [`RequestRecord`]s.
-//! - the balancer's routing of each request with an id ([`Route`], 24 bytes): the node
-//!   it went to and whether a refusal moved it, from `Forwarded` and `ClientSeen`; a
+//! - the balancer's routing of each request with an id: the node it went to and whether
+//!   a refusal moved it, recorded from `Forwarded` and `ClientSeen` ([`Route`], 24 bytes
+//!   each) and resolved, when the run ends, to one 16-byte [`Resolved`] per id; a
 //!   `Forwarded` without a request id routes nothing the report can place, so it is
 //!   not kept.
 //! - `ClientSeen` as a count per (client address, where the address came from).
@@ -132,7 +133,17 @@ struct Route {
     forwarded: bool,
 }
 
-/// One request's routing as [`Log::routes`] gives it.
+/// One request's routing once the log is finished: the last `Forwarded` for its id, or
+/// the last `ClientSeen` when the balancer forwarded none with the id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Resolved {
+    id: u64,
+    /// Index into [`Log::backends`], or [`NO_BACKEND`].
+    backend: u16,
+    retried: bool,
+}
+
+/// One request's routing as [`Log::route`] gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Routed<'a> {
     pub id: u64,
@@ -149,7 +160,10 @@ pub struct Routed<'a> {
 pub struct Log {
     events: Vec<Event>,
     requests: Requests,
+    /// The routes as recorded (emptied when the log is finished).
     routes: Vec<Route>,
+    /// Each routed request's routing, by id.
+    resolved: Vec<Resolved>,
     /// The backends routes name, each once.
     backends: Vec<String>,
     /// `ClientSeen` counted by (client address, where the address came from).
@@ -166,6 +180,7 @@ impl std::fmt::Debug for Log {
             .field("events", &self.events)
             .field("requests", &self.requests())
             .field("routes", &self.routes().collect::<Vec<_>>())
+            .field("unresolved", &self.routes)
             .field("clients", &self.clients)
             .field("end", &self.end)
             .finish()
@@ -217,17 +232,26 @@ impl Log {
         self.requests.rows.iter().map(|row| &outcomes[row.outcome as usize])
     }
 
-    /// The balancer's routing of requests with an id, in the order to read them: the
-    /// serving nodes' `ClientSeen` in time order, then the balancer's `Forwarded` in time
-    /// order (a later one for the same id says more).
+    /// The balancer's routing of request `id`: the node it went to and whether a refusal
+    /// moved it, as the balancer's last `Forwarded` with that id says, or else the last
+    /// `ClientSeen` of the node that served it (a TCP-mode balancer cannot read the id);
+    /// `None` when neither named the id.
+    pub fn route(&self, id: u64) -> Option<Routed<'_>> {
+        let i = self.resolved.binary_search_by_key(&id, |r| r.id).ok()?;
+        Some(self.routed(&self.resolved[i]))
+    }
+
+    /// Every routed request's routing (see [`Log::route`]), by id.
     pub fn routes(&self) -> impl Iterator<Item = Routed<'_>> {
-        let seen = self.routes.iter().filter(|r| !r.forwarded);
-        let forwarded = self.routes.iter().filter(|r| r.forwarded);
-        seen.chain(forwarded).map(|r| Routed {
+        self.resolved.iter().map(|r| self.routed(r))
+    }
+
+    fn routed(&self, r: &Resolved) -> Routed<'_> {
+        Routed {
             id: r.id,
             backend: (r.backend != NO_BACKEND).then(|| &self.backends[usize::from(r.backend)]),
             retried: r.retried,
-        })
+        }
     }
 
     /// How many requests the nodes served per (client address, where the address came
@@ -265,8 +289,18 @@ impl Log {
 /// and the folded kinds (see the module's header).
 #[derive(Default)]
 pub struct LogBuilder {
-    kept: Vec<(Event, bool)>,
+    kept: Vec<Kept>,
     log: Log,
+}
+
+/// An event kept whole, with what orders it among those of its time.
+#[derive(Debug, Clone)]
+struct Kept {
+    event: Event,
+    /// A scenario step recorded it: it sorts first at its time.
+    step: bool,
+    /// Its place in the order events were recorded.
+    seq: u32,
 }
 
 impl std::fmt::Debug for LogBuilder {
@@ -320,14 +354,15 @@ impl LogBuilder {
                     });
                 }
             }
-            kind => self.kept.push((
-                Event {
+            kind => {
+                let seq = u32::try_from(self.kept.len()).expect("fewer than 2^32 events kept");
+                let event = Event {
                     at: event.at,
                     host: event.host,
                     kind,
-                },
-                step,
-            )),
+                };
+                self.kept.push(Kept { event, step, seq });
+            }
         }
     }
 
@@ -336,26 +371,47 @@ impl LogBuilder {
     pub fn sorted_events(&self) -> Vec<Event> {
         let mut kept = self.kept.clone();
         sort(&mut kept);
-        kept.into_iter().map(|(e, _)| e).collect()
+        kept.into_iter().map(|k| k.event).collect()
     }
 
     /// The finished log, sorted.
     pub fn finish(self) -> Log {
         let Self { mut kept, mut log } = self;
         sort(&mut kept);
-        log.events = kept.into_iter().map(|(e, _)| e).collect();
-        log.routes.sort_by_key(|r| r.at_ns);
+        log.events = kept.into_iter().map(|k| k.event).collect();
+        log.resolved = resolve(std::mem::take(&mut log.routes));
         log.requests
             .rows
-            .sort_by_key(|r| (r.started_ns, r.id));
+            .sort_unstable_by_key(|r| (r.started_ns, r.id));
         log
     }
 }
 
+/// Each id's routing: its last `Forwarded` by time, or else its last `ClientSeen` (among
+/// routes of one time, the one recorded last), by id.
+fn resolve(mut routes: Vec<Route>) -> Vec<Resolved> {
+    // Stable: routes of one id, kind and time stay in the order they were recorded.
+    routes.sort_by_key(|r| (r.id, r.forwarded, r.at_ns));
+    let mut resolved: Vec<Resolved> = Vec::new();
+    for r in routes {
+        let route = Resolved {
+            id: r.id,
+            backend: r.backend,
+            retried: r.retried,
+        };
+        match resolved.last_mut() {
+            Some(last) if last.id == r.id => *last = route,
+            _ => resolved.push(route),
+        }
+    }
+    resolved
+}
+
 /// The log's order: by time, a step's events first among those of one time, otherwise
-/// (stable) the order they were recorded in.
-fn sort(kept: &mut [(Event, bool)]) {
-    kept.sort_by_key(|(e, step)| (e.at, !*step));
+/// the order they were recorded in (an unstable sort on a key with the record order in
+/// it: no buffer of half the log, as a stable sort takes).
+fn sort(kept: &mut [Kept]) {
+    kept.sort_unstable_by_key(|k| (k.event.at, !k.step, k.seq));
 }
 
 /// A simulated time or span in nanoseconds (a run is at most an hour: 3.6e12 ns).
@@ -414,9 +470,10 @@ mod tests {
         assert_eq!(log.end(), Duration::from_millis(57));
     }
 
-    /// Proves routes read as the report read the events: `ClientSeen` first, then
-    /// `Forwarded` (which wins for the same id), each in time order; a `Forwarded`
-    /// without an id routes nothing; clients are counted per address and source.
+    /// Proves routes resolve as the report read the events: an id's last `Forwarded` by
+    /// time wins over any `ClientSeen`, the last `ClientSeen` counts when there is no
+    /// `Forwarded`; a `Forwarded` without an id routes nothing; clients are counted per
+    /// address and source.
     #[test]
     fn routes_and_clients() {
         let client: IpAddr = "198.51.100.10".parse().expect("an address");
@@ -450,6 +507,9 @@ mod tests {
             seen(4, 2, "node-2"),
             forwarded(6, None, None, false),
             forwarded(2, Some(2), None, false),
+            seen(1, 3, "node-1"),
+            seen(7, 3, "node-3"),
+            forwarded(8, Some(1), Some("node-2"), false),
         ]);
         let routes: Vec<(u64, Option<&str>, bool)> = log
             .routes()
@@ -458,16 +518,17 @@ mod tests {
         assert_eq!(
             routes,
             [
-                (1, Some("node-3"), false),
-                (2, Some("node-2"), false),
+                (1, Some("node-2"), false),
                 (2, None, false),
-                (1, Some("node-1"), true),
+                (3, Some("node-3"), false),
             ]
         );
+        assert_eq!(log.route(2).map(|r| r.backend), Some(None));
+        assert_eq!(log.route(4), None);
         assert_eq!(
             log.clients().collect::<Vec<_>>(),
-            [(client, "x-forwarded-for", 2)]
+            [(client, "x-forwarded-for", 4)]
         );
-        assert_eq!(log.end(), at(6));
+        assert_eq!(log.end(), at(8));
     }
 }

@@ -862,38 +862,12 @@ fn failed_by_class<'a>(
     failed
 }
 
-/// What the balancer did with one user request: the node it went to, and whether a
-/// refusal moved it.
-struct Routing<'a> {
-    backend: Option<&'a String>,
-    retried: bool,
-}
-
-/// The balancer's routing of each user request, by request id. A TCP-mode balancer cannot
-/// read the request id (the bytes are encrypted): there the node that served the request
-/// says which it was (its `ClientSeen`); the balancer's `Forwarded`, when it has one, says
-/// more.
-fn routing(log: &Log) -> BTreeMap<u64, Routing<'_>> {
-    log.routes()
-        .map(|r| {
-            (
-                r.id,
-                Routing {
-                    backend: r.backend,
-                    retried: r.retried,
-                },
-            )
-        })
-        .collect()
-}
-
 fn windows(
     duration: Duration,
     requests: &[RequestRecord],
     events: &Log,
     nodes: &[String],
 ) -> Vec<Window> {
-    let routing = routing(events);
     let count = duration.as_millis().div_ceil(WINDOW.as_millis());
     (0..count)
         .map(|i| {
@@ -907,7 +881,10 @@ fn windows(
             let mut routed_to: BTreeMap<String, usize> =
                 nodes.iter().map(|n| (n.clone(), 0)).collect();
             let mut retried = 0;
-            for route in inside.iter().filter_map(|r| routing.get(&r.id)) {
+            // The balancer's routing: a TCP-mode balancer cannot read the request id (the
+            // bytes are encrypted); there the node that served the request says which it
+            // was (its `ClientSeen`).
+            for route in inside.iter().filter_map(|r| events.route(r.id)) {
                 if let Some(b) = route.backend {
                     *routed_to.entry(b.clone()).or_insert(0) += 1;
                 }
