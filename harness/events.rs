@@ -7,18 +7,25 @@
 //! [`Recorder::record_at`] under the host name [`EXECUTOR`], because steps run between
 //! ticks, outside any host.
 //!
-//! The log is a `Vec` behind a mutex: appends happen in the order the single simulation
-//! thread executes them, so the order itself is deterministic. Readers sort by time with a
-//! stable sort, keeping that order among events of the same tick.
+//! The log is a [`LogBuilder`] behind a mutex: appends happen in the order the single
+//! simulation thread executes them, so the order itself is deterministic. Readers sort by
+//! time with a stable sort, keeping that order among events of the same tick. The three
+//! kinds every user request appends (`Request`, `Forwarded`, `ClientSeen`) are folded
+//! into compact rows as they come, so an hour's run does not hold 180,000 of each whole;
+//! [`log`] says what the finished [`Log`] holds.
 //!
 //! Ordering rule within one tick (one simulated instant): the scenario's step is recorded
 //! before anything it causes, then hosts in their execution order. The world records a
-//! step's events with [`Recorder::record_step_at`], and [`Recorder::snapshot`] puts them
+//! step's events with [`Recorder::record_step_at`], and the sorted log puts them
 //! first among the events stamped with the same time: a host whose timer fired at the
 //! very end of the previous tick stamps that instant too, but ran before the step.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+pub mod log;
+
+pub use log::{Log, LogBuilder};
 
 use schemars::JsonSchema;
 use serde::{Serialize, Serializer};
@@ -424,7 +431,7 @@ pub struct RequestRecord {
 }
 
 /// How a user request ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RequestOutcome {
     /// A 2xx response.
@@ -521,8 +528,8 @@ fn setting_view<S: Serializer>(s: &ClockSetting, ser: S) -> Result<S::Ok, S::Err
 /// The shared, append-only event log.
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
-    /// Each event, and whether a scenario step recorded it (steps sort first at a time).
-    events: Arc<Mutex<Vec<(Event, bool)>>>,
+    /// The log being recorded (the per-request kinds folded as they come, see [`log`]).
+    events: Arc<Mutex<LogBuilder>>,
     /// Where a streaming recorder hands each event instead of keeping it.
     sink: Option<Sink>,
 }
@@ -573,22 +580,26 @@ impl Recorder {
             sink(&event);
             return;
         }
+        self.log().push(event, step);
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, LogBuilder> {
         self.events
             .lock()
             .expect("the event log is never left poisoned: no code panics while holding it")
-            .push((event, step));
     }
 
-    /// The events so far, sorted by time, a step's events first among those of one time
-    /// (stable: otherwise same-tick events keep the order they were recorded in).
+    /// The events kept whole so far (not the per-request kinds [`log`] folds), sorted by
+    /// time, a step's events first among those of one time (stable: otherwise same-tick
+    /// events keep the order they were recorded in).
     pub fn snapshot(&self) -> Vec<Event> {
-        let mut events = self
-            .events
-            .lock()
-            .expect("the event log is never left poisoned: no code panics while holding it")
-            .clone();
-        events.sort_by_key(|(e, step)| (e.at, !*step));
-        events.into_iter().map(|(e, _)| e).collect()
+        self.log().sorted_events()
+    }
+
+    /// The whole log, sorted, taken out of the recorder (which is left empty): a run's
+    /// end hands it to the report without a copy.
+    pub fn take_log(&self) -> Log {
+        std::mem::take(&mut *self.log()).finish()
     }
 }
 

@@ -31,7 +31,7 @@
 use std::time::Duration;
 
 use crate::checkers::convergence;
-use crate::events::{Event, EventKind};
+use crate::events::{EventKind, Log};
 use crate::scenario::spec::{Action, Scenario};
 use crate::world::sim::{RunSetup, World, WorldError};
 
@@ -77,8 +77,8 @@ fn note_primary_loss(world: &World, noted: &mut Option<(String, u64)>) {
 /// What a run produced.
 #[derive(Debug, Clone)]
 pub struct Run {
-    /// The event log, in time order.
-    pub events: Vec<Event>,
+    /// The event log, in time order (see [`crate::events::log`] for what it holds).
+    pub events: Log,
     /// Simulated time covered, drain included.
     pub simulated: Duration,
 }
@@ -228,7 +228,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
     }
     world.record_final_state();
     Ok(Run {
-        events: world.recorder().snapshot(),
+        events: world.recorder().take_log(),
         simulated: world.elapsed(),
     })
 }

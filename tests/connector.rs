@@ -45,7 +45,7 @@ fn run(name: &str, duration: &str, extra: &str) -> Ran {
     let outcome = Outcome::new(&scenario, scenario.seed, &run.events);
     let report = text::render(&outcome, "(test)");
     Ran {
-        events: run.events,
+        events: run.events.into_events(),
         outcome,
         report,
     }

@@ -15,13 +15,9 @@ fn outcome(seed: u64) -> (String, String, Vec<u64>) {
     let outcome = Outcome::new(&scenario, seed, &run.events);
     let starts = run
         .events
+        .requests()
         .iter()
-        .filter_map(|e| match &e.kind {
-            harness::events::EventKind::Request(r) => {
-                Some(u64::try_from(r.started.as_micros()).unwrap())
-            }
-            _ => None,
-        })
+        .map(|r| u64::try_from(r.started.as_micros()).unwrap())
         .collect();
     let json = json::render(&outcome, json::Options { signups: true });
     (text::render(&outcome, "reproduce"), json, starts)

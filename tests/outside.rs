@@ -3,14 +3,14 @@
 
 use std::path::Path;
 
-use harness::events::{EgressVerdict, Event, EventKind, RequestOutcome};
+use harness::events::{EgressVerdict, Event, EventKind, Log, RequestOutcome};
 use harness::executor;
 use harness::report::Outcome;
 use harness::scenario;
 
 /// Runs `extra` (TOML appended to a 20 s scenario where a third of the users log in with
 /// facebook.com) and returns the events and the outcome.
-fn run(name: &str, extra: &str) -> (Vec<Event>, Outcome) {
+fn run(name: &str, extra: &str) -> (Log, Outcome) {
     let text = format!(
         "format_version = 1\nname = \"{name}\"\nseed = 3\nduration = \"20s\"\ntick = \"2ms\"\n\
          [load]\nrate_per_s = 20\nsocial_share = 0.3\n{extra}"
@@ -23,13 +23,11 @@ fn run(name: &str, extra: &str) -> (Vec<Event>, Outcome) {
 }
 
 /// The social logins' outcomes: (succeeded, failed with their reasons).
-fn social(events: &[Event]) -> (usize, Vec<String>) {
+fn social(events: &Log) -> (usize, Vec<String>) {
     let mut ok = 0;
     let mut failed = Vec::new();
-    for e in events {
-        if let EventKind::Request(r) = &e.kind
-            && r.endpoint == "POST /login/social"
-        {
+    for r in events.requests() {
+        if r.endpoint == "POST /login/social" {
             match &r.outcome {
                 RequestOutcome::Ok => ok += 1,
                 other => failed.push(other.describe()),

@@ -66,7 +66,7 @@ const JUDGED: [&str; 3] = [
 ];
 
 /// A check of one scenario's story on one seed's events (faults shifted by `shift`).
-type Story = fn(&[harness::events::Event], Duration) -> Vec<String>;
+type Story = fn(&harness::events::Log, Duration) -> Vec<String>;
 
 /// What went wrong on one seed, if anything.
 fn check(
@@ -111,13 +111,11 @@ fn check(
         })
         .map(|v| format!("{} ({}): {}", v.expectation, v.status.word(), v.observed))
         .collect();
-    let acked: BTreeSet<&str> = run
-        .events
+    let requests = run.events.requests();
+    let acked: BTreeSet<&str> = requests
         .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Request(r) if r.outcome.is_ok() => r.user.as_deref(),
-            _ => None,
-        })
+        .filter(|r| r.outcome.is_ok())
+        .filter_map(|r| r.user.as_deref())
         .collect();
     for e in &run.events {
         if let EventKind::ReplicaSet(RsEvent::RolledBack { signups, .. }) = &e.kind
@@ -209,17 +207,14 @@ fn smtp_outage_delivers_every_mail_once_on_every_seed() {
 /// it) failed; every node's NTP
 /// failed during the block and answered again after it; every node's update check failed
 /// during it and worked again after.
-fn egress_blocked_story(events: &[harness::events::Event], shift: Duration) -> Vec<String> {
+fn egress_blocked_story(events: &harness::events::Log, shift: Duration) -> Vec<String> {
     let (from, to) = (
         Duration::from_secs(30) + shift,
         Duration::from_secs(90) + shift,
     );
     let edge = Duration::from_secs(1);
     let mut problems = Vec::new();
-    for e in events {
-        let EventKind::Request(r) = &e.kind else {
-            continue;
-        };
+    for r in &events.requests() {
         // A login started in the block's last second reaches the egress after it.
         let inside = r.started >= from && r.started + edge < to;
         let near_edge = r.started + edge >= from && r.started < to + edge;

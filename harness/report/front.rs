@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::events::{Event, EventKind, RequestOutcome};
+use crate::events::{Event, EventKind, Log, RequestOutcome};
 use crate::topology::{LbMode, ProxyProtocol, Topology};
 
 /// The published side, summed over the run.
@@ -106,7 +106,7 @@ fn ms(d: Duration) -> u64 {
 
 impl FrontSummary {
     /// The summary of `events`; `connector`: the scenario ran the AD/LDAP connector.
-    pub fn new(events: &[Event], topology: &Topology, connector: bool) -> Self {
+    pub fn new(events: &Log, topology: &Topology, connector: bool) -> Self {
         let lb = &topology.lb;
         let tls = if topology.tls.enabled {
             match lb.mode {
@@ -123,16 +123,21 @@ impl FrontSummary {
             (LbMode::Tcp, ProxyProtocol::V2) => format!("tcp with PROXY v2, {tls}"),
         };
         let mut clients: BTreeMap<(String, String), usize> = BTreeMap::new();
-        let mut denied: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for (client, via, n) in events.clients() {
+            *clients
+                .entry((client.to_string(), via.to_string()))
+                .or_default() += n;
+        }
         let mut tls_failures: BTreeMap<String, usize> = BTreeMap::new();
+        for outcome in events.request_outcomes() {
+            if let RequestOutcome::Tls { reason } = outcome {
+                *tls_failures.entry(reason.clone()).or_default() += 1;
+            }
+        }
+        let mut denied: BTreeMap<(String, String), usize> = BTreeMap::new();
         let mut unrelayed = 0;
         for e in events {
             match &e.kind {
-                EventKind::ClientSeen { client, via, .. } => {
-                    *clients
-                        .entry((client.to_string(), (*via).to_string()))
-                        .or_default() += 1;
-                }
                 EventKind::LbDenied { client, path } => {
                     let what = path.as_ref().map_or_else(
                         || "connection (not in lb.allow)".to_string(),
@@ -141,11 +146,6 @@ impl FrontSummary {
                     *denied.entry((client.to_string(), what)).or_default() += 1;
                 }
                 EventKind::Relayed { backend: None, .. } => unrelayed += 1,
-                EventKind::Request(r) => {
-                    if let RequestOutcome::Tls { reason } = &r.outcome {
-                        *tls_failures.entry(reason.clone()).or_default() += 1;
-                    }
-                }
                 _ => {}
             }
         }

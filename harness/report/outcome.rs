@@ -15,7 +15,7 @@ use crate::clock::ClockSetting;
 use crate::duration::{self, span};
 use crate::events::RsEvent;
 use crate::events::{
-    BoundaryVerdict, CheckEffect, ClockCause, EgressVerdict, Event, EventKind, MemberFinal,
+    BoundaryVerdict, CheckEffect, ClockCause, EgressVerdict, Event, EventKind, Log, MemberFinal,
     RequestOutcome, RequestRecord,
 };
 use crate::report::faults::{crash_mode, network_line, primary_loss};
@@ -172,8 +172,9 @@ fn ms(d: Duration) -> u64 {
 
 impl Outcome {
     /// The outcome of `events`, a run of `scenario` with `seed`.
-    pub fn new(scenario: &Scenario, seed: u64, events: &[Event]) -> Self {
-        let requests = requests(events);
+    pub fn new(scenario: &Scenario, seed: u64, events: &Log) -> Self {
+        // By start time then id.
+        let requests = events.requests();
         let failure_windows =
             checkers::availability::failure_windows(&requests, scenario.expect.failure_gap());
         let judged = checkers::judge(
@@ -209,11 +210,7 @@ impl Outcome {
                 &scenario.topology,
                 scenario.load.connector,
             ),
-            outside: super::outside::OutsideSummary::new(
-                events,
-                &nodes,
-                events.last().map_or(Duration::ZERO, |e| e.at),
-            ),
+            outside: super::outside::OutsideSummary::new(events, &nodes, events.end()),
             dev: super::outside::DevSummary::new(events, &scenario.topology),
             rolled_back: rolled_back(events),
             passed: judged.iter().all(checkers::Verdict::holds),
@@ -221,19 +218,6 @@ impl Outcome {
             judged,
         }
     }
-}
-
-/// The user requests of `events`, by start time then id.
-fn requests(events: &[Event]) -> Vec<RequestRecord> {
-    let mut requests: Vec<RequestRecord> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Request(r) => Some(r.clone()),
-            _ => None,
-        })
-        .collect();
-    requests.sort_by_key(|r| (r.started, r.id));
-    requests
 }
 
 /// The names of the dev/test instance's nodes.
@@ -878,56 +862,12 @@ fn failed_by_class<'a>(
     failed
 }
 
-/// What the balancer did with one user request: the node it went to, and whether a
-/// refusal moved it.
-struct Routing<'a> {
-    backend: Option<&'a String>,
-    retried: bool,
-}
-
-/// The balancer's routing of each user request, by request id. A TCP-mode balancer cannot
-/// read the request id (the bytes are encrypted): there the node that served the request
-/// says which it was (its `ClientSeen`).
-fn routing(events: &[Event]) -> BTreeMap<u64, Routing<'_>> {
-    let served = events.iter().filter_map(|e| match &e.kind {
-        EventKind::ClientSeen {
-            request_id: Some(id),
-            ..
-        } => Some((
-            *id,
-            Routing {
-                backend: Some(&e.host),
-                retried: false,
-            },
-        )),
-        _ => None,
-    });
-    let mut routing: BTreeMap<u64, Routing<'_>> = served.collect();
-    routing.extend(events.iter().filter_map(|e| match &e.kind {
-        EventKind::Forwarded {
-            request_id: Some(id),
-            backend,
-            refused_by,
-            ..
-        } => Some((
-            *id,
-            Routing {
-                backend: backend.as_ref(),
-                retried: !refused_by.is_empty(),
-            },
-        )),
-        _ => None,
-    }));
-    routing
-}
-
 fn windows(
     duration: Duration,
     requests: &[RequestRecord],
-    events: &[Event],
+    events: &Log,
     nodes: &[String],
 ) -> Vec<Window> {
-    let routing = routing(events);
     let count = duration.as_millis().div_ceil(WINDOW.as_millis());
     (0..count)
         .map(|i| {
@@ -941,7 +881,10 @@ fn windows(
             let mut routed_to: BTreeMap<String, usize> =
                 nodes.iter().map(|n| (n.clone(), 0)).collect();
             let mut retried = 0;
-            for route in inside.iter().filter_map(|r| routing.get(&r.id)) {
+            // The balancer's routing: a TCP-mode balancer cannot read the request id (the
+            // bytes are encrypted); there the node that served the request says which it
+            // was (its `ClientSeen`).
+            for route in inside.iter().filter_map(|r| events.route(r.id)) {
                 if let Some(b) = route.backend {
                     *routed_to.entry(b.clone()).or_insert(0) += 1;
                 }

@@ -1,0 +1,534 @@
+//! The event log as a run hands it to the report: what it holds, and in what form.
+//!
+//! A run's memory must not grow with its length by a full event per request: at the
+//! reference rate (50 requests a second) an hour is 180,000 requests, and each one
+//! appends three events (the users' [`EventKind::Request`], the balancer's
+//! [`EventKind::Forwarded`], the serving node's [`EventKind::ClientSeen`]) of 176 bytes
+//! each plus their strings. The report reads those three kinds only for what this module
+//! keeps, so [`LogBuilder::push`] folds them as they are recorded:
+//!
+//! - every request as a [`RequestRow`] of 32 bytes, exact: its id, start, latency,
+//!   endpoint, outcome (interned: a run has a handful of distinct outcomes) and the user
+//!   a signup created. The report's percentiles are exact nearest ranks, its failure
+//!   windows count requests by start time to the nanosecond, and the writes checker needs
+//!   every acknowledged signup's user, so nothing coarser would keep the report the
+//!   same. [`Log::requests`] gives them back as [`RequestRecord`]s.
+//! - the balancer's routing of each request with an id: the node it went to and whether
+//!   a refusal moved it, recorded from `Forwarded` and `ClientSeen` ([`Route`], 24 bytes
+//!   each) and resolved, when the run ends, to one 16-byte [`Resolved`] per id; a
+//!   `Forwarded` without a request id routes nothing the report can place, so it is
+//!   not kept.
+//! - `ClientSeen` as a count per (client address, where the address came from).
+//!
+//! Every other event is kept whole, in time order: the faults, health checks, the
+//! replica set's events, clocks, NTP, mail, tokens, the egress, the members' final data.
+//! Those still grow with a run's length (tokens and mail are one event per login or
+//! signup); docs/ARCHITECTURE.md ("What the event log holds") has the figures.
+//! `harness serve`'s streaming recorder hands every event, these three kinds included,
+//! to its sink whole, and keeps none.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::ops::Deref;
+use std::time::Duration;
+
+use super::{Event, EventKind, RequestOutcome, RequestRecord};
+
+/// `RequestRow::user` of a request that created no user.
+const NO_USER: u32 = u32::MAX;
+
+/// `Route::backend` of a request no backend took.
+const NO_BACKEND: u16 = u16::MAX;
+
+/// One user request, compact (32 bytes; a [`RequestRecord`] is 112 plus its strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RequestRow {
+    /// Simulated time the request arrived, in nanoseconds.
+    started_ns: u64,
+    /// Time from arrival to outcome, in nanoseconds.
+    latency_ns: u64,
+    /// The request's id (an hour at any rate the load allows has fewer than 2^32).
+    id: u32,
+    /// Index into [`Requests::users`], or [`NO_USER`].
+    user: u32,
+    /// Index into [`Requests::outcomes`].
+    outcome: u32,
+    /// Index into [`Requests::endpoints`].
+    endpoint: u8,
+}
+
+/// Every user request of a run, compact, with the values they share stored once.
+#[derive(Clone, Default)]
+struct Requests {
+    rows: Vec<RequestRow>,
+    /// The users signups created, one per signup request.
+    users: Vec<String>,
+    /// Each distinct outcome once, in order of first appearance.
+    outcomes: Vec<RequestOutcome>,
+    /// Where each outcome is in `outcomes`.
+    outcome_index: HashMap<RequestOutcome, u32>,
+    /// Each distinct endpoint once.
+    endpoints: Vec<&'static str>,
+}
+
+impl Requests {
+    fn push(&mut self, r: RequestRecord) {
+        let user = match r.user {
+            Some(user) => {
+                self.users.push(user);
+                u32::try_from(self.users.len() - 1).expect("fewer than 2^32 signups")
+            }
+            None => NO_USER,
+        };
+        let outcome = match self.outcome_index.get(&r.outcome) {
+            Some(i) => *i,
+            None => {
+                let i = u32::try_from(self.outcomes.len()).expect("fewer than 2^32 outcomes");
+                self.outcomes.push(r.outcome.clone());
+                self.outcome_index.insert(r.outcome, i);
+                i
+            }
+        };
+        let endpoint = match self.endpoints.iter().position(|e| *e == r.endpoint) {
+            Some(i) => i,
+            None => {
+                self.endpoints.push(r.endpoint);
+                self.endpoints.len() - 1
+            }
+        };
+        self.rows.push(RequestRow {
+            started_ns: ns(r.started),
+            latency_ns: ns(r.latency),
+            id: u32::try_from(r.id).expect("fewer than 2^32 requests in a run"),
+            user,
+            outcome,
+            endpoint: u8::try_from(endpoint).expect("the users have a handful of endpoints"),
+        });
+    }
+
+    fn record(&self, row: &RequestRow) -> RequestRecord {
+        RequestRecord {
+            id: u64::from(row.id),
+            endpoint: self.endpoints[usize::from(row.endpoint)],
+            user: (row.user != NO_USER).then(|| self.users[row.user as usize].clone()),
+            started: Duration::from_nanos(row.started_ns),
+            latency: Duration::from_nanos(row.latency_ns),
+            outcome: self.outcomes[row.outcome as usize].clone(),
+        }
+    }
+}
+
+/// What the balancer did with one request, from a `Forwarded` or a `ClientSeen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Route {
+    /// When it was recorded, in nanoseconds (routes are read in the log's time order).
+    at_ns: u64,
+    /// The request's id.
+    id: u64,
+    /// Index into [`Log::backends`], or [`NO_BACKEND`].
+    backend: u16,
+    /// A refusal moved it to another node.
+    retried: bool,
+    /// From the balancer's `Forwarded` (it overrides the serving node's `ClientSeen`).
+    forwarded: bool,
+}
+
+/// One request's routing once the log is finished: the last `Forwarded` for its id, or
+/// the last `ClientSeen` when the balancer forwarded none with the id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Resolved {
+    id: u64,
+    /// Index into [`Log::backends`], or [`NO_BACKEND`].
+    backend: u16,
+    retried: bool,
+}
+
+/// One request's routing as [`Log::route`] gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routed<'a> {
+    pub id: u64,
+    /// The backend that took it; `None` when none did.
+    pub backend: Option<&'a String>,
+    /// A refusal moved it to another node.
+    pub retried: bool,
+}
+
+/// The event log of a finished run: the events kept whole (the slice it dereferences
+/// to, in time order, a step's events first among those of one time) and the folded
+/// per-request kinds (see the module's header).
+#[derive(Clone, Default)]
+pub struct Log {
+    events: Vec<Event>,
+    requests: Requests,
+    /// The routes as recorded (emptied when the log is finished).
+    routes: Vec<Route>,
+    /// Each routed request's routing, by id.
+    resolved: Vec<Resolved>,
+    /// The backends routes name, each once.
+    backends: Vec<String>,
+    /// `ClientSeen` counted by (client address, where the address came from).
+    clients: BTreeMap<(IpAddr, &'static str), usize>,
+    /// The time of the last event recorded, folded ones included.
+    end: Duration,
+}
+
+impl std::fmt::Debug for Log {
+    /// Everything it holds, requests as records, in a deterministic order (the outcomes'
+    /// hash index, whose order is a process's, is left out).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("events", &self.events)
+            .field("requests", &self.requests())
+            .field("routes", &self.routes().collect::<Vec<_>>())
+            .field("unresolved", &self.routes)
+            .field("clients", &self.clients)
+            .field("end", &self.end)
+            .finish()
+    }
+}
+
+impl Deref for Log {
+    type Target = [Event];
+
+    fn deref(&self) -> &[Event] {
+        &self.events
+    }
+}
+
+impl<'a> IntoIterator for &'a Log {
+    type Item = &'a Event;
+    type IntoIter = std::slice::Iter<'a, Event>;
+
+    /// The events kept whole, in time order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.events.iter()
+    }
+}
+
+impl From<Vec<Event>> for Log {
+    /// The log of `events` (in time order), folded as a recorder folds them.
+    fn from(events: Vec<Event>) -> Self {
+        let mut builder = LogBuilder::default();
+        for e in events {
+            builder.push(e, false);
+        }
+        builder.finish()
+    }
+}
+
+impl Log {
+    /// Every user request, by start time then id.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.requests
+            .rows
+            .iter()
+            .map(|row| self.requests.record(row))
+            .collect()
+    }
+
+    /// Every user request's outcome, without building the request.
+    pub fn request_outcomes(&self) -> impl Iterator<Item = &RequestOutcome> {
+        let outcomes = &self.requests.outcomes;
+        self.requests.rows.iter().map(|row| &outcomes[row.outcome as usize])
+    }
+
+    /// The balancer's routing of request `id`: the node it went to and whether a refusal
+    /// moved it, as the balancer's last `Forwarded` with that id says, or else the last
+    /// `ClientSeen` of the node that served it (a TCP-mode balancer cannot read the id);
+    /// `None` when neither named the id.
+    pub fn route(&self, id: u64) -> Option<Routed<'_>> {
+        let i = self.resolved.binary_search_by_key(&id, |r| r.id).ok()?;
+        Some(self.routed(&self.resolved[i]))
+    }
+
+    /// Every routed request's routing (see [`Log::route`]), by id.
+    pub fn routes(&self) -> impl Iterator<Item = Routed<'_>> {
+        self.resolved.iter().map(|r| self.routed(r))
+    }
+
+    fn routed(&self, r: &Resolved) -> Routed<'_> {
+        Routed {
+            id: r.id,
+            backend: (r.backend != NO_BACKEND).then(|| &self.backends[usize::from(r.backend)]),
+            retried: r.retried,
+        }
+    }
+
+    /// How many requests the nodes served per (client address, where the address came
+    /// from: `"x-forwarded-for"`, `"proxy v1"`, `"proxy v2"` or `"connection"`).
+    pub fn clients(&self) -> impl Iterator<Item = (IpAddr, &'static str, usize)> + '_ {
+        self.clients.iter().map(|((a, via), n)| (*a, *via, *n))
+    }
+
+    /// The time of the last event recorded (`ZERO` for an empty log).
+    pub fn end(&self) -> Duration {
+        self.end
+    }
+
+    /// The events kept whole.
+    pub fn into_events(self) -> Vec<Event> {
+        self.events
+    }
+
+    fn backend(&mut self, name: Option<&str>) -> u16 {
+        let Some(name) = name else {
+            return NO_BACKEND;
+        };
+        let i = match self.backends.iter().position(|b| b == name) {
+            Some(i) => i,
+            None => {
+                self.backends.push(name.to_string());
+                self.backends.len() - 1
+            }
+        };
+        u16::try_from(i).expect("fewer backends than u16::MAX")
+    }
+}
+
+/// A log being recorded: events kept whole (with whether a scenario step recorded them)
+/// and the folded kinds (see the module's header).
+#[derive(Default)]
+pub struct LogBuilder {
+    kept: Vec<Kept>,
+    log: Log,
+}
+
+/// An event kept whole, with what orders it among those of its time.
+#[derive(Debug, Clone)]
+struct Kept {
+    event: Event,
+    /// A scenario step recorded it: it sorts first at its time.
+    step: bool,
+    /// Its place in the order events were recorded.
+    seq: u32,
+}
+
+impl std::fmt::Debug for LogBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogBuilder")
+            .field("kept", &self.kept.len())
+            .field("requests", &self.log.requests.rows.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogBuilder {
+    /// Records `event`; `step`: a scenario step recorded it (it sorts first at its time).
+    pub fn push(&mut self, event: Event, step: bool) {
+        self.log.end = self.log.end.max(event.at);
+        let at_ns = ns(event.at);
+        match event.kind {
+            EventKind::Request(r) => self.log.requests.push(r),
+            EventKind::Forwarded {
+                request_id: Some(id),
+                backend,
+                refused_by,
+                ..
+            } => {
+                let backend = self.log.backend(backend.as_deref());
+                self.log.routes.push(Route {
+                    at_ns,
+                    id,
+                    backend,
+                    retried: !refused_by.is_empty(),
+                    forwarded: true,
+                });
+            }
+            EventKind::Forwarded {
+                request_id: None, ..
+            } => {}
+            EventKind::ClientSeen {
+                request_id,
+                client,
+                via,
+            } => {
+                *self.log.clients.entry((client, via)).or_default() += 1;
+                if let Some(id) = request_id {
+                    let backend = self.log.backend(Some(&event.host));
+                    self.log.routes.push(Route {
+                        at_ns,
+                        id,
+                        backend,
+                        retried: false,
+                        forwarded: false,
+                    });
+                }
+            }
+            kind => {
+                let seq = u32::try_from(self.kept.len()).expect("fewer than 2^32 events kept");
+                let event = Event {
+                    at: event.at,
+                    host: event.host,
+                    kind,
+                };
+                self.kept.push(Kept { event, step, seq });
+            }
+        }
+    }
+
+    /// The events kept whole so far, sorted by time, a step's events first among those of
+    /// one time (stable: otherwise same-tick events keep the order they were recorded in).
+    pub fn sorted_events(&self) -> Vec<Event> {
+        let mut kept = self.kept.clone();
+        sort(&mut kept);
+        kept.into_iter().map(|k| k.event).collect()
+    }
+
+    /// The finished log, sorted.
+    pub fn finish(self) -> Log {
+        let Self { mut kept, mut log } = self;
+        sort(&mut kept);
+        log.events = kept.into_iter().map(|k| k.event).collect();
+        log.resolved = resolve(std::mem::take(&mut log.routes));
+        log.requests
+            .rows
+            .sort_unstable_by_key(|r| (r.started_ns, r.id));
+        log
+    }
+}
+
+/// Each id's routing: its last `Forwarded` by time, or else its last `ClientSeen` (among
+/// routes of one time, the one recorded last), by id.
+fn resolve(mut routes: Vec<Route>) -> Vec<Resolved> {
+    // Stable: routes of one id, kind and time stay in the order they were recorded.
+    routes.sort_by_key(|r| (r.id, r.forwarded, r.at_ns));
+    let mut resolved: Vec<Resolved> = Vec::new();
+    for r in routes {
+        let route = Resolved {
+            id: r.id,
+            backend: r.backend,
+            retried: r.retried,
+        };
+        match resolved.last_mut() {
+            Some(last) if last.id == r.id => *last = route,
+            _ => resolved.push(route),
+        }
+    }
+    resolved
+}
+
+/// The log's order: by time, a step's events first among those of one time, otherwise
+/// the order they were recorded in (an unstable sort on a key with the record order in
+/// it: no buffer of half the log, as a stable sort takes).
+fn sort(kept: &mut [Kept]) {
+    kept.sort_unstable_by_key(|k| (k.event.at, !k.step, k.seq));
+}
+
+/// A simulated time or span in nanoseconds (a run is at most an hour: 3.6e12 ns).
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).expect("runs are at most an hour")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(id: u64, started_ms: u64, outcome: RequestOutcome, user: Option<&str>) -> Event {
+        Event {
+            at: Duration::from_millis(started_ms + 7),
+            host: "users".to_string(),
+            kind: EventKind::Request(RequestRecord {
+                id,
+                endpoint: if user.is_some() {
+                    "POST /signup"
+                } else {
+                    "POST /login"
+                },
+                user: user.map(str::to_string),
+                started: Duration::from_nanos(started_ms * 1_000_000 + 123),
+                latency: Duration::from_nanos(7_000_456),
+                outcome,
+            }),
+        }
+    }
+
+    /// Proves the compact rows give back every request exactly (ids, users, outcomes
+    /// with their reasons, times to the nanosecond), sorted by start then id, and that
+    /// the requests are not among the events kept whole.
+    #[test]
+    fn requests_round_trip() {
+        let tls = RequestOutcome::Tls {
+            reason: "certificate expired".to_string(),
+        };
+        let events = vec![
+            request(2, 40, RequestOutcome::Ok, Some("u2")),
+            request(1, 40, tls.clone(), None),
+            request(0, 10, RequestOutcome::Ok, None),
+            request(3, 50, tls, Some("u3")),
+        ];
+        let mut expected: Vec<RequestRecord> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Request(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        expected.sort_by_key(|r| (r.started, r.id));
+        let log = Log::from(events);
+        assert_eq!(log.requests(), expected);
+        assert!(log.is_empty());
+        assert_eq!(log.end(), Duration::from_millis(57));
+    }
+
+    /// Proves routes resolve as the report read the events: an id's last `Forwarded` by
+    /// time wins over any `ClientSeen`, the last `ClientSeen` counts when there is no
+    /// `Forwarded`; a `Forwarded` without an id routes nothing; clients are counted per
+    /// address and source.
+    #[test]
+    fn routes_and_clients() {
+        let client: IpAddr = "198.51.100.10".parse().expect("an address");
+        let at = Duration::from_millis;
+        let seen = |t, id, host: &str| Event {
+            at: at(t),
+            host: host.to_string(),
+            kind: EventKind::ClientSeen {
+                request_id: Some(id),
+                client,
+                via: "x-forwarded-for",
+            },
+        };
+        let forwarded = |t, id, backend: Option<&str>, refused: bool| Event {
+            at: at(t),
+            host: "lb".to_string(),
+            kind: EventKind::Forwarded {
+                request_id: id,
+                backend: backend.map(str::to_string),
+                status: 200,
+                refused_by: if refused {
+                    vec!["node-2".to_string()]
+                } else {
+                    Vec::new()
+                },
+            },
+        };
+        let log = Log::from(vec![
+            forwarded(5, Some(1), Some("node-1"), true),
+            seen(3, 1, "node-3"),
+            seen(4, 2, "node-2"),
+            forwarded(6, None, None, false),
+            forwarded(2, Some(2), None, false),
+            seen(1, 3, "node-1"),
+            seen(7, 3, "node-3"),
+            forwarded(8, Some(1), Some("node-2"), false),
+        ]);
+        let routes: Vec<(u64, Option<&str>, bool)> = log
+            .routes()
+            .map(|r| (r.id, r.backend.map(String::as_str), r.retried))
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                (1, Some("node-2"), false),
+                (2, None, false),
+                (3, Some("node-3"), false),
+            ]
+        );
+        assert_eq!(log.route(2).map(|r| r.backend), Some(None));
+        assert_eq!(log.route(4), None);
+        assert_eq!(
+            log.clients().collect::<Vec<_>>(),
+            [(client, "x-forwarded-for", 4)]
+        );
+        assert_eq!(log.end(), at(8));
+    }
+}
