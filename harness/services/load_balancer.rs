@@ -694,5 +694,7 @@ mod tests {
     }
 }
 
+/// Over simulated connections (a file named `tests.rs`: test code may reach the world).
 #[cfg(test)]
+#[path = "load_balancer/tests.rs"]
 mod keep_alive;
