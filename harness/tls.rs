@@ -370,11 +370,17 @@ mod tests {
         let name = "login.example.com";
         let shared = users(EPOCH);
         let browser_now = browser(&shared);
-        assert_eq!(handshake_with(srv.clone(), browser_now.clone(), name), Ok(Full));
+        assert_eq!(
+            handshake_with(srv.clone(), browser_now.clone(), name),
+            Ok(Full)
+        );
         assert_eq!(handshake_with(srv.clone(), browser_now, name), Ok(Resumed));
         // The same browser, its clock past the expiry: it still resumes.
         let browser_late = browser(&users(EPOCH));
-        assert_eq!(handshake_with(srv.clone(), browser_late.clone(), name), Ok(Full));
+        assert_eq!(
+            handshake_with(srv.clone(), browser_late.clone(), name),
+            Ok(Full)
+        );
         let mut late_config = (*browser_late).clone();
         late_config.time_provider = Arc::new(HostTime(Arc::new(Fixed(late))));
         let late_config = Arc::new(late_config);
@@ -384,7 +390,10 @@ mod tests {
         assert_eq!(handshake_with(srv.clone(), shared.clone(), name), Ok(Full));
         assert_eq!(handshake_with(srv.clone(), shared, name), Ok(Full));
         let returning = browser(&users(EPOCH));
-        assert_eq!(handshake_with(srv.clone(), returning.clone(), name), Ok(Full));
+        assert_eq!(
+            handshake_with(srv.clone(), returning.clone(), name),
+            Ok(Full)
+        );
         let restarted = with_fresh_sessions(&srv);
         assert_eq!(handshake_with(restarted, returning, name), Ok(Full));
     }

@@ -272,14 +272,15 @@ fn front(out: &mut String, o: &Outcome) {
 /// stays on the node it was passed to` follows.
 fn connections_line(c: &super::front::UsersConnections, mode: &str) -> String {
     let opened = c.opened();
+    if opened == 0 {
+        return format!(
+            "  users' browsers: no connection opened for {} requests",
+            c.requests
+        );
+    }
     let carried = c.requests - c.without;
-    let each = if opened == 0 {
-        String::new()
-    } else {
-        // Tenths, rounded half up, in integers.
-        let tenths = (carried * 10 * 2 + opened) / (opened * 2);
-        format!("{}.{} each, ", tenths / 10, tenths % 10)
-    };
+    // Tenths, rounded half up, in integers.
+    let tenths = (carried * 10 * 2 + opened) / (opened * 2);
     let tls = if c.plain == opened {
         "no TLS".to_string()
     } else {
@@ -294,8 +295,11 @@ fn connections_line(c: &super::front::UsersConnections, mode: &str) -> String {
         ""
     };
     format!(
-        "  users' browsers: {opened} connections for {} requests ({each}{} on a kept connection); {tls}{pinned}",
-        c.requests, c.reused
+        "  users' browsers: {opened} connections for {} requests ({}.{} each, {} on a kept connection); {tls}{pinned}",
+        c.requests,
+        tenths / 10,
+        tenths % 10,
+        c.reused
     )
 }
 

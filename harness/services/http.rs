@@ -546,7 +546,9 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let mut sender = client_over(stream).await?;
-    send_on(&mut sender, request).await
+    send_on(&mut sender, request)
+        .await
+        .map_err(SendError::reason)
 }
 
 /// hyper's HTTP/1.1 client over `stream`, its connection driven by a task of its own.
@@ -597,18 +599,36 @@ pub async fn open<N: Net>(
 pub async fn send_on(
     sender: &mut Sender,
     request: Request<Body>,
-) -> Result<Response<Bytes>, String> {
+) -> Result<Response<Bytes>, SendError> {
     let response = sender
         .send_request(request)
         .await
-        .map_err(|e| describe_hyper(&e))?;
+        .map_err(|e| SendError::NoResponse(describe_hyper(&e)))?;
     let (parts, body) = response.into_parts();
     let body = Limited::new(body, MAX_BODY_BYTES)
         .collect()
         .await
-        .map_err(|e| format!("response body failed: {e}"))?
+        .map_err(|e| SendError::Body(format!("response body failed: {e}")))?
         .to_bytes();
     Ok(Response::from_parts(parts, body))
+}
+
+/// Why a request on an open connection ([`send_on`]) got no whole response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// No response began: the connection closed or failed first (on a kept connection,
+    /// the server may have closed it as the request left, an idle timeout).
+    NoResponse(String),
+    /// The response began but did not arrive whole.
+    Body(String),
+}
+
+impl SendError {
+    pub fn reason(self) -> String {
+        match self {
+            SendError::NoResponse(why) | SendError::Body(why) => why,
+        }
+    }
 }
 
 /// [`exchange`] for a request that asks to switch protocols (a websocket upgrade): the

@@ -43,8 +43,12 @@
 //!   are recorded in simulated time. A request that fails or times out closes its
 //!   connection.
 //!
-//! Left out on purpose: retries by the client (users do not retry; the outcome of each
-//! attempt is what the report counts), HTTP/2.
+//! - A request that got no response at all on a kept connection (the balancer closed it
+//!   as the request left) is sent again on another, once ([`STALE_RESENDS_MAX`]), as
+//!   browsers do; its record names the connection it was sent again on.
+//!
+//! Left out on purpose: retries by the user (users do not retry; the outcome of each
+//! request is what the report counts), HTTP/2.
 //!
 //! Port: none; connects to the load balancer on 443 and DNS on 53. Faults: none of its own.
 
@@ -63,7 +67,7 @@ use crate::seed::{self, Component};
 use crate::services::arrivals::Arrivals;
 use crate::services::browser::{Browser, Checkout, Lease};
 use crate::services::dns;
-use crate::services::http::{self, Body, Failure, REQUEST_ID};
+use crate::services::http::{self, Body, Failure, REQUEST_ID, SendError};
 
 /// At most this many acknowledged signups are kept to log in as (newest replace oldest).
 pub const MAX_SIGNED_UP: usize = 256;
@@ -88,6 +92,13 @@ pub const SESSION_REQUESTS: u32 = 10;
 /// At most this many browsers, whatever the rate (20,000 requests a second at
 /// [`CLICK_GAP_MEAN`]); each holds at most a few connections and a few tickets.
 pub const MAX_BROWSERS: usize = 40_000;
+
+/// How many times a request that got no response at all on a kept connection (closed by
+/// the server as the request left: the balancer's idle timeout, or broken) is sent again
+/// on another connection. 1: browsers do this once (Chromium resends a request that
+/// failed on a reused connection before any response arrived), whatever the method;
+/// nothing of such a request reached a node unless a node failed while it was in flight.
+pub const STALE_RESENDS_MAX: u32 = 1;
 
 /// A status line's reason is cut to this many characters in the event log.
 const MAX_REASON_CHARS: usize = 80;
@@ -331,7 +342,9 @@ async fn one_request<N: Net>(
 
 /// One request, from getting a connection of its browser to its outcome; keeps the
 /// token or signup a success brings, and the connection after any response. `connection`
-/// tells, as soon as it is known, which connection the request went on.
+/// tells, as soon as it is known, which connection the request went on. A request that
+/// got no response at all on a kept connection is sent again, once, on another
+/// ([`STALE_RESENDS_MAX`]).
 async fn attempt<N: Net>(
     env: &Env<N>,
     config: &UsersConfig,
@@ -342,32 +355,62 @@ async fn attempt<N: Net>(
 ) -> RequestOutcome {
     let Arrival { id, call, query_id } = arrival;
     let dialed = dialed(config, &call);
-    let mut lease = match browser.checkout(dialed).await {
-        Checkout::Kept(lease) => lease,
-        Checkout::Room(slot) => {
-            let address = match resolve(env, config, shared, query_id).await {
-                Ok(address) => address,
-                Err(reason) => return RequestOutcome::Dns { reason },
-            };
-            let to = SocketAddr::new(address, config.port);
-            let dial = dial(browser, dialed);
-            // The end-to-end timeout around this call is the real bound; these only have
-            // to be no shorter than it.
-            match http::open(&env.net, to, &dial, config.timeout, config.timeout).await {
-                Ok((sender, kind)) => Lease::opened(slot, sender, kind),
-                Err(failure) => return failed(failure),
+    let mut resends = 0;
+    loop {
+        let mut lease = match browser.checkout(dialed).await {
+            Checkout::Kept(lease) => lease,
+            Checkout::Room(slot) => {
+                match open(env, config, shared, browser, dialed, query_id).await {
+                    Ok((sender, kind)) => Lease::opened(slot, sender, kind),
+                    Err(failed) => return failed,
+                }
             }
+        };
+        *connection = lease.used;
+        let exchanged = http::send_on(&mut lease.sender, request(config, &call, id)).await;
+        match exchanged {
+            Err(SendError::NoResponse(_))
+                if lease.used == ConnectionUse::Reused && resends < STALE_RESENDS_MAX =>
+            {
+                resends += 1;
+            }
+            Ok(response) => {
+                if !http::has_token(response.headers(), hyper::header::CONNECTION, "close") {
+                    browser.keep(lease);
+                }
+                return outcome(shared, call, Ok(response));
+            }
+            Err(error) => return outcome(shared, call, Err(Failure::Broken(error.reason()))),
         }
-    };
-    *connection = lease.used;
-    let request = request(config, &call, id);
-    let exchanged = http::send_on(&mut lease.sender, request).await;
-    if let Ok(response) = &exchanged
-        && !http::has_token(response.headers(), hyper::header::CONNECTION, "close")
-    {
-        browser.keep(lease);
     }
-    outcome(shared, call, exchanged.map_err(Failure::Broken))
+}
+
+/// A new connection of `browser` to `dialed`: the name resolved, TCP, TLS as the browser
+/// speaks it; the handshake's kind (`None`: no TLS), or the request's outcome when it
+/// failed.
+async fn open<N: Net>(
+    env: &Env<N>,
+    config: &UsersConfig,
+    shared: &Mutex<Shared>,
+    browser: &Browser,
+    dialed: &str,
+    query_id: u16,
+) -> Result<(http::Sender, Option<rustls::HandshakeKind>), RequestOutcome> {
+    let address = resolve(env, config, shared, query_id)
+        .await
+        .map_err(|reason| RequestOutcome::Dns { reason })?;
+    let to = SocketAddr::new(address, config.port);
+    // The end-to-end timeout around the request is the real bound; these only have to be
+    // no shorter than it.
+    http::open(
+        &env.net,
+        to,
+        &dial(browser, dialed),
+        config.timeout,
+        config.timeout,
+    )
+    .await
+    .map_err(failed)
 }
 
 /// The HTTP request for `call`, carrying `X-Request-Id: <id>`.

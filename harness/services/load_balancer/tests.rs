@@ -170,6 +170,7 @@ async fn browse(browser: &Browser, net: &SimNet) -> (ConnectionUse, String) {
     let response = http::send_on(&mut lease.sender, request)
         .await
         .expect("the balancer answers");
+
     let used = lease.used;
     browser.keep(lease);
     let body = String::from_utf8_lossy(response.body()).to_string();
