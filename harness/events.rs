@@ -428,6 +428,28 @@ pub struct RequestRecord {
     #[schemars(with = "u64")]
     pub latency: Duration,
     pub outcome: RequestOutcome,
+    /// The connection the request went on: one its browser kept from an earlier request,
+    /// or one opened for it (and how its TLS handshake went), or none.
+    pub connection: ConnectionUse,
+}
+
+/// The connection a user request went on (the users are browsers that keep their
+/// connections: [`crate::services::browser`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionUse {
+    /// None: the request failed before a connection was open (name resolution, a refusal,
+    /// a connect timeout, a failed TLS handshake) or timed out waiting for one.
+    None,
+    /// A connection its browser kept open from an earlier request.
+    Reused,
+    /// A new connection without TLS (the topology has TLS off).
+    Plain,
+    /// A new connection with a full TLS handshake (the certificate sent and verified).
+    Full,
+    /// A new connection whose TLS handshake resumed an earlier session with a ticket (no
+    /// certificate sent or verified).
+    Resumed,
 }
 
 /// How a user request ended.

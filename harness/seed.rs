@@ -16,6 +16,9 @@ use std::net::Ipv4Addr;
 /// Mixed into the run's seed for the users' choices (which request, which account).
 const USER_CHOICES: u64 = 0x5EED_C401_CE00_0001;
 
+/// Mixed into the run's seed for which browser each user request belongs to.
+const USER_BROWSERS: u64 = 0xB40E_5E25_0000_0001;
+
 /// Mixed into the run's seed for the AD/LDAP connector's DNS query ids.
 const CONNECTOR_IDS: u64 = 0xC044_EC70_0000_0001;
 
@@ -38,6 +41,9 @@ pub enum Component {
     UserArrivals,
     /// The users' choices: which request each arrival sends, as which account.
     UserChoices,
+    /// Which browser each user request belongs to ([`crate::services::users`]); a stream
+    /// of its own, so the arrivals and the request mix stay as they were before browsers.
+    UserBrowsers,
     /// The AD/LDAP connector's DNS query ids.
     ConnectorIds,
     /// The dev/test tester's signup arrival times.
@@ -57,6 +63,7 @@ pub fn stream(run_seed: u64, component: Component) -> u64 {
     match component {
         Component::Turmoil | Component::UserArrivals => run_seed,
         Component::UserChoices => run_seed ^ USER_CHOICES,
+        Component::UserBrowsers => run_seed ^ USER_BROWSERS,
         Component::ConnectorIds => run_seed ^ CONNECTOR_IDS,
         Component::TesterArrivals => run_seed ^ TESTER_ARRIVALS,
         Component::Member(me) => {
@@ -127,6 +134,7 @@ mod tests {
         let streams = [
             Component::UserArrivals,
             Component::UserChoices,
+            Component::UserBrowsers,
             Component::ConnectorIds,
             Component::TesterArrivals,
             Component::Member(0),

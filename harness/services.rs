@@ -5,6 +5,7 @@
 //! unit-tested in their own files.
 
 pub mod arrivals;
+pub mod browser;
 pub mod cluster_ports;
 pub mod connector;
 pub mod database;

@@ -19,6 +19,23 @@
 //! - [`health_check_client`]: what a balancer's health check speaks to a TLS backend,
 //!   HAProxy's `check-ssl verify none`: the handshake's signatures are checked, the
 //!   certificate is not.
+//! - Session resumption (TLS 1.3 session tickets). A server issues rustls's default two
+//!   tickets after each handshake; they are *stateful*: a ticket names an entry of the
+//!   server's session cache ([`SESSION_CACHE_ENTRIES`] entries, oldest evicted first), which
+//!   [`with_fresh_sessions`] empties whenever the server starts (a restarted balancer or node
+//!   has lost its sessions; in `tcp` mode each node has its own cache, so a ticket resumes
+//!   only on the node that issued it). rustls gives stateful tickets a 24 h lifetime.
+//!   Stateless tickets (`rustls::crypto::ring::Ticketer`, HAProxy's default) are left out
+//!   on purpose: rustls rotates their keys on the real clock, which the simulation never
+//!   reads. A client resumes only if it is a [`browser`]: its own ticket store, filled by
+//!   its own handshakes. [`client`] (the AD/LDAP connector, anything else dialing the
+//!   published names) never resumes.
+//! - What resumption skips: a resumed handshake sends no certificate and the client
+//!   verifies none (TLS 1.3, RFC 8446 section 2.2: the pre-shared key stands for the
+//!   earlier authentication), so a certificate that expires, or a client clock that moves,
+//!   after a browser's full handshake goes unnoticed by that browser until its next full
+//!   handshake: as in real browsers, which do not re-verify on resumption. A browser that
+//!   never completed a full handshake has no ticket and cannot resume.
 //!
 //! Keys and TLS bytes come from the operating system's randomness (ring): runs differ in
 //! bytes, never in outcome, since no decision depends on their values
@@ -34,6 +51,14 @@ use rustls::time_provider::TimeProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 
 use crate::clock::Clock;
+
+/// How many TLS sessions a server keeps for resumption (its tickets name them); the oldest
+/// is evicted first. 20,000: HAProxy's default `tune.ssl.cachesize`.
+pub const SESSION_CACHE_ENTRIES: usize = 20_000;
+
+/// How many servers' tickets one browser keeps (rustls keeps up to 8 TLS 1.3 tickets per
+/// server name): the browsers dial two names (`login.<domain>`, `manage.<domain>`).
+pub const BROWSER_TICKET_SERVERS: usize = 2;
 
 /// A certificate chain with its key, and what the users trust.
 #[derive(Debug)]
@@ -117,8 +142,30 @@ pub fn server(identity: &Identity, clock: Arc<dyn Clock>) -> Result<Arc<ServerCo
         .with_no_client_auth()
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .map_err(|e| format!("the certificate and key do not make a TLS server: {e}"))?;
-    Ok(Arc::new(config))
+    Ok(with_fresh_sessions(&Arc::new(config)))
 }
+
+/// `config` with an empty session cache of its own ([`SESSION_CACHE_ENTRIES`]): what a
+/// server starts with, so that tickets issued before a crash do not resume after it.
+pub fn with_fresh_sessions(config: &Arc<ServerConfig>) -> Arc<ServerConfig> {
+    let mut config = (**config).clone();
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSION_CACHE_ENTRIES);
+    Arc::new(config)
+}
+
+/// `client` for one browser: the same trust and clock, with a ticket store of its own
+/// (empty: the browser's first handshake with each name is a full one).
+pub fn browser(client: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+    let mut config = (**client).clone();
+    config.resumption = rustls::client::Resumption::in_memory_sessions(
+        BROWSER_TICKET_SERVERS * TLS13_TICKETS_PER_SERVER,
+    );
+    Arc::new(config)
+}
+
+/// rustls's in-memory ticket store keeps this many TLS 1.3 tickets per server name (its
+/// size is counted in tickets).
+const TLS13_TICKETS_PER_SERVER: usize = 8;
 
 /// A client that trusts `identity.trust` and judges validity by `clock`.
 pub fn client(identity: &Identity, clock: Arc<dyn Clock>) -> Result<Arc<ClientConfig>, String> {
@@ -133,9 +180,8 @@ pub fn client(identity: &Identity, clock: Arc<dyn Clock>) -> Result<Arc<ClientCo
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    // Every user is a browser of its own: no session is resumed, so every handshake
-    // verifies the certificate (a resumed TLS 1.3 session would skip that, and an expired
-    // certificate would go unnoticed after the first handshake).
+    // No session is resumed, so every handshake verifies the certificate; a browser gets
+    // a ticket store of its own ([`browser`]).
     config.resumption = rustls::client::Resumption::disabled();
     Ok(Arc::new(config))
 }
@@ -243,6 +289,16 @@ mod tests {
     fn handshake(identity: &Identity, client_time: Duration, name: &str) -> Result<(), String> {
         let server_config = server(identity, Arc::new(Fixed(EPOCH))).unwrap();
         let client_config = client(identity, Arc::new(Fixed(client_time))).unwrap();
+        handshake_with(server_config, client_config, name).map(|_kind| ())
+    }
+
+    /// One in-memory handshake between `server_config` and `client_config` dialing
+    /// `name`: its kind, or the first error.
+    fn handshake_with(
+        server_config: Arc<ServerConfig>,
+        client_config: Arc<ClientConfig>,
+        name: &str,
+    ) -> Result<rustls::HandshakeKind, String> {
         let mut s = rustls::ServerConnection::new(server_config).unwrap();
         let mut c = rustls::ClientConnection::new(
             client_config,
@@ -263,7 +319,14 @@ mod tests {
             c.read_tls(&mut buf.as_slice()).unwrap();
             c.process_new_packets().map_err(|e| e.to_string())?;
             if !c.is_handshaking() && !s.is_handshaking() {
-                return Ok(());
+                // The tickets come after the handshake: the client takes them in.
+                let mut buf = Vec::new();
+                while s.wants_write() {
+                    s.write_tls(&mut buf).unwrap();
+                }
+                c.read_tls(&mut buf.as_slice()).unwrap();
+                c.process_new_packets().map_err(|e| e.to_string())?;
+                return Ok(c.handshake_kind().expect("the handshake is over"));
             }
         }
         Err("handshake did not finish".to_string())
@@ -289,5 +352,49 @@ mod tests {
         let early = handshake(&id, EPOCH - Duration::from_secs(3601), "login.example.com");
         let early = early.unwrap_err();
         assert!(early.contains("not valid yet"), "{early}");
+    }
+
+    /// Proves what resumption does in the model: a browser's second handshake resumes its
+    /// first one's session, even once its clock is past the certificate's expiry (a
+    /// resumed handshake verifies no certificate); a new browser's handshake at that time
+    /// fails; the users' shared client never resumes; and a server started afresh (an
+    /// empty session cache) makes a returning browser do a full handshake.
+    #[test]
+    fn browsers_resume_without_verifying_and_plain_clients_never_do() {
+        use rustls::HandshakeKind::{Full, Resumed};
+        let names = vec!["login.example.com".to_string()];
+        let id = Identity::generate(&names, EPOCH, Duration::from_secs(60)).unwrap();
+        let late = EPOCH + Duration::from_secs(61);
+        let srv = server(&id, Arc::new(Fixed(EPOCH))).unwrap();
+        let users = |at| client(&id, Arc::new(Fixed(at))).unwrap();
+        let name = "login.example.com";
+        let shared = users(EPOCH);
+        let browser_now = browser(&shared);
+        assert_eq!(
+            handshake_with(srv.clone(), browser_now.clone(), name),
+            Ok(Full)
+        );
+        assert_eq!(handshake_with(srv.clone(), browser_now, name), Ok(Resumed));
+        // The same browser, its clock past the expiry: it still resumes.
+        let browser_late = browser(&users(EPOCH));
+        assert_eq!(
+            handshake_with(srv.clone(), browser_late.clone(), name),
+            Ok(Full)
+        );
+        let mut late_config = (*browser_late).clone();
+        late_config.time_provider = Arc::new(HostTime(Arc::new(Fixed(late))));
+        let late_config = Arc::new(late_config);
+        assert_eq!(handshake_with(srv.clone(), late_config, name), Ok(Resumed));
+        let new_late = handshake_with(srv.clone(), browser(&users(late)), name).unwrap_err();
+        assert!(new_late.contains("expired"), "{new_late}");
+        assert_eq!(handshake_with(srv.clone(), shared.clone(), name), Ok(Full));
+        assert_eq!(handshake_with(srv.clone(), shared, name), Ok(Full));
+        let returning = browser(&users(EPOCH));
+        assert_eq!(
+            handshake_with(srv.clone(), returning.clone(), name),
+            Ok(Full)
+        );
+        let restarted = with_fresh_sessions(&srv);
+        assert_eq!(handshake_with(restarted, returning, name), Ok(Full));
     }
 }

@@ -333,3 +333,39 @@ fn the_reader_finds_imports_and_skips_comments_and_tests() {
     edges.insert(4, [1].into());
     assert_eq!(circles(&edges), vec![vec![1, 2, 3]]);
 }
+
+/// tokio's waits that the simulation cannot see unless they go through `harness::timers`
+/// (which registers each deadline with turmoil, so a host with a timer due is not skipped
+/// as idle).
+const UNREGISTERED_WAITS: [&str; 5] = [
+    "tokio::time::sleep(",
+    "tokio::time::sleep_until(",
+    "tokio::time::timeout(",
+    "tokio::time::interval(",
+    "TokioTimer::new(",
+];
+
+/// Every wait a simulated service makes goes through `harness::timers`: outside it, no
+/// library file's code (tests aside) names one of tokio's waits. `serve.rs` and `main.rs`
+/// run only on real sockets.
+#[test]
+fn services_wait_only_through_the_timers_module() {
+    let offenders: Vec<String> = modules()
+        .into_iter()
+        .filter(|(module, _)| !matches!(module.first().map(String::as_str), Some("timers" | "serve")))
+        .flat_map(|(module, path)| {
+            let text = std::fs::read_to_string(&path).expect("a readable source file");
+            let code = code(&text);
+            UNREGISTERED_WAITS
+                .iter()
+                .filter(|wait| code.contains(**wait))
+                .map(|wait| format!("{}: {wait}", name(&module)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(offenders.is_empty(), "waits the simulation cannot see: {offenders:?}");
+    assert!(
+        code(&std::fs::read_to_string("harness/timers.rs").expect("timers.rs")).contains("turmoil::wake_at("),
+        "the timers module registers its deadlines"
+    );
+}

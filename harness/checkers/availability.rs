@@ -183,6 +183,7 @@ mod tests {
             started: Duration::from_millis(started_ms),
             latency: Duration::from_millis(latency_ms),
             outcome,
+            connection: crate::events::ConnectionUse::None,
         }
     }
 

@@ -32,7 +32,7 @@ use std::net::IpAddr;
 use std::ops::Deref;
 use std::time::Duration;
 
-use super::{Event, EventKind, RequestOutcome, RequestRecord};
+use super::{ConnectionUse, Event, EventKind, RequestOutcome, RequestRecord};
 
 /// `RequestRow::user` of a request that created no user.
 const NO_USER: u32 = u32::MAX;
@@ -55,6 +55,8 @@ struct RequestRow {
     outcome: u32,
     /// Index into [`Requests::endpoints`].
     endpoint: u8,
+    /// The connection it went on.
+    connection: ConnectionUse,
 }
 
 /// Every user request of a run, compact, with the values they share stored once.
@@ -103,6 +105,7 @@ impl Requests {
             user,
             outcome,
             endpoint: u8::try_from(endpoint).expect("the users have a handful of endpoints"),
+            connection: r.connection,
         });
     }
 
@@ -114,6 +117,7 @@ impl Requests {
             started: Duration::from_nanos(row.started_ns),
             latency: Duration::from_nanos(row.latency_ns),
             outcome: self.outcomes[row.outcome as usize].clone(),
+            connection: row.connection,
         }
     }
 }
@@ -230,6 +234,11 @@ impl Log {
     pub fn request_outcomes(&self) -> impl Iterator<Item = &RequestOutcome> {
         let outcomes = &self.requests.outcomes;
         self.requests.rows.iter().map(|row| &outcomes[row.outcome as usize])
+    }
+
+    /// Every user request's connection use, in the order of `requests`.
+    pub fn request_connections(&self) -> impl Iterator<Item = ConnectionUse> + '_ {
+        self.requests.rows.iter().map(|row| row.connection)
     }
 
     /// The balancer's routing of request `id`: the node it went to and whether a refusal
@@ -438,6 +447,7 @@ mod tests {
                 started: Duration::from_nanos(started_ms * 1_000_000 + 123),
                 latency: Duration::from_nanos(7_000_456),
                 outcome,
+                connection: ConnectionUse::Reused,
             }),
         }
     }

@@ -1,5 +1,6 @@
 //! The report's summary of the published side: how the balancer carried traffic, what
-//! the users' TLS made of the certificate, whom the nodes took the clients to be, whom
+//! the users' TLS made of the certificate, how the users' browsers connected (kept
+//! connections, full and resumed handshakes), whom the nodes took the clients to be, whom
 //! the balancer turned away, and how the AD/LDAP connector's websocket fared.
 
 use std::collections::BTreeMap;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::events::{Event, EventKind, Log, RequestOutcome};
+use crate::events::{ConnectionUse, Event, EventKind, Log, RequestOutcome};
 use crate::topology::{LbMode, ProxyProtocol, Topology};
 
 /// The published side, summed over the run.
@@ -25,9 +26,47 @@ pub struct FrontSummary {
     pub unrelayed: usize,
     /// Users' requests whose TLS handshake failed, by reason.
     pub tls_failures: Vec<(String, usize)>,
+    /// How the users' requests reached the balancer: on kept or new connections.
+    pub connections: UsersConnections,
     /// The AD/LDAP connector, when the scenario ran one (`load.connector`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connector: Option<ConnectorSummary>,
+}
+
+/// How the users' requests reached the balancer: the connections their browsers opened
+/// (and how each one's TLS handshake went) and kept (see `services::browser`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct UsersConnections {
+    /// Requests the users sent.
+    pub requests: usize,
+    /// Requests sent on a connection their browser kept from an earlier request.
+    pub reused: usize,
+    /// Connections opened with a full TLS handshake (the certificate sent and verified).
+    pub full_handshakes: usize,
+    /// Connections opened with a resumed TLS handshake (a session ticket; no certificate).
+    pub resumed_handshakes: usize,
+    /// Connections opened without TLS (the topology has TLS off).
+    pub plain: usize,
+    /// Requests that never had a connection (failed or timed out before one was open).
+    pub without: usize,
+}
+
+impl UsersConnections {
+    /// Connections opened, one per request that opened one.
+    pub fn opened(&self) -> usize {
+        self.full_handshakes + self.resumed_handshakes + self.plain
+    }
+
+    fn count(&mut self, used: ConnectionUse) {
+        self.requests += 1;
+        *match used {
+            ConnectionUse::None => &mut self.without,
+            ConnectionUse::Reused => &mut self.reused,
+            ConnectionUse::Plain => &mut self.plain,
+            ConnectionUse::Full => &mut self.full_handshakes,
+            ConnectionUse::Resumed => &mut self.resumed_handshakes,
+        } += 1;
+    }
 }
 
 /// How the AD/LDAP connector's websocket fared over the run.
@@ -134,6 +173,10 @@ impl FrontSummary {
                 *tls_failures.entry(reason.clone()).or_default() += 1;
             }
         }
+        let mut connections = UsersConnections::default();
+        for connection in events.request_connections() {
+            connections.count(connection);
+        }
         let mut denied: BTreeMap<(String, String), usize> = BTreeMap::new();
         let mut unrelayed = 0;
         for e in events {
@@ -155,6 +198,7 @@ impl FrontSummary {
             denied: denied.into_iter().map(|((a, w), n)| (a, w, n)).collect(),
             unrelayed,
             tls_failures: tls_failures.into_iter().collect(),
+            connections,
             connector: connector.then(|| ConnectorSummary::new(events)),
         }
     }

@@ -4,10 +4,16 @@
 //! hyper runs on the simulated timer ([`crate::timers::HyperTimer`], driven by the simulation's clock) with
 //! `auto_date_header(false)`, so no real time leaks into responses (docs/ARCHITECTURE.md
 //! section 4).
-//! Every connection a client opens carries one request: the users are independent
-//! browsers, and the load balancer talks to backends the way nginx does by default
-//! (no upstream keep-alive), which keeps a dead backend from hiding behind a pooled
-//! connection.
+//! Clients: [`exchange`] opens a connection for one request and closes it after the
+//! answer: the load balancer talks to backends the way nginx does by default (no upstream
+//! keep-alive), which keeps a dead backend from hiding behind a pooled connection, and the
+//! health checks do the same. The users' browsers keep theirs instead: [`open`] gives a
+//! connection ready for any number of requests, one at a time ([`send_on`]), and says
+//! whether its TLS handshake was full or resumed.
+//!
+//! Servers keep a connection open after each answer (HTTP/1.1 keep-alive) until the client
+//! closes it or it stays silent for [`HEADER_READ_TIMEOUT`]; every server start
+//! ([`serve_front`]) gets an empty TLS session cache ([`crate::tls::with_fresh_sessions`]).
 //!
 //! A server bounds what one client can hold ([`serve`], [`serve_front`]), so that no
 //! client can stop a service served on a real socket (`harness serve`): accepts never
@@ -359,7 +365,17 @@ pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'sta
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Io for T {}
 
 /// Writes the preface and runs the TLS handshake a [`Dial`] asks for.
-pub async fn prepare<S: Io>(mut stream: S, dial: &Dial) -> Result<Box<dyn Io>, Failure> {
+pub async fn prepare<S: Io>(stream: S, dial: &Dial) -> Result<Box<dyn Io>, Failure> {
+    prepare_telling(stream, dial)
+        .await
+        .map(|(stream, _kind)| stream)
+}
+
+/// [`prepare`], also telling what kind of TLS handshake it made (`None`: no TLS).
+async fn prepare_telling<S: Io>(
+    mut stream: S,
+    dial: &Dial,
+) -> Result<(Box<dyn Io>, Option<rustls::HandshakeKind>), Failure> {
     use tokio::io::AsyncWriteExt;
     if !dial.preface.is_empty() {
         stream
@@ -368,11 +384,14 @@ pub async fn prepare<S: Io>(mut stream: S, dial: &Dial) -> Result<Box<dyn Io>, F
             .map_err(|e| Failure::Broken(format!("connection failed: {e}")))?;
     }
     let Some((config, name)) = &dial.tls else {
-        return Ok(Box::new(stream));
+        return Ok((Box::new(stream), None));
     };
     let connector = tokio_rustls::TlsConnector::from(config.clone());
     match connector.connect(name.clone(), stream).await {
-        Ok(tls) => Ok(Box::new(tls)),
+        Ok(tls) => {
+            let kind = tls.get_ref().1.handshake_kind();
+            Ok((Box::new(tls), kind))
+        }
         Err(e) if is_tls_error(&e) => Err(Failure::Tls(crate::tls::describe(&e))),
         Err(e) => Err(Failure::Broken(format!(
             "connection closed during the TLS handshake: {e}"
@@ -425,6 +444,8 @@ where
     H: Fn(Request<Incoming>, Peer) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
+    let mut front = front;
+    front.tls = front.tls.as_ref().map(crate::tls::with_fresh_sessions);
     let front = Arc::new(front);
     let mut connections = Connections::new(listener);
     loop {
@@ -524,27 +545,90 @@ async fn send<S>(stream: S, request: Request<Body>) -> Result<Response<Bytes>, S
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let mut sender = client_over(stream).await?;
+    send_on(&mut sender, request)
+        .await
+        .map_err(SendError::reason)
+}
+
+/// hyper's HTTP/1.1 client over `stream`, its connection driven by a task of its own.
+async fn client_over<S: Io>(stream: S) -> Result<Sender, String> {
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("handshake failed: {e}"))?;
-    // The connection task ends when `sender` is dropped after the response, or when the
-    // peer goes away; either way the response future below reports what matters.
+    // The connection task ends when `sender` is dropped (after the response, or when a
+    // browser lets the connection go), or when the peer goes away; either way the
+    // response future of [`send_on`] reports what matters.
     tokio::spawn(async move {
         if let Err(gone) = connection.await {
             drop(gone);
         }
     });
+    Ok(sender)
+}
+
+/// The sending half of a client connection: one request at a time, as many as the server
+/// keeps the connection open for.
+pub type Sender = hyper::client::conn::http1::SendRequest<Body>;
+
+/// A connection to `to`, through what `dial` asks for, ready for requests ([`send_on`]):
+/// connecting bounded by `connect_timeout`, the preface and TLS handshake by
+/// `handshake_timeout`. Also tells the TLS handshake's kind (`None`: no TLS).
+pub async fn open<N: Net>(
+    net: &N,
+    to: SocketAddr,
+    dial: &Dial,
+    connect_timeout: Duration,
+    handshake_timeout: Duration,
+) -> Result<(Sender, Option<rustls::HandshakeKind>), Failure> {
+    let stream = connect(net, to, connect_timeout).await?;
+    let opening = async {
+        let (stream, kind) = prepare_telling(stream, dial).await?;
+        let sender = client_over(stream).await.map_err(Failure::Broken)?;
+        Ok((sender, kind))
+    };
+    match crate::timers::timeout(handshake_timeout, opening).await {
+        Err(_elapsed) => Err(Failure::ResponseTimeout),
+        Ok(result) => result,
+    }
+}
+
+/// Sends `request` on an open connection and reads the whole response (at most
+/// [`MAX_BODY_BYTES`]); unbounded in time: the caller bounds it. The connection stays open
+/// for another request unless the server closes it.
+pub async fn send_on(
+    sender: &mut Sender,
+    request: Request<Body>,
+) -> Result<Response<Bytes>, SendError> {
     let response = sender
         .send_request(request)
         .await
-        .map_err(|e| describe_hyper(&e))?;
+        .map_err(|e| SendError::NoResponse(describe_hyper(&e)))?;
     let (parts, body) = response.into_parts();
     let body = Limited::new(body, MAX_BODY_BYTES)
         .collect()
         .await
-        .map_err(|e| format!("response body failed: {e}"))?
+        .map_err(|e| SendError::Body(format!("response body failed: {e}")))?
         .to_bytes();
     Ok(Response::from_parts(parts, body))
+}
+
+/// Why a request on an open connection ([`send_on`]) got no whole response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// No response began: the connection closed or failed first (on a kept connection,
+    /// the server may have closed it as the request left, an idle timeout).
+    NoResponse(String),
+    /// The response began but did not arrive whole.
+    Body(String),
+}
+
+impl SendError {
+    pub fn reason(self) -> String {
+        match self {
+            SendError::NoResponse(why) | SendError::Body(why) => why,
+        }
+    }
 }
 
 /// [`exchange`] for a request that asks to switch protocols (a websocket upgrade): the

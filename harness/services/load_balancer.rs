@@ -6,7 +6,11 @@
 //!
 //! Modelled:
 //! - A hyper reverse proxy on 443. Each client request goes to the next healthy backend in
-//!   round-robin order ([`super::round_robin`]). The proxy adds `X-Forwarded-For` (the
+//!   round-robin order ([`super::round_robin`]), also a request on a client connection kept
+//!   alive from an earlier one (HTTP/1.1 keep-alive, which the users' browsers use): the
+//!   balancer balances requests, not connections. A kept client connection silent for
+//!   [`CLIENT_KEEP_ALIVE_TIMEOUT`] is closed. TLS sessions are cached for resumption
+//!   ([`crate::tls`]: stateful tickets, an empty cache at every start). The proxy adds `X-Forwarded-For` (the
 //!   client's address appended to any it received) and `X-Forwarded-Proto: https`, drops
 //!   hop-by-hop headers, and forwards everything else, `Host` included.
 //! - Websockets (`websockets = true`, the default): a request with `Upgrade: websocket`
@@ -37,7 +41,14 @@
 //!   the client's address when `lb.proxy_protocol` asks for one
 //!   ([`super::proxy_header`]); the nodes terminate TLS. A connection no backend takes is
 //!   closed (there is no HTTP to answer 503 with), and a connection idle for
-//!   `response_timeout` either way is closed (HAProxy's `timeout server`). Health checks
+//!   `response_timeout` either way is closed (HAProxy's `timeout server`). The balancer
+//!   balances connections, not requests: every request a browser sends on a kept
+//!   connection goes to the node that connection was passed to, so the rotation moves on
+//!   once per connection, a busy browser stays on one node until its connection closes
+//!   (idle for `response_timeout`, or the node gone), and a node back in rotation gets
+//!   only new connections. A browser reconnecting lands on the next node, whose TLS
+//!   session cache does not know its ticket (each node has its own): it resumes only when
+//!   it lands on the node that issued the ticket, else the handshake is a full one. Health checks
 //!   in `tcp` mode send a PROXY `LOCAL` header and speak TLS without verifying the
 //!   certificate (`check-send-proxy`, `check-ssl verify none`).
 //! - An allow-list (`lb.allow`, CIDR): connections from anywhere else are closed at once
@@ -91,6 +102,15 @@ pub const PORT: u16 = 443;
 /// make as good. (`tcp` mode bounds every connection's silence by `response_timeout`.)
 pub const TUNNEL_IDLE_TIMEOUT: Duration =
     Duration::from_secs(2 * crate::services::connector::MISSED_MAX as u64);
+
+/// How long a client connection kept alive in `https` mode may stay silent between
+/// requests before the balancer closes it (HAProxy's `timeout http-keep-alive`, nginx's
+/// `keepalive_timeout`). The exported HAProxy configuration sets no `timeout
+/// http-keep-alive`, so HAProxy applies its `timeout http-request` (10 s) instead; so does
+/// the model: hyper runs one timer for a request head and for a kept connection's silence
+/// ([`http::HEADER_READ_TIMEOUT`]). A browser whose next request comes later reconnects
+/// and resumes its TLS session.
+pub const CLIENT_KEEP_ALIVE_TIMEOUT: Duration = http::HEADER_READ_TIMEOUT;
 
 /// Headers that describe one hop's connection and are never forwarded (RFC 9110 7.6.1).
 const HOP_BY_HOP: [&str; 8] = [
@@ -672,3 +692,8 @@ mod tests {
         assert!(http::wants_websocket(out.headers()));
     }
 }
+
+/// Over simulated connections (a file named `tests.rs`: test code may reach the world).
+#[cfg(test)]
+#[path = "load_balancer/tests.rs"]
+mod keep_alive;

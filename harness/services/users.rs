@@ -1,32 +1,54 @@
 //! The users: an open-loop load generator standing in for end users' browsers and apps.
 //!
 //! Real component: people on the internet (198.51.100.0/24) logging in to the App Tenant
-//! at `login.<domain>` through the load balancer.
+//! at `login.<domain>` through the load balancer, each in a browser.
 //!
 //! Modelled:
 //! - Arrivals from a Poisson process at the configured rate ([`super::arrivals`]), seeded
-//!   from the run's seed; each arrival is one request, sent on its own connection, never
-//!   waiting for earlier ones.
+//!   from the run's seed; each arrival is one request, never waiting for earlier ones.
+//! - Browsers: each request belongs to one of a population of browsers (chosen uniformly,
+//!   from a stream of the seed of its own), [`CLICK_GAP_MEAN`] times the rate of them, so
+//!   each browser sends a Poisson stream of requests, one every [`CLICK_GAP_MEAN`] on
+//!   average, whatever the rate. A browser ([`super::browser`]) keeps its connections to
+//!   the balancer open between requests (HTTP/1.1 keep-alive, up to
+//!   [`super::browser::MAX_CONNECTIONS_PER_HOST`] per name when requests overlap) and
+//!   resumes TLS with a session ticket when it connects again. After [`SESSION_REQUESTS`]
+//!   requests its session ends: the browser closes its connections and forgets its
+//!   tickets, and its next request comes from a new browser (a new user), whose first
+//!   handshake is a full one. The balancer closes a connection idle for its keep-alive
+//!   timeout (`load_balancer::CLIENT_KEEP_ALIVE_TIMEOUT` in `https` mode,
+//!   `lb.response_timeout` in `tcp` mode); the browser then reconnects for its next
+//!   request, resuming its TLS session. Every request records the connection it went on
+//!   ([`ConnectionUse`]): kept, or new with a full or resumed handshake, or none.
 //! - Each arrival is a `POST /signup` of a new user (`signup-<arrival>`) with probability
 //!   `signup_share`; a `GET /userinfo` with a token from an earlier login with probability
 //!   `userinfo_share` once a token exists; otherwise a `POST /login` as a user whose signup
 //!   was acknowledged (at most [`MAX_SIGNED_UP`] kept), or as a random preloaded account
 //!   before there is one; or, with probability `social_share`, a `POST /login/social` with
 //!   a facebook.com code (one of [`SOCIAL_USERS`]). Tokens from successful logins are kept,
-//!   at most [`MAX_TOKENS`].
-//! - Name resolution through the DNS host, cached for the record's TTL; a lookup waits at
-//!   most [`DNS_TIMEOUT`], or half the request timeout when that is shorter, so a silent
-//!   DNS server shows as a `dns` failure, not a `timeout`.
+//!   at most [`MAX_TOKENS`], shared by all browsers (the request mix does not follow a
+//!   browser's own logins).
+//! - Name resolution through the DNS host when a browser opens a connection, cached for
+//!   the record's TTL; a lookup waits at most [`DNS_TIMEOUT`], or half the request timeout
+//!   when that is shorter, so a silent DNS server shows as a `dns` failure, not a
+//!   `timeout`. A request on a kept connection resolves nothing.
 //! - Each request carries `X-Request-Id: <arrival number>`, which the load balancer logs,
 //!   so the report can tie its routing to the request.
 //! - TLS to the load balancer when the topology has it on: the request dials the name it
-//!   is for (`login.<domain>`, or `manage.<domain>` for the dashboard) and checks the
-//!   certificate against the users' trust and clock.
-//! - Every request is bounded by the users' timeout, end to end, and its outcome (ok, HTTP
-//!   status, refused, reset, timeout, dns) and latency are recorded in simulated time.
+//!   is for (`login.<domain>`, or `manage.<domain>` for the dashboard); a full handshake
+//!   checks the certificate against the users' trust and clock, a resumed one checks
+//!   nothing (see [`crate::tls`]).
+//! - Every request is bounded by the users' timeout, end to end (waiting for a connection
+//!   included), and its outcome (ok, HTTP status, refused, reset, timeout, dns) and latency
+//!   are recorded in simulated time. A request that fails or times out closes its
+//!   connection.
 //!
-//! Left out on purpose: retries by the client (users do not retry; the outcome of each
-//! attempt is what the report counts), browsers' connection reuse.
+//! - A request that got no response at all on a kept connection (the balancer closed it
+//!   as the request left) is sent again on another, once ([`STALE_RESENDS_MAX`]), as
+//!   browsers do; its record names the connection it was sent again on.
+//!
+//! Left out on purpose: retries by the user (users do not retry; the outcome of each
+//! request is what the report counts), HTTP/2.
 //!
 //! Port: none; connects to the load balancer on 443 and DNS on 53. Faults: none of its own.
 
@@ -39,12 +61,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::env::Env;
-use crate::events::{EventKind, RequestOutcome, RequestRecord};
+use crate::events::{ConnectionUse, EventKind, RequestOutcome, RequestRecord};
 use crate::net::Net;
 use crate::seed::{self, Component};
 use crate::services::arrivals::Arrivals;
+use crate::services::browser::{Browser, Checkout, Lease};
 use crate::services::dns;
-use crate::services::http::{self, Body, Failure, REQUEST_ID};
+use crate::services::http::{self, Body, Failure, REQUEST_ID, SendError};
 
 /// At most this many acknowledged signups are kept to log in as (newest replace oldest).
 pub const MAX_SIGNED_UP: usize = 256;
@@ -55,6 +78,27 @@ pub const MAX_TOKENS: usize = 256;
 /// How long a DNS lookup may take before the request fails with a `dns` outcome (at most
 /// half the request timeout).
 pub const DNS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The mean time between two requests of one browser (a user's pause between clicks):
+/// the population of browsers is the rate times this, so a browser's requests come at the
+/// same pace at any rate. 2 s: an assumption of the model, not a measured figure.
+pub const CLICK_GAP_MEAN: Duration = Duration::from_secs(2);
+
+/// Requests in one browser session: after this many, the browser leaves (its connections
+/// closed, its tickets forgotten) and a new one takes its place. 10: an assumption of the
+/// model (a sign-in and a few calls of the application behind it).
+pub const SESSION_REQUESTS: u32 = 10;
+
+/// At most this many browsers, whatever the rate (20,000 requests a second at
+/// [`CLICK_GAP_MEAN`]); each holds at most a few connections and a few tickets.
+pub const MAX_BROWSERS: usize = 40_000;
+
+/// How many times a request that got no response at all on a kept connection (closed by
+/// the server as the request left: the balancer's idle timeout, or broken) is sent again
+/// on another connection. 1: browsers do this once (Chromium resends a request that
+/// failed on a reused connection before any response arrived), whatever the method;
+/// nothing of such a request reached a node unless a node failed while it was in flight.
+pub const STALE_RESENDS_MAX: u32 = 1;
 
 /// A status line's reason is cut to this many characters in the event log.
 const MAX_REASON_CHARS: usize = 80;
@@ -124,18 +168,69 @@ enum Call {
 /// Social logins use this many distinct facebook.com users (`c-0` .. `c-499`).
 pub const SOCIAL_USERS: u64 = 500;
 
+/// The browsers the requests come from: a fixed number of places, each held by one
+/// browser session at a time.
+struct Population {
+    sessions: Vec<Option<Session>>,
+    /// Which place each request comes from ([`Component::UserBrowsers`]).
+    pick: ChaCha8Rng,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// One browser and how many requests its session has sent.
+struct Session {
+    browser: Arc<Browser>,
+    requests: u32,
+}
+
+impl Population {
+    /// [`CLICK_GAP_MEAN`] times `config.rate_per_s` places (at least one, at most
+    /// [`MAX_BROWSERS`]), none holding a browser yet.
+    fn new(config: &UsersConfig) -> Self {
+        let wanted = (config.rate_per_s * CLICK_GAP_MEAN.as_secs_f64()).round();
+        // The rate is positive and finite (checked with the scenario); `as` saturates.
+        let places = (wanted as usize).clamp(1, MAX_BROWSERS);
+        Population {
+            sessions: (0..places).map(|_| None).collect(),
+            pick: ChaCha8Rng::seed_from_u64(seed::stream(config.seed, Component::UserBrowsers)),
+            tls: config.tls.clone(),
+        }
+    }
+
+    /// The browser the next request comes from: a place chosen uniformly, and its
+    /// browser, or a new one when the place is empty or its session has sent
+    /// [`SESSION_REQUESTS`].
+    fn next_browser(&mut self) -> Arc<Browser> {
+        let place = self.pick.random_range(0..self.sessions.len());
+        let session = &mut self.sessions[place];
+        if session
+            .as_ref()
+            .is_none_or(|s| s.requests >= SESSION_REQUESTS)
+        {
+            *session = Some(Session {
+                browser: Arc::new(Browser::new(self.tls.as_ref())),
+                requests: 0,
+            });
+        }
+        let session = session.as_mut().expect("filled just above");
+        session.requests += 1;
+        session.browser.clone()
+    }
+}
+
 /// Runs the load until the last arrival before `until` has been sent.
 pub async fn run<N: Net>(env: Env<N>, config: UsersConfig) -> std::io::Result<()> {
     let config = Arc::new(config);
     let shared = Arc::new(Mutex::new(Shared::default()));
-    // Arrival times and choices come from separate streams of the same seed, so changing
-    // the mix does not move the arrivals.
+    // Arrival times, choices and browsers come from separate streams of the same seed, so
+    // changing the mix does not move the arrivals.
     let arrivals = Arrivals::new(
         seed::stream(config.seed, Component::UserArrivals),
         config.rate_per_s,
         config.until,
     );
     let mut choices = ChaCha8Rng::seed_from_u64(seed::stream(config.seed, Component::UserChoices));
+    let mut population = Population::new(&config);
     let start = tokio::time::Instant::now();
     // In-flight requests are tasks of this host: the host must outlive them, or the
     // simulation would stop running them when this function returns.
@@ -150,17 +245,24 @@ pub async fn run<N: Net>(env: Env<N>, config: UsersConfig) -> std::io::Result<()
             choose(&config, &shared, &mut choices, id)
         };
         let query_id: u16 = choices.random();
+        let browser = population.next_browser();
         in_flight.spawn(one_request(
             env.clone(),
             config.clone(),
             shared.clone(),
-            id,
-            call,
-            query_id,
+            browser,
+            Arrival { id, call, query_id },
         ));
     }
     while in_flight.join_next().await.is_some() {}
     Ok(())
+}
+
+/// One arrival: its number, what it does, and the DNS query id it uses if it resolves.
+struct Arrival {
+    id: u64,
+    call: Call,
+    query_id: u16,
 }
 
 /// What arrival `id` does: a signup with probability `signup_share`, a `/userinfo` with a
@@ -209,19 +311,20 @@ async fn one_request<N: Net>(
     env: Env<N>,
     config: Arc<UsersConfig>,
     shared: Arc<Mutex<Shared>>,
-    id: u64,
-    call: Call,
-    query_id: u16,
+    browser: Arc<Browser>,
+    arrival: Arrival,
 ) {
     let started = env.clock.elapsed();
-    let (endpoint, user) = match &call {
+    let id = arrival.id;
+    let (endpoint, user) = match &arrival.call {
         Call::Signup { user, .. } => ("POST /signup", Some(user.clone())),
         Call::Login { .. } => ("POST /login", None),
         Call::Social { .. } => ("POST /login/social", None),
         Call::UserInfo { .. } => ("GET /userinfo", None),
         Call::Dashboard => ("GET /dashboard", None),
     };
-    let attempt = attempt(&env, &config, &shared, id, call, query_id);
+    let mut connection = ConnectionUse::None;
+    let attempt = attempt(&env, &config, &shared, &browser, arrival, &mut connection);
     let outcome = crate::timers::timeout(config.timeout, attempt)
         .await
         .unwrap_or(RequestOutcome::Timeout);
@@ -233,31 +336,81 @@ async fn one_request<N: Net>(
         started,
         latency,
         outcome,
+        connection,
     }));
 }
 
-/// One request, from name resolution to its outcome; keeps the token or signup a
-/// success brings.
+/// One request, from getting a connection of its browser to its outcome; keeps the
+/// token or signup a success brings, and the connection after any response. `connection`
+/// tells, as soon as it is known, which connection the request went on. A request that
+/// got no response at all on a kept connection is sent again, once, on another
+/// ([`STALE_RESENDS_MAX`]).
 async fn attempt<N: Net>(
     env: &Env<N>,
     config: &UsersConfig,
     shared: &Mutex<Shared>,
-    id: u64,
-    call: Call,
-    query_id: u16,
+    browser: &Browser,
+    arrival: Arrival,
+    connection: &mut ConnectionUse,
 ) -> RequestOutcome {
-    let address = match resolve(env, config, shared, query_id).await {
-        Ok(address) => address,
-        Err(reason) => return RequestOutcome::Dns { reason },
-    };
-    let request = request(config, &call, id);
+    let Arrival { id, call, query_id } = arrival;
+    let dialed = dialed(config, &call);
+    let mut resends = 0;
+    loop {
+        let mut lease = match browser.checkout(dialed).await {
+            Checkout::Kept(lease) => lease,
+            Checkout::Room(slot) => {
+                match open(env, config, shared, browser, dialed, query_id).await {
+                    Ok((sender, kind)) => Lease::opened(slot, sender, kind),
+                    Err(failed) => return failed,
+                }
+            }
+        };
+        *connection = lease.used;
+        let exchanged = http::send_on(&mut lease.sender, request(config, &call, id)).await;
+        match exchanged {
+            Err(SendError::NoResponse(_))
+                if lease.used == ConnectionUse::Reused && resends < STALE_RESENDS_MAX =>
+            {
+                resends += 1;
+            }
+            Ok(response) => {
+                if !http::has_token(response.headers(), hyper::header::CONNECTION, "close") {
+                    browser.keep(lease);
+                }
+                return outcome(shared, call, Ok(response));
+            }
+            Err(error) => return outcome(shared, call, Err(Failure::Broken(error.reason()))),
+        }
+    }
+}
+
+/// A new connection of `browser` to `dialed`: the name resolved, TCP, TLS as the browser
+/// speaks it; the handshake's kind (`None`: no TLS), or the request's outcome when it
+/// failed.
+async fn open<N: Net>(
+    env: &Env<N>,
+    config: &UsersConfig,
+    shared: &Mutex<Shared>,
+    browser: &Browser,
+    dialed: &str,
+    query_id: u16,
+) -> Result<(http::Sender, Option<rustls::HandshakeKind>), RequestOutcome> {
+    let address = resolve(env, config, shared, query_id)
+        .await
+        .map_err(|reason| RequestOutcome::Dns { reason })?;
     let to = SocketAddr::new(address, config.port);
-    let dial = dial(config, &call);
-    // The end-to-end timeout around this call is the real bound; these only have to be
+    // The end-to-end timeout around the request is the real bound; these only have to be
     // no shorter than it.
-    let exchanged =
-        http::exchange_via(&env.net, to, &dial, request, config.timeout, config.timeout).await;
-    outcome(shared, call, exchanged)
+    http::open(
+        &env.net,
+        to,
+        &dial(browser, dialed),
+        config.timeout,
+        config.timeout,
+    )
+    .await
+    .map_err(failed)
 }
 
 /// The HTTP request for `call`, carrying `X-Request-Id: <id>`.
@@ -296,17 +449,22 @@ fn request(config: &UsersConfig, call: &Call, id: u64) -> hyper::Request<Body> {
     request
 }
 
-/// How `call` reaches the balancer: over TLS to the name it is for when the topology has
-/// TLS on (`manage.<domain>` for the dashboard, `login.<domain>` otherwise).
-fn dial(config: &UsersConfig, call: &Call) -> http::Dial {
+/// The name `call` dials: `manage.<domain>` for the dashboard, `login.<domain>`
+/// otherwise (its `Host`, and the TLS name verified).
+fn dialed<'a>(config: &'a UsersConfig, call: &Call) -> &'a str {
+    match call {
+        Call::Dashboard => &config.dashboard_name,
+        _ => &config.name,
+    }
+}
+
+/// How a browser reaches `dialed` at the balancer: over TLS with its own tickets when the
+/// topology has TLS on.
+fn dial(browser: &Browser, dialed: &str) -> http::Dial {
     http::Dial {
         preface: Vec::new(),
-        tls: config.tls.as_ref().map(|tls| {
-            let dialed = match call {
-                Call::Dashboard => &config.dashboard_name,
-                _ => &config.name,
-            };
-            let name = rustls::pki_types::ServerName::try_from(dialed.clone())
+        tls: browser.tls.as_ref().map(|tls| {
+            let name = rustls::pki_types::ServerName::try_from(dialed.to_string())
                 .expect("the published name is a valid DNS name (checked with the topology)");
             (tls.clone(), name)
         }),
@@ -343,10 +501,17 @@ fn outcome(
                 reason,
             }
         }
-        Err(Failure::Refused) => RequestOutcome::Refused,
-        Err(Failure::ConnectTimeout | Failure::ResponseTimeout) => RequestOutcome::Timeout,
-        Err(Failure::Broken(_)) => RequestOutcome::Reset,
-        Err(Failure::Tls(reason)) => RequestOutcome::Tls { reason },
+        Err(failure) => failed(failure),
+    }
+}
+
+/// The outcome of a request that got no response.
+fn failed(failure: Failure) -> RequestOutcome {
+    match failure {
+        Failure::Refused => RequestOutcome::Refused,
+        Failure::ConnectTimeout | Failure::ResponseTimeout => RequestOutcome::Timeout,
+        Failure::Broken(_) => RequestOutcome::Reset,
+        Failure::Tls(reason) => RequestOutcome::Tls { reason },
     }
 }
 
