@@ -216,7 +216,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
         let next_step = steps.peek().map(|s| s.at);
         advance(&mut world, scenario.tick, |world| {
             let watched = watch.next_change(world, heartbeat);
-            [next_step, Some(run_until), watched].into_iter().flatten().min()
+            [next_step, Some(run_until), watched]
+                .into_iter()
+                .flatten()
+                .min()
         })?;
         watch.tick(&world, heartbeat, steps.peek().is_none());
     }

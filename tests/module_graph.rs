@@ -352,7 +352,9 @@ const UNREGISTERED_WAITS: [&str; 5] = [
 fn services_wait_only_through_the_timers_module() {
     let offenders: Vec<String> = modules()
         .into_iter()
-        .filter(|(module, _)| !matches!(module.first().map(String::as_str), Some("timers" | "serve")))
+        .filter(|(module, _)| {
+            !matches!(module.first().map(String::as_str), Some("timers" | "serve"))
+        })
         .flat_map(|(module, path)| {
             let text = std::fs::read_to_string(&path).expect("a readable source file");
             let code = code(&text);
@@ -363,9 +365,13 @@ fn services_wait_only_through_the_timers_module() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    assert!(offenders.is_empty(), "waits the simulation cannot see: {offenders:?}");
     assert!(
-        code(&std::fs::read_to_string("harness/timers.rs").expect("timers.rs")).contains("turmoil::wake_at("),
+        offenders.is_empty(),
+        "waits the simulation cannot see: {offenders:?}"
+    );
+    assert!(
+        code(&std::fs::read_to_string("harness/timers.rs").expect("timers.rs"))
+            .contains("turmoil::wake_at("),
         "the timers module registers its deadlines"
     );
 }

@@ -120,7 +120,10 @@ fn skipping_idle_hosts_changes_nothing_they_observe() {
     let (skipped, jumped) = echo_run(true);
     assert_eq!(none_jumped, 0, "without skip_idle_hosts nothing is jumped");
     assert_eq!(polled.len(), 2 * EXCHANGES);
-    assert_eq!(skipped, polled, "the same moments with and without skipping");
+    assert_eq!(
+        skipped, polled,
+        "the same moments with and without skipping"
+    );
     let total_ms = polled.last().unwrap().as_millis();
     assert!(
         u128::from(jumped) * 10 > total_ms * 9,

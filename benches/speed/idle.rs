@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use harness::clock::EPOCH_UNIX_S;
-use harness::seed::{self, Component};
 use harness::scenario::spec::Scenario;
+use harness::seed::{self, Component};
 use harness::topology::Role;
 use harness::world::sim::{RunSetup, World};
 

@@ -122,13 +122,9 @@ pub fn bench_scenario(
         return;
     }
     let probe = run_scenario(scenario);
-    bench(
-        group,
-        (group_name, name),
-        (ledger, figure),
-        probe,
-        || run_scenario(scenario).wall,
-    );
+    bench(group, (group_name, name), (ledger, figure), probe, || {
+        run_scenario(scenario).wall
+    });
 }
 
 /// Criterion's benchmark filter, read from the command line as criterion reads it, so
@@ -203,7 +199,9 @@ fn main() {
     notes.extend(load::notes(&ledger));
     notes.extend(idle::notes(&ledger));
     println!();
-    println!("speed summary (release; each row the median of its runs; x real = simulated s per wall s)");
+    println!(
+        "speed summary (release; each row the median of its runs; x real = simulated s per wall s)"
+    );
     print!("{}", ledger.table());
     for note in notes {
         println!("{note}");

@@ -83,7 +83,11 @@ pub fn benches(c: &mut Criterion, ledger: &Ledger) {
         prediction.as_secs_f64() * (SAMPLES + 1) as f64,
         SAMPLES,
         HOUR_RUN_WALL_MAX.as_secs(),
-        if forced { ", forced by HARNESS_BENCH_QUIET_HOUR=1" } else { "" },
+        if forced {
+            ", forced by HARNESS_BENCH_QUIET_HOUR=1"
+        } else {
+            ""
+        },
     ));
     let mut group = group(c, GROUP);
     bench(

@@ -39,8 +39,7 @@ impl Variant {
     pub fn scenario(self) -> Scenario {
         let path = reference_path();
         let text = std::fs::read_to_string(&path).expect("the reference scenario is readable");
-        let mut doc: toml_edit::DocumentMut =
-            text.parse().expect("the reference scenario is TOML");
+        let mut doc: toml_edit::DocumentMut = text.parse().expect("the reference scenario is TOML");
         // Without steps the fault expectations (detection, recovery) have nothing to
         // measure, and the loader refuses them; the rest judge nothing a bench reads.
         doc.remove("steps");

@@ -233,7 +233,10 @@ impl Log {
     /// Every user request's outcome, without building the request.
     pub fn request_outcomes(&self) -> impl Iterator<Item = &RequestOutcome> {
         let outcomes = &self.requests.outcomes;
-        self.requests.rows.iter().map(|row| &outcomes[row.outcome as usize])
+        self.requests
+            .rows
+            .iter()
+            .map(|row| &outcomes[row.outcome as usize])
     }
 
     /// Every user request's connection use, in the order of `requests`.

@@ -344,7 +344,8 @@ pub async fn run<N: Net>(env: Env<N>, config: SmtpConfig) -> std::io::Result<()>
                 );
                 // A client that cannot take the refusal is refused all the same.
                 let told =
-                    crate::timers::timeout(REFUSAL_TIMEOUT, stream.write_all(busy.as_bytes())).await;
+                    crate::timers::timeout(REFUSAL_TIMEOUT, stream.write_all(busy.as_bytes()))
+                        .await;
                 drop(told);
             });
             continue;
@@ -434,7 +435,8 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
             Next::Close => return Ok(End::Close),
             Next::StartTls => return Ok(End::StartTls),
             Next::Data => {
-                let Ok(body) = crate::timers::timeout(DATA_TIMEOUT, read_data(stream, pending)).await
+                let Ok(body) =
+                    crate::timers::timeout(DATA_TIMEOUT, read_data(stream, pending)).await
                 else {
                     stream.write_all(session.timed_out().as_bytes()).await?;
                     return Ok(End::Close);
