@@ -4,6 +4,12 @@
 //! `rng_seed`, a fixed [`EPOCH_UNIX_S`] to its `epoch`, and link latencies are fixed (minimum
 //! equals maximum), so nothing about a run depends on the machine or the moment.
 //!
+//! turmoil polls a host only when it has something to do (`skip_idle_hosts`, the vendored
+//! patch 0002): a message for it, a deadline a service registered through
+//! [`crate::timers`], or a change of the world; [`World::idle_ticks`] and
+//! [`World::skip_idle`] let the executor jump the ticks in which no host has. Every fault
+//! below ends with the executor's [`World::wake_all`].
+//!
 //! Faults are applied here, between ticks, on turmoil's primitives:
 //! - a power-off crash holds every link of the node, then drops its software: whatever it
 //!   or anyone else sends on those links (the FINs its dying sockets emit, new SYNs, data)
