@@ -22,7 +22,7 @@
 //! still in flight then get up to [`QUIESCE_MAX`] to settle, and every member's data is
 //! recorded for the checkers.
 //!
-//! Idle time is jumped ([`advance`]): when no host would run in the coming ticks (no
+//! Idle time is jumped (`advance`): when no host would run in the coming ticks (no
 //! message due, no service timer due: `World::idle_ticks`), the executor moves over all
 //! of them at once, up to the next moment it must look itself: the next step, the end of
 //! the phase, or the moment the watched conditions could change by time alone

@@ -7,15 +7,15 @@
 //! each plus their strings. The report reads those three kinds only for what this module
 //! keeps, so [`LogBuilder::push`] folds them as they are recorded:
 //!
-//! - every request as a [`RequestRow`] of 32 bytes, exact: its id, start, latency,
+//! - every request as a `RequestRow` of 32 bytes, exact: its id, start, latency,
 //!   endpoint, outcome (interned: a run has a handful of distinct outcomes) and the user
 //!   a signup created. The report's percentiles are exact nearest ranks, its failure
 //!   windows count requests by start time to the nanosecond, and the writes checker needs
 //!   every acknowledged signup's user, so nothing coarser would keep the report the
 //!   same. [`Log::requests`] gives them back as [`RequestRecord`]s.
 //! - the balancer's routing of each request with an id: the node it went to and whether
-//!   a refusal moved it, recorded from `Forwarded` and `ClientSeen` ([`Route`], 24 bytes
-//!   each) and resolved, when the run ends, to one 16-byte [`Resolved`] per id; a
+//!   a refusal moved it, recorded from `Forwarded` and `ClientSeen` (`Route`, 24 bytes
+//!   each) and resolved, when the run ends, to one 16-byte `Resolved` per id; a
 //!   `Forwarded` without a request id routes nothing the report can place, so it is
 //!   not kept.
 //! - `ClientSeen` as a count per (client address, where the address came from).
