@@ -60,6 +60,18 @@ pub enum EventKind {
     Crashed { node: String, mode: CrashMode },
     /// The scenario restarted a crashed node.
     Restarted { node: String },
+    /// A value the scenario let the run's seed draw (`scenario::draw`), recorded when the
+    /// step it moved runs, just before it.
+    Drawn {
+        /// Where the file asked for it: `steps[2].at`, `steps[0].crash.node`, `nemesis
+        /// fault 3`.
+        key: String,
+        /// What it was drawn from: a range (`30s..40s`), a role (`primary`), a nemesis
+        /// kind (`crash`).
+        from: String,
+        /// What came out: a time (`0:34.120`), a node, a fault.
+        value: String,
+    },
     /// The load balancer's health checker started watching its backends.
     ChecksStarted {
         backends: Vec<String>,

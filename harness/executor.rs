@@ -1,6 +1,12 @@
 //! The step executor: builds the world, applies each step at its simulated time, and runs
 //! the simulation to the end of the load plus a drain.
 //!
+//! The steps are the scenario's as drawn for the run's seed (`scenario::draw::plan`: step
+//! times from their ranges, the `[nemesis]` schedule); a node named by role is resolved
+//! when its step runs, against the nodes up then and the primary, and each draw is
+//! recorded (`EventKind::Drawn`) just before the step it moved. [`Run::steps`] lists the
+//! steps as applied, every time and node explicit (what `harness shrink` writes out).
+//!
 //! A step due at time `t` is applied before the first tick that starts at or after `t`, so
 //! with a 1 ms tick it lands within 1 ms of its time. After `duration` the users send
 //! nothing new, and the run continues for [`drain`] so that every request already sent
@@ -31,8 +37,9 @@
 use std::time::Duration;
 
 use crate::checkers::convergence;
-use crate::events::{EventKind, Log};
-use crate::scenario::spec::{Action, Scenario};
+use crate::events::{EXECUTOR, EventKind, Log};
+use crate::scenario::draw::{self, Drawn, Nodes, Plan};
+use crate::scenario::spec::{Action, Scenario, Step};
 use crate::world::sim::{RunSetup, World, WorldError};
 
 /// Time after the end of the load for in-flight requests to finish: the users' timeout
@@ -81,6 +88,49 @@ pub struct Run {
     pub events: Log,
     /// Simulated time covered, drain included.
     pub simulated: Duration,
+    /// The steps as applied, in order: drawn times, nodes named by role resolved, the
+    /// nemesis expanded; steps skipped (a role no node had then) left out.
+    pub steps: Vec<Step>,
+}
+
+/// The nodes a role is resolved against, as the world sees them now.
+fn nodes_now(world: &World, all: &[String]) -> Nodes {
+    let up: Vec<String> = all.iter().filter(|n| !world.is_down(n)).cloned().collect();
+    let primary = world
+        .primary_seen()
+        .map(|(node, _, _)| node)
+        .filter(|n| up.contains(n));
+    Nodes {
+        all: all.to_vec(),
+        up,
+        primary,
+    }
+}
+
+/// Applies one planned step: records what was drawn for it, resolves a role, and applies
+/// the action (none when the role matched no node); returns the step as applied.
+fn apply_planned(world: &mut World, plan: &mut Plan, index: usize, all: &[String]) -> Option<Step> {
+    let planned = plan.steps[index].clone();
+    let record = |world: &World, d: Drawn| {
+        let kind = EventKind::Drawn {
+            key: d.key,
+            from: d.from,
+            value: d.value,
+        };
+        world
+            .recorder()
+            .record_step_at(world.elapsed(), EXECUTOR, kind);
+    };
+    for d in planned.drawn {
+        record(world, d);
+    }
+    let (action, note) = plan.resolve(&planned.step, &nodes_now(world, all));
+    if let Some(d) = note {
+        record(world, d);
+    }
+    let action = action?;
+    apply(world, &action);
+    Some(Step::fixed(planned.step.at, action, planned.step.origin))
 }
 
 /// The host name the executor records its conclusions on the replica set under
@@ -189,7 +239,8 @@ fn ticks_before(from: Duration, to: Duration, tick: Duration) -> u64 {
 /// Runs a scenario with `seed` (the caller resolves it: the scenario's own, or `--seed`).
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
     let load_end = scenario.duration + drain(scenario);
-    let last_fault = scenario.steps.last().map_or(Duration::ZERO, |s| s.at);
+    let mut plan = draw::plan(scenario, seed);
+    let last_fault = plan.steps.last().map_or(Duration::ZERO, |p| p.step.at);
     let converge_by = last_fault + scenario.expect.converge_within();
     let end = load_end.max(converge_by);
     let setup = RunSetup {
@@ -201,19 +252,22 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
         load: scenario.load.clone(),
     };
     let mut world = World::new(&scenario.topology, &setup);
-    let mut steps = scenario.steps.iter().peekable();
+    let all = scenario.topology.node_names();
+    let mut next = 0;
+    let mut applied = Vec::new();
     let mut watch = Watch::default();
     let heartbeat = scenario.topology.replica_set.heartbeat;
     // The primary (and term) whose loss was last recorded.
     let mut lost_noted: Option<(String, u64)> = None;
     while world.elapsed() < load_end || (!watch.settled() && world.elapsed() < converge_by) {
-        while let Some(step) = steps.next_if(|s| s.at <= world.elapsed()) {
-            apply(&mut world, &step.action);
+        while next < plan.steps.len() && plan.steps[next].step.at <= world.elapsed() {
+            applied.extend(apply_planned(&mut world, &mut plan, next, &all));
+            next += 1;
             watch.stepped = true;
             note_primary_loss(&world, &mut lost_noted);
         }
         let run_until = if watch.settled() { load_end } else { end };
-        let next_step = steps.peek().map(|s| s.at);
+        let next_step = plan.steps.get(next).map(|p| p.step.at);
         advance(&mut world, scenario.tick, |world| {
             let watched = watch.next_change(world, heartbeat);
             [next_step, Some(run_until), watched]
@@ -221,7 +275,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
                 .flatten()
                 .min()
         })?;
-        watch.tick(&world, heartbeat, steps.peek().is_none());
+        watch.tick(&world, heartbeat, next == plan.steps.len());
     }
     watch.record(&world);
     // Let writes in flight settle before the checkers read the members' data.
@@ -233,5 +287,6 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
     Ok(Run {
         events: world.recorder().take_log(),
         simulated: world.elapsed(),
+        steps: applied,
     })
 }

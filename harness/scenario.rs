@@ -2,8 +2,10 @@
 //! [`spec::Expectations`]) and loading with precise errors. The run itself is
 //! [`crate::executor`]; the checkers that judge it are [`crate::checkers`].
 
+pub mod draw;
 pub(crate) mod invalid;
 pub mod load;
+pub mod nemesis;
 pub mod spec;
 pub(crate) mod steps;
 

@@ -25,6 +25,13 @@ const CONNECTOR_IDS: u64 = 0xC044_EC70_0000_0001;
 /// Mixed into the run's seed for the dev/test tester's signup arrivals.
 const TESTER_ARRIVALS: u64 = 0x0DE7_7E57_0000_0001;
 
+/// Mixed into the run's seed for the scenario's variation: step times drawn from ranges
+/// and nodes named by role (`scenario::draw`).
+const VARIATION: u64 = 0x7A41_A710_0000_0001;
+
+/// Mixed into the run's seed for the `[nemesis]` fault schedule (`scenario::nemesis`).
+const NEMESIS: u64 = 0x4E3E_5155_0000_0001;
+
 /// Mixed, plus the member's index, into the seed of a replica-set member.
 const MEMBER: u64 = 0x5EED_0000;
 
@@ -48,6 +55,12 @@ pub enum Component {
     ConnectorIds,
     /// The dev/test tester's signup arrival times.
     TesterArrivals,
+    /// The scenario's variation: each step time given as a range, then each node named by
+    /// role (`"a-secondary"`, `"any"`) when its step runs. A stream of its own, so a
+    /// scenario without variation draws nothing and every other stream stays as it was.
+    Variation,
+    /// The `[nemesis]` fault schedule, drawn before the run.
+    Nemesis,
     /// Replica-set member number `0..` of its set (its election timeouts). Derived from
     /// the seed of the set: the run's seed for production's set, `dev-1`'s
     /// [`Component::Host`] stream for the dev/test instance's set of one.
@@ -66,6 +79,8 @@ pub fn stream(run_seed: u64, component: Component) -> u64 {
         Component::UserBrowsers => run_seed ^ USER_BROWSERS,
         Component::ConnectorIds => run_seed ^ CONNECTOR_IDS,
         Component::TesterArrivals => run_seed ^ TESTER_ARRIVALS,
+        Component::Variation => run_seed ^ VARIATION,
+        Component::Nemesis => run_seed ^ NEMESIS,
         Component::Member(me) => {
             let me = u64::try_from(me).expect("a replica set has far fewer than 2^64 members");
             run_seed ^ (MEMBER + me)
@@ -137,6 +152,8 @@ mod tests {
             Component::UserBrowsers,
             Component::ConnectorIds,
             Component::TesterArrivals,
+            Component::Variation,
+            Component::Nemesis,
             Component::Member(0),
             Component::Member(1),
             Component::Host(Ipv4Addr::new(10, 0, 1, 11)),

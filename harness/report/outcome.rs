@@ -446,6 +446,28 @@ fn push_line(lines: &mut Vec<Line>, e: &Event, text: Option<String>) {
 const HEALTHY_AGAIN: &str =
     "the replica set is healthy again: one primary, followed by every member up";
 
+/// The timeline's words for [`EventKind::ChecksStarted`] (`None` for any other kind).
+fn checks_started_line(kind: &EventKind) -> Option<String> {
+    let EventKind::ChecksStarted {
+        backends,
+        interval,
+        connect_timeout,
+        timeout,
+        rise,
+        fall,
+    } = kind
+    else {
+        return None;
+    };
+    Some(format!(
+        "health checks every {}: connect within {}, answer within {}, rise {rise}, fall {fall}; on {}",
+        span(*interval),
+        span(*connect_timeout),
+        span(*timeout),
+        backends.join(", ")
+    ))
+}
+
 /// The timeline's text for one event; `up` is the rotation after it. `None` for events
 /// the timeline leaves to the tables (requests, routing, final states).
 fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
@@ -453,20 +475,8 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         EventKind::ServiceStarted { service, port } => format!("serving {service} :{port}"),
         EventKind::Crashed { node, mode } => format!("{node} crashed ({})", crash_mode(*mode)),
         EventKind::Restarted { node } => format!("{node} restarted"),
-        EventKind::ChecksStarted {
-            backends,
-            interval,
-            connect_timeout,
-            timeout,
-            rise,
-            fall,
-        } => format!(
-            "health checks every {}: connect within {}, answer within {}, rise {rise}, fall {fall}; on {}",
-            span(*interval),
-            span(*connect_timeout),
-            span(*timeout),
-            backends.join(", ")
-        ),
+        EventKind::Drawn { key, from, value } => format!("drawn: {key} = {value} (from {from})"),
+        EventKind::ChecksStarted { .. } => checks_started_line(kind)?,
         EventKind::Check {
             backend,
             effect,

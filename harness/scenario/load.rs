@@ -27,7 +27,9 @@ use serde_path_to_error::Segment;
 use toml_edit::{ImDocument, Item};
 
 use super::invalid::{Invalid, Seg, key};
-use super::spec::{Action, Expectations, FORMAT_VERSION, Scenario, ScenarioSpec, Step};
+use super::spec::{
+    Action, Expectations, FORMAT_VERSION, NemesisSpec, Scenario, ScenarioSpec, Step,
+};
 use crate::files::{Refusal, read_bounded};
 use crate::topology::{LoadSettings, Topology, TopologySpec};
 
@@ -584,7 +586,10 @@ fn check(path: &Path, spec: ScenarioSpec) -> Result<Scenario, Invalid> {
     check_load(&spec.load)?;
     let topology = resolve_topology(&spec.topology)?;
     let steps = super::steps::check(&spec, &topology)?;
-    check_expectations(&spec.expect, &steps)?;
+    if let Some(nemesis) = &spec.nemesis {
+        super::nemesis::check(nemesis, &spec, &topology)?;
+    }
+    check_expectations(&spec.expect, &steps, spec.nemesis.as_ref())?;
     Ok(Scenario {
         path: path.to_path_buf(),
         name: spec.name,
@@ -595,6 +600,7 @@ fn check(path: &Path, spec: ScenarioSpec) -> Result<Scenario, Invalid> {
         load: spec.load,
         topology,
         steps,
+        nemesis: spec.nemesis,
         expect: spec.expect,
     })
 }
@@ -650,7 +656,11 @@ fn check_load(load: &LoadSettings) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn check_expectations(expect: &Expectations, steps: &[Step]) -> Result<(), Invalid> {
+fn check_expectations(
+    expect: &Expectations,
+    steps: &[Step],
+    nemesis: Option<&NemesisSpec>,
+) -> Result<(), Invalid> {
     if let Some(pct) = expect.availability_pct_min
         && !(0.0..=100.0).contains(&pct)
     {
@@ -691,7 +701,9 @@ fn check_expectations(expect: &Expectations, steps: &[Step]) -> Result<(), Inval
             "expected a bound above 0s and at most 1h".to_string(),
         ));
     }
-    let has = |f: fn(&Action) -> bool| steps.iter().any(|s| f(&s.action));
+    // A nemesis that may crash nodes may crash and restart them.
+    let crashes = nemesis.is_some_and(super::nemesis::crashes);
+    let has = |f: fn(&Action) -> bool| crashes || steps.iter().any(|s| f(&s.action));
     if expect.detection_max.is_some() && !has(|a| matches!(a, Action::Crash { .. })) {
         return Err((
             key(&["expect", "detection_max"]),

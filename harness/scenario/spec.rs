@@ -19,6 +19,14 @@
 //!
 //! (Action keys instead of an internally tagged `kind`, because serde's internally tagged
 //! enums lose the position an error needs.)
+//!
+//! Variation belongs to the file, so that `harness run FILE --seed N` replays exactly
+//! what any sweep ran for seed N: `at = "30s..40s"` draws the step's time per seed, `for =
+//! "10s..20s"` on a fault step closes the fault (restart, heal, unblock, clock set right)
+//! that long after it, and `node = "primary"`, `"a-secondary"` or `"any"` names a node by
+//! its role when the step runs ([`Role`]). A `[nemesis]` table ([`NemesisSpec`]) draws a
+//! whole fault schedule from the seed instead of listing steps. What a run drew is in its
+//! timeline (`scenario::draw`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -71,6 +79,8 @@ pub struct ScenarioSpec {
     /// strobe is counted as its flips.
     #[serde(default)]
     pub steps: Vec<StepSpec>,
+    /// A random fault schedule drawn from the seed instead of `steps` (the two do not mix).
+    pub nemesis: Option<NemesisSpec>,
     /// What must hold for the run to pass.
     #[serde(default)]
     pub expect: Expectations,
@@ -80,13 +90,109 @@ fn default_tick() -> Duration {
     DEFAULT_TICK
 }
 
+/// A time or a span written as one (`"30s"`), or a range to draw from per seed
+/// (`"30s..40s"`, both ends included, drawn to the millisecond).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub lo: Duration,
+    pub hi: Duration,
+}
+
+impl Range {
+    /// A range of one value.
+    pub fn exactly(at: Duration) -> Self {
+        Self { lo: at, hi: at }
+    }
+
+    /// How much later than `lo` a draw may land.
+    pub fn spread(self) -> Duration {
+        self.hi - self.lo
+    }
+
+    /// `"30s..40s"`, or `"30s"` for a range of one value.
+    pub fn text(self) -> String {
+        let span = crate::duration::span;
+        if self.lo == self.hi {
+            return span(self.lo);
+        }
+        format!("{}..{}", span(self.lo), span(self.hi))
+    }
+
+    fn parse(text: &str) -> Result<Self, String> {
+        let Some((lo, hi)) = text.split_once("..") else {
+            return crate::duration::parse(text).map(Self::exactly);
+        };
+        let (lo, hi) = (
+            crate::duration::parse(lo.trim())?,
+            crate::duration::parse(hi.trim())?,
+        );
+        if hi < lo {
+            return Err(format!(
+                "the range {text:?} runs backwards; expected the earlier end first (\"{}..{}\")",
+                crate::duration::span(hi),
+                crate::duration::span(lo)
+            ));
+        }
+        Ok(Self { lo, hi })
+    }
+}
+
+impl<'de> Deserialize<'de> for Range {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Range;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration such as \"30s\", or a range such as \"30s..40s\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Range, E> {
+                Range::parse(v).map_err(E::custom)
+            }
+        }
+        de.deserialize_str(Visitor)
+    }
+}
+
+/// A node named by what it is when the step runs, not by name: resolved then, among the
+/// nodes that are up, and recorded in the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `"primary"`: the replica set's primary (the step is skipped when none is up).
+    Primary,
+    /// `"a-secondary"`: a node that is up and not the primary, drawn per seed.
+    Secondary,
+    /// `"any"`: a node that is up, drawn per seed.
+    Any,
+}
+
+impl Role {
+    /// The words a scenario may write.
+    pub const WORDS: [&'static str; 3] = ["primary", "a-secondary", "any"];
+
+    /// The role a node name stands for, if it is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "primary" => Some(Self::Primary),
+            "a-secondary" => Some(Self::Secondary),
+            "any" => Some(Self::Any),
+            _ => None,
+        }
+    }
+}
+
 /// One timed step as written: `at` and exactly one action.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
-    /// When the step happens, as simulated time since the start; before `duration`.
-    #[serde(with = "crate::duration")]
-    pub at: Duration,
+    /// When the step happens, as simulated time since the start: a time, or a range
+    /// drawn per seed (`"30s..40s"`); before `duration` either way.
+    pub at: Range,
+    /// On a fault step (crash, a partition, block, clock offset, jump or drift): how long
+    /// the fault lasts, a duration or a range drawn per seed; a closing step (restart,
+    /// heal, unblock, the clock set right: drift 0 and offset 0) follows that long after.
+    /// Default: the fault lasts until a step undoes it.
+    #[serde(rename = "for")]
+    pub lasts: Option<Range>,
     /// Crash a node.
     pub crash: Option<CrashSpec>,
     /// Restart a crashed node.
@@ -310,16 +416,146 @@ pub struct Scenario {
     pub tick: Duration,
     pub load: LoadSettings,
     pub topology: Topology,
-    /// In time order (steps at the same time keep their file order).
+    /// In time order (steps at the same time keep their file order), each at the
+    /// earliest time it can have (`scenario::draw` draws the rest per seed).
     pub steps: Vec<Step>,
+    /// The nemesis, if the file has one (its schedule is drawn per seed).
+    pub nemesis: Option<NemesisSpec>,
     pub expect: Expectations,
 }
 
-/// A checked step.
+/// A checked step. Its time is the earliest it can have; a run may draw it later (by the
+/// same amount for every step of one `[[steps]]` entry, the flips of a strobe included).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     pub at: Duration,
     pub action: Action,
+    /// The `[[steps]]` entry it came from (0-based).
+    pub origin: usize,
+    /// The entry's `at` as written.
+    pub when: Range,
+    /// For the closing step of a fault with `for`: the `for` as written.
+    pub lasts: Option<Range>,
+}
+
+impl Step {
+    /// A step at a fixed time, drawn from nothing.
+    pub fn fixed(at: Duration, action: Action, origin: usize) -> Self {
+        Self {
+            at,
+            action,
+            origin,
+            when: Range::exactly(at),
+            lasts: None,
+        }
+    }
+
+    /// The latest time a draw can give it.
+    pub fn latest(&self) -> Duration {
+        self.at + self.when.spread() + self.lasts.map_or(Duration::ZERO, Range::spread)
+    }
+}
+
+/// `[nemesis]`: a fault schedule drawn from the run's seed (TigerBeetle's VOPR's two
+/// phases): from `start`, for `phase`, faults of the listed kinds begin at random (gaps
+/// drawn with mean `mean_gap`) and each is undone after a time drawn from `fault_for`
+/// (and by the phase's end at the latest); then everything is healed and the
+/// convergence phase must reach liveness within `expect.converge_within`. The schedule
+/// becomes ordinary steps before the run, listed in the timeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NemesisSpec {
+    /// The kinds of fault that may be drawn (see [`NemesisFault`]). Default: every kind.
+    #[serde(default = "NemesisFault::all")]
+    pub faults: Vec<NemesisFault>,
+    /// When the fault phase begins. Default `"10s"`.
+    #[serde(default = "default_nemesis_start", with = "crate::duration")]
+    pub start: Duration,
+    /// How long the fault phase lasts: every fault begins and is undone within it; it
+    /// ends before `duration`. Required.
+    #[serde(with = "crate::duration")]
+    pub phase: Duration,
+    /// The mean time between two faults' beginnings (gaps drawn from an exponential
+    /// distribution). Default `"15s"`; at least 1s.
+    #[serde(default = "default_mean_gap", with = "crate::duration")]
+    pub mean_gap: Duration,
+    /// How long each fault lasts, drawn per fault. Default `"5s..20s"`; above 0s.
+    #[serde(default = "default_fault_for")]
+    pub fault_for: Range,
+}
+
+fn default_nemesis_start() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_mean_gap() -> Duration {
+    Duration::from_secs(15)
+}
+
+fn default_fault_for() -> Range {
+    Range {
+        lo: Duration::from_secs(5),
+        hi: Duration::from_secs(20),
+    }
+}
+
+/// A kind of fault the nemesis may draw: every fault the harness has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NemesisFault {
+    /// A node loses power, then restarts.
+    Crash,
+    /// A node's processes die (the machine refuses connections), then it restarts.
+    CrashProcess,
+    /// One node cut off from the other nodes (drop or reject, drawn), then healed.
+    Isolate,
+    /// A minority of the nodes, with the load balancer, split from the rest, then healed.
+    Split,
+    /// A node's traffic to the other nodes dropped, the way back open, then healed.
+    OneWay,
+    /// The other nodes in two halves only one node still joins (three nodes or more).
+    Bridge,
+    /// A firewall DROP on the cluster ports (27017, 7777, 8721, 8701) between one node and
+    /// the others, then removed.
+    FirewallDrop,
+    /// The same with REJECT.
+    FirewallReject,
+    /// A node's wall clock set up to 10 minutes off, then set right.
+    ClockJump,
+    /// A node's wall clock flipping between true time and up to 10 minutes off, then
+    /// set right.
+    ClockStrobe,
+    /// A node's clock gaining or losing up to 500ppm, then set right.
+    ClockDrift,
+    /// The egress refuses every internet site, then lets them through again.
+    EgressBlocked,
+    /// The SMTP relay's processes die, then it restarts.
+    SmtpDown,
+    /// The DNS server loses power, then restarts.
+    DnsDown,
+}
+
+impl NemesisFault {
+    /// Every kind, in declaration order.
+    pub fn all() -> Vec<Self> {
+        use NemesisFault::*;
+        vec![
+            Crash,
+            CrashProcess,
+            Isolate,
+            Split,
+            OneWay,
+            Bridge,
+            FirewallDrop,
+            FirewallReject,
+            ClockJump,
+            ClockStrobe,
+            ClockDrift,
+            EgressBlocked,
+            SmtpDown,
+            DnsDown,
+        ]
+    }
 }
 
 /// What a step does.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::invalid::{Invalid, Seg, key};
-use super::spec::{Action, ClockSpec, ScenarioSpec, Step, StepSpec};
+use super::spec::{Action, ClockSpec, Role, ScenarioSpec, Step, StepSpec};
 use crate::duration::span;
 use crate::faults::{Block, ClockStep, PARTITION, Partition, PartitionShape};
 use crate::topology::Topology;
@@ -16,56 +16,206 @@ const ACTIONS: &str =
     "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock";
 
 pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
-    let mut steps = Vec::new();
+    let mut steps: Vec<Step> = Vec::new();
     for (i, step) in spec.steps.iter().enumerate() {
-        let at = |k: &[&str]| {
-            let mut p = vec![Seg::Key("steps".to_string()), Seg::Index(i)];
-            p.extend(key(k));
-            p
+        let at = |k: &[&str]| step_path(i, k);
+        times(step, spec.duration).map_err(|(k, m)| (at(&k), m))?;
+        let opening = opening(step, spec.duration, topology).map_err(|(k, m)| (at(&k), m))?;
+        let closing = match step.lasts {
+            Some(_) => opening.first().map(|(_, a)| closing(a)).unwrap_or_default(),
+            None => Vec::new(),
         };
-        if step.at >= spec.duration {
-            let message = format!(
-                "{} is at or past the run's end (duration {}); expected a time before it",
-                span(step.at),
-                span(spec.duration)
-            );
-            return Err((at(&["at"]), message));
+        let count = steps.len() + opening.len() + closing.len();
+        if count > MAX_STEPS {
+            let key: &[&str] = if step.clock.is_some() {
+                &["clock", "for"]
+            } else {
+                &["at"]
+            };
+            return Err((at(key), too_many(count)));
         }
-        if let Some(c) = &step.clock
-            && step_count(step) == 1
-        {
-            let changes =
-                clock(c, step.at, spec.duration, topology).map_err(|(k, m)| (at(&k), m))?;
-            if steps.len() + changes.len() > MAX_STEPS {
-                return Err((at(&["clock", "for"]), too_many(steps.len() + changes.len())));
-            }
-            steps.extend(changes.into_iter().map(|(when, change)| {
-                let node = c.node.clone();
-                (
-                    i,
-                    Step {
-                        at: when,
-                        action: Action::Clock { node, change },
-                    },
-                )
-            }));
-            continue;
-        }
-        let action = action(step, topology).map_err(|(k, m)| (at(&k), m))?;
-        if steps.len() >= MAX_STEPS {
-            return Err((at(&["at"]), too_many(steps.len() + 1)));
-        }
-        steps.push((
-            i,
-            Step {
-                at: step.at,
-                action,
-            },
-        ));
+        steps.extend(opening.into_iter().map(|(when, action)| Step {
+            at: when,
+            action,
+            origin: i,
+            when: step.at,
+            lasts: None,
+        }));
+        steps.extend(closing.into_iter().map(|action| Step {
+            at: step.at.lo + step.lasts.map_or(Duration::ZERO, |l| l.lo),
+            action,
+            origin: i,
+            when: step.at,
+            lasts: step.lasts,
+        }));
     }
-    steps.sort_by_key(|(_, s)| s.at);
+    // Stable: steps at the same time keep their file order.
+    steps.sort_by_key(|s| s.at);
+    roles_and_names(&steps)?;
+    keep_order(&steps)?;
     sequence(&steps)?;
-    Ok(steps.into_iter().map(|(_, s)| s).collect())
+    Ok(steps)
+}
+
+/// The key path of `steps[i]` and the keys below it.
+fn step_path(i: usize, k: &[&str]) -> Vec<Seg> {
+    let mut p = vec![Seg::Key("steps".to_string()), Seg::Index(i)];
+    p.extend(key(k));
+    p
+}
+
+/// A step's `at` (its latest draw included) before the run's end, and its `for` on a
+/// fault step only, above 0s, with the fault closed before the run's end.
+fn times(step: &StepSpec, run: Duration) -> Result<(), StepInvalid> {
+    if step.at.hi >= run {
+        let message = format!(
+            "{} is at or past the run's end (duration {}); expected a time before it",
+            step.at.text(),
+            span(run)
+        );
+        return Err((vec!["at"], message));
+    }
+    let Some(lasts) = step.lasts else {
+        return Ok(());
+    };
+    let faults = step.crash.is_some()
+        || step.isolate.is_some()
+        || step.split.is_some()
+        || step.one_way.is_some()
+        || step.bridge.is_some()
+        || step.block.is_some()
+        || step.clock.as_ref().is_some_and(|c| c.strobe.is_none());
+    if !faults {
+        let message = "for goes with a fault that a later step can undo; expected it with crash, isolate, split, one_way, bridge, block, or a clock offset, jump or drift (a strobe has its own for)";
+        return Err((vec!["for"], message.to_string()));
+    }
+    if lasts.lo.is_zero() {
+        return Err((vec!["for"], "expected a duration above 0s".to_string()));
+    }
+    let ends = step.at.hi + lasts.hi;
+    if ends >= run {
+        let message = format!(
+            "the fault may end at {}, at or past the run's end (duration {}); expected it to end before",
+            span(ends),
+            span(run)
+        );
+        return Err((vec!["for"], message));
+    }
+    Ok(())
+}
+
+/// The actions one `[[steps]]` entry opens with, each with its earliest time: one, or a
+/// strobe's flips.
+fn opening(
+    step: &StepSpec,
+    run: Duration,
+    topology: &Topology,
+) -> Result<Vec<(Duration, Action)>, StepInvalid> {
+    if let Some(c) = &step.clock
+        && step_count(step) == 1
+    {
+        // A strobe drawn later ends later: judge its end at the latest draw.
+        let latest = step.at.hi;
+        let changes = clock(c, latest, run, topology)?;
+        let shift = step.at.spread();
+        return Ok(changes
+            .into_iter()
+            .map(|(when, change)| {
+                let node = c.node.clone();
+                (when - shift, Action::Clock { node, change })
+            })
+            .collect());
+    }
+    Ok(vec![(step.at.lo, action(step, topology)?)])
+}
+
+/// The steps that undo a fault given a `for`: a restart, a heal, an unblock, or a clock
+/// set right (no drift, then no offset).
+fn closing(action: &Action) -> Vec<Action> {
+    match action {
+        Action::Crash { node, .. } => vec![Action::Restart { node: node.clone() }],
+        Action::Partition(_) => vec![Action::Heal],
+        Action::Block(b) => vec![Action::Unblock { id: b.id.clone() }],
+        Action::Clock { node, .. } => vec![
+            Action::Clock {
+                node: node.clone(),
+                change: ClockStep::Drift(0),
+            },
+            Action::Clock {
+                node: node.clone(),
+                change: ClockStep::Offset(0),
+            },
+        ],
+        Action::Restart { .. } | Action::Heal | Action::Unblock { .. } => {
+            unreachable!("times() allows for on faults only")
+        }
+    }
+}
+
+/// What a step acts on, for the order its draws must keep: a node's power, a rule id,
+/// the partitions; `None` for clocks, which any order leaves valid.
+fn subject(action: &Action) -> Option<String> {
+    match action {
+        Action::Crash { node, .. } | Action::Restart { node } => Some(format!("node {node}")),
+        Action::Block(Block { id, .. }) | Action::Unblock { id } => Some(format!("rules {id:?}")),
+        Action::Partition(_) | Action::Heal => Some("the partitions".to_string()),
+        Action::Clock { .. } => None,
+    }
+}
+
+/// Steps whose times are drawn must keep their order against every other step on the
+/// same subject, whatever the draw (so the order checked below is the order of every
+/// run): each may be drawn no later than the earliest time of the next (two partitions
+/// may trade places; a step and the closing step of its own `for` always keep theirs).
+fn keep_order(steps: &[Step]) -> Result<(), Invalid> {
+    let mut last: std::collections::BTreeMap<String, &Step> = std::collections::BTreeMap::new();
+    for step in steps {
+        let Some(subject) = subject(&step.action) else {
+            continue;
+        };
+        if let Some(before) = last.get(&subject)
+            && before.origin != step.origin
+            && before.latest() > step.at
+            && !matches!(
+                (&before.action, &step.action),
+                (Action::Partition(_), Action::Partition(_))
+            )
+        {
+            let message = format!(
+                "this step (at {}) may be drawn before steps[{}] (at {}{}), which acts on {subject} too; expected times that keep their order in every draw",
+                step.when.text(),
+                before.origin,
+                before.when.text(),
+                before
+                    .lasts
+                    .map(|l| format!(" for {}", l.text()))
+                    .unwrap_or_default()
+            );
+            return Err((step_path(step.origin, &["at"]), message));
+        }
+        last.insert(subject, step);
+    }
+    Ok(())
+}
+
+/// Nodes are crashed by role or by name, not both: a role picks among the nodes that are
+/// up, and could pick the node a named step expects to crash later.
+fn roles_and_names(steps: &[Step]) -> Result<(), Invalid> {
+    let crashed = |role: bool| {
+        steps.iter().find(|s| {
+            matches!(&s.action, Action::Crash { node, .. }
+                if Role::parse(node).is_some() == role && (role || node.starts_with("node-")))
+        })
+    };
+    if let (Some(by_role), Some(by_name)) = (crashed(true), crashed(false)) {
+        let later = by_role.origin.max(by_name.origin);
+        let message = format!(
+            "steps[{}] crashes a node by role and steps[{}] one by name; expected one or the other (a role picks among the nodes up, and could pick the one a named step crashes)",
+            by_role.origin, by_name.origin
+        );
+        return Err((step_path(later, &["crash", "node"]), message));
+    }
+    Ok(())
 }
 
 /// Most steps a scenario may hold once its strobes are expanded into their flips: ten
@@ -111,13 +261,20 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
     // Any host but the users can crash: nodes, and the infrastructure (lb, dns, smtp).
     let crashable: Vec<String> = hosts.iter().filter(|h| *h != "users").cloned().collect();
     if let Some(c) = &step.crash {
-        host(&c.node, &crashable, &["crash", "node"])?;
+        target(&c.node, &nodes, &crashable, &["crash", "node"])?;
         return Ok(Action::Crash {
             node: c.node.clone(),
             mode: c.mode,
         });
     }
     if let Some(r) = &step.restart {
+        if Role::parse(&r.node).is_some() {
+            let message = format!(
+                "{:?} is a role; expected a node's name (to restart a node named by role, give its crash a `for`)",
+                r.node
+            );
+            return Err((vec!["restart", "node"], message));
+        }
         host(&r.node, &crashable, &["restart", "node"])?;
         return Ok(Action::Restart {
             node: r.node.clone(),
@@ -136,10 +293,8 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
 fn partition(step: &StepSpec, nodes: &[String], hosts: &[String]) -> Result<Action, StepInvalid> {
     let partition = |shape, disposition| Ok(Action::Partition(Partition { shape, disposition }));
     if let Some(p) = &step.isolate {
-        node(&p.node, nodes, &["isolate", "node"])?;
-        let rest: Vec<String> = nodes.iter().filter(|n| **n != p.node).cloned().collect();
-        let node = p.node.clone();
-        return partition(PartitionShape::Isolate { node, rest }, p.mode);
+        target(&p.node, nodes, nodes, &["isolate", "node"])?;
+        return partition(isolate_shape(&p.node, nodes), p.mode);
     }
     if let Some(p) = &step.split {
         split(&p.groups, hosts)?;
@@ -154,21 +309,14 @@ fn partition(step: &StepSpec, nodes: &[String], hosts: &[String]) -> Result<Acti
         return partition(PartitionShape::OneWay { from, to }, p.mode);
     }
     if let Some(p) = &step.bridge {
-        node(&p.node, nodes, &["bridge", "node"])?;
-        let rest: Vec<String> = nodes.iter().filter(|n| **n != p.node).cloned().collect();
-        if rest.len() < 2 {
+        target(&p.node, nodes, nodes, &["bridge", "node"])?;
+        if nodes.len() < 3 {
             return Err((
                 vec!["bridge", "node"],
                 "expected at least three nodes for a bridge".to_string(),
             ));
         }
-        let (left, right) = rest.split_at(rest.len().div_ceil(2));
-        let shape = PartitionShape::Bridge {
-            node: p.node.clone(),
-            left: left.to_vec(),
-            right: right.to_vec(),
-        };
-        return partition(shape, p.mode);
+        return partition(bridge_shape(&p.node, nodes), p.mode);
     }
     assert!(
         step.heal.is_some(),
@@ -195,7 +343,7 @@ fn clock(
     // Every host keeps time: nodes, the infrastructure, the internet's hosts, and the users
     // (whose clock judges the certificate's validity).
     let hosts: Vec<String> = topology.hosts.iter().map(|h| h.name.clone()).collect();
-    host(&c.node, &hosts, &["clock", "node"])?;
+    target(&c.node, &topology.node_names(), &hosts, &["clock", "node"])?;
     one_clock_action(c)?;
     if let Some(text) = &c.offset {
         let ns = signed_ns(text).map_err(|m| (vec!["clock", "offset"], m))?;
@@ -360,17 +508,57 @@ pub(crate) fn signed_ns(text: &str) -> Result<i64, String> {
     Ok(sign * i64::try_from(d.as_nanos()).expect("a day fits"))
 }
 
-fn node(name: &str, nodes: &[String], path: &[&'static str]) -> Result<(), StepInvalid> {
-    if nodes.iter().any(|n| n == name) {
-        return Ok(());
+/// `isolate`'s shape: `node` cut off from the other nodes (in topology order). With a
+/// role, the executor builds it again once the role is resolved.
+pub(crate) fn isolate_shape(node: &str, nodes: &[String]) -> PartitionShape {
+    let rest: Vec<String> = nodes.iter().filter(|n| *n != node).cloned().collect();
+    PartitionShape::Isolate {
+        node: node.to_string(),
+        rest,
     }
-    Err((
-        path.to_vec(),
-        format!(
-            "unknown node {name:?}; expected one of {}",
-            nodes.join(", ")
-        ),
-    ))
+}
+
+/// `bridge`'s shape: the other nodes in two halves (the first one larger), `node` in
+/// both. With a role, the executor builds it again once the role is resolved.
+pub(crate) fn bridge_shape(node: &str, nodes: &[String]) -> PartitionShape {
+    let rest: Vec<String> = nodes.iter().filter(|n| *n != node).cloned().collect();
+    let (left, right) = rest.split_at(rest.len().div_ceil(2));
+    PartitionShape::Bridge {
+        node: node.to_string(),
+        left: left.to_vec(),
+        right: right.to_vec(),
+    }
+}
+
+/// A host a step may act on: one of `hosts`, or a role among the `nodes` that some node
+/// can have (a secondary needs two nodes).
+fn target(
+    name: &str,
+    nodes: &[String],
+    hosts: &[String],
+    path: &[&'static str],
+) -> Result<(), StepInvalid> {
+    match Role::parse(name) {
+        Some(Role::Secondary) if nodes.len() < 2 => Err((
+            path.to_vec(),
+            format!(
+                "no node can be a secondary with {} node(s); expected \"primary\", \"any\" or one of {}",
+                nodes.len(),
+                nodes.join(", ")
+            ),
+        )),
+        Some(_) => Ok(()),
+        None if hosts.iter().any(|h| h == name) => Ok(()),
+        None => Err((
+            path.to_vec(),
+            format!(
+                "unknown {} {name:?}; expected one of {}, or a role: {}",
+                if hosts == nodes { "node" } else { "host" },
+                hosts.join(", "),
+                Role::WORDS.join(", ")
+            ),
+        )),
+    }
 }
 
 fn host(name: &str, hosts: &[String], path: &[&'static str]) -> Result<(), StepInvalid> {
@@ -444,11 +632,11 @@ fn block(b: &super::spec::BlockSpec, hosts: &[String]) -> Result<Action, StepInv
 }
 
 /// Steps in time order must make sense one after the other.
-fn sequence(steps: &[(usize, Step)]) -> Result<(), Invalid> {
+fn sequence(steps: &[Step]) -> Result<(), Invalid> {
     let mut down = BTreeSet::new();
     let mut blocks = BTreeSet::new();
     let mut partitioned = false;
-    for (i, step) in steps {
+    for step in steps {
         let problem = match &step.action {
             Action::Crash { node, .. } => (!down.insert(node.clone()))
                 .then(|| {
@@ -492,7 +680,7 @@ fn sequence(steps: &[(usize, Step)]) -> Result<(), Invalid> {
         if let Some((action, message)) = problem {
             let path = vec![
                 Seg::Key("steps".to_string()),
-                Seg::Index(*i),
+                Seg::Index(step.origin),
                 Seg::Key(action.to_string()),
             ];
             return Err((path, message));

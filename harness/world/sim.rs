@@ -220,6 +220,11 @@ impl World {
         self.sim.crash(ip);
     }
 
+    /// True while a step has `host` crashed (for resolving a node named by role).
+    pub fn is_down(&self, host: &str) -> bool {
+        self.down.contains_key(host)
+    }
+
     /// Restarts a crashed host with fresh software (a node keeps its data files).
     pub fn restart(&mut self, node: &str) {
         let mode = self
