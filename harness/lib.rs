@@ -29,6 +29,8 @@
 //! - [`wiring`]: the topology turned into each service's configuration (the DNS zone,
 //!   the replica set, the nodes, the balancer, the relay, the egress, the users), used
 //!   alike by the world, [`serve`] and [`check`].
+//! - [`explore`]: `harness shrink`: a failing run reduced to a smaller scenario that
+//!   fails the same verdicts.
 //! - [`executor`]: a run: builds the world, applies each step at its time, drains the
 //!   load and waits for the replica set to converge.
 //! - [`world`]: the simulation only: the turmoil hosts and links, per-host clocks, the
@@ -90,6 +92,7 @@ pub mod duration;
 pub mod env;
 pub mod events;
 pub mod executor;
+pub mod explore;
 pub mod export;
 pub mod faults;
 pub mod files;

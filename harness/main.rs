@@ -5,6 +5,7 @@
 //! harness schema [report|serve-events]
 //! harness export haproxy|nginx FILE [-o PATH] [--cert PATH] [--nginx-plus]
 //! harness check FILE
+//! harness shrink FILE [--seed N] -o PATH [--max-runs N]
 //! harness serve dns|node|lb|smtp|ntp FILE --listen ADDR [options]
 //! ```
 //!
@@ -72,6 +73,9 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Search a smaller scenario that fails the same verdicts as a failing run, and write
+    /// it (explicit steps, `seed` set) to PATH; progress on stderr.
+    Shrink(ShrinkArgs),
     /// Print a JSON Schema: of `run --format json` (docs/report.schema.json) or of
     /// `serve`'s stdout lines (docs/serve-events.schema.json).
     Schema {
@@ -171,6 +175,22 @@ enum SchemaOf {
     ServeEvents,
 }
 
+/// `harness shrink`'s arguments.
+#[derive(clap::Args)]
+struct ShrinkArgs {
+    /// The scenario file (TOML).
+    file: PathBuf,
+    /// The failing run's seed (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where to write the smaller scenario (atomically).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Most runs to use, the failing run's included.
+    #[arg(long, default_value_t = harness::explore::shrink::DEFAULT_MAX_RUNS)]
+    max_runs: usize,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Text,
@@ -178,8 +198,7 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    match Cli::parse().command {
         Command::Run {
             file,
             seed,
@@ -187,6 +206,7 @@ fn main() -> ExitCode {
             signups,
             strict,
         } => run(&file, seed, format, json::Options { signups }, strict),
+        Command::Shrink(args) => shrink(&args),
         Command::Schema { of } => {
             match of {
                 SchemaOf::Report => print!("{}", json::schema()),
@@ -476,6 +496,56 @@ fn export(
             }
         }
     }
+    ExitCode::SUCCESS
+}
+
+/// `harness shrink`: exit 0 with the smaller scenario written, 1 when the run passes
+/// (nothing to shrink), 2 on bad input or an output that cannot be written, 3 when the
+/// simulation failed.
+fn shrink(args: &ShrinkArgs) -> ExitCode {
+    use harness::explore::shrink::{ShrinkError, shrink};
+    let (file, output, max_runs) = (&args.file, &args.output, args.max_runs);
+    let seed = match args.seed {
+        Some(seed) => seed,
+        None => match scenario::load(file) {
+            Ok(s) => s.seed,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let shrunk = match shrink(file, seed, max_runs, &mut |line| eprintln!("{line}")) {
+        Ok(shrunk) => shrunk,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(match e {
+                ShrinkError::Scenario(_) => 2,
+                ShrinkError::Passes { .. } => 1,
+                ShrinkError::Run(_) | ShrinkError::NotReproduced { .. } => 3,
+            });
+        }
+    };
+    if let Err(e) = harness::export::file::write(output, &shrunk.text) {
+        eprintln!(
+            "error: {}: cannot write the scenario: {e}",
+            output.display()
+        );
+        return ExitCode::from(2);
+    }
+    eprintln!(
+        "shrunk in {} runs: {} steps -> {}, {} -> {} of load at {}/s -> {}/s; fails {}; written to {} (reproduce: {RUN_COMMAND} {})",
+        shrunk.runs,
+        shrunk.original.steps.len(),
+        shrunk.result.steps.len(),
+        harness::duration::span(shrunk.original.duration),
+        harness::duration::span(shrunk.result.duration),
+        shrunk.original.rate_per_s,
+        shrunk.result.rate_per_s,
+        shrunk.failing.join(", "),
+        output.display(),
+        output.display()
+    );
     ExitCode::SUCCESS
 }
 

@@ -978,3 +978,137 @@ fn schema_command_prints_the_committed_schemas() {
         assert!(out.stdout == committed, "{args:?} differs from {file}");
     }
 }
+
+/// Bad variation and `[nemesis]` settings: a range that runs backwards or past the run's
+/// end, a `for` that ends past it or goes with a step that undoes nothing, a role no node
+/// can have, a role in a restart, drawn times that could reorder a crash and its restart,
+/// roles mixed with names, and a nemesis phase past the end or beside steps.
+const BAD_VARIATION: &[(&str, Body, &str)] = &[
+    (
+        "range-backwards.toml",
+        Lines("[[steps]]\nat = \"15s..5s\"\ncrash = { node = \"node-2\" }\n"),
+        ":6:6: steps[0].at: the range \"15s..5s\" runs backwards; expected the earlier end first (\"5s..15s\")",
+    ),
+    (
+        "range-past-end.toml",
+        Lines("[[steps]]\nat = \"5s..25s\"\ncrash = { node = \"node-2\" }\n"),
+        ":6:6: steps[0].at: 5s..25s is at or past the run's end (duration 20s); expected a time before it",
+    ),
+    (
+        "for-past-end.toml",
+        Lines("[[steps]]\nat = \"5s\"\nfor = \"10s..15s\"\ncrash = { node = \"node-2\" }\n"),
+        ":7:7: steps[0].for: the fault may end at 20s, at or past the run's end (duration 20s); expected it to end before",
+    ),
+    (
+        "for-restart.toml",
+        Lines(
+            "[[steps]]\nat = \"2s\"\ncrash = { node = \"node-2\" }\n\n[[steps]]\nat = \"5s\"\nfor = \"1s\"\nrestart = { node = \"node-2\" }\n",
+        ),
+        ":11:7: steps[1].for: for goes with a fault that a later step can undo",
+    ),
+    (
+        "role-no-secondary.toml",
+        Lines(
+            "[topology]\nnodes = 1\n\n[[steps]]\nat = \"5s\"\ncrash = { node = \"a-secondary\" }\n",
+        ),
+        ":10:18: steps[0].crash.node: no node can be a secondary with 1 node(s); expected \"primary\", \"any\" or one of node-1",
+    ),
+    (
+        "role-restart.toml",
+        Lines(
+            "[[steps]]\nat = \"5s\"\ncrash = { node = \"primary\" }\n\n[[steps]]\nat = \"9s\"\nrestart = { node = \"primary\" }\n",
+        ),
+        ":11:20: steps[1].restart.node: \"primary\" is a role; expected a node's name (to restart a node named by role, give its crash a `for`)",
+    ),
+    (
+        "role-unknown.toml",
+        Step("crash = { node = \"leader\" }"),
+        "steps[0].crash.node: unknown host \"leader\"; expected one of dns, lb, node-1, node-2, node-3, smtp, egress, facebook.com, cdn.auth0.com, updates.auth0.com, pool.ntp.org, or a role: primary, a-secondary, any",
+    ),
+    (
+        "range-reorders.toml",
+        Lines(
+            "[[steps]]\nat = \"2s..8s\"\ncrash = { node = \"node-2\" }\n\n[[steps]]\nat = \"6s\"\nrestart = { node = \"node-2\" }\n",
+        ),
+        ":10:6: steps[1].at: this step (at 6s) may be drawn before steps[0] (at 2s..8s), which acts on node node-2 too; expected times that keep their order in every draw",
+    ),
+    (
+        "role-and-name.toml",
+        Lines(
+            "[[steps]]\nat = \"2s\"\nfor = \"2s\"\ncrash = { node = \"any\" }\n\n[[steps]]\nat = \"6s\"\ncrash = { node = \"node-2\" }\n",
+        ),
+        ":12:18: steps[1].crash.node: steps[0] crashes a node by role and steps[1] one by name; expected one or the other",
+    ),
+    (
+        "nemesis-past-end.toml",
+        Lines("[nemesis]\nstart = \"10s\"\nphase = \"10s\"\n"),
+        ":7:9: nemesis.phase: the fault phase ends at 20s, at or past the run's end (duration 20s); expected a phase above 0s that ends before",
+    ),
+    (
+        "nemesis-and-steps.toml",
+        Lines(
+            "[[steps]]\nat = \"5s\"\ncrash = { node = \"node-2\" }\n\n[nemesis]\nphase = \"5s\"\n",
+        ),
+        ":9:1: nemesis: a scenario with [nemesis] draws its steps; expected no [[steps]] beside it",
+    ),
+    (
+        "nemesis-kind.toml",
+        Lines("[nemesis]\nphase = \"5s\"\nfaults = [\"meteor\"]\n"),
+        ":7:11: nemesis.faults[0]: unknown variant `meteor`",
+    ),
+    (
+        "nemesis-bridge.toml",
+        Lines("[topology]\nnodes = 2\n\n[nemesis]\nphase = \"5s\"\nfaults = [\"bridge\"]\n"),
+        ":10:10: nemesis.faults: bridge needs three nodes or more, and there are 2; expected the other kinds only",
+    ),
+];
+
+/// Proves each bad variation or nemesis setting gets one error line with
+/// file:line:column and key, exit 2, and nothing on stdout.
+#[test]
+fn bad_variation_and_nemesis() {
+    assert_all_bad(BAD_VARIATION);
+}
+
+/// Proves `harness shrink` refuses a run that passes (exit 1, nothing written), and a
+/// bad scenario (exit 2, the loader's one error line).
+#[test]
+fn shrink_refuses_what_it_cannot_shrink() {
+    let out_path =
+        std::env::temp_dir().join(format!("harness-cli-{}-shrunk.toml", std::process::id()));
+    let passing = write(
+        "shrink-passes.toml",
+        "format_version = 1\nname = \"p\"\nseed = 1\nduration = \"5s\"\n\n[load]\nrate_per_s = 2.0\n\n[topology.tls]\nenabled = false\n",
+    );
+    let out = harness(&[
+        "shrink",
+        passing.to_str().unwrap(),
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("seed 1 fails no verdict; expected a failing run to shrink"),
+        "{stderr}"
+    );
+    assert!(!out_path.exists(), "nothing written");
+    let bad = write(
+        "shrink-bad.toml",
+        &Step("crash = { node = \"leader\" }").text(),
+    );
+    let out = harness(&[
+        "shrink",
+        bad.to_str().unwrap(),
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("steps[0].crash.node: unknown host"),
+        "{stderr}"
+    );
+    assert!(!out_path.exists(), "nothing written");
+}

@@ -1,0 +1,151 @@
+//! Writing a scenario with explicit steps, as TOML, from the file it came from.
+//!
+//! The original document is edited (toml_edit), not rewritten: its topology, load,
+//! expectations and comments stay as they were; `seed`, `duration` and
+//! `load.rate_per_s` are set, `[nemesis]` is removed, and `[[steps]]` is replaced by the
+//! given steps, each with its time and nodes explicit.
+
+use std::time::Duration;
+
+use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value, value};
+
+use crate::faults::{Block, ClockStep, CrashMode, Disposition, PartitionShape, Protocol};
+use crate::scenario::spec::{Action, Step};
+
+/// What a written scenario changes in its original.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edits {
+    pub seed: u64,
+    pub duration: Duration,
+    pub rate_per_s: f64,
+    pub steps: Vec<Step>,
+}
+
+/// `original` (a scenario file that loaded) with `edits` applied.
+pub fn write(original: &str, edits: &Edits) -> String {
+    let mut doc: DocumentMut = original
+        .parse()
+        .expect("the original is a scenario file that loaded");
+    doc.remove("steps");
+    doc.remove("nemesis");
+    doc["seed"] = value(i64::try_from(edits.seed).unwrap_or(i64::MAX));
+    doc["duration"] = value(time(edits.duration));
+    let load = doc
+        .entry("load")
+        .or_insert_with(|| Item::Table(Table::new()));
+    if let Some(load) = load.as_table_like_mut() {
+        load.insert("rate_per_s", value(edits.rate_per_s));
+    }
+    let mut steps = ArrayOfTables::new();
+    for step in &edits.steps {
+        steps.push(step_table(step));
+    }
+    if !steps.is_empty() {
+        doc.insert("steps", Item::ArrayOfTables(steps));
+    }
+    let mut text = doc.to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// A duration as the scenario format reads it (`"34s 120ms"`).
+pub fn time(d: Duration) -> String {
+    if d.is_zero() {
+        return "0s".to_string();
+    }
+    humantime::format_duration(d).to_string()
+}
+
+/// A signed clock offset as the format reads it (`"-10m"`, `"+3s 200ms"`).
+fn signed(ns: i64) -> String {
+    let sign = if ns < 0 { "-" } else { "+" };
+    format!("{sign}{}", time(Duration::from_nanos(ns.unsigned_abs())))
+}
+
+fn strings(list: &[String]) -> Value {
+    Value::Array(list.iter().map(String::as_str).collect::<Array>())
+}
+
+fn inline(pairs: Vec<(&str, Value)>) -> Item {
+    let mut t = InlineTable::new();
+    for (k, v) in pairs {
+        t.insert(k, v);
+    }
+    Item::Value(Value::InlineTable(t))
+}
+
+fn mode(d: Disposition) -> Value {
+    match d {
+        Disposition::Drop => "drop".into(),
+        Disposition::Reject => "reject".into(),
+    }
+}
+
+/// One `[[steps]]` table: `at` and the action.
+fn step_table(step: &Step) -> Table {
+    let mut t = Table::new();
+    t["at"] = value(time(step.at));
+    let (key, item) = action(&step.action);
+    t[key] = item;
+    t
+}
+
+fn action(action: &Action) -> (&'static str, Item) {
+    let node = |n: &String| ("node", Value::from(n.as_str()));
+    match action {
+        Action::Crash { node: n, mode } => {
+            let mode = match mode {
+                CrashMode::PowerOff => "power-off",
+                CrashMode::Process => "process",
+            };
+            ("crash", inline(vec![node(n), ("mode", mode.into())]))
+        }
+        Action::Restart { node: n } => ("restart", inline(vec![node(n)])),
+        Action::Heal => ("heal", inline(Vec::new())),
+        Action::Unblock { id } => ("unblock", inline(vec![("id", id.as_str().into())])),
+        Action::Block(b) => ("block", block(b)),
+        Action::Clock { node: n, change } => {
+            let (k, v) = match change {
+                ClockStep::Offset(ns) => ("offset", signed(*ns)),
+                ClockStep::Jump(ns) => ("jump", signed(*ns)),
+                ClockStep::Drift(ppb) => ("drift", format!("{}ppm", *ppb as f64 / 1000.0)),
+            };
+            ("clock", inline(vec![node(n), (k, v.into())]))
+        }
+        Action::Partition(p) => {
+            let m = ("mode", mode(p.disposition));
+            match &p.shape {
+                PartitionShape::Isolate { node: n, .. } => ("isolate", inline(vec![node(n), m])),
+                PartitionShape::Bridge { node: n, .. } => ("bridge", inline(vec![node(n), m])),
+                PartitionShape::Split { groups } => {
+                    let groups: Array = groups.iter().map(|g| strings(g)).collect();
+                    ("split", inline(vec![("groups", Value::Array(groups)), m]))
+                }
+                PartitionShape::OneWay { from, to } => (
+                    "one_way",
+                    inline(vec![("from", strings(from)), ("to", strings(to)), m]),
+                ),
+            }
+        }
+    }
+}
+
+fn block(b: &Block) -> Item {
+    let ports: Array = b.ports.iter().map(|p| i64::from(*p)).collect();
+    let protocol = match b.protocol {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Any => "any",
+    };
+    inline(vec![
+        ("id", b.id.as_str().into()),
+        ("from", strings(&b.from)),
+        ("to", strings(&b.to)),
+        ("ports", Value::Array(ports)),
+        ("protocol", protocol.into()),
+        ("action", mode(b.disposition)),
+        ("both_ways", b.both_ways.into()),
+    ])
+}
