@@ -20,18 +20,33 @@ pub fn run_all(
     seeds: &[u64],
     jobs: usize,
     twice: bool,
-    mut done: impl FnMut(&SeedRecord),
+    done: impl FnMut(&SeedRecord),
 ) -> Vec<SeedRecord> {
+    run_each(seeds, jobs, |seed| run_seed(scenario, seed, twice), done)
+        .into_iter()
+        .map(|(_, record)| record)
+        .collect()
+}
+
+/// Runs `work` for each of `seeds` on `jobs` threads (at least one); calls `done` with
+/// each result as it arrives; returns them with their seeds, sorted by seed. (A test
+/// that must see more of each run than its record passes its own `work`.)
+pub fn run_each<T: Send>(
+    seeds: &[u64],
+    jobs: usize,
+    work: impl Fn(u64) -> T + Sync,
+    mut done: impl FnMut(&T),
+) -> Vec<(u64, T)> {
     let next = AtomicUsize::new(0);
-    let (sender, receiver) = mpsc::channel::<SeedRecord>();
-    let mut records = Vec::with_capacity(seeds.len());
+    let (sender, receiver) = mpsc::channel::<(u64, T)>();
+    let mut results = Vec::with_capacity(seeds.len());
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, seeds.len().max(1)) {
             let sender = sender.clone();
-            let next = &next;
+            let (next, work) = (&next, &work);
             scope.spawn(move || {
                 while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if sender.send(run_seed(scenario, seed, twice)).is_err() {
+                    if sender.send((seed, work(seed))).is_err() {
                         return;
                     }
                 }
@@ -39,11 +54,11 @@ pub fn run_all(
         }
         // The workers hold the only senders left: the loop ends when the last one does.
         drop(sender);
-        for record in receiver {
-            done(&record);
-            records.push(record);
+        for result in receiver {
+            done(&result.1);
+            results.push(result);
         }
     });
-    records.sort_by_key(|r| r.seed);
-    records
+    results.sort_by_key(|(seed, _)| *seed);
+    results
 }
