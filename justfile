@@ -40,3 +40,9 @@ instructions:
 # (release; the hour takes minutes): `tools/peak-memory --reference-only` skips it.
 peak-memory *args="":
     tools/peak-memory {{args}}
+
+# Sweep a scenario over a range of seeds (both ends included) on every core, with the
+# summary on stdout; `just sweep FILE 1..1000 --out DIR --junit junit.xml` (README,
+# "Sweeping and CI").
+sweep scenario="scenarios/primary-loss.toml" seeds="1..200" *args="":
+    cargo run -- sweep {{scenario}} --seeds {{seeds}} {{args}}

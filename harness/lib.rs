@@ -61,6 +61,8 @@
 //!   requirements.
 //! - [`serve`]: one service's own code on real sockets (`harness serve`), for real
 //!   clients to talk to.
+//! - [`sweep`]: one scenario over many seeds (`harness sweep`, shards, `harness merge`,
+//!   JUnit), each seed run as `harness run --seed N` runs it.
 //!
 //! # Example
 //!
@@ -102,6 +104,7 @@ pub mod scenario;
 pub mod seed;
 pub mod serve;
 pub mod services;
+pub mod sweep;
 pub mod timers;
 pub mod tls;
 pub mod topology;

@@ -1,7 +1,10 @@
 //! The `harness` command line.
 //!
 //! ```text
-//! harness run FILE [--seed N] [--format text|json [--signups]] [--strict]
+//! harness run FILE [--seed N] [--format text|json [--signups]] [--strict] [--junit PATH]
+//! harness sweep FILE --seeds A..B [--jobs N] [--shard K/N | --shards N] [--out DIR]
+//!               [--junit PATH] [--strict] [--check-determinism]
+//! harness merge DIR... [--out DIR] [--junit PATH] [--strict]
 //! harness schema [report|serve-events]
 //! harness export haproxy|nginx FILE [-o PATH] [--cert PATH] [--nginx-plus]
 //! harness check FILE
@@ -12,7 +15,9 @@
 //! Exit codes: 0 when every expectation holds, 1 when one fails, 2 on bad input (an
 //! unreadable or invalid scenario, a bad flag), 3 when the simulation itself failed.
 //! A check not judged or vacuous does not fail a run, except with `run --strict`: then it
-//! exits 1 too, naming those checks on stderr.
+//! exits 1 too, naming those checks on stderr. `sweep` and `merge` exit as `run` would
+//! over all their seeds: 3 when a simulation failed, else 1 when a seed failed (or, with
+//! `--strict`, was not judged or vacuous), else 0; 2 on bad input (`harness::sweep`).
 //! `export` exits 0 with the configuration written, 2 on bad input (the scenario, a
 //! setting the target cannot express, an output path that cannot be written).
 //! `check`: 0 when the file meets every requirement it checks (one summary line), 1 with
@@ -33,14 +38,10 @@ use harness::executor;
 use harness::report::verdicts::Mark;
 use harness::report::{Outcome, json, text};
 use harness::scenario;
+use harness::sweep::record::SeedRecord;
 
-/// The harness's version: the crate version and, when it was built from a git checkout,
-/// the commit (build.rs). Every reproduce line carries it, since another version may run
-/// the same scenario and seed differently.
-const VERSION: &str = env!("HARNESS_VERSION");
-
-/// The command a reproduce line gives: the README's run command (the shared dev profile).
-const RUN_COMMAND: &str = "cargo run -- run";
+/// The harness's version (`harness::sweep::one::VERSION`: crate version and commit).
+const VERSION: &str = harness::sweep::one::VERSION;
 
 #[derive(Parser)]
 #[command(
@@ -70,6 +71,26 @@ enum Command {
         signups: bool,
         /// Exit 1 when a check could not be judged or was vacuous, not only when one
         /// failed.
+        #[arg(long)]
+        strict: bool,
+        /// Also write the verdict as JUnit XML here (one test case: the scenario and seed).
+        #[arg(long, value_name = "PATH")]
+        junit: Option<PathBuf>,
+    },
+    /// Run a scenario on every seed of a range, as `run --seed N` would, and summarize.
+    Sweep(SweepArgs),
+    /// Merge sweep shards' `--out` directories into the whole sweep's summary and JUnit.
+    Merge {
+        /// The shards' output directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Write the merged records, manifest and summary here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write JUnit XML here (one test case per seed).
+        #[arg(long, value_name = "PATH")]
+        junit: Option<PathBuf>,
+        /// Exit 1 when a check was not judged or vacuous on some seed, too.
         #[arg(long)]
         strict: bool,
     },
@@ -154,6 +175,38 @@ enum Command {
     },
 }
 
+/// `harness sweep`'s options (`harness::sweep::drive::Options` once checked).
+#[derive(clap::Args)]
+struct SweepArgs {
+    /// The scenario file (TOML).
+    file: PathBuf,
+    /// The seeds: A..B, both included (1..200 is 200 seeds), or one seed N.
+    #[arg(long, value_name = "A..B")]
+    seeds: harness::sweep::seeds::SeedRange,
+    /// Simulations at once (default: the available cores). Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// Run only shard K (from 1) of N: every N-th seed of the range, from its K-th.
+    #[arg(long, value_name = "K/N", conflicts_with = "shards")]
+    shard: Option<harness::sweep::seeds::Shard>,
+    /// Cut the sweep into N shards and run the one JOB_COMPLETION_INDEX (from 0) names,
+    /// as a Kubernetes Indexed Job sets it.
+    #[arg(long, value_name = "N")]
+    shards: Option<u64>,
+    /// Write one JSON line per seed (seeds.jsonl), the manifest and the summary here.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write JUnit XML here (one test case per seed).
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Exit 1 when a check was not judged or vacuous on some seed, too.
+    #[arg(long)]
+    strict: bool,
+    /// Run each seed twice and fail it when the two event logs differ.
+    #[arg(long)]
+    check_determinism: bool,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum ServeService {
     Dns,
@@ -205,8 +258,27 @@ fn main() -> ExitCode {
             format,
             signups,
             strict,
-        } => run(&file, seed, format, json::Options { signups }, strict),
+            junit,
+        } => run(
+            &file,
+            seed,
+            format,
+            json::Options { signups },
+            (strict, junit),
+        ),
         Command::Shrink(args) => shrink(&args),
+        Command::Sweep(args) => sweep(args),
+        Command::Merge {
+            dirs,
+            out,
+            junit,
+            strict,
+        } => ExitCode::from(harness::sweep::drive::merge(
+            &dirs,
+            out.as_deref(),
+            junit.as_deref(),
+            strict,
+        )),
         Command::Schema { of } => {
             match of {
                 SchemaOf::Report => print!("{}", json::schema()),
@@ -534,7 +606,7 @@ fn shrink(args: &ShrinkArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     eprintln!(
-        "shrunk in {} runs: {} steps -> {}, {} -> {} of load at {}/s -> {}/s; fails {}; written to {} (reproduce: {RUN_COMMAND} {})",
+        "shrunk in {} runs: {} steps -> {}, {} -> {} of load at {}/s -> {}/s; fails {}; written to {} (reproduce: {} {})",
         shrunk.runs,
         shrunk.original.steps.len(),
         shrunk.result.steps.len(),
@@ -544,17 +616,21 @@ fn shrink(args: &ShrinkArgs) -> ExitCode {
         shrunk.result.rate_per_s,
         shrunk.failing.join(", "),
         output.display(),
+        harness::sweep::one::RUN_COMMAND,
         output.display()
     );
     ExitCode::SUCCESS
 }
+
+/// `run`'s `--strict` and `--junit PATH`.
+type RunChecks = (bool, Option<PathBuf>);
 
 fn run(
     file: &std::path::Path,
     seed: Option<u64>,
     format: Format,
     json_options: json::Options,
-    strict: bool,
+    (strict, junit): RunChecks,
 ) -> ExitCode {
     let scenario = match scenario::load(file) {
         Ok(s) => s,
@@ -567,11 +643,7 @@ fn run(
     // Real time is read here, outside the simulation, only to tell the user how fast the
     // run went; it goes to stderr and never into the outcome.
     let started = std::time::Instant::now();
-    // The version goes after a `#`, so the line still pastes into a shell as it is.
-    let reproduce = format!(
-        "{RUN_COMMAND} {} --seed {seed}  # harness {VERSION}",
-        file.display()
-    );
+    let reproduce = harness::sweep::one::reproduce(file, seed);
     // A panic inside the simulation is a harness bug; catching it lets the user still get
     // the seed and the command that reproduces it.
     let result = std::panic::catch_unwind(|| executor::run(&scenario, seed));
@@ -579,20 +651,26 @@ fn run(
         Ok(Ok(run)) => run,
         Ok(Err(e)) => {
             eprintln!("error: {e} (seed {seed}; reproduce: {reproduce})");
-            return ExitCode::from(3);
+            let failed = SeedRecord::failed(seed, e.to_string(), reproduce);
+            return write_junit(junit.as_deref(), file, &failed, strict, ExitCode::from(3));
         }
         Err(_panic) => {
             eprintln!(
                 "error: the harness panicked (a bug in the harness, not the scenario); seed {seed}; reproduce: {reproduce}"
             );
-            return ExitCode::from(3);
+            let why = "the harness panicked (a bug in the harness, not the scenario)";
+            let failed = SeedRecord::failed(seed, why.to_string(), reproduce);
+            return write_junit(junit.as_deref(), file, &failed, strict, ExitCode::from(3));
         }
     };
     let wall = started.elapsed();
     let outcome = Outcome::new(&scenario, seed, &run.events);
     match format {
         Format::Text => print!("{}", text::render(&outcome, &reproduce)),
-        Format::Json => println!("{}", json::render(&outcome, json_options)),
+        Format::Json => println!(
+            "{}",
+            json::render_reproducible(&outcome, json_options, &reproduce)
+        ),
     }
     eprintln!(
         "simulated {:.1}s in {:.3}s of wall time: {:.1} simulated seconds per wall second",
@@ -600,7 +678,63 @@ fn run(
         wall.as_secs_f64(),
         run.simulated.as_secs_f64() / wall.as_secs_f64().max(1e-9)
     );
-    run_exit(&outcome, strict)
+    let mut record = harness::sweep::one::record(&scenario, &outcome, &run);
+    record.reproduce = reproduce;
+    let exit = run_exit(&outcome, strict);
+    write_junit(junit.as_deref(), file, &record, strict, exit)
+}
+
+/// Writes `record` as JUnit XML to `path`, when asked; `exit` unless that fails (2).
+fn write_junit(
+    path: Option<&std::path::Path>,
+    file: &std::path::Path,
+    record: &SeedRecord,
+    strict: bool,
+    exit: ExitCode,
+) -> ExitCode {
+    let Some(path) = path else {
+        return exit;
+    };
+    let scenario = file.display().to_string();
+    match harness::sweep::drive::write_junit(path, &scenario, std::slice::from_ref(record), strict)
+    {
+        Ok(()) => exit,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `harness sweep`: checks the shard options, then hands over to `harness::sweep`.
+fn sweep(args: SweepArgs) -> ExitCode {
+    use harness::sweep::seeds::{JOB_INDEX_VAR, Shard};
+    let shard = match (args.shard, args.shards) {
+        (Some(shard), _) => Ok(shard),
+        (None, Some(count)) => {
+            let index = std::env::var(JOB_INDEX_VAR).ok();
+            Shard::from_job_index(index.as_deref(), count)
+        }
+        (None, None) => Ok(Shard::WHOLE),
+    };
+    let shard = match shard {
+        Ok(shard) => shard,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = harness::sweep::drive::Options {
+        file: args.file,
+        seeds: args.seeds,
+        jobs: args.jobs.map(usize::from),
+        shard,
+        out: args.out,
+        junit: args.junit,
+        strict: args.strict,
+        check_determinism: args.check_determinism,
+    };
+    ExitCode::from(harness::sweep::drive::sweep(&options))
 }
 
 /// `run`'s exit: 1 when a verdict failed; with `strict`, also when one was not judged or

@@ -1112,3 +1112,127 @@ fn shrink_refuses_what_it_cannot_shrink() {
     );
     assert!(!out_path.exists(), "nothing written");
 }
+
+/// Proves `harness sweep` refuses bad options with one error naming the option (or the
+/// variable) and exit 2, before running anything: a backwards or malformed range, a shard
+/// out of range, `--shards` without `JOB_COMPLETION_INDEX` or with one out of range.
+#[test]
+fn sweep_refuses_bad_ranges_and_shards() {
+    let tiny = "tests/fixtures/sweep-tiny.toml";
+    let cases: [(&[&str], Option<&str>, &str); 6] = [
+        (
+            &["--seeds", "5..1"],
+            None,
+            "'--seeds <A..B>': the range 5..1 is backwards (empty)",
+        ),
+        (
+            &["--seeds", "1..x"],
+            None,
+            "'--seeds <A..B>': \"x\" is not a seed",
+        ),
+        (
+            &["--seeds", "1..4", "--shard", "3/2"],
+            None,
+            "'--shard <K/N>': shard 3 of 2 does not exist",
+        ),
+        (
+            &["--seeds", "1..4", "--shard", "0/2"],
+            None,
+            "'--shard <K/N>': shard 0 of 2 does not exist",
+        ),
+        (
+            &["--seeds", "1..4", "--shards", "2"],
+            None,
+            "--shards 2 takes the shard from JOB_COMPLETION_INDEX, which is not set",
+        ),
+        (
+            &["--seeds", "1..4", "--shards", "2"],
+            Some("2"),
+            "JOB_COMPLETION_INDEX=2 is out of range for --shards 2",
+        ),
+    ];
+    for (args, job_index, expected) in cases {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_harness"));
+        command
+            .args(["sweep", tiny])
+            .args(args)
+            .env_remove("JOB_COMPLETION_INDEX");
+        if let Some(index) = job_index {
+            command.env("JOB_COMPLETION_INDEX", index);
+        }
+        let out = command.output().expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(
+            stderr
+                .lines()
+                .next()
+                .is_some_and(|l| l.starts_with("error: ")),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: nothing runs");
+    }
+}
+
+/// Proves a sweep's every failing seed prints the command that replays it, and that
+/// command (`harness run FILE --seed N`) gives the same verdicts as the sweep recorded:
+/// sweep-too-tight fails every seed, and each seed's line in `--out`'s seeds.jsonl is
+/// compared with `run --format json` of that seed.
+#[test]
+fn sweep_reproduce_commands_replay_the_same_verdicts() {
+    let file = "tests/fixtures/sweep-too-tight.toml";
+    let dir = std::env::temp_dir().join(format!("harness-sweep-repro-{}", std::process::id()));
+    let out = harness(&[
+        "sweep",
+        file,
+        "--seeds",
+        "1..2",
+        "--out",
+        dir.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    let lines = std::fs::read_to_string(dir.join("seeds.jsonl")).expect("the records");
+    let _ = std::fs::remove_dir_all(&dir);
+    let records: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(records.len(), 2);
+    for record in &records {
+        let reproduce = record["reproduce"].as_str().expect("a reproduce command");
+        assert!(
+            summary.contains(reproduce),
+            "the summary prints {reproduce}"
+        );
+        let args: Vec<&str> = reproduce
+            .split("  #")
+            .next()
+            .and_then(|c| c.strip_prefix("cargo run -- "))
+            .expect("cargo run -- run FILE --seed N")
+            .split(' ')
+            .collect();
+        let run = harness(&[args.as_slice(), &["--format", "json"]].concat());
+        assert_eq!(run.status.code(), Some(1), "the replay fails too");
+        let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON");
+        assert_eq!(report["reproduce"].as_str(), Some(reproduce));
+        let statuses = |verdicts: &serde_json::Value| -> Vec<(String, String, String)> {
+            verdicts
+                .as_array()
+                .expect("verdicts")
+                .iter()
+                .map(|v| {
+                    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                    (s("key"), s("status"), s("observed"))
+                })
+                .collect()
+        };
+        assert_eq!(statuses(&report["verdicts"]), statuses(&record["verdicts"]));
+    }
+}

@@ -10,13 +10,16 @@
 //! and its mail queue drained within `converge_within` of the last fault. Strict: each
 //! of these must pass; a verdict not judged or vacuous is reported as a problem.
 //!
-//! To stay fast enough for CI the sweep runs the scenario files with a lighter load
-//! (10 requests/s), the coarsest tick the loader allows (2 ms; README, "Choosing a
-//! tick") and TLS off (see `sweep`), on [`SEEDS_CI`] seeds ([`SEEDS_LONG`] with
-//! `HARNESS_LONG=1`), and shifts every seed's fault times by up to 10 s
-//! (by the seed), so faults land at different points of the heartbeat and election
-//! cycles; the faults, timeouts and replica-set settings are the files' own. Seeds run on
-//! two threads, one independent simulation per seed.
+//! The sweeps run `tests/fixtures/sweep-*.toml`: each scenario's faults, timeouts and
+//! expectations, with a lighter load (10 requests/s), the coarsest tick (2 ms) and TLS
+//! off written in the file itself (`lightened_files_keep_the_scenarios_faults` proves
+//! the rest is the scenario's), so that every failing seed's reproduce command, which
+//! the failure message prints, replays it: `harness sweep FILE --seeds 1..40` runs the
+//! same seeds. Each seed runs as `harness sweep` runs it (`harness::sweep::pool` on two
+//! threads, `sweep::one::record` for the verdicts), and the test reads the event log
+//! besides for the checks no verdict makes. The fault times are the files' own on every
+//! seed (until scenario files can draw them per seed, the seed varies the arrivals,
+//! the users' choices and the network's randomness).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -26,13 +29,16 @@ use harness::events::EventKind;
 use harness::events::RsEvent;
 use harness::executor;
 use harness::report::Outcome;
-use harness::report::verdicts::Mark;
 use harness::scenario::{self, Scenario};
+use harness::sweep::record::Status;
+use harness::sweep::{one, pool};
 
 /// Seeds per scenario in `cargo test` (CI).
 const SEEDS_CI: u64 = 40;
 /// Seeds per scenario with `HARNESS_LONG=1`.
 const SEEDS_LONG: u64 = 200;
+/// Simulations at once: the CI machine's two cores.
+const JOBS: usize = 2;
 
 /// How many seeds this run sweeps: [`SEEDS_LONG`] when `HARNESS_LONG=1`, else
 /// [`SEEDS_CI`].
@@ -43,129 +49,106 @@ fn seeds() -> u64 {
     }
 }
 
-/// The verdicts that must hold on every seed (availability and timing may vary).
+/// The verdicts (by key) that must pass on every seed (availability and timing may vary).
 const SAFETY: [&str; 6] = [
-    "no acknowledged write lost",
-    "members end with the same log",
-    "at most one primary per term",
-    "no queued mail lost",
-    "token checks match the clocks",
-    "egress decisions accounted for",
+    "no_write_lost",
+    "same_log",
+    "one_primary_per_term",
+    "no_mail_lost",
+    "tokens_match_clocks",
+    "egress_accounted",
 ];
 
 /// Held only where no primary fails over: mail is delivered at least once by design, and
 /// a failover between the relay's 250 and the `MailSent` commit sends it again.
-const EXACTLY_ONCE: &str = "no mail delivered twice";
+const EXACTLY_ONCE: &str = "mail_exactly_once";
 
-/// Verdicts, by how they start, that must pass too: failover (where the file expects
-/// it), the set's liveness and the mail queue's.
-const JUDGED: [&str; 3] = [
-    "a new primary within",
-    "replica set healthy within",
-    "mail queue drains within",
-];
+/// Verdicts that must pass too: failover (where the file expects it), the set's
+/// liveness and the mail queue's.
+const JUDGED: [&str; 3] = ["failover_max", "converge_within", "mail_queue_drains"];
 
-/// A check of one scenario's story on one seed's events (faults shifted by `shift`).
-type Story = fn(&harness::events::Log, Duration) -> Vec<String>;
+/// A check of one scenario's story on one seed's events.
+type Story = fn(&harness::events::Log) -> Vec<String>;
 
-/// What went wrong on one seed, if anything.
+/// What went wrong on one seed, if anything, with the command that replays it.
 fn check(
     scenario: &Scenario,
     seed: u64,
     exactly_once: bool,
     story: Option<Story>,
 ) -> Option<String> {
-    let mut scenario = scenario.clone();
-    let shift = Duration::from_millis(seed * 7919 % 10_000);
-    for step in &mut scenario.steps {
-        step.at += shift;
-    }
-    let scenario = &scenario;
+    let reproduce = one::reproduce(&scenario.path, seed);
     let run = match executor::run(scenario, seed) {
         Ok(run) => run,
-        Err(e) => return Some(format!("seed {seed}: {e}")),
+        Err(e) => return Some(format!("seed {seed}: {e}; reproduce: {reproduce}")),
     };
     let outcome = Outcome::new(scenario, seed, &run.events);
+    let record = one::record(scenario, &outcome, &run);
     let failover_expected = scenario.expect.failover_max.is_some();
-    for judged in JUDGED
+    let required: Vec<&str> = SAFETY
         .into_iter()
-        .filter(|j| *j != JUDGED[0] || failover_expected)
-    {
+        .chain(exactly_once.then_some(EXACTLY_ONCE))
+        .chain(
+            JUDGED
+                .into_iter()
+                .filter(|j| *j != JUDGED[0] || failover_expected),
+        )
+        .collect();
+    for key in &required {
         assert!(
-            outcome
-                .verdicts
-                .iter()
-                .any(|v| v.expectation.starts_with(judged)),
-            "no verdict starts with {judged:?}"
+            record.verdicts.iter().any(|v| v.key == *key),
+            "seed {seed}: no verdict {key:?}"
         );
     }
-    let mut problems: Vec<String> = outcome
+    // Strict: a required check must pass; not judged or vacuous is a problem too.
+    let mut problems: Vec<String> = record
         .verdicts
         .iter()
-        // Strict: a required check must pass; not judged or vacuous is a problem too.
-        .filter(|v| {
-            v.status != Mark::Pass
-                && (SAFETY.contains(&v.expectation.as_str())
-                    || (exactly_once && v.expectation == EXACTLY_ONCE)
-                    || JUDGED.iter().any(|p| v.expectation.starts_with(p)))
-        })
+        .filter(|v| v.status != Status::Pass && required.contains(&v.key.as_str()))
         .map(|v| format!("{} ({}): {}", v.expectation, v.status.word(), v.observed))
         .collect();
-    let requests = run.events.requests();
+    problems.extend(rolled_back_acknowledged(&run.events));
+    if let Some(story) = story {
+        problems.extend(story(&run.events));
+    }
+    (!problems.is_empty()).then(|| {
+        format!(
+            "seed {seed}: {}; reproduce: {reproduce}",
+            problems.join("; ")
+        )
+    })
+}
+
+/// Every acknowledged signup a member rolled back (there must be none).
+fn rolled_back_acknowledged(events: &harness::events::Log) -> Vec<String> {
+    let requests = events.requests();
     let acked: BTreeSet<&str> = requests
         .iter()
         .filter(|r| r.outcome.is_ok())
         .filter_map(|r| r.user.as_deref())
         .collect();
-    for e in &run.events {
+    let mut problems = Vec::new();
+    for e in events {
         if let EventKind::ReplicaSet(RsEvent::RolledBack { signups, .. }) = &e.kind
             && let Some(lost) = signups.iter().find(|u| acked.contains(u.as_str()))
         {
             problems.push(format!("{} rolled back acknowledged signup {lost}", e.host));
         }
     }
-    if let Some(story) = story {
-        problems.extend(story(&run.events, shift));
-    }
-    let name = scenario.path.display();
-    (!problems.is_empty()).then(|| {
-        format!(
-            "seed {seed} ({name}, faults {} later): {}",
-            shift.as_millis(),
-            problems.join("; ")
-        )
-    })
+    problems
 }
 
 fn sweep(file: &str, exactly_once: bool, story: Option<Story>) {
-    let mut scenario = scenario::load(Path::new(file)).unwrap_or_else(|e| panic!("{e}"));
-    scenario.load.rate_per_s = 10.0;
-    scenario.tick = harness::scenario::load::TICK_RANGE.1;
-    // TLS off: every user's request is a new connection with a full handshake, real
-    // ECDSA and ECDHE arithmetic that made the sweeps over twice as slow (primary-loss's
-    // 200 seeds: 107.7 s with it, 49.1 s without, `cargo test --test sweep primary_loss`
-    // on an idle machine) while none of the properties swept here involves TLS. The
-    // scenario files and their snapshots run with it.
-    scenario.topology.tls.enabled = false;
+    let scenario = scenario::load(Path::new(file)).unwrap_or_else(|e| panic!("{e}"));
     let started = std::time::Instant::now();
-    let failures: Vec<String> = std::thread::scope(|s| {
-        let halves = [(1..=seeds()).step_by(2), (2..=seeds()).step_by(2)];
-        let workers: Vec<_> = halves
-            .into_iter()
-            .map(|seeds| {
-                let scenario = &scenario;
-                s.spawn(move || {
-                    seeds
-                        .filter_map(|seed| check(scenario, seed, exactly_once, story))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("a sweep worker does not panic"))
-            .collect()
-    });
+    let all: Vec<u64> = (1..=seeds()).collect();
+    let results = pool::run_each(
+        &all,
+        JOBS,
+        |seed| check(&scenario, seed, exactly_once, story),
+        |_| {},
+    );
+    let failures: Vec<String> = results.into_iter().filter_map(|(_, f)| f).collect();
     let wall = started.elapsed().as_secs_f64();
     eprintln!(
         "{file}: {} seeds in {wall:.1}s ({:.1} seeds/s)",
@@ -181,37 +164,61 @@ fn sweep(file: &str, exactly_once: bool, story: Option<Story>) {
     );
 }
 
+/// Proves each lightened fixture is its scenario with only the load's rate, the tick
+/// and TLS changed: the same duration, steps, expectations and every other setting.
+#[test]
+fn lightened_files_keep_the_scenarios_faults() {
+    for name in [
+        "primary-loss",
+        "partition-minority",
+        "smtp-outage",
+        "egress-blocked",
+    ] {
+        let load =
+            |path: String| scenario::load(Path::new(&path)).unwrap_or_else(|e| panic!("{e}"));
+        let original = load(format!("scenarios/{name}.toml"));
+        let mut light = load(format!("tests/fixtures/sweep-{name}.toml"));
+        assert_eq!(light.load.rate_per_s, 10.0, "{name}");
+        assert_eq!(light.tick, harness::scenario::load::TICK_RANGE.1, "{name}");
+        assert!(!light.topology.tls.enabled, "{name}");
+        light.load.rate_per_s = original.load.rate_per_s;
+        light.tick = original.tick;
+        light.topology.tls.enabled = true;
+        assert_eq!(light.steps, original.steps, "{name}");
+        assert_eq!(light.expect, original.expect, "{name}");
+        assert_eq!(light.duration, original.duration, "{name}");
+        assert_eq!(light.load, original.load, "{name}");
+        assert_eq!(light.topology, original.topology, "{name}");
+    }
+}
+
 /// Proves the safety properties hold on every seed of primary-loss (40, or 200 long).
 #[test]
 fn primary_loss_is_safe_on_every_seed() {
-    sweep("scenarios/primary-loss.toml", false, None);
+    sweep("tests/fixtures/sweep-primary-loss.toml", false, None);
 }
 
 /// Proves the safety properties hold on every seed of partition-minority (40, or 200 long).
 #[test]
 fn partition_minority_is_safe_on_every_seed() {
-    sweep("scenarios/partition-minority.toml", false, None);
+    sweep("tests/fixtures/sweep-partition-minority.toml", false, None);
 }
 
 /// Proves no mail is lost or duplicated on every seed of smtp-outage (40, or 200 long),
 /// and the replica set stays safe while the relay is down.
 #[test]
 fn smtp_outage_delivers_every_mail_once_on_every_seed() {
-    sweep("scenarios/smtp-outage.toml", true, None);
+    sweep("tests/fixtures/sweep-smtp-outage.toml", true, None);
 }
 
-/// egress-blocked's story on one seed: the egress is blocked from 0:30 to 1:30 (plus the
-/// seed's shift). Every failed request is a social login that started in the block and got
+/// egress-blocked's story on one seed: the egress is blocked from 0:30 to 1:30. Every failed request is a social login that started in the block and got
 /// a 502 naming the egress within 1 s (fail fast; nothing else fails); every social login
 /// that started inside the block (but for its last second, when the call out lands after
 /// it) failed; every node's NTP
 /// failed during the block and answered again after it; every node's update check failed
 /// during it and worked again after.
-fn egress_blocked_story(events: &harness::events::Log, shift: Duration) -> Vec<String> {
-    let (from, to) = (
-        Duration::from_secs(30) + shift,
-        Duration::from_secs(90) + shift,
-    );
+fn egress_blocked_story(events: &harness::events::Log) -> Vec<String> {
+    let (from, to) = (Duration::from_secs(30), Duration::from_secs(90));
     let edge = Duration::from_secs(1);
     let mut problems = Vec::new();
     for r in &events.requests() {
@@ -280,7 +287,7 @@ fn egress_blocked_story(events: &harness::events::Log, shift: Duration) -> Vec<S
 #[test]
 fn egress_blocked_fails_fast_and_recovers_on_every_seed() {
     sweep(
-        "scenarios/egress-blocked.toml",
+        "tests/fixtures/sweep-egress-blocked.toml",
         false,
         Some(egress_blocked_story),
     );

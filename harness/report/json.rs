@@ -55,6 +55,10 @@ pub struct Report {
     pub verdicts: Vec<Phrased>,
     /// True when every verdict holds (the exit code is 0).
     pub passed: bool,
+    /// The command that replays this run (the scenario file and the seed), with the
+    /// harness's version after a `#`; `harness run` always gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reproduce: Option<String>,
 }
 
 /// The run: what was simulated and how.
@@ -215,6 +219,7 @@ impl Report {
             dev: o.dev.clone(),
             verdicts: o.verdicts.clone(),
             passed: o.passed,
+            reproduce: None,
         }
     }
 }
@@ -294,6 +299,14 @@ pub fn render(o: &Outcome, options: Options) -> String {
         // Serializing plain data cannot fail; say so rather than panic if it ever did.
         format!("{{\"error\": \"the report could not be serialized: {e}\"}}")
     })
+}
+
+/// The report as pretty JSON, with the command that replays the run (`reproduce`).
+pub fn render_reproducible(o: &Outcome, options: Options, reproduce: &str) -> String {
+    let mut report = Report::new(o, options);
+    report.reproduce = Some(reproduce.to_string());
+    serde_json::to_string_pretty(&report)
+        .unwrap_or_else(|e| format!("{{\"error\": \"the report could not be serialized: {e}\"}}"))
 }
 
 /// The report's JSON Schema, pretty, as committed in `docs/report.schema.json`.
