@@ -1,7 +1,7 @@
 //! The `harness` command line.
 //!
 //! ```text
-//! harness run FILE [--seed N] [--format text|json [--signups]] [--strict]
+//! harness run FILE [--seed N] [--format text|json [--signups]] [--strict] [--html PATH]
 //! harness schema [report|serve-events]
 //! harness export haproxy|nginx FILE [-o PATH] [--cert PATH] [--nginx-plus]
 //! harness check FILE
@@ -71,6 +71,9 @@ enum Command {
         /// failed.
         #[arg(long)]
         strict: bool,
+        /// Also write the outcome as one self-contained HTML page here (atomically).
+        #[arg(long, value_name = "PATH")]
+        html: Option<PathBuf>,
     },
     /// Print a JSON Schema: of `run --format json` (docs/report.schema.json) or of
     /// `serve`'s stdout lines (docs/serve-events.schema.json).
@@ -186,14 +189,9 @@ fn main() -> ExitCode {
             format,
             signups,
             strict,
-        } => run(&file, seed, format, json::Options { signups }, strict),
-        Command::Schema { of } => {
-            match of {
-                SchemaOf::Report => print!("{}", json::schema()),
-                SchemaOf::ServeEvents => print!("{}", harness::serve::event_schema()),
-            }
-            ExitCode::SUCCESS
-        }
+            html,
+        } => run(&file, seed, format, signups, strict, html),
+        Command::Schema { of } => schema(of),
         Command::Export {
             target,
             file,
@@ -248,6 +246,15 @@ fn main() -> ExitCode {
             serve(&file, &options)
         }
     }
+}
+
+/// `harness schema`: prints the JSON Schema asked for.
+fn schema(of: SchemaOf) -> ExitCode {
+    match of {
+        SchemaOf::Report => print!("{}", json::schema()),
+        SchemaOf::ServeEvents => print!("{}", harness::serve::event_schema()),
+    }
+    ExitCode::SUCCESS
 }
 
 /// Writes one line to stderr. Output that cannot be written (a closed pipe: `harness
@@ -483,8 +490,9 @@ fn run(
     file: &std::path::Path,
     seed: Option<u64>,
     format: Format,
-    json_options: json::Options,
+    signups: bool,
     strict: bool,
+    html: Option<PathBuf>,
 ) -> ExitCode {
     let scenario = match scenario::load(file) {
         Ok(s) => s,
@@ -522,7 +530,12 @@ fn run(
     let outcome = Outcome::new(&scenario, seed, &run.events);
     match format {
         Format::Text => print!("{}", text::render(&outcome, &reproduce)),
-        Format::Json => println!("{}", json::render(&outcome, json_options)),
+        Format::Json => println!("{}", json::render(&outcome, json::Options { signups })),
+    }
+    if let Some(path) = &html
+        && let Err(code) = write_html(path, &outcome, &run.events, &reproduce)
+    {
+        return code;
     }
     eprintln!(
         "simulated {:.1}s in {:.3}s of wall time: {:.1} simulated seconds per wall second",
@@ -531,6 +544,31 @@ fn run(
         run.simulated.as_secs_f64() / wall.as_secs_f64().max(1e-9)
     );
     run_exit(&outcome, strict)
+}
+
+/// Writes the HTML page of the run to `path` (atomically). `Err` is exit 2 (the path
+/// cannot be written) or 3 (the page could not be made: a harness bug).
+fn write_html(
+    path: &std::path::Path,
+    outcome: &Outcome,
+    events: &harness::events::Log,
+    reproduce: &str,
+) -> Result<(), ExitCode> {
+    let page = match harness::report::html::render(outcome, events, reproduce) {
+        Ok(page) => page,
+        Err(e) => {
+            eprintln!("error: --html: {e} (a bug in the harness; reproduce: {reproduce})");
+            return Err(ExitCode::from(3));
+        }
+    };
+    if let Err(e) = harness::export::file::write(path, &page) {
+        eprintln!(
+            "error: --html: {}: cannot write the page: {e}",
+            path.display()
+        );
+        return Err(ExitCode::from(2));
+    }
+    Ok(())
 }
 
 /// `run`'s exit: 1 when a verdict failed; with `strict`, also when one was not judged or
