@@ -160,7 +160,7 @@ pub fn faults(faults: &Faults, hosts: &[String], nodes: &[String], axis: Axis) -
     let mut lanes = Lanes::new("fault-lanes", "Faults per host", &names, axis);
     for w in &faults.windows {
         for h in &w.hosts {
-            let text = Some(w.shade.class().to_string());
+            let text = Some(w.short.clone());
             lanes.shade(
                 axis,
                 h,

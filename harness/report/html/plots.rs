@@ -48,12 +48,22 @@ pub struct Plot {
     pub note: Option<String>,
 }
 
-/// A legend entry: its colour (`#rrggbb`) and words; `dashed` for a dashed line.
+/// A legend entry: its colour (`#rrggbb`), words and how the series is drawn.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     pub colour: String,
     pub label: String,
-    pub dashed: bool,
+    pub style: Style,
+}
+
+/// How a series is drawn: a thick line, a thin one (told apart without colour), or
+/// points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Style {
+    Line,
+    Thin,
+    Points,
 }
 
 /// One named series of (seconds, value) points, gaps where a bin has no value.
@@ -61,7 +71,7 @@ struct Series {
     label: String,
     colour: (u8, u8, u8),
     points: Vec<Option<(f64, f64)>>,
-    dashed: bool,
+    style: Style,
 }
 
 fn hex((r, g, b): (u8, u8, u8)) -> String {
@@ -107,7 +117,7 @@ pub fn rate(requests: &[RequestRecord], windows: &[Window], axis: Axis) -> Resul
                 .enumerate()
                 .map(|(i, v)| Some((centre(i), v)))
                 .collect(),
-            dashed: false,
+            style: Style::Line,
         })
         .collect();
     draw(
@@ -146,13 +156,13 @@ pub fn latency(requests: &[RequestRecord], windows: &[Window], axis: Axis) -> Re
             label: "p50".to_string(),
             colour: SERIES[0],
             points: pct(50),
-            dashed: false,
+            style: Style::Line,
         },
         Series {
             label: "p99".to_string(),
             colour: SERIES[1],
             points: pct(99),
-            dashed: true,
+            style: Style::Thin,
         },
     ];
     draw(
@@ -198,7 +208,7 @@ pub fn per_node(
                 .enumerate()
                 .map(|(i, v)| Some((centre(i), v)))
                 .collect(),
-            dashed: false,
+            style: Style::Line,
         })
         .collect();
     draw(
@@ -244,15 +254,15 @@ pub fn clocks(log: &Log, windows: &[Window], axis: Axis) -> Result<Plot, String>
             label: format!("{node} offset"),
             colour,
             points: offsets(&changes, axis),
-            dashed: false,
+            style: Style::Line,
         })
         .collect();
     if !steps.is_empty() {
         series.push(Series {
-            label: "NTP step (point)".to_string(),
+            label: "NTP step".to_string(),
             colour: (0, 0, 0),
             points: steps,
-            dashed: true,
+            style: Style::Points,
         });
     }
     draw(
@@ -314,7 +324,7 @@ fn draw(
         .map(|s| Entry {
             colour: hex(s.colour),
             label: s.label.clone(),
-            dashed: s.dashed,
+            style: s.style,
         })
         .collect();
     Ok(Plot {
@@ -350,7 +360,7 @@ fn draw_into(
         .configure_mesh()
         .x_labels(0)
         .disable_x_mesh()
-        .y_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&tick_label)
         .y_desc(y_desc)
         .light_line_style(WHITE)
         .label_style(("sans-serif", 12))
@@ -378,7 +388,7 @@ fn draw_into(
     for s in series {
         let (r, g, b) = s.colour;
         let colour = RGBColor(r, g, b);
-        if s.dashed && s.label.contains("point") {
+        if s.style == Style::Points {
             chart.draw_series(
                 s.points
                     .iter()
@@ -387,13 +397,20 @@ fn draw_into(
             )?;
             continue;
         }
-        let style = ShapeStyle::from(colour).stroke_width(if s.dashed { 1 } else { 2 });
+        let style =
+            ShapeStyle::from(colour).stroke_width(if s.style == Style::Thin { 1 } else { 2 });
         for run in runs(&s.points) {
             chart.draw_series(LineSeries::new(run, style))?;
         }
     }
     root.present()?;
     Ok(())
+}
+
+/// A y tick's label: as few decimals as it needs (`20`, `0.25`).
+fn tick_label(v: &f64) -> String {
+    let text = format!("{v:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// The points in contiguous runs (a gap ends a run).

@@ -18,6 +18,7 @@ pub enum Shade {
     Partition,
     Firewall,
     Egress,
+    Clock,
 }
 
 impl Shade {
@@ -28,6 +29,7 @@ impl Shade {
             Shade::Partition => "partition",
             Shade::Firewall => "firewall",
             Shade::Egress => "egress",
+            Shade::Clock => "clock",
         }
     }
 
@@ -38,16 +40,18 @@ impl Shade {
             Shade::Partition => "partition (until healed)",
             Shade::Firewall => "firewall rules in force",
             Shade::Egress => "egress to the internet blocked",
+            Shade::Clock => "clock set off true time by the scenario",
         }
     }
 
-    /// Fill colour (Okabe-Ito: vermillion, orange, reddish purple, yellow).
+    /// Fill colour (Okabe-Ito: vermillion, orange, reddish purple, yellow, sky blue).
     pub fn colour(self) -> (u8, u8, u8) {
         match self {
             Shade::Crash => (0xD5, 0x5E, 0x00),
             Shade::Partition => (0xE6, 0x9F, 0x00),
             Shade::Firewall => (0xCC, 0x79, 0xA7),
             Shade::Egress => (0xF0, 0xE4, 0x42),
+            Shade::Clock => (0x56, 0xB4, 0xE9),
         }
     }
 }
@@ -62,6 +66,8 @@ pub struct Window {
     pub shade: Shade,
     /// What the timeline says of the fault.
     pub label: String,
+    /// The few words drawn on its lane (`power off`, `partition`).
+    pub short: String,
     /// The links it cut, as (from, to) host pairs (none for a crash).
     pub cuts: Vec<(String, String)>,
 }
@@ -156,6 +162,7 @@ fn window(hosts: Vec<String>, from_ms: u64, shade: Shade, label: String) -> Wind
         from_ms,
         to_ms: from_ms,
         shade,
+        short: shade.class().to_string(),
         label,
         cuts: Vec::new(),
     }

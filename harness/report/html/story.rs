@@ -41,41 +41,49 @@ fn is_step(l: &Line) -> bool {
 
 /// The story of `o`'s run.
 pub fn story(o: &Outcome) -> Vec<Paragraph> {
+    let all = &o.timeline;
+    let starts: Vec<usize> = (0..all.len()).filter(|&i| is_step(&all[i])).collect();
     let mut out = Vec::new();
-    let starts: Vec<usize> = (0..o.timeline.len())
-        .filter(|&i| is_step(&o.timeline[i]))
-        .collect();
-    if starts.is_empty() {
+    // Before the first step: only the failures users saw, if any.
+    let first = starts.first().copied().unwrap_or(all.len());
+    let windows = window_sentences(all, &all[..first]);
+    if starts.is_empty() || !windows.is_empty() {
+        let mut sentences = Vec::new();
+        if starts.is_empty() {
+            sentences.push("The scenario injected no fault.".to_string());
+        } else {
+            sentences.push("Before any fault:".to_string());
+        }
+        if windows.is_empty() {
+            sentences.push("No user request failed.".to_string());
+        }
+        sentences.extend(windows);
         out.push(Paragraph {
             at: at(0),
-            sentences: vec![
-                "The scenario injected no fault: the cluster ran under load undisturbed."
-                    .to_string(),
-            ],
+            sentences,
         });
     }
     let mut k = 0;
     while k < starts.len() {
         // Steps of one instant make one paragraph.
-        let t = o.timeline[starts[k]].at_ms;
+        let t = all[starts[k]].at_ms;
         let mut j = k;
-        while j + 1 < starts.len() && o.timeline[starts[j + 1]].at_ms == t {
+        while j + 1 < starts.len() && all[starts[j + 1]].at_ms == t {
             j += 1;
         }
-        let end = starts.get(j + 1).copied().unwrap_or(o.timeline.len());
-        out.push(episode(&o.timeline[starts[k]..end], t));
+        let end = starts.get(j + 1).copied().unwrap_or(all.len());
+        out.push(episode(all, &all[starts[k]..end], t));
         k = j + 1;
     }
     out.push(closing(o));
     out
 }
 
-/// One step (or several at one instant) and what followed until the next.
-fn episode(lines: &[Line], t: u64) -> Paragraph {
+/// One step (or several at one instant) and what followed until the next; `all` is the
+/// whole timeline (a failure window that opens here is told whole, to its close).
+fn episode(all: &[Line], lines: &[Line], t: u64) -> Paragraph {
     let mut sentences = Vec::new();
-    let mut failures = false;
     let mut lost_at = None;
-    let mut opened: Option<(u64, String)> = None;
     for l in lines {
         match &l.what {
             Happened::Event(kind) if l.host == EXECUTOR => {
@@ -84,62 +92,79 @@ fn episode(lines: &[Line], t: u64) -> Paragraph {
                 }
                 sentences.push(step_sentence(kind, &l.text));
             }
-            Happened::Derived(Derived::FailureWindowOpened {
-                request_id: _,
-                endpoint,
-                outcome,
-                sent_at_ms,
-                ..
-            }) => {
-                opened = Some((
-                    l.at_ms,
-                    format!(
-                        "the first was {endpoint} sent at {}, answered {}",
-                        at(*sent_at_ms),
-                        outcome.describe()
-                    ),
-                ));
-            }
-            Happened::Derived(Derived::FailureWindowClosed {
-                failed,
-                sent,
-                length_ms,
-                median_failure_latency_ms,
-                ..
-            }) => {
-                failures = true;
-                let (from, first) = opened
-                    .take()
-                    .unwrap_or((l.at_ms.saturating_sub(*length_ms), String::new()));
-                sentences.push(format!(
-                    "Users saw failures from {} to {} ({}): {failed} of {sent} requests failed, and the median failure took {}{}.",
-                    at(from), at(l.at_ms), span(Duration::from_millis(*length_ms)),
-                    span(Duration::from_millis(*median_failure_latency_ms)),
-                    if first.is_empty() { String::new() } else { format!("; {first}") }
-                ));
+            Happened::Derived(Derived::FailureWindowOpened { .. }) => {
+                sentences.extend(window_sentences(all, std::slice::from_ref(l)));
             }
             Happened::Event(kind) => {
                 if let Some(s) = host_sentence(kind, l, t, lost_at) {
                     sentences.push(s);
                 }
             }
-            Happened::Derived(Derived::Serving { .. }) => {}
+            Happened::Derived(_) => {}
         }
     }
-    if let Some((from, first)) = opened {
-        failures = true;
-        sentences.push(format!(
-            "Users saw failures from {} to the end of the run; {first}.",
-            at(from)
-        ));
-    }
-    if !failures {
-        sentences.push("No user request failed in this stretch.".to_string());
+    if !lines.iter().any(|l| {
+        matches!(
+            l.what,
+            Happened::Derived(Derived::FailureWindowOpened { .. })
+        )
+    }) {
+        sentences.push("No new failure window opened in this stretch.".to_string());
     }
     Paragraph {
         at: at(t),
         sentences,
     }
+}
+
+/// A sentence for each failure window that opens in `lines`, told to its close in `all`.
+fn window_sentences(all: &[Line], lines: &[Line]) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in lines {
+        let Happened::Derived(Derived::FailureWindowOpened {
+            window,
+            endpoint,
+            outcome,
+            sent_at_ms,
+            ..
+        }) = &l.what
+        else {
+            continue;
+        };
+        let first = format!(
+            "the first failure was {endpoint} sent at {}, answered {}",
+            at(*sent_at_ms),
+            outcome.describe()
+        );
+        let closed = all.iter().find_map(|c| match &c.what {
+            Happened::Derived(Derived::FailureWindowClosed {
+                window: w,
+                failed,
+                sent,
+                length_ms,
+                median_failure_latency_ms,
+                ..
+            }) if w == window => Some((
+                c.at_ms,
+                *failed,
+                *sent,
+                *length_ms,
+                *median_failure_latency_ms,
+            )),
+            _ => None,
+        });
+        out.push(match closed {
+            Some((to, failed, sent, length_ms, median_ms)) => format!(
+                "Users saw failures from {} to {} ({}): {failed} of {sent} requests failed, and the median failure took {}; {first}.",
+                at(l.at_ms),
+                at(to),
+                span(Duration::from_millis(length_ms)),
+                span(Duration::from_millis(median_ms)),
+            ),
+            None => format!("Users saw failures from {}; {first}.", at(l.at_ms)),
+        });
+    }
+    out
 }
 
 /// A scenario step, in the timeline's words.
