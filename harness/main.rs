@@ -501,6 +501,12 @@ fn run(
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &html
+        && let Err(e) = html_target(path)
+    {
+        eprintln!("error: --html: {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
     let seed = seed.unwrap_or(scenario.seed);
     // Real time is read here, outside the simulation, only to tell the user how fast the
     // run went; it goes to stderr and never into the outcome.
@@ -544,6 +550,21 @@ fn run(
         run.simulated.as_secs_f64() / wall.as_secs_f64().max(1e-9)
     );
     run_exit(&outcome, strict)
+}
+
+/// Checks before the run that `--html`'s page can go to `path`: its folder exists.
+fn html_target(path: &std::path::Path) -> Result<(), String> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(format!("no such folder {}", folder.display()));
+    }
+    if path.is_dir() {
+        return Err("is a folder, not a file".to_string());
+    }
+    Ok(())
 }
 
 /// Writes the HTML page of the run to `path` (atomically). `Err` is exit 2 (the path

@@ -305,6 +305,31 @@ fn partition_minority_story_has_the_logs_figures() {
     tells_failure_windows(&p, &story);
 }
 
+/// Proves bad input is refused before the run: `--html` into a folder that does not
+/// exist exits 2 with one error line naming the option and the path, and writes nothing.
+#[test]
+fn html_into_a_missing_folder_is_refused() {
+    let dir = tempdir("missing");
+    let target = dir.join("no-such-folder").join("page.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("run")
+        .arg(scenario_path("node-loss.toml"))
+        .arg("--html")
+        .arg(&target)
+        .output()
+        .expect("the harness runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let expected = format!(
+        "error: --html: {}: no such folder {}\n",
+        target.display(),
+        dir.join("no-such-folder").display()
+    );
+    assert_eq!(stderr, expected);
+    assert!(out.stdout.is_empty(), "nothing printed on stdout");
+    assert!(!target.exists());
+}
+
 /// Debian's chromium; failing (not skipping) when it is missing.
 fn chromium() -> PathBuf {
     let path = Path::new("/usr/bin/chromium");
