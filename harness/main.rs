@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! harness run FILE [--seed N] [--format text|json [--signups]] [--strict] [--junit PATH]
+//!             [--html PATH]
 //! harness sweep FILE --seeds A..B [--jobs N] [--shard K/N | --shards N] [--out DIR]
 //!               [--junit PATH] [--strict] [--check-determinism]
 //! harness merge DIR... [--out DIR] [--junit PATH] [--strict]
@@ -76,6 +77,9 @@ enum Command {
         /// Also write the verdict as JUnit XML here (one test case: the scenario and seed).
         #[arg(long, value_name = "PATH")]
         junit: Option<PathBuf>,
+        /// Also write the outcome as one self-contained HTML page here (atomically).
+        #[arg(long, value_name = "PATH")]
+        html: Option<PathBuf>,
     },
     /// Run a scenario on every seed of a range, as `run --seed N` would, and summarize.
     Sweep(SweepArgs),
@@ -259,12 +263,17 @@ fn main() -> ExitCode {
             signups,
             strict,
             junit,
+            html,
         } => run(
             &file,
             seed,
             format,
             json::Options { signups },
-            (strict, junit),
+            RunOutputs {
+                strict,
+                junit,
+                html,
+            },
         ),
         Command::Shrink(args) => shrink(&args),
         Command::Sweep(args) => sweep(args),
@@ -279,13 +288,7 @@ fn main() -> ExitCode {
             junit.as_deref(),
             strict,
         )),
-        Command::Schema { of } => {
-            match of {
-                SchemaOf::Report => print!("{}", json::schema()),
-                SchemaOf::ServeEvents => print!("{}", harness::serve::event_schema()),
-            }
-            ExitCode::SUCCESS
-        }
+        Command::Schema { of } => schema(of),
         Command::Export {
             target,
             file,
@@ -622,16 +625,25 @@ fn shrink(args: &ShrinkArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `run`'s `--strict` and `--junit PATH`.
-type RunChecks = (bool, Option<PathBuf>);
+/// `run`'s `--strict`, `--junit PATH` and `--html PATH`.
+struct RunOutputs {
+    strict: bool,
+    junit: Option<PathBuf>,
+    html: Option<PathBuf>,
+}
 
 fn run(
     file: &std::path::Path,
     seed: Option<u64>,
     format: Format,
     json_options: json::Options,
-    (strict, junit): RunChecks,
+    outputs: RunOutputs,
 ) -> ExitCode {
+    let RunOutputs {
+        strict,
+        junit,
+        html,
+    } = outputs;
     let scenario = match scenario::load(file) {
         Ok(s) => s,
         Err(e) => {
@@ -639,6 +651,12 @@ fn run(
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &html
+        && let Err(e) = html_target(path)
+    {
+        eprintln!("error: --html: {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
     let seed = seed.unwrap_or(scenario.seed);
     // Real time is read here, outside the simulation, only to tell the user how fast the
     // run went; it goes to stderr and never into the outcome.
@@ -671,6 +689,11 @@ fn run(
             "{}",
             json::render_reproducible(&outcome, json_options, &reproduce)
         ),
+    }
+    if let Some(path) = &html
+        && let Err(code) = write_html(path, &outcome, &run.events, &reproduce)
+    {
+        return code;
     }
     eprintln!(
         "simulated {:.1}s in {:.3}s of wall time: {:.1} simulated seconds per wall second",
@@ -758,4 +781,53 @@ fn run_exit(outcome: &Outcome, strict: bool) -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// `harness schema`: prints the JSON Schema asked for.
+fn schema(of: SchemaOf) -> ExitCode {
+    match of {
+        SchemaOf::Report => print!("{}", json::schema()),
+        SchemaOf::ServeEvents => print!("{}", harness::serve::event_schema()),
+    }
+    ExitCode::SUCCESS
+}
+
+/// Checks before the run that `--html`'s page can go to `path`: its folder exists.
+fn html_target(path: &std::path::Path) -> Result<(), String> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(format!("no such folder {}", folder.display()));
+    }
+    if path.is_dir() {
+        return Err("is a folder, not a file".to_string());
+    }
+    Ok(())
+}
+
+/// Writes the HTML page of the run to `path` (atomically). `Err` is exit 2 (the path
+/// cannot be written) or 3 (the page could not be made: a harness bug).
+fn write_html(
+    path: &std::path::Path,
+    outcome: &Outcome,
+    events: &harness::events::Log,
+    reproduce: &str,
+) -> Result<(), ExitCode> {
+    let page = match harness::report::html::render(outcome, events, reproduce) {
+        Ok(page) => page,
+        Err(e) => {
+            eprintln!("error: --html: {e} (a bug in the harness; reproduce: {reproduce})");
+            return Err(ExitCode::from(3));
+        }
+    };
+    if let Err(e) = harness::export::file::write(path, &page) {
+        eprintln!(
+            "error: --html: {}: cannot write the page: {e}",
+            path.display()
+        );
+        return Err(ExitCode::from(2));
+    }
+    Ok(())
 }

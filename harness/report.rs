@@ -7,6 +7,7 @@
 
 pub mod faults;
 pub mod front;
+pub mod html;
 pub mod json;
 pub mod outcome;
 pub mod outside;

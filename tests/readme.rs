@@ -8,7 +8,7 @@
 //! - `<!-- checked: harness ARGS (exit N) -->`: exactly what the binary prints (stdout,
 //!   then stderr) for those arguments, run from the repository's root, and its exit code.
 //!
-//! The README's screenshots are not checked (there are none yet).
+//! The README's screenshots are not checked: `tools/screenshots` regenerates them.
 
 use std::path::PathBuf;
 use std::process::Command;
