@@ -350,71 +350,60 @@ fn within(measured: f64, reference: f64, tolerance: f64) -> bool {
     (measured - reference).abs() <= reference * tolerance
 }
 
-/// Proves the replica set's elections land where the Raft paper's Figure 16 puts them,
-/// and MongoDB's default settings meet its documented median, printing the table.
-#[test]
-fn elections_match_the_raft_paper_and_mongodb() {
-    let n = trials();
-    let mut rows = Vec::new();
-    let mut failures = Vec::new();
-    let mut judge = |name: &str, reference: &str, spread: Spread, figure: String, ok: bool| {
-        let line = row(name, reference, &spread, &figure, ok);
-        if !ok {
-            failures.push(line.clone());
-        }
-        rows.push(line);
-    };
+/// The election table: its rows, and those out of tolerance.
+#[derive(Default)]
+struct Table {
+    rows: Vec<String>,
+    failures: Vec<String>,
+}
 
+impl Table {
+    fn judge(&mut self, name: &str, reference: &str, spread: &Spread, figure: &str, ok: bool) {
+        let line = row(name, reference, spread, figure, ok);
+        if !ok {
+            self.failures.push(line.clone());
+        }
+        self.rows.push(line);
+    }
+}
+
+/// The Raft paper's four settings of Figure 16.
+fn raft_rows(table: &mut Table, n: usize) {
     let none = Spread::measure(&Setting::raft(150, 150), n);
     let limit_ms = DRAGS_ON.as_secs_f64() * 1000.0;
     let drags = none.median() > limit_ms;
     let figure = format!("median {:.0} s", none.median() / 1000.0);
-    judge("Raft 150-150 ms", "drags on: > 10 s", none, figure, drags);
+    table.judge("Raft 150-150 ms", "drags on: > 10 s", &none, &figure, drags);
 
     let some = Spread::measure(&Setting::raft(150, 155), n);
     let (median, reference) = (some.median(), 287.0 + BROADCAST_MS);
     let ok = within(median, reference, CENTRE_TOLERANCE);
     let label = format!("median 287 (+15 = {reference:.0}) ms +-25%");
-    judge(
-        "Raft 150-155 ms",
-        &label,
-        some,
-        format!("median {median:.0} ms"),
-        ok,
-    );
+    let figure = format!("median {median:.0} ms");
+    table.judge("Raft 150-155 ms", &label, &some, &figure, ok);
 
     let wide = Spread::measure(&Setting::raft(150, 200), n);
     let (worst, reference) = (wide.worst(), 513.0 + BROADCAST_MS);
     let ok = within(worst, reference, WORST_TOLERANCE);
     let label = format!("worst 513 (+15 = {reference:.0}) ms +-50%");
-    judge(
-        "Raft 150-200 ms",
-        &label,
-        wide,
-        format!("worst {worst:.0} ms"),
-        ok,
-    );
+    let figure = format!("worst {worst:.0} ms");
+    table.judge("Raft 150-200 ms", &label, &wide, &figure, ok);
 
     let fast = Spread::measure(&Setting::raft(12, 24), n);
     let (mean, reference) = (fast.mean(), 35.0 + BROADCAST_MS);
     let ok = fast.never == 0 && within(mean, reference, CENTRE_TOLERANCE);
     let label = format!("mean 35 (+15 = {reference:.0}) ms +-25%");
-    judge(
+    table.judge(
         "Raft 12-24 ms",
         &label,
-        fast,
-        format!("mean {mean:.0} ms"),
+        &fast,
+        &format!("mean {mean:.0} ms"),
         ok,
     );
+}
 
-    let mongo = Setting {
-        members: 3,
-        election_timeout: Duration::from_secs(10),
-        election_jitter: 0.15,
-        heartbeat: Duration::from_secs(2),
-        one_way: Duration::from_millis(1),
-    };
-    let defaults = Spread::measure(&mongo, n);
+/// Issue 17's fast setting and MongoDB's defaults.
+fn harness_rows(table: &mut Table, n: usize) {
     let fast_set = Setting {
         election_jitter: 0.15,
         one_way: Duration::from_millis(1),
@@ -424,37 +413,44 @@ fn elections_match_the_raft_paper_and_mongodb() {
     let elects = Spread::measure(&fast_set, n);
     let ok = elects.never == 0;
     let figure = format!("{} of {n} elect", n - elects.never);
-    judge(
-        "5 nodes 150 ms +15%, LAN 1 ms",
-        "every trial elects",
-        elects,
-        figure,
-        ok,
-    );
+    let name = "5 nodes 150 ms +15%, LAN 1 ms";
+    table.judge(name, "every trial elects", &elects, &figure, ok);
 
+    let mongo = Setting {
+        members: 3,
+        election_timeout: Duration::from_secs(10),
+        election_jitter: 0.15,
+        heartbeat: Duration::from_secs(2),
+        one_way: Duration::from_millis(1),
+    };
+    let defaults = Spread::measure(&mongo, n);
     let median = defaults.median();
     let ok = median <= 12_000.0;
     let figure = format!("median {:.1} s", median / 1000.0);
-    judge(
-        "MongoDB defaults, 3 nodes",
-        "median <= 12 s",
-        defaults,
-        figure,
-        ok,
-    );
+    let name = "MongoDB defaults, 3 nodes";
+    table.judge(name, "median <= 12 s", &defaults, &figure, ok);
+}
 
+/// Proves the replica set's elections land where the Raft paper's Figure 16 puts them,
+/// and MongoDB's default settings meet its documented median, printing the table.
+#[test]
+fn elections_match_the_raft_paper_and_mongodb() {
+    let n = trials();
+    let mut table = Table::default();
+    raft_rows(&mut table, n);
+    harness_rows(&mut table, n);
     println!("\nElections, {n} trials per setting (tests/calibration.rs):");
     println!(
         "{:<28} {:<34} {:<60} {:<24} verdict",
         "setting", "reference", "harness", "figure"
     );
-    for line in &rows {
+    for line in &table.rows {
         println!("{line}");
     }
     assert!(
-        failures.is_empty(),
+        table.failures.is_empty(),
         "out of tolerance:\n{}",
-        failures.join("\n")
+        table.failures.join("\n")
     );
 }
 
