@@ -5,14 +5,14 @@
 //! full scenarios: a thousand elections then cost well under a second. Each member is
 //! ticked exactly at its [`Member::next_deadline`], as the node's timer task does in a
 //! run, and a message between members costs what it costs in the harness: an exchange
-//! on a fresh TCP connection is a connect (SYN, SYN-ACK: one round trip) and the frame
-//! (one more one-way trip) before the peer reads it, and one one-way trip back for the
-//! answer, so a request-and-answer costs four one-way latencies. The Raft paper's
-//! "broadcast time" (a request to every server and their answers, about 15 ms) is that
-//! exchange, so its one-way latency here is 15 / 4 = 3.75 ms (in a scenario,
-//! `network.lan_latency`). Every trip takes exactly that, as every link of a scenario
-//! does: the only randomness is the members' election timeouts and the moment of the
-//! crash.
+//! on a fresh TCP connection is a connect (SYN, SYN-ACK: one round trip, vendored
+//! turmoil's patch 0003) and the frame (one more one-way trip) before the peer reads it,
+//! and one one-way trip back for the answer, so a request-and-answer costs four one-way
+//! latencies. The Raft paper's "broadcast time" (a request to every server and their
+//! answers, about 15 ms) is that exchange, so its one-way latency here is 15 / 4 = 3.75
+//! ms (in a scenario, `network.lan_latency`). Every
+//! trip takes exactly that, as every link of a scenario does: the only randomness is
+//! the members' election timeouts and the moment of the crash.
 //!
 //! One difference from the paper's implementation is the model's on purpose: a member
 //! first runs MongoDB's dry-run election (Raft's pre-vote, section 9.6 of Ongaro's
@@ -61,10 +61,12 @@ const TRIALS_CI: usize = 200;
 const TRIALS_LONG: usize = 1_000;
 /// A trial that elects no leader within this much simulated time counts as "never".
 const TRIAL_LIMIT: Duration = Duration::from_secs(20);
-/// One-way trips per request before the peer reads it (SYN, SYN-ACK, the frame).
+/// One-way trips per request before the peer reads it: SYN, SYN-ACK, the frame.
 const REQUEST_TRIPS: u32 = 3;
 /// The Raft paper's broadcast time: what the dry run adds to every election.
 const BROADCAST_MS: f64 = 15.0;
+/// The same, in microseconds, to derive the one-way latency from.
+const BROADCAST_US: u64 = 15_000;
 /// "Drags on": the paper saw elections without randomness take longer than this.
 const DRAGS_ON: Duration = Duration::from_secs(10);
 /// Heartbeats the leader sends before it is crashed, so the set is in its steady state.
@@ -101,7 +103,7 @@ impl Setting {
             election_timeout: Duration::from_millis(min_ms),
             election_jitter: (max_ms - min_ms) as f64 / min_ms as f64,
             heartbeat: Duration::from_micros(min_ms * 500),
-            one_way: Duration::from_micros(3_750),
+            one_way: Duration::from_micros(BROADCAST_US / u64::from(REQUEST_TRIPS + 1)),
         }
     }
 
