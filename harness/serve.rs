@@ -172,7 +172,7 @@ pub fn prepare(
         Service::Dns => prepare_dns(topology),
         Service::Ntp => prepare_ntp(options),
         Service::Smtp => prepare_smtp(topology, options, time)?,
-        Service::Lb => prepare_lb(topology, options, time)?,
+        Service::Lb => prepare_lb(topology, seed, options, time)?,
         Service::Node => prepare_node(topology, seed, options, time)?,
     };
     Ok((prepared, clock))
@@ -333,6 +333,7 @@ fn prepare_smtp(
 /// nodes (HAProxy's `check-ssl verify none`), with no certificate of its own.
 fn prepare_lb(
     topology: &Topology,
+    seed: u64,
     options: &Options,
     time: Arc<dyn Clock>,
 ) -> Result<Prepared, ServeError> {
@@ -342,7 +343,7 @@ fn prepare_lb(
         tls.checks = Some(crate::tls::health_check_client(time));
     }
     let ca_pem = ca_pem(topology, options, identity.as_deref())?;
-    let mut config = wiring::lb_config(topology, &tls);
+    let mut config = wiring::lb_config(topology, &tls, seed);
     if let Some(backends) = backends(topology, options)? {
         config.backends = backends;
     }

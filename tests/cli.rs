@@ -312,6 +312,31 @@ const BAD_STEPS: &[(&str, Body, &str)] = &[
         "topology.replica_set.heartbeat: expected a heartbeat shorter than",
     ),
     (
+        "jitter-high.toml",
+        Lines("[topology.replica_set]\nelection_jitter = 1.5\n"),
+        ":6:19: topology.replica_set.election_jitter: expected a share of the election timeout from 0 to 1 (1 is Raft's [T, 2T]), found 1.5",
+    ),
+    (
+        "jitter-negative.toml",
+        Lines("[topology.replica_set]\nelection_jitter = -0.1\n"),
+        "topology.replica_set.election_jitter: expected a share of the election timeout from 0 to 1",
+    ),
+    (
+        "jitter-nan.toml",
+        Lines("[topology.replica_set]\nelection_jitter = nan\n"),
+        "topology.replica_set.election_jitter: expected a share of the election timeout from 0 to 1",
+    ),
+    (
+        "spread.toml",
+        Lines("[topology.lb]\nspread_checks_pct = 51\n"),
+        "topology.lb.spread_checks_pct: expected 0 to 50 percent (HAProxy's spread-checks range)",
+    ),
+    (
+        "fastinter.toml",
+        Lines("[topology.lb]\nfastinter = \"0s\"\n"),
+        "topology.lb.fastinter: expected a duration above 0s and at most 1h",
+    ),
+    (
         "write.toml",
         Lines("[topology.replica_set]\nwrite_timeout = \"4s\"\n"),
         "topology.replica_set.write_timeout: expected a write timeout at least 2s shorter than lb.response_timeout",

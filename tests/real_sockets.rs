@@ -102,6 +102,7 @@ async fn start() -> Appliance {
             front: Default::default(),
             check_dial: Default::default(),
             forwarded_proto: "http",
+            check_seed: 1,
         },
     ));
     listening.push(SocketAddr::new(LOOPBACK, lb_port));
@@ -166,6 +167,7 @@ fn start_nodes(dns_port: u16, smtp_port: u16) -> Vec<Backend> {
         priorities: vec![1, 1],
         heartbeat: Duration::from_secs(2),
         election_timeout: Duration::from_secs(10),
+        election_jitter: 0.15,
         lag_threshold: Duration::from_secs(5),
     };
     let mut backends = Vec::new();

@@ -130,3 +130,46 @@ fn skipping_idle_hosts_changes_nothing_they_observe() {
         "{jumped} of {total_ms} one-millisecond steps jumped"
     );
 }
+
+/// The one-way latency of the round-trip test: long against the 1 ms tick, so a round
+/// trip and a one-way trip cannot be confused.
+const CONNECT_LATENCY: Duration = Duration::from_millis(10);
+
+/// Proves a TCP connect costs a round trip (SYN out, SYN-ACK back over the network), as
+/// on a real network: with a 10 ms one-way latency the client's connect completes 20 ms
+/// after it began, and the first byte the client then sends reaches the server 30 ms
+/// after the connect began. The published turmoil completed a connect when the listener
+/// accepted the SYN, after one one-way latency (10 ms).
+#[test]
+fn a_connect_costs_a_round_trip() -> turmoil::Result {
+    let mut sim = turmoil::Builder::new()
+        .min_message_latency(CONNECT_LATENCY)
+        .max_message_latency(CONNECT_LATENCY)
+        .build();
+    sim.host("server", || async {
+        let listener = TcpListener::bind(("0.0.0.0", PORT)).await?;
+        loop {
+            let (mut stream, _peer) = listener.accept().await?;
+            let mut byte = [0u8; 1];
+            tokio::io::AsyncReadExt::read_exact(&mut stream, &mut byte).await?;
+            tokio::io::AsyncWriteExt::write_all(&mut stream, &byte).await?;
+        }
+    });
+    sim.client("client", async {
+        let start = tokio::time::Instant::now();
+        let mut stream = TcpStream::connect(("server", PORT)).await?;
+        let connected = start.elapsed();
+        tokio::io::AsyncWriteExt::write_all(&mut stream, b"x").await?;
+        let mut byte = [0u8; 1];
+        tokio::io::AsyncReadExt::read_exact(&mut stream, &mut byte).await?;
+        let answered = start.elapsed();
+        assert_eq!(connected, 2 * CONNECT_LATENCY, "connect: SYN and SYN-ACK");
+        assert_eq!(
+            answered,
+            4 * CONNECT_LATENCY,
+            "then the byte there and back"
+        );
+        Ok(())
+    });
+    sim.run()
+}

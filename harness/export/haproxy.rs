@@ -2,9 +2,11 @@
 //!
 //! What the simulated balancer does, in HAProxy's words:
 //! - round robin over the nodes at their addresses, port 443;
-//! - active checks `GET <check_path>` expecting 200, every `interval`, `rise`/`fall`
-//!   consecutive results to change state; `timeout connect` bounds connecting (checks and
-//!   requests) and `timeout check` the check's answer once connected;
+//! - active checks `GET <check_path>` expecting 200, `inter` (`interval`) after the last
+//!   one ended, `fastinter` and `downinter` when set, `spread-checks` when
+//!   `spread_checks_pct` is above 0, `rise`/`fall` results to change state; `timeout
+//!   connect` bounds connecting (checks and requests) and `timeout check` the check's
+//!   answer once connected;
 //! - `retries` with `option redispatch 1`: every retry goes to another node. HAProxy also
 //!   retries a connect timeout, which the model leaves out (see `LbSettings::connect_timeout`);
 //! - `https` mode: TLS terminated on `bind :443 ssl crt <cert>`, `option forwardfor`
@@ -48,6 +50,12 @@ pub fn render(topology: &Topology, options: &Options) -> Result<String, ExportEr
         "log stderr format raw local0 info",
         "logs to stderr: run in the foreground or under systemd",
     );
+    if lb.spread_checks_pct > 0 {
+        conf.set(
+            &format!("spread-checks {}", lb.spread_checks_pct),
+            "topology.lb.spread_checks_pct",
+        );
+    }
     conf.blank();
     defaults(&mut conf, lb)?;
     conf.blank();
@@ -233,8 +241,21 @@ fn backend(conf: &mut Conf, topology: &Topology, options: &Options) -> Result<()
         "anything but 200 fails, as in the model",
     );
     let inter = duration("topology.lb.interval", lb.interval)?;
-    let timing = format!("inter {inter} rise {} fall {}", lb.rise, lb.fall);
-    let origin = "topology.lb.interval, .rise, .fall";
+    let mut timing = format!("inter {inter}");
+    let mut origin = "topology.lb.interval".to_string();
+    if let Some(fast) = lb.fastinter {
+        let fast = duration("topology.lb.fastinter", fast)?;
+        write!(timing, " fastinter {fast}").expect("writing to a String cannot fail");
+        origin.push_str(", .fastinter");
+    }
+    if let Some(down) = lb.downinter {
+        let down = duration("topology.lb.downinter", down)?;
+        write!(timing, " downinter {down}").expect("writing to a String cannot fail");
+        origin.push_str(", .downinter");
+    }
+    write!(timing, " rise {} fall {}", lb.rise, lb.fall).expect("writing to a String cannot fail");
+    origin.push_str(", .rise, .fall");
+    let origin = origin.as_str();
     match (lb.mode, lb.proxy_header()) {
         (LbMode::Https, _) => {
             conf.set(&format!("default-server {timing}"), origin);

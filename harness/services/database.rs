@@ -5,10 +5,14 @@
 //!
 //! Modelled: the rules live in [`super::replica_set`]; this file moves their messages.
 //! Every message is one exchange on a fresh TCP connection to the peer's port 27017: a
-//! frame out (a 4-byte big-endian length, then the message as JSON), a frame back. A
-//! timer checks the member's clocks every [`TIMER_PERIOD`]. A write on the primary is
-//! appended, replicated at once, and acknowledged when the member reports it committed
-//! (majority); a write on a secondary is forwarded to the primary it follows. Every wait
+//! frame out (a 4-byte big-endian length, then the message as JSON), a frame back. The
+//! member's timer sleeps until the member's next deadline ([`Member::next_deadline`]:
+//! its election deadline, or a primary's next heartbeat, step-down or lag report) and
+//! ticks it then, to the millisecond; a message that brings a deadline forward wakes it
+//! early. A write on the primary is appended, replicated at once, and acknowledged when
+//! the member reports it committed (majority): every change to the member wakes the
+//! writes waiting on it, none polls. A write on a secondary is forwarded to the primary
+//! it follows. Every wait
 //! is bounded: connecting to a peer by [`PEER_CONNECT_TIMEOUT`], its answer by
 //! [`PEER_REPLY_TIMEOUT`], a write by the configured write timeout (MongoDB's
 //! `wtimeout`; a write that times out may still commit later, as in MongoDB). Served,
@@ -22,10 +26,12 @@
 //! Port: TCP 27017. Faults: crashes, partitions and firewall rules, all applied outside.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
 
 use crate::env::Env;
 use crate::events::EventKind;
@@ -38,16 +44,15 @@ pub const PORT: u16 = 27017;
 /// Frames larger than this are refused: a batch of [`super::replica_set::MAX_BATCH`]
 /// entries is a few tens of kilobytes.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
-/// How often the member's timers (heartbeats, elections, step-down) are checked.
-pub const TIMER_PERIOD: Duration = Duration::from_millis(100);
+/// The shortest sleep of the member's timer: a deadline that is due but did not act
+/// (it fell within the same millisecond) is tried again after this, never in a busy loop.
+const MIN_TIMER_SLEEP: Duration = Duration::from_millis(1);
 /// Bound on connecting to a peer.
 pub const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Bound on a peer's answer once connected (forwarded writes add the write timeout).
 pub const PEER_REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// What a forwarded write may take beyond the primary's own write timeout.
 pub const FORWARD_MARGIN: Duration = Duration::from_secs(1);
-/// How often a pending write checks whether it committed.
-const COMMIT_POLL: Duration = Duration::from_millis(10);
 
 /// A member shared between its node's tasks and the world.
 pub type SharedMember = Arc<Mutex<Member>>;
@@ -70,6 +75,26 @@ pub struct DbConfig {
 pub struct Database<N: Net> {
     env: Env<N>,
     config: Arc<DbConfig>,
+    wake: Arc<Wake>,
+}
+
+/// How the member's tasks wake each other instead of polling.
+#[derive(Debug)]
+struct Wake {
+    /// The deadline the timer sleeps towards (simulated ns since the run began;
+    /// `u64::MAX`: none): a change that brings the member's next deadline before it
+    /// wakes the timer.
+    armed_ns: AtomicU64,
+    /// Wakes the timer.
+    timer: Notify,
+    /// Wakes every write waiting for its commit: the member changed.
+    changed: Notify,
+}
+
+fn as_ns(at: Option<Duration>) -> u64 {
+    at.map_or(u64::MAX, |d| {
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    })
 }
 
 impl<N: Net> Database<N> {
@@ -78,6 +103,11 @@ impl<N: Net> Database<N> {
         let db = Self {
             env,
             config: Arc::new(config),
+            wake: Arc::new(Wake {
+                armed_ns: AtomicU64::new(u64::MAX),
+                timer: Notify::new(),
+                changed: Notify::new(),
+            }),
         };
         let listener = db.env.net.listen(PORT).await?;
         db.env.record(EventKind::ServiceStarted {
@@ -102,11 +132,15 @@ impl<N: Net> Database<N> {
         f: impl FnOnce(&mut Member, Duration) -> (T, Vec<(usize, Message)>),
     ) -> T {
         let now = self.env.clock.elapsed();
-        let (value, out, events) = {
+        let (value, out, events, next) = {
             let mut m = self.member();
             let (value, out) = f(&mut m, now);
-            (value, out, m.drain_events())
+            (value, out, m.drain_events(), m.next_deadline())
         };
+        if as_ns(next) < self.wake.armed_ns.load(Ordering::Relaxed) {
+            self.wake.timer.notify_one();
+        }
+        self.wake.changed.notify_waiters();
         for e in events {
             self.env.record(EventKind::ReplicaSet(e));
         }
@@ -179,12 +213,14 @@ impl<N: Net> Database<N> {
         let timeout = self.config.write_timeout;
         let wait = async {
             loop {
+                // Registered before the check: a change after it wakes this wait.
+                let changed = self.wake.changed.notified();
                 match self.member().write_status(term, index) {
                     WriteStatus::Committed => return Ok(()),
                     WriteStatus::Lost => return Err(WriteError::RolledBack),
                     WriteStatus::Pending => {}
                 }
-                crate::timers::sleep(COMMIT_POLL).await;
+                changed.await;
             }
         };
         crate::timers::timeout(timeout, wait)
@@ -260,11 +296,26 @@ impl<N: Net> Database<N> {
     }
 }
 
+/// Ticks the member at each of its deadlines; sleeps in between.
 async fn timers<N: Net>(db: Database<N>) {
-    let mut ticker = crate::timers::Interval::delay(TIMER_PERIOD);
     loop {
-        ticker.tick().await;
-        db.with_member(|m, now| ((), m.tick(now)));
+        // The timer is awake: nothing needs to wake it while it ticks.
+        db.wake.armed_ns.store(0, Ordering::Relaxed);
+        let (next, now) = db.with_member(|m, now| {
+            let out = m.tick(now);
+            ((m.next_deadline(), now), out)
+        });
+        db.wake.armed_ns.store(as_ns(next), Ordering::Relaxed);
+        match next {
+            Some(at) => {
+                let wait = at.saturating_sub(now).max(MIN_TIMER_SLEEP);
+                tokio::select! {
+                    () = crate::timers::sleep(wait) => {}
+                    () = db.wake.timer.notified() => {}
+                }
+            }
+            None => db.wake.timer.notified().await,
+        }
     }
 }
 

@@ -9,6 +9,19 @@
 
 use crate::events::CheckEffect;
 
+/// Where a backend stands, as HAProxy's `srv_getinter` tells its check intervals apart:
+/// fully up (`inter`), fully down (`downinter`), or between the two with results counted
+/// towards a change (`fastinter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Up, no failure counted.
+    Up,
+    /// Up with failures counted, or down with passes counted.
+    Transition,
+    /// Down, no pass counted.
+    Down,
+}
+
 /// One backend's health as the balancer sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Health {
@@ -40,6 +53,15 @@ impl Health {
 
     pub fn is_up(&self) -> bool {
         self.up
+    }
+
+    /// Where the backend stands between checks, which sets the time to the next one.
+    pub fn phase(&self) -> Phase {
+        match (self.up, self.failures, self.passes) {
+            (true, 0, _) => Phase::Up,
+            (false, _, 0) => Phase::Down,
+            _ => Phase::Transition,
+        }
     }
 
     /// Takes one check result; returns what it changed, or `None` when it changed nothing
@@ -122,6 +144,23 @@ mod tests {
         h.observe(true);
         assert_eq!(h.observe(false), Some(PassesReset { count: 1 }));
         assert_eq!(h.observe(true), Some(PassCounted { count: 1, rise: 2 }));
+    }
+
+    /// Proves the phase that picks the next check's interval: up until a failure is
+    /// counted, in transition while results count towards a change, down once down with
+    /// no pass counted.
+    #[test]
+    fn phases_follow_the_counts() {
+        let mut h = Health::new(2, 2);
+        assert_eq!(h.phase(), Phase::Up);
+        h.observe(false);
+        assert_eq!(h.phase(), Phase::Transition);
+        h.observe(false);
+        assert_eq!(h.phase(), Phase::Down);
+        h.observe(true);
+        assert_eq!(h.phase(), Phase::Transition);
+        h.observe(true);
+        assert_eq!(h.phase(), Phase::Up);
     }
 
     /// Proves fall = 1 and rise = 1 act on the first result.

@@ -28,11 +28,17 @@
 //!   the backend): the client gets 504 or 502 naming the backend. A connect timeout is not
 //!   retried either, by choice of the model (see `LbSettings::connect_timeout`): 504.
 //!   No healthy backend left: 503.
-//! - Active health checks: every `interval`, `GET <check_path>` on each backend, bounded by
-//!   `connect_timeout` to connect and `timeout` for the answer (HAProxy's `timeout
+//! - Active health checks, HAProxy's schedule: `GET <check_path>` on each backend, bounded
+//!   by `connect_timeout` to connect and `timeout` for the answer (HAProxy's `timeout
 //!   connect` / `timeout check`); anything but a 200 fails. Results feed the rise/fall
-//!   state machine in [`super::health`]. The checks of the N backends are spread evenly
-//!   over the interval, as HAProxy spreads them, so they do not all fire on one tick.
+//!   state machine in [`super::health`]. The next check starts a pause after the last one
+//!   *ended* ([`next_check_in`]): `interval` while the backend is fully up, `downinter`
+//!   while fully down, `fastinter` while results count towards a change, each varied by
+//!   up to `spread_checks_pct` percent either way. The first checks of the N backends are
+//!   spread evenly over the interval, as HAProxy spreads them, so they do not all fire on
+//!   one tick. HAProxy counts health as one counter that a pass raises and a failure
+//!   lowers; the model counts streaks (a pass forgives counted failures): the two differ
+//!   only when results alternate.
 //!
 //! - Two modes (the network requirements, `lb.mode`). `https`: the balancer terminates TLS with the
 //!   instance certificate ([`crate::tls`]) and proxies HTTP as above, `X-Forwarded-Proto`
@@ -80,11 +86,13 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response};
 use ipnet::Ipv4Net;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use crate::env::Env;
 use crate::events::EventKind;
 use crate::net::Net;
-use crate::services::health::Health;
+use crate::services::health::{Health, Phase};
 use crate::services::http::{self, Body, Failure};
 use crate::services::proxy_header;
 use crate::services::round_robin::RoundRobin;
@@ -145,6 +153,9 @@ pub struct LbConfig {
     pub check_dial: http::Dial,
     /// `X-Forwarded-Proto`: `"https"` when the balancer terminates TLS, `"http"` otherwise.
     pub forwarded_proto: &'static str,
+    /// Seeds the random part of the check intervals (`spread_checks_pct`); backend `i`
+    /// draws from `check_seed ^ i`.
+    pub check_seed: u64,
 }
 
 /// Backend health and the rotation, shared by the proxy and the checkers.
@@ -351,13 +362,17 @@ async fn check_loop<N: Net>(env: Env<N>, config: Arc<LbConfig>, pool: SharedPool
     let s = &config.settings;
     let count = u32::try_from(config.backends.len()).expect("at most MAX_NODES backends");
     let slot = u32::try_from(index).expect("at most MAX_NODES backends");
+    let mut rng = ChaCha8Rng::seed_from_u64(config.check_seed ^ u64::from(slot));
+    // HAProxy spreads the first checks of a backend's servers over the interval.
     crate::timers::sleep(s.interval * slot / count).await;
-    let mut ticker = crate::timers::Interval::delay(s.interval);
     let backend = &config.backends[index];
     loop {
-        ticker.tick().await;
         let result = check(&env, s, &config.check_dial, backend).await;
-        let effect = lock(&pool).health[index].observe(result.is_ok());
+        let (effect, phase) = {
+            let mut pool = lock(&pool);
+            let effect = pool.health[index].observe(result.is_ok());
+            (effect, pool.health[index].phase())
+        };
         if let Some(effect) = effect {
             let detail = result.err().unwrap_or_else(|| "200 OK".to_string());
             env.record(EventKind::Check {
@@ -366,7 +381,26 @@ async fn check_loop<N: Net>(env: Env<N>, config: Arc<LbConfig>, pool: SharedPool
                 detail,
             });
         }
+        crate::timers::sleep(next_check_in(s, phase, &mut rng)).await;
     }
+}
+
+/// The pause between the end of one check and the start of the next, HAProxy's rule
+/// (`src/check.c`): `inter` while the backend is fully up, `downinter` while fully down,
+/// `fastinter` in between (each `interval` when unset), plus or minus a uniform share
+/// of up to `spread_checks_pct` percent of it (`spread-checks`).
+pub fn next_check_in(s: &LbSettings, phase: Phase, rng: &mut impl Rng) -> Duration {
+    let inter = match phase {
+        Phase::Up => s.interval,
+        Phase::Transition => s.fastinter.unwrap_or(s.interval),
+        Phase::Down => s.downinter.unwrap_or(s.interval),
+    };
+    if s.spread_checks_pct == 0 {
+        return inter;
+    }
+    let inter_ms = inter.as_millis() as u64;
+    let spread_ms = inter_ms * u64::from(s.spread_checks_pct) / 100;
+    Duration::from_millis(rng.random_range(inter_ms - spread_ms..=inter_ms + spread_ms))
 }
 
 /// One health check: `Ok` on a 200, otherwise why it failed.

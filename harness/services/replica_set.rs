@@ -14,8 +14,13 @@
 //! - A member votes (dry run or real) only for a candidate whose log is at least as
 //!   up to date as its own, and not while it hears from a primary (within the election
 //!   timeout): a live primary is never deposed by a member that merely lost contact.
-//! - Priority: 0 means never primary; higher priorities shorten the random part of the
-//!   election timeout (`jitter / priority`), so they tend to stand first.
+//! - Each member's election deadline is the timeout plus a random part, uniform over
+//!   `[0, election_jitter x timeout]` (Raft's randomized timeouts; 1 is Raft's `[T, 2T]`).
+//!   Priority: 0 means never primary; higher priorities shorten the random part
+//!   (`jitter / priority`), so they tend to stand first.
+//! - Every rule acts at its own deadline ([`Member::next_deadline`]), to the
+//!   millisecond: the host wakes the member then, not on a periodic beat that would
+//!   round every member's deadline to the same instant and lose the randomness.
 //! - A candidate whose election stalls (two candidates split the vote) stands again after
 //!   half a heartbeat plus a fresh random delay, not another full election timeout.
 //! - The primary sends every secondary an `Append` at least every heartbeat (entries from
@@ -55,6 +60,8 @@ pub const MAX_BATCH: usize = 128;
 /// A batch stops growing once its entries reach about this many bytes, so a frame stays
 /// far below the transport's limit whatever the entries hold.
 pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+/// Lag is reported once it *exceeds* the threshold: the simulation's resolution after it.
+const LAG_RESOLUTION: Duration = Duration::from_millis(1);
 
 /// One operation in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +106,10 @@ pub struct RsConfig {
     /// Silence from the primary after which a secondary stands for election; silence from
     /// a majority after which a primary steps down.
     pub election_timeout: Duration,
+    /// The random part of a member's election timeout, as a share of `election_timeout`:
+    /// each deadline adds a uniform draw from `[0, share x timeout]` (whole milliseconds),
+    /// divided by the member's priority. 1 is Raft's `[T, 2T]`; 0 is no randomness.
+    pub election_jitter: f64,
     /// Replication lag (age of the oldest entry a secondary lacks) above which the primary
     /// reports the secondary as lagging.
     pub lag_threshold: Duration,
@@ -349,7 +360,12 @@ impl Member {
 
     /// How long this member has been out of touch with a majority through a primary.
     pub fn out_of_contact(&self, now: Duration) -> Duration {
-        now.saturating_sub(self.contact_at)
+        let contact_at = match self.role {
+            // A primary's contact is its replies, read now rather than at its last tick.
+            MemberRole::Primary => self.majority_contact().unwrap_or(now),
+            MemberRole::Secondary | MemberRole::Candidate => self.contact_at,
+        };
+        now.saturating_sub(contact_at)
     }
 
     /// Events since the last call.
@@ -361,11 +377,63 @@ impl Member {
         self.deadline = now + self.cfg.election_timeout + self.jitter();
     }
 
-    /// The random part of an election timeout: up to 15% of it, divided by priority.
+    /// The random part of an election timeout: up to `election_jitter` of it, divided by
+    /// priority.
     fn jitter(&mut self) -> Duration {
         let priority = self.cfg.priorities[self.me].max(1);
-        let spread = self.cfg.election_timeout.as_millis() as u64 * 15 / 100;
+        let timeout_ms = self.cfg.election_timeout.as_millis() as f64;
+        // Bounded by the settings' checks: a share of at most 1 of a timeout of at most 1h.
+        let spread = (timeout_ms * self.cfg.election_jitter).round() as u64;
         Duration::from_millis(self.rng.random_range(0..=spread) / u64::from(priority))
+    }
+
+    /// When this member's rules next act of their own accord, with no message arriving
+    /// (`None`: never, a member of priority 0 that is not primary): the election
+    /// deadline; for a primary, its next heartbeat, the moment it would step down, or
+    /// the moment a secondary's lag crosses the threshold, whichever comes first. The
+    /// host calls [`Member::tick`] then, not on a periodic beat, so every member acts at
+    /// its own millisecond and the election timeout's randomness is kept.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        if self.role != MemberRole::Primary {
+            return (self.cfg.priorities[self.me] != 0).then_some(self.deadline);
+        }
+        let step_down = self
+            .majority_contact()
+            .map(|at| at + self.cfg.election_timeout);
+        let lag = self
+            .peers()
+            .filter(|&p| !self.lagging[p])
+            .filter_map(|p| self.lag_since(p))
+            .map(|since| since + self.cfg.lag_threshold + LAG_RESOLUTION)
+            .min();
+        [Some(self.heartbeat_at), step_down, lag]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// For a primary: the latest moment a majority (itself included) had answered, the
+    /// (majority - 1)-th most recent peer reply; `None` when it is a majority alone.
+    fn majority_contact(&self) -> Option<Duration> {
+        let needed = self.cfg.majority() - 1;
+        if needed == 0 {
+            return None;
+        }
+        let mut replies: Vec<Duration> = self.peers().map(|p| self.replied_at[p]).collect();
+        replies.sort_unstable_by(|a, b| b.cmp(a));
+        Some(replies[needed - 1])
+    }
+
+    /// For a primary: since when peer `p` has lacked an entry (`None`: it lacks none).
+    fn lag_since(&self, p: usize) -> Option<Duration> {
+        if !self.confirmed[p] {
+            // No answer in this term yet: what it holds is unknown since the election.
+            return Some(self.elected_at);
+        }
+        let index = usize::try_from(self.matched[p]).expect("log indexes fit memory");
+        self.log
+            .get(index)
+            .map(|entry| Duration::from_millis(entry.written_ms))
     }
 
     fn peers(&self) -> impl Iterator<Item = usize> + use<> {
@@ -388,16 +456,8 @@ impl Member {
     }
 
     fn primary_tick(&mut self, now: Duration) -> Vec<(usize, Message)> {
-        // Contact with a majority dates from the latest moment a majority (this member
-        // included) had answered: the (majority - 1)-th most recent peer reply.
-        let mut replies: Vec<Duration> = self.peers().map(|p| self.replied_at[p]).collect();
-        replies.sort_unstable_by(|a, b| b.cmp(a));
-        let needed = self.cfg.majority() - 1;
-        self.contact_at = if needed == 0 {
-            now
-        } else {
-            replies[needed - 1]
-        };
+        self.contact_at = self.majority_contact().unwrap_or(now);
+        let replies: Vec<Duration> = self.peers().map(|p| self.replied_at[p]).collect();
         let timeout = self.cfg.election_timeout;
         if now.saturating_sub(self.contact_at) >= timeout {
             let heard = 1 + replies
@@ -426,15 +486,9 @@ impl Member {
 
     fn check_lag(&mut self, now: Duration) {
         for p in self.peers().collect::<Vec<_>>() {
-            let first_missing = self
-                .log
-                .get(usize::try_from(self.matched[p]).expect("log indexes fit memory"));
-            let lag = match first_missing {
-                // No answer in this term yet: what it holds is unknown since the election.
-                _ if !self.confirmed[p] => now.saturating_sub(self.elected_at),
-                Some(entry) => now.saturating_sub(Duration::from_millis(entry.written_ms)),
-                None => Duration::ZERO,
-            };
+            let lag = self
+                .lag_since(p)
+                .map_or(Duration::ZERO, |since| now.saturating_sub(since));
             let lagging = lag > self.cfg.lag_threshold;
             if lagging != self.lagging[p] {
                 self.lagging[p] = lagging;
@@ -784,6 +838,8 @@ impl Member {
             self.matched[from] = self.matched[from].max(last);
             self.next[from] = self.matched[from] + 1;
             self.advance_commit();
+            // A secondary that caught up is reported at once, not at the next deadline.
+            self.check_lag(now);
             if self.next[from] > self.last_index() {
                 return Vec::new();
             }

@@ -318,6 +318,11 @@ fn host(name: &str, address: Ipv4Addr, role: Role) -> Host {
 pub const MAX_SETTING: Duration = Duration::from_secs(3600);
 /// Most workers a node may have (far above any real appliance's process count).
 pub const MAX_WORKERS: usize = 1024;
+/// Largest `replica_set.election_jitter`, as a share of the election timeout: Raft's
+/// `[T, 2T]`. More only slows elections without making split votes rarer.
+pub const MAX_ELECTION_JITTER: f64 = 1.0;
+/// Largest `lb.spread_checks_pct`: HAProxy refuses a `spread-checks` above 50.
+pub const MAX_SPREAD_CHECKS_PCT: u32 = 50;
 /// Longest queue a node may have.
 pub const MAX_QUEUE: usize = 100_000;
 /// Longest DNS name (RFC 1035: 255 bytes on the wire, 253 characters written).
@@ -365,6 +370,8 @@ fn check_durations(spec: &TopologySpec) -> Result<(), TopologyError> {
     let (lb, node, rs, net) = (&spec.lb, &spec.node, &spec.replica_set, &spec.network);
     let durations = [
         ("lb.interval", lb.interval, false),
+        ("lb.fastinter", lb.fastinter.unwrap_or(lb.interval), false),
+        ("lb.downinter", lb.downinter.unwrap_or(lb.interval), false),
         ("lb.timeout", lb.timeout, false),
         ("lb.connect_timeout", lb.connect_timeout, false),
         ("lb.response_timeout", lb.response_timeout, false),
@@ -410,6 +417,14 @@ fn check_lb(lb: &LbSettings) -> Result<(), TopologyError> {
     if lb.connect_timeout + lb.timeout > lb.interval {
         let message = "expected an interval no shorter than lb.connect_timeout + lb.timeout, so one check ends before the next is due";
         return fail("lb.interval", message);
+    }
+    if lb.spread_checks_pct > MAX_SPREAD_CHECKS_PCT {
+        return fail(
+            "lb.spread_checks_pct",
+            format!(
+                "expected 0 to {MAX_SPREAD_CHECKS_PCT} percent (HAProxy's spread-checks range)"
+            ),
+        );
     }
     if lb.rise == 0 || lb.fall == 0 {
         return fail(
@@ -590,6 +605,15 @@ fn check_replica_set(spec: &TopologySpec) -> Result<(), TopologyError> {
         return fail(
             "replica_set.heartbeat".into(),
             "expected a heartbeat shorter than replica_set.election_timeout".into(),
+        );
+    }
+    if !(0.0..=MAX_ELECTION_JITTER).contains(&rs.election_jitter) {
+        return fail(
+            "replica_set.election_jitter".into(),
+            format!(
+                "expected a share of the election timeout from 0 to {MAX_ELECTION_JITTER} (1 is Raft's [T, 2T]), found {}",
+                rs.election_jitter
+            ),
         );
     }
     if rs.write_timeout + Duration::from_secs(2) > spec.lb.response_timeout {

@@ -185,12 +185,27 @@ fn yes() -> bool {
 /// The round-robin layer-7 load balancer and its active health checks.
 ///
 /// The defaults are HAProxy's (`inter 2s`, `rise 2`, `fall 3`) with a 1 s check timeout.
+/// Checks follow HAProxy's schedule: the next check of a backend starts a pause after the
+/// last one ended, the pause chosen by where the backend stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LbSettings {
-    /// Time between two health checks of one backend. Default `"2s"`.
+    /// Pause between two health checks of a backend that is up with no failure counted
+    /// (HAProxy's `inter`), from the end of one to the start of the next. Default `"2s"`.
     #[serde(with = "crate::duration")]
     pub interval: Duration,
+    /// Pause between checks while a backend is changing state: up with failures counted,
+    /// or down with passes counted (HAProxy's `fastinter`). Default: `interval`.
+    #[serde(with = "crate::duration::option")]
+    pub fastinter: Option<Duration>,
+    /// Pause between checks of a backend that is down with no pass counted (HAProxy's
+    /// `downinter`). Default: `interval`.
+    #[serde(with = "crate::duration::option")]
+    pub downinter: Option<Duration>,
+    /// Each pause varies at random by up to this many percent either way, so checks of
+    /// many backends do not fall into step (HAProxy's global `spread-checks`). Default 0;
+    /// 0 to 50.
+    pub spread_checks_pct: u32,
     /// How long a check waits for the answer once connected before it counts as failed
     /// (HAProxy's `timeout check`); connecting is bounded by `connect_timeout`.
     /// Default `"1s"`; `connect_timeout + timeout` at most `interval`.
@@ -279,6 +294,9 @@ impl Default for LbSettings {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(2),
+            fastinter: None,
+            downinter: None,
+            spread_checks_pct: 0,
             timeout: Duration::from_secs(1),
             rise: 2,
             fall: 3,
@@ -373,10 +391,18 @@ pub struct ReplicaSetSettings {
     #[serde(with = "crate::duration")]
     pub heartbeat: Duration,
     /// Silence from the primary after which a secondary stands for election, and from a
-    /// majority after which a primary steps down. A random extra of up to 15% is added per
-    /// member. Default `"10s"` (MongoDB's `electionTimeoutMillis`).
+    /// majority after which a primary steps down. A random extra of up to
+    /// `election_jitter` of it is added per member. Default `"10s"` (MongoDB's
+    /// `electionTimeoutMillis`).
     #[serde(with = "crate::duration")]
     pub election_timeout: Duration,
+    /// The random part of each member's election timeout, as a share of
+    /// `election_timeout`: a member stands after `election_timeout x (1 + u x
+    /// election_jitter)`, `u` uniform in [0, 1], drawn afresh each time (divided by the
+    /// member's priority). Default 0.15 (MongoDB adds up to 15%); 0 to 1: 1 is the Raft
+    /// paper's `[T, 2T]`; 0 is no randomness, and members that lose the primary together
+    /// then stand together and can split the vote again and again.
+    pub election_jitter: f64,
     /// How long a write waits for a majority before the user gets 504 (MongoDB's
     /// `wtimeout`). Default `"3s"`; at least 2s shorter than `lb.response_timeout`, so the
     /// node's own answer (forwarding included) reaches the user before the balancer gives
@@ -401,6 +427,7 @@ impl Default for ReplicaSetSettings {
         Self {
             heartbeat: Duration::from_secs(2),
             election_timeout: Duration::from_secs(10),
+            election_jitter: 0.15,
             write_timeout: Duration::from_secs(3),
             lag_threshold: Duration::from_secs(5),
             contact_max: Duration::from_secs(15),

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use super::{HANDSHAKE_TIMEOUT, HostTls};
+use super::{HANDSHAKE_TIMEOUT, HostTls, host_seed};
 use crate::services::http::{Dial, Front};
 use crate::services::load_balancer::{Backend, LbConfig};
 use crate::services::{node, proxy_header};
@@ -11,8 +11,9 @@ use crate::topology::{LbMode, Role, Topology};
 
 /// The balancer: every node on its HTTP port as a backend; in `https` mode it terminates
 /// TLS with `tls.server`, in `tcp` mode it passes connections through and its checks
-/// send the PROXY header and speak TLS (`tls.checks`) as the nodes expect.
-pub fn lb_config(topology: &Topology, tls: &HostTls) -> LbConfig {
+/// send the PROXY header and speak TLS (`tls.checks`) as the nodes expect. The random
+/// part of its check intervals draws from the balancer host's own stream of `seed`.
+pub fn lb_config(topology: &Topology, tls: &HostTls, seed: u64) -> LbConfig {
     let backends = topology
         .with_role(Role::Node)
         .map(|n| Backend {
@@ -54,5 +55,9 @@ pub fn lb_config(topology: &Topology, tls: &HostTls) -> LbConfig {
         } else {
             "http"
         },
+        check_seed: topology
+            .with_role(Role::LoadBalancer)
+            .next()
+            .map_or(seed, |lb| host_seed(seed, lb)),
     }
 }

@@ -27,6 +27,7 @@ fn replica_set(topology: &Topology, members: Vec<String>, priorities: Vec<u32>) 
         priorities,
         heartbeat: rs.heartbeat,
         election_timeout: rs.election_timeout,
+        election_jitter: rs.election_jitter,
         lag_threshold: rs.lag_threshold,
     }
 }

@@ -626,7 +626,7 @@ fn register(
     match host.role {
         Role::Dns => start(sim, ip, env, wiring::zone(topology), dns::run),
         Role::LoadBalancer => {
-            let config = wiring::lb_config(topology, &tls);
+            let config = wiring::lb_config(topology, &tls, setup.seed);
             start(sim, ip, env, config, load_balancer::run);
         }
         Role::Smtp => {

@@ -22,6 +22,7 @@ impl Net {
             priorities: vec![1; n],
             heartbeat: Duration::from_secs(2),
             election_timeout: Duration::from_secs(10),
+            election_jitter: 0.15,
             lag_threshold: Duration::from_secs(5),
         };
         let members = (0..n).map(|i| Member::new(cfg.clone(), i, 7)).collect();

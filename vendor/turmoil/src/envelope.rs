@@ -32,6 +32,9 @@ pub struct Datagram(pub Bytes);
 #[derive(Debug)]
 pub enum Segment {
     Syn(Syn),
+    /// The listener's answer to a SYN, travelling back over the network, so a connect
+    /// costs a round trip as on a real network.
+    SynAck(SynAck),
     Data(u64, Bytes),
     Fin(u64),
     Rst,
@@ -47,7 +50,7 @@ pub struct Syn {
 /// partition, a crashed server). Either happens on another host, with no message, so
 /// it wakes the connecting host (see [`crate::Builder::skip_idle_hosts`]).
 #[derive(Debug)]
-pub(crate) struct SynAck {
+pub struct SynAck {
     tx: Option<oneshot::Sender<()>>,
     client: IpAddr,
 }
@@ -63,6 +66,11 @@ impl SynAck {
     /// Accepts the connection; fails when the connecting side gave up.
     pub(crate) fn send(mut self) -> Result<(), ()> {
         self.tx.take().map_or(Err(()), |tx| tx.send(()))
+    }
+
+    /// True while the connecting side still waits for the answer.
+    pub(crate) fn is_waited_for(&self) -> bool {
+        self.tx.as_ref().is_some_and(|tx| !tx.is_closed())
     }
 }
 
@@ -91,6 +99,7 @@ impl Display for Segment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Segment::Syn(_) => write!(f, "TCP SYN"),
+            Segment::SynAck(_) => write!(f, "TCP SYN-ACK"),
             Segment::Data(_, data) => hex("TCP", data, f),
             Segment::Fin(_) => write!(f, "TCP FIN"),
             Segment::Rst => write!(f, "TCP RST"),

@@ -556,6 +556,14 @@ impl Tcp {
                     }
                 }
             }
+            Segment::SynAck(ack) => {
+                // The connect completes now, a round trip after it began. A client
+                // that gave up meanwhile answers with a reset, so the server's side
+                // of the connection does not wait on a peer that is gone.
+                if ack.send().is_err() {
+                    return Err(Protocol::Tcp(Segment::Rst));
+                }
+            }
             Segment::Data(seq, data) => match self.sockets.get_mut(&SocketPair::new(dst, src)) {
                 Some(sock) => sock.buffer(seq, SequencedSegment::Data(data))?,
                 None => return Err(Protocol::Tcp(Segment::Rst)),

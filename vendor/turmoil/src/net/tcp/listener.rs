@@ -7,6 +7,8 @@ use std::{
 use tokio::sync::Notify;
 
 use crate::{
+    envelope::{Protocol, Segment},
+    host::is_same,
     net::{SocketPair, TcpStream},
     world::World,
     ToSocketAddrs, TRACING_TARGET,
@@ -77,10 +79,32 @@ impl TcpListener {
 
             tracing::trace!(target: TRACING_TARGET, src = ?origin, dst = ?self.local_addr, protocol = %"TCP SYN", "Recv");
 
-            let ack = syn.ack.send();
+            // The SYN-ACK travels back over the network like any segment: the
+            // client's connect completes when it arrives, a round trip after the SYN
+            // left. A client that already gave up is skipped, as before.
+            if !syn.ack.is_waited_for() {
+                continue;
+            }
+            let local = self.local_addr;
+            let sent = World::current(|world| {
+                let mut src = local;
+                if origin.ip().is_loopback() {
+                    src.set_ip(origin.ip());
+                }
+                if src.ip().is_unspecified() {
+                    src.set_ip(world.current_host_mut().addr);
+                }
+                let syn_ack = Protocol::Tcp(Segment::SynAck(syn.ack));
+                if is_same(src, origin) {
+                    super::stream::send_loopback(src, origin, syn_ack);
+                    Ok(())
+                } else {
+                    world.send_message(src, origin, syn_ack)
+                }
+            });
             tracing::trace!(target: TRACING_TARGET, src = ?self.local_addr, dst = ?origin, protocol = %"TCP SYN-ACK", "Send");
 
-            if ack.is_ok() {
+            if sent.is_ok() {
                 break origin;
             }
         };
