@@ -7,7 +7,7 @@
 //! were:
 //!
 //! - [`Component::Variation`]: first, in file order, one draw per `[[steps]]` entry whose
-//!   `at` is a range (the whole entry moves by it: a strobe's flips together) and one per
+//!   `at` is a range (to [`RESOLUTION_MS`]; the whole entry moves by it: a strobe's flips together) and one per
 //!   `for` that is a range; then, while the run goes, one per node named `"a-secondary"`
 //!   or `"any"` ([`Plan::resolve`], called by the executor when the step runs, since only
 //!   then does the world know which nodes are up and which is primary);
@@ -138,13 +138,20 @@ fn draw_times(steps: &[Step], rng: &mut ChaCha8Rng) -> Moves {
     moves
 }
 
-/// A duration from 0 to `spread` included, to the millisecond; draws nothing for 0.
-fn uniform(rng: &mut ChaCha8Rng, spread: Duration) -> Duration {
+/// The resolution of drawn times, in milliseconds: a multiple of every tick the loader
+/// accepts (1ms, 2ms), so a drawn step lands on a tick boundary whatever the tick and
+/// the same draw means the same moment at every tick.
+pub const RESOLUTION_MS: u64 = 10;
+
+/// A duration from 0 to `spread` included, in steps of [`RESOLUTION_MS`] (a spread
+/// below one step draws 0); draws nothing for 0.
+pub(crate) fn uniform(rng: &mut ChaCha8Rng, spread: Duration) -> Duration {
     if spread.is_zero() {
         return Duration::ZERO;
     }
-    let ms = u64::try_from(spread.as_millis()).expect("spreads are under an hour");
-    Duration::from_millis(rng.random_range(0..=ms))
+    let steps =
+        u64::try_from(spread.as_millis()).expect("spreads are under an hour") / RESOLUTION_MS;
+    Duration::from_millis(rng.random_range(0..=steps) * RESOLUTION_MS)
 }
 
 /// The nemesis's faults as steps, each fault's first step carrying its note.

@@ -22,6 +22,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
 
+use super::draw::{RESOLUTION_MS, uniform};
 use super::invalid::{Invalid, key};
 use super::spec::{Action, NemesisFault, NemesisSpec, ScenarioSpec};
 use super::steps::{bridge_shape, isolate_shape};
@@ -89,19 +90,27 @@ pub(super) fn check(
         let message = format!("expected at least {}", span(MIN_MEAN_GAP));
         return Err((at("mean_gap"), message));
     }
-    if nemesis.fault_for.lo.is_zero() {
-        return Err((at("fault_for"), "expected durations above 0s".to_string()));
-    }
-    let end = nemesis.start + nemesis.phase;
-    if nemesis.phase.is_zero() || end >= spec.duration {
+    if nemesis.fault_for.lo.is_zero() || nemesis.fault_for.hi > spec.duration {
         let message = format!(
-            "the fault phase ends at {}, at or past the run's end (duration {}); expected a phase above 0s that ends before",
-            span(end),
+            "expected durations above 0s and at most the run's ({})",
             span(spec.duration)
         );
-        return Err((at("phase"), message));
+        return Err((at("fault_for"), message));
     }
-    Ok(())
+    match nemesis.start.checked_add(nemesis.phase) {
+        Some(end) if end < spec.duration && !nemesis.phase.is_zero() => Ok(()),
+        end => {
+            let ends = end.map_or_else(
+                || "beyond any run".to_string(),
+                |e| format!("at {}", span(e)),
+            );
+            let message = format!(
+                "the fault phase ends {ends}, at or past the run's end (duration {}); expected a phase above 0s that ends before",
+                span(spec.duration)
+            );
+            Err((at("phase"), message))
+        }
+    }
 }
 
 /// One drawn fault: its steps (opening, any strobe flips, then the ones that undo it)
@@ -165,20 +174,15 @@ pub fn schedule(nemesis: &NemesisSpec, topology: &Topology, run_seed: u64) -> Ve
             }
             faults.push(fault);
         }
-        at += whole_ms(gap.sample(&mut rng)).max(Duration::from_millis(1));
+        at += whole_ms(gap.sample(&mut rng)).max(Duration::from_millis(RESOLUTION_MS));
     }
     faults
 }
 
-/// A draw in seconds, to the millisecond.
+/// A draw in seconds, to [`RESOLUTION_MS`] (a tick boundary at every tick).
 fn whole_ms(secs: f64) -> Duration {
-    Duration::from_millis((secs * 1000.0).round() as u64)
-}
-
-/// A duration from 0 to `spread` included, to the millisecond.
-fn uniform(rng: &mut ChaCha8Rng, spread: Duration) -> Duration {
-    let ms = u64::try_from(spread.as_millis()).expect("spreads are under an hour");
-    Duration::from_millis(rng.random_range(0..=ms))
+    let steps = (secs * 1000.0 / RESOLUTION_MS as f64).round() as u64;
+    Duration::from_millis(steps.saturating_mul(RESOLUTION_MS))
 }
 
 /// What a fault of `kind` on `target` keeps busy while it lasts.
@@ -406,8 +410,11 @@ fn clock(
             (text, vec![(at, set(ClockStep::Drift(ppb)))])
         }
         _ => {
-            let period =
-                Duration::from_millis(rng.random_range(STROBE_PERIOD_MS.0..=STROBE_PERIOD_MS.1));
+            let period = Duration::from_millis(
+                rng.random_range(
+                    STROBE_PERIOD_MS.0 / RESOLUTION_MS..=STROBE_PERIOD_MS.1 / RESOLUTION_MS,
+                ) * RESOLUTION_MS,
+            );
             let mut flips = Vec::new();
             let mut when = at;
             while when < until {
