@@ -7,7 +7,7 @@
 //! were:
 //!
 //! - [`Component::Variation`]: first, in file order, one draw per `[[steps]]` entry whose
-//!   `at` is a range (to [`RESOLUTION_MS`]; the whole entry moves by it: a strobe's flips together) and one per
+//!   `at` is a range (to [`super::nemesis::RESOLUTION_MS`]; the whole entry moves by it: a strobe's flips together) and one per
 //!   `for` that is a range; then, while the run goes, one per node named `"a-secondary"`
 //!   or `"any"` ([`Plan::resolve`], called by the executor when the step runs, since only
 //!   then does the world know which nodes are up and which is primary);
@@ -21,6 +21,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::nemesis::uniform;
 use super::spec::{Action, Range, Role, Scenario, Step};
 use super::steps::{bridge_shape, isolate_shape};
 use crate::duration::{clock, span};
@@ -136,22 +137,6 @@ fn draw_times(steps: &[Step], rng: &mut ChaCha8Rng) -> Moves {
         moves.insert(origin, (shift, extra, notes));
     }
     moves
-}
-
-/// The resolution of drawn times, in milliseconds: a multiple of every tick the loader
-/// accepts (1ms, 2ms), so a drawn step lands on a tick boundary whatever the tick and
-/// the same draw means the same moment at every tick.
-pub const RESOLUTION_MS: u64 = 10;
-
-/// A duration from 0 to `spread` included, in steps of [`RESOLUTION_MS`] (a spread
-/// below one step draws 0); draws nothing for 0.
-pub(crate) fn uniform(rng: &mut ChaCha8Rng, spread: Duration) -> Duration {
-    if spread.is_zero() {
-        return Duration::ZERO;
-    }
-    let steps =
-        u64::try_from(spread.as_millis()).expect("spreads are under an hour") / RESOLUTION_MS;
-    Duration::from_millis(rng.random_range(0..=steps) * RESOLUTION_MS)
 }
 
 /// The nemesis's faults as steps, each fault's first step carrying its note.

@@ -22,7 +22,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
 
-use super::draw::{RESOLUTION_MS, uniform};
 use super::invalid::{Invalid, key};
 use super::spec::{Action, NemesisFault, NemesisSpec, ScenarioSpec};
 use super::steps::{bridge_shape, isolate_shape};
@@ -53,6 +52,22 @@ pub const DRIFT_PPB: (i64, i64) = (50_000, 500_000);
 
 /// The range of a strobe fault's period, in milliseconds.
 pub const STROBE_PERIOD_MS: (u64, u64) = (1_000, 5_000);
+
+/// The resolution of drawn times, in milliseconds: a multiple of every tick the loader
+/// accepts (1ms, 2ms), so a drawn step lands on a tick boundary whatever the tick and
+/// the same draw means the same moment at every tick.
+pub const RESOLUTION_MS: u64 = 10;
+
+/// A duration from 0 to `spread` included, in steps of [`RESOLUTION_MS`] (a spread
+/// below one step draws 0); draws nothing for 0.
+pub(crate) fn uniform(rng: &mut ChaCha8Rng, spread: Duration) -> Duration {
+    if spread.is_zero() {
+        return Duration::ZERO;
+    }
+    let steps =
+        u64::try_from(spread.as_millis()).expect("spreads are under an hour") / RESOLUTION_MS;
+    Duration::from_millis(rng.random_range(0..=steps) * RESOLUTION_MS)
+}
 
 /// True when the nemesis may crash nodes (and so restart them).
 pub fn crashes(nemesis: &NemesisSpec) -> bool {
