@@ -7,7 +7,7 @@
 //! were:
 //!
 //! - [`Component::Variation`]: first, in file order, one draw per `[[steps]]` entry whose
-//!   `at` is a range (the whole entry moves by it: a strobe's flips together) and one per
+//!   `at` is a range (to [`super::nemesis::RESOLUTION_MS`]; the whole entry moves by it: a strobe's flips together) and one per
 //!   `for` that is a range; then, while the run goes, one per node named `"a-secondary"`
 //!   or `"any"` ([`Plan::resolve`], called by the executor when the step runs, since only
 //!   then does the world know which nodes are up and which is primary);
@@ -21,6 +21,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::nemesis::uniform;
 use super::spec::{Action, Range, Role, Scenario, Step};
 use super::steps::{bridge_shape, isolate_shape};
 use crate::duration::{clock, span};
@@ -136,15 +137,6 @@ fn draw_times(steps: &[Step], rng: &mut ChaCha8Rng) -> Moves {
         moves.insert(origin, (shift, extra, notes));
     }
     moves
-}
-
-/// A duration from 0 to `spread` included, to the millisecond; draws nothing for 0.
-fn uniform(rng: &mut ChaCha8Rng, spread: Duration) -> Duration {
-    if spread.is_zero() {
-        return Duration::ZERO;
-    }
-    let ms = u64::try_from(spread.as_millis()).expect("spreads are under an hour");
-    Duration::from_millis(rng.random_range(0..=ms))
 }
 
 /// The nemesis's faults as steps, each fault's first step carrying its note.

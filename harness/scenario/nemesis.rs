@@ -53,6 +53,22 @@ pub const DRIFT_PPB: (i64, i64) = (50_000, 500_000);
 /// The range of a strobe fault's period, in milliseconds.
 pub const STROBE_PERIOD_MS: (u64, u64) = (1_000, 5_000);
 
+/// The resolution of drawn times, in milliseconds: a multiple of every tick the loader
+/// accepts (1ms, 2ms), so a drawn step lands on a tick boundary whatever the tick and
+/// the same draw means the same moment at every tick.
+pub const RESOLUTION_MS: u64 = 10;
+
+/// A duration from 0 to `spread` included, in steps of [`RESOLUTION_MS`] (a spread
+/// below one step draws 0); draws nothing for 0.
+pub(crate) fn uniform(rng: &mut ChaCha8Rng, spread: Duration) -> Duration {
+    if spread.is_zero() {
+        return Duration::ZERO;
+    }
+    let steps =
+        u64::try_from(spread.as_millis()).expect("spreads are under an hour") / RESOLUTION_MS;
+    Duration::from_millis(rng.random_range(0..=steps) * RESOLUTION_MS)
+}
+
 /// True when the nemesis may crash nodes (and so restart them).
 pub fn crashes(nemesis: &NemesisSpec) -> bool {
     nemesis
@@ -89,19 +105,27 @@ pub(super) fn check(
         let message = format!("expected at least {}", span(MIN_MEAN_GAP));
         return Err((at("mean_gap"), message));
     }
-    if nemesis.fault_for.lo.is_zero() {
-        return Err((at("fault_for"), "expected durations above 0s".to_string()));
-    }
-    let end = nemesis.start + nemesis.phase;
-    if nemesis.phase.is_zero() || end >= spec.duration {
+    if nemesis.fault_for.lo.is_zero() || nemesis.fault_for.hi > spec.duration {
         let message = format!(
-            "the fault phase ends at {}, at or past the run's end (duration {}); expected a phase above 0s that ends before",
-            span(end),
+            "expected durations above 0s and at most the run's ({})",
             span(spec.duration)
         );
-        return Err((at("phase"), message));
+        return Err((at("fault_for"), message));
     }
-    Ok(())
+    match nemesis.start.checked_add(nemesis.phase) {
+        Some(end) if end < spec.duration && !nemesis.phase.is_zero() => Ok(()),
+        end => {
+            let ends = end.map_or_else(
+                || "beyond any run".to_string(),
+                |e| format!("at {}", span(e)),
+            );
+            let message = format!(
+                "the fault phase ends {ends}, at or past the run's end (duration {}); expected a phase above 0s that ends before",
+                span(spec.duration)
+            );
+            Err((at("phase"), message))
+        }
+    }
 }
 
 /// One drawn fault: its steps (opening, any strobe flips, then the ones that undo it)
@@ -165,20 +189,15 @@ pub fn schedule(nemesis: &NemesisSpec, topology: &Topology, run_seed: u64) -> Ve
             }
             faults.push(fault);
         }
-        at += whole_ms(gap.sample(&mut rng)).max(Duration::from_millis(1));
+        at += whole_ms(gap.sample(&mut rng)).max(Duration::from_millis(RESOLUTION_MS));
     }
     faults
 }
 
-/// A draw in seconds, to the millisecond.
+/// A draw in seconds, to [`RESOLUTION_MS`] (a tick boundary at every tick).
 fn whole_ms(secs: f64) -> Duration {
-    Duration::from_millis((secs * 1000.0).round() as u64)
-}
-
-/// A duration from 0 to `spread` included, to the millisecond.
-fn uniform(rng: &mut ChaCha8Rng, spread: Duration) -> Duration {
-    let ms = u64::try_from(spread.as_millis()).expect("spreads are under an hour");
-    Duration::from_millis(rng.random_range(0..=ms))
+    let steps = (secs * 1000.0 / RESOLUTION_MS as f64).round() as u64;
+    Duration::from_millis(steps.saturating_mul(RESOLUTION_MS))
 }
 
 /// What a fault of `kind` on `target` keeps busy while it lasts.
@@ -406,8 +425,11 @@ fn clock(
             (text, vec![(at, set(ClockStep::Drift(ppb)))])
         }
         _ => {
-            let period =
-                Duration::from_millis(rng.random_range(STROBE_PERIOD_MS.0..=STROBE_PERIOD_MS.1));
+            let period = Duration::from_millis(
+                rng.random_range(
+                    STROBE_PERIOD_MS.0 / RESOLUTION_MS..=STROBE_PERIOD_MS.1 / RESOLUTION_MS,
+                ) * RESOLUTION_MS,
+            );
             let mut flips = Vec::new();
             let mut when = at;
             while when < until {

@@ -91,7 +91,7 @@ fn default_tick() -> Duration {
 }
 
 /// A time or a span written as one (`"30s"`), or a range to draw from per seed
-/// (`"30s..40s"`, both ends included, drawn to the millisecond).
+/// (`"30s..40s"`, both ends included, drawn to 10 milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {
     pub lo: Duration,

@@ -92,14 +92,19 @@ fn times(step: &StepSpec, run: Duration) -> Result<(), StepInvalid> {
     if lasts.lo.is_zero() {
         return Err((vec!["for"], "expected a duration above 0s".to_string()));
     }
-    let ends = step.at.hi + lasts.hi;
-    if ends >= run {
-        let message = format!(
-            "the fault may end at {}, at or past the run's end (duration {}); expected it to end before",
-            span(ends),
-            span(run)
-        );
-        return Err((vec!["for"], message));
+    match step.at.hi.checked_add(lasts.hi) {
+        Some(ends) if ends < run => {}
+        ends => {
+            let ends = ends.map_or_else(
+                || "beyond any run".to_string(),
+                |e| format!("at {}", span(e)),
+            );
+            let message = format!(
+                "the fault may end {ends}, at or past the run's end (duration {}); expected it to end before",
+                span(run)
+            );
+            return Err((vec!["for"], message));
+        }
     }
     Ok(())
 }
