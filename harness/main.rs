@@ -79,20 +79,7 @@ enum Command {
     /// Run a scenario on every seed of a range, as `run --seed N` would, and summarize.
     Sweep(SweepArgs),
     /// Merge sweep shards' `--out` directories into the whole sweep's summary and JUnit.
-    Merge {
-        /// The shards' output directories.
-        #[arg(required = true)]
-        dirs: Vec<PathBuf>,
-        /// Write the merged records, manifest and summary here.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Write JUnit XML here (one test case per seed).
-        #[arg(long, value_name = "PATH")]
-        junit: Option<PathBuf>,
-        /// Exit 1 when a check was not judged or vacuous on some seed, too.
-        #[arg(long)]
-        strict: bool,
-    },
+    Merge(MergeArgs),
     /// Print a JSON Schema: of `run --format json` (docs/report.schema.json) or of
     /// `serve`'s stdout lines (docs/serve-events.schema.json).
     Schema {
@@ -169,6 +156,23 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         ca_out: Option<PathBuf>,
     },
+}
+
+/// `harness merge`'s options.
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// The shards' output directories.
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// Write the merged records, manifest and summary here.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write JUnit XML here (one test case per seed).
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Exit 1 when a check was not judged or vacuous on some seed, too.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// `harness sweep`'s options (`harness::sweep::drive::Options` once checked).
@@ -248,24 +252,8 @@ fn main() -> ExitCode {
             (strict, junit),
         ),
         Command::Sweep(args) => sweep(args),
-        Command::Merge {
-            dirs,
-            out,
-            junit,
-            strict,
-        } => ExitCode::from(harness::sweep::drive::merge(
-            &dirs,
-            out.as_deref(),
-            junit.as_deref(),
-            strict,
-        )),
-        Command::Schema { of } => {
-            match of {
-                SchemaOf::Report => print!("{}", json::schema()),
-                SchemaOf::ServeEvents => print!("{}", harness::serve::event_schema()),
-            }
-            ExitCode::SUCCESS
-        }
+        Command::Merge(args) => merge(&args),
+        Command::Schema { of } => schema(of),
         Command::Export {
             target,
             file,
@@ -298,15 +286,8 @@ fn main() -> ExitCode {
             clock_offset,
             ca_out,
         } => {
-            let service = match service {
-                ServeService::Dns => harness::serve::Service::Dns,
-                ServeService::Node => harness::serve::Service::Node,
-                ServeService::Lb => harness::serve::Service::Lb,
-                ServeService::Smtp => harness::serve::Service::Smtp,
-                ServeService::Ntp => harness::serve::Service::Ntp,
-            };
             let options = harness::serve::Options {
-                service,
+                service: service.into(),
                 listen,
                 node,
                 backends,
@@ -318,6 +299,27 @@ fn main() -> ExitCode {
                 ca_out,
             };
             serve(&file, &options)
+        }
+    }
+}
+
+/// `harness schema`: prints the schema asked for.
+fn schema(of: SchemaOf) -> ExitCode {
+    match of {
+        SchemaOf::Report => print!("{}", json::schema()),
+        SchemaOf::ServeEvents => print!("{}", harness::serve::event_schema()),
+    }
+    ExitCode::SUCCESS
+}
+
+impl From<ServeService> for harness::serve::Service {
+    fn from(service: ServeService) -> Self {
+        match service {
+            ServeService::Dns => Self::Dns,
+            ServeService::Node => Self::Node,
+            ServeService::Lb => Self::Lb,
+            ServeService::Smtp => Self::Smtp,
+            ServeService::Ntp => Self::Ntp,
         }
     }
 }
@@ -633,6 +635,17 @@ fn write_junit(
             ExitCode::from(2)
         }
     }
+}
+
+/// `harness merge`: hands over to `harness::sweep`.
+fn merge(args: &MergeArgs) -> ExitCode {
+    let (out, junit) = (args.out.as_deref(), args.junit.as_deref());
+    ExitCode::from(harness::sweep::drive::merge(
+        &args.dirs,
+        out,
+        junit,
+        args.strict,
+    ))
 }
 
 /// `harness sweep`: checks the shard options, then hands over to `harness::sweep`.
