@@ -84,20 +84,7 @@ enum Command {
     /// Run a scenario on every seed of a range, as `run --seed N` would, and summarize.
     Sweep(SweepArgs),
     /// Merge sweep shards' `--out` directories into the whole sweep's summary and JUnit.
-    Merge {
-        /// The shards' output directories.
-        #[arg(required = true)]
-        dirs: Vec<PathBuf>,
-        /// Write the merged records, manifest and summary here.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Write JUnit XML here (one test case per seed).
-        #[arg(long, value_name = "PATH")]
-        junit: Option<PathBuf>,
-        /// Exit 1 when a check was not judged or vacuous on some seed, too.
-        #[arg(long)]
-        strict: bool,
-    },
+    Merge(MergeArgs),
     /// Search a smaller scenario that fails the same verdicts as a failing run, and write
     /// it (explicit steps, `seed` set) to PATH; progress on stderr.
     Shrink(ShrinkArgs),
@@ -177,6 +164,23 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         ca_out: Option<PathBuf>,
     },
+}
+
+/// `harness merge`'s options.
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// The shards' output directories.
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// Write the merged records, manifest and summary here.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write JUnit XML here (one test case per seed).
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Exit 1 when a check was not judged or vacuous on some seed, too.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// `harness sweep`'s options (`harness::sweep::drive::Options` once checked).
@@ -277,17 +281,7 @@ fn main() -> ExitCode {
         ),
         Command::Shrink(args) => shrink(&args),
         Command::Sweep(args) => sweep(args),
-        Command::Merge {
-            dirs,
-            out,
-            junit,
-            strict,
-        } => ExitCode::from(harness::sweep::drive::merge(
-            &dirs,
-            out.as_deref(),
-            junit.as_deref(),
-            strict,
-        )),
+        Command::Merge(args) => merge(&args),
         Command::Schema { of } => schema(of),
         Command::Export {
             target,
@@ -321,15 +315,8 @@ fn main() -> ExitCode {
             clock_offset,
             ca_out,
         } => {
-            let service = match service {
-                ServeService::Dns => harness::serve::Service::Dns,
-                ServeService::Node => harness::serve::Service::Node,
-                ServeService::Lb => harness::serve::Service::Lb,
-                ServeService::Smtp => harness::serve::Service::Smtp,
-                ServeService::Ntp => harness::serve::Service::Ntp,
-            };
             let options = harness::serve::Options {
-                service,
+                service: service.into(),
                 listen,
                 node,
                 backends,
@@ -341,6 +328,27 @@ fn main() -> ExitCode {
                 ca_out,
             };
             serve(&file, &options)
+        }
+    }
+}
+
+/// `harness schema`: prints the schema asked for.
+fn schema(of: SchemaOf) -> ExitCode {
+    match of {
+        SchemaOf::Report => print!("{}", json::schema()),
+        SchemaOf::ServeEvents => print!("{}", harness::serve::event_schema()),
+    }
+    ExitCode::SUCCESS
+}
+
+impl From<ServeService> for harness::serve::Service {
+    fn from(service: ServeService) -> Self {
+        match service {
+            ServeService::Dns => Self::Dns,
+            ServeService::Node => Self::Node,
+            ServeService::Lb => Self::Lb,
+            ServeService::Smtp => Self::Smtp,
+            ServeService::Ntp => Self::Ntp,
         }
     }
 }
@@ -727,6 +735,17 @@ fn write_junit(
             ExitCode::from(2)
         }
     }
+}
+
+/// `harness merge`: hands over to `harness::sweep`.
+fn merge(args: &MergeArgs) -> ExitCode {
+    let (out, junit) = (args.out.as_deref(), args.junit.as_deref());
+    ExitCode::from(harness::sweep::drive::merge(
+        &args.dirs,
+        out,
+        junit,
+        args.strict,
+    ))
 }
 
 /// `harness sweep`: checks the shard options, then hands over to `harness::sweep`.

@@ -53,17 +53,19 @@ pub fn render(header: &Header, records: &[SeedRecord], strict: bool) -> String {
         last: header.last,
     };
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "sweep of {}, seeds {range} ({} seeds), harness {}{}",
-        header.scenario,
-        range.len(),
-        header.harness,
-        if header.check_determinism {
-            ", each run twice"
-        } else {
-            ""
-        }
+    line(
+        &mut out,
+        format_args!(
+            "sweep of {}, seeds {range} ({} seeds), harness {}{}",
+            header.scenario,
+            range.len(),
+            header.harness,
+            if header.check_determinism {
+                ", each run twice"
+            } else {
+                ""
+            }
+        ),
     );
     verdict_table(&mut out, records);
     figure_table(&mut out, records);
@@ -71,6 +73,18 @@ pub fn render(header: &Header, records: &[SeedRecord], strict: bool) -> String {
     errors(&mut out, records);
     result_line(&mut out, records, strict);
     out
+}
+
+/// Appends `text` and a newline (writing to a `String` cannot fail).
+fn line(out: &mut String, text: std::fmt::Arguments) {
+    part(out, text);
+    out.push('\n');
+}
+
+/// Appends `text` (writing to a `String` cannot fail).
+fn part(out: &mut String, text: std::fmt::Arguments) {
+    out.write_fmt(text)
+        .expect("writing to a String cannot fail");
 }
 
 /// Per verdict key, seeds by status (a seed counts once per key: its worst verdict).
@@ -88,21 +102,25 @@ fn verdict_table(out: &mut String, records: &[SeedRecord]) {
     let mut keys: Vec<(&str, usize, &BTreeMap<u64, Status>)> =
         worst.iter().map(|(k, (i, s))| (*k, *i, s)).collect();
     keys.sort_by_key(|(k, i, _)| (*i, *k));
-    let _ = writeln!(out, "\nverdicts, seeds by status");
-    let _ = writeln!(
+    line(out, format_args!("\nverdicts, seeds by status"));
+    line(
         out,
-        "  {:<24} {:>6} {:>6} {:>11} {:>8}",
-        "verdict", "pass", "FAIL", "not judged", "vacuous"
+        format_args!(
+            "  {:<24} {:>6} {:>6} {:>11} {:>8}",
+            "verdict", "pass", "FAIL", "not judged", "vacuous"
+        ),
     );
     for (key, _, seeds) in keys {
         let count = |s: Status| seeds.values().filter(|v| **v == s).count();
-        let _ = writeln!(
+        line(
             out,
-            "  {key:<24} {:>6} {:>6} {:>11} {:>8}",
-            count(Status::Pass),
-            count(Status::Fail),
-            count(Status::NotJudged),
-            count(Status::Vacuous)
+            format_args!(
+                "  {key:<24} {:>6} {:>6} {:>11} {:>8}",
+                count(Status::Pass),
+                count(Status::Fail),
+                count(Status::NotJudged),
+                count(Status::Vacuous)
+            ),
         );
     }
 }
@@ -115,14 +133,16 @@ fn nearest_rank<T: Copy>(sorted: &[T], pct: usize) -> T {
 
 /// min, p50, p99 and max of each figure over the seeds that measured it.
 fn figure_table(out: &mut String, records: &[SeedRecord]) {
-    let _ = writeln!(
+    line(
         out,
-        "\nfigures over the seeds that measured them (nearest rank)"
+        format_args!("\nfigures over the seeds that measured them (nearest rank)"),
     );
-    let _ = writeln!(
+    line(
         out,
-        "  {:<24} {:>6} {:>9} {:>9} {:>9} {:>9}",
-        "figure", "seeds", "min", "p50", "p99", "max"
+        format_args!(
+            "  {:<24} {:>6} {:>9} {:>9} {:>9} {:>9}",
+            "figure", "seeds", "min", "p50", "p99", "max"
+        ),
     );
     let ms = |f: fn(&SeedRecord) -> Option<u64>| {
         let mut values: Vec<u64> = records.iter().filter_map(f).collect();
@@ -150,17 +170,19 @@ fn figure_table(out: &mut String, records: &[SeedRecord]) {
 
 fn row<T: Copy>(out: &mut String, name: &str, sorted: &[T], show: impl Fn(&T) -> String) {
     if sorted.is_empty() {
-        let _ = writeln!(out, "  {name:<24} {:>6}  not measured", 0);
+        line(out, format_args!("  {name:<24} {:>6}  not measured", 0));
         return;
     }
-    let _ = writeln!(
+    line(
         out,
-        "  {name:<24} {:>6} {:>9} {:>9} {:>9} {:>9}",
-        sorted.len(),
-        show(&sorted[0]),
-        show(&nearest_rank(sorted, 50)),
-        show(&nearest_rank(sorted, 99)),
-        show(&sorted[sorted.len() - 1])
+        format_args!(
+            "  {name:<24} {:>6} {:>9} {:>9} {:>9} {:>9}",
+            sorted.len(),
+            show(&sorted[0]),
+            show(&nearest_rank(sorted, 50)),
+            show(&nearest_rank(sorted, 99)),
+            show(&sorted[sorted.len() - 1])
+        ),
     );
 }
 
@@ -173,17 +195,25 @@ fn failing(out: &mut String, records: &[SeedRecord]) {
     if groups.is_empty() {
         return;
     }
-    let _ = writeln!(out, "\nfailing seeds, by the verdicts that failed");
+    line(
+        out,
+        format_args!("\nfailing seeds, by the verdicts that failed"),
+    );
     for (keys, seeds) in &groups {
-        let _ = writeln!(out, "  {} ({} seeds)", keys.join(", "), seeds.len());
+        line(
+            out,
+            format_args!("  {} ({} seeds)", keys.join(", "), seeds.len()),
+        );
         for r in seeds.iter().take(FAILING_LISTED_MAX) {
-            let _ = writeln!(out, "    seed {}: {}", r.seed, r.reproduce);
+            line(out, format_args!("    seed {}: {}", r.seed, r.reproduce));
         }
         if seeds.len() > FAILING_LISTED_MAX {
-            let _ = writeln!(
+            line(
                 out,
-                "    ... and {} more (every seed's line is in --out DIR)",
-                seeds.len() - FAILING_LISTED_MAX
+                format_args!(
+                    "    ... and {} more (every seed's line is in --out DIR)",
+                    seeds.len() - FAILING_LISTED_MAX
+                ),
             );
         }
     }
@@ -195,13 +225,15 @@ fn errors(out: &mut String, records: &[SeedRecord]) {
     if failed.is_empty() {
         return;
     }
-    let _ = writeln!(out, "\nseeds whose simulation failed ({})", failed.len());
+    line(
+        out,
+        format_args!("\nseeds whose simulation failed ({})", failed.len()),
+    );
     for r in failed.iter().take(FAILING_LISTED_MAX) {
         let error = r.error.as_deref().unwrap_or_default();
-        let _ = writeln!(
+        line(
             out,
-            "    seed {}: {error}; reproduce: {}",
-            r.seed, r.reproduce
+            format_args!("    seed {}: {error}; reproduce: {}", r.seed, r.reproduce),
         );
     }
 }
@@ -217,20 +249,22 @@ fn result_line(out: &mut String, records: &[SeedRecord], strict: bool) {
         3 => "ERROR",
         _ => "FAIL",
     };
-    let _ = write!(
+    part(
         out,
-        "\nresult: {word} ({} of {} seeds passed, {failed} failed",
-        records.len() - failed,
-        records.len()
+        format_args!(
+            "\nresult: {word} ({} of {} seeds passed, {failed} failed",
+            records.len() - failed,
+            records.len()
+        ),
     );
     if unpassed > 0 {
         let strict_note = if strict { ", which --strict fails" } else { "" };
-        let _ = write!(
+        part(
             out,
-            "; {unpassed} with a check not judged or vacuous{strict_note}"
+            format_args!("; {unpassed} with a check not judged or vacuous{strict_note}"),
         );
     }
-    let _ = writeln!(out, ")");
+    line(out, format_args!(")"));
 }
 
 #[cfg(test)]
