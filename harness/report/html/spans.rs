@@ -6,7 +6,9 @@
 //! Nothing here judges: every interval is the span between two events the log holds, and
 //! a fault still in force when the log ends is drawn to the axis's end.
 
-use crate::events::{CheckEffect, ClockCause, Event, EventKind, Log, NetworkChange, RsEvent};
+use crate::events::{
+    CheckEffect, ClockCause, EXECUTOR, Event, EventKind, Log, NetworkChange, RsEvent,
+};
 use crate::faults::{Partition, PartitionShape};
 use crate::report::faults::{crash_mode, network_line};
 use crate::report::outcome::Host;
@@ -128,15 +130,29 @@ pub fn faults(log: &Log, hosts: &[Host], end_ms: u64) -> Faults {
     for e in log {
         let at = ms(e);
         match &e.kind {
-            EventKind::Crashed { node, mode } => open.push((
-                format!("crash {node}"),
-                window(
+            EventKind::Crashed { node, mode } => {
+                let mut w = window(
                     vec![node.clone()],
                     at,
                     Shade::Crash,
                     crash_label(node, *mode),
-                ),
-            )),
+                );
+                w.short = crash_short(*mode).to_string();
+                open.push((format!("crash {node}"), w));
+            }
+            EventKind::ClockChanged {
+                node,
+                setting,
+                cause,
+            } if e.host == EXECUTOR => {
+                close(&mut open, &mut out, &format!("clock {node}"), at);
+                mark(e, at, &mut out.marks);
+                if setting.offset_ns != 0 || setting.drift_ppb != 0 {
+                    let label = clock_text(node, *cause, setting.offset_ns);
+                    let w = window(vec![node.clone()], at, Shade::Clock, label);
+                    open.push((format!("clock {node}"), w));
+                }
+            }
             EventKind::Restarted { node } => {
                 close(&mut open, &mut out, &format!("crash {node}"), at)
             }
@@ -150,6 +166,14 @@ pub fn faults(log: &Log, hosts: &[Host], end_ms: u64) -> Faults {
     }
     out.windows.sort_by_key(|w| (w.from_ms, w.shade));
     out
+}
+
+/// A crash's kind, in the few words its lane shows.
+fn crash_short(mode: crate::faults::CrashMode) -> &'static str {
+    match mode {
+        crate::faults::CrashMode::PowerOff => "power off",
+        crate::faults::CrashMode::Process => "process killed",
+    }
 }
 
 fn crash_label(node: &str, mode: crate::faults::CrashMode) -> String {
