@@ -219,8 +219,11 @@ fn crash_of_its_node_moves_it_to_another() {
         }
         let (back_at, moved_to) = &conns[1];
         assert_ne!(moved_to, &home, "{mode_name}: reconnected to another node");
+        // Until the balancer takes a silent node out (HAProxy's schedule: each failed
+        // check waits out the 1 s connect timeout, then a 2 s interval: about 7.7 s after
+        // the crash), a reconnect may land on it and wait out the connect timeout.
         assert!(
-            back_at.saturating_sub(*broke_at) < Duration::from_secs(3),
+            back_at.saturating_sub(*broke_at) < Duration::from_secs(4),
             "{mode_name}: reconnected {back_at:?} after breaking at {broke_at:?}"
         );
         let c = summary(&ran);

@@ -39,8 +39,9 @@ fn crash_with(interval_s: u64, fall: u32) -> (Duration, usize) {
 }
 
 /// Proves detection lands where rise/fall arithmetic puts it (node-2 is checked at
-/// offset interval/3, each check fails after the 1 s connect timeout, and the `fall`-th
-/// one takes it out), and that failures grow with it: about a third of the requests
+/// offset interval/3, each check fails after the 1 s connect timeout and the next starts
+/// `interval` after it ended, HAProxy's schedule, and the `fall`-th one takes it out),
+/// and that failures grow with it: about a third of the requests
 /// sent while node-2 is still in rotation fail.
 #[test]
 fn detection_follows_interval_and_fall() {
@@ -49,8 +50,9 @@ fn detection_follows_interval_and_fall() {
     let (longer, longer_failed) = crash_with(4, 3);
     for (interval, fall, detected) in [(2u32, 3u32, base), (2, 5, more_fall), (4, 3, longer)] {
         let interval = Duration::from_secs(interval.into());
-        let lower = interval * (fall - 1) + Duration::from_secs(1);
-        let upper = interval * fall + Duration::from_secs(1);
+        let cycle = interval + Duration::from_secs(1);
+        let lower = cycle * (fall - 1) + Duration::from_secs(1);
+        let upper = lower + interval;
         assert!(
             detected >= lower && detected <= upper,
             "interval {interval:?} fall {fall}: {detected:?} not in {lower:?}..={upper:?}"
