@@ -802,15 +802,6 @@ fn run_exit(outcome: &Outcome, strict: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `harness schema`: prints the JSON Schema asked for.
-fn schema(of: SchemaOf) -> ExitCode {
-    match of {
-        SchemaOf::Report => print!("{}", json::schema()),
-        SchemaOf::ServeEvents => print!("{}", harness::serve::event_schema()),
-    }
-    ExitCode::SUCCESS
-}
-
 /// Checks before the run that `--html`'s page can go to `path`: its folder exists.
 fn html_target(path: &std::path::Path) -> Result<(), String> {
     let folder = match path.parent() {
