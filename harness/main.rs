@@ -58,29 +58,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a scenario and print its report.
-    Run {
-        /// The scenario file (TOML).
-        file: PathBuf,
-        /// Use this seed instead of the scenario's.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// How to print the outcome.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// JSON only: list every member's signup ids (by default only their count).
-        #[arg(long)]
-        signups: bool,
-        /// Exit 1 when a check could not be judged or was vacuous, not only when one
-        /// failed.
-        #[arg(long)]
-        strict: bool,
-        /// Also write the verdict as JUnit XML here (one test case: the scenario and seed).
-        #[arg(long, value_name = "PATH")]
-        junit: Option<PathBuf>,
-        /// Also write the outcome as one self-contained HTML page here (atomically).
-        #[arg(long, value_name = "PATH")]
-        html: Option<PathBuf>,
-    },
+    Run(RunArgs),
     /// Run a scenario on every seed of a range, as `run --seed N` would, and summarize.
     Sweep(SweepArgs),
     /// Merge sweep shards' `--out` directories into the whole sweep's summary and JUnit.
@@ -183,6 +161,32 @@ struct MergeArgs {
     strict: bool,
 }
 
+/// `harness run`'s options.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The scenario file (TOML).
+    file: PathBuf,
+    /// Use this seed instead of the scenario's.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// How to print the outcome.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// JSON only: list every member's signup ids (by default only their count).
+    #[arg(long)]
+    signups: bool,
+    /// Exit 1 when a check could not be judged or was vacuous, not only when one
+    /// failed.
+    #[arg(long)]
+    strict: bool,
+    /// Also write the verdict as JUnit XML here (one test case: the scenario and seed).
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Also write the outcome as one self-contained HTML page here (atomically).
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
+}
+
 /// `harness sweep`'s options (`harness::sweep::drive::Options` once checked).
 #[derive(clap::Args)]
 struct SweepArgs {
@@ -260,25 +264,7 @@ enum Format {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Run {
-            file,
-            seed,
-            format,
-            signups,
-            strict,
-            junit,
-            html,
-        } => run(
-            &file,
-            seed,
-            format,
-            json::Options { signups },
-            RunOutputs {
-                strict,
-                junit,
-                html,
-            },
-        ),
+        Command::Run(args) => run(args),
         Command::Shrink(args) => shrink(&args),
         Command::Sweep(args) => sweep(args),
         Command::Merge(args) => merge(&args),
@@ -633,25 +619,17 @@ fn shrink(args: &ShrinkArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `run`'s `--strict`, `--junit PATH` and `--html PATH`.
-struct RunOutputs {
-    strict: bool,
-    junit: Option<PathBuf>,
-    html: Option<PathBuf>,
-}
-
-fn run(
-    file: &std::path::Path,
-    seed: Option<u64>,
-    format: Format,
-    json_options: json::Options,
-    outputs: RunOutputs,
-) -> ExitCode {
-    let RunOutputs {
+fn run(args: RunArgs) -> ExitCode {
+    let RunArgs {
+        file,
+        seed,
+        format,
+        signups,
         strict,
         junit,
         html,
-    } = outputs;
+    } = args;
+    let (file, json_options) = (file.as_path(), json::Options { signups });
     let scenario = match scenario::load(file) {
         Ok(s) => s,
         Err(e) => {
