@@ -4,8 +4,8 @@
 //! harness run FILE [--seed N] [--format text|json [--signups]] [--strict] [--junit PATH]
 //!             [--html PATH]
 //! harness sweep FILE --seeds A..B [--jobs N] [--shard K/N | --shards N] [--out DIR]
-//!               [--junit PATH] [--strict] [--check-determinism]
-//! harness merge DIR... [--out DIR] [--junit PATH] [--strict]
+//!               [--junit PATH] [--html PATH] [--strict] [--check-determinism]
+//! harness merge DIR... [--out DIR] [--junit PATH] [--html PATH] [--strict]
 //! harness schema [report|serve-events]
 //! harness export haproxy|nginx FILE [-o PATH] [--cert PATH] [--nginx-plus]
 //! harness check FILE
@@ -156,6 +156,9 @@ struct MergeArgs {
     /// Write JUnit XML here (one test case per seed).
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// Write the summary as one self-contained HTML page here (atomically).
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
     /// Exit 1 when a check was not judged or vacuous on some seed, too.
     #[arg(long)]
     strict: bool,
@@ -211,6 +214,9 @@ struct SweepArgs {
     /// Write JUnit XML here (one test case per seed).
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// Write the summary as one self-contained HTML page here (atomically).
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
     /// Exit 1 when a check was not judged or vacuous on some seed, too.
     #[arg(long)]
     strict: bool,
@@ -637,11 +643,8 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(path) = &html
-        && let Err(e) = html_target(path)
-    {
-        eprintln!("error: --html: {}: {e}", path.display());
-        return ExitCode::from(2);
+    if let Err(code) = check_html_target(html.as_deref()) {
+        return code;
     }
     let seed = seed.unwrap_or(scenario.seed);
     // Real time is read here, outside the simulation, only to tell the user how fast the
@@ -717,18 +720,38 @@ fn write_junit(
 
 /// `harness merge`: hands over to `harness::sweep`.
 fn merge(args: &MergeArgs) -> ExitCode {
-    let (out, junit) = (args.out.as_deref(), args.junit.as_deref());
+    if let Err(code) = check_html_target(args.html.as_deref()) {
+        return code;
+    }
+    let files = harness::sweep::drive::Files {
+        out: args.out.as_deref(),
+        junit: args.junit.as_deref(),
+        html: args.html.as_deref(),
+    };
     ExitCode::from(harness::sweep::drive::merge(
         &args.dirs,
-        out,
-        junit,
+        &files,
         args.strict,
     ))
+}
+
+/// Refuses (exit 2) an `--html` page that could not be written, before any work.
+fn check_html_target(path: Option<&std::path::Path>) -> Result<(), ExitCode> {
+    match path.map(|p| (p, html_target(p))) {
+        Some((p, Err(e))) => {
+            eprintln!("error: --html: {}: {e}", p.display());
+            Err(ExitCode::from(2))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `harness sweep`: checks the shard options, then hands over to `harness::sweep`.
 fn sweep(args: SweepArgs) -> ExitCode {
     use harness::sweep::seeds::{JOB_INDEX_VAR, Shard};
+    if let Err(code) = check_html_target(args.html.as_deref()) {
+        return code;
+    }
     let shard = match (args.shard, args.shards) {
         (Some(shard), _) => Ok(shard),
         (None, Some(count)) => {
@@ -751,6 +774,7 @@ fn sweep(args: SweepArgs) -> ExitCode {
         shard,
         out: args.out,
         junit: args.junit,
+        html: args.html,
         strict: args.strict,
         check_determinism: args.check_determinism,
     };

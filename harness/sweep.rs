@@ -17,6 +17,7 @@
 //! `--check-determinism` only compares two digests.
 
 pub mod drive;
+pub mod html;
 pub mod junit;
 pub mod merge;
 pub mod one;

@@ -478,3 +478,157 @@ fn partition_minority_in_chromium() {
     ]);
     in_browser("partition-minority", &elements);
 }
+
+/// Runs the harness with `args`; its exit code, stdout and stderr.
+fn harness(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .output()
+        .expect("the harness runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Proves `harness sweep --html` writes a page that counts what the printed summary
+/// counts (one square per seed, by status; every verdict row), that a merge of two shards
+/// writes the same bytes as the whole sweep, and that a real browser renders it with no
+/// console message.
+#[test]
+fn sweep_page_counts_the_seeds_and_merges_to_the_same_bytes() {
+    let dir = tempdir("sweep");
+    let tiny = fixture("sweep-tiny.toml");
+    let whole = dir.join("whole.html");
+    let (code, summary, stderr) = harness(&[
+        "sweep".as_ref(),
+        tiny.as_os_str(),
+        "--seeds=1..6".as_ref(),
+        "--jobs=2".as_ref(),
+        "--html".as_ref(),
+        whole.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let page = std::fs::read_to_string(&whole).expect("the page is written");
+    assert_eq!(page.matches("<rect class=\"square seed ").count(), 6);
+    assert!(page.contains("6 of 6 seeds passed, 0 failed"));
+    // failover_max is vacuous on a seed that loses no primary: the summary counts those.
+    let unpassed = summary
+        .lines()
+        .find_map(|l| l.strip_prefix("result: PASS (6 of 6 seeds passed, 0 failed; "))
+        .and_then(|rest| rest.split(' ').next())
+        .map_or(0, |n| n.parse::<usize>().expect("a count"));
+    assert_eq!(
+        page.matches("<rect class=\"square seed unpassed\"").count(),
+        unpassed
+    );
+    assert_eq!(
+        page.matches("<rect class=\"square seed pass\"").count(),
+        6 - unpassed
+    );
+    let verdict_rows = summary
+        .lines()
+        .skip_while(|l| !l.starts_with("verdicts, seeds by status"))
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .count();
+    assert!(verdict_rows >= 5, "{summary}");
+    assert_eq!(page.matches("class=\"verdict-row\"").count(), verdict_rows);
+    for k in 1..=2 {
+        let (code, _, stderr) = harness(&[
+            "sweep".as_ref(),
+            tiny.as_os_str(),
+            "--seeds=1..6".as_ref(),
+            format!("--shard={k}/2").as_ref(),
+            "--out".as_ref(),
+            dir.join(format!("shard-{k}")).as_os_str(),
+        ]);
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    let merged = dir.join("merged.html");
+    let (code, _, stderr) = harness(&[
+        "merge".as_ref(),
+        dir.join("shard-1").as_os_str(),
+        dir.join("shard-2").as_os_str(),
+        "--html".as_ref(),
+        merged.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&merged).expect("written"), page);
+    let (dom, console) = browse(&whole, &["--dump-dom"]);
+    assert!(console.is_empty(), "console messages: {console:?}");
+    for element in [
+        "id=\"seeds\"",
+        "class=\"seed-grid\"",
+        "id=\"figures\"",
+        "id=\"summary\"",
+    ] {
+        assert!(dom.contains(element), "no {element} in the DOM");
+    }
+}
+
+/// Proves a failing sweep's page shows its failing seeds as such, grouped by the verdict
+/// that failed with each seed's reproduce command, and the result FAIL.
+#[test]
+fn sweep_page_shows_failing_seeds_and_their_commands() {
+    let dir = tempdir("sweep-failing");
+    let page = dir.join("page.html");
+    let (code, summary, stderr) = harness(&[
+        "sweep".as_ref(),
+        fixture("sweep-too-tight.toml").as_os_str(),
+        "--seeds=1..3".as_ref(),
+        "--html".as_ref(),
+        page.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let page = std::fs::read_to_string(&page).expect("written");
+    assert_eq!(page.matches("<rect class=\"square seed fail\"").count(), 3);
+    assert!(page.contains("<title>seed 2: FAIL: failover_max</title>"));
+    assert!(page.contains("<h3>failover_max (3 seeds)</h3>"));
+    let command = summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("seed 3: "))
+        .expect("the summary lists seed 3's command");
+    let escaped = command.replace('/', "&#x2f;");
+    assert!(
+        page.contains(&format!("<code>{escaped}</code>")),
+        "{command}"
+    );
+    assert!(
+        page.contains("<title>sweep of "),
+        "the title names the sweep"
+    );
+    assert!(page.contains("FAIL</title>"));
+}
+
+/// Proves `sweep --html` into a missing folder is refused before any seed runs: exit 2,
+/// one error line naming the option and the path, nothing on stdout.
+#[test]
+fn sweep_html_into_a_missing_folder_is_refused() {
+    let dir = tempdir("sweep-missing");
+    let target = dir.join("no-such-folder").join("page.html");
+    let (code, stdout, stderr) = harness(&[
+        "sweep".as_ref(),
+        fixture("sweep-tiny.toml").as_os_str(),
+        "--seeds=1..200".as_ref(),
+        "--html".as_ref(),
+        target.as_os_str(),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: --html: {}: no such folder {}\n",
+            target.display(),
+            dir.join("no-such-folder").display()
+        )
+    );
+    assert!(stdout.is_empty());
+}

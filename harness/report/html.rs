@@ -34,7 +34,7 @@ const LANES: &str = include_str!("html/lanes.svg");
 /// The topology's SVG template.
 const TOPOLOGY: &str = include_str!("html/topology.svg");
 /// The page's style sheet.
-const STYLE: &str = include_str!("html/style.css");
+pub const STYLE: &str = include_str!("html/style.css");
 /// The axis ends on a multiple of this, in ms.
 const AXIS_ROUND_MS: u64 = 10_000;
 

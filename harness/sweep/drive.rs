@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::html;
 use super::junit;
 use super::merge;
 use super::one::VERSION;
@@ -28,6 +29,8 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// Where to write JUnit XML.
     pub junit: Option<PathBuf>,
+    /// Where to write the summary as an HTML page.
+    pub html: Option<PathBuf>,
     /// Exit 1 when a check was not judged or vacuous too.
     pub strict: bool,
     /// Run each seed twice and fail a seed whose two event logs differ.
@@ -66,18 +69,28 @@ pub fn sweep(options: &Options) -> u8 {
         shard_index: options.shard.index,
         shard_count: options.shard.count,
     };
-    finish(
-        &manifest,
-        &records,
-        options.out.as_deref(),
-        options.junit.as_deref(),
-        options.strict,
-    )
+    let files = Files {
+        out: options.out.as_deref(),
+        junit: options.junit.as_deref(),
+        html: options.html.as_deref(),
+    };
+    finish(&manifest, &records, &files, options.strict)
+}
+
+/// The files a sweep or a merge writes besides its summary on stdout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Files<'a> {
+    /// `--out DIR`: records, manifest and summary.
+    pub out: Option<&'a Path>,
+    /// `--junit PATH`.
+    pub junit: Option<&'a Path>,
+    /// `--html PATH`.
+    pub html: Option<&'a Path>,
 }
 
 /// `harness merge DIR...`: the same summary (and JUnit, and with `out` a merged output
 /// directory) as the unsharded sweep; 2 when the directories do not make one sweep.
-pub fn merge(dirs: &[PathBuf], out: Option<&Path>, junit: Option<&Path>, strict: bool) -> u8 {
+pub fn merge(dirs: &[PathBuf], files: &Files, strict: bool) -> u8 {
     let merged = match merge::merge(dirs) {
         Ok(m) => m,
         Err(e) => {
@@ -91,18 +104,12 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>, junit: Option<&Path>, strict:
         shard_index: Shard::WHOLE.index,
         shard_count: Shard::WHOLE.count,
     };
-    finish(&manifest, &merged.records, out, junit, strict)
+    finish(&manifest, &merged.records, files, strict)
 }
 
 /// Prints the summary (for a shard: of its seeds, under the whole sweep's header), writes
 /// the files asked for, and returns the exit code.
-fn finish(
-    manifest: &Manifest,
-    records: &[SeedRecord],
-    out: Option<&Path>,
-    junit: Option<&Path>,
-    strict: bool,
-) -> u8 {
+fn finish(manifest: &Manifest, records: &[SeedRecord], files: &Files, strict: bool) -> u8 {
     let text = summary::render(&manifest.header, records, strict);
     if manifest.shard_count > 1 {
         println!(
@@ -114,10 +121,13 @@ fn finish(
     }
     print!("{text}");
     let mut written = Ok(());
-    if let Some(dir) = out {
+    if let Some(dir) = files.out {
         written = written.and(out::write(dir, manifest, records, &text));
     }
-    if let Some(path) = junit {
+    if let Some(path) = files.html {
+        written = written.and(write_html(path, &manifest.header, records, strict));
+    }
+    if let Some(path) = files.junit {
         written = written.and(write_junit(
             path,
             &manifest.header.scenario,
@@ -132,6 +142,19 @@ fn finish(
             2
         }
     }
+}
+
+/// Writes the summary page of `records` to `path`, whole.
+fn write_html(
+    path: &Path,
+    header: &Header,
+    records: &[SeedRecord],
+    strict: bool,
+) -> Result<(), String> {
+    let page = html::render(header, records, strict)
+        .map_err(|e| format!("--html: {e} (a bug in the harness)"))?;
+    crate::export::file::write(path, &page)
+        .map_err(|e| format!("--html {}: cannot write: {e}", path.display()))
 }
 
 /// Writes the JUnit XML of `records` (of the scenario file `scenario`) to `path`, whole.

@@ -87,21 +87,52 @@ fn part(out: &mut String, text: std::fmt::Arguments) {
         .expect("writing to a String cannot fail");
 }
 
-/// Per verdict key, seeds by status (a seed counts once per key: its worst verdict).
-fn verdict_table(out: &mut String, records: &[SeedRecord]) {
-    let mut worst: BTreeMap<&str, (usize, BTreeMap<u64, Status>)> = BTreeMap::new();
+/// One verdict key over the sweep: how many seeds it passed, failed, could not judge or
+/// found vacuous (a seed counts once per key: its worst verdict of that key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerdictCount {
+    pub key: String,
+    /// The expectation in words, as the first seed with this key says it.
+    pub expectation: String,
+    pub pass: usize,
+    pub fail: usize,
+    pub not_judged: usize,
+    pub vacuous: usize,
+}
+
+/// Per verdict key, seeds by status, in report order (by where the key first appears in
+/// a seed's verdicts).
+pub fn verdict_counts(records: &[SeedRecord]) -> Vec<VerdictCount> {
+    let mut worst: BTreeMap<&str, (usize, &str, BTreeMap<u64, Status>)> = BTreeMap::new();
     for r in records {
         for (i, v) in r.verdicts.iter().enumerate() {
-            let entry = worst.entry(&v.key).or_insert((i, BTreeMap::new()));
+            let entry = worst
+                .entry(&v.key)
+                .or_insert((i, &v.expectation, BTreeMap::new()));
             entry.0 = entry.0.min(i);
-            let status = entry.1.entry(r.seed).or_insert(v.status);
+            let status = entry.2.entry(r.seed).or_insert(v.status);
             *status = (*status).max(v.status);
         }
     }
-    // Report order: by where the key first appears in a seed's verdicts.
-    let mut keys: Vec<(&str, usize, &BTreeMap<u64, Status>)> =
-        worst.iter().map(|(k, (i, s))| (*k, *i, s)).collect();
-    keys.sort_by_key(|(k, i, _)| (*i, *k));
+    let mut keys: Vec<(&str, usize, &str, &BTreeMap<u64, Status>)> =
+        worst.iter().map(|(k, (i, e, s))| (*k, *i, *e, s)).collect();
+    keys.sort_by_key(|(k, i, _, _)| (*i, *k));
+    keys.into_iter()
+        .map(|(key, _, expectation, seeds)| {
+            let count = |s: Status| seeds.values().filter(|v| **v == s).count();
+            VerdictCount {
+                key: key.to_string(),
+                expectation: expectation.to_string(),
+                pass: count(Status::Pass),
+                fail: count(Status::Fail),
+                not_judged: count(Status::NotJudged),
+                vacuous: count(Status::Vacuous),
+            }
+        })
+        .collect()
+}
+
+fn verdict_table(out: &mut String, records: &[SeedRecord]) {
     line(out, format_args!("\nverdicts, seeds by status"));
     line(
         out,
@@ -110,16 +141,12 @@ fn verdict_table(out: &mut String, records: &[SeedRecord]) {
             "verdict", "pass", "FAIL", "not judged", "vacuous"
         ),
     );
-    for (key, _, seeds) in keys {
-        let count = |s: Status| seeds.values().filter(|v| **v == s).count();
+    for c in verdict_counts(records) {
         line(
             out,
             format_args!(
-                "  {key:<24} {:>6} {:>6} {:>11} {:>8}",
-                count(Status::Pass),
-                count(Status::Fail),
-                count(Status::NotJudged),
-                count(Status::Vacuous)
+                "  {:<24} {:>6} {:>6} {:>11} {:>8}",
+                c.key, c.pass, c.fail, c.not_judged, c.vacuous
             ),
         );
     }
@@ -129,6 +156,65 @@ fn verdict_table(out: &mut String, records: &[SeedRecord]) {
 fn nearest_rank<T: Copy>(sorted: &[T], pct: usize) -> T {
     let rank = (sorted.len() * pct).div_ceil(100).max(1);
     sorted[rank - 1]
+}
+
+/// One figure over the seeds that measured it, sorted: milliseconds, or for
+/// availability, percent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureValues {
+    pub name: &'static str,
+    /// Sorted ascending.
+    pub values: Vec<f64>,
+    /// The values are percentages (availability), not milliseconds.
+    pub percent: bool,
+}
+
+/// The four figures, in the summary's order.
+pub fn figure_values(records: &[SeedRecord]) -> [FigureValues; 4] {
+    let sorted = |name, percent, f: fn(&SeedRecord) -> Option<f64>| {
+        let mut values: Vec<f64> = records.iter().filter_map(f).collect();
+        values.sort_by(f64::total_cmp);
+        FigureValues {
+            name,
+            values,
+            percent,
+        }
+    };
+    fn ms(v: Option<u64>) -> Option<f64> {
+        v.map(|v| v as f64)
+    }
+    [
+        sorted("failover", false, |r| ms(r.figures.failover_ms)),
+        sorted("detection", false, |r| ms(r.figures.detection_ms)),
+        sorted("longest failure window", false, |r| {
+            ms(r.figures.longest_failure_window_ms)
+        }),
+        sorted("availability", true, |r| r.figures.availability_pct),
+    ]
+}
+
+impl FigureValues {
+    /// A value in the summary's words: `10.6s` or `99.50%`.
+    pub fn show(&self, v: f64) -> String {
+        if self.percent {
+            format!("{v:.2}%")
+        } else {
+            span(Duration::from_millis(v as u64))
+        }
+    }
+
+    /// min, p50, p99 and max (nearest rank), or `None` when no seed measured it.
+    pub fn spread(&self) -> Option<[f64; 4]> {
+        let v = &self.values;
+        (!v.is_empty()).then(|| {
+            [
+                v[0],
+                nearest_rank(v, 50),
+                nearest_rank(v, 99),
+                v[v.len() - 1],
+            ]
+        })
+    }
 }
 
 /// min, p50, p99 and max of each figure over the seeds that measured it.
@@ -144,54 +230,40 @@ fn figure_table(out: &mut String, records: &[SeedRecord]) {
             "figure", "seeds", "min", "p50", "p99", "max"
         ),
     );
-    let ms = |f: fn(&SeedRecord) -> Option<u64>| {
-        let mut values: Vec<u64> = records.iter().filter_map(f).collect();
-        values.sort_unstable();
-        values
-    };
-    let time_rows: [(&str, Vec<u64>); 3] = [
-        ("failover", ms(|r| r.figures.failover_ms)),
-        ("detection", ms(|r| r.figures.detection_ms)),
-        (
-            "longest failure window",
-            ms(|r| r.figures.longest_failure_window_ms),
-        ),
-    ];
-    for (name, values) in &time_rows {
-        row(out, name, values, |v| span(Duration::from_millis(*v)));
+    for figure in figure_values(records) {
+        row(out, &figure);
     }
-    let mut pct: Vec<f64> = records
-        .iter()
-        .filter_map(|r| r.figures.availability_pct)
-        .collect();
-    pct.sort_by(f64::total_cmp);
-    row(out, "availability", &pct, |v| format!("{v:.2}%"));
 }
 
-fn row<T: Copy>(out: &mut String, name: &str, sorted: &[T], show: impl Fn(&T) -> String) {
-    if sorted.is_empty() {
+fn row(out: &mut String, figure: &FigureValues) {
+    let name = figure.name;
+    let Some(spread) = figure.spread() else {
         line(out, format_args!("  {name:<24} {:>6}  not measured", 0));
         return;
-    }
+    };
+    let [min, p50, p99, max] = spread.map(|v| figure.show(v));
     line(
         out,
         format_args!(
-            "  {name:<24} {:>6} {:>9} {:>9} {:>9} {:>9}",
-            sorted.len(),
-            show(&sorted[0]),
-            show(&nearest_rank(sorted, 50)),
-            show(&nearest_rank(sorted, 99)),
-            show(&sorted[sorted.len() - 1])
+            "  {name:<24} {:>6} {min:>9} {p50:>9} {p99:>9} {max:>9}",
+            figure.values.len()
         ),
     );
 }
 
-/// Failing seeds, grouped by the set of verdicts that failed, each with its command.
-fn failing(out: &mut String, records: &[SeedRecord]) {
+/// The failing seeds (whose simulation ran), grouped by the set of verdicts that failed,
+/// in seed order within a group.
+pub fn failing_groups(records: &[SeedRecord]) -> BTreeMap<Vec<&str>, Vec<&SeedRecord>> {
     let mut groups: BTreeMap<Vec<&str>, Vec<&SeedRecord>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.error.is_none() && !r.passed) {
         groups.entry(r.failed_keys()).or_default().push(r);
     }
+    groups
+}
+
+/// Failing seeds, grouped by the set of verdicts that failed, each with its command.
+fn failing(out: &mut String, records: &[SeedRecord]) {
+    let groups = failing_groups(records);
     if groups.is_empty() {
         return;
     }
@@ -238,17 +310,27 @@ fn errors(out: &mut String, records: &[SeedRecord]) {
     }
 }
 
-fn result_line(out: &mut String, records: &[SeedRecord], strict: bool) {
-    let failed = records.iter().filter(|r| !r.passed).count();
-    let unpassed = records
-        .iter()
-        .filter(|r| r.passed && r.unpassed().next().is_some())
-        .count();
-    let word = match exit_code(records, strict) {
+/// The sweep's result in one word, as its exit code says it: `PASS`, `FAIL` or `ERROR`.
+pub fn result_word(records: &[SeedRecord], strict: bool) -> &'static str {
+    match exit_code(records, strict) {
         0 => "PASS",
         3 => "ERROR",
         _ => "FAIL",
-    };
+    }
+}
+
+/// Seeds that passed but with a check not judged or vacuous (what `--strict` fails).
+pub fn unpassed_count(records: &[SeedRecord]) -> usize {
+    records
+        .iter()
+        .filter(|r| r.passed && r.unpassed().next().is_some())
+        .count()
+}
+
+fn result_line(out: &mut String, records: &[SeedRecord], strict: bool) {
+    let failed = records.iter().filter(|r| !r.passed).count();
+    let unpassed = unpassed_count(records);
+    let word = result_word(records, strict);
     part(
         out,
         format_args!(

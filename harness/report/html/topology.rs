@@ -12,10 +12,17 @@ use super::svg::{WIDTH_PX, mss};
 use crate::report::outcome::Host;
 use crate::topology::{DEV_LAN, PROD_LAN};
 
-/// A host box's size and the gap between boxes, in px.
+/// A host box's width and the gap between boxes, in px.
 const BOX_W_PX: u32 = 160;
-const BOX_H_PX: u32 = 58;
 const GAP_PX: u32 = 20;
+/// A box's name line, each detail line under it, and its bottom margin, in px: a box is
+/// as high as the host with the most detail lines needs, every box alike.
+const NAME_LINE_PX: u32 = 20;
+const DETAIL_LINE_PX: u32 = 15;
+const BOX_BOTTOM_PX: u32 = 8;
+/// A detail line holds this many characters at most (11px text in a 160px box); longer
+/// details (the balancer's mode) are wrapped at their commas.
+const DETAIL_CHARS_MAX: usize = 24;
 /// An area's title height and inner margin, in px.
 const TITLE_PX: u32 = 26;
 const PAD_PX: u32 = 14;
@@ -54,6 +61,9 @@ pub struct HostBox {
     pub name: String,
     pub address: String,
     pub role: String,
+    /// The lines under the name (the address, the role, the balancer's mode wrapped),
+    /// each with its baseline's y.
+    pub details: Vec<(u32, String)>,
     pub class: String,
 }
 
@@ -81,12 +91,13 @@ fn area_of(h: &Host) -> usize {
 pub fn picture(hosts: &[Host], lb_mode: &str, windows: &[Window]) -> Picture {
     let groups: [Vec<&Host>; 3] =
         [0, 1, 2].map(|a| hosts.iter().filter(|h| area_of(h) == a).collect());
+    let box_h = box_height(hosts, lb_mode);
     let area_w = |columns: u32| columns * BOX_W_PX + (columns - 1) * GAP_PX + 2 * PAD_PX;
     let area_h = |n: usize, columns: u32| {
         let rows = u32::try_from(n.max(1))
             .expect("a handful of hosts")
             .div_ceil(columns);
-        TITLE_PX + PAD_PX + rows * BOX_H_PX + (rows - 1) * GAP_PX + PAD_PX
+        TITLE_PX + PAD_PX + rows * box_h + (rows - 1) * GAP_PX + PAD_PX
     };
     let prod = (
         0,
@@ -139,8 +150,8 @@ pub fn picture(hosts: &[Host], lb_mode: &str, windows: &[Window]) -> Picture {
         pic.height = pic.height.max(y + h);
         for (i, host) in (0u32..).zip(group) {
             let bx = x + PAD_PX + (i % columns) * (BOX_W_PX + GAP_PX);
-            let by = y + TITLE_PX + PAD_PX + (i / columns) * (BOX_H_PX + GAP_PX);
-            pic.boxes.push(host_box(host, lb_mode, bx, by));
+            let by = y + TITLE_PX + PAD_PX + (i / columns) * (box_h + GAP_PX);
+            pic.boxes.push(host_box(host, lb_mode, (bx, by, box_h)));
         }
     }
     pic.cuts = cuts(&pic.boxes, windows);
@@ -148,7 +159,37 @@ pub fn picture(hosts: &[Host], lb_mode: &str, windows: &[Window]) -> Picture {
     pic
 }
 
-fn host_box(host: &Host, lb_mode: &str, x: u32, y: u32) -> HostBox {
+/// Every box's height: what the host with the most detail lines needs.
+fn box_height(hosts: &[Host], lb_mode: &str) -> u32 {
+    let lines = hosts
+        .iter()
+        .map(|h| details(h, lb_mode).len())
+        .max()
+        .unwrap_or(0);
+    NAME_LINE_PX + DETAIL_LINE_PX * u32::try_from(lines).expect("a few lines") + BOX_BOTTOM_PX
+}
+
+/// A host's lines under its name: address, role, and for the balancer its mode,
+/// word-wrapped into lines of at most [`DETAIL_CHARS_MAX`] characters.
+fn details(host: &Host, lb_mode: &str) -> Vec<String> {
+    let mut lines = vec![host.address.to_string(), host.role.replace('_', " ")];
+    if host.role == "load_balancer" {
+        let mut line = String::new();
+        for word in format!("mode: {lb_mode}").split(' ') {
+            if !line.is_empty() && line.len() + 1 + word.len() > DETAIL_CHARS_MAX {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+fn host_box(host: &Host, lb_mode: &str, (x, y, h): (u32, u32, u32)) -> HostBox {
     let mut role = host.role.replace('_', " ");
     if host.role == "load_balancer" {
         role = format!("{role}, {lb_mode} mode");
@@ -157,10 +198,14 @@ fn host_box(host: &Host, lb_mode: &str, x: u32, y: u32) -> HostBox {
         x,
         y,
         w: BOX_W_PX,
-        h: BOX_H_PX,
+        h,
         name: host.name.clone(),
         address: host.address.to_string(),
         role,
+        details: (y + NAME_LINE_PX + DETAIL_LINE_PX..)
+            .step_by(DETAIL_LINE_PX as usize)
+            .zip(details(host, lb_mode))
+            .collect(),
         class: format!("host {}", host.role),
     }
 }
