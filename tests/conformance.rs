@@ -613,6 +613,8 @@ fn sntp_measures_the_offset_the_ntp_server_was_given() {
 struct Haproxy {
     proc: Proc,
     socket: PathBuf,
+    /// One HAProxy at a time ([`TIMED`]), so a timed comparison runs alone.
+    _alone: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Haproxy {
@@ -662,8 +664,15 @@ impl Haproxy {
             .arg(&config)
             .arg("-f")
             .arg(&extra);
+        let alone = TIMED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let proc = Proc::spawn("haproxy", command);
-        let mut haproxy = Self { proc, socket };
+        let mut haproxy = Self {
+            proc,
+            socket,
+            _alone: alone,
+        };
         let deadline = Instant::now() + START;
         while !haproxy.socket.exists() {
             assert!(
@@ -750,26 +759,11 @@ impl Haproxy {
 fn haproxy_from_export_checks_testall_and_takes_a_stopped_node_out_and_back() {
     let dir = TempDir::new("haproxy-https");
     let [mut node1, node2] = two_nodes("serve/https.toml");
-    // HAProxy reads the chain and the key from one PEM.
-    let certs = fixture("certs");
-    let pem = [
-        std::fs::read_to_string(certs.join("good.pem")).expect("fixture"),
-        std::fs::read_to_string(certs.join("good.key")).expect("fixture"),
-    ]
-    .concat();
-    let cert = dir.path("lb.pem");
-    std::fs::write(&cert, pem).expect("the temporary directory is writable");
     let listen = free_tcp_port();
-    let mut haproxy = Haproxy::start(
-        &dir,
-        "serve/https.toml",
-        listen,
-        &[&node1, &node2],
-        Some(&cert),
-    );
+    let mut haproxy = haproxy_https(&dir, listen, &[&node1, &node2]);
     haproxy.wait_status("node-1", "UP");
     haproxy.wait_status("node-2", "UP");
-    let ca = certs.join("ca.pem");
+    let ca = fixture("certs").join("ca.pem");
     assert_logins_round_robin(listen, &ca);
     node1.event(&["\"client_seen\"", CLIENT, "x-forwarded-for"]);
 
@@ -1183,4 +1177,167 @@ fn dnspython_over_udp_with_edns_gets_an_opt_record_and_badvers() {
     assert_eq!(out["1"]["edns"], 0, "{out}");
     assert_eq!(out["1"]["records"], serde_json::json!([]), "{out}");
     dns.stop();
+}
+
+/// Held by every running [`Haproxy`]: the suite runs one HAProxy at a time, so the timed
+/// side-by-side shares the machine with no other HAProxy test.
+static TIMED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// How often the side-by-side reads HAProxy's status, in ms: the real figures are late by
+/// at most this much.
+const STATUS_POLL_MS: u64 = 20;
+/// Real trials of the side-by-side (each kills and restarts node-2 once).
+const REAL_TRIALS: usize = 3;
+/// Where in HAProxy's check cycle each real trial kills the node: this long after the
+/// node was last seen UP (a check), in ms.
+const REAL_PHASES_MS: [u64; REAL_TRIALS] = [0, 170, 340];
+/// Simulated trials (seeds), each with the fault at a drawn moment of the check cycle.
+const SIM_SEEDS: u64 = 12;
+/// The check interval of `serve/https.toml` (`interval = "500ms"`): the margin the real
+/// and the simulated figures must agree within.
+const CHECK_INTERVAL: Duration = Duration::from_millis(500);
+
+impl Haproxy {
+    /// Waits (up to [`SETTLE`]) until HAProxy's status of `server` satisfies `wanted`;
+    /// the time it took.
+    fn time_until(&mut self, server: &str, wanted: impl Fn(&str) -> bool) -> Duration {
+        let start = Instant::now();
+        loop {
+            let status = self.status(server);
+            if wanted(&status) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < SETTLE,
+                "haproxy still says {server} is {status} after {SETTLE:?}; its output:\n{}",
+                self.drain()
+            );
+            std::thread::sleep(Duration::from_millis(STATUS_POLL_MS));
+        }
+    }
+}
+
+/// The simulation's times to DOWN after node-2's process crash and back to UP after its
+/// restart, over [`SIM_SEEDS`] seeds of `serve/https.toml` with the crash at a drawn
+/// moment (so the check cycle's phase varies as it does for real).
+fn simulated_kill_and_restart() -> Vec<(Duration, Duration)> {
+    use harness::events::{CheckEffect, EventKind};
+    let dir = TempDir::new("side-by-side-sim");
+    let file = dir.path("killed.toml");
+    let base = std::fs::read_to_string(fixture("serve/https.toml")).expect("fixture");
+    let steps = "\n[[steps]]\nat = \"3s..3.5s\"\ncrash = { node = \"node-2\", mode = \"process\" }\n\
+                 \n[[steps]]\nat = \"6s..6.5s\"\nrestart = { node = \"node-2\" }\n";
+    std::fs::write(&file, base + steps).expect("the temporary directory is writable");
+    let scenario = harness::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    (1..=SIM_SEEDS)
+        .map(|seed| {
+            let run = harness::executor::run(&scenario, seed).unwrap_or_else(|e| panic!("{e}"));
+            let at = |pick: &dyn Fn(&EventKind) -> bool| {
+                run.events
+                    .iter()
+                    .find(|e| pick(&e.kind))
+                    .map(|e| e.at)
+                    .unwrap_or_else(|| panic!("seed {seed}: an event missing"))
+            };
+            let crashed = at(&|k| matches!(k, EventKind::Crashed { node, .. } if node == "node-2"));
+            let restarted = at(&|k| matches!(k, EventKind::Restarted { node } if node == "node-2"));
+            let down = at(&|k| {
+                matches!(k, EventKind::Check { backend, effect: CheckEffect::WentDown { .. }, .. } if backend == "node-2")
+            });
+            let up = at(&|k| {
+                matches!(k, EventKind::Check { backend, effect: CheckEffect::WentUp { .. }, .. } if backend == "node-2")
+            });
+            (down - crashed, up - restarted)
+        })
+        .collect()
+}
+
+/// HAProxy in https mode (`serve/https.toml`) in front of `nodes`, serving the fixture
+/// certificate (HAProxy reads the chain and the key from one PEM).
+fn haproxy_https(dir: &TempDir, listen: SocketAddr, nodes: &[&Served]) -> Haproxy {
+    let certs = fixture("certs");
+    let pem = [
+        std::fs::read_to_string(certs.join("good.pem")).expect("fixture"),
+        std::fs::read_to_string(certs.join("good.key")).expect("fixture"),
+    ]
+    .concat();
+    let cert = dir.path("lb.pem");
+    std::fs::write(&cert, pem).expect("the temporary directory is writable");
+    Haproxy::start(dir, "serve/https.toml", listen, nodes, Some(&cert))
+}
+
+/// Prints the side-by-side figures and holds each real one within [`CHECK_INTERVAL`] of
+/// the simulation's range.
+fn judge_side_by_side(what: &str, sim: &[(Duration, Duration)], real: &[(Duration, Duration)]) {
+    let ms = |d: Duration| d.as_millis();
+    let spread = |f: fn(&(Duration, Duration)) -> Duration| {
+        let mut x: Vec<Duration> = sim.iter().map(f).collect();
+        x.sort();
+        (x[0], x[x.len() - 1])
+    };
+    let (down, up) = (spread(|t| t.0), spread(|t| t.1));
+    println!("side by side, {what} (serve/https.toml: inter 500ms, timeout 300ms, fall 2, rise 2)");
+    println!(
+        "  simulation, {} seeds: to DOWN {}..{} ms, to UP {}..{} ms",
+        sim.len(),
+        ms(down.0),
+        ms(down.1),
+        ms(up.0),
+        ms(up.1)
+    );
+    for (k, (d, u)) in real.iter().enumerate() {
+        println!(
+            "  HAProxy, trial {}: to DOWN {} ms, to UP {} ms (status read every {STATUS_POLL_MS} ms)",
+            k + 1,
+            ms(*d),
+            ms(*u)
+        );
+    }
+    let agrees = |d: Duration, (lo, hi): (Duration, Duration)| {
+        d + CHECK_INTERVAL >= lo && d <= hi + CHECK_INTERVAL
+    };
+    for (d, u) in real {
+        assert!(
+            agrees(*d, down),
+            "{what}, to DOWN: HAProxy {d:?}, the simulation {down:?}"
+        );
+        assert!(
+            agrees(*u, up),
+            "{what}, to UP: HAProxy {u:?}, the simulation {up:?}"
+        );
+    }
+}
+
+/// The real HAProxy (from `harness export haproxy`) and the simulated balancer, with the
+/// same checks (`serve/https.toml`: every 500ms, timeout 300ms, fall 2, rise 2): a node
+/// killed (SIGKILL: its port refuses at once) is taken out, and the node started again is
+/// put back, within one check interval of what the simulation gives. HAProxy runs alone
+/// ([`TIMED`]); the figures are printed (`cargo test --test conformance side_by_side --
+/// --nocapture`).
+#[test]
+fn side_by_side_haproxy_and_the_simulation_on_a_killed_node() {
+    let sim = simulated_kill_and_restart();
+    let dir = TempDir::new("side-by-side");
+    let [node1, mut node2] = two_nodes("serve/https.toml");
+    let mut haproxy = haproxy_https(&dir, free_tcp_port(), &[&node1, &node2]);
+    haproxy.wait_status("node-1", "UP");
+    haproxy.wait_status("node-2", "UP");
+    let mut real = Vec::new();
+    for phase_ms in REAL_PHASES_MS {
+        std::thread::sleep(Duration::from_millis(phase_ms));
+        let addr = node2.addr;
+        node2.proc.stop("KILL");
+        let down = haproxy.time_until("node-2", |s| s.starts_with("DOWN"));
+        node2 = serve(
+            "node",
+            "serve/https.toml",
+            addr,
+            &["--node", "node-2", TRUST_LOOPBACK[0], TRUST_LOOPBACK[1]],
+        );
+        let up = haproxy.time_until("node-2", |s| s.starts_with("UP"));
+        real.push((down, up));
+    }
+    judge_side_by_side("killed node", &sim, &real);
+    haproxy.stop();
+    node1.stop();
+    node2.stop();
 }
