@@ -484,6 +484,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         } => check_line(backend, *effect, detail, up),
         EventKind::ReplicaSet(event) => replica_set_line(event),
         EventKind::Network(change) => network_line(change),
+        EventKind::Service(step) => crate::report::faults::service_line(step),
         EventKind::ClockChanged {
             node,
             setting,

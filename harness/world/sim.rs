@@ -60,6 +60,9 @@ use crate::world::clock::{ClockHandle, SimClock};
 use crate::world::net::{Boundary, FaultTable, Rule, SimNet};
 use crate::world::view::{MemberView, PrimarySeen};
 
+mod service;
+use service::ServiceSwitches;
+
 /// How a run is set up, besides its topology.
 #[derive(Debug, Clone)]
 pub struct RunSetup {
@@ -111,6 +114,8 @@ pub struct World {
     links: BTreeMap<(IpAddr, IpAddr), Link>,
     /// Each host's wall-clock offset in milliseconds, shared with its clock.
     clocks: BTreeMap<String, ClockHandle>,
+    /// The switches of the faults injected into services (`world::service`).
+    services: ServiceSwitches,
 }
 
 impl World {
@@ -138,6 +143,7 @@ impl World {
             cuts: Vec::new(),
             links: BTreeMap::new(),
             clocks,
+            services: wires.services,
         }
     }
 
@@ -582,6 +588,7 @@ struct Wires {
     recorder: Recorder,
     faults: FaultTable,
     boundary: Option<Arc<Boundary>>,
+    services: ServiceSwitches,
 }
 
 impl Wires {
@@ -597,6 +604,7 @@ impl Wires {
             recorder,
             faults: FaultTable::default(),
             boundary,
+            services: ServiceSwitches::default(),
         }
     }
 }
@@ -624,9 +632,19 @@ fn register(
             .clone()
     };
     match host.role {
-        Role::Dns => start(sim, ip, env, wiring::zone(topology), dns::run),
+        Role::Dns => {
+            let answering = wires.services.answering.clone();
+            start(
+                sim,
+                ip,
+                env,
+                (wiring::zone(topology), answering),
+                dns::run_answering,
+            );
+        }
         Role::LoadBalancer => {
-            let config = wiring::lb_config(topology, &tls, setup.seed);
+            let mut config = wiring::lb_config(topology, &tls, setup.seed);
+            config.operator = wires.services.operator.clone();
             start(sim, ip, env, config, load_balancer::run);
         }
         Role::Smtp => {
