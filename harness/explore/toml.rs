@@ -136,7 +136,7 @@ fn action(action: &Action) -> (&'static str, Item) {
 /// A service step as the scenario writes it: `dns = { answer = "servfail" }`,
 /// `lb = { drain = "node-2" }`.
 fn service(s: &crate::faults::service::ServiceStep) -> (&'static str, Item) {
-    use crate::faults::service::{DnsAnswer, ServiceStep};
+    use crate::faults::service::{DnsAnswer, ServiceStep, SmtpAnswer};
     match s {
         ServiceStep::Dns(answer) => {
             let mut pairs = vec![("answer", Value::from(answer.word()))];
@@ -145,8 +145,28 @@ fn service(s: &crate::faults::service::ServiceStep) -> (&'static str, Item) {
             }
             ("dns", inline(pairs))
         }
+        ServiceStep::Smtp(answer) => {
+            let mut pairs = vec![("answer", Value::from(answer.word()))];
+            if let SmtpAnswer::Slow { .. } = answer {
+                pairs.push(("delay", time(answer.delay()).into()));
+            }
+            ("smtp", inline(pairs))
+        }
         ServiceStep::Drain { node } => ("lb", inline(vec![("drain", node.as_str().into())])),
         ServiceStep::Ready { node } => ("lb", inline(vec![("ready", node.as_str().into())])),
+        ServiceStep::Checks(change) => {
+            let mut pairs = Vec::new();
+            if let Some(ms) = change.interval_ms {
+                pairs.push(("interval", time(Duration::from_millis(ms)).into()));
+            }
+            if let Some(rise) = change.rise {
+                pairs.push(("rise", i64::from(rise).into()));
+            }
+            if let Some(fall) = change.fall {
+                pairs.push(("fall", i64::from(fall).into()));
+            }
+            ("lb", inline(pairs))
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! Faults injected into a service rather than the network: the DNS server's answers and
-//! the load balancer's operator actions. Plain data, like the rest of [`super`]: the
+//! Faults injected into a service rather than the network: the DNS server's answers, the
+//! SMTP relay's answers and the load balancer's operator actions. Plain data, like the rest of [`super`]: the
 //! loader builds a [`ServiceStep`], the world hands it to the service's switch, the event
 //! log records it (`EventKind::Service`), and the report phrases it.
 //!
@@ -7,6 +7,7 @@
 //! "node-2" }`), so a `for` can close it and the checkers can tell when it was in force.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -53,18 +54,109 @@ pub enum DnsAnswerKind {
     WrongAddress,
 }
 
+/// How the SMTP relay answers the nodes' mail queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "answer", rename_all = "kebab-case")]
+pub enum SmtpAnswer {
+    /// As configured (the fault undone).
+    Normal,
+    /// `535 5.7.8` to every `AUTH`: the relay no longer takes the nodes' credentials (a
+    /// rotated password, a locked service account).
+    AuthRejected,
+    /// `451 4.3.0` to every `MAIL FROM`: a temporary failure (a full spool, a greylist);
+    /// the client is to try again later.
+    Temporary,
+    /// Every reply, the greeting included, comes `delay_ms` milliseconds late (an
+    /// overloaded relay).
+    Slow { delay_ms: u64 },
+}
+
+impl SmtpAnswer {
+    /// The answer as a scenario names it: `auth-rejected`, `slow`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::AuthRejected => "auth-rejected",
+            Self::Temporary => "temporary",
+            Self::Slow { .. } => "slow",
+        }
+    }
+
+    /// How late each reply comes.
+    pub fn delay(&self) -> Duration {
+        match self {
+            Self::Slow { delay_ms } => Duration::from_millis(*delay_ms),
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+/// The kinds of [`SmtpAnswer`] as a scenario names them (`answer = "auth-rejected"`), in
+/// declaration order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SmtpAnswerKind {
+    Normal,
+    AuthRejected,
+    Temporary,
+    Slow,
+}
+
+/// An operator's change of the balancer's health-check settings during a run (a reload
+/// with HAProxy's `server-state-file`: each backend keeps its state and its counts, the
+/// new values apply from its next check). Each field left `None` keeps its value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct CheckChange {
+    /// The new `inter`, in milliseconds (also `fastinter` and `downinter` where the
+    /// topology left them unset).
+    pub interval_ms: Option<u64>,
+    /// The new `rise`.
+    pub rise: Option<u32>,
+    /// The new `fall`.
+    pub fall: Option<u32>,
+}
+
+impl CheckChange {
+    /// `change` laid over this one: its given fields win.
+    pub fn then(self, change: Self) -> Self {
+        Self {
+            interval_ms: change.interval_ms.or(self.interval_ms),
+            rise: change.rise.or(self.rise),
+            fall: change.fall.or(self.fall),
+        }
+    }
+
+    /// The change in a few words: `interval 1s, fall 2`.
+    pub fn words(&self) -> String {
+        let interval = self
+            .interval_ms
+            .map(|ms| format!("interval {}", crate::duration::span(Duration::from_millis(ms))));
+        let rise = self.rise.map(|r| format!("rise {r}"));
+        let fall = self.fall.map(|f| format!("fall {f}"));
+        [interval, rise, fall]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// One step on a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "service", rename_all = "snake_case")]
 pub enum ServiceStep {
     /// The DNS server answers so from now on.
     Dns(DnsAnswer),
+    /// The SMTP relay answers so from now on.
+    Smtp(SmtpAnswer),
     /// The load balancer's operator drains `node`: no new requests or connections go to
     /// it; those in flight finish (HAProxy's `set server ... state drain`, then `maint`
     /// once empty is the operator's business). Its health checks go on.
     Drain { node: String },
     /// The operator puts a drained `node` back in rotation (`state ready`).
     Ready { node: String },
+    /// The operator changes the health checks' interval, rise or fall.
+    Checks(CheckChange),
 }
 
 impl ServiceStep {
@@ -72,8 +164,12 @@ impl ServiceStep {
     /// step that undoes one.
     pub fn opens(&self) -> Option<String> {
         match self {
-            Self::Dns(DnsAnswer::Normal) | Self::Ready { .. } => None,
+            Self::Dns(DnsAnswer::Normal)
+            | Self::Smtp(SmtpAnswer::Normal)
+            | Self::Ready { .. }
+            | Self::Checks(_) => None,
             Self::Dns(_) => Some("dns".to_string()),
+            Self::Smtp(_) => Some("smtp".to_string()),
             Self::Drain { node } => Some(format!("drain {node}")),
         }
     }
@@ -82,8 +178,9 @@ impl ServiceStep {
     pub fn undoes(&self) -> Option<String> {
         match self {
             Self::Dns(DnsAnswer::Normal) => Some("dns".to_string()),
+            Self::Smtp(SmtpAnswer::Normal) => Some("smtp".to_string()),
             Self::Ready { node } => Some(format!("drain {node}")),
-            Self::Dns(_) | Self::Drain { .. } => None,
+            Self::Dns(_) | Self::Smtp(_) | Self::Drain { .. } | Self::Checks(_) => None,
         }
     }
 
@@ -91,16 +188,22 @@ impl ServiceStep {
     pub fn name(&self) -> String {
         match self {
             Self::Dns(answer) => format!("dns {}", answer.word()),
+            Self::Smtp(answer) => format!("smtp {}", answer.word()),
             Self::Drain { node } => format!("drain {node}"),
             Self::Ready { node } => format!("ready {node}"),
+            Self::Checks(change) => format!("lb checks {}", change.words()),
         }
     }
 
     /// The step that undoes this one, for a `for`.
     pub fn closing(&self) -> Option<Self> {
         match self {
-            Self::Dns(DnsAnswer::Normal) | Self::Ready { .. } => None,
+            Self::Dns(DnsAnswer::Normal)
+            | Self::Smtp(SmtpAnswer::Normal)
+            | Self::Ready { .. }
+            | Self::Checks(_) => None,
             Self::Dns(_) => Some(Self::Dns(DnsAnswer::Normal)),
+            Self::Smtp(_) => Some(Self::Smtp(SmtpAnswer::Normal)),
             Self::Drain { node } => Some(Self::Ready { node: node.clone() }),
         }
     }

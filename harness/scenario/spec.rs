@@ -216,8 +216,24 @@ pub struct StepSpec {
     /// Change how the DNS server answers for the appliance's names (`answer = "normal"`
     /// undoes it).
     pub dns: Option<DnsSpec>,
+    /// Change how the SMTP relay answers the nodes (`answer = "normal"` undoes it).
+    pub smtp: Option<SmtpSpec>,
     /// An operator's action on the load balancer: drain a node, put it back.
     pub lb: Option<LbSpec>,
+}
+
+/// `smtp = { answer = "auth-rejected" }`: from now on the relay answers `535` to the
+/// nodes' `AUTH`; `"temporary"` answers `451` to every `MAIL FROM`; `"slow"` with `delay =
+/// "2s"` sends every reply that late; `"normal"` undoes any of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSpec {
+    /// `"normal"`, `"auth-rejected"`, `"temporary"` or `"slow"`. Required.
+    pub answer: crate::faults::service::SmtpAnswerKind,
+    /// How late each reply comes, with `"slow"` only (required there): above 0s, at most
+    /// 1h.
+    #[serde(default, with = "crate::duration::option")]
+    pub delay: Option<Duration>,
 }
 
 /// `dns = { answer = "servfail" }`: from now on the DNS server answers SERVFAIL to every
@@ -233,7 +249,9 @@ pub struct DnsSpec {
 }
 
 /// `lb = { drain = "node-2" }`: the operator drains the node (no new requests, those in
-/// flight finish); `lb = { ready = "node-2" }` puts it back. Exactly one of the two.
+/// flight finish); `lb = { ready = "node-2" }` puts it back; `lb = { interval = "1s",
+/// rise = 3, fall = 2 }` changes the health checks (any of the three). One of the three
+/// forms.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LbSpec {
@@ -241,6 +259,14 @@ pub struct LbSpec {
     pub drain: Option<String>,
     /// A drained node to put back in rotation.
     pub ready: Option<String>,
+    /// The checks' new interval (`inter`), from the next check on; no shorter than
+    /// `lb.connect_timeout + lb.timeout`, at most 1h.
+    #[serde(default, with = "crate::duration::option")]
+    pub interval: Option<Duration>,
+    /// The new `rise`: at least 1, at most 100.
+    pub rise: Option<u32>,
+    /// The new `fall`: at least 1, at most 100.
+    pub fall: Option<u32>,
 }
 
 /// `isolate = { node = "node-1", mode = "drop" }`

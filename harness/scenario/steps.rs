@@ -13,7 +13,7 @@ use crate::topology::Topology;
 
 /// The action keys a step may hold, for the error message.
 const ACTIONS: &str =
-    "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, dns, lb";
+    "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, dns, smtp, lb";
 
 pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
     let mut steps: Vec<Step> = Vec::new();
@@ -87,7 +87,7 @@ fn times(step: &StepSpec, run: Duration) -> Result<(), StepInvalid> {
         || step.clock.as_ref().is_some_and(|c| c.strobe.is_none())
         || super::service_steps::undoable(step);
     if !faults {
-        let message = "for goes with a fault that a later step can undo; expected it with crash, isolate, split, one_way, bridge, block, a clock offset, jump or drift (a strobe has its own for), a dns answer other than normal, or an lb drain";
+        let message = "for goes with a fault that a later step can undo; expected it with crash, isolate, split, one_way, bridge, block, a clock offset, jump or drift (a strobe has its own for), a dns or smtp answer other than normal, or an lb drain";
         return Err((vec!["for"], message.to_string()));
     }
     if lasts.lo.is_zero() {
@@ -245,7 +245,7 @@ fn step_count(step: &StepSpec) -> usize {
     given(step).iter().filter(|g| **g).count()
 }
 
-fn given(step: &StepSpec) -> [bool; 12] {
+fn given(step: &StepSpec) -> [bool; 13] {
     [
         step.crash.is_some(),
         step.restart.is_some(),
@@ -258,6 +258,7 @@ fn given(step: &StepSpec) -> [bool; 12] {
         step.clock.is_some(),
         step.unblock.is_some(),
         step.dns.is_some(),
+        step.smtp.is_some(),
         step.lb.is_some(),
     ]
 }

@@ -51,6 +51,16 @@ impl Health {
         }
     }
 
+    /// Takes new thresholds (an operator's change during the run): the state and the
+    /// counts so far are kept, the next check is judged against them. At least 1 each.
+    pub fn retune(&mut self, rise: u32, fall: u32) {
+        assert!(
+            rise >= 1 && fall >= 1,
+            "rise and fall are checked to be at least 1"
+        );
+        (self.rise, self.fall) = (rise, fall);
+    }
+
     pub fn is_up(&self) -> bool {
         self.up
     }

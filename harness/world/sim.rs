@@ -650,13 +650,9 @@ fn register(
         Role::Smtp => {
             let epoch = Duration::from_secs(EPOCH_UNIX_S);
             let starttls = wiring::relay_tls(topology, &[], epoch, time.clone());
-            start(
-                sim,
-                ip,
-                env,
-                wiring::smtp_config(topology, starttls),
-                smtp::run,
-            );
+            let config = wiring::smtp_config(topology, starttls);
+            let answering = wires.services.relay.clone();
+            start(sim, ip, env, (config, answering), smtp::run_answering);
         }
         Role::Node => {
             let peers = wiring::peers(topology);
