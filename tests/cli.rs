@@ -561,6 +561,48 @@ const BAD_SERVICE_STEPS: &[(&str, Body, &str)] = &[
         "steps[0].lb: ready node-2 at a time when no drain node-2 is in force",
     ),
     (
+        "lb-mixed.toml",
+        Step("lb = { drain = \"node-1\", fall = 2 }"),
+        "steps[0].lb: expected a drain, a ready, or a change of interval, rise and fall, each in its own step",
+    ),
+    (
+        "lb-interval.toml",
+        Step("lb = { interval = \"500ms\" }"),
+        "steps[0].lb.interval: expected an interval from 2s (lb.connect_timeout + lb.timeout",
+    ),
+    (
+        "lb-fall.toml",
+        Step("lb = { fall = 0 }"),
+        "steps[0].lb.fall: expected 1 to 100 checks",
+    ),
+    (
+        "lb-checks-for.toml",
+        Lines("[[steps]]\nat = \"5s\"\nfor = \"5s\"\nlb = { rise = 3 }\n"),
+        "steps[0].for: for goes with a fault that a later step can undo",
+    ),
+    (
+        "egress-empty.toml",
+        Step("egress = {}"),
+        "steps[0].egress: expected allow, exception or both",
+    ),
+    (
+        "egress-domain.toml",
+        Step("egress = { allow = [\"\"] }"),
+        "steps[0].egress.allow: expected domain names such as \"cdn.auth0.com\", found \"\"",
+    ),
+    (
+        "egress-nat.toml",
+        Lines(
+            "[topology.egress]\nmode = \"nat\"\n\n[[steps]]\nat = \"5s\"\negress = { exception = false }\n",
+        ),
+        "steps[0].egress: expected topology.egress.mode = \"proxy\"",
+    ),
+    (
+        "egress-key.toml",
+        Step("egress = { except = false }"),
+        ":7:12: steps[0].egress.except: unknown field `except`, expected `allow` or `exception`",
+    ),
+    (
         "p99.toml",
         Lines("[expect]\np99_max = \"0s\"\n"),
         "expect.p99_max: expected a bound above 0s and at most 1h",

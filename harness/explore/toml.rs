@@ -167,6 +167,16 @@ fn service(s: &crate::faults::service::ServiceStep) -> (&'static str, Item) {
             }
             ("lb", inline(pairs))
         }
+        ServiceStep::Egress(change) => {
+            let mut pairs = Vec::new();
+            if let Some(allow) = &change.allow {
+                pairs.push(("allow", strings(allow)));
+            }
+            if let Some(exception) = change.exception {
+                pairs.push(("exception", exception.into()));
+            }
+            ("egress", inline(pairs))
+        }
     }
 }
 

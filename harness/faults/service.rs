@@ -128,9 +128,12 @@ impl CheckChange {
 
     /// The change in a few words: `interval 1s, fall 2`.
     pub fn words(&self) -> String {
-        let interval = self
-            .interval_ms
-            .map(|ms| format!("interval {}", crate::duration::span(Duration::from_millis(ms))));
+        let interval = self.interval_ms.map(|ms| {
+            format!(
+                "interval {}",
+                crate::duration::span(Duration::from_millis(ms))
+            )
+        });
         let rise = self.rise.map(|r| format!("rise {r}"));
         let fall = self.fall.map(|f| format!("fall {f}"));
         [interval, rise, fall]
@@ -138,6 +141,26 @@ impl CheckChange {
             .flatten()
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// An administrator's change of the egress proxy's rules during a run. Each field left
+/// `None` keeps its value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct EgressChange {
+    /// The new allow-list (domains; a name under one is allowed too).
+    pub allow: Option<Vec<String>>,
+    /// The nodes' exception granted (`true`) or withdrawn (`false`).
+    pub exception: Option<bool>,
+}
+
+impl EgressChange {
+    /// `change` laid over this one: its given fields win.
+    pub fn then(self, change: Self) -> Self {
+        Self {
+            allow: change.allow.or(self.allow),
+            exception: change.exception.or(self.exception),
+        }
     }
 }
 
@@ -157,6 +180,8 @@ pub enum ServiceStep {
     Ready { node: String },
     /// The operator changes the health checks' interval, rise or fall.
     Checks(CheckChange),
+    /// An administrator changes the egress proxy's allow-list or the nodes' exception.
+    Egress(EgressChange),
 }
 
 impl ServiceStep {
@@ -167,7 +192,8 @@ impl ServiceStep {
             Self::Dns(DnsAnswer::Normal)
             | Self::Smtp(SmtpAnswer::Normal)
             | Self::Ready { .. }
-            | Self::Checks(_) => None,
+            | Self::Checks(_)
+            | Self::Egress(_) => None,
             Self::Dns(_) => Some("dns".to_string()),
             Self::Smtp(_) => Some("smtp".to_string()),
             Self::Drain { node } => Some(format!("drain {node}")),
@@ -180,7 +206,11 @@ impl ServiceStep {
             Self::Dns(DnsAnswer::Normal) => Some("dns".to_string()),
             Self::Smtp(SmtpAnswer::Normal) => Some("smtp".to_string()),
             Self::Ready { node } => Some(format!("drain {node}")),
-            Self::Dns(_) | Self::Smtp(_) | Self::Drain { .. } | Self::Checks(_) => None,
+            Self::Dns(_)
+            | Self::Smtp(_)
+            | Self::Drain { .. }
+            | Self::Checks(_)
+            | Self::Egress(_) => None,
         }
     }
 
@@ -192,6 +222,22 @@ impl ServiceStep {
             Self::Drain { node } => format!("drain {node}"),
             Self::Ready { node } => format!("ready {node}"),
             Self::Checks(change) => format!("lb checks {}", change.words()),
+            Self::Egress(change) => {
+                let allow = change
+                    .allow
+                    .as_ref()
+                    .map(|a| format!("allow [{}]", a.join(", ")));
+                let exception = change.exception.map(|e| {
+                    if e {
+                        "exception granted"
+                    } else {
+                        "exception withdrawn"
+                    }
+                    .to_string()
+                });
+                let words: Vec<String> = [allow, exception].into_iter().flatten().collect();
+                format!("egress {}", words.join(", "))
+            }
         }
     }
 
@@ -201,7 +247,8 @@ impl ServiceStep {
             Self::Dns(DnsAnswer::Normal)
             | Self::Smtp(SmtpAnswer::Normal)
             | Self::Ready { .. }
-            | Self::Checks(_) => None,
+            | Self::Checks(_)
+            | Self::Egress(_) => None,
             Self::Dns(_) => Some(Self::Dns(DnsAnswer::Normal)),
             Self::Smtp(_) => Some(Self::Smtp(SmtpAnswer::Normal)),
             Self::Drain { node } => Some(Self::Ready { node: node.clone() }),

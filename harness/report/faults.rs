@@ -130,11 +130,35 @@ pub fn service_line(step: &crate::faults::service::ServiceStep) -> String {
             "operator drains {node} on the lb: no new requests to it, those in flight finish"
         ),
         ServiceStep::Ready { node } => format!("operator puts {node} back in the lb's rotation"),
+        ServiceStep::Egress(change) => egress_line(change),
         ServiceStep::Checks(change) => format!(
             "operator changes the lb's health checks: {}, from each backend's next check",
             change.words()
         ),
     }
+}
+
+/// The timeline's line for a change of the egress proxy's rules.
+fn egress_line(change: &crate::faults::service::EgressChange) -> String {
+    let allow = change.allow.as_ref().map(|a| {
+        if a.is_empty() {
+            "the egress's allow-list emptied: every request out gets 403".to_string()
+        } else {
+            format!(
+                "the egress's allow-list is now [{}]; other names get 403",
+                a.join(", ")
+            )
+        }
+    });
+    let exception = change.exception.map(|granted| {
+        if granted {
+            "the nodes' exception at the egress granted again".to_string()
+        } else {
+            "the nodes' exception at the egress withdrawn: every request out gets 407".to_string()
+        }
+    });
+    let parts: Vec<String> = [allow, exception].into_iter().flatten().collect();
+    parts.join("; ")
 }
 
 /// The timeline's line for an SMTP fault: what the relay answers the nodes' mail queue.

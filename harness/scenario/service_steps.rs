@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::spec::{Action, StepSpec};
 use crate::faults::service::{
-    CheckChange, DnsAnswer, DnsAnswerKind, ServiceStep, SmtpAnswer, SmtpAnswerKind,
+    CheckChange, DnsAnswer, DnsAnswerKind, EgressChange, ServiceStep, SmtpAnswer, SmtpAnswerKind,
 };
 use crate::topology::Topology;
 
@@ -23,6 +23,9 @@ pub(super) fn action(step: &StepSpec, topology: &Topology) -> Option<Result<Acti
     if let Some(m) = &step.smtp {
         return Some(smtp(m).map(|a| Action::Service(ServiceStep::Smtp(a))));
     }
+    if let Some(e) = &step.egress {
+        return Some(egress(e, topology).map(Action::Service));
+    }
     let lb = step.lb.as_ref()?;
     let checks = lb.interval.is_some() || lb.rise.is_some() || lb.fall.is_some();
     if checks && (lb.drain.is_some() || lb.ready.is_some()) {
@@ -33,6 +36,32 @@ pub(super) fn action(step: &StepSpec, topology: &Topology) -> Option<Result<Acti
         return Some(checks_change(lb, topology).map(Action::Service));
     }
     Some(drain(lb, &topology.node_names()).map(Action::Service))
+}
+
+/// `egress = { allow, exception }`: at least one, on a proxy-mode egress (a NAT relays
+/// bytes and decides nothing).
+fn egress(e: &super::spec::EgressSpec, topology: &Topology) -> Result<ServiceStep, StepInvalid> {
+    if e.allow.is_none() && e.exception.is_none() {
+        let message = "expected allow, exception or both";
+        return Err((vec!["egress"], message.to_string()));
+    }
+    if topology.egress.mode != crate::topology::EgressMode::Proxy {
+        let message = "expected topology.egress.mode = \"proxy\": a NAT egress has no allow-list or exception to change";
+        return Err((vec!["egress"], message.to_string()));
+    }
+    let bad = e
+        .allow
+        .iter()
+        .flatten()
+        .find(|d| d.is_empty() || d.contains(char::is_whitespace));
+    if let Some(domain) = bad {
+        let message = format!("expected domain names such as \"cdn.auth0.com\", found {domain:?}");
+        return Err((vec!["egress", "allow"], message));
+    }
+    Ok(ServiceStep::Egress(EgressChange {
+        allow: e.allow.clone(),
+        exception: e.exception,
+    }))
 }
 
 /// The most checks `rise` or `fall` may count: past it, a backend would take minutes to
@@ -57,7 +86,10 @@ fn checks_change(
     }
     for (key, value) in [("rise", lb.rise), ("fall", lb.fall)] {
         if value.is_some_and(|n| n == 0 || n > CHECKS_MAX) {
-            return Err((vec!["lb", key], format!("expected 1 to {CHECKS_MAX} checks")));
+            return Err((
+                vec!["lb", key],
+                format!("expected 1 to {CHECKS_MAX} checks"),
+            ));
         }
     }
     Ok(ServiceStep::Checks(CheckChange {
@@ -160,9 +192,8 @@ impl InForce {
         let key = match s {
             ServiceStep::Dns(_) => "dns",
             ServiceStep::Smtp(_) => "smtp",
-            ServiceStep::Drain { .. } | ServiceStep::Ready { .. } | ServiceStep::Checks(_) => {
-                "lb"
-            }
+            ServiceStep::Egress(_) => "egress",
+            ServiceStep::Drain { .. } | ServiceStep::Ready { .. } | ServiceStep::Checks(_) => "lb",
         };
         if let Some(f) = s.opens() {
             // A DNS or SMTP fault may replace another; a drained node cannot be drained

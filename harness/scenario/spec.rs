@@ -220,6 +220,21 @@ pub struct StepSpec {
     pub smtp: Option<SmtpSpec>,
     /// An operator's action on the load balancer: drain a node, put it back.
     pub lb: Option<LbSpec>,
+    /// An administrator's change of the egress proxy's allow-list or the nodes' exception.
+    pub egress: Option<EgressSpec>,
+}
+
+/// `egress = { allow = ["cdn.auth0.com"] }` replaces the proxy's allow-list from now on;
+/// `egress = { exception = false }` withdraws the nodes' exception (every request then
+/// gets `407`), `true` grants it again. Either or both; no `for` (a later step sets them
+/// again). Proxy mode only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressSpec {
+    /// The new allow-list: domains, each allowing the names under it. May be empty.
+    pub allow: Option<Vec<String>>,
+    /// The nodes' exception: `false` withdraws it, `true` grants it.
+    pub exception: Option<bool>,
 }
 
 /// `smtp = { answer = "auth-rejected" }`: from now on the relay answers `535` to the

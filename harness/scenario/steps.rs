@@ -12,8 +12,7 @@ use crate::faults::{Block, ClockStep, PARTITION, Partition, PartitionShape};
 use crate::topology::Topology;
 
 /// The action keys a step may hold, for the error message.
-const ACTIONS: &str =
-    "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, dns, smtp, lb";
+const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, dns, smtp, lb, egress";
 
 pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
     let mut steps: Vec<Step> = Vec::new();
@@ -245,7 +244,7 @@ fn step_count(step: &StepSpec) -> usize {
     given(step).iter().filter(|g| **g).count()
 }
 
-fn given(step: &StepSpec) -> [bool; 13] {
+fn given(step: &StepSpec) -> [bool; 14] {
     [
         step.crash.is_some(),
         step.restart.is_some(),
@@ -260,6 +259,7 @@ fn given(step: &StepSpec) -> [bool; 13] {
         step.dns.is_some(),
         step.smtp.is_some(),
         step.lb.is_some(),
+        step.egress.is_some(),
     ]
 }
 

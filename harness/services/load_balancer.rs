@@ -176,7 +176,9 @@ struct OperatorState {
 
 impl Operator {
     fn state(&self) -> std::sync::MutexGuard<'_, OperatorState> {
-        self.0.lock().expect("no code panics while holding the state")
+        self.0
+            .lock()
+            .expect("no code panics while holding the state")
     }
 
     /// Drains `node` (`drained = true`) or puts it back.
@@ -205,9 +207,7 @@ impl Operator {
     pub fn settings(&self, s: &LbSettings) -> LbSettings {
         let checks = self.state().checks;
         LbSettings {
-            interval: checks
-                .interval_ms
-                .map_or(s.interval, Duration::from_millis),
+            interval: checks.interval_ms.map_or(s.interval, Duration::from_millis),
             rise: checks.rise.unwrap_or(s.rise),
             fall: checks.fall.unwrap_or(s.fall),
             ..s.clone()

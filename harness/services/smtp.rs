@@ -336,7 +336,8 @@ impl Session {
         // AUTH PLAIN: authorization identity, NUL, user, NUL, password (RFC 4616).
         let parts: Vec<&[u8]> = decoded.split(|b| *b == 0).collect();
         let rejecting = self.answering.get() == SmtpAnswer::AuthRejected;
-        let ok = !rejecting && matches!(parts.as_slice(), [_, user, password]
+        let ok = !rejecting
+            && matches!(parts.as_slice(), [_, user, password]
             if *user == self.config.username.as_bytes() && *password == self.config.password.as_bytes());
         self.authenticated = ok;
         if ok {

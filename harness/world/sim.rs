@@ -659,7 +659,11 @@ fn register(
             let config = wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
             start(sim, ip, env, config, node::run);
         }
-        Role::Egress => start(sim, ip, env, wiring::egress_config(topology), egress::run),
+        Role::Egress => {
+            let mut config = wiring::egress_config(topology);
+            config.rules = wires.services.egress.clone();
+            start(sim, ip, env, config, egress::run);
+        }
         Role::IdentityProvider | Role::Cdn | Role::UpdateMirror => {
             start(sim, ip, env, host.role, internet::run);
         }
