@@ -497,6 +497,130 @@ fn bad_partition_and_firewall_steps() {
     assert_all_bad(BAD_STEPS);
 }
 
+/// Bad steps on a service (the DNS server's and the SMTP relay's answers, the load
+/// balancer's operator), bad latency expectations, and the error each gets.
+const BAD_SERVICE_STEPS: &[(&str, Body, &str)] = &[
+    (
+        "dns-answer.toml",
+        Step("dns = { answer = \"refused\" }"),
+        ":7:18: steps[0].dns.answer: unknown variant `refused`, expected one of `normal`, `servfail`, `nxdomain`, `silence`, `wrong-address`",
+    ),
+    (
+        "dns-no-address.toml",
+        Step("dns = { answer = \"wrong-address\" }"),
+        "steps[0].dns.address: expected an address with \"wrong-address\"",
+    ),
+    (
+        "dns-address.toml",
+        Step("dns = { answer = \"servfail\", address = \"10.0.1.99\" }"),
+        "steps[0].dns.address: address goes with \"wrong-address\" only",
+    ),
+    (
+        "dns-normal.toml",
+        Step("dns = { answer = \"normal\" }"),
+        "steps[0].dns: dns normal at a time when no dns is in force",
+    ),
+    (
+        "smtp-answer.toml",
+        Step("smtp = { answer = \"down\" }"),
+        ":7:19: steps[0].smtp.answer: unknown variant `down`, expected one of `normal`, `auth-rejected`, `temporary`, `slow`",
+    ),
+    (
+        "smtp-no-delay.toml",
+        Step("smtp = { answer = \"slow\" }"),
+        "steps[0].smtp.delay: expected a delay above 0s and at most 1h with \"slow\"",
+    ),
+    (
+        "smtp-delay.toml",
+        Step("smtp = { answer = \"temporary\", delay = \"2s\" }"),
+        "steps[0].smtp.delay: delay goes with \"slow\" only",
+    ),
+    (
+        "smtp-bad-delay.toml",
+        Step("smtp = { answer = \"slow\", delay = \"soon\" }"),
+        "steps[0].smtp.delay: invalid duration \"soon\"",
+    ),
+    (
+        "smtp-for-normal.toml",
+        Lines("[[steps]]\nat = \"5s\"\nfor = \"5s\"\nsmtp = { answer = \"normal\" }\n"),
+        "steps[0].for: for goes with a fault that a later step can undo",
+    ),
+    (
+        "lb-node.toml",
+        Step("lb = { drain = \"node-9\" }"),
+        "steps[0].lb.drain: unknown node \"node-9\"; expected one of node-1, node-2, node-3",
+    ),
+    (
+        "lb-both.toml",
+        Step("lb = { drain = \"node-1\", ready = \"node-1\" }"),
+        "steps[0].lb: expected exactly one of drain and ready",
+    ),
+    (
+        "lb-ready.toml",
+        Step("lb = { ready = \"node-2\" }"),
+        "steps[0].lb: ready node-2 at a time when no drain node-2 is in force",
+    ),
+    (
+        "lb-mixed.toml",
+        Step("lb = { drain = \"node-1\", fall = 2 }"),
+        "steps[0].lb: expected a drain, a ready, or a change of interval, rise and fall, each in its own step",
+    ),
+    (
+        "lb-interval.toml",
+        Step("lb = { interval = \"500ms\" }"),
+        "steps[0].lb.interval: expected an interval from 2s (lb.connect_timeout + lb.timeout",
+    ),
+    (
+        "lb-fall.toml",
+        Step("lb = { fall = 0 }"),
+        "steps[0].lb.fall: expected 1 to 100 checks",
+    ),
+    (
+        "lb-checks-for.toml",
+        Lines("[[steps]]\nat = \"5s\"\nfor = \"5s\"\nlb = { rise = 3 }\n"),
+        "steps[0].for: for goes with a fault that a later step can undo",
+    ),
+    (
+        "egress-empty.toml",
+        Step("egress = {}"),
+        "steps[0].egress: expected allow, exception or both",
+    ),
+    (
+        "egress-domain.toml",
+        Step("egress = { allow = [\"\"] }"),
+        "steps[0].egress.allow: expected domain names such as \"cdn.auth0.com\", found \"\"",
+    ),
+    (
+        "egress-nat.toml",
+        Lines(
+            "[topology.egress]\nmode = \"nat\"\n\n[[steps]]\nat = \"5s\"\negress = { exception = false }\n",
+        ),
+        "steps[0].egress: expected topology.egress.mode = \"proxy\"",
+    ),
+    (
+        "egress-key.toml",
+        Step("egress = { except = false }"),
+        ":7:12: steps[0].egress.except: unknown field `except`, expected `allow` or `exception`",
+    ),
+    (
+        "p99.toml",
+        Lines("[expect]\np99_max = \"0s\"\n"),
+        "expect.p99_max: expected a bound above 0s and at most 1h",
+    ),
+    (
+        "failed-per-fault.toml",
+        Lines("[expect]\nfailed_per_fault_max = 2000000\n"),
+        "expect.failed_per_fault_max: expected a count from 0 to 1000000",
+    ),
+];
+
+/// Proves the service steps and latency expectations follow the same rules: one error
+/// line with file:line:column and key, exit 2.
+#[test]
+fn bad_service_steps() {
+    assert_all_bad(BAD_SERVICE_STEPS);
+}
+
 /// Proves exit 0 when every expectation holds, exit 1 with the seed and the reproducing
 /// command when one fails, and that --seed, --format json (its schema version, hosts as
 /// objects, typed timeline events) and --signups are honoured.

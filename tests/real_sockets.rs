@@ -103,6 +103,7 @@ async fn start() -> Appliance {
             check_dial: Default::default(),
             forwarded_proto: "http",
             check_seed: 1,
+            operator: Default::default(),
         },
     ));
     listening.push(SocketAddr::new(LOOPBACK, lb_port));

@@ -70,6 +70,10 @@ pub fn check(events: &[Event], topology: &Topology) -> Verdict {
         match &e.kind {
             EventKind::SiteServed { from, what, .. } => ledger.served(&e.host, *from, what),
             EventKind::Egress(r) => ledger.decided(r),
+            // The rules judged from here on are those the administrator set.
+            EventKind::Service(crate::faults::service::ServiceStep::Egress(change)) => {
+                ledger.change(change);
+            }
             _ => {}
         }
     }
@@ -79,6 +83,9 @@ pub fn check(events: &[Event], topology: &Topology) -> Verdict {
 /// The egress's decisions and the internet's requests, counted as the log goes by.
 struct Ledger<'a> {
     topology: &'a Topology,
+    /// The egress's rules in force: the topology's, with the scenario's `egress` steps
+    /// laid over them as the log goes by.
+    settings: EgressSettings,
     /// The egress's address: every request a site serves comes from it.
     egress_ip: IpAddr,
     /// The nodes' names (the clients the node exception covers).
@@ -100,6 +107,7 @@ impl<'a> Ledger<'a> {
     fn new(topology: &'a Topology) -> Self {
         Self {
             topology,
+            settings: topology.egress.clone(),
             egress_ip: topology.egress(),
             nodes: topology.node_names(),
             allowed: BTreeMap::new(),
@@ -126,9 +134,19 @@ impl<'a> Ledger<'a> {
         }
     }
 
+    /// Lays an administrator's change over the rules in force.
+    fn change(&mut self, change: &crate::faults::service::EgressChange) {
+        if let Some(allow) = &change.allow {
+            self.settings.allow.clone_from(allow);
+        }
+        if let Some(exception) = change.exception {
+            self.settings.node_exception = exception;
+        }
+    }
+
     /// Counts one egress record, and whatever about it the rules do not explain.
     fn decided(&mut self, r: &EgressRecord) {
-        let settings = &self.topology.egress;
+        let settings = &self.settings;
         // A request let through has a `Forwarding` record, then its outcome; the
         // decision is counted once, and covers what the site serves meanwhile.
         if matches!(

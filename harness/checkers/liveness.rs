@@ -70,6 +70,7 @@ fn last_fault(events: &[Event]) -> LastFault {
                     | EventKind::Restarted { .. }
                     | EventKind::Network(_)
                     | EventKind::ClockChanged { .. }
+                    | EventKind::Service(_)
             ) && e.host == EXECUTOR
         })
         .map(|e| e.at)

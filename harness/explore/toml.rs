@@ -114,6 +114,7 @@ fn action(action: &Action) -> (&'static str, Item) {
             };
             ("clock", inline(vec![node(n), (k, v.into())]))
         }
+        Action::Service(s) => service(s),
         Action::Partition(p) => {
             let m = ("mode", mode(p.disposition));
             match &p.shape {
@@ -128,6 +129,53 @@ fn action(action: &Action) -> (&'static str, Item) {
                     inline(vec![("from", strings(from)), ("to", strings(to)), m]),
                 ),
             }
+        }
+    }
+}
+
+/// A service step as the scenario writes it: `dns = { answer = "servfail" }`,
+/// `lb = { drain = "node-2" }`.
+fn service(s: &crate::faults::service::ServiceStep) -> (&'static str, Item) {
+    use crate::faults::service::{DnsAnswer, ServiceStep, SmtpAnswer};
+    match s {
+        ServiceStep::Dns(answer) => {
+            let mut pairs = vec![("answer", Value::from(answer.word()))];
+            if let DnsAnswer::WrongAddress { address } = answer {
+                pairs.push(("address", address.to_string().into()));
+            }
+            ("dns", inline(pairs))
+        }
+        ServiceStep::Smtp(answer) => {
+            let mut pairs = vec![("answer", Value::from(answer.word()))];
+            if let SmtpAnswer::Slow { .. } = answer {
+                pairs.push(("delay", time(answer.delay()).into()));
+            }
+            ("smtp", inline(pairs))
+        }
+        ServiceStep::Drain { node } => ("lb", inline(vec![("drain", node.as_str().into())])),
+        ServiceStep::Ready { node } => ("lb", inline(vec![("ready", node.as_str().into())])),
+        ServiceStep::Checks(change) => {
+            let mut pairs = Vec::new();
+            if let Some(ms) = change.interval_ms {
+                pairs.push(("interval", time(Duration::from_millis(ms)).into()));
+            }
+            if let Some(rise) = change.rise {
+                pairs.push(("rise", i64::from(rise).into()));
+            }
+            if let Some(fall) = change.fall {
+                pairs.push(("fall", i64::from(fall).into()));
+            }
+            ("lb", inline(pairs))
+        }
+        ServiceStep::Egress(change) => {
+            let mut pairs = Vec::new();
+            if let Some(allow) = &change.allow {
+                pairs.push(("allow", strings(allow)));
+            }
+            if let Some(exception) = change.exception {
+                pairs.push(("exception", exception.into()));
+            }
+            ("egress", inline(pairs))
         }
     }
 }

@@ -90,6 +90,95 @@ pub fn primary_loss(why: PrimaryLoss) -> String {
     }
 }
 
+/// The timeline's line for a crash; for the load balancer (the host named `lb` in every
+/// topology) it says plainly what follows: the balancer is the only way in.
+pub fn crash_line(node: &str, mode: CrashMode) -> String {
+    let line = format!("{node} crashed ({})", crash_mode(mode));
+    if node == "lb" {
+        format!(
+            "{line}; the lb is the users' only way in: no user request reaches a node until it restarts"
+        )
+    } else {
+        line
+    }
+}
+
+/// The timeline's line for a fault injected into a service, or its undoing: what the
+/// service does from now on and who feels it when.
+pub fn service_line(step: &crate::faults::service::ServiceStep) -> String {
+    use crate::faults::service::{DnsAnswer, ServiceStep};
+    match step {
+        ServiceStep::Dns(answer) => {
+            let what = match answer {
+                DnsAnswer::Normal => "answers from its zone again".to_string(),
+                DnsAnswer::Servfail => "answers SERVFAIL to every query".to_string(),
+                DnsAnswer::Nxdomain => "answers NXDOMAIN for the appliance's names".to_string(),
+                DnsAnswer::Silence => "answers nothing (queries time out)".to_string(),
+                DnsAnswer::WrongAddress { address } => {
+                    format!("answers {address} for the appliance's names")
+                }
+            };
+            let felt = if *answer == DnsAnswer::Normal {
+                "clients get it at their next lookup"
+            } else {
+                "clients feel it once their cached answer's TTL runs out"
+            };
+            format!("dns {what}; {felt}")
+        }
+        ServiceStep::Smtp(answer) => smtp_line(*answer),
+        ServiceStep::Drain { node } => format!(
+            "operator drains {node} on the lb: no new requests to it, those in flight finish"
+        ),
+        ServiceStep::Ready { node } => format!("operator puts {node} back in the lb's rotation"),
+        ServiceStep::Egress(change) => egress_line(change),
+        ServiceStep::Checks(change) => format!(
+            "operator changes the lb's health checks: {}, from each backend's next check",
+            change.words()
+        ),
+    }
+}
+
+/// The timeline's line for a change of the egress proxy's rules.
+fn egress_line(change: &crate::faults::service::EgressChange) -> String {
+    let allow = change.allow.as_ref().map(|a| {
+        if a.is_empty() {
+            "the egress's allow-list emptied: every request out gets 403".to_string()
+        } else {
+            format!(
+                "the egress's allow-list is now [{}]; other names get 403",
+                a.join(", ")
+            )
+        }
+    });
+    let exception = change.exception.map(|granted| {
+        if granted {
+            "the nodes' exception at the egress granted again".to_string()
+        } else {
+            "the nodes' exception at the egress withdrawn: every request out gets 407".to_string()
+        }
+    });
+    let parts: Vec<String> = [allow, exception].into_iter().flatten().collect();
+    parts.join("; ")
+}
+
+/// The timeline's line for an SMTP fault: what the relay answers the nodes' mail queue.
+fn smtp_line(answer: crate::faults::service::SmtpAnswer) -> String {
+    use crate::faults::service::SmtpAnswer;
+    match answer {
+        SmtpAnswer::Normal => "smtp relay answers as configured again".to_string(),
+        SmtpAnswer::AuthRejected => {
+            "smtp relay rejects the nodes' credentials (535 to every AUTH); mail waits queued and is retried".to_string()
+        }
+        SmtpAnswer::Temporary => {
+            "smtp relay answers 451 (try again later) to every MAIL FROM; mail waits queued and is retried".to_string()
+        }
+        SmtpAnswer::Slow { .. } => format!(
+            "smtp relay sends every reply {} late",
+            crate::duration::span(answer.delay())
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

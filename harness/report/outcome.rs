@@ -18,7 +18,7 @@ use crate::events::{
     BoundaryVerdict, CheckEffect, ClockCause, EgressVerdict, Event, EventKind, Log, MemberFinal,
     RequestOutcome, RequestRecord,
 };
-use crate::report::faults::{crash_mode, network_line, primary_loss};
+use crate::report::faults::{network_line, primary_loss};
 use crate::scenario::Scenario;
 
 /// Requests are counted in windows of this length.
@@ -473,7 +473,7 @@ fn checks_started_line(kind: &EventKind) -> Option<String> {
 fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
     let text = match kind {
         EventKind::ServiceStarted { service, port } => format!("serving {service} :{port}"),
-        EventKind::Crashed { node, mode } => format!("{node} crashed ({})", crash_mode(*mode)),
+        EventKind::Crashed { node, mode } => crate::report::faults::crash_line(node, *mode),
         EventKind::Restarted { node } => format!("{node} restarted"),
         EventKind::Drawn { key, from, value } => format!("drawn: {key} = {value} (from {from})"),
         EventKind::ChecksStarted { .. } => checks_started_line(kind)?,
@@ -484,6 +484,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         } => check_line(backend, *effect, detail, up),
         EventKind::ReplicaSet(event) => replica_set_line(event),
         EventKind::Network(change) => network_line(change),
+        EventKind::Service(step) => crate::report::faults::service_line(step),
         EventKind::ClockChanged {
             node,
             setting,

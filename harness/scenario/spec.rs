@@ -213,6 +213,75 @@ pub struct StepSpec {
     pub block: Option<BlockSpec>,
     /// Remove the firewall rules a `block` added.
     pub unblock: Option<UnblockSpec>,
+    /// Change how the DNS server answers for the appliance's names (`answer = "normal"`
+    /// undoes it).
+    pub dns: Option<DnsSpec>,
+    /// Change how the SMTP relay answers the nodes (`answer = "normal"` undoes it).
+    pub smtp: Option<SmtpSpec>,
+    /// An operator's action on the load balancer: drain a node, put it back.
+    pub lb: Option<LbSpec>,
+    /// An administrator's change of the egress proxy's allow-list or the nodes' exception.
+    pub egress: Option<EgressSpec>,
+}
+
+/// `egress = { allow = ["cdn.auth0.com"] }` replaces the proxy's allow-list from now on;
+/// `egress = { exception = false }` withdraws the nodes' exception (every request then
+/// gets `407`), `true` grants it again. Either or both; no `for` (a later step sets them
+/// again). Proxy mode only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressSpec {
+    /// The new allow-list: domains, each allowing the names under it. May be empty.
+    pub allow: Option<Vec<String>>,
+    /// The nodes' exception: `false` withdraws it, `true` grants it.
+    pub exception: Option<bool>,
+}
+
+/// `smtp = { answer = "auth-rejected" }`: from now on the relay answers `535` to the
+/// nodes' `AUTH`; `"temporary"` answers `451` to every `MAIL FROM`; `"slow"` with `delay =
+/// "2s"` sends every reply that late; `"normal"` undoes any of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSpec {
+    /// `"normal"`, `"auth-rejected"`, `"temporary"` or `"slow"`. Required.
+    pub answer: crate::faults::service::SmtpAnswerKind,
+    /// How late each reply comes, with `"slow"` only (required there): above 0s, at most
+    /// 1h.
+    #[serde(default, with = "crate::duration::option")]
+    pub delay: Option<Duration>,
+}
+
+/// `dns = { answer = "servfail" }`: from now on the DNS server answers SERVFAIL to every
+/// query; `"nxdomain"` for the appliance's names; `"silence"` (no answer); `"wrong-address"`
+/// with `address = "10.0.1.99"` (the names point there); `"normal"` undoes any of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSpec {
+    /// `"normal"`, `"servfail"`, `"nxdomain"`, `"silence"` or `"wrong-address"`. Required.
+    pub answer: crate::faults::service::DnsAnswerKind,
+    /// The address the names resolve to, with `"wrong-address"` only (required there).
+    pub address: Option<std::net::Ipv4Addr>,
+}
+
+/// `lb = { drain = "node-2" }`: the operator drains the node (no new requests, those in
+/// flight finish); `lb = { ready = "node-2" }` puts it back; `lb = { interval = "1s",
+/// rise = 3, fall = 2 }` changes the health checks (any of the three). One of the three
+/// forms.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LbSpec {
+    /// A node to drain.
+    pub drain: Option<String>,
+    /// A drained node to put back in rotation.
+    pub ready: Option<String>,
+    /// The checks' new interval (`inter`), from the next check on; no shorter than
+    /// `lb.connect_timeout + lb.timeout`, at most 1h.
+    #[serde(default, with = "crate::duration::option")]
+    pub interval: Option<Duration>,
+    /// The new `rise`: at least 1, at most 100.
+    pub rise: Option<u32>,
+    /// The new `fall`: at least 1, at most 100.
+    pub fall: Option<u32>,
 }
 
 /// `isolate = { node = "node-1", mode = "drop" }`
@@ -386,6 +455,15 @@ pub struct Expectations {
     /// `"30s"`.
     #[serde(default, with = "crate::duration::option")]
     pub converge_within: Option<Duration>,
+    /// Latency bound on successful requests (nearest-rank p99), judged over the whole
+    /// run and over every 10 s window outside the fault windows (from a fault step until
+    /// it is undone and `checkers::latency::SETTLE_MARGIN`, 15 s, more, or the replica
+    /// set converged). Above 0s, at most 1h.
+    #[serde(default, with = "crate::duration::option")]
+    pub p99_max: Option<Duration>,
+    /// The most requests that may fail per fault window (the requests that started in
+    /// it), one verdict per window. At most 1000000.
+    pub failed_per_fault_max: Option<u64>,
 }
 
 /// The failure gap when a scenario names none.
@@ -581,4 +659,7 @@ pub enum Action {
         node: String,
         change: ClockStep,
     },
+    /// A fault injected into a service (DNS answers, the load balancer's operator), or
+    /// its undoing.
+    Service(crate::faults::service::ServiceStep),
 }

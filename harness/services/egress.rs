@@ -37,8 +37,13 @@
 //! read as [`crate::services::http::read_body`] allows (`413` over its size, `408` when
 //! it stalls).
 //!
-//! Port: TCP and UDP [`INTERCEPT_PORT`]. Faults: crash, restart and firewall rules
-//! (`block` from `egress` to the internet's hosts is "egress blocked").
+//! Port: TCP and UDP [`INTERCEPT_PORT`]. Faults it reacts to: crash, restart and
+//! firewall rules (`block` from `egress` to the internet's hosts is "egress blocked");
+//! and, in proxy mode, an administrator's change during the run (the scenario's `egress =
+//! { allow = [...], exception = false }`, read from [`Rules`] at every request): a
+//! withdrawn exception gets every node's request `407`, a changed allow-list gets the
+//! names off it `403`, from the next request on (UDP forwarding is not the proxy's and is
+//! not affected).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -51,6 +56,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::env::Env;
 use crate::events::{EgressRecord, EgressVerdict, EventKind};
+use crate::faults::service::EgressChange;
 use crate::net::original::{self, Transport};
 use crate::net::{Datagrams, Net};
 use crate::services::http::{self, Body, Failure};
@@ -74,6 +80,29 @@ pub struct EgressConfig {
     pub nodes: Vec<IpAddr>,
     /// Names for the log, by address (hosts of the topology).
     pub names: BTreeMap<IpAddr, String>,
+    /// An administrator's changes of the allow-list and the exception during the run
+    /// (none, unless the scenario makes some).
+    pub rules: Rules,
+}
+
+/// The rules an administrator changed: the scenario's `egress` steps set them (the world
+/// holds a clone), the proxy reads them at every request. They outlive a crash of the
+/// egress, as a configuration file would.
+#[derive(Debug, Clone, Default)]
+pub struct Rules(Arc<std::sync::Mutex<EgressChange>>);
+
+impl Rules {
+    fn lock(&self) -> std::sync::MutexGuard<'_, EgressChange> {
+        self.0
+            .lock()
+            .expect("no code panics while holding the rules")
+    }
+
+    /// Lays `change` over the rules in force.
+    pub fn change(&self, change: EgressChange) {
+        let mut rules = self.lock();
+        *rules = rules.clone().then(change);
+    }
 }
 
 impl EgressConfig {
@@ -84,9 +113,21 @@ impl EgressConfig {
             .unwrap_or_else(|| ip.to_string())
     }
 
-    /// True when `host` is an allowed domain or a name under one.
+    /// True when `host` is an allowed domain or a name under one (on the allow-list in
+    /// force: the topology's, or the one a step set).
     pub fn allows(&self, host: &str) -> bool {
-        allows(&self.settings.allow, host)
+        match &self.rules.lock().allow {
+            Some(allow) => allows(allow, host),
+            None => allows(&self.settings.allow, host),
+        }
+    }
+
+    /// True when the nodes' exception is in force (the topology's setting, or a step's).
+    fn exception(&self) -> bool {
+        self.rules
+            .lock()
+            .exception
+            .unwrap_or(self.settings.node_exception)
     }
 }
 
@@ -259,7 +300,7 @@ async fn proxy<N: Net>(
         }
         response
     };
-    if !(config.settings.node_exception && config.nodes.contains(&source.ip())) {
+    if !(config.exception() && config.nodes.contains(&source.ip())) {
         let who = &flow.client;
         return deny(
             407,

@@ -51,6 +51,16 @@ impl Health {
         }
     }
 
+    /// Takes new thresholds (an operator's change during the run): the state and the
+    /// counts so far are kept, the next check is judged against them. At least 1 each.
+    pub fn retune(&mut self, rise: u32, fall: u32) {
+        assert!(
+            rise >= 1 && fall >= 1,
+            "rise and fall are checked to be at least 1"
+        );
+        (self.rise, self.fall) = (rise, fall);
+    }
+
     pub fn is_up(&self) -> bool {
         self.up
     }
@@ -161,6 +171,22 @@ mod tests {
         assert_eq!(h.phase(), Phase::Transition);
         h.observe(true);
         assert_eq!(h.phase(), Phase::Up);
+    }
+
+    /// Proves an operator's retune keeps the state and the counts and judges the next
+    /// result against the new thresholds: two failures counted against fall 3, then fall
+    /// lowered to 2, and the next failure takes the backend down; rise raised to 3 needs
+    /// three passes.
+    #[test]
+    fn retune_keeps_counts() {
+        let mut h = Health::new(2, 3);
+        assert_eq!(h.observe(false), Some(FailCounted { count: 1, fall: 3 }));
+        h.retune(2, 1);
+        assert_eq!(h.observe(false), Some(WentDown { fall: 1 }));
+        h.retune(3, 1);
+        assert_eq!(h.observe(true), Some(PassCounted { count: 1, rise: 3 }));
+        assert_eq!(h.observe(true), Some(PassCounted { count: 2, rise: 3 }));
+        assert_eq!(h.observe(true), Some(WentUp { rise: 3 }));
     }
 
     /// Proves fall = 1 and rise = 1 act on the first result.

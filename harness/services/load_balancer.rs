@@ -74,7 +74,28 @@
 //!   `413`, `408`, an idle kept-alive connection closed). The simulated users stay far
 //!   inside them.
 //!
-//! Port: TCP 443. Faults it reacts to: everything that happens to its backends.
+//! - An operator's drain (the scenario's `lb = { drain = "node-2" }`, HAProxy's `set
+//!   server be/node-2 state drain`): the backend gets no new request (https mode) or
+//!   connection (tcp mode); what it already has finishes, kept tcp-mode connections
+//!   included; its health checks go on and are recorded as before. `lb = { ready =
+//!   "node-2" }` puts it back at once (its health state is its own). The drained set is
+//!   the [`Operator`]'s, held by the world, so it outlives a crash of the balancer (as
+//!   HAProxy's `server-state-file` keeps it over a reload).
+//!
+//! - An operator's change of the checks (the scenario's `lb = { interval = "1s", rise =
+//!   3, fall = 2 }`, a reload with HAProxy's `server-state-file`): each backend keeps its
+//!   state and the counts it has, and its next check is judged against the new `rise`
+//!   and `fall`; the pause after it is the new interval (and `fastinter` / `downinter`
+//!   where the topology left them unset). Like the drained set, the change outlives a
+//!   crash of the balancer.
+//!
+//! Port: TCP 443. Faults it reacts to: everything that happens to its backends (a
+//! crashed, partitioned or blocked node fails its checks and is taken out after `fall`
+//! of them); an operator's drain and ready, and change of interval, rise and fall; its
+//! own crash (power-off: every user's
+//! connect times out; process: every connect is refused; nobody reaches a node: every
+//! user request fails until it restarts, and its health state starts afresh then, every
+//! backend up).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -91,6 +112,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::env::Env;
 use crate::events::EventKind;
+use crate::faults::service::CheckChange;
 use crate::net::Net;
 use crate::services::health::{Health, Phase};
 use crate::services::http::{self, Body, Failure};
@@ -139,6 +161,60 @@ pub struct Backend {
     pub addr: SocketAddr,
 }
 
+/// The backends an operator has drained, by name, and the check settings an operator
+/// changed: the scenario's `lb` steps set them (the world holds a clone), the balancer
+/// reads the drained set at every pick and the settings at every check.
+#[derive(Debug, Clone, Default)]
+pub struct Operator(Arc<Mutex<OperatorState>>);
+
+/// What an [`Operator`] holds.
+#[derive(Debug, Default)]
+struct OperatorState {
+    drained: std::collections::BTreeSet<String>,
+    checks: CheckChange,
+}
+
+impl Operator {
+    fn state(&self) -> std::sync::MutexGuard<'_, OperatorState> {
+        self.0
+            .lock()
+            .expect("no code panics while holding the state")
+    }
+
+    /// Drains `node` (`drained = true`) or puts it back.
+    pub fn set(&self, node: &str, drained: bool) {
+        let set = &mut self.state().drained;
+        if drained {
+            set.insert(node.to_string());
+        } else {
+            set.remove(node);
+        }
+    }
+
+    /// True when `node` is drained.
+    pub fn drained(&self, node: &str) -> bool {
+        self.state().drained.contains(node)
+    }
+
+    /// Changes the check settings from each backend's next check on.
+    pub fn retune(&self, change: CheckChange) {
+        let mut state = self.state();
+        state.checks = state.checks.then(change);
+    }
+
+    /// The check settings now: `s` with the operator's changes laid over it (`fastinter`
+    /// and `downinter` follow a changed interval where `s` left them unset).
+    pub fn settings(&self, s: &LbSettings) -> LbSettings {
+        let checks = self.state().checks;
+        LbSettings {
+            interval: checks.interval_ms.map_or(s.interval, Duration::from_millis),
+            rise: checks.rise.unwrap_or(s.rise),
+            fall: checks.fall.unwrap_or(s.fall),
+            ..s.clone()
+        }
+    }
+}
+
 /// The balancer's configuration.
 #[derive(Clone)]
 pub struct LbConfig {
@@ -156,6 +232,8 @@ pub struct LbConfig {
     /// Seeds the random part of the check intervals (`spread_checks_pct`); backend `i`
     /// draws from `check_seed ^ i`.
     pub check_seed: u64,
+    /// The operator's drained backends (none, unless the scenario drains one).
+    pub operator: Operator,
 }
 
 /// Backend health and the rotation, shared by the proxy and the checkers.
@@ -337,7 +415,11 @@ where
     let mut tried = Vec::new();
     let mut refused_by = Vec::new();
     while tried.len() < max_attempts {
-        let Some(index) = lock(pool).pick(&tried) else {
+        // A drained backend is passed over as if this request had tried it already.
+        let skip: Vec<usize> = (0..config.backends.len())
+            .filter(|i| tried.contains(i) || config.operator.drained(&config.backends[*i].name))
+            .collect();
+        let Some(index) = lock(pool).pick(&skip) else {
             break;
         };
         tried.push(index);
@@ -368,8 +450,11 @@ async fn check_loop<N: Net>(env: Env<N>, config: Arc<LbConfig>, pool: SharedPool
     let backend = &config.backends[index];
     loop {
         let result = check(&env, s, &config.check_dial, backend).await;
+        // An operator's change of interval, rise or fall counts from this check on.
+        let now = config.operator.settings(s);
         let (effect, phase) = {
             let mut pool = lock(&pool);
+            pool.health[index].retune(now.rise, now.fall);
             let effect = pool.health[index].observe(result.is_ok());
             (effect, pool.health[index].phase())
         };
@@ -381,7 +466,7 @@ async fn check_loop<N: Net>(env: Env<N>, config: Arc<LbConfig>, pool: SharedPool
                 detail,
             });
         }
-        crate::timers::sleep(next_check_in(s, phase, &mut rng)).await;
+        crate::timers::sleep(next_check_in(&now, phase, &mut rng)).await;
     }
 }
 

@@ -28,7 +28,14 @@
 //!
 //! Left out on purpose: relaying onwards, pipelining, client certificates.
 //!
-//! Port: TCP 587. Faults: crashes of the smtp host (applied by the world).
+//! Port: TCP 587. Faults it reacts to: crashes of the smtp host (applied by the world:
+//! power-off, every connect times out; process, every connect is refused); and the
+//! scenario's `smtp = { answer = ... }` steps, read from the [`Answering`] switch at each
+//! command: `auth-rejected` answers `535 5.7.8` to every `AUTH` however right the
+//! credentials, `temporary` answers `451 4.3.0` to every `MAIL FROM` (after a successful
+//! `AUTH`), `slow` sends every reply, the greeting included, `delay` late (the client's
+//! own session timeout decides whether it waits), `normal` undoes them. The mail queue
+//! ([`super::mail`]) retries each failure with its backoff and never gives up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +47,7 @@ use tokio::sync::Semaphore;
 
 use crate::env::Env;
 use crate::events::EventKind;
+use crate::faults::service::SmtpAnswer;
 use crate::net::Net;
 
 pub mod client;
@@ -83,6 +91,35 @@ pub struct SmtpConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
+/// How the relay answers now: the scenario's `smtp` step sets it (the world holds a
+/// clone), every session reads it at each command. Starts [`SmtpAnswer::Normal`].
+#[derive(Debug, Clone)]
+pub struct Answering(Arc<std::sync::Mutex<SmtpAnswer>>);
+
+impl Default for Answering {
+    fn default() -> Self {
+        Self(Arc::new(std::sync::Mutex::new(SmtpAnswer::Normal)))
+    }
+}
+
+impl Answering {
+    /// From now on the relay answers so.
+    pub fn set(&self, answer: SmtpAnswer) {
+        *self
+            .0
+            .lock()
+            .expect("no code panics while holding the switch") = answer;
+    }
+
+    /// How the relay answers now.
+    pub fn get(&self) -> SmtpAnswer {
+        *self
+            .0
+            .lock()
+            .expect("no code panics while holding the switch")
+    }
+}
+
 /// What the connection does after a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -119,6 +156,8 @@ pub struct Session {
     accepted: u64,
     /// Commands refused so far (`5xx`).
     errors: u32,
+    /// The scenario's fault in force, read at each command.
+    answering: Answering,
 }
 
 impl Session {
@@ -132,7 +171,18 @@ impl Session {
             to: Vec::new(),
             accepted: 0,
             errors: 0,
+            answering: Answering::default(),
         }
+    }
+
+    /// The session, answering as `answering` says at each command.
+    pub fn answering(self, answering: Answering) -> Self {
+        Self { answering, ..self }
+    }
+
+    /// How late each reply is to come now (`slow`; zero otherwise).
+    pub fn delay(&self) -> Duration {
+        self.answering.get().delay()
     }
 
     /// The session after a STARTTLS handshake: nothing of the clear-text session is kept
@@ -233,6 +283,9 @@ impl Session {
             Request::Mail { .. } if !self.authenticated => {
                 line_reply("530 5.7.0 Authentication required")
             }
+            Request::Mail { .. } if self.answering.get() == SmtpAnswer::Temporary => {
+                line_reply("451 4.3.0 Temporary local problem, try again later")
+            }
             Request::Mail { from } => {
                 self.from = Some(from.address);
                 self.to.clear();
@@ -282,7 +335,9 @@ impl Session {
             .unwrap_or_default();
         // AUTH PLAIN: authorization identity, NUL, user, NUL, password (RFC 4616).
         let parts: Vec<&[u8]> = decoded.split(|b| *b == 0).collect();
-        let ok = matches!(parts.as_slice(), [_, user, password]
+        let rejecting = self.answering.get() == SmtpAnswer::AuthRejected;
+        let ok = !rejecting
+            && matches!(parts.as_slice(), [_, user, password]
             if *user == self.config.username.as_bytes() && *password == self.config.password.as_bytes());
         self.authenticated = ok;
         if ok {
@@ -327,6 +382,15 @@ fn line_reply(text: &str) -> (String, Next) {
 /// [`MAX_SESSIONS`] are told `421` at once, as RFC 5321 section 3.8 allows, rather than
 /// left waiting unanswered.
 pub async fn run<N: Net>(env: Env<N>, config: SmtpConfig) -> std::io::Result<()> {
+    run_answering(env, (config, Answering::default())).await
+}
+
+/// [`run`], answering as `answering` says at each command (the simulation's relay, whose
+/// answers the scenario's steps change).
+pub async fn run_answering<N: Net>(
+    env: Env<N>,
+    (config, answering): (SmtpConfig, Answering),
+) -> std::io::Result<()> {
     let mut listener = env.net.listen(PORT).await?;
     env.record(EventKind::ServiceStarted {
         service: "smtp".to_string(),
@@ -335,7 +399,7 @@ pub async fn run<N: Net>(env: Env<N>, config: SmtpConfig) -> std::io::Result<()>
     let sessions = Arc::new(Semaphore::new(MAX_SESSIONS));
     loop {
         let (mut stream, _peer) = crate::net::accept_next(&mut listener).await;
-        let (env, config) = (env.clone(), config.clone());
+        let (env, config, answering) = (env.clone(), config.clone(), answering.clone());
         let Ok(slot) = sessions.clone().try_acquire_owned() else {
             tokio::spawn(async move {
                 let busy = format!(
@@ -352,7 +416,7 @@ pub async fn run<N: Net>(env: Env<N>, config: SmtpConfig) -> std::io::Result<()>
         };
         tokio::spawn(async move {
             // A client that breaks off has no one to hear about it.
-            if let Err(gone) = serve(&env, config, stream).await {
+            if let Err(gone) = serve(&env, (config, answering), stream).await {
                 drop(gone);
             }
             drop(slot);
@@ -372,7 +436,7 @@ enum End {
 /// inside TLS; the whole bounded by [`SESSION_MAX`].
 async fn serve<N: Net>(
     env: &Env<N>,
-    config: SmtpConfig,
+    (config, answering): (SmtpConfig, Answering),
     mut stream: N::Stream,
 ) -> std::io::Result<()> {
     let accept = |accepted: Accepted| {
@@ -381,10 +445,11 @@ async fn serve<N: Net>(
             to: accepted.to.join(", "),
         });
     };
-    let mut session = Session::new(config.clone());
+    let mut session = Session::new(config.clone()).answering(answering.clone());
     let last_words = session.timed_out();
     let whole = async {
-        stream.write_all(session.greeting().as_bytes()).await?;
+        let greeting = session.greeting();
+        reply(&session, &mut stream, &greeting).await?;
         let mut pending = Vec::new();
         match dialogue(&mut session, &mut stream, &mut pending, &accept).await? {
             End::Close => Ok::<_, std::io::Error>(None),
@@ -401,7 +466,7 @@ async fn serve<N: Net>(
     let mut stream = crate::timers::timeout(TLS_HANDSHAKE_TIMEOUT, handshake)
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake"))??;
-    let mut session = Session::in_tls(config);
+    let mut session = Session::in_tls(config).answering(answering);
     let mut pending = Vec::new();
     let inside = dialogue(&mut session, &mut stream, &mut pending, &accept);
     match crate::timers::timeout(SESSION_MAX, inside).await {
@@ -425,11 +490,11 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
             stream.write_all(session.timed_out().as_bytes()).await?;
             return Ok(End::Close);
         };
-        let (reply, next) = match line? {
+        let (text, next) = match line? {
             Line::Text(line) => session.command(&line),
             Line::TooLong => session.line_too_long(),
         };
-        stream.write_all(reply.as_bytes()).await?;
+        reply(session, stream, &text).await?;
         match next {
             Next::Command => {}
             Next::Close => return Ok(End::Close),
@@ -441,18 +506,31 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
                     stream.write_all(session.timed_out().as_bytes()).await?;
                     return Ok(End::Close);
                 };
-                let reply = match body? {
+                let text = match body? {
                     Body::Message(body) => {
-                        let (reply, accepted) = session.message(&body);
+                        let (text, accepted) = session.message(&body);
                         accept(accepted);
-                        reply
+                        text
                     }
                     Body::TooLarge => session.message_too_large(),
                 };
-                stream.write_all(reply.as_bytes()).await?;
+                reply(session, stream, &text).await?;
             }
         }
     }
+}
+
+/// Writes a reply, as late as the scenario's `slow` fault says.
+async fn reply<S: AsyncWrite + Unpin>(
+    session: &Session,
+    stream: &mut S,
+    text: &str,
+) -> std::io::Result<()> {
+    let delay = session.delay();
+    if !delay.is_zero() {
+        crate::timers::sleep(delay).await;
+    }
+    stream.write_all(text.as_bytes()).await
 }
 
 #[cfg(test)]

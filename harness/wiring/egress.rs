@@ -15,5 +15,6 @@ pub fn egress_config(topology: &Topology) -> EgressConfig {
             .iter()
             .map(|h| (h.address, h.name.clone()))
             .collect(),
+        rules: crate::services::egress::Rules::default(),
     }
 }

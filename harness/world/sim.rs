@@ -60,6 +60,9 @@ use crate::world::clock::{ClockHandle, SimClock};
 use crate::world::net::{Boundary, FaultTable, Rule, SimNet};
 use crate::world::view::{MemberView, PrimarySeen};
 
+mod service;
+use service::ServiceSwitches;
+
 /// How a run is set up, besides its topology.
 #[derive(Debug, Clone)]
 pub struct RunSetup {
@@ -111,6 +114,8 @@ pub struct World {
     links: BTreeMap<(IpAddr, IpAddr), Link>,
     /// Each host's wall-clock offset in milliseconds, shared with its clock.
     clocks: BTreeMap<String, ClockHandle>,
+    /// The switches of the faults injected into services (`world::service`).
+    services: ServiceSwitches,
 }
 
 impl World {
@@ -138,6 +143,7 @@ impl World {
             cuts: Vec::new(),
             links: BTreeMap::new(),
             clocks,
+            services: wires.services,
         }
     }
 
@@ -582,6 +588,7 @@ struct Wires {
     recorder: Recorder,
     faults: FaultTable,
     boundary: Option<Arc<Boundary>>,
+    services: ServiceSwitches,
 }
 
 impl Wires {
@@ -597,6 +604,7 @@ impl Wires {
             recorder,
             faults: FaultTable::default(),
             boundary,
+            services: ServiceSwitches::default(),
         }
     }
 }
@@ -624,28 +632,38 @@ fn register(
             .clone()
     };
     match host.role {
-        Role::Dns => start(sim, ip, env, wiring::zone(topology), dns::run),
+        Role::Dns => {
+            let answering = wires.services.answering.clone();
+            start(
+                sim,
+                ip,
+                env,
+                (wiring::zone(topology), answering),
+                dns::run_answering,
+            );
+        }
         Role::LoadBalancer => {
-            let config = wiring::lb_config(topology, &tls, setup.seed);
+            let mut config = wiring::lb_config(topology, &tls, setup.seed);
+            config.operator = wires.services.operator.clone();
             start(sim, ip, env, config, load_balancer::run);
         }
         Role::Smtp => {
             let epoch = Duration::from_secs(EPOCH_UNIX_S);
             let starttls = wiring::relay_tls(topology, &[], epoch, time.clone());
-            start(
-                sim,
-                ip,
-                env,
-                wiring::smtp_config(topology, starttls),
-                smtp::run,
-            );
+            let config = wiring::smtp_config(topology, starttls);
+            let answering = wires.services.relay.clone();
+            start(sim, ip, env, (config, answering), smtp::run_answering);
         }
         Role::Node => {
             let peers = wiring::peers(topology);
             let config = wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
             start(sim, ip, env, config, node::run);
         }
-        Role::Egress => start(sim, ip, env, wiring::egress_config(topology), egress::run),
+        Role::Egress => {
+            let mut config = wiring::egress_config(topology);
+            config.rules = wires.services.egress.clone();
+            start(sim, ip, env, config, egress::run);
+        }
         Role::IdentityProvider | Role::Cdn | Role::UpdateMirror => {
             start(sim, ip, env, host.role, internet::run);
         }

@@ -339,3 +339,78 @@ async fn starttls_is_offered_once() {
         .build();
     assert!(!script(&mut Session::in_tls(with_tls), &mut inside).await.1);
 }
+
+/// A session whose relay answers as `fault` says.
+fn faulty(fault: SmtpAnswer) -> Session {
+    let answering = Answering::default();
+    answering.set(fault);
+    Session::new(config()).answering(answering)
+}
+
+/// Proves, byte for byte, the `auth-rejected` fault: the right credentials get `535`
+/// in both forms of AUTH PLAIN, the session goes on (MAIL before a successful AUTH is
+/// `530`), and the client may quit; nothing is accepted.
+#[tokio::test]
+async fn auth_rejected_answers_535_byte_for_byte() {
+    let auth = format!("AUTH PLAIN {}\r\n", plain("appliance", "secret"));
+    let mut stream = tokio_test::io::Builder::new()
+        .read(b"EHLO client\r\n")
+        .write(b"250-smtp.example.com\r\n250-SIZE 1048576\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n")
+        .read(auth.as_bytes())
+        .write(b"535 5.7.8 Authentication credentials invalid\r\n")
+        .read(b"AUTH PLAIN\r\n")
+        .write(b"334 \r\n")
+        .read(format!("{}\r\n", plain("appliance", "secret")).as_bytes())
+        .write(b"535 5.7.8 Authentication credentials invalid\r\n")
+        .read(b"MAIL FROM:<a@example.com>\r\n")
+        .write(b"530 5.7.0 Authentication required\r\n")
+        .read(b"QUIT\r\n")
+        .write(b"221 2.0.0 Bye\r\n")
+        .build();
+    let session = &mut faulty(SmtpAnswer::AuthRejected);
+    assert_eq!(script(session, &mut stream).await.0, []);
+}
+
+/// Proves, byte for byte, the `temporary` fault: AUTH succeeds, every `MAIL FROM` gets
+/// `451 4.3.0` (not counted as a refused command: a tenth try is answered the same, the
+/// session is not closed), so no transaction starts and nothing is accepted.
+#[tokio::test]
+async fn temporary_answers_451_byte_for_byte() {
+    let auth = format!("AUTH PLAIN {}\r\n", plain("appliance", "secret"));
+    let mut builder = tokio_test::io::Builder::new();
+    builder
+        .read(auth.as_bytes())
+        .write(b"235 2.7.0 Authentication successful\r\n");
+    for _ in 0..MAX_ERRORS {
+        builder
+            .read(b"MAIL FROM:<a@example.com>\r\n")
+            .write(b"451 4.3.0 Temporary local problem, try again later\r\n");
+    }
+    let mut stream = builder
+        .read(b"RCPT TO:<b@example.com>\r\n")
+        .write(b"503 5.5.1 Need MAIL command\r\n")
+        .read(b"QUIT\r\n")
+        .write(b"221 2.0.0 Bye\r\n")
+        .build();
+    let session = &mut faulty(SmtpAnswer::Temporary);
+    assert_eq!(script(session, &mut stream).await.0, []);
+}
+
+/// Proves the `slow` fault delays every reply by its delay and changes nothing else:
+/// with time paused (and the script itself never waiting), two replies take exactly two
+/// delays of simulated time.
+#[tokio::test(start_paused = true)]
+async fn slow_delays_every_reply() {
+    let delay = Duration::from_secs(2);
+    let mut stream = tokio_test::io::Builder::new()
+        .read(b"NOOP\r\n")
+        .write(b"250 2.0.0 OK\r\n")
+        .read(b"QUIT\r\n")
+        .write(b"221 2.0.0 Bye\r\n")
+        .build();
+    let delay_ms = u64::try_from(delay.as_millis()).unwrap();
+    let session = &mut faulty(SmtpAnswer::Slow { delay_ms });
+    let started = tokio::time::Instant::now();
+    assert_eq!(script(session, &mut stream).await.0, []);
+    assert_eq!(started.elapsed(), delay * 2);
+}
