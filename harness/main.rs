@@ -35,7 +35,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use harness::executor;
 use harness::report::verdicts::Mark;
 use harness::report::{Outcome, json, text};
 use harness::scenario;
@@ -185,6 +184,8 @@ struct RunArgs {
     /// Also write the outcome as one self-contained HTML page here (atomically).
     #[arg(long, value_name = "PATH")]
     html: Option<PathBuf>,
+    #[command(flatten)]
+    capture: harness::capture::CaptureArgs,
 }
 
 /// `harness sweep`'s options (`harness::sweep::drive::Options` once checked).
@@ -628,6 +629,7 @@ fn run(args: RunArgs) -> ExitCode {
         strict,
         junit,
         html,
+        capture,
     } = args;
     let (file, json_options) = (file.as_path(), json::Options { signups });
     let scenario = match scenario::load(file) {
@@ -643,6 +645,10 @@ fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: --html: {}: {e}", path.display());
         return ExitCode::from(2);
     }
+    let capture = match capture.prepare(&scenario) {
+        Ok(capture) => capture,
+        Err(e) => return usage_error(&e),
+    };
     let seed = seed.unwrap_or(scenario.seed);
     // Real time is read here, outside the simulation, only to tell the user how fast the
     // run went; it goes to stderr and never into the outcome.
@@ -650,7 +656,7 @@ fn run(args: RunArgs) -> ExitCode {
     let reproduce = harness::sweep::one::reproduce(file, seed);
     // A panic inside the simulation is a harness bug; catching it lets the user still get
     // the seed and the command that reproduces it.
-    let result = std::panic::catch_unwind(|| executor::run(&scenario, seed));
+    let result = std::panic::catch_unwind(|| capture.run(&scenario, seed));
     let run = match result {
         Ok(Ok(run)) => run,
         Ok(Err(e)) => {
@@ -668,6 +674,9 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     let wall = started.elapsed();
+    if let Err(e) = capture.write() {
+        return usage_error(&e);
+    }
     let outcome = Outcome::new(&scenario, seed, &run.events);
     match format {
         Format::Text => print!("{}", text::render(&outcome, &reproduce)),
@@ -691,6 +700,12 @@ fn run(args: RunArgs) -> ExitCode {
     record.reproduce = reproduce;
     let exit = run_exit(&outcome, strict);
     write_junit(junit.as_deref(), file, &record, strict, exit)
+}
+
+/// Prints `e` as an error and exits 2 (an option that cannot be honoured).
+fn usage_error(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
 }
 
 /// Writes `record` as JUnit XML to `path`, when asked; `exit` unless that fails (2).

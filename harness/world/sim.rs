@@ -116,6 +116,8 @@ pub struct World {
 impl World {
     /// Builds the simulation with every host of `topology` registered and started.
     pub fn new(topology: &Topology, setup: &RunSetup) -> Self {
+        // Before any TLS configuration or certificate is made: they draw from the seed.
+        crate::tls::seed_this_thread(seed::stream(setup.seed, seed::Component::Tls));
         let mut sim = simulation(topology, setup);
         let wires = Wires::new(topology);
         let members = wiring::members(topology, setup.seed);
@@ -139,6 +141,12 @@ impl World {
             links: BTreeMap::new(),
             clocks,
         }
+    }
+
+    /// Shows `observer` every message the network carries from now on (turmoil's
+    /// capture hook): for packet capture; it cannot change what happens.
+    pub fn observe(&mut self, observer: Box<dyn FnMut(&turmoil::Observation<'_>)>) {
+        self.sim.observe(observer);
     }
 
     /// Simulated time since the run began.
