@@ -198,7 +198,7 @@ fn observed_line(o: &turmoil::Observation<'_>) -> String {
 
 /// Proves the capture hook (`Sim::observe`) sees every segment the network carries with
 /// its simulated time and fate: a connect's SYN and SYN-ACK, one echoed byte each way and
-/// both FINs, each once when sent and once when delivered (10 ms later), then a datagram
+/// the client's FIN, each once when sent and once when delivered (10 ms later), then a datagram
 /// sent over a partitioned link, seen once as dropped and never delivered.
 #[test]
 fn an_observer_sees_every_message_sent_and_delivered() -> turmoil::Result {
@@ -219,11 +219,14 @@ fn an_observer_sees_every_message_sent_and_delivered() -> turmoil::Result {
         std::future::pending::<()>().await;
         Ok(())
     });
-    sim.client("client", async {
+    sim.client("client", async move {
         let mut stream = TcpStream::connect(("server", PORT)).await?;
         tokio::io::AsyncWriteExt::write_all(&mut stream, b"x").await?;
         let mut byte = [0u8; 1];
         tokio::io::AsyncReadExt::read_exact(&mut stream, &mut byte).await?;
+        drop(stream);
+        // Long enough for the FIN to be delivered before the simulation ends.
+        tokio::time::sleep(latency * 2).await;
         Ok(())
     });
     sim.run()?;
@@ -235,23 +238,21 @@ fn an_observer_sees_every_message_sent_and_delivered() -> turmoil::Result {
     sim.partition("late", "server");
     sim.run()?;
     let seen = seen.borrow();
+    // The first step's hosts run at 1 ms: turmoil advances the network's clock by a tick
+    // before it runs the hosts, and a message is stamped with the time its host sees.
     let want = [
-        "0ms client->server SYN Sent",
-        "10ms client->server SYN Delivered",
-        "10ms server->client SYN-ACK Sent",
-        "20ms server->client SYN-ACK Delivered",
-        "20ms client->server data 1 Sent",
-        "30ms client->server data 1 Delivered",
-        "30ms server->client data 1 Sent",
-        "40ms server->client data 1 Delivered",
-        "40ms client->server FIN Sent",
+        "1ms client->server SYN Sent",
+        "11ms client->server SYN Delivered",
+        "11ms server->client SYN-ACK Sent",
+        "21ms server->client SYN-ACK Delivered",
+        "21ms client->server data 1 Sent",
+        "31ms client->server data 1 Delivered",
+        "31ms server->client data 1 Sent",
+        "41ms server->client data 1 Delivered",
+        "41ms client->server FIN Sent",
+        "51ms client->server FIN Delivered",
     ];
     assert_eq!(&seen[..want.len()], &want, "all: {seen:#?}");
-    assert!(
-        seen.iter()
-            .any(|l| l.ends_with("client->server FIN Delivered")),
-        "{seen:#?}"
-    );
     let lost: Vec<_> = seen.iter().filter(|l| l.contains("udp")).collect();
     assert_eq!(lost.len(), 1, "{seen:#?}");
     assert!(
