@@ -40,7 +40,7 @@ use crate::checkers::convergence;
 use crate::events::{EXECUTOR, EventKind, Log};
 use crate::scenario::draw::{self, Drawn, Nodes, Plan};
 use crate::scenario::spec::{Action, Scenario, Step};
-use crate::world::sim::{RunSetup, World, WorldError};
+use crate::world::sim::{Observer, RunSetup, World, WorldError};
 
 /// Time after the end of the load for in-flight requests to finish: the users' timeout
 /// bounds every request end to end, plus one second for the last outcome to be recorded.
@@ -246,7 +246,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
 pub fn run_observed(
     scenario: &Scenario,
     seed: u64,
-    observer: Option<Box<dyn FnMut(&turmoil::Observation<'_>)>>,
+    observer: Option<Observer>,
 ) -> Result<Run, WorldError> {
     let load_end = scenario.duration + drain(scenario);
     let mut plan = draw::plan(scenario, seed);

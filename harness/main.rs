@@ -632,22 +632,9 @@ fn run(args: RunArgs) -> ExitCode {
         capture,
     } = args;
     let (file, json_options) = (file.as_path(), json::Options { signups });
-    let scenario = match scenario::load(file) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Some(path) = &html
-        && let Err(e) = html_target(path)
-    {
-        eprintln!("error: --html: {}: {e}", path.display());
-        return ExitCode::from(2);
-    }
-    let capture = match capture.prepare(&scenario) {
-        Ok(capture) => capture,
-        Err(e) => return usage_error(&e),
+    let (scenario, capture) = match load_checked(file, html.as_deref(), &capture) {
+        Ok(checked) => checked,
+        Err(code) => return code,
     };
     let seed = seed.unwrap_or(scenario.seed);
     // Real time is read here, outside the simulation, only to tell the user how fast the
@@ -700,6 +687,23 @@ fn run(args: RunArgs) -> ExitCode {
     record.reproduce = reproduce;
     let exit = run_exit(&outcome, strict);
     write_junit(junit.as_deref(), file, &record, strict, exit)
+}
+
+/// `harness run`'s scenario, loaded, and its options checked before the run (exit 2).
+fn load_checked(
+    file: &std::path::Path,
+    html: Option<&std::path::Path>,
+    capture: &harness::capture::CaptureArgs,
+) -> Result<(scenario::Scenario, harness::capture::Prepared), ExitCode> {
+    let scenario = scenario::load(file).map_err(|e| usage_error(&e))?;
+    if let Some(path) = html
+        && let Err(e) = html_target(path)
+    {
+        eprintln!("error: --html: {}: {e}", path.display());
+        return Err(ExitCode::from(2));
+    }
+    let capture = capture.prepare(&scenario).map_err(|e| usage_error(&e))?;
+    Ok((scenario, capture))
 }
 
 /// Prints `e` as an error and exits 2 (an option that cannot be honoured).

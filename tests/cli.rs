@@ -1282,21 +1282,22 @@ fn capture_options_refuse_bad_input() {
             "--pcap-host: the topology has no host named \"node-9\" (its hosts: ",
         ),
         (
-            &["--pcap", pcap_s, "--pcap-from", "40s", "--pcap-until", "30s"],
+            &[
+                "--pcap",
+                pcap_s,
+                "--pcap-from",
+                "40s",
+                "--pcap-until",
+                "30s",
+            ],
             "--pcap-from (40s) must come before --pcap-until (30s)",
         ),
         (
             &["--pcap", pcap_s, "--pcap-max-bytes", "3"],
             "--pcap-max-bytes: 3 is less than a pcap file's header (24 bytes)",
         ),
-        (
-            &["--pcap", missing],
-            "its directory does not exist",
-        ),
-        (
-            &["--pcap", dir_s],
-            "is a directory; expected a file name",
-        ),
+        (&["--pcap", missing], "its directory does not exist"),
+        (&["--pcap", dir_s], "is a directory; expected a file name"),
         (
             &["--pcap", pcap_s, "--tls-keylog", missing],
             "--tls-keylog: ",
@@ -1309,10 +1310,7 @@ fn capture_options_refuse_bad_input() {
             &["--pcap", pcap_s, "--pcap-from", "soon"],
             "invalid value 'soon' for '--pcap-from <TIME>'",
         ),
-        (
-            &["--pcap-host", "node-1"],
-            "--pcap <PATH>",
-        ),
+        (&["--pcap-host", "node-1"], "--pcap <PATH>"),
     ];
     for (args, expected) in cases {
         let mut all = vec!["run", "tests/fixtures/sweep-tiny.toml"];

@@ -13,8 +13,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use harness::capture::options::{Limits, PCAP_MAX_BYTES_DEFAULT};
 use harness::capture::Capture;
+use harness::capture::options::{Limits, PCAP_MAX_BYTES_DEFAULT};
 use harness::executor;
 use harness::report::Outcome;
 use harness::scenario::spec::Scenario;
@@ -58,8 +58,8 @@ fn run_captured(scenario: &Scenario) -> Probe {
     let capture = Rc::new(RefCell::new(Capture::new(limits)));
     let tap = capture.clone();
     let observer = Box::new(move |o: &turmoil::Observation<'_>| tap.borrow_mut().see(o));
-    let run = executor::run_observed(scenario, scenario.seed, Some(observer))
-        .expect("the run completes");
+    let run =
+        executor::run_observed(scenario, scenario.seed, Some(observer)).expect("the run completes");
     let outcome = Outcome::new(scenario, scenario.seed, &run.events);
     black_box(capture.borrow().finish().0.len());
     Probe {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::executor::{self, Run};
 use crate::scenario::Scenario;
 use crate::tls::keylog::{self, KeyLogLines};
-use crate::world::sim::WorldError;
+use crate::world::sim::{Observer, WorldError};
 
 use super::Capture;
 
@@ -186,8 +186,7 @@ impl Prepared {
             .as_ref()
             .map(|(_, limits)| Rc::new(RefCell::new(Capture::new(limits.clone()))));
         let observer = capture.clone().map(|c| {
-            Box::new(move |o: &turmoil::Observation<'_>| c.borrow_mut().see(o))
-                as Box<dyn FnMut(&turmoil::Observation<'_>)>
+            Box::new(move |o: &turmoil::Observation<'_>| c.borrow_mut().see(o)) as Observer
         });
         let run = executor::run_observed(scenario, seed, observer);
         keylog::log_keys_this_thread(None);
@@ -228,7 +227,7 @@ impl Prepared {
 }
 
 fn save(option: &'static str, path: &Path, bytes: &[u8]) -> Result<(), CaptureError> {
-    crate::export::file::write(path, bytes).map_err(|e| CaptureError::Path {
+    crate::export::file::write_bytes(path, bytes).map_err(|e| CaptureError::Path {
         option,
         path: path.display().to_string(),
         why: format!("cannot write: {e}"),

@@ -10,15 +10,19 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Writes `text` (or any bytes: a packet capture) to `path` atomically (temporary file,
-/// then rename).
+/// Writes `text` to `path` atomically (temporary file, then rename).
 ///
 /// Fails, leaving nothing behind, when the directory does not exist or is not writable,
 /// when the temporary name is taken (another writer at the same time), or when `path`
 /// names a directory.
-pub fn write(path: &Path, text: impl AsRef<[u8]>) -> io::Result<()> {
+pub fn write(path: &Path, text: &str) -> io::Result<()> {
+    write_bytes(path, text.as_bytes())
+}
+
+/// [`write`] for bytes that are not text (a packet capture).
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let temp = temporary(path)?;
-    let result = write_new(&temp, text.as_ref()).and_then(|()| fs::rename(&temp, path));
+    let result = write_new(&temp, bytes).and_then(|()| fs::rename(&temp, path));
     if result.is_err() {
         // The temporary file may not exist (creating it failed); either way nothing of
         // this attempt must stay behind, and the first error is the one worth reporting.

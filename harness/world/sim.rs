@@ -93,6 +93,9 @@ enum Link {
     OneWay(Vec<(IpAddr, IpAddr)>),
 }
 
+/// Who is shown every message the network carries ([`World::observe`]).
+pub type Observer = Box<dyn FnMut(&turmoil::Observation<'_>)>;
+
 /// A running world.
 pub struct World {
     sim: turmoil::Sim<'static>,
@@ -145,7 +148,7 @@ impl World {
 
     /// Shows `observer` every message the network carries from now on (turmoil's
     /// capture hook): for packet capture; it cannot change what happens.
-    pub fn observe(&mut self, observer: Box<dyn FnMut(&turmoil::Observation<'_>)>) {
+    pub fn observe(&mut self, observer: Observer) {
         self.sim.observe(observer);
     }
 
