@@ -328,3 +328,41 @@ fn same_seed_same_capture() {
     );
     assert!(!read(&c, None, "frame").is_empty());
 }
+
+/// Proves the limits keep only what they name: with `--pcap-host node-1 --pcap-port 443
+/// --pcap-from 5s --pcap-until 10s`, every packet tshark reads is from or to node-1, on
+/// port 443, and stamped within the window, and there are such packets.
+#[test]
+fn limits_keep_only_the_host_port_and_window_named() {
+    const NODE_1: &str = "10.0.1.11";
+    let limits = [
+        "--pcap-host",
+        "node-1",
+        "--pcap-port",
+        "443",
+        "--pcap-from",
+        "5s",
+        "--pcap-until",
+        "10s",
+    ];
+    let (pcap, _) = capture(
+        "tests/fixtures/sweep-tiny.toml",
+        &workdir("limits"),
+        &limits,
+    );
+    let rows = read(&pcap, None, "frame");
+    assert!(rows.len() > 20, "packets kept: {}", rows.len());
+    #[allow(clippy::cast_precision_loss)] // Unix seconds of 2026 are exact in an f64.
+    let (from, until) = ((EPOCH_S + 5) as f64, (EPOCH_S + 10) as f64);
+    for r in &rows {
+        assert!(
+            r.get("ip.src") == NODE_1 || r.get("ip.dst") == NODE_1,
+            "{r:?}"
+        );
+        assert!(
+            r.get("tcp.srcport") == "443" || r.get("tcp.dstport") == "443",
+            "{r:?}"
+        );
+        assert!(r.time_s() >= from && r.time_s() < until, "{r:?}");
+    }
+}
