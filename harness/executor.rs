@@ -40,7 +40,7 @@ use crate::checkers::convergence;
 use crate::events::{EXECUTOR, EventKind, Log};
 use crate::scenario::draw::{self, Drawn, Nodes, Plan};
 use crate::scenario::spec::{Action, Scenario, Step};
-use crate::world::sim::{RunSetup, World, WorldError};
+use crate::world::sim::{Observer, RunSetup, World, WorldError};
 
 /// Time after the end of the load for in-flight requests to finish: the users' timeout
 /// bounds every request end to end, plus one second for the last outcome to be recorded.
@@ -239,6 +239,16 @@ fn ticks_before(from: Duration, to: Duration, tick: Duration) -> u64 {
 
 /// Runs a scenario with `seed` (the caller resolves it: the scenario's own, or `--seed`).
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
+    run_observed(scenario, seed, None)
+}
+
+/// [`run`], with every message the network carries shown to `observer` (turmoil's capture
+/// hook, `Sim::observe`: [`crate::capture`]), which cannot change what happens.
+pub fn run_observed(
+    scenario: &Scenario,
+    seed: u64,
+    observer: Option<Observer>,
+) -> Result<Run, WorldError> {
     let load_end = scenario.duration + drain(scenario);
     let mut plan = draw::plan(scenario, seed);
     let last_fault = plan.steps.last().map_or(Duration::ZERO, |p| p.step.at);
@@ -253,6 +263,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
         load: scenario.load.clone(),
     };
     let mut world = World::new(&scenario.topology, &setup);
+    if let Some(observer) = observer {
+        world.observe(observer);
+    }
     let all = scenario.topology.node_names();
     let mut next = 0;
     let mut applied = Vec::new();

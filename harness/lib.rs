@@ -57,6 +57,9 @@
 //!   timeline in words ([`report::verdicts`], [`report::faults`]) and its text rendering.
 //! - [`export`]: real HAProxy and nginx configurations for a topology's load balancer
 //!   (`harness export`).
+//! - [`capture`]: a run's network traffic as a pcap file (`harness run --pcap`), packets
+//!   built with smoltcp's `wire` module from turmoil's capture hook, and the TLS key log
+//!   that decrypts it.
 //! - [`check`]: `harness check`, a static preflight of a scenario against the seeds'
 //!   requirements.
 //! - [`serve`]: one service's own code on real sockets (`harness serve`), for real
@@ -87,6 +90,7 @@
 //! assert!(outcome.totals.sent > 20);
 //! ```
 
+pub mod capture;
 pub mod check;
 pub mod checkers;
 pub mod clock;

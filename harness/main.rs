@@ -35,7 +35,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use harness::executor;
 use harness::report::verdicts::Mark;
 use harness::report::{Outcome, json, text};
 use harness::scenario;
@@ -188,6 +187,8 @@ struct RunArgs {
     /// Also write the outcome as one self-contained HTML page here (atomically).
     #[arg(long, value_name = "PATH")]
     html: Option<PathBuf>,
+    #[command(flatten)]
+    capture: harness::capture::CaptureArgs,
 }
 
 /// `harness sweep`'s options (`harness::sweep::drive::Options` once checked).
@@ -634,18 +635,13 @@ fn run(args: RunArgs) -> ExitCode {
         strict,
         junit,
         html,
+        capture,
     } = args;
     let (file, json_options) = (file.as_path(), json::Options { signups });
-    let scenario = match scenario::load(file) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+    let (scenario, capture) = match load_checked(file, html.as_deref(), &capture) {
+        Ok(checked) => checked,
+        Err(code) => return code,
     };
-    if let Err(code) = check_html_target(html.as_deref()) {
-        return code;
-    }
     let seed = seed.unwrap_or(scenario.seed);
     // Real time is read here, outside the simulation, only to tell the user how fast the
     // run went; it goes to stderr and never into the outcome.
@@ -653,7 +649,7 @@ fn run(args: RunArgs) -> ExitCode {
     let reproduce = harness::sweep::one::reproduce(file, seed);
     // A panic inside the simulation is a harness bug; catching it lets the user still get
     // the seed and the command that reproduces it.
-    let result = std::panic::catch_unwind(|| executor::run(&scenario, seed));
+    let result = std::panic::catch_unwind(|| capture.run(&scenario, seed));
     let run = match result {
         Ok(Ok(run)) => run,
         Ok(Err(e)) => {
@@ -671,6 +667,9 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     let wall = started.elapsed();
+    if let Err(e) = capture.write() {
+        return usage_error(&e);
+    }
     let outcome = Outcome::new(&scenario, seed, &run.events);
     match format {
         Format::Text => print!("{}", text::render(&outcome, &reproduce)),
@@ -694,6 +693,24 @@ fn run(args: RunArgs) -> ExitCode {
     record.reproduce = reproduce;
     let exit = run_exit(&outcome, strict);
     write_junit(junit.as_deref(), file, &record, strict, exit)
+}
+
+/// `harness run`'s scenario, loaded, and its options checked before the run (exit 2).
+fn load_checked(
+    file: &std::path::Path,
+    html: Option<&std::path::Path>,
+    capture: &harness::capture::CaptureArgs,
+) -> Result<(scenario::Scenario, harness::capture::Prepared), ExitCode> {
+    let scenario = scenario::load(file).map_err(|e| usage_error(&e))?;
+    check_html_target(html)?;
+    let capture = capture.prepare(&scenario).map_err(|e| usage_error(&e))?;
+    Ok((scenario, capture))
+}
+
+/// Prints `e` as an error and exits 2 (an option that cannot be honoured).
+fn usage_error(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
 }
 
 /// Writes `record` as JUnit XML to `path`, when asked; `exit` unless that fails (2).

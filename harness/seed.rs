@@ -32,6 +32,9 @@ const VARIATION: u64 = 0x7A41_A710_0000_0001;
 /// Mixed into the run's seed for the `[nemesis]` fault schedule (`scenario::nemesis`).
 const NEMESIS: u64 = 0x4E3E_5155_0000_0001;
 
+/// Mixed into the run's seed for the simulation's TLS randomness (`tls::seeded`).
+const TLS: u64 = 0x7150_5EED_0000_0001;
+
 /// Mixed, plus the member's index, into the seed of a replica-set member.
 const MEMBER: u64 = 0x5EED_0000;
 
@@ -61,6 +64,9 @@ pub enum Component {
     Variation,
     /// The `[nemesis]` fault schedule, drawn before the run.
     Nemesis,
+    /// The simulation's TLS randomness: certificate keys, handshake randoms, key
+    /// exchange ([`crate::tls::seeded`]). A stream of its own, so it moves no other.
+    Tls,
     /// Replica-set member number `0..` of its set (its election timeouts). Derived from
     /// the seed of the set: the run's seed for production's set, `dev-1`'s
     /// [`Component::Host`] stream for the dev/test instance's set of one.
@@ -81,6 +87,7 @@ pub fn stream(run_seed: u64, component: Component) -> u64 {
         Component::TesterArrivals => run_seed ^ TESTER_ARRIVALS,
         Component::Variation => run_seed ^ VARIATION,
         Component::Nemesis => run_seed ^ NEMESIS,
+        Component::Tls => run_seed ^ TLS,
         Component::Member(me) => {
             let me = u64::try_from(me).expect("a replica set has far fewer than 2^64 members");
             run_seed ^ (MEMBER + me)
@@ -111,6 +118,7 @@ mod tests {
                     (Component::UserChoices, 0x5EED_C401_CE00_0000),
                     (Component::ConnectorIds, 0xC044_EC70_0000_0000),
                     (Component::TesterArrivals, 0x0DE7_7E57_0000_0000),
+                    (Component::Tls, 0x7150_5EED_0000_0000),
                     (Component::Member(0), 0x5EED_0001),
                     (Component::Member(2), 0x5EED_0003),
                     (Component::Host(host), 0x0A00_010B_0000_0001),
@@ -124,6 +132,7 @@ mod tests {
                     (Component::UserChoices, 0x8040_7AEE_CF23_4566),
                     (Component::ConnectorIds, 0x1EE9_529F_0123_4566),
                     (Component::TesterArrivals, 0xD34A_C0B8_0123_4566),
+                    (Component::Tls, 0xAFFD_E002_0123_4566),
                     (Component::Member(0), 0xDEAD_BEEF_5FCE_4567),
                     (Component::Member(2), 0xDEAD_BEEF_5FCE_4565),
                     (Component::Host(host), 0xD4AD_BFE4_0123_4567),
@@ -154,6 +163,7 @@ mod tests {
             Component::TesterArrivals,
             Component::Variation,
             Component::Nemesis,
+            Component::Tls,
             Component::Member(0),
             Component::Member(1),
             Component::Host(Ipv4Addr::new(10, 0, 1, 11)),

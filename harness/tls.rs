@@ -8,7 +8,7 @@
 //! Modelled:
 //! - [`Identity`]: a certificate chain (leaf first), its private key, and the CA
 //!   certificates the users trust. [`Identity::generate`] makes the default: a CA and a
-//!   leaf for the given names (ECDSA P-256, rcgen on ring), valid from an hour before the
+//!   leaf for the given names (ECDSA P-256, rcgen, keys and RFC 6979 signatures from `p256`), valid from an hour before the
 //!   run's epoch until `expires` after it. A scenario may load one from files instead
 //!   ([`crate::topology::certs`]).
 //! - Every configuration is built with the host's clock as rustls's [`TimeProvider`], so a
@@ -37,8 +37,10 @@
 //!   handshake: as in real browsers, which do not re-verify on resumption. A browser that
 //!   never completed a full handshake has no ticket and cannot resume.
 //!
-//! Keys and TLS bytes come from the operating system's randomness (ring): runs differ in
-//! bytes, never in outcome, since no decision depends on their values
+//! Randomness ([`seeded`]): in a simulation, the certificates' keys and every TLS byte
+//! (randoms, key exchange, signatures) draw from one stream of the run's seed, so the same
+//! scenario and seed give byte-identical TLS traffic and packet captures; `harness serve`
+//! keeps the operating system's randomness. No decision depends on those bytes' values
 //! (docs/ARCHITECTURE.md section 4).
 
 use std::sync::Arc;
@@ -51,6 +53,11 @@ use rustls::time_provider::TimeProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 
 use crate::clock::Clock;
+
+pub mod keylog;
+pub mod seeded;
+
+pub use seeded::seed_this_thread;
 
 /// How many TLS sessions a server keeps for resumption (its tickets name them); the oldest
 /// is evicted first. 20,000: HAProxy's default `tune.ssl.cachesize`.
@@ -82,7 +89,7 @@ impl Identity {
         let not_before = at(epoch.saturating_sub(Duration::from_secs(3600)))?;
         let not_after = at(epoch + expires)?;
 
-        let ca_key = rcgen::KeyPair::generate().map_err(fail)?;
+        let ca_key = seeded::CertificateKey::generate();
         let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
         ca.distinguished_name
             .push(rcgen::DnType::CommonName, "harness test CA");
@@ -96,7 +103,7 @@ impl Identity {
         let ca_cert = ca.self_signed(&ca_key).map_err(fail)?;
         let issuer = rcgen::Issuer::new(ca, &ca_key);
 
-        let leaf_key = rcgen::KeyPair::generate().map_err(fail)?;
+        let leaf_key = seeded::CertificateKey::generate();
         let mut leaf = rcgen::CertificateParams::new(names.to_vec()).map_err(fail)?;
         if let Some(first) = names.first() {
             leaf.distinguished_name
@@ -109,7 +116,7 @@ impl Identity {
 
         Ok(Self {
             chain: vec![leaf_cert.der().clone()],
-            key: PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+            key: PrivateKeyDer::Pkcs8(leaf_key.pkcs8().into()),
             trust: vec![ca_cert.der().clone()],
         })
     }
@@ -130,8 +137,14 @@ impl TimeProvider for HostTime {
     }
 }
 
+/// The crypto provider a configuration built on this thread uses: the run's seeded one in a
+/// simulation ([`seeded::provider`]), ring's own (the OS's randomness) elsewhere.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    if seeded::is_seeded() {
+        Arc::new(seeded::provider())
+    } else {
+        Arc::new(rustls::crypto::ring::default_provider())
+    }
 }
 
 /// A server presenting `identity`, with `clock` as its time.
@@ -142,6 +155,10 @@ pub fn server(identity: &Identity, clock: Arc<dyn Clock>) -> Result<Arc<ServerCo
         .with_no_client_auth()
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .map_err(|e| format!("the certificate and key do not make a TLS server: {e}"))?;
+    let mut config = config;
+    if let Some(keys) = keylog::current() {
+        config.key_log = keys;
+    }
     Ok(with_fresh_sessions(&Arc::new(config)))
 }
 
@@ -352,6 +369,67 @@ mod tests {
         let early = handshake(&id, EPOCH - Duration::from_secs(3601), "login.example.com");
         let early = early.unwrap_err();
         assert!(early.contains("not valid yet"), "{early}");
+    }
+
+    /// One full handshake and one application record each way, the server's certificate
+    /// generated on this thread: every byte both sides wrote, in order.
+    fn wire_bytes() -> Vec<u8> {
+        let names = vec!["login.example.com".to_string()];
+        let id = Identity::generate(&names, EPOCH, Duration::from_secs(60)).unwrap();
+        let srv = server(&id, Arc::new(Fixed(EPOCH))).unwrap();
+        let cli = client(&id, Arc::new(Fixed(EPOCH))).unwrap();
+        let mut s = rustls::ServerConnection::new(srv).unwrap();
+        let name = ServerName::try_from("login.example.com").unwrap();
+        let mut c = rustls::ClientConnection::new(cli, name).unwrap();
+        std::io::Write::write_all(&mut c.writer(), b"POST /login").unwrap();
+        let mut wire = Vec::new();
+        for _ in 0..10 {
+            let mut buf = Vec::new();
+            while c.wants_write() {
+                c.write_tls(&mut buf).unwrap();
+            }
+            s.read_tls(&mut buf.as_slice()).unwrap();
+            s.process_new_packets().unwrap();
+            wire.extend_from_slice(&buf);
+            if !s.is_handshaking() {
+                std::io::Write::write_all(&mut s.writer(), b"HTTP/1.1 200 OK").unwrap();
+            }
+            let mut buf = Vec::new();
+            while s.wants_write() {
+                s.write_tls(&mut buf).unwrap();
+            }
+            c.read_tls(&mut buf.as_slice()).unwrap();
+            c.process_new_packets().unwrap();
+            wire.extend_from_slice(&buf);
+        }
+        wire
+    }
+
+    /// Proves seeded TLS is deterministic: on a thread seeded with the same value twice,
+    /// the certificate and every handshake and record byte are the same; another seed
+    /// gives other bytes; and an unseeded thread (a served process) gets the OS's
+    /// randomness, different every time.
+    #[test]
+    fn seeded_tls_bytes_follow_the_seed() {
+        seed_this_thread(7);
+        let first = wire_bytes();
+        seed_this_thread(7);
+        let again = wire_bytes();
+        seed_this_thread(8);
+        let other = wire_bytes();
+        assert!(
+            first.len() > 1000,
+            "a handshake with a certificate was carried"
+        );
+        assert_eq!(first, again, "same seed, same bytes");
+        assert_ne!(first, other, "another seed, other bytes");
+        let unseeded = std::thread::spawn(|| (wire_bytes(), wire_bytes()))
+            .join()
+            .unwrap();
+        assert_ne!(
+            unseeded.0, unseeded.1,
+            "the OS's randomness differs per handshake"
+        );
     }
 
     /// Proves what resumption does in the model: a browser's second handshake resumes its

@@ -1385,3 +1385,66 @@ fn sweep_reproduce_commands_replay_the_same_verdicts() {
         assert_eq!(statuses(&report["verdicts"]), statuses(&record["verdicts"]));
     }
 }
+
+/// Proves `harness run`'s capture options refuse bad input before the run, with exit 2, an
+/// error naming the option and what was expected, nothing on stdout and no file written:
+/// an unknown host, a backwards time window, a size bound below a pcap header, a path in
+/// a missing directory or naming a directory, a port or time that does not parse, and a
+/// filter without `--pcap`.
+#[test]
+fn capture_options_refuse_bad_input() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-capture");
+    std::fs::create_dir_all(&dir).expect("the target tmp dir is writable");
+    let pcap = dir.join("x.pcap");
+    let _ = std::fs::remove_file(&pcap);
+    let (pcap_s, dir_s) = (pcap.to_str().unwrap(), dir.to_str().unwrap());
+    let missing = dir.join("missing").join("x.pcap");
+    let missing = missing.to_str().unwrap();
+    let cases: [(&[&str], &str); 9] = [
+        (
+            &["--pcap", pcap_s, "--pcap-host", "node-9"],
+            "--pcap-host: the topology has no host named \"node-9\" (its hosts: ",
+        ),
+        (
+            &[
+                "--pcap",
+                pcap_s,
+                "--pcap-from",
+                "40s",
+                "--pcap-until",
+                "30s",
+            ],
+            "--pcap-from (40s) must come before --pcap-until (30s)",
+        ),
+        (
+            &["--pcap", pcap_s, "--pcap-max-bytes", "3"],
+            "--pcap-max-bytes: 3 is less than a pcap file's header (24 bytes)",
+        ),
+        (&["--pcap", missing], "its directory does not exist"),
+        (&["--pcap", dir_s], "is a directory; expected a file name"),
+        (
+            &["--pcap", pcap_s, "--tls-keylog", missing],
+            "--tls-keylog: ",
+        ),
+        (
+            &["--pcap", pcap_s, "--pcap-port", "70000"],
+            "invalid value '70000' for '--pcap-port <PORT>'",
+        ),
+        (
+            &["--pcap", pcap_s, "--pcap-from", "soon"],
+            "invalid value 'soon' for '--pcap-from <TIME>'",
+        ),
+        (&["--pcap-host", "node-1"], "--pcap <PATH>"),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["run", "tests/fixtures/sweep-tiny.toml"];
+        all.extend_from_slice(args);
+        let out = harness(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing runs");
+        assert!(!pcap.exists(), "{args:?}: no capture written");
+    }
+}

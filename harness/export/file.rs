@@ -16,8 +16,13 @@ use std::path::{Path, PathBuf};
 /// when the temporary name is taken (another writer at the same time), or when `path`
 /// names a directory.
 pub fn write(path: &Path, text: &str) -> io::Result<()> {
+    write_bytes(path, text.as_bytes())
+}
+
+/// [`write`] for bytes that are not text (a packet capture).
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let temp = temporary(path)?;
-    let result = write_new(&temp, text).and_then(|()| fs::rename(&temp, path));
+    let result = write_new(&temp, bytes).and_then(|()| fs::rename(&temp, path));
     if result.is_err() {
         // The temporary file may not exist (creating it failed); either way nothing of
         // this attempt must stay behind, and the first error is the one worth reporting.
@@ -46,9 +51,9 @@ fn temporary(path: &Path) -> io::Result<PathBuf> {
 
 type OsName = std::ffi::OsString;
 
-fn write_new(temp: &Path, text: &str) -> io::Result<()> {
+fn write_new(temp: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new().write(true).create_new(true).open(temp)?;
-    file.write_all(text.as_bytes())?;
+    file.write_all(bytes)?;
     file.sync_all()
 }
 

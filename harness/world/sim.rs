@@ -96,6 +96,9 @@ enum Link {
     OneWay(Vec<(IpAddr, IpAddr)>),
 }
 
+/// Who is shown every message the network carries ([`World::observe`]).
+pub type Observer = Box<dyn FnMut(&turmoil::Observation<'_>)>;
+
 /// A running world.
 pub struct World {
     sim: turmoil::Sim<'static>,
@@ -121,6 +124,8 @@ pub struct World {
 impl World {
     /// Builds the simulation with every host of `topology` registered and started.
     pub fn new(topology: &Topology, setup: &RunSetup) -> Self {
+        // Before any TLS configuration or certificate is made: they draw from the seed.
+        crate::tls::seed_this_thread(seed::stream(setup.seed, seed::Component::Tls));
         let mut sim = simulation(topology, setup);
         let wires = Wires::new(topology);
         let members = wiring::members(topology, setup.seed);
@@ -145,6 +150,12 @@ impl World {
             clocks,
             services: wires.services,
         }
+    }
+
+    /// Shows `observer` every message the network carries from now on (turmoil's
+    /// capture hook): for packet capture; it cannot change what happens.
+    pub fn observe(&mut self, observer: Observer) {
+        self.sim.observe(observer);
     }
 
     /// Simulated time since the run began.

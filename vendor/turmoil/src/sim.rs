@@ -153,6 +153,21 @@ impl<'a> Sim<'a> {
         self.rts.insert(addr, rt);
     }
 
+    /// Tells `observer` of every message the network carries from now on: each TCP
+    /// segment and UDP datagram when it is sent (with what the link does with it:
+    /// [`Fate::Sent`], [`Fate::Held`] or [`Fate::Dropped`]) and again when it is
+    /// handed to its destination host ([`Fate::Delivered`]), with the simulated time.
+    /// For tracing and packet capture; the observer cannot change what happens. A
+    /// later call replaces the observer.
+    ///
+    /// [`Fate::Sent`]: crate::Fate::Sent
+    /// [`Fate::Held`]: crate::Fate::Held
+    /// [`Fate::Dropped`]: crate::Fate::Dropped
+    /// [`Fate::Delivered`]: crate::Fate::Delivered
+    pub fn observe(&mut self, observer: impl FnMut(&crate::Observation<'_>) + 'static) {
+        self.world.borrow_mut().topology.observe(Box::new(observer));
+    }
+
     /// Crashes the resolved hosts. Nothing will be running on the matched hosts
     /// after this method. You can use [`Sim::bounce`] to start the hosts up
     /// again.

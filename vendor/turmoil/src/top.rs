@@ -23,6 +23,62 @@ pub(crate) struct Topology {
     /// forward in the same way we do it elsewhere. We'd like to represent
     /// network state with async in the future.
     rt: Rt<'static>,
+
+    /// Who is told of every message sent and delivered (see [`crate::Sim::observe`]).
+    tap: Tap,
+}
+
+/// What the network did with a message, as an observer set with
+/// [`crate::Sim::observe`] is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Sent over a healthy link: it is delivered once the link's latency has passed.
+    Sent,
+    /// Sent over a held link: it waits for a release.
+    Held,
+    /// Sent over a partitioned link: it is dropped and never delivered.
+    Dropped,
+    /// Handed to its destination host (a message sent earlier).
+    Delivered,
+}
+
+/// One message as the network sees it, sent or delivered.
+#[derive(Debug)]
+pub struct Observation<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// Simulated time since the simulation started.
+    pub elapsed: Duration,
+    pub protocol: &'a Protocol,
+    pub fate: Fate,
+}
+
+/// The observer of [`crate::Sim::observe`], with the instant the network's time counts from.
+struct Tap {
+    observer: Option<Box<dyn FnMut(&Observation<'_>)>>,
+    start: Instant,
+}
+
+impl Tap {
+    fn see(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        dst: SocketAddr,
+        protocol: &Protocol,
+        fate: Fate,
+    ) {
+        if let Some(observer) = self.observer.as_mut() {
+            let elapsed = now.saturating_duration_since(self.start);
+            observer(&Observation {
+                src,
+                dst,
+                elapsed,
+                protocol,
+                fate,
+            });
+        }
+    }
 }
 
 /// This type is used as the key in the [`Topology::links`] map. See [`new`]
@@ -177,11 +233,22 @@ enum State {
 
 impl Topology {
     pub(crate) fn new(config: config::Link) -> Topology {
+        let rt = Rt::no_software();
+        let tap = Tap {
+            observer: None,
+            start: rt.now(),
+        };
         Topology {
             config,
             links: IndexMap::new(),
-            rt: Rt::no_software(),
+            rt,
+            tap,
         }
+    }
+
+    /// Tells `observer` of every message sent and delivered from now on.
+    pub(crate) fn observe(&mut self, observer: Box<dyn FnMut(&Observation<'_>)>) {
+        self.tap.observer = Some(observer);
     }
 
     /// Register a link between two hosts
@@ -242,7 +309,7 @@ impl Topology {
         message: Protocol,
     ) -> Result<()> {
         if let Some(link) = self.links.get_mut(&Pair::new(src.ip(), dst.ip())) {
-            link.enqueue_message(&self.config, rand, src, dst, message)
+            link.enqueue_message(&self.config, &mut self.tap, rand, src, dst, message)
         } else {
             Err(Error::new(
                 ErrorKind::ConnectionRefused,
@@ -255,7 +322,7 @@ impl Topology {
     pub(crate) fn deliver_messages(&mut self, rand: &mut dyn RngCore, dst: &mut Host) {
         for (pair, link) in &mut self.links {
             if pair.0 == dst.addr || pair.1 == dst.addr {
-                link.deliver_messages(&self.config, rand, dst);
+                link.deliver_messages(&self.config, &mut self.tap, rand, dst);
             }
         }
     }
@@ -367,6 +434,7 @@ impl Link {
     fn enqueue_message(
         &mut self,
         global_config: &config::Link,
+        tap: &mut Tap,
         rand: &mut dyn RngCore,
         src: SocketAddr,
         dst: SocketAddr,
@@ -375,7 +443,7 @@ impl Link {
         tracing::trace!(target: TRACING_TARGET, ?src, ?dst, protocol = %message, "Send");
 
         self.rand_partition_or_repair(global_config, rand);
-        let result = self.enqueue(global_config, rand, src, dst, message);
+        let result = self.enqueue(global_config, tap, rand, src, dst, message);
         self.process_deliverables();
         result
     }
@@ -403,6 +471,7 @@ impl Link {
     fn enqueue(
         &mut self,
         global_config: &config::Link,
+        tap: &mut Tap,
         rand: &mut dyn RngCore,
         src: SocketAddr,
         dst: SocketAddr,
@@ -421,9 +490,15 @@ impl Link {
             }
             _ => {
                 tracing::trace!(target: TRACING_TARGET,?src, ?dst, protocol = %message, "Drop");
+                tap.see(self.now, src, dst, &message, Fate::Dropped);
                 return Ok(());
             }
         };
+        let fate = match status {
+            DeliveryStatus::Hold => Fate::Held,
+            DeliveryStatus::DeliverAfter(_) => Fate::Sent,
+        };
+        tap.see(self.now, src, dst, &message, fate);
 
         let sent = Sent {
             src,
@@ -473,6 +548,7 @@ impl Link {
     fn deliver_messages(
         &mut self,
         global_config: &config::Link,
+        tap: &mut Tap,
         rand: &mut dyn RngCore,
         host: &mut Host,
     ) {
@@ -487,8 +563,9 @@ impl Link {
 
         for message in deliverable {
             let (src, dst) = (message.src, message.dst);
+            tap.see(self.now, src, dst, &message.message, Fate::Delivered);
             if let Err(message) = host.receive_from_network(message) {
-                let _ = self.enqueue_message(global_config, rand, dst, src, message);
+                let _ = self.enqueue_message(global_config, tap, rand, dst, src, message);
             }
         }
     }
