@@ -3,6 +3,7 @@
 //! [`crate::executor`]; the checkers that judge it are [`crate::checkers`].
 
 pub mod draw;
+mod host_steps;
 pub(crate) mod invalid;
 pub mod load;
 pub mod nemesis;

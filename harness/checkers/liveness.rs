@@ -70,6 +70,7 @@ fn last_fault(events: &[Event]) -> LastFault {
                     | EventKind::Restarted { .. }
                     | EventKind::Network(_)
                     | EventKind::ClockChanged { .. }
+                    | EventKind::Host(_)
             ) && e.host == EXECUTOR
         })
         .map(|e| e.at)

@@ -28,7 +28,7 @@ use std::time::Duration;
 use super::toml::{Edits, write};
 use crate::duration::{clock, span};
 use crate::executor;
-use crate::faults::{ClockStep, PartitionShape};
+use crate::faults::{ClockStep, HostFault, PartitionShape};
 use crate::report::Outcome;
 use crate::report::verdicts::Mark;
 use crate::scenario::{self, Action, Scenario, ScenarioError, Step};
@@ -344,6 +344,12 @@ fn faults(steps: &[Step]) -> Vec<Vec<usize>> {
             (Action::Block(b), Action::Unblock { id }) => b.id == *id,
             (Action::Partition(_), Action::Heal) => true,
             (Action::Clock { node, .. }, Action::Clock { node: n, .. }) => node == n,
+            (Action::Host(HostFault::Pause { node }), Action::Host(HostFault::Resume { node: n })) => {
+                node == n
+            }
+            (Action::Host(HostFault::Slow { node, .. }), Action::Host(HostFault::Slow { node: n, factor })) => {
+                node == n && *factor == 1.0
+            }
             _ => false,
         };
         for j in i + 1..steps.len() {
@@ -368,6 +374,7 @@ fn describe_one(step: &Step) -> String {
     let what = match &step.action {
         Action::Crash { node, .. } => format!("crash {node}"),
         Action::Restart { node } => format!("restart {node}"),
+        Action::Host(fault) => format!("{} {}", fault.verb(), fault.node()),
         Action::Partition(p) => match &p.shape {
             PartitionShape::Isolate { node, .. } => format!("isolate {node}"),
             PartitionShape::Bridge { node, .. } => format!("bridge {node}"),

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value, value};
 
-use crate::faults::{Block, ClockStep, CrashMode, Disposition, PartitionShape, Protocol};
+use crate::faults::{
+    Block, ClockStep, CrashMode, Disposition, HostFault, PartitionShape, Protocol,
+};
 use crate::scenario::spec::{Action, Step};
 
 /// What a written scenario changes in its original.
@@ -103,6 +105,10 @@ fn action(action: &Action) -> (&'static str, Item) {
             ("crash", inline(vec![node(n), ("mode", mode.into())]))
         }
         Action::Restart { node: n } => ("restart", inline(vec![node(n)])),
+        Action::Host(HostFault::Slow { node: n, factor }) => {
+            ("slow", inline(vec![node(n), ("factor", (*factor).into())]))
+        }
+        Action::Host(fault) => (fault.verb(), inline(vec![("node", fault.node().into())])),
         Action::Heal => ("heal", inline(Vec::new())),
         Action::Unblock { id } => ("unblock", inline(vec![("id", id.as_str().into())])),
         Action::Block(b) => ("block", block(b)),

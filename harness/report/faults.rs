@@ -2,7 +2,9 @@
 //! and firewall rules, phrased from the structured events the world recorded.
 
 use crate::events::{NetworkChange, PrimaryLoss};
-use crate::faults::{Block, CrashMode, Disposition, Partition, PartitionShape, Protocol};
+use crate::faults::{
+    Block, CrashMode, Disposition, HostFault, Partition, PartitionShape, Protocol,
+};
 
 /// How the timeline explains a crash mode.
 pub fn crash_mode(mode: CrashMode) -> &'static str {
@@ -84,6 +86,7 @@ fn block_line(block: &Block) -> String {
 pub fn primary_loss(why: PrimaryLoss) -> String {
     match why {
         PrimaryLoss::Down => "it is down".to_string(),
+        PrimaryLoss::Paused => "it is paused".to_string(),
         PrimaryLoss::Cut { reaches, members } => {
             format!("it reaches {reaches} of {members} members on 27017")
         }
@@ -152,5 +155,23 @@ mod tests {
             network_line(&NetworkChange::Blocked(block)),
             "firewall \"db\": REJECT tcp and udp port 27017, 8701, node-1 -> node-2, node-3"
         );
+    }
+}
+
+/// The timeline's line for a pause, resume or slowing of a host.
+pub fn host_line(fault: &HostFault) -> String {
+    match fault {
+        HostFault::Pause { node } => format!(
+            "{node} paused (SIGSTOP: runs nothing, its kernel still accepts connections)"
+        ),
+        HostFault::Resume { node } => {
+            format!("{node} resumed: due timers fire and its backlog is served at once")
+        }
+        HostFault::Slow { node, factor } if *factor == 1.0 => {
+            format!("{node} back to normal speed")
+        }
+        HostFault::Slow { node, factor } => {
+            format!("{node} slowed: service times x{factor}")
+        }
     }
 }

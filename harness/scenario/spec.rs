@@ -33,7 +33,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::{Block, ClockStep, CrashMode, Disposition, Partition, Protocol};
+use crate::faults::{
+    Block, ClockStep, CrashMode, Disposition, HostFault, Partition, Protocol,
+};
 use crate::topology::{LoadSettings, Topology, TopologySpec};
 
 /// The tick when a scenario names none: 1 ms, the resolution of the hosts' timers
@@ -213,6 +215,33 @@ pub struct StepSpec {
     pub block: Option<BlockSpec>,
     /// Remove the firewall rules a `block` added.
     pub unblock: Option<UnblockSpec>,
+    /// Stop a host's software as `SIGSTOP` does: `pause = { node = "node-1" }`.
+    pub pause: Option<HostSpec>,
+    /// Let a paused host run again: `resume = { node = "node-1" }`.
+    pub resume: Option<HostSpec>,
+    /// Multiply a node's service times: `slow = { node = "node-2", factor = 4.0 }`.
+    pub slow: Option<SlowSpec>,
+}
+
+/// `pause = { node = "node-1" }`, `resume = { node = "node-1" }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    /// The host: a node (`node-1` .. `node-N`, or a role for `pause`), or `lb`, `dns`,
+    /// `smtp`, `egress`.
+    pub node: String,
+}
+
+/// `slow = { node = "node-2", factor = 4.0 }`: from this step on, every modelled service
+/// time of the node (a request's work, a database write) takes `factor` times as long;
+/// `factor = 1.0` (or the end of its `for`) restores it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowSpec {
+    /// A node (`node-1` .. `node-N`) or a role.
+    pub node: String,
+    /// How many times slower: 1 to 1000 (`faults::SLOW_FACTOR_MAX`). Required.
+    pub factor: f64,
 }
 
 /// `isolate = { node = "node-1", mode = "drop" }`
@@ -533,6 +562,8 @@ pub enum NemesisFault {
     SmtpDown,
     /// The DNS server loses power, then restarts.
     DnsDown,
+    /// A node's software stopped as by `SIGSTOP`, then resumed.
+    Pause,
 }
 
 impl NemesisFault {
@@ -554,6 +585,7 @@ impl NemesisFault {
             EgressBlocked,
             SmtpDown,
             DnsDown,
+            Pause,
         ]
     }
 }
@@ -581,4 +613,6 @@ pub enum Action {
         node: String,
         change: ClockStep,
     },
+    /// Pause, resume or slow one host's software.
+    Host(HostFault),
 }

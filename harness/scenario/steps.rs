@@ -12,8 +12,7 @@ use crate::faults::{Block, ClockStep, PARTITION, Partition, PartitionShape};
 use crate::topology::Topology;
 
 /// The action keys a step may hold, for the error message.
-const ACTIONS: &str =
-    "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock";
+const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, pause, resume, slow";
 
 pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
     let mut steps: Vec<Step> = Vec::new();
@@ -84,9 +83,11 @@ fn times(step: &StepSpec, run: Duration) -> Result<(), StepInvalid> {
         || step.one_way.is_some()
         || step.bridge.is_some()
         || step.block.is_some()
-        || step.clock.as_ref().is_some_and(|c| c.strobe.is_none());
+        || step.clock.as_ref().is_some_and(|c| c.strobe.is_none())
+        || step.pause.is_some()
+        || step.slow.is_some();
     if !faults {
-        let message = "for goes with a fault that a later step can undo; expected it with crash, isolate, split, one_way, bridge, block, or a clock offset, jump or drift (a strobe has its own for)";
+        let message = "for goes with a fault that a later step can undo; expected it with crash, isolate, split, one_way, bridge, block, pause, slow, or a clock offset, jump or drift (a strobe has its own for)";
         return Err((vec!["for"], message.to_string()));
     }
     if lasts.lo.is_zero() {
@@ -151,6 +152,7 @@ fn closing(action: &Action) -> Vec<Action> {
                 change: ClockStep::Offset(0),
             },
         ],
+        Action::Host(fault) => super::host_steps::closing(fault),
         Action::Restart { .. } | Action::Heal | Action::Unblock { .. } => {
             unreachable!("times() allows for on faults only")
         }
@@ -165,6 +167,7 @@ fn subject(action: &Action) -> Option<String> {
         Action::Block(Block { id, .. }) | Action::Unblock { id } => Some(format!("rules {id:?}")),
         Action::Partition(_) | Action::Heal => Some("the partitions".to_string()),
         Action::Clock { .. } => None,
+        Action::Host(fault) => Some(super::host_steps::subject(fault)),
     }
 }
 
@@ -242,7 +245,7 @@ fn step_count(step: &StepSpec) -> usize {
     given(step).iter().filter(|g| **g).count()
 }
 
-fn given(step: &StepSpec) -> [bool; 10] {
+fn given(step: &StepSpec) -> [bool; 13] {
     [
         step.crash.is_some(),
         step.restart.is_some(),
@@ -254,6 +257,9 @@ fn given(step: &StepSpec) -> [bool; 10] {
         step.block.is_some(),
         step.clock.is_some(),
         step.unblock.is_some(),
+        step.pause.is_some(),
+        step.resume.is_some(),
+        step.slow.is_some(),
     ]
 }
 
@@ -290,6 +296,9 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
     }
     if let Some(u) = &step.unblock {
         return Ok(Action::Unblock { id: u.id.clone() });
+    }
+    if let Some(host_fault) = super::host_steps::action(step, &nodes, &crashable)? {
+        return Ok(host_fault);
     }
     partition(step, &nodes, &hosts)
 }
@@ -537,7 +546,7 @@ pub(crate) fn bridge_shape(node: &str, nodes: &[String]) -> PartitionShape {
 
 /// A host a step may act on: one of `hosts`, or a role among the `nodes` that some node
 /// can have (a secondary needs two nodes).
-fn target(
+pub(super) fn target(
     name: &str,
     nodes: &[String],
     hosts: &[String],
@@ -641,8 +650,13 @@ fn sequence(steps: &[Step]) -> Result<(), Invalid> {
     let mut down = BTreeSet::new();
     let mut blocks = BTreeSet::new();
     let mut partitioned = false;
+    let mut paused = super::host_steps::Paused::default();
     for step in steps {
+        if let Action::Crash { node, .. } = &step.action {
+            paused.crashed(node);
+        }
         let problem = match &step.action {
+            Action::Host(fault) => paused.check(fault, &down),
             Action::Crash { node, .. } => (!down.insert(node.clone()))
                 .then(|| {
                     let message = format!(

@@ -39,7 +39,9 @@ use crate::env::Env;
 use crate::events::{
     ClockCause, EXECUTOR, EventKind, MemberFinal, NetworkChange, PrimaryLoss, Recorder,
 };
-use crate::faults::{Block, ClockStep, CrashMode, Disposition, PARTITION, Partition, Protocol};
+use crate::faults::{
+    Block, ClockStep, CrashMode, Disposition, HostFault, PARTITION, Partition, Protocol,
+};
 use crate::seed;
 use crate::services::connector::{self, ConnectorConfig};
 use crate::services::database::{self, SharedMember};
@@ -111,6 +113,10 @@ pub struct World {
     links: BTreeMap<(IpAddr, IpAddr), Link>,
     /// Each host's wall-clock offset in milliseconds, shared with its clock.
     clocks: BTreeMap<String, ClockHandle>,
+    /// Hosts a `pause` step stopped, until their `resume` (or a crash).
+    paused: std::collections::BTreeSet<String>,
+    /// Each node's slowness, shared with its service.
+    speeds: BTreeMap<String, node::Speed>,
 }
 
 impl World {
@@ -138,6 +144,8 @@ impl World {
             cuts: Vec::new(),
             links: BTreeMap::new(),
             clocks,
+            paused: Default::default(),
+            speeds: wires.speeds,
         }
     }
 
@@ -206,6 +214,8 @@ impl World {
         );
         let ip = self.address(node);
         self.down.insert(node.to_string(), mode);
+        // Power off (or kill) a stopped machine: its pause ends with it (turmoil's too).
+        self.paused.remove(node);
         match mode {
             // Hold first, so the FINs the dying sockets send are held too.
             CrashMode::PowerOff => self.sync_links(),
@@ -280,6 +290,34 @@ impl World {
             setting,
             cause,
         });
+    }
+
+    /// Pauses, resumes or slows a host's software (the loader checks the sequence: a
+    /// pause of a host that is up and not paused, a resume of a paused one).
+    pub fn host_fault(&mut self, fault: &HostFault) {
+        let node = fault.node().to_string();
+        let ip = self.address(&node);
+        // Recorded first: whatever the change causes is its effect.
+        self.record(EventKind::Host(fault.clone()));
+        match fault {
+            HostFault::Pause { .. } => {
+                self.paused.insert(node);
+                self.sim.pause(ip);
+            }
+            HostFault::Resume { .. } => {
+                self.paused.remove(&node);
+                self.sim.resume(ip);
+            }
+            HostFault::Slow { factor, .. } => {
+                let speed = self.speeds.get(&node);
+                speed.expect("the loader slows nodes only").set(*factor);
+            }
+        }
+    }
+
+    /// True while a `pause` step has `host` stopped.
+    pub fn is_paused(&self, host: &str) -> bool {
+        self.paused.contains(host)
     }
 
     /// Removes every partition (firewall rules stay).
@@ -385,6 +423,7 @@ impl World {
             .max_by_key(|(_, _, term)| *term)?;
         let seen = PrimarySeen {
             down: self.down.contains_key(&node),
+            paused: self.paused.contains(&node),
             reaches: self.reaches(&node),
             members: self.topology.node_names().len(),
         };
@@ -582,6 +621,8 @@ struct Wires {
     recorder: Recorder,
     faults: FaultTable,
     boundary: Option<Arc<Boundary>>,
+    /// Each node's slowness, handed to its service and kept by the world.
+    speeds: BTreeMap<String, node::Speed>,
 }
 
 impl Wires {
@@ -593,10 +634,16 @@ impl Wires {
             let routed = (topology.dev.network == DevNetwork::Routed).then_some(PROD_LAN);
             Arc::new(Boundary::new(DEV_LAN, routed, recorder.clone()))
         });
+        let speeds = topology
+            .node_names()
+            .into_iter()
+            .map(|n| (n, node::Speed::default()))
+            .collect();
         Self {
             recorder,
             faults: FaultTable::default(),
             boundary,
+            speeds,
         }
     }
 }
@@ -642,7 +689,9 @@ fn register(
         }
         Role::Node => {
             let peers = wiring::peers(topology);
-            let config = wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
+            let mut config =
+                wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
+            config.speed = wires.speeds[&host.name].clone();
             start(sim, ip, env, config, node::run);
         }
         Role::Egress => start(sim, ip, env, wiring::egress_config(topology), egress::run),

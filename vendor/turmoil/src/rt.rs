@@ -215,9 +215,10 @@ impl<'a> Rt<'a> {
         });
     }
 
-    /// Moves this runtime's clock forward by `duration` without running anything: the
-    /// time a paused host was stopped. Timers that fell due meanwhile fire at once,
-    /// their tasks run when the host is next polled.
+    /// Moves this runtime's clock forward by `duration` in one jump: the time a paused
+    /// host was stopped. Timers that fell due meanwhile fire at once, at the jump's end;
+    /// tasks of the local set run when the host is next polled (tasks spawned on the
+    /// runtime itself may run within the jump, at its end).
     pub(crate) fn jump(&mut self, duration: Duration) {
         self.tokio.block_on(tokio::time::advance(duration));
     }

@@ -267,15 +267,24 @@ impl<'a> Sim<'a> {
         self.rts.get(&host).expect("missing host").paused
     }
 
-    /// Ends a pause: the host's clock jumps over the time it was stopped, running
-    /// nothing, and the host is polled in the next step. Whether it was paused.
+    /// Ends a pause: the host's clock jumps over the time it was stopped, and the host
+    /// is polled in the next step; what fell due meanwhile runs at the resume's instant.
+    /// Whether it was paused.
     fn unpause(world: &RefCell<World>, addr: IpAddr, rt: &mut Rt<'a>) -> bool {
         if !std::mem::take(&mut rt.paused) {
             return false;
         }
         let owed = std::mem::take(&mut rt.owed);
-        rt.jump(owed);
+        {
+            let mut world = world.borrow_mut();
+            world.current = Some(addr);
+            world.current_host_mut().timer.now(rt.now());
+        }
+        // Tasks spawned on the runtime itself (not its local set) run within the jump,
+        // at its end: the resume's instant, in the world like any poll.
+        World::enter(world, || rt.jump(owed));
         let mut world = world.borrow_mut();
+        world.current = None;
         world.tick(addr, owed);
         world.hosts.get_mut(&addr).expect("missing host").woken = true;
         true
