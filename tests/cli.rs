@@ -1261,3 +1261,91 @@ fn sweep_reproduce_commands_replay_the_same_verdicts() {
         assert_eq!(statuses(&report["verdicts"]), statuses(&record["verdicts"]));
     }
 }
+
+/// Bad pause, resume and slow steps (issue 18), and the error each gets.
+const BAD_HOST_STEPS: &[(&str, Body, &str)] = &[
+    (
+        "pause-host.toml",
+        Step("pause = { node = \"node-9\" }"),
+        ":7:9: steps[0].pause.node: unknown host \"node-9\"",
+    ),
+    (
+        "pause-users.toml",
+        Step("pause = { node = \"users\" }"),
+        "steps[0].pause.node: unknown host \"users\"",
+    ),
+    (
+        "pause-key.toml",
+        Step("pause = { host = \"node-1\" }"),
+        "steps[0].pause.host: unknown field `host`",
+    ),
+    (
+        "resume-unpaused.toml",
+        Step("resume = { node = \"node-1\" }"),
+        "steps[0].resume: node-1 is not paused at that time; expected an earlier pause",
+    ),
+    (
+        "resume-role.toml",
+        Step("resume = { node = \"primary\" }"),
+        "steps[0].resume.node: \"primary\" is a role; expected a host's name",
+    ),
+    (
+        "pause-twice.toml",
+        Lines(
+            "[[steps]]\nat = \"5s\"\npause = { node = \"node-1\" }\n[[steps]]\nat = \"6s\"\npause = { node = \"node-1\" }\n",
+        ),
+        "steps[1].pause: node-1 is already paused at that time; expected a resume before it is paused again",
+    ),
+    (
+        "pause-down.toml",
+        Lines(
+            "[[steps]]\nat = \"5s\"\ncrash = { node = \"node-1\" }\n[[steps]]\nat = \"6s\"\npause = { node = \"node-1\" }\n",
+        ),
+        "steps[1].pause: node-1 is down at that time; expected a restart before it is paused",
+    ),
+    (
+        "resume-for.toml",
+        Lines("[[steps]]\nat = \"5s\"\nfor = \"5s\"\nresume = { node = \"node-1\" }\n"),
+        "steps[0].for: for goes with a fault that a later step can undo",
+    ),
+    (
+        "pause-for-long.toml",
+        Lines("[[steps]]\nat = \"5s\"\nfor = \"1m\"\npause = { node = \"node-1\" }\n"),
+        "steps[0].for: the fault may end at 1m5s, at or past the run's end",
+    ),
+    (
+        "slow-factor-low.toml",
+        Step("slow = { node = \"node-2\", factor = 0.5 }"),
+        ":7:1: steps[0].slow.factor: factor 0.5 is out of range; expected 1 to 1000",
+    ),
+    (
+        "slow-factor-high.toml",
+        Step("slow = { node = \"node-2\", factor = 5000.0 }"),
+        "steps[0].slow.factor: factor 5000 is out of range; expected 1 to 1000",
+    ),
+    (
+        "slow-factor-missing.toml",
+        Step("slow = { node = \"node-2\" }"),
+        "steps[0].slow: missing field `factor`",
+    ),
+    (
+        "slow-lb.toml",
+        Step("slow = { node = \"lb\", factor = 2.0 }"),
+        "steps[0].slow.node: unknown node \"lb\"",
+    ),
+    (
+        "pause-and-crash.toml",
+        Step("pause = { node = \"node-1\" }\ncrash = { node = \"node-2\" }"),
+        "steps[0]: expected exactly one action: crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, pause, resume, slow",
+    ),
+];
+
+/// Proves the pause, resume and slow steps refuse bad input with one error line naming
+/// file:line:column and key, exit 2: unknown hosts and keys, a resume with nothing
+/// paused or by role, a pause twice or of a host that is down, `for` on a resume or
+/// past the run's end, a factor outside 1 to 1000 or missing, a slow of a host that is
+/// not a node, two actions in one step.
+#[test]
+fn bad_pause_and_slow_steps() {
+    assert_all_bad(BAD_HOST_STEPS);
+}
