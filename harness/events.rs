@@ -31,7 +31,7 @@ use schemars::JsonSchema;
 use serde::{Serialize, Serializer};
 
 use crate::clock::ClockSetting;
-use crate::faults::{Block, CrashMode, HostFault, Partition};
+use crate::faults::{Block, CrashMode, HostFault, LinkFault, Partition};
 
 /// The host name faults injected by the scenario are recorded under.
 pub const EXECUTOR: &str = "scenario";
@@ -62,6 +62,8 @@ pub enum EventKind {
     Restarted { node: String },
     /// The scenario paused, resumed or slowed a host's software.
     Host(HostFault),
+    /// The scenario impaired or restored links.
+    Link(LinkFault),
     /// A value the scenario let the run's seed draw (`scenario::draw`), recorded when the
     /// step it moved runs, just before it.
     Drawn {

@@ -11,6 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod link;
+pub use link::{LinkFault, LinkImpairment};
+
 /// How a host crashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]

@@ -5,6 +5,7 @@
 pub mod draw;
 mod host_steps;
 pub(crate) mod invalid;
+mod link_steps;
 pub mod load;
 pub mod nemesis;
 pub mod spec;

@@ -304,3 +304,266 @@ fn a_paused_host_runs_nothing_but_its_kernel_answers() -> Result<(), Box<dyn std
     }
     Ok(())
 }
+
+/// The loss set on the link in the loss test, and TCP's shortest retransmission timeout
+/// (Linux's `TCP_RTO_MIN`).
+const LOSS: f64 = 0.3;
+const RTO_MIN: Duration = Duration::from_millis(200);
+/// Echoes and datagrams the loss test sends.
+const ROUNDS: u8 = 100;
+
+/// The round trips of [`ROUNDS`] one-byte TCP echoes over a link losing [`LOSS`] of its
+/// messages, with the bytes that came back.
+fn lossy_echoes() -> Result<(Vec<Duration>, Vec<u8>), Box<dyn std::error::Error>> {
+    let mut sim = turmoil::Builder::new()
+        .min_message_latency(CONNECT_LATENCY)
+        .max_message_latency(CONNECT_LATENCY)
+        .rng_seed(7)
+        .simulation_duration(Duration::from_secs(600))
+        .build();
+    sim.host("server", || async {
+        let listener = TcpListener::bind(("0.0.0.0", PORT)).await?;
+        let (mut stream, _peer) = listener.accept().await?;
+        let mut byte = [0u8; 1];
+        while tokio::io::AsyncReadExt::read_exact(&mut stream, &mut byte)
+            .await
+            .is_ok()
+        {
+            tokio::io::AsyncWriteExt::write_all(&mut stream, &byte).await?;
+        }
+        Ok(())
+    });
+    let seen = std::rc::Rc::new(std::cell::RefCell::new((Vec::new(), Vec::new())));
+    let out = seen.clone();
+    sim.client("client", async move {
+        let mut stream = TcpStream::connect(("server", PORT)).await?;
+        for i in 0..ROUNDS {
+            let start = tokio::time::Instant::now();
+            tokio::io::AsyncWriteExt::write_all(&mut stream, &[i]).await?;
+            let mut byte = [0u8; 1];
+            tokio::io::AsyncReadExt::read_exact(&mut stream, &mut byte).await?;
+            let mut seen = out.borrow_mut();
+            seen.0.push(start.elapsed());
+            seen.1.push(byte[0]);
+        }
+        Ok(())
+    });
+    sim.set_link_loss("client", "server", LOSS, RTO_MIN);
+    sim.run()?;
+    let seen = seen.borrow().clone();
+    Ok(seen)
+}
+
+/// How many of [`ROUNDS`] datagrams arrive over a link losing [`LOSS`] of them.
+fn lossy_datagrams() -> Result<usize, Box<dyn std::error::Error>> {
+    let mut sim = turmoil::Builder::new()
+        .min_message_latency(CONNECT_LATENCY)
+        .max_message_latency(CONNECT_LATENCY)
+        .rng_seed(7)
+        .build();
+    let got = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let count = got.clone();
+    sim.host("server", move || {
+        let count = count.clone();
+        async move {
+            let socket = turmoil::net::UdpSocket::bind(("0.0.0.0", PORT)).await?;
+            let mut buf = [0u8; 1];
+            loop {
+                socket.recv_from(&mut buf).await?;
+                count.set(count.get() + 1);
+            }
+        }
+    });
+    sim.client("client", async {
+        let socket = turmoil::net::UdpSocket::bind(("0.0.0.0", PORT)).await?;
+        for i in 0..ROUNDS {
+            socket.send_to(&[i], ("server", PORT)).await?;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok(())
+    });
+    sim.set_link_loss("client", "server", LOSS, RTO_MIN);
+    sim.run()?;
+    Ok(got.get())
+}
+
+/// Proves the loss patch (`Sim::set_link_loss`): on a TCP connection over a link losing
+/// 30% of its messages every byte arrives, in order (none is silently missing), and a
+/// lost segment costs retransmission timeouts: each echo's round trip is the two
+/// latencies plus, per direction, a sum of doubling timeouts from 200 ms (0, 200, 600,
+/// 1400 ms, ...), and some echoes paid one; a UDP datagram on the same link is simply
+/// lost, some of them; the same seed gives the same delays.
+#[test]
+fn a_lossy_link_delays_tcp_and_drops_udp() -> Result<(), Box<dyn std::error::Error>> {
+    let (trips, bytes) = lossy_echoes()?;
+    assert_eq!(
+        bytes,
+        (0..ROUNDS).collect::<Vec<_>>(),
+        "every byte, in order"
+    );
+    // What one direction's k losses in a row cost: 0, 200, 600, 1400, 3000 ms, ...
+    // (k up to 9 keeps the timeout under its 120 s cap).
+    let waits: Vec<Duration> = (0..10u32).map(|k| RTO_MIN * (2u32.pow(k) - 1)).collect();
+    for trip in &trips {
+        let extra = *trip - 2 * CONNECT_LATENCY;
+        assert!(
+            waits.iter().any(|a| waits.iter().any(|b| *a + *b == extra)),
+            "{trip:?} is two latencies plus retransmission timeouts"
+        );
+    }
+    let delayed = trips.iter().filter(|t| **t > 2 * CONNECT_LATENCY).count();
+    assert!(
+        delayed > 0 && delayed < trips.len(),
+        "{delayed} of {ROUNDS} delayed"
+    );
+    assert_eq!(lossy_echoes()?.0, trips, "the same seed, the same delays");
+    let arrived = lossy_datagrams()?;
+    assert!(
+        arrived > 0 && arrived < usize::from(ROUNDS),
+        "{arrived} of {ROUNDS} datagrams arrived"
+    );
+    Ok(())
+}
+
+/// The link latency of the jitter test, and the jitter set on it.
+const JITTER_LATENCY: Duration = Duration::from_millis(20);
+const JITTER: Duration = Duration::from_millis(10);
+/// The gap between the jitter test's datagrams.
+const JITTER_GAP: Duration = Duration::from_millis(5);
+
+/// When each of [`ROUNDS`] datagrams, datagram `i` sent at `i` x [`JITTER_GAP`], arrived,
+/// as its latency, with the order they arrived in, over a link with [`JITTER`] set.
+fn jittered_datagrams() -> Result<Vec<(u8, Duration)>, Box<dyn std::error::Error>> {
+    let mut sim = turmoil::Builder::new()
+        .min_message_latency(JITTER_LATENCY)
+        .max_message_latency(JITTER_LATENCY)
+        .rng_seed(11)
+        .build();
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let out = seen.clone();
+    sim.host("server", move || {
+        let out = out.clone();
+        async move {
+            let socket = turmoil::net::UdpSocket::bind(("0.0.0.0", PORT)).await?;
+            let mut buf = [0u8; 1];
+            loop {
+                socket.recv_from(&mut buf).await?;
+                let sent = JITTER_GAP * u32::from(buf[0]);
+                out.borrow_mut().push((buf[0], turmoil::elapsed() - sent));
+            }
+        }
+    });
+    sim.client("client", async {
+        let socket = turmoil::net::UdpSocket::bind(("0.0.0.0", PORT)).await?;
+        for i in 0..ROUNDS {
+            socket.send_to(&[i], ("server", PORT)).await?;
+            tokio::time::sleep(JITTER_GAP).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok(())
+    });
+    sim.set_link_jitter("client", "server", JITTER);
+    sim.run()?;
+    let seen = seen.borrow().clone();
+    Ok(seen)
+}
+
+/// Proves the jitter patch (`Sim::set_link_jitter`): over a link of 20 ms with 10 ms of
+/// jitter every datagram arrives within 10-30 ms of its sending (to the 1 ms tick),
+/// the latencies vary across that range, some datagrams overtake earlier ones, and the
+/// same seed gives the same latencies.
+#[test]
+fn a_jittered_link_spreads_latencies() -> Result<(), Box<dyn std::error::Error>> {
+    let seen = jittered_datagrams()?;
+    assert_eq!(seen.len(), usize::from(ROUNDS), "jitter loses nothing");
+    let tick = Duration::from_millis(1);
+    for (i, latency) in &seen {
+        assert!(
+            *latency >= JITTER_LATENCY - JITTER && *latency <= JITTER_LATENCY + JITTER + tick,
+            "datagram {i} took {latency:?}"
+        );
+    }
+    let least = seen.iter().map(|s| s.1).min().expect("datagrams arrived");
+    let most = seen.iter().map(|s| s.1).max().expect("datagrams arrived");
+    assert!(
+        most - least >= JITTER,
+        "latencies from {least:?} to {most:?}"
+    );
+    let overtaken = seen.windows(2).filter(|w| w[1].0 < w[0].0).count();
+    assert!(overtaken > 0, "no datagram overtook another");
+    assert_eq!(
+        jittered_datagrams()?,
+        seen,
+        "the same seed, the same latencies"
+    );
+    Ok(())
+}
+
+/// The limit set in the bandwidth test, bytes per second, and what the client sends.
+const BANDWIDTH_BYTES_PER_S: u64 = 100_000;
+const TRANSFER_BYTES: usize = 200_000;
+/// The size of each write the bandwidth test's client makes.
+const WRITE_BYTES: usize = 10_000;
+
+/// How long the server of the bandwidth test took, from its accept, to read
+/// [`TRANSFER_BYTES`] sent at once (the SYN-ACK's way back, then the data's), with
+/// `limit` on the link, and whether they came in order.
+fn transfer(limit: Option<u64>) -> Result<(Duration, bool), Box<dyn std::error::Error>> {
+    let mut sim = turmoil::Builder::new()
+        .min_message_latency(CONNECT_LATENCY)
+        .max_message_latency(CONNECT_LATENCY)
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let seen = std::rc::Rc::new(std::cell::Cell::new((Duration::ZERO, false)));
+    let out = seen.clone();
+    sim.host("server", move || {
+        let out = out.clone();
+        async move {
+            let listener = TcpListener::bind(("0.0.0.0", PORT)).await?;
+            let (mut stream, _peer) = listener.accept().await?;
+            let start = tokio::time::Instant::now();
+            let mut got = vec![0u8; TRANSFER_BYTES];
+            tokio::io::AsyncReadExt::read_exact(&mut stream, &mut got).await?;
+            let in_order = got.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8);
+            out.set((start.elapsed(), in_order));
+            Ok(())
+        }
+    });
+    sim.client("client", async {
+        let mut stream = TcpStream::connect(("server", PORT)).await?;
+        let bytes: Vec<u8> = (0..TRANSFER_BYTES).map(|i| (i % 251) as u8).collect();
+        for chunk in bytes.chunks(WRITE_BYTES) {
+            tokio::io::AsyncWriteExt::write_all(&mut stream, chunk).await?;
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(())
+    });
+    sim.set_link_bandwidth("client", "server", limit);
+    sim.run()?;
+    Ok(seen.get())
+}
+
+/// Proves the bandwidth patch (`Sim::set_link_bandwidth`): 200 kB written at once over
+/// a link limited to 100 kB/s arrive, in order, after their bytes on the wire (payload
+/// and a 40-byte header per 1460-byte segment) over the rate, about 2.1 s, where
+/// without the limit (`None`) they take one latency.
+#[test]
+fn a_limited_link_takes_its_bytes_over_the_rate() -> Result<(), Box<dyn std::error::Error>> {
+    let segments = TRANSFER_BYTES / WRITE_BYTES * WRITE_BYTES.div_ceil(1460);
+    let wire = TRANSFER_BYTES + segments * 40;
+    let expected = Duration::from_secs_f64(wire as f64 / BANDWIDTH_BYTES_PER_S as f64);
+    let (took, in_order) = transfer(Some(BANDWIDTH_BYTES_PER_S))?;
+    assert!(in_order, "the bytes arrive in order");
+    let tick = Duration::from_millis(1);
+    assert!(
+        took >= expected && took <= expected + 2 * CONNECT_LATENCY + 2 * tick,
+        "took {took:?}, expected {expected:?} plus the SYN-ACK's and the data's latency"
+    );
+    let (unlimited, in_order) = transfer(None)?;
+    assert!(in_order, "the bytes arrive in order");
+    assert!(
+        unlimited <= 2 * CONNECT_LATENCY + tick,
+        "without the limit: {unlimited:?}"
+    );
+    Ok(())
+}

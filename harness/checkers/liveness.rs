@@ -71,6 +71,7 @@ fn last_fault(events: &[Event]) -> LastFault {
                     | EventKind::Network(_)
                     | EventKind::ClockChanged { .. }
                     | EventKind::Host(_)
+                    | EventKind::Link(_)
             ) && e.host == EXECUTOR
         })
         .map(|e| e.at)

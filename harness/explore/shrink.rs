@@ -344,11 +344,16 @@ fn faults(steps: &[Step]) -> Vec<Vec<usize>> {
             (Action::Block(b), Action::Unblock { id }) => b.id == *id,
             (Action::Partition(_), Action::Heal) => true,
             (Action::Clock { node, .. }, Action::Clock { node: n, .. }) => node == n,
-            (Action::Host(HostFault::Pause { node }), Action::Host(HostFault::Resume { node: n })) => {
-                node == n
-            }
-            (Action::Host(HostFault::Slow { node, .. }), Action::Host(HostFault::Slow { node: n, factor })) => {
-                node == n && *factor == 1.0
+            (
+                Action::Host(HostFault::Pause { node }),
+                Action::Host(HostFault::Resume { node: n }),
+            ) => node == n,
+            (
+                Action::Host(HostFault::Slow { node, .. }),
+                Action::Host(HostFault::Slow { node: n, factor }),
+            ) => node == n && *factor == 1.0,
+            (Action::Link(l), Action::Link(cleared)) => {
+                l.impairment.is_some() && *cleared == l.cleared()
             }
             _ => false,
         };
@@ -385,6 +390,7 @@ fn describe_one(step: &Step) -> String {
         Action::Block(b) => format!("block {:?}", b.id),
         Action::Unblock { id } => format!("unblock {id:?}"),
         Action::Clock { node, .. } => format!("clock {node}"),
+        Action::Link(l) => format!("link {}", l.ends()),
     };
     format!("{what} at {}", clock(step.at))
 }

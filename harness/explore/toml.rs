@@ -10,7 +10,7 @@ use std::time::Duration;
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value, value};
 
 use crate::faults::{
-    Block, ClockStep, CrashMode, Disposition, HostFault, PartitionShape, Protocol,
+    Block, ClockStep, CrashMode, Disposition, HostFault, LinkFault, PartitionShape, Protocol,
 };
 use crate::scenario::spec::{Action, Step};
 
@@ -112,6 +112,7 @@ fn action(action: &Action) -> (&'static str, Item) {
         Action::Heal => ("heal", inline(Vec::new())),
         Action::Unblock { id } => ("unblock", inline(vec![("id", id.as_str().into())])),
         Action::Block(b) => ("block", block(b)),
+        Action::Link(l) => ("link", link(l)),
         Action::Clock { node: n, change } => {
             let (k, v) = match change {
                 ClockStep::Offset(ns) => ("offset", signed(*ns)),
@@ -136,6 +137,26 @@ fn action(action: &Action) -> (&'static str, Item) {
             }
         }
     }
+}
+
+/// A link step as a file writes it: its ends, and its settings or `clear = true`.
+fn link(l: &LinkFault) -> Item {
+    let mut pairs = vec![("between", strings(&l.between))];
+    if !l.and.is_empty() {
+        pairs.push(("and", strings(&l.and)));
+    }
+    let Some(i) = l.impairment else {
+        pairs.push(("clear", true.into()));
+        return inline(pairs);
+    };
+    let ms = |v: u64| Value::from(format!("{v}ms"));
+    pairs.push(("latency", ms(i.latency_ms)));
+    pairs.push(("jitter", ms(i.jitter_ms)));
+    pairs.push(("loss", i.loss.into()));
+    if let Some(kb) = i.bandwidth_kb_per_s {
+        pairs.push(("bandwidth_kb_per_s", (kb as i64).into()));
+    }
+    inline(pairs)
 }
 
 fn block(b: &Block) -> Item {

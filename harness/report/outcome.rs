@@ -18,7 +18,7 @@ use crate::events::{
     BoundaryVerdict, CheckEffect, ClockCause, EgressVerdict, Event, EventKind, Log, MemberFinal,
     RequestOutcome, RequestRecord,
 };
-use crate::report::faults::{crash_mode, host_line, network_line, primary_loss};
+use crate::report::faults::{crash_mode, host_line, link_line, network_line, primary_loss};
 use crate::scenario::Scenario;
 
 /// Requests are counted in windows of this length.
@@ -476,6 +476,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         EventKind::Crashed { node, mode } => format!("{node} crashed ({})", crash_mode(*mode)),
         EventKind::Restarted { node } => format!("{node} restarted"),
         EventKind::Host(fault) => host_line(fault),
+        EventKind::Link(fault) => link_line(fault),
         EventKind::Drawn { key, from, value } => format!("drawn: {key} = {value} (from {from})"),
         EventKind::ChecksStarted { .. } => checks_started_line(kind)?,
         EventKind::Check {

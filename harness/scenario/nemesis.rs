@@ -27,7 +27,7 @@ use super::spec::{Action, NemesisFault, NemesisSpec, ScenarioSpec};
 use super::steps::{bridge_shape, isolate_shape};
 use crate::duration::{offset, span};
 use crate::faults::{
-    Block, HostFault, ClockStep, CrashMode, Disposition, Partition, PartitionShape, Protocol,
+    Block, ClockStep, CrashMode, Disposition, HostFault, Partition, PartitionShape, Protocol,
 };
 use crate::seed::{self, Component};
 use crate::topology::Topology;

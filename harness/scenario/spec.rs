@@ -34,7 +34,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{
-    Block, ClockStep, CrashMode, Disposition, HostFault, Partition, Protocol,
+    Block, ClockStep, CrashMode, Disposition, HostFault, LinkFault, Partition, Protocol,
 };
 use crate::topology::{LoadSettings, Topology, TopologySpec};
 
@@ -221,6 +221,43 @@ pub struct StepSpec {
     pub resume: Option<HostSpec>,
     /// Multiply a node's service times: `slow = { node = "node-2", factor = 4.0 }`.
     pub slow: Option<SlowSpec>,
+    /// Impair or restore links: `link = { between = ["node-1"], and = ["node-2"], loss = 0.1 }`.
+    pub link: Option<LinkSpec>,
+}
+
+/// `link = { between = ["node-1", "node-2", "node-3"], latency = "100ms", jitter =
+/// "20ms", loss = 0.05, bandwidth_kb_per_s = 100 }`: from this step on, the links among
+/// `between`'s hosts (or between them and `and`'s) add `latency` each way, move it by up
+/// to `jitter`, lose `loss` of the segments and datagrams (a lost TCP segment arrives
+/// after retransmission timeouts, a lost datagram never) and carry at most
+/// `bandwidth_kb_per_s` each way, replacing what an earlier `link` set on them;
+/// `clear = true` (or the end of its `for`) restores them. At least one of the four,
+/// or `clear`. Toxiproxy's vocabulary (`faults::link`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// Host names (not roles). Without `and`: at least two, and every link among them.
+    pub between: Vec<String>,
+    /// Host names, none of them in `between`: the links from each of `between`'s hosts
+    /// to each of these. Default: none (the links among `between`).
+    #[serde(default)]
+    pub and: Vec<String>,
+    /// Latency added to each link's own, each way: whole milliseconds, at most 1m.
+    /// Default 0ms.
+    #[serde(default, with = "crate::duration::option")]
+    pub latency: Option<Duration>,
+    /// Each message's latency moves by a uniform draw within this, either way: whole
+    /// milliseconds, at most 1m. Default 0ms.
+    #[serde(default, with = "crate::duration::option")]
+    pub jitter: Option<Duration>,
+    /// The probability each TCP segment or UDP datagram is lost: 0 to 1. Default 0.
+    pub loss: Option<f64>,
+    /// Each direction's limit in kilobytes (1000 bytes) a second: 1 to 10000000.
+    /// Default: none.
+    pub bandwidth_kb_per_s: Option<u64>,
+    /// `true` restores the links (with no other setting). Default false.
+    #[serde(default)]
+    pub clear: bool,
 }
 
 /// `pause = { node = "node-1" }`, `resume = { node = "node-1" }`
@@ -615,4 +652,6 @@ pub enum Action {
     },
     /// Pause, resume or slow one host's software.
     Host(HostFault),
+    /// Impair or restore links.
+    Link(LinkFault),
 }

@@ -12,7 +12,7 @@ use crate::faults::{Block, ClockStep, PARTITION, Partition, PartitionShape};
 use crate::topology::Topology;
 
 /// The action keys a step may hold, for the error message.
-const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, pause, resume, slow";
+const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, pause, resume, slow, link";
 
 pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
     let mut steps: Vec<Step> = Vec::new();
@@ -85,9 +85,10 @@ fn times(step: &StepSpec, run: Duration) -> Result<(), StepInvalid> {
         || step.block.is_some()
         || step.clock.as_ref().is_some_and(|c| c.strobe.is_none())
         || step.pause.is_some()
-        || step.slow.is_some();
+        || step.slow.is_some()
+        || step.link.as_ref().is_some_and(|l| !l.clear);
     if !faults {
-        let message = "for goes with a fault that a later step can undo; expected it with crash, isolate, split, one_way, bridge, block, pause, slow, or a clock offset, jump or drift (a strobe has its own for)";
+        let message = "for goes with a fault that a later step can undo; expected it with crash, isolate, split, one_way, bridge, block, pause, slow, link (not clear), or a clock offset, jump or drift (a strobe has its own for)";
         return Err((vec!["for"], message.to_string()));
     }
     if lasts.lo.is_zero() {
@@ -153,6 +154,7 @@ fn closing(action: &Action) -> Vec<Action> {
             },
         ],
         Action::Host(fault) => super::host_steps::closing(fault),
+        Action::Link(fault) => super::link_steps::closing(fault),
         Action::Restart { .. } | Action::Heal | Action::Unblock { .. } => {
             unreachable!("times() allows for on faults only")
         }
@@ -168,6 +170,7 @@ fn subject(action: &Action) -> Option<String> {
         Action::Partition(_) | Action::Heal => Some("the partitions".to_string()),
         Action::Clock { .. } => None,
         Action::Host(fault) => Some(super::host_steps::subject(fault)),
+        Action::Link(_) => Some("the links".to_string()),
     }
 }
 
@@ -245,7 +248,7 @@ fn step_count(step: &StepSpec) -> usize {
     given(step).iter().filter(|g| **g).count()
 }
 
-fn given(step: &StepSpec) -> [bool; 13] {
+fn given(step: &StepSpec) -> [bool; 14] {
     [
         step.crash.is_some(),
         step.restart.is_some(),
@@ -260,6 +263,7 @@ fn given(step: &StepSpec) -> [bool; 13] {
         step.pause.is_some(),
         step.resume.is_some(),
         step.slow.is_some(),
+        step.link.is_some(),
     ]
 }
 
@@ -299,6 +303,9 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
     }
     if let Some(host_fault) = super::host_steps::action(step, &nodes, &crashable)? {
         return Ok(host_fault);
+    }
+    if let Some(link) = super::link_steps::action(step, &hosts)? {
+        return Ok(link);
     }
     partition(step, &nodes, &hosts)
 }
@@ -588,7 +595,11 @@ fn host(name: &str, hosts: &[String], path: &[&'static str]) -> Result<(), StepI
     ))
 }
 
-fn group(names: &[String], hosts: &[String], path: &[&'static str]) -> Result<(), StepInvalid> {
+pub(super) fn group(
+    names: &[String],
+    hosts: &[String],
+    path: &[&'static str],
+) -> Result<(), StepInvalid> {
     if names.is_empty() {
         return Err((path.to_vec(), "expected at least one host".to_string()));
     }
@@ -601,7 +612,7 @@ fn group(names: &[String], hosts: &[String], path: &[&'static str]) -> Result<()
     }
 }
 
-fn disjoint(groups: &[Vec<String>], path: &[&'static str]) -> Result<(), StepInvalid> {
+pub(super) fn disjoint(groups: &[Vec<String>], path: &[&'static str]) -> Result<(), StepInvalid> {
     let mut seen = BTreeSet::new();
     match groups.iter().flatten().find(|n| !seen.insert(n.as_str())) {
         None => Ok(()),
@@ -695,6 +706,9 @@ fn sequence(steps: &[Step]) -> Result<(), Invalid> {
             }),
             // A clock can be set or moved at any time, even while its host is down.
             Action::Clock { .. } => None,
+            // A link can be set at any time, replacing its setting, or restored (a no-op
+            // on a link never impaired).
+            Action::Link(_) => None,
         };
         if let Some((action, message)) = problem {
             let path = vec![

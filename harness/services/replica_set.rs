@@ -958,7 +958,10 @@ impl Member {
             // learns it on its first act after: another may lead by now. It steps down
             // as its timer would have, rather than take a write it may never commit.
             let sent = self.primary_tick(now);
-            debug_assert!(sent.is_empty(), "a lapsed lease steps down, sending nothing");
+            debug_assert!(
+                sent.is_empty(),
+                "a lapsed lease steps down, sending nothing"
+            );
         }
         if self.role != MemberRole::Primary {
             return Err("not primary".to_string());

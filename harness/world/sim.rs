@@ -39,8 +39,9 @@ use crate::env::Env;
 use crate::events::{
     ClockCause, EXECUTOR, EventKind, MemberFinal, NetworkChange, PrimaryLoss, Recorder,
 };
+use crate::faults::link::TCP_RTO_MIN;
 use crate::faults::{
-    Block, ClockStep, CrashMode, Disposition, HostFault, PARTITION, Partition, Protocol,
+    Block, ClockStep, CrashMode, Disposition, HostFault, LinkFault, PARTITION, Partition, Protocol,
 };
 use crate::seed;
 use crate::services::connector::{self, ConnectorConfig};
@@ -312,6 +313,27 @@ impl World {
                 let speed = self.speeds.get(&node);
                 speed.expect("the loader slows nodes only").set(*factor);
             }
+        }
+    }
+
+    /// Impairs or restores the links a `link` step names (turmoil's patch 0005): each
+    /// pair gets its own latency plus the step's, its jitter, its loss (a lost TCP
+    /// segment retransmitted from [`TCP_RTO_MIN`]) and its bandwidth; restored, its own
+    /// latency alone.
+    pub fn link_fault(&mut self, fault: &LinkFault) {
+        // Recorded first: whatever the change causes is its effect.
+        self.record(EventKind::Link(fault.clone()));
+        let impairment = fault.impairment.unwrap_or_default();
+        for (a, b) in fault.pairs() {
+            let (a, b) = (self.address(&a), self.address(&b));
+            let latency =
+                own_latency(&self.topology, a, b) + Duration::from_millis(impairment.latency_ms);
+            self.sim.set_link_latency(a, b, latency);
+            let jitter = Duration::from_millis(impairment.jitter_ms);
+            self.sim.set_link_jitter(a, b, jitter);
+            self.sim.set_link_loss(a, b, impairment.loss, TCP_RTO_MIN);
+            let bytes_per_s = impairment.bandwidth_kb_per_s.map(|kb| kb * 1000);
+            self.sim.set_link_bandwidth(a, b, bytes_per_s);
         }
     }
 
@@ -615,6 +637,28 @@ fn internet_latencies(sim: &mut turmoil::Sim<'static>, topology: &Topology) {
     }
 }
 
+/// A link's own latency, as [`simulation`] and [`internet_latencies`] set it: the
+/// internet's between the users and any host and between the egress and an internet
+/// site, the LAN's otherwise.
+fn own_latency(topology: &Topology, a: IpAddr, b: IpAddr) -> Duration {
+    let role = |ip: IpAddr| {
+        topology
+            .hosts
+            .iter()
+            .find(|h| h.address == ip)
+            .map(|h| h.role)
+    };
+    let users = |ip| role(ip) == Some(Role::Users);
+    let site = |ip| role(ip).is_some_and(|r| r.is_internet_site());
+    let egress = topology.egress();
+    let internet = users(a) || users(b) || (a == egress && site(b)) || (b == egress && site(a));
+    if internet {
+        topology.network.internet_latency
+    } else {
+        topology.network.lan_latency
+    }
+}
+
 /// What every host's socket layer is wired to: the event log, the fault table and, when
 /// `dev-1` is deployed, the dev/test boundary.
 struct Wires {
@@ -689,8 +733,7 @@ fn register(
         }
         Role::Node => {
             let peers = wiring::peers(topology);
-            let mut config =
-                wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
+            let mut config = wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
             config.speed = wires.speeds[&host.name].clone();
             start(sim, ip, env, config, node::run);
         }

@@ -465,8 +465,16 @@ fn paused_primary_resumes_stale_and_takes_no_write() {
     assert_eq!(net.primaries(), [0]);
     net.paused = Some(0);
     net.run_for(Duration::from_secs(20));
-    let new = *net.primaries().iter().find(|p| **p != 0).expect("an election");
-    assert_eq!(net.members[0].role(), MemberRole::Primary, "it still believes");
+    let new = *net
+        .primaries()
+        .iter()
+        .find(|p| **p != 0)
+        .expect("an election");
+    assert_eq!(
+        net.members[0].role(),
+        MemberRole::Primary,
+        "it still believes"
+    );
     net.paused = None;
     assert_eq!(net.write(0, "stale"), Err("not primary".to_string()));
     assert_eq!(net.members[0].role(), MemberRole::Secondary);

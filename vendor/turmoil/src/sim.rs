@@ -454,6 +454,55 @@ impl<'a> Sim<'a> {
             .set_message_latency_curve(value);
     }
 
+    /// Sets the jitter of the links matching `a` and `b`, both ways: each message's
+    /// latency moves by a draw uniform in `[-jitter, +jitter]`, never below zero
+    /// (Toxiproxy's `latency` toxic); zero removes it. Messages may then overtake each
+    /// other; a TCP stream's reorder buffer restores its order.
+    pub fn set_link_jitter(&self, a: impl ToIpAddrs, b: impl ToIpAddrs, jitter: Duration) {
+        self.impair_links(a, b, |link| link.set_jitter(jitter));
+    }
+
+    /// Sets loss on the links matching `a` and `b`, both ways: each segment or datagram
+    /// is lost with `probability` (0 to 1; 0 removes the loss). A lost UDP datagram is
+    /// gone. A lost TCP segment is retransmitted: it arrives after a retransmission
+    /// timeout that starts at `rto_min` (a SYN's at 1 s) and doubles with each further
+    /// loss in a row, never silently missing, since a TCP stream's bytes are delivered
+    /// in order or the connection fails. Draws come from the simulation's seeded RNG.
+    pub fn set_link_loss(
+        &self,
+        a: impl ToIpAddrs,
+        b: impl ToIpAddrs,
+        probability: f64,
+        rto_min: Duration,
+    ) {
+        self.impair_links(a, b, |link| link.set_loss(probability, rto_min));
+    }
+
+    /// Limits the links matching `a` and `b` to `bytes_per_s` in each direction
+    /// (Toxiproxy's `bandwidth` toxic; `None` removes the limit): a message waits for
+    /// the ones sent before it, then takes its bytes on the wire over the rate.
+    pub fn set_link_bandwidth(
+        &self,
+        a: impl ToIpAddrs,
+        b: impl ToIpAddrs,
+        bytes_per_s: Option<u64>,
+    ) {
+        self.impair_links(a, b, |link| link.set_bandwidth(bytes_per_s));
+    }
+
+    fn impair_links(
+        &self,
+        a: impl ToIpAddrs,
+        b: impl ToIpAddrs,
+        mut set: impl FnMut(&mut crate::impairment::Impairment),
+    ) {
+        let mut world = self.world.borrow_mut();
+        let a = world.lookup_many(a);
+        let b = world.lookup_many(b);
+
+        for_pairs(&a, &b, |a, b| set(world.topology.link_impairment(a, b)));
+    }
+
     pub fn set_fail_rate(&mut self, value: f64) {
         self.world.borrow_mut().topology.set_fail_rate(value);
     }
