@@ -182,6 +182,7 @@ fn lightened_files_keep_the_scenarios_faults() {
         "smtp-outage",
         "egress-blocked",
         "pause-primary",
+        "replication-loss",
     ] {
         let load =
             |path: String| scenario::load(Path::new(&path)).unwrap_or_else(|e| panic!("{e}"));
@@ -223,6 +224,14 @@ fn primary_loss_is_safe_on_every_seed() {
 #[test]
 fn pause_primary_is_safe_on_every_seed() {
     sweep("tests/fixtures/sweep-pause-primary.toml", false, None);
+}
+
+/// Proves the safety properties hold on every seed of replication-loss (40, or 200
+/// long): 20% loss on every link among the nodes for 40 s, TCP retransmitting what is
+/// lost, never loses an acknowledged write, and no term has two primaries (issue 18).
+#[test]
+fn replication_loss_is_safe_on_every_seed() {
+    sweep("tests/fixtures/sweep-replication-loss.toml", false, None);
 }
 
 /// Proves the safety properties hold on every seed of partition-minority (40, or 200 long).
