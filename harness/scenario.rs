@@ -7,6 +7,7 @@ mod host_steps;
 pub(crate) mod invalid;
 mod link_steps;
 pub mod load;
+mod names;
 pub mod nemesis;
 pub mod spec;
 pub(crate) mod steps;

@@ -20,7 +20,7 @@ pub(super) fn action(
     pausable: &[String],
 ) -> Result<Option<Action>, StepInvalid> {
     if let Some(p) = &step.pause {
-        super::steps::target(&p.node, nodes, pausable, &["pause", "node"])?;
+        super::names::target(&p.node, nodes, pausable, &["pause", "node"])?;
         let node = p.node.clone();
         return Ok(Some(Action::Host(HostFault::Pause { node })));
     }
@@ -32,12 +32,12 @@ pub(super) fn action(
             );
             return Err((vec!["resume", "node"], message));
         }
-        super::steps::target(&r.node, nodes, pausable, &["resume", "node"])?;
+        super::names::target(&r.node, nodes, pausable, &["resume", "node"])?;
         let node = r.node.clone();
         return Ok(Some(Action::Host(HostFault::Resume { node })));
     }
     if let Some(s) = &step.slow {
-        super::steps::target(&s.node, nodes, nodes, &["slow", "node"])?;
+        super::names::target(&s.node, nodes, nodes, &["slow", "node"])?;
         if !(1.0..=SLOW_FACTOR_MAX).contains(&s.factor) {
             let message = format!(
                 "factor {} is out of range; expected 1 to {SLOW_FACTOR_MAX} (1 restores the node)",

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use super::names::{disjoint, group};
 use super::spec::{Action, LinkSpec, StepSpec};
-use super::steps::{disjoint, group};
 use crate::faults::link::{BANDWIDTH_KB_PER_S_MAX, LINK_DELAY_MAX};
 use crate::faults::{LinkFault, LinkImpairment};
 

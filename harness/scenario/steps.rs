@@ -11,6 +11,8 @@ use crate::duration::span;
 use crate::faults::{Block, ClockStep, PARTITION, Partition, PartitionShape};
 use crate::topology::Topology;
 
+use super::names::{disjoint, group, host, target};
+
 /// The action keys a step may hold, for the error message.
 const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, pause, resume, slow, link";
 
@@ -548,78 +550,6 @@ pub(crate) fn bridge_shape(node: &str, nodes: &[String]) -> PartitionShape {
         node: node.to_string(),
         left: left.to_vec(),
         right: right.to_vec(),
-    }
-}
-
-/// A host a step may act on: one of `hosts`, or a role among the `nodes` that some node
-/// can have (a secondary needs two nodes).
-pub(super) fn target(
-    name: &str,
-    nodes: &[String],
-    hosts: &[String],
-    path: &[&'static str],
-) -> Result<(), StepInvalid> {
-    match Role::parse(name) {
-        Some(Role::Secondary) if nodes.len() < 2 => Err((
-            path.to_vec(),
-            format!(
-                "no node can be a secondary with {} node(s); expected \"primary\", \"any\" or one of {}",
-                nodes.len(),
-                nodes.join(", ")
-            ),
-        )),
-        Some(_) => Ok(()),
-        None if hosts.iter().any(|h| h == name) => Ok(()),
-        None => Err((
-            path.to_vec(),
-            format!(
-                "unknown {} {name:?}; expected one of {}, or a role: {}",
-                if hosts == nodes { "node" } else { "host" },
-                hosts.join(", "),
-                Role::WORDS.join(", ")
-            ),
-        )),
-    }
-}
-
-fn host(name: &str, hosts: &[String], path: &[&'static str]) -> Result<(), StepInvalid> {
-    if hosts.iter().any(|h| h == name) {
-        return Ok(());
-    }
-    Err((
-        path.to_vec(),
-        format!(
-            "unknown host {name:?}; expected one of {}",
-            hosts.join(", ")
-        ),
-    ))
-}
-
-pub(super) fn group(
-    names: &[String],
-    hosts: &[String],
-    path: &[&'static str],
-) -> Result<(), StepInvalid> {
-    if names.is_empty() {
-        return Err((path.to_vec(), "expected at least one host".to_string()));
-    }
-    match names.iter().find(|n| !hosts.contains(n)) {
-        None => Ok(()),
-        Some(bad) => Err((
-            path.to_vec(),
-            format!("unknown host {bad:?}; expected one of {}", hosts.join(", ")),
-        )),
-    }
-}
-
-pub(super) fn disjoint(groups: &[Vec<String>], path: &[&'static str]) -> Result<(), StepInvalid> {
-    let mut seen = BTreeSet::new();
-    match groups.iter().flatten().find(|n| !seen.insert(n.as_str())) {
-        None => Ok(()),
-        Some(twice) => Err((
-            path.to_vec(),
-            format!("{twice} is on both sides; expected disjoint groups"),
-        )),
     }
 }
 
