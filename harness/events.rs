@@ -31,7 +31,7 @@ use schemars::JsonSchema;
 use serde::{Serialize, Serializer};
 
 use crate::clock::ClockSetting;
-use crate::faults::{Block, CrashMode, Partition};
+use crate::faults::{Block, CrashMode, HostFault, LinkFault, Partition};
 
 /// The host name faults injected by the scenario are recorded under.
 pub const EXECUTOR: &str = "scenario";
@@ -60,6 +60,10 @@ pub enum EventKind {
     Crashed { node: String, mode: CrashMode },
     /// The scenario restarted a crashed node.
     Restarted { node: String },
+    /// The scenario paused, resumed or slowed a host's software.
+    Host(HostFault),
+    /// The scenario impaired or restored links.
+    Link(LinkFault),
     /// A value the scenario let the run's seed draw (`scenario::draw`), recorded when the
     /// step it moved runs, just before it.
     Drawn {
@@ -300,6 +304,8 @@ pub enum RsEvent {
 pub enum PrimaryLoss {
     /// Its host is down.
     Down,
+    /// Its host is paused (`SIGSTOP`): it runs nothing, its heartbeats stop.
+    Paused,
     /// It reaches `reaches` of the `members` on the database port, not a majority.
     Cut { reaches: usize, members: usize },
 }

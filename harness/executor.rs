@@ -61,6 +61,8 @@ fn apply(world: &mut World, action: &Action) {
         Action::Unblock { id } => world.unblock(id),
         Action::Clock { node, change } => world.set_clock(node, *change),
         Action::Service(step) => world.service_step(step),
+        Action::Host(fault) => world.host_fault(fault),
+        Action::Link(fault) => world.link_fault(fault),
     }
     // Hosts that were skipped as idle look at the changed world in the next tick.
     world.wake_all();

@@ -12,6 +12,8 @@
 use serde::{Deserialize, Serialize};
 
 pub mod service;
+pub mod link;
+pub use link::{LinkFault, LinkImpairment};
 
 /// How a host crashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -191,5 +193,57 @@ mod tests {
                 disposition: Disposition::Reject,
             }]
         );
+    }
+}
+
+/// Slowest a `slow` step may make a node: a thousand times its service times (a host
+/// swapping hard); 1 restores it.
+pub const SLOW_FACTOR_MAX: f64 = 1000.0;
+
+/// A fault that acts on one host's software rather than on the network: it is stopped
+/// and let go again, or made slower. Recorded in the event log as it was applied.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "fault", rename_all = "snake_case")]
+pub enum HostFault {
+    /// The host's software is stopped, as by `SIGSTOP` or a stalled VM: nothing it runs
+    /// makes progress and its timers do not fire, while its kernel still receives and
+    /// completes TCP handshakes; its clock keeps running.
+    Pause { node: String },
+    /// The paused host runs again: timers that fell due fire at once, and it serves what
+    /// queued meanwhile, believing what it believed when it stopped.
+    Resume { node: String },
+    /// The node's modelled service times are multiplied by `factor` from now on (1 to
+    /// [`SLOW_FACTOR_MAX`]; 1 restores it): a CPU-starved or swapping VM.
+    Slow { node: String, factor: f64 },
+}
+
+impl HostFault {
+    /// The host it acts on, as written (a node's name, or a role until resolved).
+    pub fn node(&self) -> &str {
+        match self {
+            Self::Pause { node } | Self::Resume { node } | Self::Slow { node, .. } => node,
+        }
+    }
+
+    /// The same fault on another host (a role resolved to a node).
+    pub fn on(&self, node: &str) -> Self {
+        let node = node.to_string();
+        match self {
+            Self::Pause { .. } => Self::Pause { node },
+            Self::Resume { .. } => Self::Resume { node },
+            Self::Slow { factor, .. } => Self::Slow {
+                node,
+                factor: *factor,
+            },
+        }
+    }
+
+    /// The step key a scenario writes it with.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Self::Pause { .. } => "pause",
+            Self::Resume { .. } => "resume",
+            Self::Slow { .. } => "slow",
+        }
     }
 }

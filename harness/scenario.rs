@@ -3,8 +3,11 @@
 //! [`crate::executor`]; the checkers that judge it are [`crate::checkers`].
 
 pub mod draw;
+mod host_steps;
 pub(crate) mod invalid;
+mod link_steps;
 pub mod load;
+mod names;
 pub mod nemesis;
 mod service_steps;
 pub mod spec;

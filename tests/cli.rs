@@ -1448,3 +1448,210 @@ fn capture_options_refuse_bad_input() {
         assert!(!pcap.exists(), "{args:?}: no capture written");
     }
 }
+
+/// Bad pause, resume and slow steps (issue 18), and the error each gets.
+const BAD_HOST_STEPS: &[(&str, Body, &str)] = &[
+    (
+        "pause-host.toml",
+        Step("pause = { node = \"node-9\" }"),
+        ":7:18: steps[0].pause.node: unknown host \"node-9\"",
+    ),
+    (
+        "pause-users.toml",
+        Step("pause = { node = \"users\" }"),
+        "steps[0].pause.node: unknown host \"users\"",
+    ),
+    (
+        "pause-key.toml",
+        Step("pause = { host = \"node-1\" }"),
+        "steps[0].pause.host: unknown field `host`",
+    ),
+    (
+        "resume-unpaused.toml",
+        Step("resume = { node = \"node-1\" }"),
+        "steps[0].resume: node-1 is not paused at that time; expected an earlier pause",
+    ),
+    (
+        "resume-role.toml",
+        Step("resume = { node = \"primary\" }"),
+        "steps[0].resume.node: \"primary\" is a role; expected a host's name",
+    ),
+    (
+        "pause-twice.toml",
+        Lines(
+            "[[steps]]\nat = \"5s\"\npause = { node = \"node-1\" }\n[[steps]]\nat = \"6s\"\npause = { node = \"node-1\" }\n",
+        ),
+        "steps[1].pause: node-1 is already paused at that time; expected a resume before it is paused again",
+    ),
+    (
+        "pause-down.toml",
+        Lines(
+            "[[steps]]\nat = \"5s\"\ncrash = { node = \"node-1\" }\n[[steps]]\nat = \"6s\"\npause = { node = \"node-1\" }\n",
+        ),
+        "steps[1].pause: node-1 is down at that time; expected a restart before it is paused",
+    ),
+    (
+        "resume-for.toml",
+        Lines("[[steps]]\nat = \"5s\"\nfor = \"5s\"\nresume = { node = \"node-1\" }\n"),
+        "steps[0].for: for goes with a fault that a later step can undo",
+    ),
+    (
+        "pause-for-long.toml",
+        Lines("[[steps]]\nat = \"5s\"\nfor = \"1m\"\npause = { node = \"node-1\" }\n"),
+        "steps[0].for: the fault may end at 65s, at or past the run's end",
+    ),
+    (
+        "slow-factor-low.toml",
+        Step("slow = { node = \"node-2\", factor = 0.5 }"),
+        ":7:36: steps[0].slow.factor: factor 0.5 is out of range; expected 1 to 1000",
+    ),
+    (
+        "slow-factor-high.toml",
+        Step("slow = { node = \"node-2\", factor = 5000.0 }"),
+        "steps[0].slow.factor: factor 5000 is out of range; expected 1 to 1000",
+    ),
+    (
+        "slow-factor-missing.toml",
+        Step("slow = { node = \"node-2\" }"),
+        "steps[0].slow: missing field `factor`",
+    ),
+    (
+        "slow-lb.toml",
+        Step("slow = { node = \"lb\", factor = 2.0 }"),
+        "steps[0].slow.node: unknown node \"lb\"",
+    ),
+    (
+        "pause-and-crash.toml",
+        Step("pause = { node = \"node-1\" }\ncrash = { node = \"node-2\" }"),
+        "steps[0]: expected exactly one action: crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, pause, resume, slow",
+    ),
+];
+
+/// Proves the pause, resume and slow steps refuse bad input with one error line naming
+/// file:line:column and key, exit 2: unknown hosts and keys, a resume with nothing
+/// paused or by role, a pause twice or of a host that is down, `for` on a resume or
+/// past the run's end, a factor outside 1 to 1000 or missing, a slow of a host that is
+/// not a node, two actions in one step.
+#[test]
+fn bad_pause_and_slow_steps() {
+    assert_all_bad(BAD_HOST_STEPS);
+}
+
+/// Bad link steps (issue 18 item 3), and the error each gets: every setting at and past
+/// its edges (loss 0 and 1 are accepted, below and above are not; bandwidth 1 and
+/// 10000000 KB/s accepted, 0 and one more not; latency and jitter up to 1m, in whole
+/// milliseconds).
+const BAD_LINK_STEPS: &[(&str, Body, &str)] = &[
+    (
+        "link-loss-high.toml",
+        Step("link = { between = [\"node-1\", \"node-2\"], loss = 1.01 }"),
+        ":7:49: steps[0].link.loss: loss 1.01 is out of range; expected a probability from 0 to 1",
+    ),
+    (
+        "link-loss-negative.toml",
+        Step("link = { between = [\"node-1\", \"node-2\"], loss = -0.1 }"),
+        "steps[0].link.loss: loss -0.1 is out of range; expected a probability from 0 to 1",
+    ),
+    (
+        "link-bandwidth-zero.toml",
+        Step("link = { between = [\"node-1\", \"node-2\"], bandwidth_kb_per_s = 0 }"),
+        "steps[0].link.bandwidth_kb_per_s: bandwidth_kb_per_s 0 is out of range; expected 1 to 10000000",
+    ),
+    (
+        "link-bandwidth-high.toml",
+        Step("link = { between = [\"node-1\", \"node-2\"], bandwidth_kb_per_s = 10000001 }"),
+        "steps[0].link.bandwidth_kb_per_s: bandwidth_kb_per_s 10000001 is out of range; expected 1 to 10000000",
+    ),
+    (
+        "link-latency-long.toml",
+        Step("link = { between = [\"node-1\", \"node-2\"], latency = \"61s\" }"),
+        "steps[0].link.latency: 61s is out of range; expected whole milliseconds from 0ms to 60s",
+    ),
+    (
+        "link-jitter-fraction.toml",
+        Step("link = { between = [\"node-1\", \"node-2\"], jitter = \"1500us\" }"),
+        "steps[0].link.jitter: 1.5ms is out of range; expected whole milliseconds from 0ms to 60s",
+    ),
+    (
+        "link-latency-text.toml",
+        Step("link = { between = [\"node-1\", \"node-2\"], latency = \"fast\" }"),
+        "steps[0].link.latency: invalid duration \"fast\"",
+    ),
+    (
+        "link-host.toml",
+        Step("link = { between = [\"node-1\"], and = [\"node-9\"], loss = 0.1 }"),
+        "steps[0].link.and: unknown host \"node-9\"",
+    ),
+    (
+        "link-role.toml",
+        Step("link = { between = [\"primary\", \"node-2\"], loss = 0.1 }"),
+        "steps[0].link.between: unknown host \"primary\"",
+    ),
+    (
+        "link-one-host.toml",
+        Step("link = { between = [\"node-1\"], loss = 0.1 }"),
+        "steps[0].link.between: expected at least two hosts, or the other end in `and`",
+    ),
+    (
+        "link-overlap.toml",
+        Step("link = { between = [\"node-1\"], and = [\"node-1\", \"node-2\"], loss = 0.1 }"),
+        "steps[0].link.and: node-1 is on both sides; expected disjoint groups",
+    ),
+    (
+        "link-nothing.toml",
+        Step("link = { between = [\"node-1\", \"node-2\"] }"),
+        "steps[0].link: expected at least one of latency, jitter, loss, bandwidth_kb_per_s, or clear = true",
+    ),
+    (
+        "link-clear-and-loss.toml",
+        Step("link = { between = [\"node-1\", \"node-2\"], loss = 0.1, clear = true }"),
+        "steps[0].link.clear: clear = true restores the links; expected no latency, jitter, loss or bandwidth_kb_per_s beside it",
+    ),
+    (
+        "link-clear-for.toml",
+        Lines(
+            "[[steps]]\nat = \"5s\"\nfor = \"5s\"\nlink = { between = [\"node-1\", \"node-2\"], clear = true }\n",
+        ),
+        "steps[0].for: for goes with a fault that a later step can undo",
+    ),
+    (
+        "link-key.toml",
+        Step("link = { between = [\"node-1\", \"node-2\"], rate = 100 }"),
+        "steps[0].link.rate: unknown field `rate`",
+    ),
+];
+
+/// Proves the link step refuses bad input with one error line naming file:line:column
+/// and key, exit 2: loss, bandwidth, latency and jitter past their edges, a duration
+/// that is not one, unknown hosts and roles, one host alone, overlapping groups, no
+/// setting, `clear` beside a setting or with a `for`, an unknown key.
+#[test]
+fn bad_link_steps() {
+    assert_all_bad(BAD_LINK_STEPS);
+}
+
+/// Proves the link step's settings at their edges load: loss 0 and 1, bandwidth 1 and
+/// 10000000 KB/s, latency and jitter 0ms and 1m, a clear.
+#[test]
+fn link_steps_at_their_edges_load() {
+    let edges = [
+        "link = { between = [\"node-1\", \"node-2\"], loss = 0.0 }",
+        "link = { between = [\"node-1\", \"node-2\"], loss = 1.0 }",
+        "link = { between = [\"node-1\"], and = [\"node-2\", \"lb\"], bandwidth_kb_per_s = 1 }",
+        "link = { between = [\"node-1\", \"node-2\"], bandwidth_kb_per_s = 10000000 }",
+        "link = { between = [\"node-1\", \"node-2\"], latency = \"0ms\", jitter = \"1m\" }",
+        "link = { between = [\"node-1\", \"node-2\"], latency = \"1m\" }",
+        "link = { between = [\"node-1\", \"users\"], clear = true }",
+    ];
+    for (i, edge) in edges.iter().enumerate() {
+        let path = write(&format!("link-edge-{i}.toml"), &Step(edge).text());
+        let out = harness(&["check", path.to_str().expect("a UTF-8 path")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(
+            out.status.code(),
+            Some(2),
+            "{edge}: refused at load: {stderr}"
+        );
+        assert!(!stderr.contains("error"), "{edge}: {stderr}");
+    }
+}

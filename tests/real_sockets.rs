@@ -229,6 +229,8 @@ fn node_config(name: &str, db: DbConfig, dns_port: u16, smtp_port: u16) -> NodeC
         // Plain HTTP behind the balancer, which is on loopback too.
         front: Default::default(),
         trusted_proxy: Some(LOOPBACK),
+        // Full speed: only the simulation's `slow` step changes it.
+        speed: Default::default(),
     }
 }
 

@@ -101,6 +101,8 @@ pub fn settled(up: &[MemberView]) -> bool {
 pub fn primary_loss(seen: PrimarySeen) -> Option<PrimaryLoss> {
     if seen.down {
         Some(PrimaryLoss::Down)
+    } else if seen.paused {
+        Some(PrimaryLoss::Paused)
     } else if seen.reaches * 2 > seen.members {
         None
     } else {

@@ -71,6 +71,8 @@ fn last_fault(events: &[Event]) -> LastFault {
                     | EventKind::Network(_)
                     | EventKind::ClockChanged { .. }
                     | EventKind::Service(_)
+                    | EventKind::Host(_)
+                    | EventKind::Link(_)
             ) && e.host == EXECUTOR
         })
         .map(|e| e.at)

@@ -28,7 +28,7 @@ use std::time::Duration;
 use super::toml::{Edits, write};
 use crate::duration::{clock, span};
 use crate::executor;
-use crate::faults::{ClockStep, PartitionShape};
+use crate::faults::{ClockStep, HostFault, PartitionShape};
 use crate::report::Outcome;
 use crate::report::verdicts::Mark;
 use crate::scenario::{self, Action, Scenario, ScenarioError, Step};
@@ -345,6 +345,17 @@ fn faults(steps: &[Step]) -> Vec<Vec<usize>> {
             (Action::Partition(_), Action::Heal) => true,
             (Action::Clock { node, .. }, Action::Clock { node: n, .. }) => node == n,
             (Action::Service(s), Action::Service(t)) => s.closing().as_ref() == Some(t),
+            (
+                Action::Host(HostFault::Pause { node }),
+                Action::Host(HostFault::Resume { node: n }),
+            ) => node == n,
+            (
+                Action::Host(HostFault::Slow { node, .. }),
+                Action::Host(HostFault::Slow { node: n, factor }),
+            ) => node == n && *factor == 1.0,
+            (Action::Link(l), Action::Link(cleared)) => {
+                l.impairment.is_some() && *cleared == l.cleared()
+            }
             _ => false,
         };
         for j in i + 1..steps.len() {
@@ -369,6 +380,7 @@ fn describe_one(step: &Step) -> String {
     let what = match &step.action {
         Action::Crash { node, .. } => format!("crash {node}"),
         Action::Restart { node } => format!("restart {node}"),
+        Action::Host(fault) => format!("{} {}", fault.verb(), fault.node()),
         Action::Partition(p) => match &p.shape {
             PartitionShape::Isolate { node, .. } => format!("isolate {node}"),
             PartitionShape::Bridge { node, .. } => format!("bridge {node}"),
@@ -380,6 +392,7 @@ fn describe_one(step: &Step) -> String {
         Action::Unblock { id } => format!("unblock {id:?}"),
         Action::Clock { node, .. } => format!("clock {node}"),
         Action::Service(s) => s.name(),
+        Action::Link(l) => format!("link {}", l.ends()),
     };
     format!("{what} at {}", clock(step.at))
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value, value};
 
-use crate::faults::{Block, ClockStep, CrashMode, Disposition, PartitionShape, Protocol};
+use crate::faults::{
+    Block, ClockStep, CrashMode, Disposition, HostFault, LinkFault, PartitionShape, Protocol,
+};
 use crate::scenario::spec::{Action, Step};
 
 /// What a written scenario changes in its original.
@@ -103,9 +105,14 @@ fn action(action: &Action) -> (&'static str, Item) {
             ("crash", inline(vec![node(n), ("mode", mode.into())]))
         }
         Action::Restart { node: n } => ("restart", inline(vec![node(n)])),
+        Action::Host(HostFault::Slow { node: n, factor }) => {
+            ("slow", inline(vec![node(n), ("factor", (*factor).into())]))
+        }
+        Action::Host(fault) => (fault.verb(), inline(vec![("node", fault.node().into())])),
         Action::Heal => ("heal", inline(Vec::new())),
         Action::Unblock { id } => ("unblock", inline(vec![("id", id.as_str().into())])),
         Action::Block(b) => ("block", block(b)),
+        Action::Link(l) => ("link", link(l)),
         Action::Clock { node: n, change } => {
             let (k, v) = match change {
                 ClockStep::Offset(ns) => ("offset", signed(*ns)),
@@ -178,6 +185,26 @@ fn service(s: &crate::faults::service::ServiceStep) -> (&'static str, Item) {
             ("egress", inline(pairs))
         }
     }
+}
+
+/// A link step as a file writes it: its ends, and its settings or `clear = true`.
+fn link(l: &LinkFault) -> Item {
+    let mut pairs = vec![("between", strings(&l.between))];
+    if !l.and.is_empty() {
+        pairs.push(("and", strings(&l.and)));
+    }
+    let Some(i) = l.impairment else {
+        pairs.push(("clear", true.into()));
+        return inline(pairs);
+    };
+    let ms = |v: u64| Value::from(format!("{v}ms"));
+    pairs.push(("latency", ms(i.latency_ms)));
+    pairs.push(("jitter", ms(i.jitter_ms)));
+    pairs.push(("loss", i.loss.into()));
+    if let Some(kb) = i.bandwidth_kb_per_s {
+        pairs.push(("bandwidth_kb_per_s", (kb as i64).into()));
+    }
+    inline(pairs)
 }
 
 fn block(b: &Block) -> Item {

@@ -2,7 +2,10 @@
 //! and firewall rules, phrased from the structured events the world recorded.
 
 use crate::events::{NetworkChange, PrimaryLoss};
-use crate::faults::{Block, CrashMode, Disposition, Partition, PartitionShape, Protocol};
+use crate::faults::link::TCP_RTO_MIN;
+use crate::faults::{
+    Block, CrashMode, Disposition, HostFault, LinkFault, Partition, PartitionShape, Protocol,
+};
 
 /// How the timeline explains a crash mode.
 pub fn crash_mode(mode: CrashMode) -> &'static str {
@@ -84,6 +87,7 @@ fn block_line(block: &Block) -> String {
 pub fn primary_loss(why: PrimaryLoss) -> String {
     match why {
         PrimaryLoss::Down => "it is down".to_string(),
+        PrimaryLoss::Paused => "it is paused".to_string(),
         PrimaryLoss::Cut { reaches, members } => {
             format!("it reaches {reaches} of {members} members on 27017")
         }
@@ -179,6 +183,53 @@ fn smtp_line(answer: crate::faults::service::SmtpAnswer) -> String {
     }
 }
 
+/// The timeline's line for a pause, resume or slowing of a host.
+pub fn host_line(fault: &HostFault) -> String {
+    match fault {
+        HostFault::Pause { node } => {
+            format!("{node} paused (SIGSTOP: runs nothing, its kernel still accepts connections)")
+        }
+        HostFault::Resume { node } => {
+            format!("{node} resumed: due timers fire and its backlog is served at once")
+        }
+        HostFault::Slow { node, factor } if *factor == 1.0 => {
+            format!("{node} back to normal speed")
+        }
+        HostFault::Slow { node, factor } => {
+            format!("{node} slowed: service times x{factor}")
+        }
+    }
+}
+
+/// The timeline's line for a link change: what the links got, and what a loss does.
+pub fn link_line(fault: &LinkFault) -> String {
+    let Some(i) = fault.impairment else {
+        return format!("links {} restored", fault.ends());
+    };
+    let mut parts = Vec::new();
+    if i.latency_ms > 0 {
+        parts.push(format!("+{}ms latency", i.latency_ms));
+    }
+    if i.jitter_ms > 0 {
+        parts.push(format!("±{}ms jitter", i.jitter_ms));
+    }
+    if i.loss > 0.0 {
+        parts.push(format!(
+            "{}% loss (TCP retransmits after {}ms, doubling; UDP lost)",
+            // To 4 decimals of a percent: 0.05 prints 5, not 5.000000000000001.
+            (i.loss * 1_000_000.0).round() / 10_000.0,
+            TCP_RTO_MIN.as_millis()
+        ));
+    }
+    if let Some(kb) = i.bandwidth_kb_per_s {
+        parts.push(format!("{kb} KB/s each way"));
+    }
+    if parts.is_empty() {
+        parts.push("nothing added".to_string());
+    }
+    format!("links {} impaired: {}", fault.ends(), parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +291,31 @@ mod tests {
         assert_eq!(
             network_line(&NetworkChange::Blocked(block)),
             "firewall \"db\": REJECT tcp and udp port 27017, 8701, node-1 -> node-2, node-3"
+        );
+    }
+
+    /// Proves a link change reads as what the links got (a loss of 0.05 as 5%, not
+    /// 5.000000000000001%) and a clear as restored.
+    #[test]
+    fn link_changes_read_plainly() {
+        let mut fault = LinkFault {
+            between: vec!["node-1".into(), "node-2".into()],
+            and: vec![],
+            impairment: Some(crate::faults::LinkImpairment {
+                latency_ms: 100,
+                jitter_ms: 0,
+                loss: 0.05,
+                bandwidth_kb_per_s: Some(100),
+            }),
+        };
+        assert_eq!(
+            link_line(&fault),
+            "links among node-1, node-2 impaired: +100ms latency, 5% loss (TCP retransmits after 200ms, doubling; UDP lost), 100 KB/s each way"
+        );
+        fault.and = vec!["lb".into()];
+        assert_eq!(
+            link_line(&fault.cleared()),
+            "links between node-1, node-2 and lb restored"
         );
     }
 }

@@ -18,7 +18,7 @@ use crate::events::{
     BoundaryVerdict, CheckEffect, ClockCause, EgressVerdict, Event, EventKind, Log, MemberFinal,
     RequestOutcome, RequestRecord,
 };
-use crate::report::faults::{network_line, primary_loss};
+use crate::report::faults::{host_line, link_line, network_line, primary_loss};
 use crate::scenario::Scenario;
 
 /// Requests are counted in windows of this length.
@@ -475,6 +475,8 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         EventKind::ServiceStarted { service, port } => format!("serving {service} :{port}"),
         EventKind::Crashed { node, mode } => crate::report::faults::crash_line(node, *mode),
         EventKind::Restarted { node } => format!("{node} restarted"),
+        EventKind::Host(fault) => host_line(fault),
+        EventKind::Link(fault) => link_line(fault),
         EventKind::Drawn { key, from, value } => format!("drawn: {key} = {value} (from {from})"),
         EventKind::ChecksStarted { .. } => checks_started_line(kind)?,
         EventKind::Check {

@@ -236,6 +236,7 @@ fn named(action: &Action) -> Option<(&'static str, &str)> {
         Action::Crash { node, .. } => Some(("crash", node)),
         Action::Restart { node } => Some(("restart", node)),
         Action::Clock { node, .. } => Some(("clock", node)),
+        Action::Host(fault) => Some((fault.verb(), fault.node())),
         Action::Partition(Partition {
             shape: PartitionShape::Isolate { node, .. },
             ..
@@ -257,6 +258,7 @@ fn with_node(action: &Action, node: &str, nodes: &[String]) -> Action {
             mode: *mode,
         },
         Action::Restart { .. } => Action::Restart { node: node_owned },
+        Action::Host(fault) => Action::Host(fault.on(node)),
         Action::Clock { change, .. } => Action::Clock {
             node: node_owned,
             change: *change,

@@ -27,7 +27,7 @@ use super::spec::{Action, NemesisFault, NemesisSpec, ScenarioSpec};
 use super::steps::{bridge_shape, isolate_shape};
 use crate::duration::{offset, span};
 use crate::faults::{
-    Block, ClockStep, CrashMode, Disposition, Partition, PartitionShape, Protocol,
+    Block, ClockStep, CrashMode, Disposition, HostFault, Partition, PartitionShape, Protocol,
 };
 use crate::seed::{self, Component};
 use crate::topology::Topology;
@@ -204,7 +204,7 @@ fn whole_ms(secs: f64) -> Duration {
 fn resources(kind: NemesisFault, target: &str) -> Vec<String> {
     use NemesisFault::*;
     match kind {
-        Crash | CrashProcess | SmtpDown | DnsDown => vec![format!("power {target}")],
+        Crash | CrashProcess | SmtpDown | DnsDown | Pause => vec![format!("power {target}")],
         Isolate | Split | OneWay | Bridge => vec!["partitions".to_string()],
         ClockJump | ClockStrobe | ClockDrift => vec![format!("clock {target}")],
         EgressBlocked => vec!["egress".to_string()],
@@ -227,8 +227,10 @@ fn targets(kind: NemesisFault, nodes: &[String], busy: &Busy, at: Duration) -> V
         }
     };
     match kind {
-        Crash | CrashProcess if may_crash => nodes.iter().filter(|n| power(n)).cloned().collect(),
-        Crash | CrashProcess => Vec::new(),
+        Crash | CrashProcess | Pause if may_crash => {
+            nodes.iter().filter(|n| power(n)).cloned().collect()
+        }
+        Crash | CrashProcess | Pause => Vec::new(),
         Isolate | Split | OneWay | Bridge if nodes.len() >= 2 && busy.free("partitions", at) => {
             nodes.to_vec()
         }
@@ -319,6 +321,11 @@ fn draw(
             fault(text, vec![Action::Block(block)], close)
         }
         ClockJump | ClockStrobe | ClockDrift => clock(kind, target, rng, (at, until)),
+        Pause => fault(
+            format!("pause {t}"),
+            vec![Action::Host(HostFault::Pause { node: t.clone() })],
+            vec![Action::Host(HostFault::Resume { node: t.clone() })],
+        ),
     }
 }
 

@@ -33,7 +33,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::{Block, ClockStep, CrashMode, Disposition, Partition, Protocol};
+use crate::faults::{
+    Block, ClockStep, CrashMode, Disposition, HostFault, LinkFault, Partition, Protocol,
+};
 use crate::topology::{LoadSettings, Topology, TopologySpec};
 
 /// The tick when a scenario names none: 1 ms, the resolution of the hosts' timers
@@ -213,6 +215,14 @@ pub struct StepSpec {
     pub block: Option<BlockSpec>,
     /// Remove the firewall rules a `block` added.
     pub unblock: Option<UnblockSpec>,
+    /// Stop a host's software as `SIGSTOP` does: `pause = { node = "node-1" }`.
+    pub pause: Option<HostSpec>,
+    /// Let a paused host run again: `resume = { node = "node-1" }`.
+    pub resume: Option<HostSpec>,
+    /// Multiply a node's service times: `slow = { node = "node-2", factor = 4.0 }`.
+    pub slow: Option<SlowSpec>,
+    /// Impair or restore links: `link = { between = ["node-1"], and = ["node-2"], loss = 0.1 }`.
+    pub link: Option<LinkSpec>,
     /// Change how the DNS server answers for the appliance's names (`answer = "normal"`
     /// undoes it).
     pub dns: Option<DnsSpec>,
@@ -282,6 +292,63 @@ pub struct LbSpec {
     pub rise: Option<u32>,
     /// The new `fall`: at least 1, at most 100.
     pub fall: Option<u32>,
+}
+
+
+/// `link = { between = ["node-1", "node-2", "node-3"], latency = "100ms", jitter =
+/// "20ms", loss = 0.05, bandwidth_kb_per_s = 100 }`: from this step on, the links among
+/// `between`'s hosts (or between them and `and`'s) add `latency` each way, move it by up
+/// to `jitter`, lose `loss` of the segments and datagrams (a lost TCP segment arrives
+/// after retransmission timeouts, a lost datagram never) and carry at most
+/// `bandwidth_kb_per_s` each way, replacing what an earlier `link` set on them;
+/// `clear = true` (or the end of its `for`) restores them. At least one of the four,
+/// or `clear`. Toxiproxy's vocabulary (`faults::link`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// Host names (not roles). Without `and`: at least two, and every link among them.
+    pub between: Vec<String>,
+    /// Host names, none of them in `between`: the links from each of `between`'s hosts
+    /// to each of these. Default: none (the links among `between`).
+    #[serde(default)]
+    pub and: Vec<String>,
+    /// Latency added to each link's own, each way: whole milliseconds, at most 1m.
+    /// Default 0ms.
+    #[serde(default, with = "crate::duration::option")]
+    pub latency: Option<Duration>,
+    /// Each message's latency moves by a uniform draw within this, either way: whole
+    /// milliseconds, at most 1m. Default 0ms.
+    #[serde(default, with = "crate::duration::option")]
+    pub jitter: Option<Duration>,
+    /// The probability each TCP segment or UDP datagram is lost: 0 to 1. Default 0.
+    pub loss: Option<f64>,
+    /// Each direction's limit in kilobytes (1000 bytes) a second: 1 to 10000000.
+    /// Default: none.
+    pub bandwidth_kb_per_s: Option<u64>,
+    /// `true` restores the links (with no other setting). Default false.
+    #[serde(default)]
+    pub clear: bool,
+}
+
+/// `pause = { node = "node-1" }`, `resume = { node = "node-1" }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    /// The host: a node (`node-1` .. `node-N`, or a role for `pause`), or `lb`, `dns`,
+    /// `smtp`, `egress`.
+    pub node: String,
+}
+
+/// `slow = { node = "node-2", factor = 4.0 }`: from this step on, every modelled service
+/// time of the node (a request's work, a database write) takes `factor` times as long;
+/// `factor = 1.0` (or the end of its `for`) restores it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowSpec {
+    /// A node (`node-1` .. `node-N`) or a role.
+    pub node: String,
+    /// How many times slower: 1 to 1000 (`faults::SLOW_FACTOR_MAX`). Required.
+    pub factor: f64,
 }
 
 /// `isolate = { node = "node-1", mode = "drop" }`
@@ -611,6 +678,8 @@ pub enum NemesisFault {
     SmtpDown,
     /// The DNS server loses power, then restarts.
     DnsDown,
+    /// A node's software stopped as by `SIGSTOP`, then resumed.
+    Pause,
 }
 
 impl NemesisFault {
@@ -632,6 +701,7 @@ impl NemesisFault {
             EgressBlocked,
             SmtpDown,
             DnsDown,
+            Pause,
         ]
     }
 }
@@ -662,4 +732,8 @@ pub enum Action {
     /// A fault injected into a service (DNS answers, the load balancer's operator), or
     /// its undoing.
     Service(crate::faults::service::ServiceStep),
+    /// Pause, resume or slow one host's software.
+    Host(HostFault),
+    /// Impair or restore links.
+    Link(LinkFault),
 }

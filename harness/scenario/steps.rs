@@ -11,8 +11,10 @@ use crate::duration::span;
 use crate::faults::{Block, ClockStep, PARTITION, Partition, PartitionShape};
 use crate::topology::Topology;
 
+use super::names::{disjoint, group, host, target};
+
 /// The action keys a step may hold, for the error message.
-const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, dns, smtp, lb, egress";
+const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, pause, resume, slow, link, dns, smtp, lb, egress";
 
 pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
     let mut steps: Vec<Step> = Vec::new();
@@ -84,9 +86,12 @@ fn times(step: &StepSpec, run: Duration) -> Result<(), StepInvalid> {
         || step.bridge.is_some()
         || step.block.is_some()
         || step.clock.as_ref().is_some_and(|c| c.strobe.is_none())
-        || super::service_steps::undoable(step);
+        || super::service_steps::undoable(step)
+        || step.pause.is_some()
+        || step.slow.is_some()
+        || step.link.as_ref().is_some_and(|l| !l.clear);
     if !faults {
-        let message = "for goes with a fault that a later step can undo; expected it with crash, isolate, split, one_way, bridge, block, a clock offset, jump or drift (a strobe has its own for), a dns or smtp answer other than normal, or an lb drain";
+        let message = "for goes with a fault that a later step can undo; expected it with crash, isolate, split, one_way, bridge, block, pause, slow, link (not clear), a clock offset, jump or drift (a strobe has its own for), a dns or smtp answer other than normal, or an lb drain";
         return Err((vec!["for"], message.to_string()));
     }
     if lasts.lo.is_zero() {
@@ -152,6 +157,8 @@ fn closing(action: &Action) -> Vec<Action> {
             },
         ],
         Action::Service(s) => s.closing().map(Action::Service).into_iter().collect(),
+        Action::Host(fault) => super::host_steps::closing(fault),
+        Action::Link(fault) => super::link_steps::closing(fault),
         Action::Restart { .. } | Action::Heal | Action::Unblock { .. } => {
             unreachable!("times() allows for on faults only")
         }
@@ -167,6 +174,8 @@ fn subject(action: &Action) -> Option<String> {
         Action::Partition(_) | Action::Heal => Some("the partitions".to_string()),
         Action::Clock { .. } => None,
         Action::Service(s) => s.opens().or_else(|| s.undoes()),
+        Action::Host(fault) => Some(super::host_steps::subject(fault)),
+        Action::Link(_) => Some("the links".to_string()),
     }
 }
 
@@ -244,7 +253,7 @@ fn step_count(step: &StepSpec) -> usize {
     given(step).iter().filter(|g| **g).count()
 }
 
-fn given(step: &StepSpec) -> [bool; 14] {
+fn given(step: &StepSpec) -> [bool; 18] {
     [
         step.crash.is_some(),
         step.restart.is_some(),
@@ -256,6 +265,10 @@ fn given(step: &StepSpec) -> [bool; 14] {
         step.block.is_some(),
         step.clock.is_some(),
         step.unblock.is_some(),
+        step.pause.is_some(),
+        step.resume.is_some(),
+        step.slow.is_some(),
+        step.link.is_some(),
         step.dns.is_some(),
         step.smtp.is_some(),
         step.lb.is_some(),
@@ -299,6 +312,12 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
     }
     if let Some(service) = super::service_steps::action(step, topology) {
         return service;
+    }
+    if let Some(host_fault) = super::host_steps::action(step, &nodes, &crashable)? {
+        return Ok(host_fault);
+    }
+    if let Some(link) = super::link_steps::action(step, &hosts)? {
+        return Ok(link);
     }
     partition(step, &nodes, &hosts)
 }
@@ -544,74 +563,6 @@ pub(crate) fn bridge_shape(node: &str, nodes: &[String]) -> PartitionShape {
     }
 }
 
-/// A host a step may act on: one of `hosts`, or a role among the `nodes` that some node
-/// can have (a secondary needs two nodes).
-fn target(
-    name: &str,
-    nodes: &[String],
-    hosts: &[String],
-    path: &[&'static str],
-) -> Result<(), StepInvalid> {
-    match Role::parse(name) {
-        Some(Role::Secondary) if nodes.len() < 2 => Err((
-            path.to_vec(),
-            format!(
-                "no node can be a secondary with {} node(s); expected \"primary\", \"any\" or one of {}",
-                nodes.len(),
-                nodes.join(", ")
-            ),
-        )),
-        Some(_) => Ok(()),
-        None if hosts.iter().any(|h| h == name) => Ok(()),
-        None => Err((
-            path.to_vec(),
-            format!(
-                "unknown {} {name:?}; expected one of {}, or a role: {}",
-                if hosts == nodes { "node" } else { "host" },
-                hosts.join(", "),
-                Role::WORDS.join(", ")
-            ),
-        )),
-    }
-}
-
-fn host(name: &str, hosts: &[String], path: &[&'static str]) -> Result<(), StepInvalid> {
-    if hosts.iter().any(|h| h == name) {
-        return Ok(());
-    }
-    Err((
-        path.to_vec(),
-        format!(
-            "unknown host {name:?}; expected one of {}",
-            hosts.join(", ")
-        ),
-    ))
-}
-
-fn group(names: &[String], hosts: &[String], path: &[&'static str]) -> Result<(), StepInvalid> {
-    if names.is_empty() {
-        return Err((path.to_vec(), "expected at least one host".to_string()));
-    }
-    match names.iter().find(|n| !hosts.contains(n)) {
-        None => Ok(()),
-        Some(bad) => Err((
-            path.to_vec(),
-            format!("unknown host {bad:?}; expected one of {}", hosts.join(", ")),
-        )),
-    }
-}
-
-fn disjoint(groups: &[Vec<String>], path: &[&'static str]) -> Result<(), StepInvalid> {
-    let mut seen = BTreeSet::new();
-    match groups.iter().flatten().find(|n| !seen.insert(n.as_str())) {
-        None => Ok(()),
-        Some(twice) => Err((
-            path.to_vec(),
-            format!("{twice} is on both sides; expected disjoint groups"),
-        )),
-    }
-}
-
 /// A split's groups: at least two, of known hosts, disjoint.
 fn split(groups: &[Vec<String>], hosts: &[String]) -> Result<(), StepInvalid> {
     if groups.len() < 2 {
@@ -651,8 +602,13 @@ fn sequence(steps: &[Step]) -> Result<(), Invalid> {
     let mut blocks = BTreeSet::new();
     let mut partitioned = false;
     let mut services = super::service_steps::InForce::default();
+    let mut paused = super::host_steps::Paused::default();
     for step in steps {
+        if let Action::Crash { node, .. } = &step.action {
+            paused.crashed(node);
+        }
         let problem = match &step.action {
+            Action::Host(fault) => paused.check(fault, &down),
             Action::Crash { node, .. } => (!down.insert(node.clone()))
                 .then(|| {
                     let message = format!(
@@ -692,6 +648,9 @@ fn sequence(steps: &[Step]) -> Result<(), Invalid> {
             // A clock can be set or moved at any time, even while its host is down.
             Action::Clock { .. } => None,
             Action::Service(s) => services.next(s),
+            // A link can be set at any time, replacing its setting, or restored (a no-op
+            // on a link never impaired).
+            Action::Link(_) => None,
         };
         if let Some((action, message)) = problem {
             let path = vec![

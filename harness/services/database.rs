@@ -24,6 +24,10 @@
 //! crash, and the world reads every member's log at the end of the run for the checkers.
 //!
 //! Port: TCP 27017. Faults: crashes, partitions and firewall rules, all applied outside.
+//! A pause (issue 18) stops the member's timer and its message handling: peers' frames
+//! wait in the paused host's sockets (its kernel still completes their connects) and
+//! time out on their side; on resume the timer finds every lapsed deadline at once. A
+//! `slow` step does not touch it: its waits are protocol timeouts, not service times.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -49,7 +49,13 @@
 //!
 //! Ports: TCP 443 here; 27017 through [`super::database`]; 7777, 8721 and 8701 through
 //! [`super::cluster_ports`]. Faults: crash and restart (applied by the world); a restart
-//! starts with an empty queue and keeps the database's data.
+//! starts with an empty queue and keeps the database's data. `pause` (the world stops
+//! the host's software, as `SIGSTOP`): requests in progress stop where they are, new
+//! connections complete in the kernel and wait, and on resume the backlog is served at
+//! once, each request still taking its service time. `slow` multiplies every endpoint's
+//! service time (a worker is held that much longer, so the queue fills sooner and
+//! `/testall` answers later) by its factor ([`Speed`]); the database's own waits are
+//! protocol timeouts, not service times, and keep their length.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -95,6 +101,41 @@ pub struct NodeConfig {
     /// The balancer's address, whose `X-Forwarded-For` the node believes (`https` mode);
     /// `None`: the node believes no header.
     pub trusted_proxy: Option<std::net::IpAddr>,
+    /// How much slower than its settings the node works: 1 unless a scenario's `slow`
+    /// step set it (the world holds the other end).
+    pub speed: Speed,
+}
+
+/// A node's slowness factor, shared between the world (a `slow` step sets it) and the
+/// node (every modelled service time is multiplied by it when slept). Kept in
+/// thousandths, so a service time scales by integer arithmetic, the same on every
+/// machine.
+#[derive(Debug, Clone)]
+pub struct Speed(Arc<AtomicU64>);
+
+/// [`Speed`]'s unit: a factor of 1 is this many thousandths.
+const SPEED_ONE_MILLI: u64 = 1000;
+
+impl Default for Speed {
+    fn default() -> Self {
+        Self(Arc::new(AtomicU64::new(SPEED_ONE_MILLI)))
+    }
+}
+
+impl Speed {
+    /// From now on every service time takes `factor` times as long (to a thousandth;
+    /// the loader keeps it within 1 to `faults::SLOW_FACTOR_MAX`).
+    pub fn set(&self, factor: f64) {
+        let milli = (factor * SPEED_ONE_MILLI as f64).round() as u64;
+        self.0.store(milli.max(1), Ordering::Relaxed);
+    }
+
+    /// `time` at the node's current speed.
+    pub fn scale(&self, time: Duration) -> Duration {
+        let milli = u128::from(self.0.load(Ordering::Relaxed));
+        let nanos = time.as_nanos() * milli / u128::from(SPEED_ONE_MILLI);
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
 }
 
 /// The client address a node takes a request to come from, and where it read it: the
@@ -338,7 +379,7 @@ async fn handle<N: Net>(env: &Env<N>, node: &Node<N>, req: Request<Incoming>) ->
         .acquire()
         .await
         .expect("the worker semaphore is never closed");
-    crate::timers::sleep(endpoint.service_time(s)).await;
+    crate::timers::sleep(node.config.speed.scale(endpoint.service_time(s))).await;
     match endpoint {
         Endpoint::TestAll => {
             let checks = [("auth-api", Ok(())), ("db", node.db.health())];

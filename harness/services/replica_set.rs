@@ -32,7 +32,15 @@
 //!   (older entries commit with it). A new primary writes a no-op entry so earlier entries
 //!   commit without waiting for a user's write, as MongoDB's "new primary" oplog entry does.
 //! - A primary that has not heard from a majority (itself included) within the election
-//!   timeout steps down.
+//!   timeout steps down: at that deadline, or at its first write after it, whichever
+//!   comes first. The second is for a primary that was paused (issue 18's `pause`,
+//!   `SIGSTOP`): resumed after another was elected, its backlog may hand it a write
+//!   before its timer runs, and it must refuse it rather than take a write it cannot
+//!   commit. Any message of a higher term makes it step down too.
+//!
+//! Faults it meets (through its host, [`super::database`]): a pause stops every rule
+//! (no heartbeat, no election deadline) until resumed, then every lapsed deadline acts
+//! at once; `slow` leaves it alone (its waits are protocol timeouts, not service times).
 //!
 //! Left out on purpose: reconfiguration, arbiters, read concerns, catch-up takeover by
 //! priority, chained replication, the oplog's size limit.
@@ -422,6 +430,13 @@ impl Member {
         let mut replies: Vec<Duration> = self.peers().map(|p| self.replied_at[p]).collect();
         replies.sort_unstable_by(|a, b| b.cmp(a));
         Some(replies[needed - 1])
+    }
+
+    /// For a primary: whether an election timeout has passed without replies from a
+    /// majority (the rule `primary_tick` steps down by).
+    fn lease_lapsed(&self, now: Duration) -> bool {
+        let contact = self.majority_contact().unwrap_or(now);
+        now.saturating_sub(contact) >= self.cfg.election_timeout
     }
 
     /// For a primary: since when peer `p` has lacked an entry (`None`: it lacks none).
@@ -938,6 +953,16 @@ impl Member {
 
     /// A write on the primary: appends it and returns where it stands in the log.
     pub fn propose(&mut self, now: Duration, op: Op) -> Result<(Term, Index), String> {
+        if self.role == MemberRole::Primary && self.lease_lapsed(now) {
+            // A primary that was stopped (paused, swapped out) past the election timeout
+            // learns it on its first act after: another may lead by now. It steps down
+            // as its timer would have, rather than take a write it may never commit.
+            let sent = self.primary_tick(now);
+            debug_assert!(
+                sent.is_empty(),
+                "a lapsed lease steps down, sending nothing"
+            );
+        }
         if self.role != MemberRole::Primary {
             return Err("not primary".to_string());
         }

@@ -123,6 +123,7 @@ pub fn node_config(
         },
         trusted_proxy: (topology.lb.mode == LbMode::Https)
             .then(|| topology.the(Role::LoadBalancer).address),
+        speed: Default::default(),
     }
 }
 

@@ -39,7 +39,10 @@ use crate::env::Env;
 use crate::events::{
     ClockCause, EXECUTOR, EventKind, MemberFinal, NetworkChange, PrimaryLoss, Recorder,
 };
-use crate::faults::{Block, ClockStep, CrashMode, Disposition, PARTITION, Partition, Protocol};
+use crate::faults::link::TCP_RTO_MIN;
+use crate::faults::{
+    Block, ClockStep, CrashMode, Disposition, HostFault, LinkFault, PARTITION, Partition, Protocol,
+};
 use crate::seed;
 use crate::services::connector::{self, ConnectorConfig};
 use crate::services::database::{self, SharedMember};
@@ -119,6 +122,10 @@ pub struct World {
     clocks: BTreeMap<String, ClockHandle>,
     /// The switches of the faults injected into services (`world::service`).
     services: ServiceSwitches,
+    /// Hosts a `pause` step stopped, until their `resume` (or a crash).
+    paused: std::collections::BTreeSet<String>,
+    /// Each node's slowness, shared with its service.
+    speeds: BTreeMap<String, node::Speed>,
 }
 
 impl World {
@@ -149,6 +156,8 @@ impl World {
             links: BTreeMap::new(),
             clocks,
             services: wires.services,
+            paused: Default::default(),
+            speeds: wires.speeds,
         }
     }
 
@@ -223,6 +232,8 @@ impl World {
         );
         let ip = self.address(node);
         self.down.insert(node.to_string(), mode);
+        // Power off (or kill) a stopped machine: its pause ends with it (turmoil's too).
+        self.paused.remove(node);
         match mode {
             // Hold first, so the FINs the dying sockets send are held too.
             CrashMode::PowerOff => self.sync_links(),
@@ -297,6 +308,55 @@ impl World {
             setting,
             cause,
         });
+    }
+
+    /// Pauses, resumes or slows a host's software (the loader checks the sequence: a
+    /// pause of a host that is up and not paused, a resume of a paused one).
+    pub fn host_fault(&mut self, fault: &HostFault) {
+        let node = fault.node().to_string();
+        let ip = self.address(&node);
+        // Recorded first: whatever the change causes is its effect.
+        self.record(EventKind::Host(fault.clone()));
+        match fault {
+            HostFault::Pause { .. } => {
+                self.paused.insert(node);
+                self.sim.pause(ip);
+            }
+            HostFault::Resume { .. } => {
+                self.paused.remove(&node);
+                self.sim.resume(ip);
+            }
+            HostFault::Slow { factor, .. } => {
+                let speed = self.speeds.get(&node);
+                speed.expect("the loader slows nodes only").set(*factor);
+            }
+        }
+    }
+
+    /// Impairs or restores the links a `link` step names (turmoil's patch 0005): each
+    /// pair gets its own latency plus the step's, its jitter, its loss (a lost TCP
+    /// segment retransmitted from [`TCP_RTO_MIN`]) and its bandwidth; restored, its own
+    /// latency alone.
+    pub fn link_fault(&mut self, fault: &LinkFault) {
+        // Recorded first: whatever the change causes is its effect.
+        self.record(EventKind::Link(fault.clone()));
+        let impairment = fault.impairment.unwrap_or_default();
+        for (a, b) in fault.pairs() {
+            let (a, b) = (self.address(&a), self.address(&b));
+            let latency =
+                own_latency(&self.topology, a, b) + Duration::from_millis(impairment.latency_ms);
+            self.sim.set_link_latency(a, b, latency);
+            let jitter = Duration::from_millis(impairment.jitter_ms);
+            self.sim.set_link_jitter(a, b, jitter);
+            self.sim.set_link_loss(a, b, impairment.loss, TCP_RTO_MIN);
+            let bytes_per_s = impairment.bandwidth_kb_per_s.map(|kb| kb * 1000);
+            self.sim.set_link_bandwidth(a, b, bytes_per_s);
+        }
+    }
+
+    /// True while a `pause` step has `host` stopped.
+    pub fn is_paused(&self, host: &str) -> bool {
+        self.paused.contains(host)
     }
 
     /// Removes every partition (firewall rules stay).
@@ -402,6 +462,7 @@ impl World {
             .max_by_key(|(_, _, term)| *term)?;
         let seen = PrimarySeen {
             down: self.down.contains_key(&node),
+            paused: self.paused.contains(&node),
             reaches: self.reaches(&node),
             members: self.topology.node_names().len(),
         };
@@ -593,6 +654,28 @@ fn internet_latencies(sim: &mut turmoil::Sim<'static>, topology: &Topology) {
     }
 }
 
+/// A link's own latency, as [`simulation`] and [`internet_latencies`] set it: the
+/// internet's between the users and any host and between the egress and an internet
+/// site, the LAN's otherwise.
+fn own_latency(topology: &Topology, a: IpAddr, b: IpAddr) -> Duration {
+    let role = |ip: IpAddr| {
+        topology
+            .hosts
+            .iter()
+            .find(|h| h.address == ip)
+            .map(|h| h.role)
+    };
+    let users = |ip| role(ip) == Some(Role::Users);
+    let site = |ip| role(ip).is_some_and(|r| r.is_internet_site());
+    let egress = topology.egress();
+    let internet = users(a) || users(b) || (a == egress && site(b)) || (b == egress && site(a));
+    if internet {
+        topology.network.internet_latency
+    } else {
+        topology.network.lan_latency
+    }
+}
+
 /// What every host's socket layer is wired to: the event log, the fault table and, when
 /// `dev-1` is deployed, the dev/test boundary.
 struct Wires {
@@ -600,6 +683,8 @@ struct Wires {
     faults: FaultTable,
     boundary: Option<Arc<Boundary>>,
     services: ServiceSwitches,
+    /// Each node's slowness, handed to its service and kept by the world.
+    speeds: BTreeMap<String, node::Speed>,
 }
 
 impl Wires {
@@ -611,11 +696,17 @@ impl Wires {
             let routed = (topology.dev.network == DevNetwork::Routed).then_some(PROD_LAN);
             Arc::new(Boundary::new(DEV_LAN, routed, recorder.clone()))
         });
+        let speeds = topology
+            .node_names()
+            .into_iter()
+            .map(|n| (n, node::Speed::default()))
+            .collect();
         Self {
             recorder,
             faults: FaultTable::default(),
             boundary,
             services: ServiceSwitches::default(),
+            speeds,
         }
     }
 }
@@ -667,7 +758,8 @@ fn register(
         }
         Role::Node => {
             let peers = wiring::peers(topology);
-            let config = wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
+            let mut config = wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
+            config.speed = wires.speeds[&host.name].clone();
             start(sim, ip, env, config, node::run);
         }
         Role::Egress => {

@@ -23,6 +23,8 @@ pub struct MemberView<'a> {
 pub struct PrimarySeen {
     /// True when its host is down.
     pub down: bool,
+    /// True when a `pause` step has its host stopped.
+    pub paused: bool,
     /// The nodes it reaches both ways on the database port, itself included (only those
     /// that are up).
     pub reaches: usize,

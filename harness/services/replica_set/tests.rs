@@ -13,6 +13,8 @@ struct Net {
     events: Vec<(String, RsEvent)>,
     /// When each of `events` was drained: the end of its 100 ms step.
     event_times: Vec<Duration>,
+    /// A member stopped as by `SIGSTOP`: it neither ticks nor handles messages.
+    paused: Option<usize>,
 }
 
 impl Net {
@@ -32,6 +34,7 @@ impl Net {
             now: Duration::ZERO,
             events: Vec::new(),
             event_times: Vec::new(),
+            paused: None,
         }
     }
 
@@ -47,7 +50,7 @@ impl Net {
     /// Delivers messages (and their replies, transitively) until none are left.
     fn deliver(&mut self, mut queue: Vec<(usize, usize, Message)>) {
         while let Some((from, to, msg)) = queue.pop() {
-            if self.cut[from][to] {
+            if self.cut[from][to] || self.paused == Some(to) {
                 continue;
             }
             let (reply, more) = self.members[to].handle(self.now, msg);
@@ -66,6 +69,9 @@ impl Net {
         while self.now < end {
             self.now += STEP;
             for i in 0..self.members.len() {
+                if self.paused == Some(i) {
+                    continue;
+                }
                 let out = self.members[i].tick(self.now);
                 self.deliver(out.into_iter().map(|(t, m)| (i, t, m)).collect());
             }
@@ -445,4 +451,42 @@ fn commit_stops_at_the_verified_prefix() {
     m.handle(Duration::ZERO, stale);
     assert_eq!((m.last_index(), m.commit()), (2, 1));
     assert_eq!(m.password("b"), Some("pw"));
+}
+
+/// Proves the stale primary of a pause (issue 18): a primary stopped past the election
+/// timeout (no timers, no messages), resumed after another was elected, still believes
+/// it leads; the first write its backlog hands it is refused ("not primary") and it
+/// steps down then, before its own timer runs, so it never takes a write it cannot
+/// commit; afterwards the set has one primary and the write is nowhere.
+#[test]
+fn paused_primary_resumes_stale_and_takes_no_write() {
+    let mut net = Net::new(3);
+    net.run_for(Duration::from_secs(3));
+    assert_eq!(net.primaries(), [0]);
+    net.paused = Some(0);
+    net.run_for(Duration::from_secs(20));
+    let new = *net
+        .primaries()
+        .iter()
+        .find(|p| **p != 0)
+        .expect("an election");
+    assert_eq!(
+        net.members[0].role(),
+        MemberRole::Primary,
+        "it still believes"
+    );
+    net.paused = None;
+    assert_eq!(net.write(0, "stale"), Err("not primary".to_string()));
+    assert_eq!(net.members[0].role(), MemberRole::Secondary);
+    let stepped_down = net.members[0].drain_events();
+    assert!(
+        stepped_down
+            .iter()
+            .any(|e| matches!(e, RsEvent::SteppedDown { term: 1, .. })),
+        "{stepped_down:?}"
+    );
+    net.run_for(Duration::from_secs(3));
+    assert_eq!(net.primaries(), [new]);
+    assert_eq!(net.members[0].term(), net.members[new].term());
+    assert!(net.members.iter().all(|m| m.password("stale").is_none()));
 }

@@ -379,7 +379,21 @@ struct ServerSocket {
     notify: Arc<Notify>,
 
     /// Pending connections for the TcpListener to accept
-    deque: VecDeque<(Syn, SocketAddr)>,
+    deque: VecDeque<(Queued, SocketAddr)>,
+}
+
+/// A connection in a listener's accept queue.
+pub(crate) enum Queued {
+    /// A SYN: the listener's accept answers it, and the SYN-ACK leaves then.
+    Syn(Syn),
+    /// A connection the kernel completed while the host was paused (see
+    /// [`crate::Sim::pause`]): the SYN-ACK has left, and the data that arrived since
+    /// waits in the stream's buffer; accept hands the stream out.
+    Established {
+        pair: SocketPair,
+        rx: mpsc::Receiver<SequencedSegment>,
+        flow_control: BidiFlowControl,
+    },
 }
 
 struct StreamSocket {
@@ -520,8 +534,30 @@ impl Tcp {
         self.sockets.len()
     }
 
-    pub(crate) fn accept(&mut self, addr: SocketAddr) -> Option<(Syn, SocketAddr)> {
+    pub(crate) fn accept(&mut self, addr: SocketAddr) -> Option<(Queued, SocketAddr)> {
         self.binds[&addr.port()].deque.pop_front()
+    }
+
+    /// Takes every listener's accept queue, with the port and bind address it belongs
+    /// to, for the kernel to answer the SYNs in it (see [`crate::Sim::pause`]).
+    pub(crate) fn take_accept_queues(
+        &mut self,
+    ) -> Vec<(u16, SocketAddr, VecDeque<(Queued, SocketAddr)>)> {
+        self.binds
+            .iter_mut()
+            .map(|(port, b)| (*port, b.bind_addr, std::mem::take(&mut b.deque)))
+            .collect()
+    }
+
+    /// Puts back an accept queue [`Tcp::take_accept_queues`] took.
+    pub(crate) fn restore_accept_queue(
+        &mut self,
+        port: u16,
+        deque: VecDeque<(Queued, SocketAddr)>,
+    ) {
+        if let Some(b) = self.binds.get_mut(&port) {
+            b.deque = deque;
+        }
     }
 
     // Ideally, we could "write through" the tcp software, but this is necessary
@@ -551,7 +587,7 @@ impl Tcp {
                     }
 
                     if matches(b.bind_addr, dst) {
-                        b.deque.push_back((syn, src));
+                        b.deque.push_back((Queued::Syn(syn), src));
                         b.notify.notify_one();
                     }
                 }
@@ -620,6 +656,14 @@ impl Tcp {
         let exists = self.binds.swap_remove(&addr.port());
 
         assert!(exists.is_some(), "unknown bind {addr}");
+
+        // Connections the kernel completed that no accept took go with the listener:
+        // their peers' next segments are answered with a reset.
+        for (queued, _) in exists.into_iter().flat_map(|b| b.deque) {
+            if let Queued::Established { pair, .. } = queued {
+                self.sockets.swap_remove(&pair);
+            }
+        }
 
         tracing::info!(target: TRACING_TARGET, ?addr, protocol = %"TCP", "Unbind");
     }

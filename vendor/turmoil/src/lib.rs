@@ -197,6 +197,8 @@ mod error;
 pub use error::Result;
 
 mod host;
+
+mod impairment;
 use host::Host;
 
 mod ip;

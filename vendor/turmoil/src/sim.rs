@@ -179,6 +179,8 @@ impl<'a> Sim<'a> {
         let hosts = self.world.borrow_mut().lookup_many(addrs);
         for h in hosts {
             let rt = self.rts.get_mut(&h).expect("missing host");
+            // A paused host dies as it stands: nothing it was waiting for runs first.
+            Self::unpause(&self.world, h, rt);
             // Whatever the software's drop does happens at the simulation's time.
             Self::catch_up(&self.world, h, rt);
             Self::forget_timers(&self.world, h);
@@ -227,6 +229,7 @@ impl<'a> Sim<'a> {
         let hosts = self.world.borrow_mut().lookup_many(addrs);
         for h in hosts {
             let rt = self.rts.get_mut(&h).expect("missing host");
+            Self::unpause(&self.world, h, rt);
             Self::catch_up(&self.world, h, rt);
             Self::forget_timers(&self.world, h);
 
@@ -236,6 +239,87 @@ impl<'a> Sim<'a> {
         }
 
         self.world.borrow_mut().current = None;
+    }
+
+    /// Pauses the resolved hosts' software, as `SIGSTOP` does to a process: nothing it
+    /// runs makes progress and its timers do not fire, but its kernel works on. Its
+    /// connections stay open; segments and datagrams sent to it are received into its
+    /// sockets' buffers (and wait there); a SYN to one of its listeners is answered
+    /// (the connect completes, and the request then waits). Its clock keeps running.
+    /// [`Sim::resume`] lets it run again. Pausing a paused host or one with no
+    /// software running does nothing.
+    pub fn pause(&mut self, addrs: impl ToIpAddrs) {
+        let hosts = self.world.borrow_mut().lookup_many(addrs);
+        for h in hosts {
+            let rt = self.rts.get_mut(&h).expect("missing host");
+            if rt.paused || !rt.is_software_running() {
+                continue;
+            }
+            // Up to now the host ran as it would have; from now on it is owed time.
+            Self::catch_up(&self.world, h, rt);
+            rt.paused = true;
+            tracing::trace!(target: TRACING_TARGET, addr = ?h, "Pause");
+        }
+    }
+
+    /// Resumes the resolved paused hosts, as `SIGCONT` does: in the next step their
+    /// clock has moved on by the time they were paused, every timer that fell due
+    /// meanwhile fires at once, and what arrived meanwhile is read. Resuming a host
+    /// that is not paused does nothing.
+    pub fn resume(&mut self, addrs: impl ToIpAddrs) {
+        let hosts = self.world.borrow_mut().lookup_many(addrs);
+        for h in hosts {
+            let rt = self.rts.get_mut(&h).expect("missing host");
+            if Self::unpause(&self.world, h, rt) {
+                tracing::trace!(target: TRACING_TARGET, addr = ?h, "Resume");
+            }
+        }
+    }
+
+    /// Whether the host at `addr` is paused (see [`Sim::pause`]).
+    pub fn is_host_paused(&mut self, addr: impl ToIpAddr) -> bool {
+        let host = self.world.borrow_mut().lookup(addr);
+        self.rts.get(&host).expect("missing host").paused
+    }
+
+    /// Ends a pause: the host's clock jumps over the time it was stopped, and the host
+    /// is polled in the next step; what fell due meanwhile runs at the resume's instant.
+    /// Whether it was paused.
+    fn unpause(world: &RefCell<World>, addr: IpAddr, rt: &mut Rt<'a>) -> bool {
+        if !std::mem::take(&mut rt.paused) {
+            return false;
+        }
+        let owed = std::mem::take(&mut rt.owed);
+        {
+            let mut world = world.borrow_mut();
+            world.current = Some(addr);
+            world.current_host_mut().timer.now(rt.now());
+        }
+        // Tasks spawned on the runtime itself (not its local set) run within the jump,
+        // at its end: the resume's instant, in the world like any poll.
+        World::enter(world, || rt.jump(owed));
+        let mut world = world.borrow_mut();
+        world.current = None;
+        world.tick(addr, owed);
+        world.hosts.get_mut(&addr).expect("missing host").woken = true;
+        true
+    }
+
+    /// The kernel of a paused host in a step: it receives what is deliverable to the
+    /// host and answers the SYNs in its accept queues; the software does not run.
+    fn run_paused_kernel(world: &RefCell<World>, addr: IpAddr) {
+        let mut world = world.borrow_mut();
+        if !world.topology.has_deliverable(addr) {
+            return;
+        }
+        let World {
+            rng,
+            topology,
+            hosts,
+            ..
+        } = world.deref_mut();
+        topology.deliver_messages(rng, hosts.get_mut(&addr).expect("missing host"));
+        world.complete_handshakes(addr);
     }
 
     /// Check whether a host has software running.
@@ -385,6 +469,55 @@ impl<'a> Sim<'a> {
             .set_message_latency_curve(value);
     }
 
+    /// Sets the jitter of the links matching `a` and `b`, both ways: each message's
+    /// latency moves by a draw uniform in `[-jitter, +jitter]`, never below zero
+    /// (Toxiproxy's `latency` toxic); zero removes it. Messages may then overtake each
+    /// other; a TCP stream's reorder buffer restores its order.
+    pub fn set_link_jitter(&self, a: impl ToIpAddrs, b: impl ToIpAddrs, jitter: Duration) {
+        self.impair_links(a, b, |link| link.set_jitter(jitter));
+    }
+
+    /// Sets loss on the links matching `a` and `b`, both ways: each segment or datagram
+    /// is lost with `probability` (0 to 1; 0 removes the loss). A lost UDP datagram is
+    /// gone. A lost TCP segment is retransmitted: it arrives after a retransmission
+    /// timeout that starts at `rto_min` (a SYN's at 1 s) and doubles with each further
+    /// loss in a row, never silently missing, since a TCP stream's bytes are delivered
+    /// in order or the connection fails. Draws come from the simulation's seeded RNG.
+    pub fn set_link_loss(
+        &self,
+        a: impl ToIpAddrs,
+        b: impl ToIpAddrs,
+        probability: f64,
+        rto_min: Duration,
+    ) {
+        self.impair_links(a, b, |link| link.set_loss(probability, rto_min));
+    }
+
+    /// Limits the links matching `a` and `b` to `bytes_per_s` in each direction
+    /// (Toxiproxy's `bandwidth` toxic; `None` removes the limit): a message waits for
+    /// the ones sent before it, then takes its bytes on the wire over the rate.
+    pub fn set_link_bandwidth(
+        &self,
+        a: impl ToIpAddrs,
+        b: impl ToIpAddrs,
+        bytes_per_s: Option<u64>,
+    ) {
+        self.impair_links(a, b, |link| link.set_bandwidth(bytes_per_s));
+    }
+
+    fn impair_links(
+        &self,
+        a: impl ToIpAddrs,
+        b: impl ToIpAddrs,
+        mut set: impl FnMut(&mut crate::impairment::Impairment),
+    ) {
+        let mut world = self.world.borrow_mut();
+        let a = world.lookup_many(a);
+        let b = world.lookup_many(b);
+
+        for_pairs(&a, &b, |a, b| set(world.topology.link_impairment(a, b)));
+    }
+
     pub fn set_fail_rate(&mut self, value: f64) {
         self.world.borrow_mut().topology.set_fail_rate(value);
     }
@@ -509,8 +642,14 @@ impl<'a> Sim<'a> {
             if !rt.is_software_running() {
                 continue;
             }
+            if world.topology.has_deliverable(addr) {
+                return 0;
+            }
+            if rt.paused {
+                continue;
+            }
             let host = world.hosts.get(&addr).expect("missing host");
-            if host.woken || world.topology.has_deliverable(addr) {
+            if host.woken {
                 return 0;
             }
             if let Some(std::cmp::Reverse(at)) = host.wakes.peek() {
@@ -596,6 +735,12 @@ impl<'a> Sim<'a> {
         let end = self.elapsed + tick;
         for (&addr, rt) in running {
             let _span_guard = tracing::span!(Level::INFO, "node", name = &*rt.nodename,).entered();
+            if rt.paused {
+                Self::run_paused_kernel(&self.world, addr);
+                rt.owed += tick;
+                is_finished = is_finished && !rt.is_client();
+                continue;
+            }
             if self.config.skip_idle_hosts && !Self::is_due(&self.world, addr, end) {
                 // Nothing can happen on this host in this step: its clock catches up
                 // before it is next polled. A client that is not polled has not

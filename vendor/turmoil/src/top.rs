@@ -1,5 +1,6 @@
 use crate::envelope::{Envelope, Protocol};
 use crate::host::Host;
+use crate::impairment::Impairment;
 use crate::rt::Rt;
 use crate::{config, TRACING_TARGET};
 
@@ -213,6 +214,11 @@ struct Link {
 
     /// The current network time, moved forward with [`Link::tick`].
     now: Instant,
+
+    /// Jitter, loss and a bandwidth limit set on the link, both ways (see
+    /// [`crate::Sim::set_link_jitter`], [`crate::Sim::set_link_loss`] and
+    /// [`crate::Sim::set_link_bandwidth`]).
+    impairment: Impairment,
 }
 
 /// States that a link between two nodes can be in.
@@ -287,6 +293,16 @@ impl Topology {
 
     pub(crate) fn set_fail_rate(&mut self, value: f64) {
         self.config.message_loss_mut().fail_rate = value;
+    }
+
+    /// The impairments of the link between `a` and `b`, to set or clear.
+    pub(crate) fn link_impairment(&mut self, a: IpAddr, b: IpAddr) -> &mut Impairment {
+        let pair = Pair::new(a, b);
+        &mut self
+            .links
+            .get_mut(&pair)
+            .unwrap_or_else(|| panic!("unable to find link between {pair:?}"))
+            .impairment
     }
 
     pub(crate) fn set_link_fail_rate(&mut self, a: IpAddr, b: IpAddr, value: f64) {
@@ -428,6 +444,7 @@ impl Link {
             deliverable: IndexMap::new(),
             ready: 0,
             now,
+            impairment: Impairment::default(),
         }
     }
 
@@ -480,7 +497,15 @@ impl Link {
         let state = self.get_state_for_message(src.ip(), dst.ip());
         let status = match state {
             State::Healthy => {
-                let delay = self.delay(global_config.latency(), rand);
+                let latency = self.delay(global_config.latency(), rand);
+                let route = (src.ip(), dst.ip());
+                let delay = self
+                    .impairment
+                    .delay(rand, self.now, route, latency, &message);
+                let Some(delay) = delay else {
+                    tracing::trace!(target: TRACING_TARGET,?src, ?dst, protocol = %message, "Lost");
+                    return Ok(());
+                };
                 DeliveryStatus::DeliverAfter(self.now + delay)
             }
             // Only A->B is blocked, so B can send, so we can send if src is B

@@ -1,8 +1,10 @@
 use crate::config::Config;
-use crate::envelope::Protocol;
+use crate::envelope::{Protocol, Segment};
 use crate::host::HostTimer;
+use crate::host::Queued;
 use crate::ip::IpVersionAddrIter;
 use crate::net::udp::MulticastGroups;
+use crate::net::SocketPair;
 use crate::{
     config, for_pairs, Dns, Host, Result as TurmoilResult, ToIpAddr, ToIpAddrs, Topology,
     TRACING_TARGET,
@@ -12,6 +14,7 @@ use indexmap::IndexMap;
 use rand::RngCore;
 use scoped_tls::scoped_thread_local;
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::Result;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -268,6 +271,65 @@ impl World {
     ) -> Result<()> {
         self.topology
             .enqueue_message(&mut self.rng, src, dst, message)
+    }
+
+    /// The kernel of the paused host at `addr` answers the SYNs waiting in its
+    /// listeners' accept queues, as a stopped process's kernel does: the SYN-ACK
+    /// leaves now and the server's side of the connection exists, so the client's
+    /// connect completes and what it sends waits in the stream's buffer until the
+    /// software runs again and accepts (see [`crate::Sim::pause`]). A SYN whose client
+    /// gave up is dropped; one from the host itself (loopback) is left to accept.
+    pub(crate) fn complete_handshakes(&mut self, addr: IpAddr) {
+        let queues = self
+            .hosts
+            .get_mut(&addr)
+            .expect("missing host")
+            .tcp
+            .take_accept_queues();
+        for (port, bind_addr, deque) in queues {
+            let mut answered = VecDeque::with_capacity(deque.len());
+            for (queued, origin) in deque {
+                let Queued::Syn(syn) = queued else {
+                    answered.push_back((queued, origin));
+                    continue;
+                };
+                if origin.ip().is_loopback() || origin.ip() == addr {
+                    answered.push_back((Queued::Syn(syn), origin));
+                    continue;
+                }
+                if !syn.ack.is_waited_for() {
+                    continue;
+                }
+                let mut local = bind_addr;
+                if local.ip().is_unspecified() {
+                    local.set_ip(addr);
+                }
+                let syn_ack = Protocol::Tcp(Segment::SynAck(syn.ack));
+                if self.send_message(local, origin, syn_ack).is_err() {
+                    continue;
+                }
+                let pair = SocketPair::new(local, origin);
+                let host = self.hosts.get_mut(&addr).expect("missing host");
+                let (rx, _) = host.tcp.new_stream(pair);
+                let flow_control = self
+                    .hosts
+                    .get(&origin.ip())
+                    .expect("client host missing")
+                    .tcp
+                    .flow_control(SocketPair::new(origin, local))
+                    .invert();
+                answered.push_back((
+                    Queued::Established {
+                        pair,
+                        rx,
+                        flow_control,
+                    },
+                    origin,
+                ));
+            }
+            let host = self.hosts.get_mut(&addr).expect("missing host");
+            host.tcp.restore_accept_queue(port, answered);
+        }
     }
 
     /// Tick the host at `addr` by `duration`.

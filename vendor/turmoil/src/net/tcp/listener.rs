@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 
 use crate::{
     envelope::{Protocol, Segment},
-    host::is_same,
+    host::{is_same, Queued},
     net::{SocketPair, TcpStream},
     world::World,
     ToSocketAddrs, TRACING_TARGET,
@@ -72,9 +72,24 @@ impl TcpListener {
                 host.tcp.accept(self.local_addr)
             });
 
-            let Some((syn, origin)) = maybe_accept else {
-                self.notify.notified().await;
-                continue;
+            let (syn, origin) = match maybe_accept {
+                None => {
+                    self.notify.notified().await;
+                    continue;
+                }
+                Some((Queued::Syn(syn), origin)) => (syn, origin),
+                Some((
+                    Queued::Established {
+                        pair,
+                        rx,
+                        flow_control,
+                    },
+                    origin,
+                )) => {
+                    // The kernel answered this SYN while the host was paused.
+                    tracing::trace!(target: TRACING_TARGET, src = ?self.local_addr, dst = ?origin, "Accepted");
+                    return Ok((TcpStream::new(pair, rx, flow_control), origin));
+                }
             };
 
             tracing::trace!(target: TRACING_TARGET, src = ?origin, dst = ?self.local_addr, protocol = %"TCP SYN", "Recv");
