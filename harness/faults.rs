@@ -11,8 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
-pub mod service;
 pub mod link;
+pub mod service;
 pub use link::{LinkFault, LinkImpairment};
 
 /// How a host crashes.

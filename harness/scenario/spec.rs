@@ -294,7 +294,6 @@ pub struct LbSpec {
     pub fall: Option<u32>,
 }
 
-
 /// `link = { between = ["node-1", "node-2", "node-3"], latency = "100ms", jitter =
 /// "20ms", loss = 0.05, bandwidth_kb_per_s = 100 }`: from this step on, the links among
 /// `between`'s hosts (or between them and `and`'s) add `latency` each way, move it by up
