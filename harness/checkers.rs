@@ -54,7 +54,9 @@
 //!   [`terms`]: one primary per term;
 //! - [`mail`]: no queued mail lost, none delivered twice;
 //! - [`tokens`]: tokens against the clocks; [`egress`]: the egress's books;
-//! - [`isolation`]: dev/test isolated from production.
+//! - [`isolation`]: dev/test isolated from production;
+//! - [`update`]: a planned rolling update's downtime per node and, drained, no failed
+//!   request while it went on.
 
 use std::time::Duration;
 
@@ -73,6 +75,7 @@ pub mod reactions;
 pub mod same_log;
 pub mod terms;
 pub mod tokens;
+pub mod update;
 pub mod writes;
 
 use availability::FailureWindow;
@@ -224,6 +227,14 @@ pub enum Expectation {
         within: Duration,
         last_fault: LastFault,
     },
+    /// A planned update kept `node` out of service (from its stop until it passed
+    /// `/testall` again) for at most `max` ([`update`]).
+    UpdateDowntime {
+        max: Duration,
+        node: String,
+    },
+    /// A drained update: no user request that started while it went on failed.
+    UpdateNoFailure,
 }
 
 /// What the run measured for one expectation.
@@ -245,6 +256,10 @@ pub enum Observed {
     Liveness(Option<Duration>),
     /// How long after the last fault the mail began flowing; `None`: it never did.
     MailFlowing(Option<Duration>),
+    /// A node's downtime in an update; `None`: it never passed `/testall` again.
+    Downtime(Option<Duration>),
+    /// The requests that started while an update went on.
+    UpdateRequests(update::Seen),
     /// Nothing measured (the status says why).
     Nothing,
 }
@@ -266,6 +281,7 @@ impl<T> Offenders<T> {
 
 /// Judges every expectation the scenario states, in a fixed order.
 pub fn judge(
+    update: Option<&crate::scenario::update::Update>,
     expect: &Expectations,
     topology: &Topology,
     events: &[Event],
@@ -307,6 +323,7 @@ pub fn judge(
         verdicts.push(isolation);
     }
     verdicts.extend(liveness::check(events, expect.converge_within(), &dev));
+    verdicts.extend(update::check(update, events, requests));
     verdicts
 }
 

@@ -8,6 +8,7 @@ pub mod load;
 pub mod nemesis;
 pub mod spec;
 pub(crate) mod steps;
+pub mod update;
 
 pub use load::{ScenarioError, Source, load, parse};
 pub use spec::{Action, Scenario, Step};

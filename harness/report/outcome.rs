@@ -178,6 +178,7 @@ impl Outcome {
         let failure_windows =
             checkers::availability::failure_windows(&requests, scenario.expect.failure_gap());
         let judged = checkers::judge(
+            scenario.update.as_ref(),
             &scenario.expect,
             &scenario.topology,
             events,
@@ -496,6 +497,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
             )
         }
         EventKind::Converged => HEALTHY_AGAIN.to_string(),
+        EventKind::Update(phase) => super::update::timeline_line(phase),
         EventKind::ConnectorConnected { node } => format!("AD/LDAP connector connected to {node}"),
         EventKind::ConnectorBroken { node, reason } => match node {
             Some(node) => format!("AD/LDAP connector lost {node}: {reason}"),

@@ -167,6 +167,8 @@ pub fn key(e: &Expectation) -> &'static str {
         Expectation::DevIsolated => "dev_isolated",
         Expectation::Liveness { .. } => "converge_within",
         Expectation::MailFlowing { .. } => "mail_queue_drains",
+        Expectation::UpdateDowntime { .. } => "update_downtime_max",
+        Expectation::UpdateNoFailure => "update_no_failed_request",
     }
 }
 
@@ -184,7 +186,8 @@ fn subject(e: &Expectation) -> Option<String> {
         | Expectation::Failover {
             lost: Some(Lost { node, .. }),
             ..
-        } => Some(node.clone()),
+        }
+        | Expectation::UpdateDowntime { node, .. } => Some(node.clone()),
         _ => None,
     }
 }
@@ -215,7 +218,8 @@ fn numbers(e: &Expectation, o: &Observed) -> Numbers {
         Expectation::FailureWindow { max }
         | Expectation::Detection { max, .. }
         | Expectation::Recovery { max, .. }
-        | Expectation::Failover { max, .. } => n.limit_ms = Some(ms(*max)),
+        | Expectation::Failover { max, .. }
+        | Expectation::UpdateDowntime { max, .. } => n.limit_ms = Some(ms(*max)),
         Expectation::Liveness { within, .. } | Expectation::MailFlowing { within, .. } => {
             n.limit_ms = Some(ms(*within));
         }
@@ -233,7 +237,9 @@ fn numbers(e: &Expectation, o: &Observed) -> Numbers {
         Observed::Reaction(Reaction::After(after))
         | Observed::Failover(Failover::Elected { after, .. })
         | Observed::Liveness(Some(after))
-        | Observed::MailFlowing(Some(after)) => n.observed_ms = Some(ms(*after)),
+        | Observed::MailFlowing(Some(after))
+        | Observed::Downtime(Some(after)) => n.observed_ms = Some(ms(*after)),
+        Observed::UpdateRequests(seen) => n.observed_count = count(seen.failed),
         Observed::Writes(w) => n.observed_count = count(w.acked),
         Observed::SameLog(s) => n.observed_count = count(s.ends.len()),
         Observed::Terms(t) => n.observed_count = count(t.elections),
@@ -302,6 +308,10 @@ fn expectation(e: &Expectation) -> String {
             span(*within),
             since(*last_fault)
         ),
+        Expectation::UpdateDowntime { max, node } => {
+            format!("update kept {node} out of service <= {}", span(*max))
+        }
+        Expectation::UpdateNoFailure => "no request failed during the drained update".into(),
     }
 }
 
@@ -333,6 +343,11 @@ fn observed(e: &Expectation, o: &Observed) -> String {
             "it never did: mail waited {} or longer to the end",
             span(crate::checkers::convergence::MAIL_STALE)
         ),
+        Observed::Downtime(Some(took)) => format!("{} from its stop to passing /testall", span(*took)),
+        Observed::Downtime(None) => "it never passed /testall again by the end of the run".into(),
+        Observed::UpdateRequests(seen) => {
+            format!("{} of {} requests failed", seen.failed, seen.sent)
+        }
         Observed::Nothing => "nothing measured".to_string(),
     }
 }

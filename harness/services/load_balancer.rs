@@ -67,6 +67,11 @@
 //!   and spliced. With `lb.websockets = false` upgrades are stripped like any hop-by-hop
 //!   header, so the node answers 426. `tcp` mode carries them as any bytes.
 //!
+//! - Runtime administration ([`super::lb_admin`], HAProxy's runtime API): a backend the
+//!   operator drained takes no new request or connection while its checks go on; the
+//!   requests in flight on each backend and the checks it passed in a row are counted
+//!   for the operator.
+//!
 //! - Bounds on its clients (what keeps one from stopping it when served on a real
 //!   socket): accepts never fail, at most [`crate::net::MAX_CONNECTIONS_PER_LISTENER`]
 //!   connections are open at once (in both modes), and in `https` mode a request's head
@@ -156,6 +161,10 @@ pub struct LbConfig {
     /// Seeds the random part of the check intervals (`spread_checks_pct`); backend `i`
     /// draws from `check_seed ^ i`.
     pub check_seed: u64,
+    /// The runtime administration an operator sees and sets ([`super::lb_admin`]): a
+    /// drained backend takes no new request, requests in flight and checks passed are
+    /// counted.
+    pub admin: Arc<super::lb_admin::LbAdmin>,
 }
 
 /// Backend health and the rotation, shared by the proxy and the checkers.
@@ -165,10 +174,12 @@ struct Pool {
 }
 
 impl Pool {
-    /// The next healthy backend not in `tried`.
-    fn pick(&mut self, tried: &[usize]) -> Option<usize> {
+    /// The next healthy backend not in `tried` that the operator has not drained.
+    fn pick(&mut self, tried: &[usize], admin: &super::lb_admin::LbAdmin) -> Option<usize> {
         let Pool { health, rotation } = self;
-        rotation.pick(health.len(), |i| health[i].is_up() && !tried.contains(&i))
+        rotation.pick(health.len(), |i| {
+            health[i].is_up() && !tried.contains(&i) && !admin.is_drained(i)
+        })
     }
 }
 
@@ -337,12 +348,15 @@ where
     let mut tried = Vec::new();
     let mut refused_by = Vec::new();
     while tried.len() < max_attempts {
-        let Some(index) = lock(pool).pick(&tried) else {
+        let Some(index) = lock(pool).pick(&tried, &config.admin) else {
             break;
         };
         tried.push(index);
         let backend = &config.backends[index];
-        match attempt(backend).await {
+        let in_flight = config.admin.begin(index);
+        let attempted = attempt(backend).await;
+        drop(in_flight);
+        match attempted {
             Err(Failure::Refused) => refused_by.push(backend.name.clone()),
             ended => {
                 return Tried {
@@ -370,6 +384,7 @@ async fn check_loop<N: Net>(env: Env<N>, config: Arc<LbConfig>, pool: SharedPool
         let result = check(&env, s, &config.check_dial, backend).await;
         let (effect, phase) = {
             let mut pool = lock(&pool);
+            config.admin.checked(index, result.is_ok());
             let effect = pool.health[index].observe(result.is_ok());
             (effect, pool.health[index].phase())
         };

@@ -106,6 +106,9 @@ pub fn node_config(
         ntp: topology.ntp.clone(),
     };
     NodeConfig {
+        control: std::sync::Arc::new(crate::services::node::NodeControl::new(
+            crate::services::node::INSTALLED_VERSION,
+        )),
         db,
         mail: mail_config(topology),
         name: host.name.clone(),

@@ -48,7 +48,8 @@ use crate::services::dns;
 use crate::services::egress;
 use crate::services::internet;
 use crate::services::load_balancer;
-use crate::services::node;
+use crate::services::lb_admin::LbAdmin;
+use crate::services::node::{self, NodeControl};
 use crate::services::ntp;
 use crate::services::replica_set::Member;
 use crate::services::smtp;
@@ -58,6 +59,7 @@ use crate::topology::{DEV_LAN, DevNetwork, LoadSettings, PROD_LAN, Role, Topolog
 use crate::wiring;
 use crate::world::clock::{ClockHandle, SimClock};
 use crate::world::net::{Boundary, FaultTable, Rule, SimNet};
+use crate::world::update::{Command, Operator, Seen};
 use crate::world::view::{MemberView, PrimarySeen};
 
 /// How a run is set up, besides its topology.
@@ -111,6 +113,15 @@ pub struct World {
     links: BTreeMap<(IpAddr, IpAddr), Link>,
     /// Each host's wall-clock offset in milliseconds, shared with its clock.
     clocks: BTreeMap<String, ClockHandle>,
+    /// The balancer's runtime administration, shared with its software.
+    lb_admin: Arc<LbAdmin>,
+    /// Each node's version and step-down requests, shared with its software.
+    controls: BTreeMap<String, Arc<NodeControl>>,
+    /// The rolling update in progress, if one began.
+    operator: Option<Operator>,
+    /// A node to ask to step down once every host has caught up with the clock (see
+    /// [`World::operate`]).
+    step_down_due: Option<String>,
 }
 
 impl World {
@@ -138,6 +149,10 @@ impl World {
             cuts: Vec::new(),
             links: BTreeMap::new(),
             clocks,
+            lb_admin: wires.lb_admin,
+            controls: wires.controls,
+            operator: None,
+            step_down_due: None,
         }
     }
 
@@ -483,6 +498,145 @@ impl World {
     }
 }
 
+/// The world's side of a planned rolling update: it resolves the order, shows the
+/// operator ([`Operator`]) what it sees of the node being updated, and carries out and
+/// records what the operator decides. A node stopped for its install goes down as a
+/// process crash does (connections refused, its data kept) but is recorded as the
+/// update's phase, not as a fault.
+impl World {
+    /// Begins the rolling update `plan`.
+    pub fn start_update(&mut self, plan: &crate::scenario::update::Update) {
+        let order = plan.order.clone().unwrap_or_else(|| self.default_order());
+        let from = order
+            .iter()
+            .map(|n| (n.clone(), self.controls[n].version()))
+            .collect();
+        let (operator, commands) =
+            Operator::start(plan, order, from, self.topology.lb.rise, self.elapsed());
+        self.carry_out(commands);
+        self.operator = Some(operator);
+        self.operate();
+    }
+
+    /// The default order: the secondaries (and nodes down) in name order, the primary
+    /// last.
+    fn default_order(&self) -> Vec<String> {
+        let primary = self.primary_seen().map(|(n, _, _)| n);
+        let mut order: Vec<String> = self.topology.node_names();
+        order.sort_by_key(|n| (Some(n) == primary.as_ref(), n.clone()));
+        order
+    }
+
+    /// Lets the operator look and act; true when it did something.
+    ///
+    /// A step-down request wakes the node's software from outside turmoil. A host that
+    /// was skipped as idle runs what such a wake-up starts while its clock catches up, at
+    /// the time it was last polled; so the request is passed on one tick after every
+    /// host was made to poll (and catch up), and the node records its step-down when it
+    /// happens.
+    pub fn operate(&mut self) -> bool {
+        if let Some(node) = self.step_down_due.take() {
+            self.controls[&node].ask_step_down();
+            self.wake_all();
+        }
+        let mut acted = false;
+        loop {
+            let Some(mut operator) = self.operator.take() else {
+                return acted;
+            };
+            let commands = match operator.node().map(str::to_string) {
+                Some(node) => operator.next(self.elapsed(), self.seen(&node)),
+                None => Vec::new(),
+            };
+            self.operator = Some(operator);
+            if commands.is_empty() {
+                return acted;
+            }
+            acted = true;
+            self.carry_out(commands);
+            self.wake_all();
+        }
+    }
+
+    /// When time alone would move the operator on.
+    pub fn operation_deadline(&self) -> Option<Duration> {
+        self.operator.as_ref().and_then(Operator::deadline)
+    }
+
+    fn backend_index(&self, node: &str) -> usize {
+        self.topology
+            .node_names()
+            .iter()
+            .position(|n| n == node)
+            .expect("the update names nodes of the topology")
+    }
+
+    /// What the operator sees of `node` now.
+    fn seen(&self, node: &str) -> Seen {
+        let i = self.backend_index(node);
+        let up = |n: &str| !self.down.contains_key(n);
+        let is_primary = |n: &str| {
+            up(n) && lock(&self.members[n]).role() == crate::services::replica_set::MemberRole::Primary
+        };
+        let commit = self
+            .members
+            .keys()
+            .find(|n| is_primary(n))
+            .map(|n| lock(&self.members[n]).commit());
+        let caught_up = up(node) && {
+            let m = lock(&self.members[node]);
+            m.primary().is_some() && commit.is_some_and(|c| m.last_index() >= c)
+        };
+        Seen {
+            in_flight: self.lb_admin.in_flight(i),
+            primary: is_primary(node),
+            primary_elsewhere: self.members.keys().any(|n| n != node && is_primary(n)),
+            caught_up,
+            passes: self.lb_admin.passes(i),
+        }
+    }
+
+    fn carry_out(&mut self, commands: Vec<Command>) {
+        for command in commands {
+            match command {
+                Command::Drain { node, drained } => {
+                    let i = self.backend_index(&node);
+                    self.lb_admin.set_drained(i, drained);
+                }
+                Command::StepDown { node } => self.step_down_due = Some(node),
+                Command::Stop { node } => self.stop_for_update(&node),
+                Command::Start { node, version } => self.start_after_update(&node, &version),
+                Command::Record(phase) => self.recorder.record_step_at(
+                    self.elapsed(),
+                    crate::events::update::OPERATOR,
+                    EventKind::Update(phase),
+                ),
+            }
+        }
+    }
+
+    /// Stops `node` for its install: its software dropped, its kernel refusing.
+    fn stop_for_update(&mut self, node: &str) {
+        let ip = self.address(node);
+        self.down.insert(node.to_string(), CrashMode::Process);
+        self.faults.set_refusing(ip, true);
+        self.sim.crash(ip);
+    }
+
+    /// Installs `version` on `node` and starts it; the balancer's count of its passed
+    /// checks starts afresh.
+    fn start_after_update(&mut self, node: &str, version: &str) {
+        let ip = self.address(node);
+        self.down.remove(node);
+        self.faults.set_refusing(ip, false);
+        self.controls[node].install(version);
+        self.lb_admin.checked(self.backend_index(node), false);
+        let now = self.elapsed();
+        lock(&self.members[node]).restart(now);
+        self.sim.bounce(ip);
+    }
+}
+
 fn lock(member: &SharedMember) -> std::sync::MutexGuard<'_, Member> {
     member
         .lock()
@@ -582,6 +736,10 @@ struct Wires {
     recorder: Recorder,
     faults: FaultTable,
     boundary: Option<Arc<Boundary>>,
+    /// The balancer's runtime administration, which the world's operator sets.
+    lb_admin: Arc<LbAdmin>,
+    /// Each node's version and step-down requests, by node name.
+    controls: BTreeMap<String, Arc<NodeControl>>,
 }
 
 impl Wires {
@@ -593,10 +751,17 @@ impl Wires {
             let routed = (topology.dev.network == DevNetwork::Routed).then_some(PROD_LAN);
             Arc::new(Boundary::new(DEV_LAN, routed, recorder.clone()))
         });
+        let nodes = topology.node_names();
+        let controls = nodes
+            .iter()
+            .map(|n| (n.clone(), Arc::new(NodeControl::new(node::INSTALLED_VERSION))))
+            .collect();
         Self {
             recorder,
             faults: FaultTable::default(),
             boundary,
+            lb_admin: Arc::new(LbAdmin::new(nodes.len())),
+            controls,
         }
     }
 }
@@ -626,7 +791,8 @@ fn register(
     match host.role {
         Role::Dns => start(sim, ip, env, wiring::zone(topology), dns::run),
         Role::LoadBalancer => {
-            let config = wiring::lb_config(topology, &tls, setup.seed);
+            let mut config = wiring::lb_config(topology, &tls, setup.seed);
+            config.admin = wires.lb_admin.clone();
             start(sim, ip, env, config, load_balancer::run);
         }
         Role::Smtp => {
@@ -642,7 +808,9 @@ fn register(
         }
         Role::Node => {
             let peers = wiring::peers(topology);
-            let config = wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
+            let mut config =
+                wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
+            config.control = wires.controls[&host.name].clone();
             start(sim, ip, env, config, node::run);
         }
         Role::Egress => start(sim, ip, env, wiring::egress_config(topology), egress::run),
