@@ -41,7 +41,11 @@
 //!   none was injected): always judged;
 //! - mail flowing within `converge_within` of the last fault: vacuous when no production
 //!   node tried to send mail. Apart from the set's health, so that a relay's fault is
-//!   blamed on the mail.
+//!   blamed on the mail;
+//! - p99 overall: vacuous when no request succeeded; p99 outside fault windows: vacuous
+//!   when every window with a success overlaps a fault window; failed requests per
+//!   fault: one verdict per fault window, vacuous (one verdict) when no step injected a
+//!   fault.
 //!
 //! One file per checker:
 //! - [`availability`]: failure windows and availability;
@@ -56,7 +60,8 @@
 //! - [`tokens`]: tokens against the clocks; [`egress`]: the egress's books;
 //! - [`isolation`]: dev/test isolated from production;
 //! - [`update`]: a planned rolling update's downtime per node and, drained, no failed
-//!   request while it went on.
+//!   request while it went on;
+//! - [`latency`]: fault windows, the p99 bound and failed requests per fault.
 
 use std::time::Duration;
 
@@ -69,6 +74,7 @@ pub mod convergence;
 pub mod egress;
 pub mod failover;
 pub mod isolation;
+pub mod latency;
 pub mod liveness;
 pub mod mail;
 pub mod reactions;
@@ -173,6 +179,12 @@ pub enum Vacuity {
     NoTokenChecked,
     /// The egress decided nothing and the internet served nothing.
     NoEgressTraffic,
+    /// No request succeeded: no latency to take a percentile of.
+    NoSuccess,
+    /// Every window with a successful request overlapped a fault window.
+    NoQuietWindow,
+    /// No step injected a fault: no fault window to count failures in.
+    NoFault,
 }
 
 /// What happened at the start of a bound: the last fault, or none (the run's start).
@@ -235,6 +247,21 @@ pub enum Expectation {
     },
     /// A drained update: no user request that started while it went on failed.
     UpdateNoFailure,
+    /// The p99 of the run's successful requests is at most `max`.
+    P99 {
+        max: Duration,
+    },
+    /// The p99 of every 10 s window outside the fault windows (each closed `margin`
+    /// after its fault was undone) is at most `max`.
+    P99Quiet {
+        max: Duration,
+        margin: Duration,
+    },
+    /// At most `max` requests failed in the fault window `fault` (`None`: no fault).
+    FailedPerFault {
+        max: u64,
+        fault: Option<latency::FaultWindow>,
+    },
 }
 
 /// What the run measured for one expectation.
@@ -260,6 +287,10 @@ pub enum Observed {
     Downtime(Option<Duration>),
     /// The requests that started while an update went on.
     UpdateRequests(update::Seen),
+    /// A p99 latency and what it was taken over.
+    P99(latency::P99),
+    /// Failed requests in one fault window.
+    FailedPerFault(latency::Failed),
     /// Nothing measured (the status says why).
     Nothing,
 }
@@ -304,6 +335,7 @@ pub fn judge(
     if let Some(max) = expect.failover_max {
         verdicts.extend(failover::check(events, max));
     }
+    latency_verdicts(expect, events, requests, &mut verdicts);
     // The dev/test instance's own mail is not production's: its attempts are left out.
     let dev: Vec<&str> = topology
         .with_role(Role::DevNode)
@@ -325,6 +357,25 @@ pub fn judge(
     verdicts.extend(liveness::check(events, expect.converge_within(), &dev));
     verdicts.extend(update::check(update, events, requests));
     verdicts
+}
+
+/// `p99_max` and `failed_per_fault_max`, when the scenario sets them.
+fn latency_verdicts(
+    expect: &Expectations,
+    events: &[Event],
+    requests: &[RequestRecord],
+    verdicts: &mut Vec<Verdict>,
+) {
+    if expect.p99_max.is_none() && expect.failed_per_fault_max.is_none() {
+        return;
+    }
+    let faults = latency::fault_windows(events);
+    if let Some(max) = expect.p99_max {
+        verdicts.extend(latency::p99(max, requests, &faults));
+    }
+    if let Some(max) = expect.failed_per_fault_max {
+        verdicts.extend(latency::per_fault(max, requests, &faults));
+    }
 }
 
 /// The replica set's safety checks, judged on every run.

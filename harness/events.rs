@@ -164,6 +164,9 @@ pub enum EventKind {
     NtpFailed { server: String, reason: String },
     /// The scenario changed the network: a partition, a heal, firewall rules.
     Network(NetworkChange),
+    /// The scenario injected a fault into a service, or undid one: the DNS server's
+    /// answers, an operator's drain of a backend on the load balancer.
+    Service(crate::faults::service::ServiceStep),
     /// A step left the replica set's primary down or unable to reach a majority on 27017:
     /// the set must elect another.
     PrimaryLost {

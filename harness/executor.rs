@@ -60,6 +60,7 @@ fn apply(world: &mut World, action: &Action) {
         Action::Block(block) => world.block(block),
         Action::Unblock { id } => world.unblock(id),
         Action::Clock { node, change } => world.set_clock(node, *change),
+        Action::Service(step) => world.service_step(step),
     }
     // Hosts that were skipped as idle look at the changed world in the next tick.
     world.wake_all();

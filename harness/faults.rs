@@ -11,6 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod service;
+
 /// How a host crashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]

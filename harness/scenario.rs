@@ -6,6 +6,7 @@ pub mod draw;
 pub(crate) mod invalid;
 pub mod load;
 pub mod nemesis;
+mod service_steps;
 pub mod spec;
 pub(crate) mod steps;
 pub mod update;

@@ -166,7 +166,7 @@ pub fn longest_window(max: Duration, windows: &[FailureWindow], sent: usize) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::events::RequestOutcome;
 

@@ -71,6 +71,7 @@ fn last_fault(events: &[Event]) -> LastFault {
                     | EventKind::Restarted { .. }
                     | EventKind::Network(_)
                     | EventKind::ClockChanged { .. }
+                    | EventKind::Service(_)
             ) && e.host == EXECUTOR
                 // A planned update disturbs the set as a fault does.
                 || matches!(e.kind, EventKind::Update(_)) && e.host == OPERATOR

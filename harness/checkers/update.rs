@@ -86,7 +86,11 @@ pub fn seen(events: &[Event], requests: &[RequestRecord]) -> Option<Seen> {
 }
 
 /// The update's verdicts (none without an update).
-pub fn check(update: Option<&Update>, events: &[Event], requests: &[RequestRecord]) -> Vec<Verdict> {
+pub fn check(
+    update: Option<&Update>,
+    events: &[Event],
+    requests: &[RequestRecord],
+) -> Vec<Verdict> {
     let Some(update) = update else {
         return Vec::new();
     };

@@ -344,6 +344,7 @@ fn faults(steps: &[Step]) -> Vec<Vec<usize>> {
             (Action::Block(b), Action::Unblock { id }) => b.id == *id,
             (Action::Partition(_), Action::Heal) => true,
             (Action::Clock { node, .. }, Action::Clock { node: n, .. }) => node == n,
+            (Action::Service(s), Action::Service(t)) => s.closing().as_ref() == Some(t),
             _ => false,
         };
         for j in i + 1..steps.len() {
@@ -378,6 +379,7 @@ fn describe_one(step: &Step) -> String {
         Action::Block(b) => format!("block {:?}", b.id),
         Action::Unblock { id } => format!("unblock {id:?}"),
         Action::Clock { node, .. } => format!("clock {node}"),
+        Action::Service(s) => s.name(),
     };
     format!("{what} at {}", clock(step.at))
 }

@@ -114,6 +114,7 @@ fn action(action: &Action) -> (&'static str, Item) {
             };
             ("clock", inline(vec![node(n), (k, v.into())]))
         }
+        Action::Service(s) => service(s),
         Action::Partition(p) => {
             let m = ("mode", mode(p.disposition));
             match &p.shape {
@@ -129,6 +130,23 @@ fn action(action: &Action) -> (&'static str, Item) {
                 ),
             }
         }
+    }
+}
+
+/// A service step as the scenario writes it: `dns = { answer = "servfail" }`,
+/// `lb = { drain = "node-2" }`.
+fn service(s: &crate::faults::service::ServiceStep) -> (&'static str, Item) {
+    use crate::faults::service::{DnsAnswer, ServiceStep};
+    match s {
+        ServiceStep::Dns(answer) => {
+            let mut pairs = vec![("answer", Value::from(answer.word()))];
+            if let DnsAnswer::WrongAddress { address } = answer {
+                pairs.push(("address", address.to_string().into()));
+            }
+            ("dns", inline(pairs))
+        }
+        ServiceStep::Drain { node } => ("lb", inline(vec![("drain", node.as_str().into())])),
+        ServiceStep::Ready { node } => ("lb", inline(vec![("ready", node.as_str().into())])),
     }
 }
 

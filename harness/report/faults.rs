@@ -90,6 +90,35 @@ pub fn primary_loss(why: PrimaryLoss) -> String {
     }
 }
 
+/// The timeline's line for a fault injected into a service, or its undoing: what the
+/// service does from now on and who feels it when.
+pub fn service_line(step: &crate::faults::service::ServiceStep) -> String {
+    use crate::faults::service::{DnsAnswer, ServiceStep};
+    match step {
+        ServiceStep::Dns(answer) => {
+            let what = match answer {
+                DnsAnswer::Normal => "answers from its zone again".to_string(),
+                DnsAnswer::Servfail => "answers SERVFAIL to every query".to_string(),
+                DnsAnswer::Nxdomain => "answers NXDOMAIN for the appliance's names".to_string(),
+                DnsAnswer::Silence => "answers nothing (queries time out)".to_string(),
+                DnsAnswer::WrongAddress { address } => {
+                    format!("answers {address} for the appliance's names")
+                }
+            };
+            let felt = if *answer == DnsAnswer::Normal {
+                "clients get it at their next lookup"
+            } else {
+                "clients feel it once their cached answer's TTL runs out"
+            };
+            format!("dns {what}; {felt}")
+        }
+        ServiceStep::Drain { node } => format!(
+            "operator drains {node} on the lb: no new requests to it, those in flight finish"
+        ),
+        ServiceStep::Ready { node } => format!("operator puts {node} back in the lb's rotation"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,8 @@ pub struct Outcome {
     pub front: super::front::FrontSummary,
     /// The dev/test instance and its boundary; `None` when it is not deployed.
     pub dev: Option<super::outside::DevSummary>,
+    /// The planned rolling update, if the scenario has one.
+    pub update: Option<super::update::UpdateSummary>,
     /// Every verdict, typed, as the checkers judged it (the renderings use `verdicts`).
     pub judged: Vec<checkers::Verdict>,
     /// Every verdict in the report's words.
@@ -213,6 +215,7 @@ impl Outcome {
             ),
             outside: super::outside::OutsideSummary::new(events, &nodes, events.end()),
             dev: super::outside::DevSummary::new(events, &scenario.topology),
+            update: super::update::UpdateSummary::new(events, &requests),
             rolled_back: rolled_back(events),
             passed: judged.iter().all(checkers::Verdict::holds),
             verdicts: judged.iter().map(super::verdicts::phrase).collect(),
@@ -485,6 +488,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         } => check_line(backend, *effect, detail, up),
         EventKind::ReplicaSet(event) => replica_set_line(event),
         EventKind::Network(change) => network_line(change),
+        EventKind::Service(step) => crate::report::faults::service_line(step),
         EventKind::ClockChanged {
             node,
             setting,

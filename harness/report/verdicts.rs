@@ -146,6 +146,11 @@ fn vacuity(why: Vacuity) -> &'static str {
         Vacuity::NoMailAccepted => "the relay accepted no mail",
         Vacuity::NoTokenChecked => "no token was checked",
         Vacuity::NoEgressTraffic => "the egress decided nothing and the internet served nothing",
+        Vacuity::NoSuccess => "no request succeeded",
+        Vacuity::NoQuietWindow => {
+            "every 10s window with a successful request overlapped a fault window"
+        }
+        Vacuity::NoFault => "no step injected a fault",
     }
 }
 
@@ -169,6 +174,8 @@ pub fn key(e: &Expectation) -> &'static str {
         Expectation::MailFlowing { .. } => "mail_queue_drains",
         Expectation::UpdateDowntime { .. } => "update_downtime_max",
         Expectation::UpdateNoFailure => "update_no_failed_request",
+        Expectation::P99 { .. } | Expectation::P99Quiet { .. } => "p99_max",
+        Expectation::FailedPerFault { .. } => "failed_per_fault_max",
     }
 }
 
@@ -223,6 +230,9 @@ fn numbers(e: &Expectation, o: &Observed) -> Numbers {
         Expectation::Liveness { within, .. } | Expectation::MailFlowing { within, .. } => {
             n.limit_ms = Some(ms(*within));
         }
+        Expectation::P99 { max } | Expectation::P99Quiet { max, .. } => {
+            n.limit_ms = Some(ms(*max));
+        }
         _ => {}
     }
     match o {
@@ -247,6 +257,11 @@ fn numbers(e: &Expectation, o: &Observed) -> Numbers {
         Observed::MailTwice(t) => n.observed_count = count(t.messages),
         Observed::Tokens(t) => n.observed_count = count(t.checked),
         Observed::Egress(b) => n.observed_count = count(b.decisions),
+        Observed::P99(p) => {
+            n.observed_ms = Some(ms(p.p99));
+            n.observed_count = count(p.ok);
+        }
+        Observed::FailedPerFault(f) => n.observed_count = count(f.failed),
         _ => {}
     }
     n
@@ -312,6 +327,28 @@ fn expectation(e: &Expectation) -> String {
             format!("update kept {node} out of service <= {}", span(*max))
         }
         Expectation::UpdateNoFailure => "no request failed during the drained update".into(),
+        Expectation::P99 { max } => format!("p99 latency <= {} over the run", span(*max)),
+        Expectation::P99Quiet { max, margin } => format!(
+            "p99 latency <= {} in every 10s window outside fault windows (each closed {} after its fault was undone)",
+            span(*max),
+            span(*margin)
+        ),
+        Expectation::FailedPerFault { max, fault: None } => {
+            format!("at most {max} failed requests per fault")
+        }
+        Expectation::FailedPerFault {
+            max,
+            fault: Some(f),
+        } => format!(
+            "at most {max} failed requests in the fault window of {} ({} to {})",
+            f.opened_by,
+            clock(f.start),
+            if f.end == std::time::Duration::MAX {
+                "the end".to_string()
+            } else {
+                clock(f.end)
+            }
+        ),
     }
 }
 
@@ -343,12 +380,30 @@ fn observed(e: &Expectation, o: &Observed) -> String {
             "it never did: mail waited {} or longer to the end",
             span(crate::checkers::convergence::MAIL_STALE)
         ),
-        Observed::Downtime(Some(took)) => format!("{} from its stop to passing /testall", span(*took)),
+        Observed::Downtime(Some(took)) => {
+            format!("{} from its stop to passing /testall", span(*took))
+        }
         Observed::Downtime(None) => "it never passed /testall again by the end of the run".into(),
         Observed::UpdateRequests(seen) => {
             format!("{} of {} requests failed", seen.failed, seen.sent)
         }
+        Observed::P99(p) => p99(p),
+        Observed::FailedPerFault(f) => format!("{} of {} requests failed", f.failed, f.sent),
         Observed::Nothing => "nothing measured".to_string(),
+    }
+}
+
+/// `412ms over 5730 successful requests`, or for the quiet windows, the worst one.
+fn p99(p: &crate::checkers::latency::P99) -> String {
+    match p.window {
+        None => format!("{} over {} successful requests", span(p.p99), p.ok),
+        Some(start) => format!(
+            "worst {} in the window from {} ({} successful requests; {} windows judged)",
+            span(p.p99),
+            clock(start),
+            p.ok,
+            p.windows
+        ),
     }
 }
 

@@ -703,6 +703,7 @@ fn check_expectations(
             "expected a bound above 0s and at most 1h".to_string(),
         ));
     }
+    check_latency_expectations(expect)?;
     // A nemesis that may crash nodes may crash and restart them.
     let crashes = nemesis.is_some_and(super::nemesis::crashes);
     let has = |f: fn(&Action) -> bool| crashes || steps.iter().any(|s| f(&s.action));
@@ -716,6 +717,34 @@ fn check_expectations(
         return Err((
             key(&["expect", "recovery_max"]),
             "expected a restart step for it to measure".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// The most failed requests `failed_per_fault_max` may allow: more than an hour's run
+/// at the highest rate sends, so a larger bound could only be a typo.
+pub const FAILED_PER_FAULT_MAX: u64 = 1_000_000;
+
+/// `p99_max` above 0s and at most 1h; `failed_per_fault_max` at most
+/// [`FAILED_PER_FAULT_MAX`].
+fn check_latency_expectations(expect: &Expectations) -> Result<(), Invalid> {
+    if expect
+        .p99_max
+        .is_some_and(|p| p.is_zero() || p > MAX_DURATION)
+    {
+        return Err((
+            key(&["expect", "p99_max"]),
+            "expected a bound above 0s and at most 1h".to_string(),
+        ));
+    }
+    if expect
+        .failed_per_fault_max
+        .is_some_and(|n| n > FAILED_PER_FAULT_MAX)
+    {
+        return Err((
+            key(&["expect", "failed_per_fault_max"]),
+            format!("expected a count from 0 to {FAILED_PER_FAULT_MAX}"),
         ));
     }
     Ok(())

@@ -215,6 +215,34 @@ pub struct StepSpec {
     pub unblock: Option<UnblockSpec>,
     /// A planned rolling update of the nodes ([`UpdateSpec`]); at most one per scenario.
     pub update: Option<UpdateSpec>,
+    /// Change how the DNS server answers for the appliance's names (`answer = "normal"`
+    /// undoes it).
+    pub dns: Option<DnsSpec>,
+    /// An operator's action on the load balancer: drain a node, put it back.
+    pub lb: Option<LbSpec>,
+}
+
+/// `dns = { answer = "servfail" }`: from now on the DNS server answers SERVFAIL to every
+/// query; `"nxdomain"` for the appliance's names; `"silence"` (no answer); `"wrong-address"`
+/// with `address = "10.0.1.99"` (the names point there); `"normal"` undoes any of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSpec {
+    /// `"normal"`, `"servfail"`, `"nxdomain"`, `"silence"` or `"wrong-address"`. Required.
+    pub answer: crate::faults::service::DnsAnswerKind,
+    /// The address the names resolve to, with `"wrong-address"` only (required there).
+    pub address: Option<std::net::Ipv4Addr>,
+}
+
+/// `lb = { drain = "node-2" }`: the operator drains the node (no new requests, those in
+/// flight finish); `lb = { ready = "node-2" }` puts it back. Exactly one of the two.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LbSpec {
+    /// A node to drain.
+    pub drain: Option<String>,
+    /// A drained node to put back in rotation.
+    pub ready: Option<String>,
 }
 
 /// `isolate = { node = "node-1", mode = "drop" }`
@@ -434,6 +462,15 @@ pub struct Expectations {
     /// `"30s"`.
     #[serde(default, with = "crate::duration::option")]
     pub converge_within: Option<Duration>,
+    /// Latency bound on successful requests (nearest-rank p99), judged over the whole
+    /// run and over every 10 s window outside the fault windows (from a fault step until
+    /// it is undone and `checkers::latency::SETTLE_MARGIN`, 15 s, more, or the replica
+    /// set converged). Above 0s, at most 1h.
+    #[serde(default, with = "crate::duration::option")]
+    pub p99_max: Option<Duration>,
+    /// The most requests that may fail per fault window (the requests that started in
+    /// it), one verdict per window. At most 1000000.
+    pub failed_per_fault_max: Option<u64>,
 }
 
 /// The failure gap when a scenario names none.
@@ -632,4 +669,7 @@ pub enum Action {
         node: String,
         change: ClockStep,
     },
+    /// A fault injected into a service (DNS answers, the load balancer's operator), or
+    /// its undoing.
+    Service(crate::faults::service::ServiceStep),
 }

@@ -13,7 +13,7 @@ use crate::topology::Topology;
 
 /// The action keys a step may hold, for the error message.
 const ACTIONS: &str =
-    "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock";
+    "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, dns, lb";
 
 pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
     let mut steps: Vec<Step> = Vec::new();
@@ -88,9 +88,10 @@ fn times(step: &StepSpec, run: Duration) -> Result<(), StepInvalid> {
         || step.one_way.is_some()
         || step.bridge.is_some()
         || step.block.is_some()
-        || step.clock.as_ref().is_some_and(|c| c.strobe.is_none());
+        || step.clock.as_ref().is_some_and(|c| c.strobe.is_none())
+        || super::service_steps::undoable(step);
     if !faults {
-        let message = "for goes with a fault that a later step can undo; expected it with crash, isolate, split, one_way, bridge, block, or a clock offset, jump or drift (a strobe has its own for)";
+        let message = "for goes with a fault that a later step can undo; expected it with crash, isolate, split, one_way, bridge, block, a clock offset, jump or drift (a strobe has its own for), a dns answer other than normal, or an lb drain";
         return Err((vec!["for"], message.to_string()));
     }
     if lasts.lo.is_zero() {
@@ -155,6 +156,7 @@ fn closing(action: &Action) -> Vec<Action> {
                 change: ClockStep::Offset(0),
             },
         ],
+        Action::Service(s) => s.closing().map(Action::Service).into_iter().collect(),
         Action::Restart { .. } | Action::Heal | Action::Unblock { .. } => {
             unreachable!("times() allows for on faults only")
         }
@@ -169,6 +171,7 @@ fn subject(action: &Action) -> Option<String> {
         Action::Block(Block { id, .. }) | Action::Unblock { id } => Some(format!("rules {id:?}")),
         Action::Partition(_) | Action::Heal => Some("the partitions".to_string()),
         Action::Clock { .. } => None,
+        Action::Service(s) => s.opens().or_else(|| s.undoes()),
     }
 }
 
@@ -246,7 +249,7 @@ fn step_count(step: &StepSpec) -> usize {
     given(step).iter().filter(|g| **g).count()
 }
 
-fn given(step: &StepSpec) -> [bool; 10] {
+fn given(step: &StepSpec) -> [bool; 12] {
     [
         step.crash.is_some(),
         step.restart.is_some(),
@@ -258,6 +261,8 @@ fn given(step: &StepSpec) -> [bool; 10] {
         step.block.is_some(),
         step.clock.is_some(),
         step.unblock.is_some(),
+        step.dns.is_some(),
+        step.lb.is_some(),
     ]
 }
 
@@ -294,6 +299,9 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
     }
     if let Some(u) = &step.unblock {
         return Ok(Action::Unblock { id: u.id.clone() });
+    }
+    if let Some(service) = super::service_steps::action(step, topology) {
+        return service;
     }
     partition(step, &nodes, &hosts)
 }
@@ -645,6 +653,7 @@ fn sequence(steps: &[Step]) -> Result<(), Invalid> {
     let mut down = BTreeSet::new();
     let mut blocks = BTreeSet::new();
     let mut partitioned = false;
+    let mut services = super::service_steps::InForce::default();
     for step in steps {
         let problem = match &step.action {
             Action::Crash { node, .. } => (!down.insert(node.clone()))
@@ -685,6 +694,7 @@ fn sequence(steps: &[Step]) -> Result<(), Invalid> {
             }),
             // A clock can be set or moved at any time, even while its host is down.
             Action::Clock { .. } => None,
+            Action::Service(s) => services.next(s),
         };
         if let Some((action, message)) = problem {
             let path = vec![

@@ -26,8 +26,17 @@
 //!
 //! Left out on purpose: recursion, DNSSEC, EDNS options (COOKIE and the rest are
 //! ignored), zone transfers, and a client half that retries a truncated answer over TCP
-//! (the zone's answers fit 512 bytes). Faults that make it answer SERVFAIL or nothing
-//! arrive with the scenario steps that need them.
+//! (the zone's answers fit 512 bytes).
+//!
+//! Faults it reacts to: a crash (power-off: queries vanish; process: UDP queries get the
+//! host's port-unreachable, TCP connections are refused), partitions and firewall rules
+//! like any host, and the scenario's `dns` step ([`DnsAnswer`], through an [`Answering`]
+//! switch the world holds): SERVFAIL to every query, NXDOMAIN for the zone's names,
+//! silence (no answer, over UDP and TCP alike), or the zone's names pointing at a wrong
+//! address, until `answer = "normal"`. The server itself keeps no cache; its clients do
+//! (each answer for its TTL, and no negative caching: [`Resolver`] and the users'
+//! browsers), so a fault is felt by a client only once its cached answer expires, and
+//! an undone fault at its next lookup.
 //!
 //! Port: 53, UDP and TCP. Only the UDP socket records `ServiceStarted` (one service, one
 //! event; the simulation's event log is the same as before TCP was served); nothing in
@@ -47,6 +56,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::env::Env;
 use crate::events::EventKind;
+use crate::faults::service::DnsAnswer;
 use crate::net::{Datagrams, Net};
 
 /// The DNS port.
@@ -113,6 +123,20 @@ impl Zone {
     /// DNS query at all (a real server drops what it cannot read as one). A query that
     /// cannot be parsed past its header gets FORMERR (RFC 1035 section 4.1.1).
     pub fn answer(&self, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+        self.answer_as(request, transport, DnsAnswer::Normal)
+    }
+
+    /// The response to one request under a scenario's fault `mode` ([`DnsAnswer`]):
+    /// `None` for silence, as for anything that is not a query.
+    pub fn answer_as(
+        &self,
+        request: &[u8],
+        transport: Transport,
+        mode: DnsAnswer,
+    ) -> Option<Vec<u8>> {
+        if mode == DnsAnswer::Silence {
+            return None;
+        }
         let query = match Message::from_vec(request) {
             Ok(query) => query,
             Err(_) => return format_error(request),
@@ -126,11 +150,11 @@ impl Zone {
             }),
             Transport::Tcp => usize::from(u16::MAX),
         };
-        encode(&self.reply(&query), limit)
+        encode(&self.reply(&query, mode), limit)
     }
 
     /// The whole reply to a parsed query: EDNS first (RFC 6891), then the question.
-    fn reply(&self, query: &Message) -> Message {
+    fn reply(&self, query: &Message, mode: DnsAnswer) -> Message {
         let mut reply = Message::new();
         reply
             .set_id(query.id())
@@ -148,7 +172,10 @@ impl Zone {
             }
         }
         match query.queries() {
-            [q] if query.op_code() == OpCode::Query => self.resolve(q, &mut reply),
+            [_] if mode == DnsAnswer::Servfail => {
+                reply.set_response_code(ResponseCode::ServFail);
+            }
+            [q] if query.op_code() == OpCode::Query => self.resolve(q, &mut reply, mode),
             _ => {
                 reply.set_response_code(ResponseCode::FormErr);
             }
@@ -156,16 +183,20 @@ impl Zone {
         reply
     }
 
-    fn resolve(&self, q: &Query, reply: &mut Message) {
+    fn resolve(&self, q: &Query, reply: &mut Message, mode: DnsAnswer) {
         let name = q.name().to_lowercase();
         let known: Vec<_> = self.records.iter().filter(|(n, _)| *n == name).collect();
-        if known.is_empty() {
+        if known.is_empty() || mode == DnsAnswer::Nxdomain {
             reply.set_response_code(ResponseCode::NXDomain);
             return;
         }
         if q.query_type() == RecordType::A {
             for (n, ip) in known {
-                reply.add_answer(Record::from_rdata(n.clone(), self.ttl_s, RData::A(A(*ip))));
+                let ip = match mode {
+                    DnsAnswer::WrongAddress { address } => address,
+                    _ => *ip,
+                };
+                reply.add_answer(Record::from_rdata(n.clone(), self.ttl_s, RData::A(A(ip))));
             }
         }
     }
@@ -219,9 +250,47 @@ fn format_error(request: &[u8]) -> Option<Vec<u8>> {
     reply.to_vec().ok()
 }
 
+/// How the server answers now: the scenario's `dns` step sets it (the world holds a
+/// clone), the server reads it for every query. Starts [`DnsAnswer::Normal`].
+#[derive(Debug, Clone)]
+pub struct Answering(Arc<std::sync::Mutex<DnsAnswer>>);
+
+impl Default for Answering {
+    fn default() -> Self {
+        Self(Arc::new(std::sync::Mutex::new(DnsAnswer::Normal)))
+    }
+}
+
+impl Answering {
+    /// From now on the server answers so.
+    pub fn set(&self, answer: DnsAnswer) {
+        *self
+            .0
+            .lock()
+            .expect("no code panics while holding the switch") = answer;
+    }
+
+    /// How the server answers now.
+    pub fn get(&self) -> DnsAnswer {
+        *self
+            .0
+            .lock()
+            .expect("no code panics while holding the switch")
+    }
+}
+
 /// Runs the server, on UDP and TCP port 53, for ever; an error only when a port cannot be
 /// bound.
 pub async fn run<N: Net>(env: Env<N>, zone: Zone) -> io::Result<()> {
+    run_answering(env, (zone, Answering::default())).await
+}
+
+/// [`run`], answering as `answering` says at each query (the simulation's server, whose
+/// answers the scenario's steps change).
+pub async fn run_answering<N: Net>(
+    env: Env<N>,
+    (zone, answering): (Zone, Answering),
+) -> io::Result<()> {
     let socket = env.net.bind_udp(PORT).await?;
     env.record(EventKind::ServiceStarted {
         service: "dns".to_string(),
@@ -232,8 +301,8 @@ pub async fn run<N: Net>(env: Env<N>, zone: Zone) -> io::Result<()> {
     let zone = Arc::new(zone);
     tokio::select! {
         biased;
-        () = serve_udp(&socket, &zone) => {}
-        () = serve_tcp::<N>(listener, zone.clone()) => {}
+        () = serve_udp(&socket, &zone, &answering) => {}
+        () = serve_tcp::<N>(listener, zone.clone(), answering.clone()) => {}
     }
     Ok(())
 }
@@ -243,7 +312,7 @@ pub async fn run<N: Net>(env: Env<N>, zone: Zone) -> io::Result<()> {
 /// so on Linux, and on a socket with IP_RECVERR or a connected one, an ICMP error from an
 /// earlier send fails the next receive). There is no event kind for either: the service
 /// goes on without a word.
-async fn serve_udp<S: Datagrams>(socket: &S, zone: &Zone) {
+async fn serve_udp<S: Datagrams>(socket: &S, zone: &Zone, answering: &Answering) {
     let mut buf = [0u8; EDNS_UDP_BYTES_MAX as usize];
     let mut errors_in_a_row = 0;
     loop {
@@ -258,7 +327,7 @@ async fn serve_udp<S: Datagrams>(socket: &S, zone: &Zone) {
                 continue;
             }
         };
-        if let Some(reply) = zone.answer(&buf[..len], Transport::Udp)
+        if let Some(reply) = zone.answer_as(&buf[..len], Transport::Udp, answering.get())
             && let Err(lost) = socket.send_to(&reply, from).await
         {
             drop(lost);
@@ -270,7 +339,7 @@ async fn serve_udp<S: Datagrams>(socket: &S, zone: &Zone) {
 /// once: one over the bound is closed as soon as it is accepted (RFC 7766 section 6.2.2
 /// lets a server close connections to manage its resources). A failed accept (out of
 /// file descriptors, say) is waited out by [`crate::net::accept_next`].
-async fn serve_tcp<N: Net>(mut listener: N::Listener, zone: Arc<Zone>) {
+async fn serve_tcp<N: Net>(mut listener: N::Listener, zone: Arc<Zone>, answering: Answering) {
     let slots = Arc::new(tokio::sync::Semaphore::new(TCP_CONNECTIONS_MAX));
     loop {
         let (stream, _peer) = crate::net::accept_next(&mut listener).await;
@@ -278,9 +347,9 @@ async fn serve_tcp<N: Net>(mut listener: N::Listener, zone: Arc<Zone>) {
             drop(stream);
             continue;
         };
-        let zone = zone.clone();
+        let (zone, answering) = (zone.clone(), answering.clone());
         tokio::spawn(async move {
-            serve_connection(stream, &zone).await;
+            serve_answering(stream, &zone, &answering).await;
             drop(slot);
         });
     }
@@ -290,7 +359,16 @@ async fn serve_tcp<N: Net>(mut listener: N::Listener, zone: Arc<Zone>) {
 /// (RFC 1035 section 4.2.2), until the client closes it, sends something that is not a
 /// DNS query, or leaves it [`TCP_IDLE_MS`] without a whole query or with an answer
 /// unread.
-pub async fn serve_connection<S>(mut stream: S, zone: &Zone)
+pub async fn serve_connection<S>(stream: S, zone: &Zone)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    serve_answering(stream, zone, &Answering::default()).await;
+}
+
+/// [`serve_connection`], answering as `answering` says at each query (silence: the
+/// query is read and left unanswered; the client's own timeout ends its wait).
+async fn serve_answering<S>(mut stream: S, zone: &Zone, answering: &Answering)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -300,7 +378,11 @@ where
         else {
             return;
         };
-        let Some(reply) = zone.answer(&request, Transport::Tcp) else {
+        let mode = answering.get();
+        let Some(reply) = zone.answer_as(&request, Transport::Tcp, mode) else {
+            if mode == DnsAnswer::Silence {
+                continue;
+            }
             return;
         };
         let Ok(framed) = frame(&reply) else {

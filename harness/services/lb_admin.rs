@@ -5,45 +5,32 @@
 //! servers state`, `show stat`'s current sessions and check results), or nginx's
 //! equivalents.
 //!
-//! Modelled: a backend can be drained (taken out of the rotation while its health checks
-//! go on, so requests already on it finish and no new one comes); the balancer counts
-//! the requests in flight on each backend (in `https` mode a request from being sent to
-//! its answer; in `tcp` mode a connection while it connects) and the checks each backend
-//! has passed in a row. The world holds one of these beside the balancer's software and
-//! the update's operator reads and sets it (`world::update`). It survives a restart of
-//! the balancer's software (a drain set through the runtime API would not: no scenario
-//! restarts the balancer during an update).
+//! Modelled: the balancer counts the requests in flight on each backend (in `https` mode
+//! a request from being sent to its answer; in `tcp` mode a connection while it
+//! connects) and the checks each backend has passed in a row. The world holds one of
+//! these beside the balancer's software and the update's operator reads it
+//! (`world::update`) to know when a drained node is idle and when a restarted one is
+//! healthy. The drain itself is the balancer's [`super::load_balancer::Operator`], which
+//! the scenario's `lb = { drain = ... }` steps set too.
 //!
 //! Plain data behind atomics: the simulation runs on one thread, so nothing here races.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// The runtime state of the balancer's backends, in the balancer's backend order.
 #[derive(Debug, Default)]
 pub struct LbAdmin {
-    drained: Vec<AtomicBool>,
     in_flight: Vec<AtomicUsize>,
     passes: Vec<AtomicU32>,
 }
 
 impl LbAdmin {
-    /// State for `backends` backends: none drained, nothing in flight, no check passed.
+    /// State for `backends` backends: nothing in flight, no check passed.
     pub fn new(backends: usize) -> Self {
         Self {
-            drained: (0..backends).map(|_| AtomicBool::new(false)).collect(),
             in_flight: (0..backends).map(|_| AtomicUsize::new(0)).collect(),
             passes: (0..backends).map(|_| AtomicU32::new(0)).collect(),
         }
-    }
-
-    /// Drains backend `i` (`true`) or puts it back in rotation (`false`).
-    pub fn set_drained(&self, i: usize, drained: bool) {
-        self.drained[i].store(drained, Ordering::Relaxed);
-    }
-
-    /// True while backend `i` is drained.
-    pub fn is_drained(&self, i: usize) -> bool {
-        self.drained.get(i).is_some_and(|d| d.load(Ordering::Relaxed))
     }
 
     /// Requests (or connections being made) in flight on backend `i`.
@@ -95,7 +82,7 @@ mod tests {
     use super::*;
 
     /// Proves the counts: a guard counts its request until dropped, a failed check
-    /// resets the passes in a row, and draining is per backend.
+    /// resets the passes in a row.
     #[test]
     fn counts_and_drain() {
         let admin = LbAdmin::new(2);
@@ -108,7 +95,5 @@ mod tests {
         assert_eq!(admin.passes(0), 2);
         admin.checked(0, false);
         assert_eq!(admin.passes(0), 0);
-        admin.set_drained(1, true);
-        assert!(admin.is_drained(1) && !admin.is_drained(0));
     }
 }

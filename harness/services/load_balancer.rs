@@ -67,10 +67,10 @@
 //!   and spliced. With `lb.websockets = false` upgrades are stripped like any hop-by-hop
 //!   header, so the node answers 426. `tcp` mode carries them as any bytes.
 //!
-//! - Runtime administration ([`super::lb_admin`], HAProxy's runtime API): a backend the
-//!   operator drained takes no new request or connection while its checks go on; the
-//!   requests in flight on each backend and the checks it passed in a row are counted
-//!   for the operator.
+//! - What an operator reads of it at run time ([`super::lb_admin`], HAProxy's `show
+//!   servers state` / `show stat`): the requests in flight on each backend and the checks
+//!   it passed in a row (a rolling update waits on both; the drain itself is the
+//!   [`Operator`]'s, below).
 //!
 //! - Bounds on its clients (what keeps one from stopping it when served on a real
 //!   socket): accepts never fail, at most [`crate::net::MAX_CONNECTIONS_PER_LISTENER`]
@@ -79,7 +79,20 @@
 //!   `413`, `408`, an idle kept-alive connection closed). The simulated users stay far
 //!   inside them.
 //!
-//! Port: TCP 443. Faults it reacts to: everything that happens to its backends.
+//! - An operator's drain (the scenario's `lb = { drain = "node-2" }`, HAProxy's `set
+//!   server be/node-2 state drain`): the backend gets no new request (https mode) or
+//!   connection (tcp mode); what it already has finishes, kept tcp-mode connections
+//!   included; its health checks go on and are recorded as before. `lb = { ready =
+//!   "node-2" }` puts it back at once (its health state is its own). The drained set is
+//!   the [`Operator`]'s, held by the world, so it outlives a crash of the balancer (as
+//!   HAProxy's `server-state-file` keeps it over a reload).
+//!
+//! Port: TCP 443. Faults it reacts to: everything that happens to its backends (a
+//! crashed, partitioned or blocked node fails its checks and is taken out after `fall`
+//! of them); an operator's drain and ready; its own crash (power-off: every user's
+//! connect times out; process: every connect is refused; nobody reaches a node: every
+//! user request fails until it restarts, and its health state starts afresh then, every
+//! backend up).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -144,6 +157,31 @@ pub struct Backend {
     pub addr: SocketAddr,
 }
 
+/// The backends an operator has drained, by name: the scenario's `lb` steps set it (the
+/// world holds a clone), the balancer reads it at every pick.
+#[derive(Debug, Clone, Default)]
+pub struct Operator(Arc<Mutex<std::collections::BTreeSet<String>>>);
+
+impl Operator {
+    /// Drains `node` (`drained = true`) or puts it back.
+    pub fn set(&self, node: &str, drained: bool) {
+        let mut set = self.0.lock().expect("no code panics while holding the set");
+        if drained {
+            set.insert(node.to_string());
+        } else {
+            set.remove(node);
+        }
+    }
+
+    /// True when `node` is drained.
+    pub fn drained(&self, node: &str) -> bool {
+        self.0
+            .lock()
+            .expect("no code panics while holding the set")
+            .contains(node)
+    }
+}
+
 /// The balancer's configuration.
 #[derive(Clone)]
 pub struct LbConfig {
@@ -161,9 +199,10 @@ pub struct LbConfig {
     /// Seeds the random part of the check intervals (`spread_checks_pct`); backend `i`
     /// draws from `check_seed ^ i`.
     pub check_seed: u64,
-    /// The runtime administration an operator sees and sets ([`super::lb_admin`]): a
-    /// drained backend takes no new request, requests in flight and checks passed are
-    /// counted.
+    /// The operator's drained backends (none, unless the scenario drains one).
+    pub operator: Operator,
+    /// What an operator reads of the running balancer ([`super::lb_admin`]): requests in
+    /// flight and checks passed in a row, per backend.
     pub admin: Arc<super::lb_admin::LbAdmin>,
 }
 
@@ -174,12 +213,10 @@ struct Pool {
 }
 
 impl Pool {
-    /// The next healthy backend not in `tried` that the operator has not drained.
-    fn pick(&mut self, tried: &[usize], admin: &super::lb_admin::LbAdmin) -> Option<usize> {
+    /// The next healthy backend not in `tried`.
+    fn pick(&mut self, tried: &[usize]) -> Option<usize> {
         let Pool { health, rotation } = self;
-        rotation.pick(health.len(), |i| {
-            health[i].is_up() && !tried.contains(&i) && !admin.is_drained(i)
-        })
+        rotation.pick(health.len(), |i| health[i].is_up() && !tried.contains(&i))
     }
 }
 
@@ -348,7 +385,11 @@ where
     let mut tried = Vec::new();
     let mut refused_by = Vec::new();
     while tried.len() < max_attempts {
-        let Some(index) = lock(pool).pick(&tried, &config.admin) else {
+        // A drained backend is passed over as if this request had tried it already.
+        let skip: Vec<usize> = (0..config.backends.len())
+            .filter(|i| tried.contains(i) || config.operator.drained(&config.backends[*i].name))
+            .collect();
+        let Some(index) = lock(pool).pick(&skip) else {
             break;
         };
         tried.push(index);

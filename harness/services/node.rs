@@ -393,7 +393,10 @@ async fn step_down_when_asked<N: Net>(db: Database<N>, control: Arc<NodeControl>
 /// A write through the node's member, retried once on "no primary" when the driver
 /// retries writes (`node.retry_writes`), after a primary other than the one that said
 /// no is known (at most [`RETRY_WAIT_MAX`]).
-async fn write<N: Net>(node: &Node<N>, op: Op) -> Result<(), crate::services::database::WriteError> {
+async fn write<N: Net>(
+    node: &Node<N>,
+    op: Op,
+) -> Result<(), crate::services::database::WriteError> {
     use crate::services::database::WriteError;
     let asked = node.db.primary();
     match node.db.write(op.clone()).await {

@@ -1005,7 +1005,10 @@ impl Member {
             .filter(|&p| self.cfg.priorities[p] > 0 && self.matched[p] == last)
             .max_by_key(|&p| (self.matched[p], std::cmp::Reverse(p)));
         let term = self.term;
-        self.step_down(now, "asked to step down for a planned operation".to_string());
+        self.step_down(
+            now,
+            "asked to step down for a planned operation".to_string(),
+        );
         match successor {
             Some(p) => {
                 let name = self.cfg.members[p].clone();
@@ -1059,8 +1062,7 @@ impl Member {
         if term > self.term {
             self.adopt_term(now, term, from);
         }
-        let granted =
-            term == self.term && up_to_date && self.voted_for.is_none_or(|v| v == from);
+        let granted = term == self.term && up_to_date && self.voted_for.is_none_or(|v| v == from);
         if granted {
             self.voted_for = Some(from);
             self.reset_deadline(now);

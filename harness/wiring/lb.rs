@@ -60,5 +60,6 @@ pub fn lb_config(topology: &Topology, tls: &HostTls, seed: u64) -> LbConfig {
             .with_role(Role::LoadBalancer)
             .next()
             .map_or(seed, |lb| host_seed(seed, lb)),
+        operator: crate::services::load_balancer::Operator::default(),
     }
 }

@@ -47,8 +47,8 @@ use crate::services::dev_tester;
 use crate::services::dns;
 use crate::services::egress;
 use crate::services::internet;
-use crate::services::load_balancer;
 use crate::services::lb_admin::LbAdmin;
+use crate::services::load_balancer;
 use crate::services::node::{self, NodeControl};
 use crate::services::ntp;
 use crate::services::replica_set::Member;
@@ -61,6 +61,9 @@ use crate::world::clock::{ClockHandle, SimClock};
 use crate::world::net::{Boundary, FaultTable, Rule, SimNet};
 use crate::world::update::{Command, Operator, Seen};
 use crate::world::view::{MemberView, PrimarySeen};
+
+mod service;
+use service::ServiceSwitches;
 
 /// How a run is set up, besides its topology.
 #[derive(Debug, Clone)]
@@ -122,6 +125,8 @@ pub struct World {
     /// A node to ask to step down once every host has caught up with the clock (see
     /// [`World::operate`]).
     step_down_due: Option<String>,
+    /// The switches of the faults injected into services (`world::service`).
+    services: ServiceSwitches,
 }
 
 impl World {
@@ -153,6 +158,7 @@ impl World {
             controls: wires.controls,
             operator: None,
             step_down_due: None,
+            services: wires.services,
         }
     }
 
@@ -576,7 +582,9 @@ impl World {
         let i = self.backend_index(node);
         let up = |n: &str| !self.down.contains_key(n);
         let is_primary = |n: &str| {
-            up(n) && lock(&self.members[n]).role() == crate::services::replica_set::MemberRole::Primary
+            up(n)
+                && lock(&self.members[n]).role()
+                    == crate::services::replica_set::MemberRole::Primary
         };
         let commit = self
             .members
@@ -600,8 +608,7 @@ impl World {
         for command in commands {
             match command {
                 Command::Drain { node, drained } => {
-                    let i = self.backend_index(&node);
-                    self.lb_admin.set_drained(i, drained);
+                    self.services.operator.set(&node, drained);
                 }
                 Command::StepDown { node } => self.step_down_due = Some(node),
                 Command::Stop { node } => self.stop_for_update(&node),
@@ -740,6 +747,7 @@ struct Wires {
     lb_admin: Arc<LbAdmin>,
     /// Each node's version and step-down requests, by node name.
     controls: BTreeMap<String, Arc<NodeControl>>,
+    services: ServiceSwitches,
 }
 
 impl Wires {
@@ -754,7 +762,12 @@ impl Wires {
         let nodes = topology.node_names();
         let controls = nodes
             .iter()
-            .map(|n| (n.clone(), Arc::new(NodeControl::new(node::INSTALLED_VERSION))))
+            .map(|n| {
+                (
+                    n.clone(),
+                    Arc::new(NodeControl::new(node::INSTALLED_VERSION)),
+                )
+            })
             .collect();
         Self {
             recorder,
@@ -762,6 +775,7 @@ impl Wires {
             boundary,
             lb_admin: Arc::new(LbAdmin::new(nodes.len())),
             controls,
+            services: ServiceSwitches::default(),
         }
     }
 }
@@ -789,10 +803,20 @@ fn register(
             .clone()
     };
     match host.role {
-        Role::Dns => start(sim, ip, env, wiring::zone(topology), dns::run),
+        Role::Dns => {
+            let answering = wires.services.answering.clone();
+            start(
+                sim,
+                ip,
+                env,
+                (wiring::zone(topology), answering),
+                dns::run_answering,
+            );
+        }
         Role::LoadBalancer => {
             let mut config = wiring::lb_config(topology, &tls, setup.seed);
             config.admin = wires.lb_admin.clone();
+            config.operator = wires.services.operator.clone();
             start(sim, ip, env, config, load_balancer::run);
         }
         Role::Smtp => {
@@ -808,8 +832,7 @@ fn register(
         }
         Role::Node => {
             let peers = wiring::peers(topology);
-            let mut config =
-                wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
+            let mut config = wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
             config.control = wires.controls[&host.name].clone();
             start(sim, ip, env, config, node::run);
         }

@@ -186,9 +186,10 @@ impl Operator {
             }
             Phase::Stop => self.stop(now),
             Phase::AwaitHandOver if !seen.primary && seen.primary_elsewhere => self.stop(now),
-            Phase::AwaitHandOver if out_of_time => {
-                self.halt(format!("no other primary {} after it was asked to step down", after(waited)))
-            }
+            Phase::AwaitHandOver if out_of_time => self.halt(format!(
+                "no other primary {} after it was asked to step down",
+                after(waited)
+            )),
             Phase::Installing { until } if now >= until => self.start_node(now),
             Phase::AwaitCaughtUp if seen.caught_up && (seen.primary_elsewhere || seen.primary) => {
                 self.enter(Phase::AwaitPassing, now);
@@ -198,7 +199,10 @@ impl Operator {
             }
             Phase::AwaitCaughtUp if out_of_time => {
                 let why = if self.plan.broken.as_deref() == Some(node.as_str()) {
-                    format!("it did not start again after its install (waited {})", crate::duration::span(waited))
+                    format!(
+                        "it did not start again after its install (waited {})",
+                        crate::duration::span(waited)
+                    )
                 } else {
                     format!("it did not catch up with the primary {}", after(waited))
                 };
@@ -322,8 +326,14 @@ mod tests {
             ..Seen::default()
         };
         assert!(op.next(s(1), busy).is_empty());
-        let idle = Seen { in_flight: 0, ..busy };
-        assert_eq!(kinds(&op.next(s(2), idle)), ["Idle", "step down", "StepDownAsked"]);
+        let idle = Seen {
+            in_flight: 0,
+            ..busy
+        };
+        assert_eq!(
+            kinds(&op.next(s(2), idle)),
+            ["Idle", "step down", "StepDownAsked"]
+        );
         let handed = Seen {
             primary: false,
             primary_elsewhere: true,
@@ -339,7 +349,10 @@ mod tests {
             ..handed
         };
         assert_eq!(kinds(&op.next(s(23), caught)), ["CaughtUp"]);
-        let passing = Seen { passes: 2, ..caught };
+        let passing = Seen {
+            passes: 2,
+            ..caught
+        };
         assert_eq!(
             kinds(&op.next(s(25), passing)),
             ["Passing", "drain false", "Returned", "Finished"]

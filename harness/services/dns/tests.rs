@@ -541,10 +541,73 @@ async fn udp_loop_survives_socket_errors() {
     };
     let started = tokio::time::Instant::now();
     let zone = zone();
-    let served = tokio::time::timeout(Duration::from_secs(1), serve_udp(&socket, &zone)).await;
+    let served = tokio::time::timeout(
+        Duration::from_secs(1),
+        serve_udp(&socket, &zone, &Answering::default()),
+    )
+    .await;
     assert!(served.is_err(), "the loop never ends by itself");
     let sent = socket.sent.lock().unwrap();
     assert_eq!(sent.len(), 1, "one answer, the other lost");
     assert_eq!((sent[0].0.as_slice(), sent[0].1), (MANAGE_REPLY, client));
     assert_eq!(sent[0].2 - started, Duration::from_millis(30));
+}
+
+/// Proves each scenario fault changes the answer as a real server under it would:
+/// SERVFAIL to any name, NXDOMAIN for the zone's names, no answer at all for silence,
+/// the wrong address with the zone's TTL, and `Normal` answers as the zone does.
+#[test]
+fn answers_under_each_fault() {
+    let q = query(3, "login.example.com").unwrap();
+    let code = |mode| {
+        let reply = zone().answer_as(&q, Transport::Udp, mode).unwrap();
+        Message::from_vec(&reply).unwrap().response_code()
+    };
+    assert_eq!(code(DnsAnswer::Servfail), ResponseCode::ServFail);
+    assert_eq!(code(DnsAnswer::Nxdomain), ResponseCode::NXDomain);
+    assert_eq!(code(DnsAnswer::Normal), ResponseCode::NoError);
+    let other = query(4, "nope.example.com").unwrap();
+    let reply = zone()
+        .answer_as(&other, Transport::Udp, DnsAnswer::Servfail)
+        .unwrap();
+    assert_eq!(
+        Message::from_vec(&reply).unwrap().response_code(),
+        ResponseCode::ServFail
+    );
+    assert_eq!(
+        zone().answer_as(&q, Transport::Udp, DnsAnswer::Silence),
+        None
+    );
+    let wrong = Ipv4Addr::new(10, 0, 1, 99);
+    let reply = zone()
+        .answer_as(
+            &q,
+            Transport::Tcp,
+            DnsAnswer::WrongAddress { address: wrong },
+        )
+        .unwrap();
+    let answer = parse_answer(3, &reply).unwrap();
+    assert_eq!(answer.address, IpAddr::V4(wrong));
+    assert_eq!(answer.ttl, Duration::from_secs(60));
+    assert!(
+        parse_answer(
+            3,
+            &zone()
+                .answer_as(&q, Transport::Udp, DnsAnswer::Servfail)
+                .unwrap()
+        )
+        .is_err()
+    );
+}
+
+/// Proves the switch the world flips is the one the server reads: a clone set to
+/// SERVFAIL is seen by the original, and set back to normal likewise.
+#[test]
+fn answering_switch_is_shared() {
+    let switch = Answering::default();
+    assert_eq!(switch.get(), DnsAnswer::Normal);
+    switch.clone().set(DnsAnswer::Servfail);
+    assert_eq!(switch.get(), DnsAnswer::Servfail);
+    switch.clone().set(DnsAnswer::Normal);
+    assert_eq!(switch.get(), DnsAnswer::Normal);
 }

@@ -74,6 +74,7 @@ fn world(recorder: &Recorder, tls: Option<Arc<rustls::ServerConfig>>) -> turmoil
         check_dial: http::Dial::default(),
         forwarded_proto: "https",
         check_seed: 1,
+        operator: super::Operator::default(),
     };
     let lb = env("lb", ip(10), recorder);
     sim.host(ip(10), move || {
