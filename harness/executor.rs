@@ -251,6 +251,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Run, WorldError> {
         // turmoil errors past this; the loop below stops at `end`, one tick earlier.
         max_duration: end + QUIESCE_MAX + scenario.tick,
         load: scenario.load.clone(),
+        operated: scenario.update.is_some(),
     };
     let mut world = World::new(&scenario.topology, &setup);
     let all = scenario.topology.node_names();

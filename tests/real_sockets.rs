@@ -209,6 +209,7 @@ fn node_config(name: &str, db: DbConfig, dns_port: u16, smtp_port: u16) -> NodeC
     NodeConfig {
         control: std::sync::Arc::new(harness::services::node::NodeControl::new(
             harness::services::node::INSTALLED_VERSION,
+            false,
         )),
         name: name.to_string(),
         settings: NodeSettings::default(),

@@ -103,14 +103,18 @@ pub const RETRY_WAIT_MAX: Duration = Duration::from_secs(1);
 pub struct NodeControl {
     version: std::sync::Mutex<String>,
     step_down: Notify,
+    /// The node takes step-down requests (the scenario plans an operation).
+    operated: bool,
 }
 
 impl NodeControl {
-    /// A node running `version`.
-    pub fn new(version: &str) -> Self {
+    /// A node running `version`; `operated`: it takes step-down requests (only then
+    /// does its software run a task waiting for them).
+    pub fn new(version: &str, operated: bool) -> Self {
         Self {
             version: std::sync::Mutex::new(version.to_string()),
             step_down: Notify::new(),
+            operated,
         }
     }
 
@@ -318,7 +322,11 @@ impl Drop for Admission<'_> {
 /// Runs the node's HTTP service until its listener fails.
 pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()> {
     let db = Database::start(env.clone(), config.db.clone()).await?;
-    tokio::spawn(step_down_when_asked(db.clone(), config.control.clone()));
+    // Only when the scenario plans an operation: one more task would change the order
+    // in which the runtime polls the others, and so every run's figures.
+    if config.control.operated {
+        tokio::spawn(step_down_when_asked(db.clone(), config.control.clone()));
+    }
     tokio::spawn(super::cluster_ports::run(env.clone()));
     tokio::spawn(super::mail::run(
         env.clone(),

@@ -108,6 +108,7 @@ pub fn node_config(
     NodeConfig {
         control: std::sync::Arc::new(crate::services::node::NodeControl::new(
             crate::services::node::INSTALLED_VERSION,
+            false,
         )),
         db,
         mail: mail_config(topology),

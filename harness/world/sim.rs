@@ -76,6 +76,10 @@ pub struct RunSetup {
     /// The simulation refuses to run past this (turmoil's `simulation_duration`).
     pub max_duration: Duration,
     pub load: LoadSettings,
+    /// The scenario has a planned operation (a rolling update): the nodes take an
+    /// operator's step-down requests. Without one they run no task for it, so that runs
+    /// without an update schedule their tasks exactly as before.
+    pub operated: bool,
 }
 
 /// A failure of the simulation itself (a host's software returned an error).
@@ -133,7 +137,7 @@ impl World {
     /// Builds the simulation with every host of `topology` registered and started.
     pub fn new(topology: &Topology, setup: &RunSetup) -> Self {
         let mut sim = simulation(topology, setup);
-        let wires = Wires::new(topology);
+        let wires = Wires::new(topology, setup.operated);
         let members = wiring::members(topology, setup.seed);
         let dev = topology
             .with_role(Role::DevNode)
@@ -753,7 +757,7 @@ struct Wires {
 impl Wires {
     /// A new event log and an empty fault table, and the dev/test boundary when
     /// `topology` deploys `dev-1` (routed to the production LAN when its network is).
-    fn new(topology: &Topology) -> Self {
+    fn new(topology: &Topology, operated: bool) -> Self {
         let recorder = Recorder::new();
         let boundary = topology.dev.enabled.then(|| {
             let routed = (topology.dev.network == DevNetwork::Routed).then_some(PROD_LAN);
@@ -765,7 +769,7 @@ impl Wires {
             .map(|n| {
                 (
                     n.clone(),
-                    Arc::new(NodeControl::new(node::INSTALLED_VERSION)),
+                    Arc::new(NodeControl::new(node::INSTALLED_VERSION, operated)),
                 )
             })
             .collect();
