@@ -537,7 +537,7 @@ const BAD_UPDATES: &[(&str, Body, &str)] = &[
     (
         "update-key.toml",
         Step("update = { drian = true }"),
-        "steps[0].update: unknown field `drian`",
+        "steps[0].update.drian: unknown field `drian`, expected one of `order`",
     ),
     (
         "update-with-crash.toml",
