@@ -58,6 +58,19 @@ pub fn timeline_line(phase: &UpdatePhase) -> String {
     }
 }
 
+/// The words of an update's expectation (empty for any other).
+pub fn expectation(e: &checkers::Expectation) -> String {
+    match e {
+        checkers::Expectation::UpdateDowntime { max, node } => {
+            format!("update kept {node} out of service <= {}", span(*max))
+        }
+        checkers::Expectation::UpdateNoFailure => {
+            "no request failed during the drained update".into()
+        }
+        _ => String::new(),
+    }
+}
+
 /// The update as the report's own section tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateSummary {

@@ -275,6 +275,8 @@ fn since(last_fault: LastFault) -> String {
     )
 }
 
+use super::update::expectation as update_words;
+
 /// The expectation as the scenario states it.
 fn expectation(e: &Expectation) -> String {
     match e {
@@ -323,10 +325,7 @@ fn expectation(e: &Expectation) -> String {
             span(*within),
             since(*last_fault)
         ),
-        Expectation::UpdateDowntime { max, node } => {
-            format!("update kept {node} out of service <= {}", span(*max))
-        }
-        Expectation::UpdateNoFailure => "no request failed during the drained update".into(),
+        Expectation::UpdateDowntime { .. } | Expectation::UpdateNoFailure => update_words(e),
         Expectation::P99 { max } => format!("p99 latency <= {} over the run", span(*max)),
         Expectation::P99Quiet { max, margin } => format!(
             "p99 latency <= {} in every 10s window outside fault windows (each closed {} after its fault was undone)",
