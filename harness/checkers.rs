@@ -59,6 +59,8 @@
 //! - [`mail`]: no queued mail lost, none delivered twice;
 //! - [`tokens`]: tokens against the clocks; [`egress`]: the egress's books;
 //! - [`isolation`]: dev/test isolated from production;
+//! - [`update`]: a planned rolling update's downtime per node and, drained, no failed
+//!   request while it went on;
 //! - [`latency`]: fault windows, the p99 bound and failed requests per fault.
 
 use std::time::Duration;
@@ -79,6 +81,7 @@ pub mod reactions;
 pub mod same_log;
 pub mod terms;
 pub mod tokens;
+pub mod update;
 pub mod writes;
 
 use availability::FailureWindow;
@@ -236,6 +239,14 @@ pub enum Expectation {
         within: Duration,
         last_fault: LastFault,
     },
+    /// A planned update kept `node` out of service (from its stop until it passed
+    /// `/testall` again) for at most `max` ([`update`]).
+    UpdateDowntime {
+        max: Duration,
+        node: String,
+    },
+    /// A drained update: no user request that started while it went on failed.
+    UpdateNoFailure,
     /// The p99 of the run's successful requests is at most `max`.
     P99 {
         max: Duration,
@@ -272,6 +283,10 @@ pub enum Observed {
     Liveness(Option<Duration>),
     /// How long after the last fault the mail began flowing; `None`: it never did.
     MailFlowing(Option<Duration>),
+    /// A node's downtime in an update; `None`: it never passed `/testall` again.
+    Downtime(Option<Duration>),
+    /// The requests that started while an update went on.
+    UpdateRequests(update::Seen),
     /// A p99 latency and what it was taken over.
     P99(latency::P99),
     /// Failed requests in one fault window.
@@ -297,6 +312,7 @@ impl<T> Offenders<T> {
 
 /// Judges every expectation the scenario states, in a fixed order.
 pub fn judge(
+    update: Option<&crate::scenario::update::Update>,
     expect: &Expectations,
     topology: &Topology,
     events: &[Event],
@@ -339,6 +355,7 @@ pub fn judge(
         verdicts.push(isolation);
     }
     verdicts.extend(liveness::check(events, expect.converge_within(), &dev));
+    verdicts.extend(update::check(update, events, requests));
     verdicts
 }
 

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub mod log;
+pub mod update;
 
 pub use log::{Log, LogBuilder};
 
@@ -141,6 +142,9 @@ pub enum EventKind {
     },
     /// Something a replica-set member reported.
     ReplicaSet(RsEvent),
+    /// A phase of a planned rolling update, as the operator carried it out (under the
+    /// host [`update::OPERATOR`]).
+    Update(update::UpdatePhase),
     /// A host's wall clock was set, moved or re-rated (by the scenario or by the host's
     /// NTP discipline); `setting` is the whole new state, so the log alone tells any
     /// host's offset at any time.

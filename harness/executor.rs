@@ -263,6 +263,7 @@ pub fn run_observed(
         // turmoil errors past this; the loop below stops at `end`, one tick earlier.
         max_duration: end + QUIESCE_MAX + scenario.tick,
         load: scenario.load.clone(),
+        operated: scenario.update.is_some(),
     };
     let mut world = World::new(&scenario.topology, &setup);
     if let Some(observer) = observer {
@@ -275,7 +276,14 @@ pub fn run_observed(
     let heartbeat = scenario.topology.replica_set.heartbeat;
     // The primary (and term) whose loss was last recorded.
     let mut lost_noted: Option<(String, u64)> = None;
+    let mut update = scenario.update.as_ref();
     while world.elapsed() < load_end || (!watch.settled() && world.elapsed() < converge_by) {
+        if let Some(u) = update.filter(|u| u.at <= world.elapsed()) {
+            world.start_update(u);
+            watch.stepped = true;
+            update = None;
+        }
+        world.operate();
         while next < plan.steps.len() && plan.steps[next].step.at <= world.elapsed() {
             applied.extend(apply_planned(&mut world, &mut plan, next, &all));
             next += 1;
@@ -286,7 +294,9 @@ pub fn run_observed(
         let next_step = plan.steps.get(next).map(|p| p.step.at);
         advance(&mut world, scenario.tick, |world| {
             let watched = watch.next_change(world, heartbeat);
-            [next_step, Some(run_until), watched]
+            let operation = world.operation_deadline();
+            let update_at = update.map(|u| u.at);
+            [next_step, Some(run_until), watched, operation, update_at]
                 .into_iter()
                 .flatten()
                 .min()

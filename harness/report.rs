@@ -12,6 +12,7 @@ pub mod json;
 pub mod outcome;
 pub mod outside;
 pub mod text;
+pub mod update;
 pub mod verdicts;
 
 pub use outcome::Outcome;

@@ -12,6 +12,7 @@ pub mod nemesis;
 mod service_steps;
 pub mod spec;
 pub(crate) mod steps;
+pub mod update;
 
 pub use load::{ScenarioError, Source, load, parse};
 pub use spec::{Action, Scenario, Step};

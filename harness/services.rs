@@ -15,6 +15,7 @@ pub mod egress;
 pub mod health;
 pub mod http;
 pub mod internet;
+pub mod lb_admin;
 pub mod load_balancer;
 pub mod mail;
 pub mod node;

@@ -13,4 +13,5 @@
 pub mod clock;
 pub mod net;
 pub mod sim;
+pub mod update;
 pub mod view;

@@ -621,6 +621,77 @@ fn bad_service_steps() {
     assert_all_bad(BAD_SERVICE_STEPS);
 }
 
+/// Bad rolling updates (`update = { ... }`), and the error each gets.
+const BAD_UPDATES: &[(&str, Body, &str)] = &[
+    (
+        "update-node.toml",
+        Step("update = { order = [\"node-1\", \"node-9\"] }"),
+        "steps[0].update.order: unknown node \"node-9\"; expected one of node-1, node-2, node-3",
+    ),
+    (
+        "update-twice.toml",
+        Step("update = { order = [\"node-1\", \"node-1\"] }"),
+        "steps[0].update.order: node-1 is listed twice; expected each node once",
+    ),
+    (
+        "update-empty.toml",
+        Step("update = { order = [] }"),
+        "steps[0].update.order: expected at least one node",
+    ),
+    (
+        "update-install.toml",
+        Step("update = { install = \"0s\" }"),
+        "steps[0].update.install: expected above 0s and at most 10m",
+    ),
+    (
+        "update-wait.toml",
+        Step("update = { wait_max = \"11m\" }"),
+        "steps[0].update.wait_max: expected above 0s and at most 10m",
+    ),
+    (
+        "update-broken.toml",
+        Step("update = { order = [\"node-1\"], broken = \"node-2\" }"),
+        "steps[0].update.broken: \"node-2\" is not a node the update reaches",
+    ),
+    (
+        "update-downtime.toml",
+        Step("update = { downtime_max = \"0s\" }"),
+        "steps[0].update.downtime_max: expected a duration above 0s",
+    ),
+    (
+        "update-key.toml",
+        Step("update = { drian = true }"),
+        "steps[0].update.drian: unknown field `drian`, expected one of `order`",
+    ),
+    (
+        "update-with-crash.toml",
+        Step("update = {}\ncrash = { node = \"node-1\" }"),
+        "steps[0]: expected exactly one action beside update",
+    ),
+    (
+        "update-for.toml",
+        Step("update = {}\nfor = \"10s\""),
+        "steps[0].for: for goes with a fault; an update ends when its last node is back",
+    ),
+    (
+        "update-range.toml",
+        Lines("[[steps]]\nat = \"5s..8s\"\nupdate = {}\n"),
+        "steps[0].at: expected one time before the run's end (duration 20s), not 5s..8s",
+    ),
+    (
+        "update-second.toml",
+        Lines("[[steps]]\nat = \"5s\"\nupdate = {}\n[[steps]]\nat = \"6s\"\nupdate = {}\n"),
+        "steps[1].update: a second update; expected at most one per scenario",
+    ),
+];
+
+/// Proves a bad rolling update is one clear error naming file, line, key and what was
+/// expected, exit 2.
+#[test]
+fn bad_rolling_updates() {
+    assert_all_bad(BAD_UPDATES);
+}
+
 /// Proves exit 0 when every expectation holds, exit 1 with the seed and the reproducing
 /// command when one fails, and that --seed, --format json (its schema version, hosts as
 /// objects, typed timeline events) and --signups are honoured.

@@ -104,6 +104,7 @@ async fn start() -> Appliance {
             forwarded_proto: "http",
             check_seed: 1,
             operator: Default::default(),
+            admin: Default::default(),
         },
     ));
     listening.push(SocketAddr::new(LOOPBACK, lb_port));
@@ -206,6 +207,10 @@ fn node_config(name: &str, db: DbConfig, dns_port: u16, smtp_port: u16) -> NodeC
         timeout: Duration::from_secs(2),
     };
     NodeConfig {
+        control: std::sync::Arc::new(harness::services::node::NodeControl::new(
+            harness::services::node::INSTALLED_VERSION,
+            false,
+        )),
         name: name.to_string(),
         settings: NodeSettings::default(),
         mail,

@@ -21,6 +21,12 @@ const EXPECTED_FAILURES: &[(&str, &[&str])] = &[
         "dev-bridged.toml",
         &["no queued mail lost", "dev/test isolated from production"],
     ),
+    // node-3's install fails: it never passes /testall again, and the update's downtime
+    // check says so (the update stops there, the cluster stays available).
+    (
+        "rolling-update-halt.toml",
+        &["update kept node-3 out of service <= 30s"],
+    ),
 ];
 
 /// The committed report schema, compiled for validation.

@@ -83,6 +83,7 @@ fn harness_world(reference: &Scenario) -> World {
         load_for: Duration::ZERO,
         max_duration: IDLE_SIMULATED + reference.tick,
         load: reference.load.clone(),
+        operated: false,
     };
     World::new(&reference.topology, &setup)
 }

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use super::{Expectation, LastFault, Observed, Vacuity, Verdict};
+use crate::events::update::OPERATOR;
 use crate::events::{EXECUTOR, Event, EventKind};
 
 /// The two liveness verdicts: the replica set healthy, then its mail flowing, each within
@@ -74,6 +75,8 @@ fn last_fault(events: &[Event]) -> LastFault {
                     | EventKind::Host(_)
                     | EventKind::Link(_)
             ) && e.host == EXECUTOR
+                // A planned update disturbs the set as a fault does.
+                || matches!(e.kind, EventKind::Update(_)) && e.host == OPERATOR
         })
         .map(|e| e.at)
         .max()

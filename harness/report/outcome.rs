@@ -58,6 +58,8 @@ pub struct Outcome {
     pub front: super::front::FrontSummary,
     /// The dev/test instance and its boundary; `None` when it is not deployed.
     pub dev: Option<super::outside::DevSummary>,
+    /// The planned rolling update, if the scenario has one.
+    pub update: Option<super::update::UpdateSummary>,
     /// Every verdict, typed, as the checkers judged it (the renderings use `verdicts`).
     pub judged: Vec<checkers::Verdict>,
     /// Every verdict in the report's words.
@@ -178,6 +180,7 @@ impl Outcome {
         let failure_windows =
             checkers::availability::failure_windows(&requests, scenario.expect.failure_gap());
         let judged = checkers::judge(
+            scenario.update.as_ref(),
             &scenario.expect,
             &scenario.topology,
             events,
@@ -212,6 +215,7 @@ impl Outcome {
             ),
             outside: super::outside::OutsideSummary::new(events, &nodes, events.end()),
             dev: super::outside::DevSummary::new(events, &scenario.topology),
+            update: super::update::UpdateSummary::new(events, &requests),
             rolled_back: rolled_back(events),
             passed: judged.iter().all(checkers::Verdict::holds),
             verdicts: judged.iter().map(super::verdicts::phrase).collect(),
@@ -499,6 +503,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
             )
         }
         EventKind::Converged => HEALTHY_AGAIN.to_string(),
+        EventKind::Update(phase) => super::update::timeline_line(phase),
         EventKind::ConnectorConnected { node } => format!("AD/LDAP connector connected to {node}"),
         EventKind::ConnectorBroken { node, reason } => match node {
             Some(node) => format!("AD/LDAP connector lost {node}: {reason}"),

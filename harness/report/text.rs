@@ -18,6 +18,7 @@ pub fn render(o: &Outcome, reproduce: &str) -> String {
     timeline(&mut out, o);
     table(&mut out, o);
     members(&mut out, o);
+    update(&mut out, o);
     front(&mut out, o);
     outside(&mut out, o);
     verdicts(&mut out, o, reproduce);
@@ -230,6 +231,16 @@ fn members(out: &mut String, o: &Outcome) {
             o.mail_sent, o.mail_failed_attempts, o.mail_duplicates
         ),
     );
+}
+
+fn update(out: &mut String, o: &Outcome) {
+    let Some(u) = &o.update else {
+        return;
+    };
+    push(out, "");
+    for line in u.lines() {
+        push(out, line);
+    }
 }
 
 fn front(out: &mut String, o: &Outcome) {

@@ -172,6 +172,8 @@ pub fn key(e: &Expectation) -> &'static str {
         Expectation::DevIsolated => "dev_isolated",
         Expectation::Liveness { .. } => "converge_within",
         Expectation::MailFlowing { .. } => "mail_queue_drains",
+        Expectation::UpdateDowntime { .. } => "update_downtime_max",
+        Expectation::UpdateNoFailure => "update_no_failed_request",
         Expectation::P99 { .. } | Expectation::P99Quiet { .. } => "p99_max",
         Expectation::FailedPerFault { .. } => "failed_per_fault_max",
     }
@@ -191,7 +193,8 @@ fn subject(e: &Expectation) -> Option<String> {
         | Expectation::Failover {
             lost: Some(Lost { node, .. }),
             ..
-        } => Some(node.clone()),
+        }
+        | Expectation::UpdateDowntime { node, .. } => Some(node.clone()),
         _ => None,
     }
 }
@@ -222,7 +225,8 @@ fn numbers(e: &Expectation, o: &Observed) -> Numbers {
         Expectation::FailureWindow { max }
         | Expectation::Detection { max, .. }
         | Expectation::Recovery { max, .. }
-        | Expectation::Failover { max, .. } => n.limit_ms = Some(ms(*max)),
+        | Expectation::Failover { max, .. }
+        | Expectation::UpdateDowntime { max, .. } => n.limit_ms = Some(ms(*max)),
         Expectation::Liveness { within, .. } | Expectation::MailFlowing { within, .. } => {
             n.limit_ms = Some(ms(*within));
         }
@@ -243,7 +247,9 @@ fn numbers(e: &Expectation, o: &Observed) -> Numbers {
         Observed::Reaction(Reaction::After(after))
         | Observed::Failover(Failover::Elected { after, .. })
         | Observed::Liveness(Some(after))
-        | Observed::MailFlowing(Some(after)) => n.observed_ms = Some(ms(*after)),
+        | Observed::MailFlowing(Some(after))
+        | Observed::Downtime(Some(after)) => n.observed_ms = Some(ms(*after)),
+        Observed::UpdateRequests(seen) => n.observed_count = count(seen.failed),
         Observed::Writes(w) => n.observed_count = count(w.acked),
         Observed::SameLog(s) => n.observed_count = count(s.ends.len()),
         Observed::Terms(t) => n.observed_count = count(t.elections),
@@ -268,6 +274,8 @@ fn since(last_fault: LastFault) -> String {
         |at| format!("the last fault ({})", clock(at)),
     )
 }
+
+use super::update::expectation as update_words;
 
 /// The expectation as the scenario states it.
 fn expectation(e: &Expectation) -> String {
@@ -317,6 +325,7 @@ fn expectation(e: &Expectation) -> String {
             span(*within),
             since(*last_fault)
         ),
+        Expectation::UpdateDowntime { .. } | Expectation::UpdateNoFailure => update_words(e),
         Expectation::P99 { max } => format!("p99 latency <= {} over the run", span(*max)),
         Expectation::P99Quiet { max, margin } => format!(
             "p99 latency <= {} in every 10s window outside fault windows (each closed {} after its fault was undone)",
@@ -370,6 +379,13 @@ fn observed(e: &Expectation, o: &Observed) -> String {
             "it never did: mail waited {} or longer to the end",
             span(crate::checkers::convergence::MAIL_STALE)
         ),
+        Observed::Downtime(Some(took)) => {
+            format!("{} from its stop to passing /testall", span(*took))
+        }
+        Observed::Downtime(None) => "it never passed /testall again by the end of the run".into(),
+        Observed::UpdateRequests(seen) => {
+            format!("{} of {} requests failed", seen.failed, seen.sent)
+        }
         Observed::P99(p) => p99(p),
         Observed::FailedPerFault(f) => format!("{} of {} requests failed", f.failed, f.sent),
         Observed::Nothing => "nothing measured".to_string(),

@@ -586,6 +586,7 @@ fn check(path: &Path, spec: ScenarioSpec) -> Result<Scenario, Invalid> {
     check_load(&spec.load)?;
     let topology = resolve_topology(&spec.topology)?;
     let steps = super::steps::check(&spec, &topology)?;
+    let update = super::update::check(&spec, &topology)?;
     if let Some(nemesis) = &spec.nemesis {
         super::nemesis::check(nemesis, &spec, &topology)?;
     }
@@ -602,6 +603,7 @@ fn check(path: &Path, spec: ScenarioSpec) -> Result<Scenario, Invalid> {
         steps,
         nemesis: spec.nemesis,
         expect: spec.expect,
+        update,
     })
 }
 

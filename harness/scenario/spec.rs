@@ -223,6 +223,8 @@ pub struct StepSpec {
     pub slow: Option<SlowSpec>,
     /// Impair or restore links: `link = { between = ["node-1"], and = ["node-2"], loss = 0.1 }`.
     pub link: Option<LinkSpec>,
+    /// A planned rolling update of the nodes ([`UpdateSpec`]); at most one per scenario.
+    pub update: Option<UpdateSpec>,
     /// Change how the DNS server answers for the appliance's names (`answer = "normal"`
     /// undoes it).
     pub dns: Option<DnsSpec>,
@@ -451,6 +453,52 @@ fn default_true() -> bool {
     true
 }
 
+/// `update = { order = ["node-3", "node-2", "node-1"], drain = true, install = "20s" }`:
+/// a planned rolling update, one node after another (the deployment guide's monthly
+/// update cycle; [`crate::scenario::update`]). For each node in turn: out of the
+/// balancer's rotation (with `drain`) and its requests finished, the primary steps down
+/// (when its turn comes), stopped, installed, started with the new version, caught up
+/// with the primary and passing `/testall`, back in rotation; then the next.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSpec {
+    /// The nodes in the order they are updated, each once. Default: every node, the
+    /// secondaries in name order and then the primary, as they are when the update starts.
+    pub order: Option<Vec<String>>,
+    /// Take each node out of the balancer's rotation and wait for its requests before
+    /// stopping it. Default true.
+    #[serde(default = "default_true")]
+    pub drain: bool,
+    /// How long the install takes on each node, the node stopped meanwhile. Default
+    /// `"20s"`; above 0s, at most 10m.
+    #[serde(default = "default_install", with = "crate::duration")]
+    pub install: Duration,
+    /// How long the update waits for a node, per phase (its requests to finish, catching
+    /// up and passing `/testall`) before it stops there. Default `"60s"`; above 0s, at
+    /// most 10m.
+    #[serde(default = "default_wait_max", with = "crate::duration")]
+    pub wait_max: Duration,
+    /// The version installed. Default: the update mirror's newest
+    /// (`services::internet::LATEST_VERSION`).
+    pub version: Option<String>,
+    /// A node whose install fails, so that it does not start again (a modelled bad
+    /// install): the update waits `wait_max` for it and stops there. Default: none.
+    pub broken: Option<String>,
+    /// The expectation on the update: the longest a node may be out of service, from
+    /// its stop until it passes `/testall` again. Default `"30s"` (the appliance's
+    /// documentation: at most 30 s per node in a multi-node cluster); above 0s.
+    #[serde(default, with = "crate::duration::option")]
+    pub downtime_max: Option<Duration>,
+}
+
+fn default_install() -> Duration {
+    Duration::from_secs(20)
+}
+
+fn default_wait_max() -> Duration {
+    Duration::from_secs(60)
+}
+
 /// `unblock = { id = "db" }`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -566,6 +614,9 @@ pub struct Scenario {
     /// The nemesis, if the file has one (its schedule is drawn per seed).
     pub nemesis: Option<NemesisSpec>,
     pub expect: Expectations,
+    /// The planned rolling update, if a step asks for one (not a fault: it is not among
+    /// `steps`; [`crate::scenario::update`]).
+    pub update: Option<crate::scenario::update::Update>,
 }
 
 /// A checked step. Its time is the earliest it can have; a run may draw it later (by the

@@ -14,11 +14,15 @@ use crate::topology::Topology;
 use super::names::{disjoint, group, host, target};
 
 /// The action keys a step may hold, for the error message.
-const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, pause, resume, slow, link, dns, smtp, lb, egress";
+const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, pause, resume, slow, link, dns, smtp, lb, egress, update";
 
 pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
     let mut steps: Vec<Step> = Vec::new();
     for (i, step) in spec.steps.iter().enumerate() {
+        // An update is an operation, not a fault: checked by `super::update`.
+        if step.update.is_some() {
+            continue;
+        }
         let at = |k: &[&str]| step_path(i, k);
         times(step, spec.duration).map_err(|(k, m)| (at(&k), m))?;
         let opening = opening(step, spec.duration, topology).map_err(|(k, m)| (at(&k), m))?;

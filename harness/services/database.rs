@@ -300,6 +300,38 @@ impl<N: Net> Database<N> {
     }
 }
 
+/// What an operator and the node's driver ask of the member beyond reads and writes.
+impl<N: Net> Database<N> {
+    /// Asks the member to step down, if it is primary, and hand over to its most
+    /// caught-up secondary ([`Member::hand_over`], MongoDB's `replSetStepDown` with
+    /// election handoff); the successor's name, if one was named.
+    pub fn hand_over(&self) -> Option<String> {
+        self.with_member(|m, now| m.hand_over(now))
+    }
+
+    /// The primary this member knows (itself or the one it follows), if any.
+    pub fn primary(&self) -> Option<String> {
+        self.member().primary().map(str::to_string)
+    }
+
+    /// Waits, at most `max`, until the member knows a primary other than `not`; true if
+    /// it does then. Woken by every change to the member, never polling.
+    pub async fn await_primary_other_than(&self, not: Option<&str>, max: Duration) -> bool {
+        let wait = async {
+            loop {
+                // Registered before the check: a change after it wakes this wait.
+                let changed = self.wake.changed.notified();
+                let known = self.member().primary().map(str::to_string);
+                if known.is_some() && known.as_deref() != not {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        crate::timers::timeout(max, wait).await.is_ok()
+    }
+}
+
 /// Ticks the member at each of its deadlines; sleeps in between.
 async fn timers<N: Net>(db: Database<N>) {
     loop {

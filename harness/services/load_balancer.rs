@@ -67,6 +67,11 @@
 //!   and spliced. With `lb.websockets = false` upgrades are stripped like any hop-by-hop
 //!   header, so the node answers 426. `tcp` mode carries them as any bytes.
 //!
+//! - What an operator reads of it at run time ([`super::lb_admin`], HAProxy's `show
+//!   servers state` / `show stat`): the requests in flight on each backend and the checks
+//!   it passed in a row (a rolling update waits on both; the drain itself is the
+//!   [`Operator`]'s, below).
+//!
 //! - Bounds on its clients (what keeps one from stopping it when served on a real
 //!   socket): accepts never fail, at most [`crate::net::MAX_CONNECTIONS_PER_LISTENER`]
 //!   connections are open at once (in both modes), and in `https` mode a request's head
@@ -234,6 +239,9 @@ pub struct LbConfig {
     pub check_seed: u64,
     /// The operator's drained backends (none, unless the scenario drains one).
     pub operator: Operator,
+    /// What an operator reads of the running balancer ([`super::lb_admin`]): requests in
+    /// flight and checks passed in a row, per backend.
+    pub admin: Arc<super::lb_admin::LbAdmin>,
 }
 
 /// Backend health and the rotation, shared by the proxy and the checkers.
@@ -424,7 +432,10 @@ where
         };
         tried.push(index);
         let backend = &config.backends[index];
-        match attempt(backend).await {
+        let in_flight = config.admin.begin(index);
+        let attempted = attempt(backend).await;
+        drop(in_flight);
+        match attempted {
             Err(Failure::Refused) => refused_by.push(backend.name.clone()),
             ended => {
                 return Tried {
@@ -455,6 +466,7 @@ async fn check_loop<N: Net>(env: Env<N>, config: Arc<LbConfig>, pool: SharedPool
         let (effect, phase) = {
             let mut pool = lock(&pool);
             pool.health[index].retune(now.rise, now.fall);
+            config.admin.checked(index, result.is_ok());
             let effect = pool.health[index].observe(result.is_ok());
             (effect, pool.health[index].phase())
         };

@@ -47,6 +47,14 @@
 //!   balancer's address), else the connection's peer ([`client_of`]); the network requirements warn that
 //!   without either, every login appears to come from the balancer.
 //!
+//! - Versions and planned operations: the node runs a version ([`NodeControl`], the
+//!   installed software; [`INSTALLED_VERSION`] until an update installs another). An
+//!   operator may ask it to step down ([`NodeControl::ask_step_down`], an admin's
+//!   `rs.stepDown()` on the VM): its member, if primary, hands over to its most caught-up
+//!   secondary. With `node.retry_writes` a signup the member answered "no primary" is
+//!   retried once, after waiting up to [`RETRY_WAIT_MAX`] for another primary (MongoDB's
+//!   retryable writes; nothing was written, so the retry cannot write twice).
+//!
 //! Ports: TCP 443 here; 27017 through [`super::database`]; 7777, 8721 and 8701 through
 //! [`super::cluster_ports`]. Faults: crash and restart (applied by the world); a restart
 //! starts with an empty queue and keeps the database's data. `pause` (the world stops
@@ -64,7 +72,7 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use serde::Deserialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::env::Env;
 use crate::events::EventKind;
@@ -83,9 +91,67 @@ pub const SOCIAL_PREFIX: &str = "facebook|";
 /// The appliance's HTTPS port (plain HTTP here: the load balancer offloads TLS).
 pub const PORT: u16 = 443;
 
+/// The version every node runs until an update installs another (one cycle behind the
+/// update mirror's [`super::internet::LATEST_VERSION`]).
+pub const INSTALLED_VERSION: &str = "2026.10.1";
+
+/// How long a retried write waits for a primary other than the one that answered "no
+/// primary": a planned hand-over takes a few round trips on the LAN (a few ms); one
+/// second covers it with room, and keeps the first attempt's write timeout (3 s by
+/// default), the wait and the retry's own write within the balancer's response timeout
+/// only when the first attempt failed at once, as "no primary" does.
+pub const RETRY_WAIT_MAX: Duration = Duration::from_secs(1);
+
+/// What an operator holds of a node beside its software (an admin's shell on the VM):
+/// the version installed, which survives the software's restarts, and a request to step
+/// down. The world keeps one per node; the node's software reads it.
+#[derive(Debug)]
+pub struct NodeControl {
+    version: std::sync::Mutex<String>,
+    step_down: Notify,
+    /// The node takes step-down requests (the scenario plans an operation).
+    operated: bool,
+}
+
+impl NodeControl {
+    /// A node running `version`; `operated`: it takes step-down requests (only then
+    /// does its software run a task waiting for them).
+    pub fn new(version: &str, operated: bool) -> Self {
+        Self {
+            version: std::sync::Mutex::new(version.to_string()),
+            step_down: Notify::new(),
+            operated,
+        }
+    }
+
+    /// The version installed.
+    pub fn version(&self) -> String {
+        self.version
+            .lock()
+            .expect("no code panics while holding the version")
+            .clone()
+    }
+
+    /// Installs `version` (while the node is stopped).
+    pub fn install(&self, version: &str) {
+        *self
+            .version
+            .lock()
+            .expect("no code panics while holding the version") = version.to_string();
+    }
+
+    /// Asks the node's member to step down if it is primary (kept until the node's
+    /// software takes it).
+    pub fn ask_step_down(&self) {
+        self.step_down.notify_one();
+    }
+}
+
 /// A node's configuration.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
+    /// The operator's handle on the node: version and step-down requests.
+    pub control: Arc<NodeControl>,
     pub name: String,
     pub settings: NodeSettings,
     pub db: DbConfig,
@@ -297,6 +363,11 @@ impl Drop for Admission<'_> {
 /// Runs the node's HTTP service until its listener fails.
 pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()> {
     let db = Database::start(env.clone(), config.db.clone()).await?;
+    // Only when the scenario plans an operation: one more task would change the order
+    // in which the runtime polls the others, and so every run's figures.
+    if config.control.operated {
+        tokio::spawn(step_down_when_asked(db.clone(), config.control.clone()));
+    }
     tokio::spawn(super::cluster_ports::run(env.clone()));
     tokio::spawn(super::mail::run(
         env.clone(),
@@ -357,6 +428,40 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         },
     )
     .await
+}
+
+/// Hands the primary's role over each time the operator asks.
+async fn step_down_when_asked<N: Net>(db: Database<N>, control: Arc<NodeControl>) {
+    loop {
+        control.step_down.notified().await;
+        // The replica set records the step-down and the successor's election.
+        db.hand_over();
+    }
+}
+
+/// A write through the node's member, retried once on "no primary" when the driver
+/// retries writes (`node.retry_writes`), after a primary other than the one that said
+/// no is known (at most [`RETRY_WAIT_MAX`]).
+async fn write<N: Net>(
+    node: &Node<N>,
+    op: Op,
+) -> Result<(), crate::services::database::WriteError> {
+    use crate::services::database::WriteError;
+    let asked = node.db.primary();
+    match node.db.write(op.clone()).await {
+        Err(WriteError::NoPrimary) if node.config.settings.retry_writes => {
+            if node
+                .db
+                .await_primary_other_than(asked.as_deref(), RETRY_WAIT_MAX)
+                .await
+            {
+                node.db.write(op).await
+            } else {
+                Err(WriteError::NoPrimary)
+            }
+        }
+        other => other,
+    }
 }
 
 async fn handle<N: Net>(env: &Env<N>, node: &Node<N>, req: Request<Incoming>) -> Response<Body> {
@@ -433,14 +538,11 @@ async fn signup<N: Net>(node: &Node<N>, req: Request<Incoming>) -> Response<Body
     if preloaded || node.db.password(&creds.username).is_some() {
         return http::text(409, "user exists");
     }
-    match node
-        .db
-        .write(Op::Signup {
-            user: creds.username,
-            password: creds.password,
-        })
-        .await
-    {
+    let op = Op::Signup {
+        user: creds.username,
+        password: creds.password,
+    };
+    match write(node, op).await {
         Ok(()) => http::text(201, "created"),
         Err(e) => http::text(e.status(), e.describe()),
     }

@@ -174,6 +174,19 @@ pub enum Message {
     Write { op: Op },
     /// The primary's answer once the write is committed, or why it was not.
     WriteReply { result: Result<(), WriteError> },
+    /// A primary stepping down for a planned operation tells its most caught-up secondary
+    /// to stand at once (Raft's `TimeoutNow`; MongoDB's election handoff,
+    /// `replSetStepUp`): [`Member::hand_over`].
+    TimeoutNow { term: Term, from: usize },
+    /// The vote request of a candidate the stepping-down primary named: a voter that
+    /// still hears that primary votes all the same (Raft's leadership transfer), since
+    /// the primary itself asked for the election.
+    TransferVote {
+        term: Term,
+        from: usize,
+        last_index: Index,
+        last_term: Term,
+    },
 }
 
 /// Why a write was not acknowledged.
@@ -702,6 +715,16 @@ impl Member {
                 dry_run,
             } => (None, self.on_vote_reply(now, term, from, granted, dry_run)),
             Message::Write { .. } | Message::WriteReply { .. } => (None, Vec::new()),
+            Message::TimeoutNow { term, from } => (None, self.on_timeout_now(now, term, from)),
+            Message::TransferVote {
+                term,
+                from,
+                last_index,
+                last_term,
+            } => (
+                Some(self.on_transfer_vote(now, term, from, last_index, last_term)),
+                Vec::new(),
+            ),
         }
     }
 
@@ -985,6 +1008,95 @@ impl Member {
             Some(_) if self.commit >= index => WriteStatus::Committed,
             None if index > 0 => WriteStatus::Lost,
             _ => WriteStatus::Pending,
+        }
+    }
+}
+
+/// A planned step-down (the update's operator asks the primary to step down before its
+/// node stops): the primary hands over to its most caught-up secondary instead of
+/// leaving the set to notice its silence after an election timeout.
+impl Member {
+    /// Steps down for a planned operation and names a successor: the secondary that
+    /// holds the most of this primary's log (the first such, in member order), when it
+    /// holds all of it. Returns the successor's name and the `TimeoutNow` for it; a
+    /// member that is not primary does nothing.
+    pub fn hand_over(&mut self, now: Duration) -> (Option<String>, Vec<(usize, Message)>) {
+        if self.role != MemberRole::Primary {
+            return (None, Vec::new());
+        }
+        let last = self.last_index();
+        let successor = self
+            .peers()
+            .filter(|&p| self.cfg.priorities[p] > 0 && self.matched[p] == last)
+            .max_by_key(|&p| (self.matched[p], std::cmp::Reverse(p)));
+        let term = self.term;
+        self.step_down(
+            now,
+            "asked to step down for a planned operation".to_string(),
+        );
+        match successor {
+            Some(p) => {
+                let name = self.cfg.members[p].clone();
+                let from = self.me;
+                (Some(name), vec![(p, Message::TimeoutNow { term, from })])
+            }
+            None => (None, Vec::new()),
+        }
+    }
+
+    /// `TimeoutNow` from the primary of this member's term: stand at once, asking for
+    /// transfer votes. Anything stale is ignored.
+    fn on_timeout_now(&mut self, now: Duration, term: Term, from: usize) -> Vec<(usize, Message)> {
+        if term != self.term || self.role != MemberRole::Secondary || self.primary != Some(from) {
+            return Vec::new();
+        }
+        self.stand(now)
+            .into_iter()
+            .map(|(p, m)| match m {
+                Message::Vote {
+                    term,
+                    from,
+                    last_index,
+                    last_term,
+                    dry_run: false,
+                } => (
+                    p,
+                    Message::TransferVote {
+                        term,
+                        from,
+                        last_index,
+                        last_term,
+                    },
+                ),
+                other => (p, other),
+            })
+            .collect()
+    }
+
+    /// A transfer vote: as a real vote, except that hearing the old primary is no reason
+    /// to refuse.
+    fn on_transfer_vote(
+        &mut self,
+        now: Duration,
+        term: Term,
+        from: usize,
+        last_index: Index,
+        last_term: Term,
+    ) -> Message {
+        let up_to_date = (last_term, last_index) >= (self.last_term(), self.last_index());
+        if term > self.term {
+            self.adopt_term(now, term, from);
+        }
+        let granted = term == self.term && up_to_date && self.voted_for.is_none_or(|v| v == from);
+        if granted {
+            self.voted_for = Some(from);
+            self.reset_deadline(now);
+        }
+        Message::VoteReply {
+            term: self.term,
+            from: self.me,
+            granted,
+            dry_run: false,
         }
     }
 }

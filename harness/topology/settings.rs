@@ -361,6 +361,13 @@ pub struct NodeSettings {
     /// the CDN (both through the egress). Default `"5m"`.
     #[serde(with = "crate::duration")]
     pub update_interval: Duration,
+    /// The node's database driver retries a signup once when the member it went through
+    /// answered "no primary" (MongoDB's retryable writes, `retryWrites`), after waiting
+    /// up to `services::node::RETRY_WAIT_MAX` for a primary other than the one that said
+    /// so: a planned step-down then costs no user a failed write. Nothing was written on
+    /// a "no primary", so the retry cannot write twice. Default false, so that reports
+    /// written before it keep their figures (MongoDB's drivers default to true).
+    pub retry_writes: bool,
 }
 
 impl Default for NodeSettings {
@@ -378,6 +385,7 @@ impl Default for NodeSettings {
             token_secret: "cluster-signing-secret".to_string(),
             social_timeout: Duration::from_secs(3),
             update_interval: Duration::from_secs(300),
+            retry_writes: false,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::topology::{LbMode, Role, Topology};
 /// send the PROXY header and speak TLS (`tls.checks`) as the nodes expect. The random
 /// part of its check intervals draws from the balancer host's own stream of `seed`.
 pub fn lb_config(topology: &Topology, tls: &HostTls, seed: u64) -> LbConfig {
-    let backends = topology
+    let backends: Vec<Backend> = topology
         .with_role(Role::Node)
         .map(|n| Backend {
             name: n.name.clone(),
@@ -46,6 +46,7 @@ pub fn lb_config(topology: &Topology, tls: &HostTls, seed: u64) -> LbConfig {
         ),
     };
     LbConfig {
+        admin: std::sync::Arc::new(crate::services::lb_admin::LbAdmin::new(backends.len())),
         backends,
         settings: lb.clone(),
         front,

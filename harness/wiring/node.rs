@@ -106,6 +106,10 @@ pub fn node_config(
         ntp: topology.ntp.clone(),
     };
     NodeConfig {
+        control: std::sync::Arc::new(crate::services::node::NodeControl::new(
+            crate::services::node::INSTALLED_VERSION,
+            false,
+        )),
         db,
         mail: mail_config(topology),
         name: host.name.clone(),

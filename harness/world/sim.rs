@@ -50,8 +50,9 @@ use crate::services::dev_tester;
 use crate::services::dns;
 use crate::services::egress;
 use crate::services::internet;
+use crate::services::lb_admin::LbAdmin;
 use crate::services::load_balancer;
-use crate::services::node;
+use crate::services::node::{self, NodeControl};
 use crate::services::ntp;
 use crate::services::replica_set::Member;
 use crate::services::smtp;
@@ -61,6 +62,7 @@ use crate::topology::{DEV_LAN, DevNetwork, LoadSettings, PROD_LAN, Role, Topolog
 use crate::wiring;
 use crate::world::clock::{ClockHandle, SimClock};
 use crate::world::net::{Boundary, FaultTable, Rule, SimNet};
+use crate::world::update::{Command, Operator, Seen};
 use crate::world::view::{MemberView, PrimarySeen};
 
 mod service;
@@ -77,6 +79,10 @@ pub struct RunSetup {
     /// The simulation refuses to run past this (turmoil's `simulation_duration`).
     pub max_duration: Duration,
     pub load: LoadSettings,
+    /// The scenario has a planned operation (a rolling update): the nodes take an
+    /// operator's step-down requests. Without one they run no task for it, so that runs
+    /// without an update schedule their tasks exactly as before.
+    pub operated: bool,
 }
 
 /// A failure of the simulation itself (a host's software returned an error).
@@ -120,6 +126,15 @@ pub struct World {
     links: BTreeMap<(IpAddr, IpAddr), Link>,
     /// Each host's wall-clock offset in milliseconds, shared with its clock.
     clocks: BTreeMap<String, ClockHandle>,
+    /// The balancer's runtime administration, shared with its software.
+    lb_admin: Arc<LbAdmin>,
+    /// Each node's version and step-down requests, shared with its software.
+    controls: BTreeMap<String, Arc<NodeControl>>,
+    /// The rolling update in progress, if one began.
+    operator: Option<Operator>,
+    /// A node to ask to step down once every host has caught up with the clock (see
+    /// [`World::operate`]).
+    step_down_due: Option<String>,
     /// The switches of the faults injected into services (`world::service`).
     services: ServiceSwitches,
     /// Hosts a `pause` step stopped, until their `resume` (or a crash).
@@ -134,7 +149,7 @@ impl World {
         // Before any TLS configuration or certificate is made: they draw from the seed.
         crate::tls::seed_this_thread(seed::stream(setup.seed, seed::Component::Tls));
         let mut sim = simulation(topology, setup);
-        let wires = Wires::new(topology);
+        let wires = Wires::new(topology, setup.operated);
         let members = wiring::members(topology, setup.seed);
         let dev = topology
             .with_role(Role::DevNode)
@@ -155,6 +170,10 @@ impl World {
             cuts: Vec::new(),
             links: BTreeMap::new(),
             clocks,
+            lb_admin: wires.lb_admin,
+            controls: wires.controls,
+            operator: None,
+            step_down_due: None,
             services: wires.services,
             paused: Default::default(),
             speeds: wires.speeds,
@@ -561,6 +580,146 @@ impl World {
     }
 }
 
+/// The world's side of a planned rolling update: it resolves the order, shows the
+/// operator ([`Operator`]) what it sees of the node being updated, and carries out and
+/// records what the operator decides. A node stopped for its install goes down as a
+/// process crash does (connections refused, its data kept) but is recorded as the
+/// update's phase, not as a fault.
+impl World {
+    /// Begins the rolling update `plan`.
+    pub fn start_update(&mut self, plan: &crate::scenario::update::Update) {
+        let order = plan.order.clone().unwrap_or_else(|| self.default_order());
+        let from = order
+            .iter()
+            .map(|n| (n.clone(), self.controls[n].version()))
+            .collect();
+        let (operator, commands) =
+            Operator::start(plan, order, from, self.topology.lb.rise, self.elapsed());
+        self.carry_out(commands);
+        self.operator = Some(operator);
+        self.operate();
+    }
+
+    /// The default order: the secondaries (and nodes down) in name order, the primary
+    /// last.
+    fn default_order(&self) -> Vec<String> {
+        let primary = self.primary_seen().map(|(n, _, _)| n);
+        let mut order: Vec<String> = self.topology.node_names();
+        order.sort_by_key(|n| (Some(n) == primary.as_ref(), n.clone()));
+        order
+    }
+
+    /// Lets the operator look and act; true when it did something.
+    ///
+    /// A step-down request wakes the node's software from outside turmoil. A host that
+    /// was skipped as idle runs what such a wake-up starts while its clock catches up, at
+    /// the time it was last polled; so the request is passed on one tick after every
+    /// host was made to poll (and catch up), and the node records its step-down when it
+    /// happens.
+    pub fn operate(&mut self) -> bool {
+        if let Some(node) = self.step_down_due.take() {
+            self.controls[&node].ask_step_down();
+            self.wake_all();
+        }
+        let mut acted = false;
+        loop {
+            let Some(mut operator) = self.operator.take() else {
+                return acted;
+            };
+            let commands = match operator.node().map(str::to_string) {
+                Some(node) => operator.next(self.elapsed(), self.seen(&node)),
+                None => Vec::new(),
+            };
+            self.operator = Some(operator);
+            if commands.is_empty() {
+                return acted;
+            }
+            acted = true;
+            self.carry_out(commands);
+            self.wake_all();
+        }
+    }
+
+    /// When time alone would move the operator on.
+    pub fn operation_deadline(&self) -> Option<Duration> {
+        self.operator.as_ref().and_then(Operator::deadline)
+    }
+
+    fn backend_index(&self, node: &str) -> usize {
+        self.topology
+            .node_names()
+            .iter()
+            .position(|n| n == node)
+            .expect("the update names nodes of the topology")
+    }
+
+    /// What the operator sees of `node` now.
+    fn seen(&self, node: &str) -> Seen {
+        let i = self.backend_index(node);
+        let up = |n: &str| !self.down.contains_key(n);
+        let is_primary = |n: &str| {
+            up(n)
+                && lock(&self.members[n]).role()
+                    == crate::services::replica_set::MemberRole::Primary
+        };
+        let commit = self
+            .members
+            .keys()
+            .find(|n| is_primary(n))
+            .map(|n| lock(&self.members[n]).commit());
+        let caught_up = up(node) && {
+            let m = lock(&self.members[node]);
+            m.primary().is_some() && commit.is_some_and(|c| m.last_index() >= c)
+        };
+        Seen {
+            in_flight: self.lb_admin.in_flight(i),
+            primary: is_primary(node),
+            primary_elsewhere: self.members.keys().any(|n| n != node && is_primary(n)),
+            caught_up,
+            passes: self.lb_admin.passes(i),
+        }
+    }
+
+    fn carry_out(&mut self, commands: Vec<Command>) {
+        for command in commands {
+            match command {
+                Command::Drain { node, drained } => {
+                    self.services.operator.set(&node, drained);
+                }
+                Command::StepDown { node } => self.step_down_due = Some(node),
+                Command::Stop { node } => self.stop_for_update(&node),
+                Command::Start { node, version } => self.start_after_update(&node, &version),
+                Command::Record(phase) => self.recorder.record_step_at(
+                    self.elapsed(),
+                    crate::events::update::OPERATOR,
+                    EventKind::Update(phase),
+                ),
+            }
+        }
+    }
+
+    /// Stops `node` for its install: its software dropped, its kernel refusing.
+    fn stop_for_update(&mut self, node: &str) {
+        let ip = self.address(node);
+        self.down.insert(node.to_string(), CrashMode::Process);
+        self.faults.set_refusing(ip, true);
+        self.sim.crash(ip);
+    }
+
+    /// Installs `version` on `node` and starts it; the balancer's count of its passed
+    /// checks starts afresh.
+    fn start_after_update(&mut self, node: &str, version: &str) {
+        let ip = self.address(node);
+        self.down.remove(node);
+        self.faults.set_refusing(ip, false);
+        self.controls[node].install(version);
+        self.lb_admin.checked(self.backend_index(node), false);
+        let now = self.elapsed();
+        lock(&self.members[node]).restart(now);
+        self.sim.bounce(ip);
+    }
+}
+
 fn lock(member: &SharedMember) -> std::sync::MutexGuard<'_, Member> {
     member
         .lock()
@@ -682,6 +841,10 @@ struct Wires {
     recorder: Recorder,
     faults: FaultTable,
     boundary: Option<Arc<Boundary>>,
+    /// The balancer's runtime administration, which the world's operator sets.
+    lb_admin: Arc<LbAdmin>,
+    /// Each node's version and step-down requests, by node name.
+    controls: BTreeMap<String, Arc<NodeControl>>,
     services: ServiceSwitches,
     /// Each node's slowness, handed to its service and kept by the world.
     speeds: BTreeMap<String, node::Speed>,
@@ -690,7 +853,7 @@ struct Wires {
 impl Wires {
     /// A new event log and an empty fault table, and the dev/test boundary when
     /// `topology` deploys `dev-1` (routed to the production LAN when its network is).
-    fn new(topology: &Topology) -> Self {
+    fn new(topology: &Topology, operated: bool) -> Self {
         let recorder = Recorder::new();
         let boundary = topology.dev.enabled.then(|| {
             let routed = (topology.dev.network == DevNetwork::Routed).then_some(PROD_LAN);
@@ -701,10 +864,22 @@ impl Wires {
             .into_iter()
             .map(|n| (n, node::Speed::default()))
             .collect();
+        let nodes = topology.node_names();
+        let controls = nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.clone(),
+                    Arc::new(NodeControl::new(node::INSTALLED_VERSION, operated)),
+                )
+            })
+            .collect();
         Self {
             recorder,
             faults: FaultTable::default(),
             boundary,
+            lb_admin: Arc::new(LbAdmin::new(nodes.len())),
+            controls,
             services: ServiceSwitches::default(),
             speeds,
         }
@@ -746,6 +921,7 @@ fn register(
         }
         Role::LoadBalancer => {
             let mut config = wiring::lb_config(topology, &tls, setup.seed);
+            config.admin = wires.lb_admin.clone();
             config.operator = wires.services.operator.clone();
             start(sim, ip, env, config, load_balancer::run);
         }
@@ -760,6 +936,7 @@ fn register(
             let peers = wiring::peers(topology);
             let mut config = wiring::node_config(topology, member(), peers, host, setup.seed, &tls);
             config.speed = wires.speeds[&host.name].clone();
+            config.control = wires.controls[&host.name].clone();
             start(sim, ip, env, config, node::run);
         }
         Role::Egress => {

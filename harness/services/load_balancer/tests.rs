@@ -63,6 +63,7 @@ fn world(recorder: &Recorder, tls: Option<Arc<rustls::ServerConfig>>) -> turmoil
         });
     }
     let config = LbConfig {
+        admin: std::sync::Arc::new(crate::services::lb_admin::LbAdmin::new(backends.len())),
         backends,
         settings: LbSettings::default(),
         front: http::Front {
