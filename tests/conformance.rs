@@ -173,6 +173,16 @@ impl Proc {
     }
 
     /// Sends `signal` (`INT`, `TERM`) and waits for the exit, killing it after [`STOP`].
+    /// Sends `signal` (`STOP`, `CONT`) and returns at once.
+    fn signal(&self, signal: &str) {
+        let status = Command::new(program("kill"))
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} {}: {status}", self.name);
+    }
+
     fn stop(&mut self, signal: &str) -> ExitStatus {
         if let Ok(Some(status)) = self.child.try_wait() {
             return status;
@@ -1216,17 +1226,57 @@ impl Haproxy {
     }
 }
 
-/// The simulation's times to DOWN after node-2's process crash and back to UP after its
-/// restart, over [`SIM_SEEDS`] seeds of `serve/https.toml` with the crash at a drawn
-/// moment (so the check cycle's phase varies as it does for real).
-fn simulated_kill_and_restart() -> Vec<(Duration, Duration)> {
+/// What the side-by-side does to node-2, for real and in the simulation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Fault {
+    /// SIGKILL, then started again: its port refuses at once. Simulated: a process
+    /// crash and a restart.
+    Killed,
+    /// SIGSTOP, then SIGCONT: the kernel still completes handshakes, nothing answers.
+    /// Simulated: `pause` and `resume` (vendored turmoil patch 0004).
+    Frozen,
+}
+
+impl Fault {
+    /// The scenario steps that inject and undo it, at drawn moments of the check cycle.
+    fn steps(self) -> &'static str {
+        match self {
+            Self::Killed => {
+                "\n[[steps]]\nat = \"3s..3.5s\"\ncrash = { node = \"node-2\", mode = \"process\" }\n\
+                 \n[[steps]]\nat = \"6s..6.5s\"\nrestart = { node = \"node-2\" }\n"
+            }
+            Self::Frozen => {
+                "\n[[steps]]\nat = \"3s..3.5s\"\npause = { node = \"node-2\" }\n\
+                 \n[[steps]]\nat = \"6s..6.5s\"\nresume = { node = \"node-2\" }\n"
+            }
+        }
+    }
+
+    /// Whether `kind` is the event that injects it on node-2 (`true`) or undoes it.
+    fn marks(self, kind: &harness::events::EventKind, injected: bool) -> bool {
+        use harness::events::EventKind;
+        use harness::faults::HostFault;
+        match (self, kind, injected) {
+            (Self::Killed, EventKind::Crashed { node, .. }, true)
+            | (Self::Killed, EventKind::Restarted { node }, false)
+            | (Self::Frozen, EventKind::Host(HostFault::Pause { node }), true)
+            | (Self::Frozen, EventKind::Host(HostFault::Resume { node }), false) => {
+                node == "node-2"
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The simulation's times to DOWN after `fault` hit node-2 and back to UP after it was
+/// undone, over [`SIM_SEEDS`] seeds of `serve/https.toml` with both at drawn moments (so
+/// the check cycle's phase varies as it does for real).
+fn simulated(fault: Fault) -> Vec<(Duration, Duration)> {
     use harness::events::{CheckEffect, EventKind};
     let dir = TempDir::new("side-by-side-sim");
-    let file = dir.path("killed.toml");
+    let file = dir.path("faulted.toml");
     let base = std::fs::read_to_string(fixture("serve/https.toml")).expect("fixture");
-    let steps = "\n[[steps]]\nat = \"3s..3.5s\"\ncrash = { node = \"node-2\", mode = \"process\" }\n\
-                 \n[[steps]]\nat = \"6s..6.5s\"\nrestart = { node = \"node-2\" }\n";
-    std::fs::write(&file, base + steps).expect("the temporary directory is writable");
+    std::fs::write(&file, base + fault.steps()).expect("the temporary directory is writable");
     let scenario = harness::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
     (1..=SIM_SEEDS)
         .map(|seed| {
@@ -1236,17 +1286,17 @@ fn simulated_kill_and_restart() -> Vec<(Duration, Duration)> {
                     .iter()
                     .find(|e| pick(&e.kind))
                     .map(|e| e.at)
-                    .unwrap_or_else(|| panic!("seed {seed}: an event missing"))
+                    .unwrap_or_else(|| panic!("{fault:?}, seed {seed}: an event missing"))
             };
-            let crashed = at(&|k| matches!(k, EventKind::Crashed { node, .. } if node == "node-2"));
-            let restarted = at(&|k| matches!(k, EventKind::Restarted { node } if node == "node-2"));
+            let injected = at(&|k| fault.marks(k, true));
+            let undone = at(&|k| fault.marks(k, false));
             let down = at(&|k| {
                 matches!(k, EventKind::Check { backend, effect: CheckEffect::WentDown { .. }, .. } if backend == "node-2")
             });
             let up = at(&|k| {
                 matches!(k, EventKind::Check { backend, effect: CheckEffect::WentUp { .. }, .. } if backend == "node-2")
             });
-            (down - crashed, up - restarted)
+            (down - injected, up - undone)
         })
         .collect()
 }
@@ -1267,7 +1317,8 @@ fn haproxy_https(dir: &TempDir, listen: SocketAddr, nodes: &[&Served]) -> Haprox
 
 /// Prints the side-by-side figures and holds each real one within [`CHECK_INTERVAL`] of
 /// the simulation's range.
-fn judge_side_by_side(what: &str, sim: &[(Duration, Duration)], real: &[(Duration, Duration)]) {
+fn judge_side_by_side(fault: Fault, sim: &[(Duration, Duration)], real: &[(Duration, Duration)]) {
+    let what = format!("{fault:?} node");
     let ms = |d: Duration| d.as_millis();
     let spread = |f: fn(&(Duration, Duration)) -> Duration| {
         let mut x: Vec<Duration> = sim.iter().map(f).collect();
@@ -1307,15 +1358,11 @@ fn judge_side_by_side(what: &str, sim: &[(Duration, Duration)], real: &[(Duratio
     }
 }
 
-/// The real HAProxy (from `harness export haproxy`) and the simulated balancer, with the
-/// same checks (`serve/https.toml`: every 500ms, timeout 300ms, fall 2, rise 2): a node
-/// killed (SIGKILL: its port refuses at once) is taken out, and the node started again is
-/// put back, within one check interval of what the simulation gives. HAProxy runs alone
-/// ([`TIMED`]); the figures are printed (`cargo test --test conformance side_by_side --
-/// --nocapture`).
-#[test]
-fn side_by_side_haproxy_and_the_simulation_on_a_killed_node() {
-    let sim = simulated_kill_and_restart();
+/// Runs the side-by-side for `fault`: the simulation's figures, then [`REAL_TRIALS`] real
+/// ones (node-2 hit at each of [`REAL_PHASES_MS`] after HAProxy last showed it UP, the
+/// fault undone once HAProxy shows it DOWN), judged by [`judge_side_by_side`].
+fn side_by_side(fault: Fault) {
+    let sim = simulated(fault);
     let dir = TempDir::new("side-by-side");
     let [node1, mut node2] = two_nodes("serve/https.toml");
     let mut haproxy = haproxy_https(&dir, free_tcp_port(), &[&node1, &node2]);
@@ -1325,19 +1372,48 @@ fn side_by_side_haproxy_and_the_simulation_on_a_killed_node() {
     for phase_ms in REAL_PHASES_MS {
         std::thread::sleep(Duration::from_millis(phase_ms));
         let addr = node2.addr;
-        node2.proc.stop("KILL");
+        match fault {
+            Fault::Killed => {
+                node2.proc.stop("KILL");
+            }
+            Fault::Frozen => node2.proc.signal("STOP"),
+        }
         let down = haproxy.time_until("node-2", |s| s.starts_with("DOWN"));
-        node2 = serve(
-            "node",
-            "serve/https.toml",
-            addr,
-            &["--node", "node-2", TRUST_LOOPBACK[0], TRUST_LOOPBACK[1]],
-        );
+        match fault {
+            Fault::Killed => {
+                node2 = serve(
+                    "node",
+                    "serve/https.toml",
+                    addr,
+                    &["--node", "node-2", TRUST_LOOPBACK[0], TRUST_LOOPBACK[1]],
+                );
+            }
+            Fault::Frozen => node2.proc.signal("CONT"),
+        }
         let up = haproxy.time_until("node-2", |s| s.starts_with("UP"));
         real.push((down, up));
     }
-    judge_side_by_side("killed node", &sim, &real);
+    judge_side_by_side(fault, &sim, &real);
     haproxy.stop();
     node1.stop();
     node2.stop();
+}
+
+/// The real HAProxy (from `harness export haproxy`) and the simulated balancer, with the
+/// same checks (`serve/https.toml`: every 500ms, timeout 300ms, fall 2, rise 2): a node
+/// killed (SIGKILL: its port refuses at once) is taken out, and the node started again is
+/// put back, within one check interval of what the simulation gives. HAProxy runs alone
+/// ([`TIMED`]); the figures are printed (`cargo test --test conformance side_by_side --
+/// --nocapture`).
+#[test]
+fn side_by_side_haproxy_and_the_simulation_on_a_killed_node() {
+    side_by_side(Fault::Killed);
+}
+
+/// As the killed node, with node-2 frozen (SIGSTOP: its kernel still accepts, nothing
+/// answers, so each check waits out its timeout) and thawed (SIGCONT); simulated with
+/// `pause` and `resume`.
+#[test]
+fn side_by_side_haproxy_and_the_simulation_on_a_frozen_node() {
+    side_by_side(Fault::Frozen);
 }
