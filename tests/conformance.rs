@@ -1273,7 +1273,7 @@ impl Fault {
 /// the check cycle's phase varies as it does for real).
 fn simulated(fault: Fault) -> Vec<(Duration, Duration)> {
     use harness::events::{CheckEffect, EventKind};
-    let dir = TempDir::new("side-by-side-sim");
+    let dir = TempDir::new(&format!("side-by-side-sim-{fault:?}"));
     let file = dir.path("faulted.toml");
     let base = std::fs::read_to_string(fixture("serve/https.toml")).expect("fixture");
     std::fs::write(&file, base + fault.steps()).expect("the temporary directory is writable");
@@ -1363,7 +1363,7 @@ fn judge_side_by_side(fault: Fault, sim: &[(Duration, Duration)], real: &[(Durat
 /// fault undone once HAProxy shows it DOWN), judged by [`judge_side_by_side`].
 fn side_by_side(fault: Fault) {
     let sim = simulated(fault);
-    let dir = TempDir::new("side-by-side");
+    let dir = TempDir::new(&format!("side-by-side-{fault:?}"));
     let [node1, mut node2] = two_nodes("serve/https.toml");
     let mut haproxy = haproxy_https(&dir, free_tcp_port(), &[&node1, &node2]);
     haproxy.wait_status("node-1", "UP");

@@ -616,7 +616,31 @@ pub struct Scenario {
     pub expect: Expectations,
     /// The planned rolling update, if a step asks for one (not a fault: it is not among
     /// `steps`; [`crate::scenario::update`]).
-    pub update: Option<crate::scenario::update::Update>,
+    pub update: Option<Update>,
+}
+
+/// A checked rolling update, ready for the world's operator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    /// When it starts.
+    pub at: Duration,
+    /// The `[[steps]]` entry it came from (0-based).
+    pub origin: usize,
+    /// The nodes in order; `None`: the secondaries in name order, then the primary, as
+    /// they are when the update starts.
+    pub order: Option<Vec<String>>,
+    /// Out of rotation, and its requests finished, before each node stops.
+    pub drain: bool,
+    /// How long each node's install takes.
+    pub install: Duration,
+    /// How long the operator waits for a node in each phase before stopping the update.
+    pub wait_max: Duration,
+    /// The version installed.
+    pub version: String,
+    /// A node whose install fails (it does not start again).
+    pub broken: Option<String>,
+    /// The per-node downtime bound (`downtime_max`, or `scenario::update::DOWNTIME_MAX_DEFAULT`).
+    pub downtime_max: Duration,
 }
 
 /// A checked step. Its time is the earliest it can have; a run may draw it later (by the

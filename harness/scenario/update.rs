@@ -23,29 +23,7 @@ pub const DOWNTIME_MAX_DEFAULT: Duration = Duration::from_secs(30);
 /// The longest install and the longest wait per phase a scenario may set.
 pub const PHASE_MAX: Duration = Duration::from_secs(600);
 
-/// A checked rolling update, ready for the world's operator.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Update {
-    /// When it starts.
-    pub at: Duration,
-    /// The `[[steps]]` entry it came from (0-based).
-    pub origin: usize,
-    /// The nodes in order; `None`: the secondaries in name order, then the primary, as
-    /// they are when the update starts.
-    pub order: Option<Vec<String>>,
-    /// Out of rotation, and its requests finished, before each node stops.
-    pub drain: bool,
-    /// How long each node's install takes.
-    pub install: Duration,
-    /// How long the operator waits for a node in each phase before stopping the update.
-    pub wait_max: Duration,
-    /// The version installed.
-    pub version: String,
-    /// A node whose install fails (it does not start again).
-    pub broken: Option<String>,
-    /// The per-node downtime bound (`downtime_max`, or [`DOWNTIME_MAX_DEFAULT`]).
-    pub downtime_max: Duration,
-}
+pub use super::spec::Update;
 
 /// The scenario's update, if a step asks for one.
 pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Option<Update>, Invalid> {
