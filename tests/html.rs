@@ -781,3 +781,28 @@ fn pause_primary_in_chromium() {
     ]);
     in_browser("pause-primary", &elements);
 }
+
+/// Proves slow-secondary's page shades node-2's slowing on its lane with the factor, and
+/// egress-exception-withdrawn's marks its rule changes as settings, with their legend
+/// entry (both at the cheap rate: the drawing does not depend on it).
+#[test]
+fn slowing_is_shaded_and_rule_changes_are_marked() {
+    let html = render("slow-secondary.toml", Some(CHEAP_RATE_PER_S)).html;
+    let shades = fault_shades(&html, "slow");
+    assert_eq!(shades.len(), 1, "one slow window: {shades:?}");
+    let (lane, title, text) = &shades[0];
+    assert_eq!(lane, "node-2");
+    assert_eq!(title, "node-2 slowed: service times x50");
+    assert_eq!(text, "slow x50");
+    lists_window(&html, "slow", "");
+
+    let html = render("egress-exception-withdrawn.toml", Some(CHEAP_RATE_PER_S)).html;
+    assert!(
+        html.contains(
+            "<g class=\"mark setting\"><title>the nodes&#x27; exception at the egress withdrawn"
+        ),
+        "no setting mark for the withdrawn exception"
+    );
+    assert!(html.contains("<span class=\"swatch pin setting\"></span>"));
+    assert!(html.contains(".setting line"), "the setting mark's colour");
+}
