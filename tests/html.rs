@@ -632,3 +632,177 @@ fn sweep_html_into_a_missing_folder_is_refused() {
     );
     assert!(stdout.is_empty());
 }
+
+/// The shaded windows of class `shade` on the fault timeline of `html`, as (lane, tooltip,
+/// text drawn inside) read back from its SVG: each rect's lane is the row whose top is
+/// 4px above it.
+fn fault_shades(html: &str, shade: &str) -> Vec<(String, String, String)> {
+    let start = html
+        .find("class=\"lanes fault-lanes\"")
+        .expect("a fault timeline");
+    let svg = &html[start..start + html[start..].find("</svg>").expect("closed")];
+    let between = |s: &str, a: &str, b: &str| -> String {
+        let from = s.find(a).expect("opening") + a.len();
+        s[from..from + s[from..].find(b).expect("closing")].to_string()
+    };
+    let rows: Vec<(u32, String)> = svg
+        .split("<text class=\"lane-name\"")
+        .skip(1)
+        .map(|r| {
+            let y: u32 = between(r, "y=\"", "\"").parse().expect("a row's y");
+            (y - 19, between(r, ">", "</text>"))
+        })
+        .collect();
+    svg.split(&format!("<g class=\"shade {shade}\">"))
+        .skip(1)
+        .map(|g| {
+            let g = &g[..g.find("</g>").expect("closed group")];
+            let y: f64 = between(g, " y=\"", "\"").parse().expect("a rect's y");
+            let lane = rows
+                .iter()
+                .find(|(top, _)| f64::from(top + 4) == y)
+                .map(|(_, name)| name.clone())
+                .expect("the rect sits on a lane");
+            let text = if g.contains("<text") {
+                between(&g[g.find("<text").expect("text")..], ">", "</text>")
+            } else {
+                String::new()
+            };
+            (lane, between(g, "<title>", "</title>"), text)
+        })
+        .collect()
+}
+
+/// Asserts `html`'s fault legend names `shade` and its window list holds `item`.
+fn lists_window(html: &str, shade: &str, item: &str) {
+    let legend = &html[html.find("id=\"fault-legend\"").expect("a fault legend")..];
+    let legend = &legend[..legend.find("</ul>").expect("closed")];
+    assert!(
+        legend.contains(&format!("class=\"swatch shade {shade}\"")),
+        "no {shade} swatch in the fault legend: {legend}"
+    );
+    assert!(
+        html.contains(&format!("<li class=\"{shade}\">{item}")),
+        "no window {item:?} of class {shade} listed"
+    );
+    assert!(
+        html.contains(&format!(".{shade} rect")),
+        "the page's style has no colour for {shade}"
+    );
+}
+
+/// Proves pause-primary's page shades node-1's pause, from the pause at 0:30 to the
+/// resume at 0:50, on node-1's lane only, with its label, legend entry and colour.
+#[test]
+fn pause_primary_shades_the_paused_node() {
+    let html = page("pause-primary.toml").html;
+    let shades = fault_shades(&html, "pause");
+    assert_eq!(shades.len(), 1, "one pause window: {shades:?}");
+    let (lane, title, text) = &shades[0];
+    assert_eq!(lane, "node-1");
+    assert!(title.starts_with("node-1 paused (SIGSTOP"), "{title}");
+    assert_eq!(text, "paused");
+    lists_window(&html, "pause", "0:30–0:50: node-1 paused");
+}
+
+/// Proves replication-loss's page shades the impaired links on the lanes of the three
+/// nodes at their ends, labelled with the loss set, from 0:30 until they are restored at
+/// 1:10, and no other host's lane.
+#[test]
+fn replication_loss_shades_the_impaired_links() {
+    let html = page("replication-loss.toml").html;
+    let shades = fault_shades(&html, "link");
+    let lanes: Vec<&str> = shades.iter().map(|(l, ..)| l.as_str()).collect();
+    assert_eq!(lanes, ["node-1", "node-2", "node-3"], "{shades:?}");
+    for (_, title, text) in &shades {
+        assert!(
+            title.starts_with("links among node-1, node-2, node-3 impaired: 20% loss"),
+            "{title}"
+        );
+        assert_eq!(text, "20% loss");
+    }
+    lists_window(
+        &html,
+        "link",
+        "0:30–1:10: links among node-1, node-2, node-3 impaired: 20% loss",
+    );
+}
+
+/// Proves lb-drain's page shades the drain on the drained node-2's lane from 0:20 to its
+/// return at 0:50, and dns-servfail's the SERVFAIL answers on the dns host's lane.
+#[test]
+fn service_faults_are_shaded_on_their_hosts_lanes() {
+    let html = page("lb-drain.toml").html;
+    let shades = fault_shades(&html, "service");
+    assert_eq!(shades.len(), 1, "one drain window: {shades:?}");
+    let (lane, title, text) = &shades[0];
+    assert_eq!(lane, "node-2");
+    assert!(
+        title.starts_with("operator drains node-2 on the lb"),
+        "{title}"
+    );
+    assert_eq!(text, "drained");
+    lists_window(&html, "service", "0:20–0:50: operator drains node-2");
+
+    let html = render("dns-servfail.toml", Some(CHEAP_RATE_PER_S)).html;
+    let shades = fault_shades(&html, "service");
+    assert_eq!(shades.len(), 1, "one dns window: {shades:?}");
+    let (lane, title, text) = &shades[0];
+    assert_eq!(lane, "dns");
+    assert!(
+        title.starts_with("dns answers SERVFAIL to every query"),
+        "{title}"
+    );
+    assert_eq!(text, "dns servfail");
+    lists_window(&html, "service", "0:20–0:50: dns answers SERVFAIL");
+}
+
+/// Proves a page with none of issue 18's faults carries none of their style or legend
+/// (its bytes stay those it had before they were drawn): node-loss's.
+#[test]
+fn pages_without_step_faults_carry_no_step_style() {
+    let html = page("node-loss.toml").html;
+    assert!(html.contains(html::STYLE), "the page's style sheet");
+    assert!(
+        !html.contains(html::STEP_STYLE),
+        "node-loss has no step fault"
+    );
+    assert!(!html.contains("swatch pin setting"));
+}
+
+/// Proves pause-primary's page renders in a real browser with the pause shaded on
+/// node-1's lane and in the legend.
+#[test]
+fn pause_primary_in_chromium() {
+    let mut elements = COMMON.to_vec();
+    elements.extend([
+        ("class=\"shade pause\"", 1),
+        ("class=\"swatch shade pause\"", 1),
+    ]);
+    in_browser("pause-primary", &elements);
+}
+
+/// Proves slow-secondary's page shades node-2's slowing on its lane with the factor, and
+/// egress-exception-withdrawn's marks its rule changes as settings, with their legend
+/// entry (both at the cheap rate: the drawing does not depend on it).
+#[test]
+fn slowing_is_shaded_and_rule_changes_are_marked() {
+    let html = render("slow-secondary.toml", Some(CHEAP_RATE_PER_S)).html;
+    let shades = fault_shades(&html, "slow");
+    assert_eq!(shades.len(), 1, "one slow window: {shades:?}");
+    let (lane, title, text) = &shades[0];
+    assert_eq!(lane, "node-2");
+    assert_eq!(title, "node-2 slowed: service times x50");
+    assert_eq!(text, "slow x50");
+    lists_window(&html, "slow", "");
+
+    let html = render("egress-exception-withdrawn.toml", Some(CHEAP_RATE_PER_S)).html;
+    assert!(
+        html.contains(
+            "<g class=\"mark setting\"><title>the nodes&#x27; exception at the egress withdrawn"
+        ),
+        "no setting mark for the withdrawn exception"
+    );
+    assert!(html.contains("<span class=\"swatch pin setting\"></span>"));
+    assert!(html.contains(".setting line"), "the setting mark's colour");
+}

@@ -35,6 +35,9 @@ const LANES: &str = include_str!("html/lanes.svg");
 const TOPOLOGY: &str = include_str!("html/topology.svg");
 /// The page's style sheet.
 pub const STYLE: &str = include_str!("html/style.css");
+/// The colours of issue 18's fault windows and setting marks, added to a page's style
+/// only when it shows one, so that pages without them keep their bytes.
+pub const STEP_STYLE: &str = include_str!("html/steps.css");
 /// The axis ends on a multiple of this, in ms.
 const AXIS_ROUND_MS: u64 = 10_000;
 
@@ -90,7 +93,8 @@ pub fn render(o: &Outcome, log: &Log, reproduce: &str) -> Result<String, Error> 
             duration => svg::mss(o.duration_ms), totals => o.totals,
         },
         reproduce,
-        style => STYLE,
+        style => style(&faults),
+        settings => faults.marks.iter().any(|m| m.kind == spans::MarkKind::Setting),
         verdicts => o.verdicts,
         topology => topology::picture(&o.host_details, &o.front.mode, &faults.windows),
         fault_lanes => lanes::faults(&faults, &names, &nodes, axis),
@@ -106,6 +110,21 @@ pub fn render(o: &Outcome, log: &Log, reproduce: &str) -> Result<String, Error> 
         text => text::render(o, reproduce),
     };
     Ok(env.get_template("page.html")?.render(ctx)?)
+}
+
+/// The page's style sheet: [`STYLE`], and [`STEP_STYLE`] when a window or mark of
+/// issue 18's faults is drawn.
+fn style(faults: &spans::Faults) -> String {
+    let steps = faults.windows.iter().any(|w| w.shade.from_steps())
+        || faults
+            .marks
+            .iter()
+            .any(|m| m.kind == spans::MarkKind::Setting);
+    if steps {
+        format!("{STYLE}{STEP_STYLE}")
+    } else {
+        STYLE.to_string()
+    }
 }
 
 /// The templates, escaping every value as HTML (SVG included).

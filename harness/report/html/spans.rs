@@ -6,6 +6,8 @@
 //! Nothing here judges: every interval is the span between two events the log holds, and
 //! a fault still in force when the log ends is drawn to the axis's end.
 
+mod steps;
+
 use crate::events::{
     CheckEffect, ClockCause, EXECUTOR, Event, EventKind, Log, NetworkChange, RsEvent,
 };
@@ -21,6 +23,10 @@ pub enum Shade {
     Firewall,
     Egress,
     Clock,
+    Pause,
+    Slow,
+    Link,
+    Service,
 }
 
 impl Shade {
@@ -32,6 +38,10 @@ impl Shade {
             Shade::Firewall => "firewall",
             Shade::Egress => "egress",
             Shade::Clock => "clock",
+            Shade::Pause => "pause",
+            Shade::Slow => "slow",
+            Shade::Link => "link",
+            Shade::Service => "service",
         }
     }
 
@@ -43,10 +53,16 @@ impl Shade {
             Shade::Firewall => "firewall rules in force",
             Shade::Egress => "egress to the internet blocked",
             Shade::Clock => "clock set off true time by the scenario",
+            Shade::Pause => "host paused (until resumed)",
+            Shade::Slow => "node slowed (service times multiplied)",
+            Shade::Link => "links impaired (latency, jitter, loss or bandwidth)",
+            Shade::Service => "service fault (dns or smtp answers, lb drain)",
         }
     }
 
-    /// Fill colour (Okabe-Ito: vermillion, orange, reddish purple, yellow, sky blue).
+    /// Fill colour (Okabe-Ito: vermillion, orange, reddish purple, yellow, sky blue, blue,
+    /// bluish green, black; the service faults a mid grey of black, which the lanes tell
+    /// from the links' black by its dashed outline).
     pub fn colour(self) -> (u8, u8, u8) {
         match self {
             Shade::Crash => (0xD5, 0x5E, 0x00),
@@ -54,7 +70,20 @@ impl Shade {
             Shade::Firewall => (0xCC, 0x79, 0xA7),
             Shade::Egress => (0xF0, 0xE4, 0x42),
             Shade::Clock => (0x56, 0xB4, 0xE9),
+            Shade::Pause => (0x00, 0x72, 0xB2),
+            Shade::Slow => (0x00, 0x9E, 0x73),
+            Shade::Link => (0x00, 0x00, 0x00),
+            Shade::Service => (0x99, 0x99, 0x99),
         }
+    }
+
+    /// Whether its colour is in [`STEP_STYLE`](super::STEP_STYLE) (issue 18's faults),
+    /// not the page's own style sheet.
+    pub fn from_steps(self) -> bool {
+        matches!(
+            self,
+            Shade::Pause | Shade::Slow | Shade::Link | Shade::Service
+        )
     }
 }
 
@@ -84,6 +113,8 @@ pub enum MarkKind {
     RolledBack,
     ClockStep,
     PrimaryLost,
+    /// An operator's or administrator's setting change (lb checks, egress rules).
+    Setting,
 }
 
 impl MarkKind {
@@ -96,6 +127,7 @@ impl MarkKind {
             MarkKind::RolledBack => "rolled-back",
             MarkKind::ClockStep => "clock-step",
             MarkKind::PrimaryLost => "primary-lost",
+            MarkKind::Setting => "setting",
         }
     }
 }
@@ -157,6 +189,9 @@ pub fn faults(log: &Log, hosts: &[Host], end_ms: u64) -> Faults {
                 close(&mut open, &mut out, &format!("crash {node}"), at)
             }
             EventKind::Network(change) => network(change, at, hosts, &mut open, &mut out),
+            EventKind::Host(fault) => steps::host(fault, at, &mut open, &mut out),
+            EventKind::Link(fault) => steps::link(fault, at, &mut open, &mut out),
+            EventKind::Service(step) => steps::service(step, at, hosts, &mut open, &mut out),
             _ => mark(e, at, &mut out.marks),
         }
     }
