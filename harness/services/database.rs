@@ -302,11 +302,31 @@ impl<N: Net> Database<N> {
 
 /// What an operator and the node's driver ask of the member beyond reads and writes.
 impl<N: Net> Database<N> {
-    /// Asks the member to step down, if it is primary, and hand over to its most
-    /// caught-up secondary ([`Member::hand_over`], MongoDB's `replSetStepDown` with
-    /// election handoff); the successor's name, if one was named.
-    pub fn hand_over(&self) -> Option<String> {
-        self.with_member(|m, now| m.hand_over(now))
+    /// Asks the member to step down, if it is primary, and hand over to a secondary
+    /// holding all of its log ([`Member::hand_over`], MongoDB's `replSetStepDown` with
+    /// election handoff); the successor's name, if one was named. While every secondary
+    /// lacks a write still on its way, it waits for one to catch up (woken by every
+    /// change to the member, never polling), at most `catch_up_max` (MongoDB's
+    /// `secondaryCatchUpPeriodSecs`); then it steps down naming none.
+    pub async fn hand_over(&self, catch_up_max: Duration) -> Option<String> {
+        let wait = async {
+            loop {
+                if !self.is_primary() {
+                    return None;
+                }
+                if let Some(successor) = self.with_member(|m, now| m.hand_over(now, false)) {
+                    return Some(successor);
+                }
+                // Registered after the attempt, which itself notifies (a member touched),
+                // and before any await: nothing runs in between on the simulation's one
+                // thread, so the next change to the member wakes this wait.
+                self.wake.changed.notified().await;
+            }
+        };
+        match crate::timers::timeout(catch_up_max, wait).await {
+            Ok(named) => named,
+            Err(_) => self.with_member(|m, now| m.hand_over(now, true)),
+        }
     }
 
     /// The primary this member knows (itself or the one it follows), if any.

@@ -430,12 +430,17 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
     .await
 }
 
+/// How long a primary asked to step down waits for a secondary to hold all of its log
+/// before it steps down naming no successor: MongoDB's `secondaryCatchUpPeriodSecs`
+/// default for `replSetStepDown`.
+const HAND_OVER_CATCH_UP_MAX: Duration = Duration::from_secs(10);
+
 /// Hands the primary's role over each time the operator asks.
 async fn step_down_when_asked<N: Net>(db: Database<N>, control: Arc<NodeControl>) {
     loop {
         control.step_down.notified().await;
         // The replica set records the step-down and the successor's election.
-        db.hand_over();
+        db.hand_over(HAND_OVER_CATCH_UP_MAX).await;
     }
 }
 

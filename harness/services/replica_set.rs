@@ -1018,9 +1018,15 @@ impl Member {
 impl Member {
     /// Steps down for a planned operation and names a successor: the secondary that
     /// holds the most of this primary's log (the first such, in member order), when it
-    /// holds all of it. Returns the successor's name and the `TimeoutNow` for it; a
-    /// member that is not primary does nothing.
-    pub fn hand_over(&mut self, now: Duration) -> (Option<String>, Vec<(usize, Message)>) {
+    /// holds all of it. Returns the successor's name and the `TimeoutNow` for it. With no
+    /// secondary holding all of it (a write on its way to them), it stays primary and
+    /// names none, unless `force` (then it steps down naming none: the set elects after
+    /// its timeout). A member that is not primary does nothing.
+    pub fn hand_over(
+        &mut self,
+        now: Duration,
+        force: bool,
+    ) -> (Option<String>, Vec<(usize, Message)>) {
         if self.role != MemberRole::Primary {
             return (None, Vec::new());
         }
@@ -1029,6 +1035,9 @@ impl Member {
             .peers()
             .filter(|&p| self.cfg.priorities[p] > 0 && self.matched[p] == last)
             .max_by_key(|&p| (self.matched[p], std::cmp::Reverse(p)));
+        if successor.is_none() && !force {
+            return (None, Vec::new());
+        }
         let term = self.term;
         self.step_down(
             now,
