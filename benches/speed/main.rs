@@ -196,6 +196,7 @@ fn main() {
     idle::benches(&mut c, &ledger);
     c.final_summary();
     let mut notes = ledger.remarks();
+    notes.extend(reference::notes(&ledger));
     notes.extend(load::notes(&ledger));
     notes.extend(idle::notes(&ledger));
     println!();

@@ -5,7 +5,11 @@
 //! figure 4's idle worlds.) Beside it, the same run with a packet capture (`harness run
 //! --pcap`: every message observed and built into a pcap file in memory, not written), so
 //! the table shows what a capture adds; the committed row is the run without one, which
-//! installs no observer.
+//! installs no observer. Between them, the run with an observer that keeps nothing (turmoil
+//! builds every observation and calls it): what the capture hook itself costs once it is
+//! on. With capture off the hook is one `Option` test per message, less than that row's
+//! cost above the committed one; [`notes`] prints both ratios, so "capture off costs
+//! nothing measurable" is a figure anyone can rerun (`cargo bench --bench speed -- fig1`).
 
 use std::cell::RefCell;
 use std::hint::black_box;
@@ -28,6 +32,9 @@ pub const GROUP: &str = "fig1 node-loss";
 /// The reference as committed.
 pub const COMMITTED: &str = "as committed, 1ms tick";
 
+/// The reference with an observer that keeps nothing: the capture hook's own cost.
+pub const OBSERVED: &str = "with an observer that keeps nothing";
+
 /// The reference with `--pcap` (default limits).
 pub const CAPTURED: &str = "with --pcap";
 
@@ -35,6 +42,12 @@ pub fn benches(c: &mut Criterion, ledger: &Ledger) {
     let scenario = scenarios::reference();
     let mut group = group(c, GROUP);
     bench_scenario(&mut group, (GROUP, COMMITTED), (ledger, 1), &scenario);
+    if Filter::from_args().wants(&format!("{GROUP}/{OBSERVED}")) {
+        let probe = run_observed(&scenario);
+        bench(&mut group, (GROUP, OBSERVED), (ledger, 1), probe, || {
+            run_observed(&scenario).wall
+        });
+    }
     if Filter::from_args().wants(&format!("{GROUP}/{CAPTURED}")) {
         let probe = run_captured(&scenario);
         bench(&mut group, (GROUP, CAPTURED), (ledger, 1), probe, || {
@@ -42,6 +55,45 @@ pub fn benches(c: &mut Criterion, ledger: &Ledger) {
         });
     }
     group.finish();
+}
+
+/// The lines closing `cargo bench` on the capture's cost: each row beside the committed
+/// one, as a ratio of wall time per run.
+pub fn notes(ledger: &Ledger) -> Vec<String> {
+    let Some(off) = ledger.find(&format!("{GROUP}/{COMMITTED}")) else {
+        return Vec::new();
+    };
+    let Some(off_wall) = off.wall() else {
+        return Vec::new();
+    };
+    [OBSERVED, CAPTURED]
+        .iter()
+        .filter_map(|name| {
+            let wall = ledger.find(&format!("{GROUP}/{name}"))?.wall()?;
+            Some(format!(
+                "fig1: {name}: {:.3} s per run against {:.3} s with capture off ({:.3}x)",
+                wall.as_secs_f64(),
+                off_wall.as_secs_f64(),
+                wall.as_secs_f64() / off_wall.as_secs_f64()
+            ))
+        })
+        .collect()
+}
+
+/// One run of `scenario` with an observer that keeps nothing.
+fn run_observed(scenario: &Scenario) -> Probe {
+    let start = Instant::now();
+    let observer = Box::new(|o: &turmoil::Observation<'_>| {
+        black_box(o);
+    });
+    let run =
+        executor::run_observed(scenario, scenario.seed, Some(observer)).expect("the run completes");
+    let outcome = Outcome::new(scenario, scenario.seed, &run.events);
+    Probe {
+        simulated: run.simulated,
+        requests: Some(black_box(outcome).totals.sent),
+        wall: start.elapsed(),
+    }
 }
 
 /// One run of `scenario` as `harness run --pcap` makes it (the file's bytes built in
