@@ -27,6 +27,12 @@ pub(crate) struct Topology {
 
     /// Who is told of every message sent and delivered (see [`crate::Sim::observe`]).
     tap: Tap,
+
+    /// The hosts with a message ready to be delivered to them, so that
+    /// [`Topology::has_deliverable`], asked for every host in every step, need not
+    /// look through every link. Rebuilt when the links tick and updated wherever a
+    /// message may become ready or be delivered.
+    ready_to: Vec<IpAddr>,
 }
 
 /// What the network did with a message, as an observer set with
@@ -249,6 +255,7 @@ impl Topology {
             links: IndexMap::new(),
             rt,
             tap,
+            ready_to: Vec::new(),
         }
     }
 
@@ -325,7 +332,9 @@ impl Topology {
         message: Protocol,
     ) -> Result<()> {
         if let Some(link) = self.links.get_mut(&Pair::new(src.ip(), dst.ip())) {
-            link.enqueue_message(&self.config, &mut self.tap, rand, src, dst, message)
+            let result = link.enqueue_message(&self.config, &mut self.tap, rand, src, dst, message);
+            link.note_ready(&mut self.ready_to);
+            result
         } else {
             Err(Error::new(
                 ErrorKind::ConnectionRefused,
@@ -336,19 +345,23 @@ impl Topology {
 
     // Move messages from any network links to the `dst` host.
     pub(crate) fn deliver_messages(&mut self, rand: &mut dyn RngCore, dst: &mut Host) {
+        if !self.ready_to.contains(&dst.addr) {
+            return;
+        }
+        self.ready_to.retain(|addr| *addr != dst.addr);
         for (pair, link) in &mut self.links {
             if pair.0 == dst.addr || pair.1 == dst.addr {
                 link.deliver_messages(&self.config, &mut self.tap, rand, dst);
+                // A message the host refused goes back to its sender, and may be
+                // ready at once.
+                link.note_ready(&mut self.ready_to);
             }
         }
     }
 
     /// Whether a message is ready to be delivered to `addr`.
     pub(crate) fn has_deliverable(&self, addr: IpAddr) -> bool {
-        self.links
-            .iter()
-            .filter(|(pair, link)| link.ready > 0 && (pair.0 == addr || pair.1 == addr))
-            .any(|(_, link)| link.deliverable.get(&addr).is_some_and(|q| !q.is_empty()))
+        self.ready_to.contains(&addr)
     }
 
     /// How long from now until the earliest message on its way becomes deliverable;
@@ -396,8 +409,10 @@ impl Topology {
         // One read of the clock per step: reading it enters the runtime and locks its
         // clock, which cost more than the links' own work when done per link.
         let now = self.rt.now();
+        self.ready_to.clear();
         for link in self.links.values_mut() {
             link.tick(now);
+            link.note_ready(&mut self.ready_to);
         }
     }
 
@@ -539,6 +554,18 @@ impl Link {
     fn tick(&mut self, now: Instant) {
         self.now = now;
         self.process_deliverables();
+    }
+
+    /// Adds to `ready_to` each end of the link with a message ready for it.
+    fn note_ready(&self, ready_to: &mut Vec<IpAddr>) {
+        if self.ready == 0 {
+            return;
+        }
+        for (addr, queue) in &self.deliverable {
+            if !queue.is_empty() && !ready_to.contains(addr) {
+                ready_to.push(*addr);
+            }
+        }
     }
 
     fn process_deliverables(&mut self) {
