@@ -52,7 +52,7 @@ fn session(ssh: &super::spec::SshSpec, topology: &Topology) -> Result<SshSession
     }
     if ssh.duration.is_zero()
         || ssh.duration > SESSION_MAX
-        || ssh.duration.subsec_nanos() % 1_000_000 != 0
+        || !ssh.duration.subsec_nanos().is_multiple_of(1_000_000)
     {
         let message = "expected a session length in whole milliseconds, above 0s and at most 1h";
         return Err((vec!["ssh", "duration"], message.to_string()));

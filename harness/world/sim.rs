@@ -968,8 +968,7 @@ fn register(
             start(sim, ip, env, (users, connector, ssh), users_and_connector);
         }
         Role::Jumphost => {
-            let ssh = access::client_config(topology, wires, host);
-            let ssh = ssh.expect("the jumphost runs an SSH client");
+            let ssh = access::jumphost_client(topology, wires, host);
             start(sim, ip, env, ssh, crate::services::ssh::client);
         }
         Role::DevNode => {

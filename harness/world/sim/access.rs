@@ -36,6 +36,11 @@ pub(super) fn client_config(
     Some(wiring::ssh_client_config(topology, requests))
 }
 
+/// The jumphost's SSH client configuration (it always runs one).
+pub(super) fn jumphost_client(topology: &Topology, wires: &Wires, host: &Host) -> ClientConfig {
+    client_config(topology, wires, host).expect("the jumphost runs an SSH client")
+}
+
 impl World {
     /// Records an `ssh` step; its session goes to the client on its `from` host at
     /// the next [`World::operate`].
