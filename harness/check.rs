@@ -21,11 +21,14 @@
 //!   SMTP authentication, NTP (`check::services`);
 //! - the certificate: every published name covered (SAN or wildcard), valid at the run's
 //!   epoch (2026-01-01), an unencrypted RSA key for PEM, the intermediates included
-//!   (`check::certificate`).
+//!   (`check::certificate`);
+//! - remote access, when the topology deploys it: a maintenance window declared, SSH
+//!   admitted only from the jumphost, disabled outside the windows (`check::access`).
 //!
 //! Exit codes (see `main.rs`): 0 clean, 1 with findings, 2 when the file cannot be read or
 //! is invalid.
 
+mod access;
 mod certificate;
 mod network;
 mod services;
@@ -109,6 +112,7 @@ pub fn check_text(path: &Path, text: &str) -> Result<Checked, ScenarioError> {
     findings.extend(network::check(&topology, &mut checked));
     findings.extend(services::check(&topology, &mut checked));
     findings.extend(certificate::check(&source, &topology, &mut checked)?);
+    findings.extend(access::check(&topology, &mut checked));
     let findings = findings
         .iter()
         .map(|f| {

@@ -37,6 +37,9 @@
 //! - tokens: vacuous when no token was checked (and none refused);
 //! - egress: vacuous when it decided nothing and the internet served nothing;
 //! - isolation: judged whenever dev/test is deployed (left out of the report otherwise);
+//! - remote access confined: judged whenever the topology deploys remote access (left
+//!   out otherwise); vacuous when no step asked for an SSH session and no node opened
+//!   one;
 //! - replica set healthy within `converge_within` of the last fault (or the start, when
 //!   none was injected): always judged;
 //! - mail flowing within `converge_within` of the last fault: vacuous when no production
@@ -59,6 +62,7 @@
 //! - [`mail`]: no queued mail lost, none delivered twice;
 //! - [`tokens`]: tokens against the clocks; [`egress`]: the egress's books;
 //! - [`isolation`]: dev/test isolated from production;
+//! - [`access`]: remote maintenance only through the jumphost, inside a window;
 //! - [`update`]: a planned rolling update's downtime per node and, drained, no failed
 //!   request while it went on;
 //! - [`latency`]: fault windows, the p99 bound and failed requests per fault.
@@ -69,6 +73,7 @@ use crate::events::{Event, EventKind, MemberFinal, RequestRecord};
 use crate::scenario::spec::Expectations;
 use crate::topology::{Role, Topology};
 
+pub mod access;
 pub mod availability;
 pub mod convergence;
 pub mod egress;
@@ -185,6 +190,8 @@ pub enum Vacuity {
     NoQuietWindow,
     /// No step injected a fault: no fault window to count failures in.
     NoFault,
+    /// No step asked for an SSH session and no node opened one.
+    NoSshAttempt,
 }
 
 /// What happened at the start of a bound: the last fault, or none (the run's start).
@@ -226,6 +233,9 @@ pub enum Expectation {
     TokensMatchClocks,
     EgressAccounted,
     DevIsolated,
+    /// No SSH session outside a maintenance window or except through the jumphost
+    /// ([`access`]).
+    AccessConfined,
     /// The replica set healthy within `within` of the last fault (`None`: of the start,
     /// no fault injected).
     Liveness {
@@ -279,6 +289,8 @@ pub enum Observed {
     Tokens(tokens::Tokens),
     Egress(egress::Books),
     Isolation(isolation::Isolation),
+    /// The run's SSH attempts and sessions, with the first breach.
+    Access(access::Sessions),
     /// How long after the last fault the set became healthy; `None`: it never did.
     Liveness(Option<Duration>),
     /// How long after the last fault the mail began flowing; `None`: it never did.
@@ -353,6 +365,9 @@ pub fn judge(
     let isolation = isolation::check(events, topology);
     if topology.dev.enabled {
         verdicts.push(isolation);
+    }
+    if topology.access.jumphost {
+        verdicts.push(access::check(events, topology));
     }
     verdicts.extend(liveness::check(events, expect.converge_within(), &dev));
     verdicts.extend(update::check(update, events, requests));

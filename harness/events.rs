@@ -23,6 +23,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub mod access;
 pub mod log;
 pub mod update;
 
@@ -145,6 +146,9 @@ pub enum EventKind {
     /// A phase of a planned rolling update, as the operator carried it out (under the
     /// host [`update::OPERATOR`]).
     Update(update::UpdatePhase),
+    /// Remote maintenance access: an SSH attempt a step asked for, and what became of
+    /// it (`access`).
+    Ssh(access::SshEvent),
     /// A host's wall clock was set, moved or re-rated (by the scenario or by the host's
     /// NTP discipline); `setting` is the whole new state, so the log alone tells any
     /// host's offset at any time.

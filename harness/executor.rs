@@ -63,6 +63,7 @@ fn apply(world: &mut World, action: &Action) {
         Action::Service(step) => world.service_step(step),
         Action::Host(fault) => world.host_fault(fault),
         Action::Link(fault) => world.link_fault(fault),
+        Action::Ssh(session) => world.ssh(session),
     }
     // Hosts that were skipped as idle look at the changed world in the next tick.
     world.wake_all();
@@ -253,7 +254,15 @@ pub fn run_observed(
 ) -> Result<Run, WorldError> {
     let load_end = scenario.duration + drain(scenario);
     let mut plan = draw::plan(scenario, seed);
-    let last_fault = plan.steps.last().map_or(Duration::ZERO, |p| p.step.at);
+    // A maintenance session is an operation, not a fault: the set's convergence is
+    // timed from the last fault.
+    let is_fault = |p: &&draw::Planned| !matches!(p.step.action, Action::Ssh(_));
+    let last_fault = plan
+        .steps
+        .iter()
+        .rev()
+        .find(is_fault)
+        .map_or(Duration::ZERO, |p| p.step.at);
     let converge_by = last_fault + scenario.expect.converge_within();
     let end = load_end.max(converge_by);
     let setup = RunSetup {
@@ -285,9 +294,9 @@ pub fn run_observed(
         }
         world.operate();
         while next < plan.steps.len() && plan.steps[next].step.at <= world.elapsed() {
+            watch.stepped |= is_fault(&&plan.steps[next]);
             applied.extend(apply_planned(&mut world, &mut plan, next, &all));
             next += 1;
-            watch.stepped = true;
             note_primary_loss(&world, &mut lost_noted);
         }
         let run_until = if watch.settled() { load_end } else { end };
@@ -301,7 +310,8 @@ pub fn run_observed(
                 .flatten()
                 .min()
         })?;
-        watch.tick(&world, heartbeat, next == plan.steps.len());
+        let faults_left = plan.steps[next..].iter().any(|p| is_fault(&p));
+        watch.tick(&world, heartbeat, !faults_left);
     }
     watch.record(&world);
     // Let writes in flight settle before the checkers read the members' data.

@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod access;
 pub mod link;
 pub mod service;
 pub use link::{LinkFault, LinkImpairment};

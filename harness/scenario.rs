@@ -2,6 +2,7 @@
 //! [`spec::Expectations`]) and loading with precise errors. The run itself is
 //! [`crate::executor`]; the checkers that judge it are [`crate::checkers`].
 
+mod access_steps;
 pub mod draw;
 mod host_steps;
 pub(crate) mod invalid;

@@ -25,5 +25,6 @@ pub mod proxy_header;
 pub mod replica_set;
 pub mod round_robin;
 pub mod smtp;
+pub mod ssh;
 pub mod token;
 pub mod users;

@@ -6,18 +6,21 @@
 //! configuration and the world into the simulation's hosts.
 //! [`certs`] reads the certificate files `[topology.tls]` names.
 
+mod access;
 pub mod certs;
 mod deployment;
 mod networks;
 mod settings;
 mod zones;
 
+pub use access::JUMPHOST;
 pub use deployment::{
     DEV_LAN, Host, INTERNET_SITES, MAX_NODES, PROD_LAN, Role, Topology, TopologyError,
 };
 pub use settings::{
-    DevNetwork, DevSettings, DnsSettings, EgressMode, EgressSettings, FirewallRule, LbMode,
-    LbSettings, LoadSettings, NetworkSettings, NodeSettings, NtpSettings, ProxyProtocol,
-    ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
+    ACCESS_WINDOWS_MAX, AccessSettings, AccessWindow, DevNetwork, DevSettings, DnsSettings,
+    EgressMode, EgressSettings, FirewallRule, LbMode, LbSettings, LoadSettings, NetworkSettings,
+    NodeSettings, NtpSettings, ProxyProtocol, ReplicaSetSettings, SmtpSettings, TlsSettings,
+    TopologySpec,
 };
 pub use zones::Zones;

@@ -15,6 +15,7 @@
 //! certificate ([`identity`]), each host's TLS ([`host_tls`]) and each host's stream of
 //! randomness (`host_seed`).
 
+mod access;
 mod dns;
 mod egress;
 mod lb;
@@ -30,6 +31,7 @@ use crate::seed;
 use crate::tls::{self, Identity};
 use crate::topology::{Host, Topology};
 
+pub use access::{ssh_client_config, sshd_config};
 pub use dns::zone;
 pub use egress::egress_config;
 pub use lb::lb_config;

@@ -135,6 +135,36 @@ fn flags_a_closed_database_port() {
     assert_eq!(code, Some(0), "{lines:#?}");
 }
 
+/// Proves remote access is judged against the security and access requirements when the
+/// topology deploys it: no maintenance window, SSH left enabled outside the windows and
+/// SSH admitted from the users' host are a finding each, naming the key; a window with
+/// the jumphost alone is clean and says what was checked.
+#[test]
+fn flags_remote_access() {
+    let open = "\n[topology.access]\njumphost = true\nssh_from = [\"jumphost\", \"users\"]\nclosed_outside_windows = false\n";
+    assert_findings(
+        "access.toml",
+        &pem_topology("good.pem", "good.key", open),
+        &[
+            ":9:12: topology.access.jumphost: remote access is deployed with no maintenance window (access.windows): no agreed time frame to enable it for (security and access requirements: this connection may be enabled for and disabled after the agreed-upon time frames for work)",
+            ":11:26: topology.access.closed_outside_windows: SSH to the nodes stays enabled outside the maintenance windows",
+            ":10:25: topology.access.ssh_from[1]: SSH to the nodes is reachable from users, not through the jumphost (security and access requirements: remote access is SSH access via Jumphost",
+        ],
+    );
+    let confined =
+        "\n[topology.access]\njumphost = true\nwindows = [{ start = \"10s\", end = \"40s\" }]\n";
+    let path = write(
+        "access-clean.toml",
+        &pem_topology("good.pem", "good.key", confined),
+    );
+    let (code, lines, _) = check(&path);
+    assert_eq!(code, Some(0), "{lines:#?}");
+    assert!(
+        lines[0].contains("remote access through the jumphost in 1 maintenance window(s)"),
+        "{lines:?}"
+    );
+}
+
 /// Proves the certificate's other requirements: validity at the epoch, the intermediate,
 /// an unencrypted RSA key; and plain HTTP as the one finding when TLS is off.
 #[test]

@@ -692,6 +692,93 @@ fn bad_rolling_updates() {
     assert_all_bad(BAD_UPDATES);
 }
 
+/// `[topology.access]` deploying remote access with one window, then `[[steps]]` at 5s
+/// with this `ssh` action.
+macro_rules! access_step {
+    ($action:literal) => {
+        concat!(
+            "[topology.access]\njumphost = true\nwindows = [{ start = \"2s\", end = \"10s\" }]\n[[steps]]\nat = \"5s\"\n",
+            $action,
+            "\n"
+        )
+    };
+}
+
+/// Bad remote access settings and `ssh` steps, and the error each gets.
+const BAD_ACCESS: &[(&str, Body, &str)] = &[
+    (
+        "ssh-off.toml",
+        Step("ssh = { from = \"users\", to = \"node-1\", duration = \"5s\" }"),
+        ":7:7: steps[0].ssh: expected [topology.access] jumphost = true",
+    ),
+    (
+        "ssh-from.toml",
+        Lines(access_step!(
+            "ssh = { from = \"lb\", to = \"node-1\", duration = \"5s\" }"
+        )),
+        "steps[0].ssh.from: unknown SSH client host \"lb\"; expected one of users, jumphost",
+    ),
+    (
+        "ssh-to.toml",
+        Lines(access_step!(
+            "ssh = { from = \"jumphost\", to = \"primary\", duration = \"5s\" }"
+        )),
+        "steps[0].ssh.to: unknown node \"primary\"; expected a node's name: node-1, node-2, node-3",
+    ),
+    (
+        "ssh-duration.toml",
+        Lines(access_step!(
+            "ssh = { from = \"jumphost\", to = \"node-1\", duration = \"2h\" }"
+        )),
+        "steps[0].ssh.duration: expected a session length in whole milliseconds, above 0s and at most 1h",
+    ),
+    (
+        "ssh-key.toml",
+        Lines(access_step!(
+            "ssh = { form = \"jumphost\", to = \"node-1\", duration = \"5s\" }"
+        )),
+        "steps[0].ssh.form: unknown field `form`",
+    ),
+    (
+        "ssh-for.toml",
+        Lines(access_step!(
+            "ssh = { from = \"jumphost\", to = \"node-1\", duration = \"5s\" }\nfor = \"3s\""
+        )),
+        "steps[0].for: for goes with a fault",
+    ),
+    (
+        "access-windows-off.toml",
+        Lines("[topology.access]\nwindows = [{ start = \"2s\", end = \"10s\" }]\n"),
+        "topology.access.windows: expected access.jumphost = true with maintenance windows",
+    ),
+    (
+        "access-window-end.toml",
+        Lines(
+            "[topology.access]\njumphost = true\nwindows = [{ start = \"10s\", end = \"2s\" }]\n",
+        ),
+        "topology.access.windows[0].end: expected an end after the window's start",
+    ),
+    (
+        "access-window-overlap.toml",
+        Lines(
+            "[topology.access]\njumphost = true\nwindows = [{ start = \"2s\", end = \"10s\" }, { start = \"5s\", end = \"12s\" }]\n",
+        ),
+        "topology.access.windows[1].start: expected the window to start at or after the previous one's end",
+    ),
+    (
+        "access-from.toml",
+        Lines("[topology.access]\njumphost = true\nssh_from = [\"jumphost\", \"vpn\"]\n"),
+        "topology.access.ssh_from[1]: unknown host \"vpn\"; expected one of dns, lb",
+    ),
+];
+
+/// Proves bad remote access settings and a bad `ssh` step are one clear error naming
+/// file, line, key and what was expected, exit 2.
+#[test]
+fn bad_remote_access() {
+    assert_all_bad(BAD_ACCESS);
+}
+
 /// Proves exit 0 when every expectation holds, exit 1 with the seed and the reproducing
 /// command when one fails, and that --seed, --format json (its schema version, hosts as
 /// objects, typed timeline events) and --signups are honoured.

@@ -393,6 +393,7 @@ fn describe_one(step: &Step) -> String {
         Action::Clock { node, .. } => format!("clock {node}"),
         Action::Service(s) => s.name(),
         Action::Link(l) => format!("link {}", l.ends()),
+        Action::Ssh(session) => format!("ssh {} -> {}", session.from, session.to),
     };
     format!("{what} at {}", clock(step.at))
 }

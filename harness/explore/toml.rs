@@ -113,6 +113,7 @@ fn action(action: &Action) -> (&'static str, Item) {
         Action::Unblock { id } => ("unblock", inline(vec![("id", id.as_str().into())])),
         Action::Block(b) => ("block", block(b)),
         Action::Link(l) => ("link", link(l)),
+        Action::Ssh(session) => ("ssh", ssh(session)),
         Action::Clock { node: n, change } => {
             let (k, v) = match change {
                 ClockStep::Offset(ns) => ("offset", signed(*ns)),
@@ -222,5 +223,14 @@ fn block(b: &Block) -> Item {
         ("protocol", protocol.into()),
         ("action", mode(b.disposition)),
         ("both_ways", b.both_ways.into()),
+    ])
+}
+
+/// `ssh = { from, to, duration }` as the step wrote it.
+fn ssh(session: &crate::faults::access::SshSession) -> Item {
+    inline(vec![
+        ("from", session.from.as_str().into()),
+        ("to", session.to.as_str().into()),
+        ("duration", format!("{}ms", session.duration_ms).into()),
     ])
 }

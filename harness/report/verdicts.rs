@@ -151,6 +151,7 @@ fn vacuity(why: Vacuity) -> &'static str {
             "every 10s window with a successful request overlapped a fault window"
         }
         Vacuity::NoFault => "no step injected a fault",
+        Vacuity::NoSshAttempt => "no step asked for an ssh session and no node opened one",
     }
 }
 
@@ -170,6 +171,7 @@ pub fn key(e: &Expectation) -> &'static str {
         Expectation::TokensMatchClocks => "tokens_match_clocks",
         Expectation::EgressAccounted => "egress_accounted",
         Expectation::DevIsolated => "dev_isolated",
+        Expectation::AccessConfined => "remote_access_confined",
         Expectation::Liveness { .. } => "converge_within",
         Expectation::MailFlowing { .. } => "mail_queue_drains",
         Expectation::UpdateDowntime { .. } => "update_downtime_max",
@@ -257,6 +259,7 @@ fn numbers(e: &Expectation, o: &Observed) -> Numbers {
         Observed::MailTwice(t) => n.observed_count = count(t.messages),
         Observed::Tokens(t) => n.observed_count = count(t.checked),
         Observed::Egress(b) => n.observed_count = count(b.decisions),
+        Observed::Access(s) => n.observed_count = count(s.opened),
         Observed::P99(p) => {
             n.observed_ms = Some(ms(p.p99));
             n.observed_count = count(p.ok);
@@ -281,9 +284,7 @@ use super::update::expectation as update_words;
 fn expectation(e: &Expectation) -> String {
     match e {
         Expectation::Availability { min_pct } => format!("availability >= {min_pct}%"),
-        Expectation::FailureWindow { max } => {
-            format!("longest failure window <= {}", span(*max))
-        }
+        Expectation::FailureWindow { max } => format!("longest failure window <= {}", span(*max)),
         Expectation::Detection { max, crash } => match crash {
             Some(Cause { node, at }) => {
                 format!("lb took {node} out within {} of {}", span(*max), clock(*at))
@@ -315,6 +316,7 @@ fn expectation(e: &Expectation) -> String {
         Expectation::TokensMatchClocks => "token checks match the clocks".to_string(),
         Expectation::EgressAccounted => "egress decisions accounted for".to_string(),
         Expectation::DevIsolated => "dev/test isolated from production".to_string(),
+        Expectation::AccessConfined => super::access::EXPECTATION.to_string(),
         Expectation::Liveness { within, last_fault } => format!(
             "replica set healthy within {} of {}",
             span(*within),
@@ -371,6 +373,7 @@ fn observed(e: &Expectation, o: &Observed) -> String {
         Observed::Tokens(t) => tokens(t),
         Observed::Egress(b) => egress(b),
         Observed::Isolation(i) => isolation(i),
+        Observed::Access(s) => super::access::observed(s),
         Observed::Liveness(Some(after)) | Observed::MailFlowing(Some(after)) => {
             format!("after {}", span(*after))
         }

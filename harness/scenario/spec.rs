@@ -234,6 +234,28 @@ pub struct StepSpec {
     pub lb: Option<LbSpec>,
     /// An administrator's change of the egress proxy's allow-list or the nodes' exception.
     pub egress: Option<EgressSpec>,
+    /// A maintenance session over SSH: `ssh = { from = "jumphost", to = "node-2",
+    /// duration = "30s" }` ([`SshSpec`]).
+    pub ssh: Option<SshSpec>,
+}
+
+/// `ssh = { from = "jumphost", to = "node-2", duration = "30s" }`: `from` opens an SSH
+/// session to the node and keeps it `duration`, then logs out. The node accepts it only
+/// from the hosts `[topology.access] ssh_from` admits and inside a maintenance window;
+/// otherwise it refuses, and the event log says why. Needs `[topology.access] jumphost
+/// = true`. No `for` (the session ends by itself).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshSpec {
+    /// Where the session starts: `"jumphost"`, or `"users"` for a direct attempt from
+    /// the internet. Required.
+    pub from: String,
+    /// The node, by name (not a role). Required.
+    pub to: String,
+    /// How long the session lasts once accepted: whole milliseconds, above 0s, at most
+    /// 1h. Required.
+    #[serde(with = "crate::duration")]
+    pub duration: Duration,
 }
 
 /// `egress = { allow = ["cdn.auth0.com"] }` replaces the proxy's allow-list from now on;
@@ -810,4 +832,7 @@ pub enum Action {
     Host(HostFault),
     /// Impair or restore links.
     Link(LinkFault),
+    /// A maintenance session over SSH (not a fault: an operation, judged by the access
+    /// checker).
+    Ssh(crate::faults::access::SshSession),
 }

@@ -14,7 +14,7 @@ use crate::topology::Topology;
 use super::names::{disjoint, group, host, target};
 
 /// The action keys a step may hold, for the error message.
-const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, pause, resume, slow, link, dns, smtp, lb, egress, update";
+const ACTIONS: &str = "crash, restart, isolate, split, one_way, bridge, heal, block, unblock, clock, pause, resume, slow, link, dns, smtp, lb, egress, ssh, update";
 
 pub(super) fn check(spec: &ScenarioSpec, topology: &Topology) -> Result<Vec<Step>, Invalid> {
     let mut steps: Vec<Step> = Vec::new();
@@ -163,7 +163,7 @@ fn closing(action: &Action) -> Vec<Action> {
         Action::Service(s) => s.closing().map(Action::Service).into_iter().collect(),
         Action::Host(fault) => super::host_steps::closing(fault),
         Action::Link(fault) => super::link_steps::closing(fault),
-        Action::Restart { .. } | Action::Heal | Action::Unblock { .. } => {
+        Action::Restart { .. } | Action::Heal | Action::Unblock { .. } | Action::Ssh(_) => {
             unreachable!("times() allows for on faults only")
         }
     }
@@ -180,6 +180,8 @@ fn subject(action: &Action) -> Option<String> {
         Action::Service(s) => s.opens().or_else(|| s.undoes()),
         Action::Host(fault) => Some(super::host_steps::subject(fault)),
         Action::Link(_) => Some("the links".to_string()),
+        // Sessions may overlap and come in any order.
+        Action::Ssh(_) => None,
     }
 }
 
@@ -257,7 +259,7 @@ fn step_count(step: &StepSpec) -> usize {
     given(step).iter().filter(|g| **g).count()
 }
 
-fn given(step: &StepSpec) -> [bool; 18] {
+fn given(step: &StepSpec) -> [bool; 19] {
     [
         step.crash.is_some(),
         step.restart.is_some(),
@@ -277,6 +279,7 @@ fn given(step: &StepSpec) -> [bool; 18] {
         step.smtp.is_some(),
         step.lb.is_some(),
         step.egress.is_some(),
+        step.ssh.is_some(),
     ]
 }
 
@@ -322,6 +325,9 @@ fn action(step: &StepSpec, topology: &Topology) -> Result<Action, StepInvalid> {
     }
     if let Some(link) = super::link_steps::action(step, &hosts)? {
         return Ok(link);
+    }
+    if let Some(ssh) = super::access_steps::action(step, topology) {
+        return ssh;
     }
     partition(step, &nodes, &hosts)
 }
@@ -655,6 +661,8 @@ fn sequence(steps: &[Step]) -> Result<(), Invalid> {
             // A link can be set at any time, replacing its setting, or restored (a no-op
             // on a link never impaired).
             Action::Link(_) => None,
+            // A session may be tried at any time: a refusal is what the step shows.
+            Action::Ssh(_) => None,
         };
         if let Some((action, message)) = problem {
             let path = vec![

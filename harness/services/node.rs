@@ -56,7 +56,8 @@
 //!   retryable writes; nothing was written, so the retry cannot write twice).
 //!
 //! Ports: TCP 443 here; 27017 through [`super::database`]; 7777, 8721 and 8701 through
-//! [`super::cluster_ports`]. Faults: crash and restart (applied by the world); a restart
+//! [`super::cluster_ports`]; 22 through [`super::ssh`] when the topology deploys remote
+//! access. Faults: crash and restart (applied by the world); a restart
 //! starts with an empty queue and keeps the database's data. `pause` (the world stops
 //! the host's software, as `SIGSTOP`): requests in progress stop where they are, new
 //! connections complete in the kernel and wait, and on resume the backlog is served at
@@ -170,6 +171,9 @@ pub struct NodeConfig {
     /// How much slower than its settings the node works: 1 unless a scenario's `slow`
     /// step set it (the world holds the other end).
     pub speed: Speed,
+    /// The SSH service on port 22 and its access rules, when the topology deploys
+    /// remote access ([`super::ssh`]); `None`: nothing listens on 22.
+    pub ssh: Option<super::ssh::SshdConfig>,
 }
 
 /// A node's slowness factor, shared between the world (a `slow` step sets it) and the
@@ -369,6 +373,9 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         tokio::spawn(step_down_when_asked(db.clone(), config.control.clone()));
     }
     tokio::spawn(super::cluster_ports::run(env.clone()));
+    if let Some(ssh) = config.ssh.clone() {
+        tokio::spawn(super::ssh::serve(env.clone(), ssh));
+    }
     tokio::spawn(super::mail::run(
         env.clone(),
         db.clone(),

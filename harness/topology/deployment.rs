@@ -40,9 +40,18 @@ pub enum Role {
     TimeServer,
     /// The single-node dev/test instance, on its own LAN.
     DevNode,
+    /// The jumphost remote maintenance goes through (`[topology.access]`).
+    Jumphost,
 }
 
 impl Role {
+    /// True for the hosts that run an SSH client when the topology deploys remote access
+    /// (`[topology.access]`), so an `ssh` step may start from them: the jumphost, and the
+    /// users' host (the internet) for a direct attempt.
+    pub fn runs_ssh_client(self) -> bool {
+        matches!(self, Role::Jumphost | Role::Users)
+    }
+
     /// True for the hosts on the internet that nodes reach only through the egress.
     pub fn is_internet_site(self) -> bool {
         matches!(
@@ -78,6 +87,8 @@ pub struct Topology {
     pub network: NetworkSettings,
     pub tls: TlsSettings,
     pub dev: DevSettings,
+    /// Remote maintenance access: the jumphost, SSH on the nodes and its windows.
+    pub access: super::settings::AccessSettings,
     /// Standing firewall rules, applied before anything starts.
     pub firewall: Vec<FirewallRule>,
     /// The certificate files `tls` names, read by the scenario loader
@@ -101,6 +112,8 @@ const USERS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 const SMTP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 25);
 const EGRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
 const DEV: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 11);
+/// The jumphost: on production's LAN, above the nodes' addresses (the model's choice).
+const JUMPHOST: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 30);
 
 /// Production's LAN segment: the nodes, the balancer and the infrastructure.
 pub const PROD_LAN: ipnet::Ipv4Net = ipnet::Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 1, 0), 24);
@@ -157,8 +170,12 @@ impl Topology {
         if spec.dev.enabled {
             hosts.push(host("dev-1", DEV, Role::DevNode));
         }
+        if spec.access.jumphost {
+            hosts.push(host(super::access::JUMPHOST, JUMPHOST, Role::Jumphost));
+        }
         apply_addresses(spec, &mut hosts)?;
         check_firewall(spec, &hosts)?;
+        super::access::check(&spec.access, &hosts)?;
         Ok(Self {
             name: format!("ha-{}", spec.nodes),
             domain: spec.domain.clone(),
@@ -173,6 +190,7 @@ impl Topology {
             network: spec.network.clone(),
             tls: spec.tls.clone(),
             dev: spec.dev.clone(),
+            access: spec.access.clone(),
             firewall: spec.firewall.clone(),
             tls_material: None,
         })

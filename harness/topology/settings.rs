@@ -38,6 +38,8 @@ pub struct TopologySpec {
     pub tls: TlsSettings,
     /// The dev/test instance `dev-1` and its network.
     pub dev: DevSettings,
+    /// Remote maintenance access: the jumphost, SSH to the nodes and its windows.
+    pub access: AccessSettings,
     /// Standing firewall rules, in force from the start (a `block` step adds more during
     /// a run). Default: none.
     pub firewall: Vec<FirewallRule>,
@@ -64,6 +66,7 @@ impl Default for TopologySpec {
             network: NetworkSettings::default(),
             tls: TlsSettings::default(),
             dev: DevSettings::default(),
+            access: AccessSettings::default(),
             firewall: Vec::new(),
             addresses: std::collections::BTreeMap::new(),
         }
@@ -150,6 +153,66 @@ impl Default for DevSettings {
             smtp_relay: None,
             signups_per_s: 0.2,
         }
+    }
+}
+
+/// `[topology.access]`: remote maintenance access. The security and access requirements:
+/// the vendor's engineers reach the appliance over SSH through a jumphost (or a VPN);
+/// "this connection may be enabled for and disabled after the agreed-upon time frames".
+/// Off by default: no jumphost, no SSH service, no remote access.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessSettings {
+    /// Deploy the jumphost `jumphost` (10.0.1.30) and an SSH service on port 22 of every
+    /// node. Default false.
+    pub jumphost: bool,
+    /// The agreed maintenance windows, in simulated time since the start:
+    /// `[{ start = "10s", end = "40s" }]`. A session is accepted only inside one, and one
+    /// still open at its window's end is closed then. Default: none, which means no remote
+    /// access at all. At most [`ACCESS_WINDOWS_MAX`]; each ends after it starts and
+    /// before the next starts. Only with `jumphost = true`.
+    pub windows: Vec<AccessWindow>,
+    /// The hosts the nodes' firewall admits SSH from during a window: the standing rule
+    /// for port 22. Default `["jumphost"]`. Any other host makes SSH reachable not
+    /// through the jumphost, which `harness check` flags (a run lets it in).
+    pub ssh_from: Vec<String>,
+    /// The nodes' SSH service is disabled outside the windows. Default true; false
+    /// leaves it enabled after a window (the mistake `harness check` flags, and a run
+    /// accepts sessions at any time).
+    pub closed_outside_windows: bool,
+}
+
+/// The most maintenance windows a topology may declare.
+pub const ACCESS_WINDOWS_MAX: usize = 100;
+
+impl Default for AccessSettings {
+    fn default() -> Self {
+        Self {
+            jumphost: false,
+            windows: Vec::new(),
+            ssh_from: vec!["jumphost".to_string()],
+            closed_outside_windows: true,
+        }
+    }
+}
+
+/// One maintenance window, `{ start = "10s", end = "40s" }`: from `start` (included) to
+/// `end` (excluded), in simulated time since the start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessWindow {
+    /// When access is enabled. Required.
+    #[serde(with = "crate::duration")]
+    pub start: Duration,
+    /// When access is disabled again. Required; after `start`.
+    #[serde(with = "crate::duration")]
+    pub end: Duration,
+}
+
+impl AccessWindow {
+    /// True when `at` falls inside the window.
+    pub fn contains(&self, at: Duration) -> bool {
+        self.start <= at && at < self.end
     }
 }
 

@@ -128,6 +128,7 @@ pub fn node_config(
         trusted_proxy: (topology.lb.mode == LbMode::Https)
             .then(|| topology.the(Role::LoadBalancer).address),
         speed: Default::default(),
+        ssh: super::sshd_config(topology, host),
     }
 }
 

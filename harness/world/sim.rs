@@ -65,6 +65,7 @@ use crate::world::net::{Boundary, FaultTable, Rule, SimNet};
 use crate::world::update::{Command, Operator, Seen};
 use crate::world::view::{MemberView, PrimarySeen};
 
+mod access;
 mod service;
 use service::ServiceSwitches;
 
@@ -141,6 +142,10 @@ pub struct World {
     paused: std::collections::BTreeSet<String>,
     /// Each node's slowness, shared with its service.
     speeds: BTreeMap<String, node::Speed>,
+    /// The SSH clients' requests, by the host they run on (`[topology.access]`).
+    ssh_clients: BTreeMap<String, crate::services::ssh::SshRequests>,
+    /// Sessions asked for, to hand to their clients at the next [`World::operate`].
+    ssh_due: Vec<crate::faults::access::SshSession>,
 }
 
 impl World {
@@ -177,6 +182,8 @@ impl World {
             services: wires.services,
             paused: Default::default(),
             speeds: wires.speeds,
+            ssh_clients: wires.ssh_clients,
+            ssh_due: Vec::new(),
         }
     }
 
@@ -617,6 +624,7 @@ impl World {
     /// host was made to poll (and catch up), and the node records its step-down when it
     /// happens.
     pub fn operate(&mut self) -> bool {
+        self.pass_on_sessions();
         if let Some(node) = self.step_down_due.take() {
             self.controls[&node].ask_step_down();
             self.wake_all();
@@ -848,6 +856,8 @@ struct Wires {
     services: ServiceSwitches,
     /// Each node's slowness, handed to its service and kept by the world.
     speeds: BTreeMap<String, node::Speed>,
+    /// The SSH clients' requests, by host (none unless the topology deploys access).
+    ssh_clients: BTreeMap<String, crate::services::ssh::SshRequests>,
 }
 
 impl Wires {
@@ -882,6 +892,7 @@ impl Wires {
             controls,
             services: ServiceSwitches::default(),
             speeds,
+            ssh_clients: access::clients(topology),
         }
     }
 }
@@ -953,7 +964,12 @@ fn register(
                 wiring::users_config(topology, &setup.load, setup.load_for, setup.seed, &tls);
             let connector = (setup.load.connector)
                 .then(|| wiring::connector_config(topology, setup.seed, &tls));
-            start(sim, ip, env, (users, connector), users_and_connector);
+            let ssh = access::client_config(topology, wires, host);
+            start(sim, ip, env, (users, connector, ssh), users_and_connector);
+        }
+        Role::Jumphost => {
+            let ssh = access::jumphost_client(topology, wires, host);
+            start(sim, ip, env, ssh, crate::services::ssh::client);
         }
         Role::DevNode => {
             let config =
@@ -1013,14 +1029,23 @@ fn start<C, Fut>(
 }
 
 /// The users' host: the load generator, and the AD/LDAP connector beside it when the
-/// scenario runs one. The connector runs until the run ends, so the host does too (its
-/// tasks would stop with it).
+/// scenario runs one, and an SSH client when the topology deploys remote access (a
+/// direct attempt from the internet). Either runs until the run ends, so the host does
+/// too (its tasks would stop with it).
 async fn users_and_connector(
     env: Env<SimNet>,
-    (users, connector): (UsersConfig, Option<ConnectorConfig>),
+    (users, connector, ssh): (
+        UsersConfig,
+        Option<ConnectorConfig>,
+        Option<crate::services::ssh::ClientConfig>,
+    ),
 ) -> std::io::Result<()> {
     let connector = connector.map(|c| tokio::spawn(connector::run(env.clone(), c)));
+    let ssh = ssh.map(|c| tokio::spawn(crate::services::ssh::client(env.clone(), c)));
     users::run(env, users).await?;
+    if let Some(running) = ssh {
+        running.await.expect("the SSH client never panics")?;
+    }
     match connector {
         Some(running) => running.await.expect("the connector never panics"),
         None => Ok(()),
