@@ -16,8 +16,8 @@ pub use deployment::{
     DEV_LAN, Host, INTERNET_SITES, MAX_NODES, PROD_LAN, Role, Topology, TopologyError,
 };
 pub use settings::{
-    DevNetwork, DevSettings, DnsSettings, EgressMode, EgressSettings, FirewallRule, LbMode,
-    LbSettings, LoadSettings, NetworkSettings, NodeSettings, NtpSettings, ProxyProtocol,
-    ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
+    ClusterPortsSettings, DevNetwork, DevSettings, DnsSettings, EgressMode, EgressSettings,
+    FirewallRule, LbMode, LbSettings, LoadSettings, NetworkSettings, NodeSettings, NtpSettings,
+    ProxyProtocol, ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
 };
 pub use zones::Zones;

@@ -504,6 +504,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         }
         EventKind::Converged => HEALTHY_AGAIN.to_string(),
         EventKind::Update(phase) => super::update::timeline_line(phase),
+        EventKind::ClusterPort(change) => super::cluster_ports::timeline_line(change),
         EventKind::ConnectorConnected { node } => format!("AD/LDAP connector connected to {node}"),
         EventKind::ConnectorBroken { node, reason } => match node {
             Some(node) => format!("AD/LDAP connector lost {node}: {reason}"),
