@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub mod access;
+pub mod cluster;
 pub mod log;
 pub mod update;
 
@@ -269,6 +270,8 @@ pub enum EventKind {
     /// and stayed so to the end, and no step had made the set unhealthy: nothing to
     /// recover from, so the timeline says nothing (see [`EventKind::Converged`]).
     HealthyUnbroken,
+    /// A node lost or regained contact with a peer on a cluster port (7777, 8721, 8701).
+    ClusterPort(cluster::ClusterPortEvent),
     /// After the last step, from this moment to the end there was a primary and its mail
     /// queue held no committed message that had waited `checkers::convergence::MAIL_STALE`
     /// or longer.

@@ -68,6 +68,27 @@ pub trait Net: Clone + Send + Sync + 'static {
     fn bind_udp(&self, port: u16) -> impl Future<Output = io::Result<Self::Socket>> + Send;
 }
 
+/// Opens a TCP connection to `to` within `timeout`; `Err` says why not, in the words
+/// the timeline shows: "connect timed out after 1s", "connection refused", "connect
+/// failed: ...". Peer exchanges (the replica set's, the cluster ports') connect this way.
+pub async fn connect_within<N: Net>(
+    net: &N,
+    to: SocketAddr,
+    timeout: Duration,
+) -> Result<N::Stream, String> {
+    match crate::timers::timeout(timeout, net.connect(to)).await {
+        Err(_elapsed) => Err(format!(
+            "connect timed out after {}",
+            crate::duration::span(timeout)
+        )),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            Err("connection refused".to_string())
+        }
+        Ok(Err(e)) => Err(format!("connect failed: {e}")),
+        Ok(Ok(stream)) => Ok(stream),
+    }
+}
+
 /// A bound TCP listener.
 pub trait Listener: Send + 'static {
     type Stream;

@@ -6,6 +6,7 @@
 //! [`text::render`]) and what `--format json` prints as a view with a published schema ([`json`]).
 
 pub mod access;
+pub mod cluster_ports;
 pub mod faults;
 pub mod front;
 pub mod html;

@@ -231,6 +231,8 @@ fn node_config(name: &str, db: DbConfig, dns_port: u16, smtp_port: u16) -> NodeC
             },
         },
         seed: 1,
+        // No peers: the cluster ports only answer.
+        cluster: Default::default(),
         // Plain HTTP behind the balancer, which is on loopback too.
         front: Default::default(),
         trusted_proxy: Some(LOOPBACK),

@@ -505,6 +505,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         EventKind::Converged => HEALTHY_AGAIN.to_string(),
         EventKind::Update(phase) => super::update::timeline_line(phase),
         EventKind::Ssh(event) => super::access::timeline_line(event),
+        EventKind::ClusterPort(change) => super::cluster_ports::timeline_line(change),
         EventKind::ConnectorConnected { node } => format!("AD/LDAP connector connected to {node}"),
         EventKind::ConnectorBroken { node, reason } => match node {
             Some(node) => format!("AD/LDAP connector lost {node}: {reason}"),

@@ -382,19 +382,7 @@ async fn exchange<N: Net>(
     message: &Message,
     reply_timeout: Duration,
 ) -> Result<Message, String> {
-    let mut stream = match crate::timers::timeout(PEER_CONNECT_TIMEOUT, net.connect(to)).await {
-        Err(_elapsed) => {
-            return Err(format!(
-                "connect timed out after {}",
-                crate::duration::span(PEER_CONNECT_TIMEOUT)
-            ));
-        }
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            return Err("connection refused".to_string());
-        }
-        Ok(Err(e)) => return Err(format!("connect failed: {e}")),
-        Ok(Ok(stream)) => stream,
-    };
+    let mut stream = crate::net::connect_within(net, to, PEER_CONNECT_TIMEOUT).await?;
     let talk = async {
         write_frame(&mut stream, message)
             .await

@@ -14,7 +14,13 @@
 //!   plus the election, and taking healthy nodes out of the load balancer then would turn
 //!   a write outage into a full one; a member cut off for longer than that is on the
 //!   wrong side of a partition, and its reads grow stale, so it should stop taking
-//!   traffic. The answer reads `db: no contact with a primary for 16.2s`.
+//!   traffic. The answer reads `db: no contact with a primary for 16.2s`. Third, cluster
+//!   control: `503 cluster-control: reaches 1 of 3 nodes on 7777 (lost node-2, node-3)`
+//!   once the node has lost (no exchange on 7777 for longer than
+//!   `cluster_ports.contact_max`) enough peers that it and the peers it still reaches
+//!   are not a majority of the cluster ([`super::cluster_ports`]): it can no longer tell
+//!   whether the configuration it serves is the cluster's. One lost peer of two is not
+//!   enough: the majority still agrees.
 //! - `POST /signup` with a JSON body `{"username", "password"}`: a write to the replica
 //!   set, through this node's member: on the primary it is appended and acknowledged once
 //!   a majority holds it; on a secondary it is forwarded to the primary. `201` when
@@ -57,7 +63,27 @@
 //!
 //! Ports: TCP 443 here; 27017 through [`super::database`]; 7777, 8721 and 8701 through
 //! [`super::cluster_ports`]; 22 through [`super::ssh`] when the topology deploys remote
-//! access. Faults: crash and restart (applied by the world); a restart
+//! access. What each port carries in the model, and why (the seeds
+//! name the ports, not their contents; the rest is an assumption, stated where it is
+//! modelled):
+//! - 443: users' requests and the balancer's `/testall` (seeds 000 and 003).
+//! - 27017: the replica set (MongoDB's port): heartbeats, votes, replication, forwarded
+//!   writes.
+//! - 7777, cluster control: every `cluster_ports.interval` each node tells each peer its
+//!   version and the membership it knows, and hears the peer's. A cluster must agree on
+//!   its configuration, and this is the port the requirements reserve between nodes
+//!   besides the database's. Losing a peer is recorded; losing a majority fails
+//!   `/testall` (above).
+//! - 8721, webtask logs: each node's webtask runtime ships a batch of log lines per
+//!   interval to every peer (so real-time logs watched on any node show every node's);
+//!   a peer that cannot take them makes them back up (bounded), and the backlog ships
+//!   when it is reached again. Recorded, no effect on 443.
+//! - 8701, webtask control: each node's webtask runtime checks its peers' runtimes
+//!   answer. Recorded, no effect on 443.
+//!
+//! The exchanges on 7777, 8721 and 8701 run only with `cluster_ports.exchange` (default
+//! false: their traffic would move every other scenario's figures); without it the
+//! ports only answer. Faults: crash and restart (applied by the world); a restart
 //! starts with an empty queue and keeps the database's data. `pause` (the world stops
 //! the host's software, as `SIGSTOP`): requests in progress stop where they are, new
 //! connections complete in the kernel and wait, and on resume the backlog is served at
@@ -78,6 +104,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::env::Env;
 use crate::events::EventKind;
 use crate::net::Net;
+use crate::services::cluster_ports::ClusterView;
 use crate::services::database::{Database, DbConfig};
 use crate::services::dns::Resolver;
 use crate::services::http::{self, Body};
@@ -174,6 +201,8 @@ pub struct NodeConfig {
     /// The SSH service on port 22 and its access rules, when the topology deploys
     /// remote access ([`super::ssh`]); `None`: nothing listens on 22.
     pub ssh: Option<super::ssh::SshdConfig>,
+    /// What the node exchanges with its peers on 7777, 8721 and 8701.
+    pub cluster: super::cluster_ports::ClusterPortsConfig,
 }
 
 /// A node's slowness factor, shared between the world (a `slow` step sets it) and the
@@ -352,6 +381,8 @@ struct Node<N: Net> {
     /// ids are `<node>-<started>-<n>`, unique across restarts.
     issued: AtomicU64,
     started_ms: u128,
+    /// Its view of its peers on the cluster ports (`/testall` reads 7777's).
+    cluster: ClusterView,
 }
 
 /// Releases an admission slot when a request ends, however it ends (hyper drops the
@@ -372,7 +403,7 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
     if config.control.operated {
         tokio::spawn(step_down_when_asked(db.clone(), config.control.clone()));
     }
-    tokio::spawn(super::cluster_ports::run(env.clone()));
+    let cluster = start_cluster_ports(&env, &config);
     if let Some(ssh) = config.ssh.clone() {
         tokio::spawn(super::ssh::serve(env.clone(), ssh));
     }
@@ -403,6 +434,7 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         resolver,
         issued: AtomicU64::new(0),
         started_ms: env.clock.elapsed().as_millis(),
+        cluster,
         config,
     });
     let listener = env.net.listen(PORT).await?;
@@ -435,6 +467,19 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         },
     )
     .await
+}
+
+/// Starts the cluster ports ([`super::cluster_ports`]) with the version installed;
+/// returns the node's view of its peers, which `/testall` reads.
+fn start_cluster_ports<N: Net>(env: &Env<N>, config: &NodeConfig) -> ClusterView {
+    let view = ClusterView::new(&config.cluster.peers, env.clock.elapsed());
+    tokio::spawn(super::cluster_ports::run(
+        env.clone(),
+        config.cluster.clone(),
+        view.clone(),
+        config.control.version(),
+    ));
+    view
 }
 
 /// How long a primary asked to step down waits for a secondary to hold all of its log
@@ -499,7 +544,11 @@ async fn handle<N: Net>(env: &Env<N>, node: &Node<N>, req: Request<Incoming>) ->
     crate::timers::sleep(node.config.speed.scale(endpoint.service_time(s))).await;
     match endpoint {
         Endpoint::TestAll => {
-            let checks = [("auth-api", Ok(())), ("db", node.db.health())];
+            let checks = [
+                ("auth-api", Ok(())),
+                ("db", node.db.health()),
+                ("cluster-control", node.cluster.control_health()),
+            ];
             match testall(&checks) {
                 Ok(()) => http::text(200, "OK"),
                 Err(failing) => http::text(503, failing),

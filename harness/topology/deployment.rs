@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use super::Zones;
 use super::settings::{
-    DevSettings, DnsSettings, EgressSettings, FirewallRule, LbMode, LbSettings, NetworkSettings,
-    NodeSettings, NtpSettings, ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
+    ClusterPortsSettings, DevSettings, DnsSettings, EgressSettings, FirewallRule, LbMode,
+    LbSettings, NetworkSettings, NodeSettings, NtpSettings, ReplicaSetSettings, SmtpSettings,
+    TlsSettings, TopologySpec,
 };
 
 /// At most this many nodes: a MongoDB-like replica set has at most 7 voting members, and
@@ -89,6 +90,7 @@ pub struct Topology {
     pub dev: DevSettings,
     /// Remote maintenance access: the jumphost, SSH on the nodes and its windows.
     pub access: super::settings::AccessSettings,
+    pub cluster_ports: ClusterPortsSettings,
     /// Standing firewall rules, applied before anything starts.
     pub firewall: Vec<FirewallRule>,
     /// The certificate files `tls` names, read by the scenario loader
@@ -191,6 +193,7 @@ impl Topology {
             tls: spec.tls.clone(),
             dev: spec.dev.clone(),
             access: spec.access.clone(),
+            cluster_ports: spec.cluster_ports.clone(),
             firewall: spec.firewall.clone(),
             tls_material: None,
         })
@@ -418,6 +421,12 @@ fn check_durations(spec: &TopologySpec) -> Result<(), TopologyError> {
         ("egress.udp_idle", spec.egress.udp_idle, false),
         ("ntp.poll", spec.ntp.poll, false),
         ("ntp.timeout", spec.ntp.timeout, false),
+        ("cluster_ports.interval", spec.cluster_ports.interval, false),
+        (
+            "cluster_ports.contact_max",
+            spec.cluster_ports.contact_max,
+            false,
+        ),
         ("network.lan_latency", net.lan_latency, true),
         ("network.internet_latency", net.internet_latency, true),
     ];

@@ -40,6 +40,8 @@ pub struct TopologySpec {
     pub dev: DevSettings,
     /// Remote maintenance access: the jumphost, SSH to the nodes and its windows.
     pub access: AccessSettings,
+    /// What the nodes exchange on 7777, 8721 and 8701.
+    pub cluster_ports: ClusterPortsSettings,
     /// Standing firewall rules, in force from the start (a `block` step adds more during
     /// a run). Default: none.
     pub firewall: Vec<FirewallRule>,
@@ -67,6 +69,7 @@ impl Default for TopologySpec {
             tls: TlsSettings::default(),
             dev: DevSettings::default(),
             access: AccessSettings::default(),
+            cluster_ports: ClusterPortsSettings::default(),
             firewall: Vec::new(),
             addresses: std::collections::BTreeMap::new(),
         }
@@ -618,6 +621,36 @@ impl Default for NtpSettings {
             server: "pool.ntp.org".to_string(),
             poll: Duration::from_secs(64),
             timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the nodes exchange on the cluster ports (`services::cluster_ports`, an assumed
+/// model: the seeds name the ports, not what they carry): 7777 cluster control
+/// (version and membership), 8721 webtask log batches, 8701 webtask liveness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterPortsSettings {
+    /// Run the exchanges. Default false: the ports only answer, as before the exchanges
+    /// were modelled, because their connections would move the schedule (and so the
+    /// figures) of every scenario that does not look at them.
+    pub exchange: bool,
+    /// How often each node exchanges with each peer on each port. Default `"5s"`.
+    #[serde(with = "crate::duration")]
+    pub interval: Duration,
+    /// A peer with which no exchange on a port succeeded for longer than this is lost on
+    /// that port (recorded; on 7777, `/testall` fails once a majority is lost). Default
+    /// `"15s"`, the replica set's `contact_max`: three missed exchanges.
+    #[serde(with = "crate::duration")]
+    pub contact_max: Duration,
+}
+
+impl Default for ClusterPortsSettings {
+    fn default() -> Self {
+        Self {
+            exchange: false,
+            interval: Duration::from_secs(5),
+            contact_max: Duration::from_secs(15),
         }
     }
 }

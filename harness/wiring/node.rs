@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{HANDSHAKE_TIMEOUT, HostTls, host_seed};
+use crate::services::cluster_ports::ClusterPortsConfig;
 use crate::services::database::{self, DbConfig, SharedMember};
 use crate::services::dev_tester::TesterConfig;
 use crate::services::http::Front;
@@ -88,6 +89,7 @@ pub fn node_config(
     tls: &HostTls,
 ) -> NodeConfig {
     let rs = &topology.replica_set;
+    let peers_count = peers.len();
     let db = DbConfig {
         member,
         peers,
@@ -129,6 +131,25 @@ pub fn node_config(
             .then(|| topology.the(Role::LoadBalancer).address),
         speed: Default::default(),
         ssh: super::sshd_config(topology, host),
+        cluster: cluster_ports(topology, host, peers_count),
+    }
+}
+
+/// Node `host`'s cluster ports: `[topology.cluster_ports]` and every other node of the
+/// topology as its peers, when it is a member of a set of `members` (more than one);
+/// a set of one (`dev-1`, a served node) has no peers to exchange with.
+fn cluster_ports(topology: &Topology, host: &Host, members: usize) -> ClusterPortsConfig {
+    let settings = &topology.cluster_ports;
+    let peers = topology
+        .with_role(Role::Node)
+        .filter(|n| members > 1 && n.name != host.name)
+        .map(|n| (n.name.clone(), n.address))
+        .collect();
+    ClusterPortsConfig {
+        peers,
+        exchange: settings.exchange,
+        interval: settings.interval,
+        contact_max: settings.contact_max,
     }
 }
 
