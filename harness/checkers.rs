@@ -37,6 +37,8 @@
 //! - tokens: vacuous when no token was checked (and none refused);
 //! - egress: vacuous when it decided nothing and the internet served nothing;
 //! - isolation: judged whenever dev/test is deployed (left out of the report otherwise);
+//! - consent: judged whenever the topology declares `[topology.consent]` (left out of
+//!   the report otherwise); vacuous when the egress decided on no call out;
 //! - replica set healthy within `converge_within` of the last fault (or the start, when
 //!   none was injected): always judged;
 //! - mail flowing within `converge_within` of the last fault: vacuous when no production
@@ -59,6 +61,7 @@
 //! - [`mail`]: no queued mail lost, none delivered twice;
 //! - [`tokens`]: tokens against the clocks; [`egress`]: the egress's books;
 //! - [`isolation`]: dev/test isolated from production;
+//! - [`consent`]: every call out the egress let through for a consented purpose;
 //! - [`update`]: a planned rolling update's downtime per node and, drained, no failed
 //!   request while it went on;
 //! - [`latency`]: fault windows, the p99 bound and failed requests per fault.
@@ -70,6 +73,7 @@ use crate::scenario::spec::Expectations;
 use crate::topology::{Role, Topology};
 
 pub mod availability;
+pub mod consent;
 pub mod convergence;
 pub mod egress;
 pub mod failover;
@@ -179,6 +183,8 @@ pub enum Vacuity {
     NoTokenChecked,
     /// The egress decided nothing and the internet served nothing.
     NoEgressTraffic,
+    /// The egress decided on no call out: nothing to hold against consent.
+    NoCallOut,
     /// No request succeeded: no latency to take a percentile of.
     NoSuccess,
     /// Every window with a successful request overlapped a fault window.
@@ -226,6 +232,11 @@ pub enum Expectation {
     TokensMatchClocks,
     EgressAccounted,
     DevIsolated,
+    /// Every call out the egress let through was for one of `purposes`, those the
+    /// topology declares consented ([`consent`]).
+    OutboundConsented {
+        purposes: Vec<crate::topology::Purpose>,
+    },
     /// The replica set healthy within `within` of the last fault (`None`: of the start,
     /// no fault injected).
     Liveness {
@@ -279,6 +290,7 @@ pub enum Observed {
     Tokens(tokens::Tokens),
     Egress(egress::Books),
     Isolation(isolation::Isolation),
+    Consent(consent::Books),
     /// How long after the last fault the set became healthy; `None`: it never did.
     Liveness(Option<Duration>),
     /// How long after the last fault the mail began flowing; `None`: it never did.
@@ -354,6 +366,9 @@ pub fn judge(
     if topology.dev.enabled {
         verdicts.push(isolation);
     }
+    // Judged only where the topology declares consent, so reports of runs without a
+    // declaration read as they did before it existed.
+    verdicts.extend(consent::check(events, topology));
     verdicts.extend(liveness::check(events, expect.converge_within(), &dev));
     verdicts.extend(update::check(update, events, requests));
     verdicts

@@ -5,6 +5,7 @@
 //! [`crate::checkers`], phrased by [`verdicts`]). It is what the snapshots hold (as text,
 //! [`text::render`]) and what `--format json` prints as a view with a published schema ([`json`]).
 
+pub mod consent;
 pub mod faults;
 pub mod front;
 pub mod html;

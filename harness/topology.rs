@@ -16,8 +16,9 @@ pub use deployment::{
     DEV_LAN, Host, INTERNET_SITES, MAX_NODES, PROD_LAN, Role, Topology, TopologyError,
 };
 pub use settings::{
-    DevNetwork, DevSettings, DnsSettings, EgressMode, EgressSettings, FirewallRule, LbMode,
-    LbSettings, LoadSettings, NetworkSettings, NodeSettings, NtpSettings, ProxyProtocol,
-    ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
+    ConsentSettings, DevNetwork, DevSettings, DnsSettings, EgressMode, EgressSettings,
+    FirewallRule, LbMode, LbSettings, LoadSettings, NetworkSettings, NodeSettings, NtpSettings,
+    ProxyProtocol, Purpose, ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
+    UpdateCheckSettings,
 };
 pub use zones::Zones;

@@ -146,6 +146,7 @@ fn vacuity(why: Vacuity) -> &'static str {
         Vacuity::NoMailAccepted => "the relay accepted no mail",
         Vacuity::NoTokenChecked => "no token was checked",
         Vacuity::NoEgressTraffic => "the egress decided nothing and the internet served nothing",
+        Vacuity::NoCallOut => "the egress decided on no call out",
         Vacuity::NoSuccess => "no request succeeded",
         Vacuity::NoQuietWindow => {
             "every 10s window with a successful request overlapped a fault window"
@@ -170,6 +171,7 @@ pub fn key(e: &Expectation) -> &'static str {
         Expectation::TokensMatchClocks => "tokens_match_clocks",
         Expectation::EgressAccounted => "egress_accounted",
         Expectation::DevIsolated => "dev_isolated",
+        Expectation::OutboundConsented { .. } => "outbound_consented",
         Expectation::Liveness { .. } => "converge_within",
         Expectation::MailFlowing { .. } => "mail_queue_drains",
         Expectation::UpdateDowntime { .. } => "update_downtime_max",
@@ -257,6 +259,7 @@ fn numbers(e: &Expectation, o: &Observed) -> Numbers {
         Observed::MailTwice(t) => n.observed_count = count(t.messages),
         Observed::Tokens(t) => n.observed_count = count(t.checked),
         Observed::Egress(b) => n.observed_count = count(b.decisions),
+        Observed::Consent(b) => n.observed_count = count(b.decisions()),
         Observed::P99(p) => {
             n.observed_ms = Some(ms(p.p99));
             n.observed_count = count(p.ok);
@@ -315,6 +318,7 @@ fn expectation(e: &Expectation) -> String {
         Expectation::TokensMatchClocks => "token checks match the clocks".to_string(),
         Expectation::EgressAccounted => "egress decisions accounted for".to_string(),
         Expectation::DevIsolated => "dev/test isolated from production".to_string(),
+        Expectation::OutboundConsented { purposes } => super::consent::expectation(purposes),
         Expectation::Liveness { within, last_fault } => format!(
             "replica set healthy within {} of {}",
             span(*within),
@@ -371,6 +375,7 @@ fn observed(e: &Expectation, o: &Observed) -> String {
         Observed::Tokens(t) => tokens(t),
         Observed::Egress(b) => egress(b),
         Observed::Isolation(i) => isolation(i),
+        Observed::Consent(b) => super::consent::observed(b),
         Observed::Liveness(Some(after)) | Observed::MailFlowing(Some(after)) => {
             format!("after {}", span(*after))
         }

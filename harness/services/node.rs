@@ -140,6 +140,11 @@ impl NodeControl {
             .expect("no code panics while holding the version") = version.to_string();
     }
 
+    /// True when the scenario plans an operation on the node (an update).
+    pub fn operated(&self) -> bool {
+        self.operated
+    }
+
     /// Asks the node's member to step down if it is primary (kept until the node's
     /// software takes it).
     pub fn ask_step_down(&self) {
@@ -383,6 +388,7 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         env.clone(),
         resolver.clone(),
         config.outbound.clone(),
+        config.control.clone(),
     ));
     tokio::spawn(outbound::keep_time(
         env.clone(),
