@@ -142,17 +142,7 @@ impl UpdateSummary {
     /// The update in `events`, if one began.
     pub fn new(events: &[Event], requests: &[RequestRecord]) -> Option<Self> {
         let (began, end) = checkers::update::span(events)?;
-        let mut summary = Self {
-            version: String::new(),
-            drain: false,
-            began,
-            ended: Ended::Running,
-            nodes: Vec::new(),
-            sent: 0,
-            failed: 0,
-            versions: Vec::new(),
-            mixed_span: None,
-        };
+        let mut summary = Self::empty(began);
         for (at, phase) in checkers::update::phases(events) {
             summary.apply(at, phase);
         }
@@ -170,6 +160,21 @@ impl UpdateSummary {
             n.failed_while_down = down.iter().filter(|r| !r.outcome.is_ok()).count();
         }
         Some(summary)
+    }
+
+    /// An update that began at `began` and has seen nothing since.
+    fn empty(began: Duration) -> Self {
+        Self {
+            version: String::new(),
+            drain: false,
+            began,
+            ended: Ended::Running,
+            nodes: Vec::new(),
+            sent: 0,
+            failed: 0,
+            versions: Vec::new(),
+            mixed_span: None,
+        }
     }
 
     fn apply(&mut self, at: Duration, phase: &UpdatePhase) {
@@ -370,7 +375,7 @@ mod tests {
             version: "2026.11.1".into(),
             drain: true,
         };
-        let mut s = summary();
+        let mut s = UpdateSummary::empty(Duration::ZERO);
         s.apply(Duration::from_secs(1), &began);
         assert_eq!(s.mixed_span, None);
         started(&mut s, 10, "node-2");
