@@ -338,20 +338,6 @@ fn node_line(n: &NodeUpdate) -> String {
 mod tests {
     use super::*;
 
-    fn summary() -> UpdateSummary {
-        UpdateSummary {
-            version: String::new(),
-            drain: true,
-            began: Duration::ZERO,
-            ended: Ended::Running,
-            nodes: Vec::new(),
-            sent: 0,
-            failed: 0,
-            versions: Vec::new(),
-            mixed_span: None,
-        }
-    }
-
     fn started(s: &mut UpdateSummary, secs: u64, node: &str) {
         let phase = UpdatePhase::Started {
             node: node.into(),
