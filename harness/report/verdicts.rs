@@ -284,9 +284,7 @@ use super::update::expectation as update_words;
 fn expectation(e: &Expectation) -> String {
     match e {
         Expectation::Availability { min_pct } => format!("availability >= {min_pct}%"),
-        Expectation::FailureWindow { max } => {
-            format!("longest failure window <= {}", span(*max))
-        }
+        Expectation::FailureWindow { max } => format!("longest failure window <= {}", span(*max)),
         Expectation::Detection { max, crash } => match crash {
             Some(Cause { node, at }) => {
                 format!("lb took {node} out within {} of {}", span(*max), clock(*at))
