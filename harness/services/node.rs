@@ -140,11 +140,6 @@ impl NodeControl {
             .expect("no code panics while holding the version") = version.to_string();
     }
 
-    /// True when the scenario plans an operation on the node (an update).
-    pub fn operated(&self) -> bool {
-        self.operated
-    }
-
     /// Asks the node's member to step down if it is primary (kept until the node's
     /// software takes it).
     pub fn ask_step_down(&self) {
@@ -384,11 +379,15 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         outbound::DNS_TIMEOUT,
         config.seed,
     ));
+    // A planned update turns on the update check's comparison of versions.
+    let mut outside = config.outbound.clone();
+    outside.notify_updates |= config.control.operated;
+    let control = config.control.clone();
     tokio::spawn(outbound::periodic_checks(
         env.clone(),
         resolver.clone(),
-        config.outbound.clone(),
-        config.control.clone(),
+        outside,
+        move || control.version(),
     ));
     tokio::spawn(outbound::keep_time(
         env.clone(),

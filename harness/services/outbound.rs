@@ -18,8 +18,8 @@
 //!   CDN, each bounded by `node.social_timeout`, each recorded as an
 //!   [`EventKind::Outbound`] with what it got or why not. The mirror answers the newest
 //!   version (`{"version": "2026.11.1"}`); where `updates.notify` is on or the scenario
-//!   plans an update, the node compares it with the version it runs (its
-//!   [`NodeControl`]) and, when the mirror's is newer, records
+//!   plans an update, the node compares it with the version it runs (its operator's
+//!   `services::node::NodeControl`) and, when the mirror's is newer, records
 //!   [`EventKind::UpdateAvailable`]: the appliance tells its operator, who chooses when
 //!   to apply it (seed 000: "You can control the schedule when available updates are
 //!   applied"). Nothing is installed by the check.
@@ -45,7 +45,6 @@ use crate::net::Net;
 use crate::services::dns::Resolver;
 use crate::services::http::{self, Body, Failure};
 use crate::services::internet::{self, LATEST_PATH, MANIFEST_PATH, TOKEN_PATH};
-use crate::services::node::NodeControl;
 use crate::services::ntp::{self, Correction};
 use crate::topology::NtpSettings;
 
@@ -72,8 +71,8 @@ pub struct OutboundConfig {
     /// false on `dev-1`, whose LAN has no egress to reach them through.
     pub periodic: bool,
     /// Compare the mirror's newest version with the installed one and record "update
-    /// available" (`[topology.updates] notify`; also on when the scenario plans an
-    /// update, which the node learns from its [`NodeControl`]).
+    /// available" (`[topology.updates] notify`; the node turns it on when the scenario
+    /// plans an update).
     pub notify_updates: bool,
     pub ntp: NtpSettings,
 }
@@ -149,18 +148,18 @@ pub async fn exchange_code<N: Net>(
         .ok_or_else(|| format!("{} answered without a user_id", outside.idp))
 }
 
-/// The update check and the extensions refresh, every `update_interval`; `control`
-/// holds the version the node runs.
-pub async fn periodic_checks<N: Net>(
+/// The update check and the extensions refresh, every `update_interval`; `installed`
+/// reads the version the node runs.
+pub async fn periodic_checks<N: Net, F: Fn() -> String>(
     env: Env<N>,
     resolver: std::sync::Arc<Resolver>,
     outside: OutboundConfig,
-    control: std::sync::Arc<NodeControl>,
+    installed: F,
 ) {
     if !outside.periodic {
         return;
     }
-    let notify = outside.notify_updates || control.operated();
+    let notify = outside.notify_updates;
     crate::timers::sleep(FIRST_CHECK).await;
     loop {
         for (purpose, site, path) in [
@@ -183,7 +182,7 @@ pub async fn periodic_checks<N: Net>(
                 && notify
                 && path == LATEST_PATH
             {
-                tell_newer(&env, r.body(), &control.version());
+                tell_newer(&env, r.body(), &installed());
             }
         }
         crate::timers::sleep(outside.update_interval).await;
