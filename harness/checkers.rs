@@ -40,6 +40,8 @@
 //! - remote access confined: judged whenever the topology deploys remote access (left
 //!   out otherwise); vacuous when no step asked for an SSH session and no node opened
 //!   one;
+//! - consent: judged whenever the topology declares `[topology.consent]` (left out of
+//!   the report otherwise); vacuous when the egress decided on no call out;
 //! - replica set healthy within `converge_within` of the last fault (or the start, when
 //!   none was injected): always judged;
 //! - mail flowing within `converge_within` of the last fault: vacuous when no production
@@ -63,6 +65,7 @@
 //! - [`tokens`]: tokens against the clocks; [`egress`]: the egress's books;
 //! - [`isolation`]: dev/test isolated from production;
 //! - [`access`]: remote maintenance only through the jumphost, inside a window;
+//! - [`consent`]: every call out the egress let through for a consented purpose;
 //! - [`update`]: a planned rolling update's downtime per node and, drained, no failed
 //!   request while it went on;
 //! - [`latency`]: fault windows, the p99 bound and failed requests per fault.
@@ -75,6 +78,7 @@ use crate::topology::{Role, Topology};
 
 pub mod access;
 pub mod availability;
+pub mod consent;
 pub mod convergence;
 pub mod egress;
 pub mod failover;
@@ -184,6 +188,8 @@ pub enum Vacuity {
     NoTokenChecked,
     /// The egress decided nothing and the internet served nothing.
     NoEgressTraffic,
+    /// The egress decided on no call out: nothing to hold against consent.
+    NoCallOut,
     /// No request succeeded: no latency to take a percentile of.
     NoSuccess,
     /// Every window with a successful request overlapped a fault window.
@@ -236,6 +242,11 @@ pub enum Expectation {
     /// No SSH session outside a maintenance window or except through the jumphost
     /// ([`access`]).
     AccessConfined,
+    /// Every call out the egress let through was for one of `purposes`, those the
+    /// topology declares consented ([`consent`]).
+    OutboundConsented {
+        purposes: Vec<crate::topology::Purpose>,
+    },
     /// The replica set healthy within `within` of the last fault (`None`: of the start,
     /// no fault injected).
     Liveness {
@@ -291,6 +302,7 @@ pub enum Observed {
     Isolation(isolation::Isolation),
     /// The run's SSH attempts and sessions, with the first breach.
     Access(access::Sessions),
+    Consent(consent::Books),
     /// How long after the last fault the set became healthy; `None`: it never did.
     Liveness(Option<Duration>),
     /// How long after the last fault the mail began flowing; `None`: it never did.
@@ -369,6 +381,9 @@ pub fn judge(
     if topology.access.jumphost {
         verdicts.push(access::check(events, topology));
     }
+    // Judged only where the topology declares consent, so reports of runs without a
+    // declaration read as they did before it existed.
+    verdicts.extend(consent::check(events, topology));
     verdicts.extend(liveness::check(events, expect.converge_within(), &dev));
     verdicts.extend(update::check(update, events, requests));
     verdicts

@@ -214,6 +214,10 @@ pub enum EventKind {
         purpose: String,
         result: Result<String, String>,
     },
+    /// A node's update check found the update mirror's newest version, `latest`, newer
+    /// than the one it runs, `installed` (recorded at every such check, only where the
+    /// topology's `updates.notify` is on or the scenario plans an update).
+    UpdateAvailable { installed: String, latest: String },
     /// A node issued a token (at login); `iat` is its clock's reading, in seconds.
     TokenIssued { jti: String, iat: u64 },
     /// A node validated a token (at `/userinfo`), by its clock's reading `now_s`.

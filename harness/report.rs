@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod cluster_ports;
+pub mod consent;
 pub mod faults;
 pub mod front;
 pub mod html;

@@ -18,9 +18,9 @@ pub use deployment::{
     DEV_LAN, Host, INTERNET_SITES, MAX_NODES, PROD_LAN, Role, Topology, TopologyError,
 };
 pub use settings::{
-    ACCESS_WINDOWS_MAX, AccessSettings, AccessWindow, ClusterPortsSettings, DevNetwork,
-    DevSettings, DnsSettings, EgressMode, EgressSettings, FirewallRule, LbMode, LbSettings,
-    LoadSettings, NetworkSettings, NodeSettings, NtpSettings, ProxyProtocol, ReplicaSetSettings,
-    SmtpSettings, TlsSettings, TopologySpec,
+    ACCESS_WINDOWS_MAX, AccessSettings, AccessWindow, ClusterPortsSettings, ConsentSettings,
+    DevNetwork, DevSettings, DnsSettings, EgressMode, EgressSettings, FirewallRule, LbMode,
+    LbSettings, LoadSettings, NetworkSettings, NodeSettings, NtpSettings, ProxyProtocol, Purpose,
+    ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec, UpdateCheckSettings,
 };
 pub use zones::Zones;

@@ -392,6 +392,26 @@ const BAD_STEPS: &[(&str, Body, &str)] = &[
         "topology.ntp.server: expected a DNS name such as \"pool.ntp.org\"",
     ),
     (
+        "consent-purpose.toml",
+        Lines("[topology.consent]\npurposes = [\"cdn\", \"facebook\"]\n"),
+        "topology.consent.purposes[1]: unknown variant `facebook`, expected one of `social-login`, `cdn`, `update-check`, `ntp`",
+    ),
+    (
+        "consent-twice.toml",
+        Lines("[topology.consent]\npurposes = [\"cdn\", \"ntp\", \"cdn\"]\n"),
+        "topology.consent.purposes[2]: expected each purpose once; \"cdn\" is listed twice",
+    ),
+    (
+        "consent-key.toml",
+        Lines("[topology.consent]\npurpose = [\"cdn\"]\n"),
+        "topology.consent.purpose: unknown field `purpose`, expected `purposes`",
+    ),
+    (
+        "updates-notify.toml",
+        Lines("[topology.updates]\nnotify = \"yes\"\n"),
+        "topology.updates.notify: invalid type: string \"yes\", expected a boolean",
+    ),
+    (
         "ntp-enabled.toml",
         Lines("[topology.ntp]\nenabled = \"yes\"\n"),
         "topology.ntp.enabled: invalid type: string \"yes\", expected a boolean",

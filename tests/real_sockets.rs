@@ -225,6 +225,7 @@ fn node_config(name: &str, db: DbConfig, dns_port: u16, smtp_port: u16) -> NodeC
             social_timeout: Duration::from_secs(3),
             update_interval: Duration::from_secs(3600),
             periodic: true,
+            notify_updates: false,
             ntp: NtpSettings {
                 enabled: false,
                 ..NtpSettings::default()

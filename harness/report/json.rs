@@ -51,6 +51,10 @@ pub struct Report {
     /// The dev/test instance and its boundary; absent when it is not deployed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dev: Option<super::outside::DevSummary>,
+    /// The egress's decisions against consent, by purpose; absent when the topology
+    /// declares no consent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<super::consent::ConsentSummary>,
     /// Every verdict, as the report phrases it.
     pub verdicts: Vec<Phrased>,
     /// True when every verdict holds (the exit code is 0).
@@ -217,6 +221,7 @@ impl Report {
             front: front(&o.front),
             outside: outside(&o.outside),
             dev: o.dev.clone(),
+            consent: o.consent.clone(),
             verdicts: o.verdicts.clone(),
             passed: o.passed,
             reproduce: None,

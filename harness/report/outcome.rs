@@ -60,6 +60,8 @@ pub struct Outcome {
     pub dev: Option<super::outside::DevSummary>,
     /// The planned rolling update, if the scenario has one.
     pub update: Option<super::update::UpdateSummary>,
+    /// The egress's decisions against consent, where the topology declares it.
+    pub consent: Option<super::consent::ConsentSummary>,
     /// Every verdict, typed, as the checkers judged it (the renderings use `verdicts`).
     pub judged: Vec<checkers::Verdict>,
     /// Every verdict in the report's words.
@@ -216,6 +218,7 @@ impl Outcome {
             outside: super::outside::OutsideSummary::new(events, &nodes, events.end()),
             dev: super::outside::DevSummary::new(events, &scenario.topology),
             update: super::update::UpdateSummary::new(events, &requests),
+            consent: super::consent::ConsentSummary::new(events, &scenario.topology),
             rolled_back: rolled_back(events),
             passed: judged.iter().all(checkers::Verdict::holds),
             verdicts: judged.iter().map(super::verdicts::phrase).collect(),
@@ -359,6 +362,7 @@ fn timeline(
     let mut mail_failing = false;
     let mut dev_mail_failing = false;
     let mut boundary_seen = BTreeSet::new();
+    let mut available_seen = BTreeSet::new();
     let mut failing: BTreeMap<(String, String), bool> = BTreeMap::new();
     for e in events {
         if let EventKind::ServiceStarted { service, port } = &e.kind {
@@ -378,6 +382,11 @@ fn timeline(
         };
         push_line(&mut lines, e, mail_line(&e.kind, failing));
         push_line(&mut lines, e, boundary_line(e, &mut boundary_seen));
+        push_line(
+            &mut lines,
+            e,
+            super::update::available_line(e, &mut available_seen),
+        );
         push_line(&mut lines, e, event_line(&e.kind, &up));
     }
     for (i, w) in failure_windows.iter().enumerate() {
@@ -527,6 +536,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         | EventKind::Egress(_)
         | EventKind::SiteServed { .. }
         | EventKind::Outbound { .. }
+        | EventKind::UpdateAvailable { .. }
         | EventKind::TokenIssued { .. }
         | EventKind::TokenChecked { .. }
         | EventKind::TokenRefused { .. }

@@ -397,6 +397,9 @@ fn outside(out: &mut String, o: &Outcome) {
     for (purpose, ok, failed) in &x.outbound {
         push(out, format!("  {purpose}: {ok} ok, {failed} failed"));
     }
+    for line in o.consent.iter().flat_map(|c| c.lines()) {
+        push(out, line);
+    }
     if let Some(dev) = &o.dev {
         dev_lines(out, dev);
     }

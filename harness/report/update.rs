@@ -1,13 +1,25 @@
 //! How the report tells a planned rolling update: its phases in the timeline, and a
-//! section of its own (each node's downtime, the versions the cluster ran, what the
-//! users saw while it went on), from the operator's events alone.
+//! section of its own (each node's downtime, the versions the cluster ran and while when
+//! it ran more than one, what the users saw while it went on), from the operator's
+//! events alone; and the nodes' "update available" in the timeline.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::checkers;
 use crate::duration::{clock, span};
 use crate::events::update::UpdatePhase;
-use crate::events::{Event, RequestRecord};
+use crate::events::{Event, EventKind, RequestRecord};
+
+/// The timeline's words for a node's update check finding a newer version: the first
+/// time each node finds each (installed, latest) pair; every check is in the event log.
+pub fn available_line(e: &Event, seen: &mut BTreeSet<(String, String, String)>) -> Option<String> {
+    let EventKind::UpdateAvailable { installed, latest } = &e.kind else {
+        return None;
+    };
+    seen.insert((e.host.clone(), installed.clone(), latest.clone()))
+        .then(|| format!("update available: {latest} (running {installed})"))
+}
 
 /// The timeline's words for one phase.
 pub fn timeline_line(phase: &UpdatePhase) -> String {
@@ -87,6 +99,11 @@ pub struct UpdateSummary {
     /// User requests that started while the update went on, and how many failed.
     pub sent: usize,
     pub failed: usize,
+    /// Every node's version as the update goes (from its beginning's list).
+    versions: Vec<(String, String)>,
+    /// When the cluster began running more than one version, and when it ran one again
+    /// (`None`: mixed to the end); `None` when it never ran two.
+    pub mixed_span: Option<(Duration, Option<Duration>)>,
 }
 
 /// How an update ended.
@@ -125,15 +142,7 @@ impl UpdateSummary {
     /// The update in `events`, if one began.
     pub fn new(events: &[Event], requests: &[RequestRecord]) -> Option<Self> {
         let (began, end) = checkers::update::span(events)?;
-        let mut summary = Self {
-            version: String::new(),
-            drain: false,
-            began,
-            ended: Ended::Running,
-            nodes: Vec::new(),
-            sent: 0,
-            failed: 0,
-        };
+        let mut summary = Self::empty(began);
         for (at, phase) in checkers::update::phases(events) {
             summary.apply(at, phase);
         }
@@ -153,6 +162,21 @@ impl UpdateSummary {
         Some(summary)
     }
 
+    /// An update that began at `began` and has seen nothing since.
+    fn empty(began: Duration) -> Self {
+        Self {
+            version: String::new(),
+            drain: false,
+            began,
+            ended: Ended::Running,
+            nodes: Vec::new(),
+            sent: 0,
+            failed: 0,
+            versions: Vec::new(),
+            mixed_span: None,
+        }
+    }
+
     fn apply(&mut self, at: Duration, phase: &UpdatePhase) {
         match phase {
             UpdatePhase::Began {
@@ -163,6 +187,7 @@ impl UpdateSummary {
             } => {
                 self.version.clone_from(version);
                 self.drain = *drain;
+                self.versions.clone_from(from);
                 self.nodes = order
                     .iter()
                     .map(|n| {
@@ -181,7 +206,10 @@ impl UpdateSummary {
                     .collect();
             }
             UpdatePhase::Stopped { node } => self.node(node).stopped = Some(at),
-            UpdatePhase::Started { node, version } => self.node(node).now.clone_from(version),
+            UpdatePhase::Started { node, version } => {
+                self.node(node).now.clone_from(version);
+                self.started(at, node, version);
+            }
             UpdatePhase::Passing { node } => {
                 let n = self.node(node);
                 n.downtime = n.stopped.map(|s| at.saturating_sub(s));
@@ -194,6 +222,19 @@ impl UpdateSummary {
                     why: why.clone(),
                 };
             }
+            _ => {}
+        }
+    }
+
+    /// Follows the cluster's versions through `node` starting with `version` at `at`.
+    fn started(&mut self, at: Duration, node: &str, version: &str) {
+        if let Some((_, v)) = self.versions.iter_mut().find(|(n, _)| n == node) {
+            *v = version.to_string();
+        }
+        let distinct: BTreeSet<&str> = self.versions.iter().map(|(_, v)| v.as_str()).collect();
+        match (self.mixed_span, distinct.len() > 1) {
+            (None, true) => self.mixed_span = Some((at, None)),
+            (Some((from, None)), false) => self.mixed_span = Some((from, Some(at))),
             _ => {}
         }
     }
@@ -233,6 +274,9 @@ impl UpdateSummary {
             clock(self.began)
         )];
         out.extend(self.nodes.iter().map(node_line));
+        if let Some(line) = self.mixed_line() {
+            out.push(line);
+        }
         out.push(format!(
             "  users while it went on: {} requests, {} failed",
             self.sent, self.failed
@@ -244,6 +288,22 @@ impl UpdateSummary {
             ));
         }
         out
+    }
+}
+
+impl UpdateSummary {
+    /// The line that tells how long the cluster ran mixed versions, if it did.
+    fn mixed_line(&self) -> Option<String> {
+        let (from, until) = self.mixed_span?;
+        let until = match until {
+            Some(at) => format!("{} ({})", clock(at), span(at.saturating_sub(from))),
+            None => "the end of the run".to_string(),
+        };
+        Some(format!(
+            "  versions mixed (old and {} side by side) from {} to {until}",
+            self.version,
+            clock(from)
+        ))
     }
 }
 
@@ -272,4 +332,52 @@ fn node_line(n: &NodeUpdate) -> String {
         String::new()
     };
     format!("  {}  {versions}  {down}{users}", n.node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(s: &mut UpdateSummary, secs: u64, node: &str) {
+        let phase = UpdatePhase::Started {
+            node: node.into(),
+            version: "2026.11.1".into(),
+        };
+        s.apply(Duration::from_secs(secs), &phase);
+    }
+
+    /// Proves the cluster counts as mixed from the first node started with the new
+    /// version until the last one is, and stays mixed to the end when the update stops
+    /// half-way; the section says so in a line of its own.
+    #[test]
+    fn mixed_versions_span() {
+        let order: Vec<String> = ["node-2", "node-3", "node-1"].map(String::from).to_vec();
+        let began = UpdatePhase::Began {
+            from: order
+                .iter()
+                .map(|n| (n.clone(), "2026.10.1".into()))
+                .collect(),
+            order,
+            version: "2026.11.1".into(),
+            drain: true,
+        };
+        let mut s = UpdateSummary::empty(Duration::ZERO);
+        s.apply(Duration::from_secs(1), &began);
+        assert_eq!(s.mixed_span, None);
+        started(&mut s, 10, "node-2");
+        let halted = s.clone();
+        started(&mut s, 20, "node-3");
+        started(&mut s, 30, "node-1");
+        let secs = Duration::from_secs;
+        assert_eq!(s.mixed_span, Some((secs(10), Some(secs(30)))));
+        assert!(s.lines().iter().any(|l| l
+            == "  versions mixed (old and 2026.11.1 side by side) from 0:10.000 to 0:30.000 (20s)"));
+        assert_eq!(halted.mixed_span, Some((secs(10), None)));
+        assert!(
+            halted
+                .mixed_line()
+                .unwrap()
+                .ends_with("to the end of the run")
+        );
+    }
 }

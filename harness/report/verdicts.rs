@@ -146,6 +146,7 @@ fn vacuity(why: Vacuity) -> &'static str {
         Vacuity::NoMailAccepted => "the relay accepted no mail",
         Vacuity::NoTokenChecked => "no token was checked",
         Vacuity::NoEgressTraffic => "the egress decided nothing and the internet served nothing",
+        Vacuity::NoCallOut => "the egress decided on no call out",
         Vacuity::NoSuccess => "no request succeeded",
         Vacuity::NoQuietWindow => {
             "every 10s window with a successful request overlapped a fault window"
@@ -172,6 +173,7 @@ pub fn key(e: &Expectation) -> &'static str {
         Expectation::EgressAccounted => "egress_accounted",
         Expectation::DevIsolated => "dev_isolated",
         Expectation::AccessConfined => "remote_access_confined",
+        Expectation::OutboundConsented { .. } => "outbound_consented",
         Expectation::Liveness { .. } => "converge_within",
         Expectation::MailFlowing { .. } => "mail_queue_drains",
         Expectation::UpdateDowntime { .. } => "update_downtime_max",
@@ -260,6 +262,7 @@ fn numbers(e: &Expectation, o: &Observed) -> Numbers {
         Observed::Tokens(t) => n.observed_count = count(t.checked),
         Observed::Egress(b) => n.observed_count = count(b.decisions),
         Observed::Access(s) => n.observed_count = count(s.opened),
+        Observed::Consent(b) => n.observed_count = count(b.decisions()),
         Observed::P99(p) => {
             n.observed_ms = Some(ms(p.p99));
             n.observed_count = count(p.ok);
@@ -317,6 +320,7 @@ fn expectation(e: &Expectation) -> String {
         Expectation::EgressAccounted => "egress decisions accounted for".to_string(),
         Expectation::DevIsolated => "dev/test isolated from production".to_string(),
         Expectation::AccessConfined => super::access::EXPECTATION.to_string(),
+        Expectation::OutboundConsented { purposes } => super::consent::expectation(purposes),
         Expectation::Liveness { within, last_fault } => format!(
             "replica set healthy within {} of {}",
             span(*within),
@@ -374,6 +378,7 @@ fn observed(e: &Expectation, o: &Observed) -> String {
         Observed::Egress(b) => egress(b),
         Observed::Isolation(i) => isolation(i),
         Observed::Access(s) => super::access::observed(s),
+        Observed::Consent(b) => super::consent::observed(b),
         Observed::Liveness(Some(after)) | Observed::MailFlowing(Some(after)) => {
             format!("after {}", span(*after))
         }

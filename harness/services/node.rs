@@ -417,10 +417,15 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         outbound::DNS_TIMEOUT,
         config.seed,
     ));
+    // A planned update turns on the update check's comparison of versions.
+    let mut outside = config.outbound.clone();
+    outside.notify_updates |= config.control.operated;
+    let control = config.control.clone();
     tokio::spawn(outbound::periodic_checks(
         env.clone(),
         resolver.clone(),
-        config.outbound.clone(),
+        outside,
+        move || control.version(),
     ));
     tokio::spawn(outbound::keep_time(
         env.clone(),

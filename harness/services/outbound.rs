@@ -16,7 +16,13 @@
 //!   has no way out): every `node.update_interval` (the first 5s after start), `GET
 //!   /appliance/latest` on the update mirror and `GET /extensions/manifest.json` on the
 //!   CDN, each bounded by `node.social_timeout`, each recorded as an
-//!   [`EventKind::Outbound`] with what it got or why not.
+//!   [`EventKind::Outbound`] with what it got or why not. The mirror answers the newest
+//!   version (`{"version": "2026.11.1"}`); where `updates.notify` is on or the scenario
+//!   plans an update, the node compares it with the version it runs (its operator's
+//!   `services::node::NodeControl`) and, when the mirror's is newer, records
+//!   [`EventKind::UpdateAvailable`]: the appliance tells its operator, who chooses when
+//!   to apply it (seed 000: "You can control the schedule when available updates are
+//!   applied"). Nothing is installed by the check.
 //! - NTP: every `ntp.poll` (the first 1s after start, as ntpd's `iburst` syncs at boot),
 //!   one request to `ntp.server` through the egress; the measured offset is stepped away
 //!   above 128ms and slewed below (at most 500ppm over the poll interval), and both the
@@ -64,6 +70,10 @@ pub struct OutboundConfig {
     /// Run the periodic update check and extensions refresh. True on production's nodes;
     /// false on `dev-1`, whose LAN has no egress to reach them through.
     pub periodic: bool,
+    /// Compare the mirror's newest version with the installed one and record "update
+    /// available" (`[topology.updates] notify`; the node turns it on when the scenario
+    /// plans an update).
+    pub notify_updates: bool,
     pub ntp: NtpSettings,
 }
 
@@ -138,33 +148,80 @@ pub async fn exchange_code<N: Net>(
         .ok_or_else(|| format!("{} answered without a user_id", outside.idp))
 }
 
-/// The update check and the extensions refresh, every `update_interval`.
-pub async fn periodic_checks<N: Net>(
+/// The update check and the extensions refresh, every `update_interval`; `installed`
+/// reads the version the node runs.
+pub async fn periodic_checks<N: Net, F: Fn() -> String>(
     env: Env<N>,
     resolver: std::sync::Arc<Resolver>,
     outside: OutboundConfig,
+    installed: F,
 ) {
     if !outside.periodic {
         return;
     }
+    let notify = outside.notify_updates;
     crate::timers::sleep(FIRST_CHECK).await;
     loop {
         for (purpose, site, path) in [
             ("update check", &outside.updates, LATEST_PATH),
             ("extensions refresh", &outside.cdn, MANIFEST_PATH),
         ] {
-            let result = match get(&env, &resolver, site, path, outside.social_timeout).await {
-                Ok(r) if r.status().is_success() => Ok(first_line(r.body())),
+            let answer = match get(&env, &resolver, site, path, outside.social_timeout).await {
+                Ok(r) if r.status().is_success() => Ok(r),
                 Ok(r) => Err(refusal(site, &r)),
                 Err(why) => Err(why),
             };
             env.record(EventKind::Outbound {
                 purpose: purpose.to_string(),
-                result,
+                result: match &answer {
+                    Ok(r) => Ok(first_line(r.body())),
+                    Err(why) => Err(why.clone()),
+                },
             });
+            if let Ok(r) = &answer
+                && notify
+                && path == LATEST_PATH
+            {
+                tell_newer(&env, r.body(), &installed());
+            }
         }
         crate::timers::sleep(outside.update_interval).await;
     }
+}
+
+/// Records "update available" when the mirror's answer `body` names a version newer than
+/// `installed` (an answer without a version is left unread: the check's own record
+/// already says what came).
+fn tell_newer<N: Net>(env: &Env<N>, body: &[u8], installed: &str) {
+    let latest = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("version")?.as_str().map(str::to_string));
+    if let Some(latest) = latest
+        && newer(&latest, installed)
+    {
+        env.record(EventKind::UpdateAvailable {
+            installed: installed.to_string(),
+            latest,
+        });
+    }
+}
+
+/// True when version `a` is newer than `b`: compared part by part (`2026.11.1` against
+/// `2026.10.1`), numerically where both parts are numbers, as text otherwise; a version
+/// with more parts is newer than its own prefix.
+pub fn newer(a: &str, b: &str) -> bool {
+    let parts = |v: &str| -> Vec<String> { v.trim().split('.').map(str::to_string).collect() };
+    let (a, b) = (parts(a), parts(b));
+    for (x, y) in a.iter().zip(&b) {
+        let order = match (x.parse::<u64>(), y.parse::<u64>()) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            _ => x.cmp(y),
+        };
+        if order != std::cmp::Ordering::Equal {
+            return order == std::cmp::Ordering::Greater;
+        }
+    }
+    a.len() > b.len()
 }
 
 /// The node's time discipline: poll, measure, step or slew.
@@ -222,5 +279,23 @@ async fn poll_once<N: Net>(env: &Env<N>, resolver: &Resolver, settings: &NtpSett
             setting,
             cause,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::newer;
+
+    /// Proves versions compare part by part as numbers (`2026.11.1` is newer than
+    /// `2026.10.1` and than `2026.9.9`, not than itself), a longer version is newer than
+    /// its prefix, and the comparison is no plain text comparison.
+    #[test]
+    fn versions_compare_by_part() {
+        assert!(newer("2026.11.1", "2026.10.1"));
+        assert!(!newer("2026.10.1", "2026.11.1"));
+        assert!(!newer("2026.11.1", "2026.11.1"));
+        assert!(newer("2026.10.1", "2026.9.9"));
+        assert!(newer("2026.10.1.1", "2026.10.1"));
+        assert!(!newer("2026.10", "2026.10.1"));
     }
 }

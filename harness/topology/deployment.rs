@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use super::Zones;
 use super::settings::{
-    ClusterPortsSettings, DevSettings, DnsSettings, EgressSettings, FirewallRule, LbMode,
-    LbSettings, NetworkSettings, NodeSettings, NtpSettings, ReplicaSetSettings, SmtpSettings,
-    TlsSettings, TopologySpec,
+    ClusterPortsSettings, ConsentSettings, DevSettings, DnsSettings, EgressSettings, FirewallRule,
+    LbMode, LbSettings, NetworkSettings, NodeSettings, NtpSettings, Purpose, ReplicaSetSettings,
+    SmtpSettings, TlsSettings, TopologySpec, UpdateCheckSettings,
 };
 
 /// At most this many nodes: a MongoDB-like replica set has at most 7 voting members, and
@@ -60,6 +60,18 @@ impl Role {
             Role::IdentityProvider | Role::Cdn | Role::UpdateMirror | Role::TimeServer
         )
     }
+
+    /// Why a node calls a host of this role: the purpose consent is given for (`None`
+    /// for a host that is not an internet site).
+    pub fn purpose(self) -> Option<Purpose> {
+        match self {
+            Role::IdentityProvider => Some(Purpose::SocialLogin),
+            Role::Cdn => Some(Purpose::Cdn),
+            Role::UpdateMirror => Some(Purpose::UpdateCheck),
+            Role::TimeServer => Some(Purpose::Ntp),
+            _ => None,
+        }
+    }
 }
 
 /// One host of the deployment.
@@ -91,6 +103,10 @@ pub struct Topology {
     /// Remote maintenance access: the jumphost, SSH on the nodes and its windows.
     pub access: super::settings::AccessSettings,
     pub cluster_ports: ClusterPortsSettings,
+    /// The consented outbound purposes, when the scenario declares them.
+    pub consent: Option<ConsentSettings>,
+    /// What the nodes' update check tells.
+    pub updates: UpdateCheckSettings,
     /// Standing firewall rules, applied before anything starts.
     pub firewall: Vec<FirewallRule>,
     /// The certificate files `tls` names, read by the scenario loader
@@ -194,6 +210,8 @@ impl Topology {
             dev: spec.dev.clone(),
             access: spec.access.clone(),
             cluster_ports: spec.cluster_ports.clone(),
+            consent: spec.consent.clone(),
+            updates: spec.updates.clone(),
             firewall: spec.firewall.clone(),
             tls_material: None,
         })
@@ -228,6 +246,20 @@ impl Topology {
     /// The address of the LAN's default gateway, through which nodes reach the internet.
     pub fn egress(&self) -> IpAddr {
         self.the(Role::Egress).address
+    }
+
+    /// The purpose of a call out to `address`: its host's role's (`None` when no
+    /// internet site has that address).
+    pub fn purpose_of(&self, address: IpAddr) -> Option<Purpose> {
+        self.hosts
+            .iter()
+            .find(|h| h.address == address)
+            .and_then(|h| h.role.purpose())
+    }
+
+    /// The consented purposes, when the scenario declares them.
+    pub fn consented(&self) -> Option<&[Purpose]> {
+        self.consent.as_ref().map(|c| c.purposes.as_slice())
     }
 
     /// The four names of docs/ARCHITECTURE.md section 1, all served by the load
@@ -380,6 +412,7 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
     check_outside(spec)?;
     check_tls(spec)?;
     check_dev(spec)?;
+    check_consent(spec)?;
     if spec.dns.ttl.subsec_nanos() != 0 {
         return fail("dns.ttl", "expected whole seconds: DNS TTLs are integers");
     }
@@ -569,6 +602,22 @@ fn check_dev(spec: &TopologySpec) -> Result<(), TopologyError> {
             "dev.signups_per_s",
             format!("expected 0 to 100 signups per second, found {rate}"),
         );
+    }
+    Ok(())
+}
+
+/// The consented purposes: each at most once.
+fn check_consent(spec: &TopologySpec) -> Result<(), TopologyError> {
+    let Some(consent) = &spec.consent else {
+        return Ok(());
+    };
+    for (i, p) in consent.purposes.iter().enumerate() {
+        if consent.purposes[..i].contains(p) {
+            return fail(
+                &format!("consent.purposes[{i}]"),
+                format!("expected each purpose once; {:?} is listed twice", p.word()),
+            );
+        }
     }
     Ok(())
 }

@@ -42,6 +42,14 @@ pub struct TopologySpec {
     pub access: AccessSettings,
     /// What the nodes exchange on 7777, 8721 and 8701.
     pub cluster_ports: ClusterPortsSettings,
+    /// The purposes the customer consented to for calls out of the cluster. Default: no
+    /// declaration (today's purposes, every one, and no consent verdict); a scenario that
+    /// writes `[topology.consent]` has every call the egress lets through judged
+    /// against it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentSettings>,
+    /// What the nodes' update check tells.
+    pub updates: UpdateCheckSettings,
     /// Standing firewall rules, in force from the start (a `block` step adds more during
     /// a run). Default: none.
     pub firewall: Vec<FirewallRule>,
@@ -70,6 +78,8 @@ impl Default for TopologySpec {
             dev: DevSettings::default(),
             access: AccessSettings::default(),
             cluster_ports: ClusterPortsSettings::default(),
+            consent: None,
+            updates: UpdateCheckSettings::default(),
             firewall: Vec::new(),
             addresses: std::collections::BTreeMap::new(),
         }
@@ -199,6 +209,44 @@ impl Default for AccessSettings {
     }
 }
 
+/// Why a node calls out of the cluster: the purposes the seeds name ("No information
+/// will be transferred outside the Auth0 nodes without consent"). The model knows a
+/// call's purpose by the role of the host it goes to (`Role::purpose`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Purpose {
+    /// Social login's token exchange with the identity provider (facebook.com).
+    SocialLogin,
+    /// The extensions manifest from the CDN (cdn.auth0.com).
+    Cdn,
+    /// The update check against the update mirror (updates.auth0.com).
+    UpdateCheck,
+    /// Time from public NTP (pool.ntp.org).
+    Ntp,
+}
+
+impl Purpose {
+    /// Every purpose, in declaration order: today's, all consented by default.
+    pub const ALL: [Purpose; 4] = [
+        Purpose::SocialLogin,
+        Purpose::Cdn,
+        Purpose::UpdateCheck,
+        Purpose::Ntp,
+    ];
+
+    /// The purpose as a scenario writes it: `social-login`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Purpose::SocialLogin => "social-login",
+            Purpose::Cdn => "cdn",
+            Purpose::UpdateCheck => "update-check",
+            Purpose::Ntp => "ntp",
+        }
+    }
+}
+
 /// One maintenance window, `{ start = "10s", end = "40s" }`: from `start` (included) to
 /// `end` (excluded), in simulated time since the start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,6 +265,36 @@ impl AccessWindow {
     pub fn contains(&self, at: Duration) -> bool {
         self.start <= at && at < self.end
     }
+}
+
+/// `[topology.consent]`: the outbound purposes the customer consented to. Declaring the
+/// table has every call out that the egress lets through judged against it (the check
+/// "calls out only with consent"); the egress's own rules are not changed by it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsentSettings {
+    /// The consented purposes, each at most once: `"social-login"`, `"cdn"`,
+    /// `"update-check"`, `"ntp"`. Default: all four (today's purposes).
+    pub purposes: Vec<Purpose>,
+}
+
+impl Default for ConsentSettings {
+    fn default() -> Self {
+        Self {
+            purposes: Purpose::ALL.to_vec(),
+        }
+    }
+}
+
+/// `[topology.updates]`: what the nodes' periodic update check tells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdateCheckSettings {
+    /// Each node's update check compares the mirror's newest version with the one it
+    /// runs and records "update available" when the mirror's is newer. Default false
+    /// (the check runs all the same, its answer unread); on in any scenario with an
+    /// `update` step.
+    pub notify: bool,
 }
 
 /// `[[topology.firewall]]`: a standing rule, as a `block` step writes one.

@@ -105,6 +105,7 @@ pub fn node_config(
         social_timeout: node.social_timeout,
         update_interval: node.update_interval,
         periodic: true,
+        notify_updates: topology.updates.notify,
         ntp: topology.ntp.clone(),
     };
     NodeConfig {
