@@ -12,6 +12,11 @@
 //! [`crate::net::MAX_CONNECTIONS_PER_LISTENER`] connections open ([`crate::net`]).
 //!
 //! Ports: TCP 7777, 8721, 8701.
+//!
+//! Faults it reacts to: those the world applies to the host: crash and restart,
+//! partitions, firewall rules and link faults on these ports; a pause leaves new
+//! connections completed by the kernel and unanswered until resumed. `slow` does not touch
+//! it (there is no service time to multiply).
 
 use tokio::io::AsyncWriteExt;
 
