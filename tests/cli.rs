@@ -1288,7 +1288,9 @@ const BAD_VARIATION: &[(&str, Body, &str)] = &[
     ),
     (
         "nemesis-link-one-node.toml",
-        Lines("[topology]\nnodes = 1\n\n[nemesis]\nphase = \"5s\"\nfaults = [\"pause\", \"link-loss\"]\n"),
+        Lines(
+            "[topology]\nnodes = 1\n\n[nemesis]\nphase = \"5s\"\nfaults = [\"pause\", \"link-loss\"]\n",
+        ),
         ":10:10: nemesis.faults: link-loss acts on the links between nodes and there is 1; expected two nodes or more, or the other kinds only",
     ),
     (

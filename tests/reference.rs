@@ -167,7 +167,10 @@ fn reference_scenario_names_every_nemesis_kind() {
         .iter()
         .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')))
         .collect();
-    let missing: Vec<&String> = kinds.iter().filter(|k| !words.contains(&k.as_str())).collect();
+    let missing: Vec<&String> = kinds
+        .iter()
+        .filter(|k| !words.contains(&k.as_str()))
+        .collect();
     assert!(
         missing.is_empty(),
         "the reference's [nemesis] comment does not name {missing:?}"

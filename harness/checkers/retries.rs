@@ -116,7 +116,11 @@ fn attempts<'a>(events: &'a [Event], dev: &[&str]) -> Vec<Attempt<'a>> {
                     attempt,
                     retry_in_ms,
                     ..
-                } => (message_id, *attempt, Some(Duration::from_millis(*retry_in_ms))),
+                } => (
+                    message_id,
+                    *attempt,
+                    Some(Duration::from_millis(*retry_in_ms)),
+                ),
                 EventKind::MailSent {
                     message_id,
                     attempts,
@@ -335,7 +339,10 @@ mod tests {
         let v = check(&abandoned, &smtp, &[]);
         assert_eq!(v.status, Status::Fail);
         assert!(retries(&v).given_up.is_some());
-        let short = [abandoned[0].clone(), event_at("lb", 20, EventKind::MailFlowing)];
+        let short = [
+            abandoned[0].clone(),
+            event_at("lb", 20, EventKind::MailFlowing),
+        ];
         let v = check(&short, &smtp, &[]);
         assert_eq!(v.status, Status::Pass);
         assert_eq!(retries(&v).waiting, 1);

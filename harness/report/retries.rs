@@ -18,7 +18,11 @@ pub fn expectation(initial: std::time::Duration, max: std::time::Duration) -> St
 /// What the failures did: all well, or each breach with its first offender.
 pub fn observed(r: &Retries) -> String {
     let breaches: Vec<String> = [
-        ("off the backoff", &r.off_policy, off_policy as fn(&Retry) -> String),
+        (
+            "off the backoff",
+            &r.off_policy,
+            off_policy as fn(&Retry) -> String,
+        ),
         ("retried early", &r.early, early),
         ("given up", &r.given_up, given_up),
     ]

@@ -115,7 +115,11 @@ pub(super) fn check(
     {
         let message = format!(
             "{} acts on the links between nodes and there is {nodes}; expected two nodes or more, or the other kinds only",
-            if *kind == NemesisFault::LinkLatency { "link-latency" } else { "link-loss" }
+            if *kind == NemesisFault::LinkLatency {
+                "link-latency"
+            } else {
+                "link-loss"
+            }
         );
         return Err((at("faults"), message));
     }
@@ -555,7 +559,9 @@ mod tests {
         let faults = schedule(&nemesis, &topology, 7);
         assert!(faults.len() >= 5, "{faults:?}");
         let kinds: Vec<NemesisFault> = faults.iter().map(|f| f.kind).collect();
-        assert!(kinds.contains(&NemesisFault::LinkLatency) && kinds.contains(&NemesisFault::LinkLoss));
+        assert!(
+            kinds.contains(&NemesisFault::LinkLatency) && kinds.contains(&NemesisFault::LinkLoss)
+        );
         let mut free_from = Duration::ZERO;
         for fault in &faults {
             let [(at, Action::Link(open)), (until, Action::Link(close))] = &fault.steps[..] else {
