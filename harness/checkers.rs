@@ -288,7 +288,8 @@ pub enum Observed {
     Terms(terms::Terms),
     MailLost(mail::Queue),
     MailTwice(mail::Twice),
-    MailRetries(retries::Retries),
+    /// Boxed: its three first offenders make it the largest by far.
+    MailRetries(Box<retries::Retries>),
     Tokens(tokens::Tokens),
     Egress(egress::Books),
     Isolation(isolation::Isolation),

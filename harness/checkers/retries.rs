@@ -218,12 +218,12 @@ impl Seen {
         if retries.failures == 0 {
             return Verdict::vacuous(
                 expectation,
-                Observed::MailRetries(retries),
+                Observed::MailRetries(Box::new(retries)),
                 Vacuity::NoMailFailed,
             );
         }
         let holds = retries.hold();
-        Verdict::judged(expectation, Observed::MailRetries(retries), holds)
+        Verdict::judged(expectation, Observed::MailRetries(Box::new(retries)), holds)
     }
 }
 

@@ -2,9 +2,19 @@
 //! scenario's topology sets it, and what the failed deliveries did against it, each kind
 //! of breach counted with its first offender.
 
-use crate::checkers::Offenders;
 use crate::checkers::retries::{Retries, Retry};
+use crate::checkers::{Expectation, Offenders};
 use crate::duration::{clock, span};
+
+/// The words of the delivery expectations: once (`mail_exactly_once`) and after the
+/// backoff (`mail_backoff`); empty for any other.
+pub fn delivery(e: &Expectation) -> String {
+    match e {
+        Expectation::NoMailTwice => "no mail delivered twice".to_string(),
+        Expectation::MailRetries { initial, max } => expectation(*initial, *max),
+        _ => String::new(),
+    }
+}
 
 /// `mail retried after its backoff (1s doubling to 30s), none given up`.
 pub fn expectation(initial: std::time::Duration, max: std::time::Duration) -> String {
