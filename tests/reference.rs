@@ -101,15 +101,18 @@ fn listed(message: &str) -> Vec<String> {
         .collect()
 }
 
-/// The loader's error for a scenario whose one step is `step`.
-fn step_error(step: &str) -> String {
-    let text = format!(
-        "format_version = 1\nname = \"t\"\nseed = 1\nduration = \"1m\"\n[[steps]]\nat = \"1s\"\n{step}\n"
-    );
+/// The loader's error for a minimal scenario ending in `tail`, which must not load.
+fn probe_error(tail: &str) -> String {
+    let text = format!("format_version = 1\nname = \"t\"\nseed = 1\nduration = \"1m\"\n{tail}");
     match scenario::parse(Path::new("probe.toml"), &text) {
-        Ok(_) => panic!("the probe step {step:?} loaded"),
+        Ok(_) => panic!("the probe {tail:?} loaded"),
         Err(e) => e.to_string(),
     }
+}
+
+/// The loader's error for a scenario whose one step is `step`.
+fn step_error(step: &str) -> String {
+    probe_error(&format!("[[steps]]\nat = \"1s\"\n{step}\n"))
 }
 
 /// The lines of the reference that show step kind `kind`: every line that writes `kind =
@@ -141,13 +144,9 @@ fn shown(text: &str, kind: &str, kinds: &[String]) -> Option<String> {
 
 /// The loader's error for a `[nemesis]` table whose one kind is `kind`.
 fn nemesis_error(kind: &str) -> String {
-    let text = format!(
-        "format_version = 1\nname = \"t\"\nseed = 1\nduration = \"1m\"\n[nemesis]\nphase = \"5s\"\nfaults = [\"{kind}\"]\n"
-    );
-    match scenario::parse(Path::new("probe.toml"), &text) {
-        Ok(_) => panic!("the probe kind {kind:?} loaded"),
-        Err(e) => e.to_string(),
-    }
+    probe_error(&format!(
+        "[nemesis]\nphase = \"5s\"\nfaults = [\"{kind}\"]\n"
+    ))
 }
 
 /// Proves `scenarios/node-loss.toml`'s `[nemesis]` comment names every kind of fault the
