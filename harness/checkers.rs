@@ -34,6 +34,8 @@
 //! - no queued mail lost: not judged when the set never became healthy; vacuous when
 //!   nothing was queued (and nothing unexplained delivered);
 //! - no mail delivered twice: not judged as above; vacuous when the relay accepted none;
+//! - mail retries (`mail_backoff`): vacuous when no production delivery failed; a
+//!   failure the run ended too soon after to tell is counted as waiting, not judged;
 //! - tokens: vacuous when no token was checked (and none refused);
 //! - egress: vacuous when it decided nothing and the internet served nothing;
 //! - isolation: judged whenever dev/test is deployed (left out of the report otherwise);
@@ -61,7 +63,8 @@
 //!   of the last fault;
 //! - [`writes`]: no acknowledged write lost; [`same_log`]: the members' logs agree;
 //!   [`terms`]: one primary per term;
-//! - [`mail`]: no queued mail lost, none delivered twice;
+//! - [`mail`]: no queued mail lost, none delivered twice; [`retries`]: each failed
+//!   delivery retried after its backoff, none given up;
 //! - [`tokens`]: tokens against the clocks; [`egress`]: the egress's books;
 //! - [`isolation`]: dev/test isolated from production;
 //! - [`access`]: remote maintenance only through the jumphost, inside a window;
@@ -87,6 +90,7 @@ pub mod latency;
 pub mod liveness;
 pub mod mail;
 pub mod reactions;
+pub mod retries;
 pub mod same_log;
 pub mod terms;
 pub mod tokens;
@@ -182,6 +186,8 @@ pub enum Vacuity {
     NoAckedWrite,
     /// No mail was queued: none that could be lost or held up.
     NoMailQueued,
+    /// No delivery failed: no retry to judge.
+    NoMailFailed,
     /// The relay accepted no mail: none that could be delivered twice.
     NoMailAccepted,
     /// No node checked a token.
@@ -236,6 +242,12 @@ pub enum Expectation {
     OnePrimaryPerTerm,
     NoMailLost,
     NoMailTwice,
+    /// Every failed delivery retried after the backoff from `initial` doubling to `max`
+    /// ([`retries`]), and none given up.
+    MailRetries {
+        initial: Duration,
+        max: Duration,
+    },
     TokensMatchClocks,
     EgressAccounted,
     DevIsolated,
@@ -297,6 +309,8 @@ pub enum Observed {
     Terms(terms::Terms),
     MailLost(mail::Queue),
     MailTwice(mail::Twice),
+    /// Boxed: its three first offenders make it the largest by far.
+    MailRetries(Box<retries::Retries>),
     Tokens(tokens::Tokens),
     Egress(egress::Books),
     Isolation(isolation::Isolation),
@@ -370,6 +384,9 @@ pub fn judge(
         safety.retain(|v| v.expectation != Expectation::NoMailTwice);
     }
     verdicts.extend(safety);
+    if expect.mail_backoff == Some(true) {
+        verdicts.push(retries::check(events, &topology.smtp, &dev));
+    }
     verdicts.push(tokens::check(events, topology));
     verdicts.push(egress::check(events, topology));
     // Judged on every run; without dev-1 it holds vacuously and stays out of the report,

@@ -14,6 +14,7 @@ pub mod html;
 pub mod json;
 pub mod outcome;
 pub mod outside;
+pub mod retries;
 pub mod text;
 pub mod update;
 pub mod verdicts;

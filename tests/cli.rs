@@ -632,6 +632,11 @@ const BAD_SERVICE_STEPS: &[(&str, Body, &str)] = &[
         Lines("[expect]\nfailed_per_fault_max = 2000000\n"),
         "expect.failed_per_fault_max: expected a count from 0 to 1000000",
     ),
+    (
+        "mail-backoff.toml",
+        Lines("[expect]\nmail_backoff = \"yes\"\n"),
+        ":6:16: expect.mail_backoff: invalid type: string \"yes\", expected a boolean",
+    ),
 ];
 
 /// Proves the service steps and latency expectations follow the same rules: one error
@@ -1387,6 +1392,18 @@ const BAD_VARIATION: &[(&str, Body, &str)] = &[
         "nemesis-bridge.toml",
         Lines("[topology]\nnodes = 2\n\n[nemesis]\nphase = \"5s\"\nfaults = [\"bridge\"]\n"),
         ":10:10: nemesis.faults: bridge needs three nodes or more, and there are 2; expected the other kinds only",
+    ),
+    (
+        "nemesis-link-one-node.toml",
+        Lines(
+            "[topology]\nnodes = 1\n\n[nemesis]\nphase = \"5s\"\nfaults = [\"pause\", \"link-loss\"]\n",
+        ),
+        ":10:10: nemesis.faults: link-loss acts on the links between nodes and there is 1; expected two nodes or more, or the other kinds only",
+    ),
+    (
+        "nemesis-link-kind.toml",
+        Lines("[nemesis]\nphase = \"5s\"\nfaults = [\"link\"]\n"),
+        ":7:11: nemesis.faults[0]: unknown variant `link`, expected one of `crash`, `crash-process`, `isolate`, `split`, `one-way`, `bridge`, `firewall-drop`, `firewall-reject`, `clock-jump`, `clock-strobe`, `clock-drift`, `egress-blocked`, `smtp-down`, `dns-down`, `pause`, `link-latency`, `link-loss`",
     ),
 ];
 

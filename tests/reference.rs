@@ -45,6 +45,7 @@ fn reference_scenario_names_every_key() {
         failover_max: Some(Default::default()),
         converge_within: Some(Default::default()),
         mail_exactly_once: Some(true),
+        mail_backoff: Some(true),
         p99_max: Some(Default::default()),
         failed_per_fault_max: Some(1),
     };
@@ -100,15 +101,18 @@ fn listed(message: &str) -> Vec<String> {
         .collect()
 }
 
-/// The loader's error for a scenario whose one step is `step`.
-fn step_error(step: &str) -> String {
-    let text = format!(
-        "format_version = 1\nname = \"t\"\nseed = 1\nduration = \"1m\"\n[[steps]]\nat = \"1s\"\n{step}\n"
-    );
+/// The loader's error for a minimal scenario ending in `tail`, which must not load.
+fn probe_error(tail: &str) -> String {
+    let text = format!("format_version = 1\nname = \"t\"\nseed = 1\nduration = \"1m\"\n{tail}");
     match scenario::parse(Path::new("probe.toml"), &text) {
-        Ok(_) => panic!("the probe step {step:?} loaded"),
+        Ok(_) => panic!("the probe {tail:?} loaded"),
         Err(e) => e.to_string(),
     }
+}
+
+/// The loader's error for a scenario whose one step is `step`.
+fn step_error(step: &str) -> String {
+    probe_error(&format!("[[steps]]\nat = \"1s\"\n{step}\n"))
 }
 
 /// The lines of the reference that show step kind `kind`: every line that writes `kind =
@@ -136,6 +140,40 @@ fn shown(text: &str, kind: &str, kinds: &[String]) -> Option<String> {
         })
         .collect();
     (!blocks.is_empty()).then(|| blocks.join("\n"))
+}
+
+/// The loader's error for a `[nemesis]` table whose one kind is `kind`.
+fn nemesis_error(kind: &str) -> String {
+    probe_error(&format!(
+        "[nemesis]\nphase = \"5s\"\nfaults = [\"{kind}\"]\n"
+    ))
+}
+
+/// Proves `scenarios/node-loss.toml`'s `[nemesis]` comment names every kind of fault the
+/// nemesis draws (the kinds taken from the loader's own error for an unknown kind, so a
+/// new kind cannot go undocumented).
+#[test]
+fn reference_scenario_names_every_nemesis_kind() {
+    let text = std::fs::read_to_string("scenarios/node-loss.toml").unwrap();
+    let kinds = listed(&nemesis_error("not-a-kind"));
+    assert!(kinds.len() >= 17, "the loader listed {kinds:?}");
+    let block: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("[nemesis]"))
+        .take_while(|l| l.starts_with('#'))
+        .collect();
+    let words: Vec<&str> = block
+        .iter()
+        .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')))
+        .collect();
+    let missing: Vec<&String> = kinds
+        .iter()
+        .filter(|k| !words.contains(&k.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the reference's [nemesis] comment does not name {missing:?}"
+    );
 }
 
 /// Proves `scenarios/node-loss.toml` shows every step kind the loader accepts (the kinds

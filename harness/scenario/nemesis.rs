@@ -27,7 +27,8 @@ use super::spec::{Action, NemesisFault, NemesisSpec, ScenarioSpec};
 use super::steps::{bridge_shape, isolate_shape};
 use crate::duration::{offset, span};
 use crate::faults::{
-    Block, ClockStep, CrashMode, Disposition, HostFault, Partition, PartitionShape, Protocol,
+    Block, ClockStep, CrashMode, Disposition, HostFault, LinkFault, LinkImpairment, Partition,
+    PartitionShape, Protocol,
 };
 use crate::seed::{self, Component};
 use crate::topology::Topology;
@@ -52,6 +53,13 @@ pub const DRIFT_PPB: (i64, i64) = (50_000, 500_000);
 
 /// The range of a strobe fault's period, in milliseconds.
 pub const STROBE_PERIOD_MS: (u64, u64) = (1_000, 5_000);
+
+/// The range of a link-latency fault's added latency, in milliseconds (a slow WAN hop to
+/// a congested one); its jitter is drawn from 0 to half of it.
+pub const LINK_LATENCY_MS: (u64, u64) = (20, 500);
+
+/// The range of a link-loss fault's loss, in percent of the packets.
+pub const LINK_LOSS_PCT: (u64, u64) = (1, 20);
 
 /// The resolution of drawn times, in milliseconds: a multiple of every tick the loader
 /// accepts (1ms, 2ms), so a drawn step lands on a tick boundary whatever the tick and
@@ -98,6 +106,20 @@ pub(super) fn check(
     if nodes < 3 && nemesis.faults.contains(&NemesisFault::Bridge) {
         let message = format!(
             "bridge needs three nodes or more, and there are {nodes}; expected the other kinds only"
+        );
+        return Err((at("faults"), message));
+    }
+    let links = [NemesisFault::LinkLatency, NemesisFault::LinkLoss];
+    if let Some(kind) = links.iter().find(|k| nemesis.faults.contains(*k))
+        && nodes < 2
+    {
+        let message = format!(
+            "{} acts on the links between nodes and there is {nodes}; expected two nodes or more, or the other kinds only",
+            if *kind == NemesisFault::LinkLatency {
+                "link-latency"
+            } else {
+                "link-loss"
+            }
         );
         return Err((at("faults"), message));
     }
@@ -208,6 +230,9 @@ fn resources(kind: NemesisFault, target: &str) -> Vec<String> {
         Isolate | Split | OneWay | Bridge => vec!["partitions".to_string()],
         ClockJump | ClockStrobe | ClockDrift => vec![format!("clock {target}")],
         EgressBlocked => vec!["egress".to_string()],
+        // One link fault at a time: restoring one node's links would restore a link
+        // another fault shares.
+        LinkLatency | LinkLoss => vec!["links".to_string()],
         FirewallDrop | FirewallReject => Vec::new(),
     }
 }
@@ -235,6 +260,8 @@ fn targets(kind: NemesisFault, nodes: &[String], busy: &Busy, at: Duration) -> V
             nodes.to_vec()
         }
         Isolate | Split | OneWay | Bridge => Vec::new(),
+        LinkLatency | LinkLoss if nodes.len() >= 2 && busy.free("links", at) => nodes.to_vec(),
+        LinkLatency | LinkLoss => Vec::new(),
         FirewallDrop | FirewallReject => nodes.to_vec(),
         ClockJump | ClockStrobe | ClockDrift => nodes
             .iter()
@@ -305,15 +332,7 @@ fn draw(
             fault(text, vec![Action::Block(block)], close)
         }
         EgressBlocked => {
-            let block = Block {
-                id: format!("nemesis-{number}"),
-                from: vec!["egress".to_string()],
-                to: hosts.sites.to_vec(),
-                both_ways: true,
-                ports: Vec::new(),
-                protocol: Protocol::Any,
-                disposition: Disposition::Reject,
-            };
+            let block = egress_blocked(hosts.sites, number);
             let close = vec![Action::Unblock {
                 id: block.id.clone(),
             }];
@@ -326,7 +345,59 @@ fn draw(
             vec![Action::Host(HostFault::Pause { node: t.clone() })],
             vec![Action::Host(HostFault::Resume { node: t.clone() })],
         ),
+        LinkLatency | LinkLoss => {
+            let link = link(kind, target, nodes, rng);
+            let close = vec![Action::Link(link.cleared())];
+            fault(link_text(&link), vec![Action::Link(link)], close)
+        }
     }
+}
+
+/// The egress refusing every internet site (`sites`), both ways.
+fn egress_blocked(sites: &[String], number: usize) -> Block {
+    Block {
+        id: format!("nemesis-{number}"),
+        from: vec!["egress".to_string()],
+        to: sites.to_vec(),
+        both_ways: true,
+        ports: Vec::new(),
+        protocol: Protocol::Any,
+        disposition: Disposition::Reject,
+    }
+}
+
+/// A link fault of `kind` on `node`'s links to the other nodes: latency (with jitter)
+/// or loss, drawn in [`LINK_LATENCY_MS`] or [`LINK_LOSS_PCT`].
+fn link(kind: NemesisFault, node: &str, nodes: &[String], rng: &mut ChaCha8Rng) -> LinkFault {
+    let impairment = if kind == NemesisFault::LinkLatency {
+        let latency_ms = rng.random_range(LINK_LATENCY_MS.0..=LINK_LATENCY_MS.1);
+        LinkImpairment {
+            latency_ms,
+            jitter_ms: rng.random_range(0..=latency_ms / 2),
+            ..LinkImpairment::default()
+        }
+    } else {
+        let pct = rng.random_range(LINK_LOSS_PCT.0..=LINK_LOSS_PCT.1);
+        LinkImpairment {
+            loss: pct as f64 / 100.0,
+            ..LinkImpairment::default()
+        }
+    };
+    LinkFault {
+        between: vec![node.to_string()],
+        and: nodes.iter().filter(|n| *n != node).cloned().collect(),
+        impairment: Some(impairment),
+    }
+}
+
+/// `latency +120ms (jitter 30ms) between node-2 and node-1, node-3`, `loss 5% ...`.
+fn link_text(link: &LinkFault) -> String {
+    let what = match link.impairment {
+        Some(i) if i.loss > 0.0 => format!("loss {}%", (i.loss * 100.0).round()),
+        Some(i) => format!("latency +{}ms (jitter {}ms)", i.latency_ms, i.jitter_ms),
+        None => "links restored".to_string(),
+    };
+    format!("{what} {}", link.ends())
 }
 
 fn partition_word(kind: NemesisFault) -> &'static str {
@@ -458,4 +529,61 @@ fn clock(
     steps.push((until, set(ClockStep::Drift(0))));
     steps.push((until, set(ClockStep::Offset(0))));
     Fault { kind, text, steps }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::spec::Range;
+
+    fn links_only(kinds: Vec<NemesisFault>) -> NemesisSpec {
+        NemesisSpec {
+            faults: kinds,
+            start: Duration::from_secs(10),
+            phase: Duration::from_secs(300),
+            mean_gap: Duration::from_secs(5),
+            fault_for: Range {
+                lo: Duration::from_secs(5),
+                hi: Duration::from_secs(20),
+            },
+        }
+    }
+
+    /// Proves the link kinds draw a node's links to the other nodes with a latency (and a
+    /// jitter of at most half of it) or a loss within their ranges, restore the same
+    /// links when undone, and never overlap (one link fault at a time).
+    #[test]
+    fn link_faults_in_range_one_at_a_time() {
+        let topology = Topology::ha3();
+        let nemesis = links_only(vec![NemesisFault::LinkLatency, NemesisFault::LinkLoss]);
+        let faults = schedule(&nemesis, &topology, 7);
+        assert!(faults.len() >= 5, "{faults:?}");
+        let kinds: Vec<NemesisFault> = faults.iter().map(|f| f.kind).collect();
+        assert!(
+            kinds.contains(&NemesisFault::LinkLatency) && kinds.contains(&NemesisFault::LinkLoss)
+        );
+        let mut free_from = Duration::ZERO;
+        for fault in &faults {
+            let [(at, Action::Link(open)), (until, Action::Link(close))] = &fault.steps[..] else {
+                panic!("{fault:?}");
+            };
+            assert!(*at >= free_from, "overlaps the one before: {fault:?}");
+            free_from = *until;
+            assert_eq!(open.between.len(), 1);
+            assert_eq!(open.and.len(), 2);
+            assert!(!open.and.contains(&open.between[0]));
+            assert_eq!(*close, open.cleared());
+            let i = open.impairment.expect("a fault sets something");
+            if fault.kind == NemesisFault::LinkLatency {
+                assert!((LINK_LATENCY_MS.0..=LINK_LATENCY_MS.1).contains(&i.latency_ms));
+                assert!(i.jitter_ms <= i.latency_ms / 2 && i.loss == 0.0);
+                assert!(fault.text.starts_with("latency +"), "{}", fault.text);
+            } else {
+                let pct = i.loss * 100.0;
+                assert!(pct >= LINK_LOSS_PCT.0 as f64 && pct <= LINK_LOSS_PCT.1 as f64);
+                assert_eq!(i.latency_ms, 0);
+                assert!(fault.text.starts_with("loss "), "{}", fault.text);
+            }
+        }
+    }
 }

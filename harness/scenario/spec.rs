@@ -586,6 +586,11 @@ pub struct Expectations {
     /// this holds only where no primary fails over. Default false; duplicates are always
     /// counted in the report.
     pub mail_exactly_once: Option<bool>,
+    /// Judge the mail queue's retries (`checkers::retries`): every failed delivery's
+    /// delay is the backoff's (`smtp.retry_initial`, doubled after each further failure,
+    /// at most `smtp.retry_max`), its next attempt comes no sooner, and none is given up.
+    /// Default false.
+    pub mail_backoff: Option<bool>,
     /// The liveness bound: after the last step, the members that are up must agree (one
     /// primary, one log, all of it committed) within this time. Always judged. Default
     /// `"30s"`.
@@ -776,6 +781,12 @@ pub enum NemesisFault {
     DnsDown,
     /// A node's software stopped as by `SIGSTOP`, then resumed.
     Pause,
+    /// Latency added to a node's links to the other nodes (20ms to 500ms, with a jitter of
+    /// up to half of it), then the links restored.
+    LinkLatency,
+    /// A share of the packets on a node's links to the other nodes lost (1% to 20%: TCP
+    /// retransmits them late, `faults::link`), then the links restored.
+    LinkLoss,
 }
 
 impl NemesisFault {
@@ -798,6 +809,8 @@ impl NemesisFault {
             SmtpDown,
             DnsDown,
             Pause,
+            LinkLatency,
+            LinkLoss,
         ]
     }
 }

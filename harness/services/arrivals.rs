@@ -4,6 +4,9 @@
 //! ChaCha8 generator seeded from the run's seed, so the same seed gives the same arrival
 //! times on every machine. "Open loop" means arrivals never wait for earlier requests: a
 //! slow cluster sees requests pile up, as it would with real users.
+//!
+//! Faults it reacts to: none, by design. Arrivals are open loop: a paused, slow, crashed
+//! or unreachable cluster does not slow them, so requests pile up as with real users.
 
 use std::time::Duration;
 

@@ -27,6 +27,13 @@
 //! balancer's idle timeout).
 //!
 //! Plain code with no timer of its own: the caller bounds every wait.
+//!
+//! Faults it reacts to: none of its own; it meets them on its connections. A crashed or
+//! paused balancer, or a link fault on the users' link (latency, loss), makes a request
+//! on a kept connection fail or come late, and a failed request closes its connection; the
+//! next opens a new one (resolving the name again once its cached answer expired, so a
+//! `dns` fault is felt then, [`super::users`]). An lb drain never closes a kept connection:
+//! the balancer picks a backend per request.
 
 use std::sync::{Arc, Mutex};
 

@@ -6,6 +6,10 @@
 //! start up (the deployment is healthy when the balancer starts).
 //!
 //! Plain code: no I/O, no clock. The checker in [`super::load_balancer`] feeds it results.
+//!
+//! Faults it reacts to: only the check results it is fed (whatever made a check fail) and
+//! an operator's change of `rise` and `fall` (`lb = { rise, fall }`, [`Health::retune`]),
+//! which applies from the next result with the state and the counts kept.
 
 use crate::events::CheckEffect;
 

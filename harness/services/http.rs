@@ -24,6 +24,9 @@
 //! headers (`431` otherwise), and its body at most [`MAX_BODY_BYTES`] (`413`), arriving
 //! within [`BODY_READ_TIMEOUT`]. The simulated clients stay far inside every bound, so
 //! none changes a run.
+//!
+//! Faults it reacts to: none of its own; the bounds above are what keep a paused, slow or
+//! lossy peer from holding a server for ever.
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -20,7 +20,9 @@
 //!
 //! Bounds: those of every HTTP server here ([`crate::services::http`]).
 //!
-//! Port: TCP 80. Faults: crash, restart, firewall rules.
+//! Port: TCP 80. Faults it reacts to: crash, restart, firewall rules, link faults on its
+//! links and a pause (answers stop until resumed), all applied by the world; what the
+//! egress lets through (its rules) decides what reaches it.
 
 use std::net::SocketAddr;
 

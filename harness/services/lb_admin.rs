@@ -14,6 +14,11 @@
 //! the scenario's `lb = { drain = ... }` steps set too.
 //!
 //! Plain data behind atomics: the simulation runs on one thread, so nothing here races.
+//!
+//! Faults it reacts to: none of its own; it counts what the balancer does under any fault
+//! (a request in flight counts until the balancer has its answer or gives up, a failed
+//! check resets the passes in a row). The scenario's `lb = { drain }` / `{ ready }`
+//! steps act on the balancer's [`super::load_balancer::Operator`], not here.
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 

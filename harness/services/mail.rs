@@ -21,6 +21,15 @@
 //! Left out on purpose: password-reset mail, bounces, several relays.
 //!
 //! Ports: none of its own; connects to the relay on 587.
+//!
+//! Faults it reacts to: the relay's crash (every connect refused or timing out) and its
+//! `smtp` answers: `auth-rejected` (535) and `temporary` (451) fail an attempt at once,
+//! `slow` fails it by the session timeout (`smtp.timeout`) when the relay's replies
+//! outlast it; each failure waits out its backoff and the queue never gives up a message
+//! (`checkers::retries` judges both). A failover moves the queue to the new primary,
+//! which starts its counts over; a pause of the primary stops the queue with it (its
+//! poll is a timer); partitions, firewall rules and link faults between the node and the
+//! relay fail or slow the session.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

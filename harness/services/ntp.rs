@@ -24,6 +24,15 @@
 //!
 //! Port: UDP 123. The server runs on `pool.ntp.org`; the nodes' clients
 //! ([`super::node`]'s time discipline) reach it through the egress.
+//!
+//! Faults it reacts to: a crash of `pool.ntp.org` or the egress, firewall rules and an
+//! egress block (the poll gets no answer: `NtpFailed`, the clock keeps drifting); link
+//! loss on the way drops the UDP datagrams (no retransmission), latency makes the measured
+//! delay longer and the offset as exact as the path is symmetric; a `dns` fault that
+//! reaches `ntp.server`'s name (SERVFAIL and silence do; NXDOMAIN and a wrong address
+//! are for the appliance's own names) fails the poll before it is sent, once the node's
+//! cached answer expired. A node's clock faults (offset, jump, drift, strobe) are what
+//! it corrects.
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -31,6 +31,12 @@
 //!
 //! Left out on purpose: several NTP servers and their selection, ntpd's poll-interval
 //! adaptation and panic threshold, retries of the periodic checks before their next turn.
+//!
+//! Faults it reacts to: DNS answers (`dns` steps: a lookup that fails or points wrong
+//! fails social login with the name's reason, felt once the node's cached answer
+//! expires); the egress's crash, block and rule changes (`egress = { allow, exception }`:
+//! its 403 or 407 with its reason); link faults and crashes of the internet's sites (late
+//! answers, the `social_timeout`); a pause of the node stops it with the node.
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -11,6 +11,9 @@
 //! the header, leaving the bytes behind it (the TLS handshake) in the stream. A connection
 //! that does not start with a header is refused: a node that expects one cannot tell a
 //! client's address from a forged one otherwise.
+//!
+//! Faults it reacts to: none; plain code over the bytes a connection carries (a link
+//! fault delays them, the reader waits).
 
 use std::io;
 use std::net::SocketAddr;

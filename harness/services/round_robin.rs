@@ -7,6 +7,10 @@
 //! with equal weights.
 //!
 //! Plain code: the load balancer owns one [`RoundRobin`] behind a mutex.
+//!
+//! Faults it reacts to: only through the backends the balancer passes as healthy and not
+//! drained (its health checks, an operator's `lb = { drain }`): the rotation skips them
+//! and they take their turn again when back.
 
 /// The rotation cursor.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -10,6 +10,10 @@
 //! `nbf` more than `leeway` in this node's future is "not yet valid", `exp` more than
 //! `leeway` in its past is "expired". So a node whose clock is skewed rejects good tokens,
 //! and its own tokens are rejected elsewhere, for a reason that names the skew.
+//!
+//! Faults it reacts to: clock faults (`clock` steps and the nemesis's clock kinds) of the
+//! issuing node (its stamps) and of the validating node (its judgement); nothing else
+//! touches it.
 
 use std::collections::HashSet;
 use std::time::Duration;

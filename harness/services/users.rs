@@ -50,7 +50,11 @@
 //! Left out on purpose: retries by the user (users do not retry; the outcome of each
 //! request is what the report counts), HTTP/2.
 //!
-//! Port: none; connects to the load balancer on 443 and DNS on 53. Faults: none of its own.
+//! Port: none; connects to the load balancer on 443 and DNS on 53. Faults it reacts to:
+//! none of its own; `dns` answers are felt when a browser's cached answer expires (a
+//! `dns` failure: SERVFAIL, NXDOMAIN, silence; a wrong address sends the connection
+//! elsewhere), the balancer's crash, pause, drain and allow-list as the requests'
+//! outcomes, link faults on the users' link as latency or late retransmissions.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
