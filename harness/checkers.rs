@@ -37,6 +37,8 @@
 //! - tokens: vacuous when no token was checked (and none refused);
 //! - egress: vacuous when it decided nothing and the internet served nothing;
 //! - isolation: judged whenever dev/test is deployed (left out of the report otherwise);
+//! - monitoring answers carry no user data: judged whenever the monitoring host ran
+//!   (left out of the report otherwise); vacuous when it received no answer;
 //! - replica set healthy within `converge_within` of the last fault (or the start, when
 //!   none was injected): always judged;
 //! - mail flowing within `converge_within` of the last fault: vacuous when no production
@@ -59,6 +61,7 @@
 //! - [`mail`]: no queued mail lost, none delivered twice;
 //! - [`tokens`]: tokens against the clocks; [`egress`]: the egress's books;
 //! - [`isolation`]: dev/test isolated from production;
+//! - [`monitoring`]: the monitoring endpoints' answers carry no user data;
 //! - [`update`]: a planned rolling update's downtime per node and, drained, no failed
 //!   request while it went on;
 //! - [`latency`]: fault windows, the p99 bound and failed requests per fault.
@@ -77,6 +80,7 @@ pub mod isolation;
 pub mod latency;
 pub mod liveness;
 pub mod mail;
+pub mod monitoring;
 pub mod reactions;
 pub mod same_log;
 pub mod terms;
@@ -185,6 +189,8 @@ pub enum Vacuity {
     NoQuietWindow,
     /// No step injected a fault: no fault window to count failures in.
     NoFault,
+    /// The monitoring host received no answer from any node.
+    NoMonitoringAnswer,
 }
 
 /// What happened at the start of a bound: the last fault, or none (the run's start).
@@ -226,6 +232,8 @@ pub enum Expectation {
     TokensMatchClocks,
     EgressAccounted,
     DevIsolated,
+    /// No answer the monitoring host received carried user data.
+    MonitoringNoUserData,
     /// The replica set healthy within `within` of the last fault (`None`: of the start,
     /// no fault injected).
     Liveness {
@@ -279,6 +287,8 @@ pub enum Observed {
     Tokens(tokens::Tokens),
     Egress(egress::Books),
     Isolation(isolation::Isolation),
+    /// The monitoring answers, and those that carried user data.
+    Monitoring(monitoring::Answers),
     /// How long after the last fault the set became healthy; `None`: it never did.
     Liveness(Option<Duration>),
     /// How long after the last fault the mail began flowing; `None`: it never did.
@@ -354,6 +364,7 @@ pub fn judge(
     if topology.dev.enabled {
         verdicts.push(isolation);
     }
+    verdicts.extend(monitoring::check(events, requests));
     verdicts.extend(liveness::check(events, expect.converge_within(), &dev));
     verdicts.extend(update::check(update, events, requests));
     verdicts

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub mod log;
+pub mod monitoring;
 pub mod update;
 
 pub use log::{Log, LogBuilder};
@@ -223,6 +224,8 @@ pub enum EventKind {
     },
     /// A node refused a token it could not read: a bad signature or a malformed token.
     TokenRefused { reason: String },
+    /// The monitoring host polled, answered, raised or cleared an alert.
+    Monitoring(monitoring::MonitorEvent),
     /// A member's data at the end of the run, for the checkers.
     MemberFinal(MemberFinal),
     /// After a step had made the set unhealthy, the members that are up last became a

@@ -17,7 +17,7 @@ pub use deployment::{
 };
 pub use settings::{
     DevNetwork, DevSettings, DnsSettings, EgressMode, EgressSettings, FirewallRule, LbMode,
-    LbSettings, LoadSettings, NetworkSettings, NodeSettings, NtpSettings, ProxyProtocol,
-    ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
+    LbSettings, LoadSettings, MonitoringSettings, NetworkSettings, NodeSettings, NtpSettings,
+    ProxyProtocol, ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
 };
 pub use zones::Zones;

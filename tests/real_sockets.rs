@@ -236,6 +236,8 @@ fn node_config(name: &str, db: DbConfig, dns_port: u16, smtp_port: u16) -> NodeC
         trusted_proxy: Some(LOOPBACK),
         // Full speed: only the simulation's `slow` step changes it.
         speed: Default::default(),
+        // No status endpoints: the tests here do not monitor.
+        status: None,
     }
 }
 

@@ -60,6 +60,8 @@ pub struct Outcome {
     pub dev: Option<super::outside::DevSummary>,
     /// The planned rolling update, if the scenario has one.
     pub update: Option<super::update::UpdateSummary>,
+    /// The monitoring host's alerts, if it ran.
+    pub monitoring: Option<super::monitoring::MonitoringSummary>,
     /// Every verdict, typed, as the checkers judged it (the renderings use `verdicts`).
     pub judged: Vec<checkers::Verdict>,
     /// Every verdict in the report's words.
@@ -216,6 +218,7 @@ impl Outcome {
             outside: super::outside::OutsideSummary::new(events, &nodes, events.end()),
             dev: super::outside::DevSummary::new(events, &scenario.topology),
             update: super::update::UpdateSummary::new(events, &requests),
+            monitoring: super::monitoring::MonitoringSummary::new(events),
             rolled_back: rolled_back(events),
             passed: judged.iter().all(checkers::Verdict::holds),
             verdicts: judged.iter().map(super::verdicts::phrase).collect(),
@@ -504,6 +507,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         }
         EventKind::Converged => HEALTHY_AGAIN.to_string(),
         EventKind::Update(phase) => super::update::timeline_line(phase),
+        EventKind::Monitoring(m) => return super::monitoring::timeline_line(m),
         EventKind::ConnectorConnected { node } => format!("AD/LDAP connector connected to {node}"),
         EventKind::ConnectorBroken { node, reason } => match node {
             Some(node) => format!("AD/LDAP connector lost {node}: {reason}"),

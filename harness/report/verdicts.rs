@@ -151,6 +151,7 @@ fn vacuity(why: Vacuity) -> &'static str {
             "every 10s window with a successful request overlapped a fault window"
         }
         Vacuity::NoFault => "no step injected a fault",
+        Vacuity::NoMonitoringAnswer => "the monitoring host received no answer",
     }
 }
 
@@ -170,6 +171,7 @@ pub fn key(e: &Expectation) -> &'static str {
         Expectation::TokensMatchClocks => "tokens_match_clocks",
         Expectation::EgressAccounted => "egress_accounted",
         Expectation::DevIsolated => "dev_isolated",
+        Expectation::MonitoringNoUserData => "monitoring_no_user_data",
         Expectation::Liveness { .. } => "converge_within",
         Expectation::MailFlowing { .. } => "mail_queue_drains",
         Expectation::UpdateDowntime { .. } => "update_downtime_max",
@@ -315,6 +317,7 @@ fn expectation(e: &Expectation) -> String {
         Expectation::TokensMatchClocks => "token checks match the clocks".to_string(),
         Expectation::EgressAccounted => "egress decisions accounted for".to_string(),
         Expectation::DevIsolated => "dev/test isolated from production".to_string(),
+        Expectation::MonitoringNoUserData => "monitoring answers carry no user data".to_string(),
         Expectation::Liveness { within, last_fault } => format!(
             "replica set healthy within {} of {}",
             span(*within),
@@ -371,6 +374,7 @@ fn observed(e: &Expectation, o: &Observed) -> String {
         Observed::Tokens(t) => tokens(t),
         Observed::Egress(b) => egress(b),
         Observed::Isolation(i) => isolation(i),
+        Observed::Monitoring(m) => monitoring(m),
         Observed::Liveness(Some(after)) | Observed::MailFlowing(Some(after)) => {
             format!("after {}", span(*after))
         }
@@ -609,6 +613,25 @@ fn decision(d: &Decision) -> String {
         Decision::DroppedDatagram { port } => format!("a dropped datagram to port {port}"),
         Decision::UnexpectedDenial { status } => format!("an unexpected denial {status:?}"),
         Decision::LetThrough { protocol, target } => format!("{protocol} to {target} let through"),
+    }
+}
+
+/// `none of 41 distinct answers held a user name, e-mail address or token`, or the
+/// first that did.
+fn monitoring(m: &crate::checkers::monitoring::Answers) -> String {
+    match &m.leaks {
+        None => format!(
+            "none of {} distinct answers held a user name, e-mail address or token",
+            m.distinct
+        ),
+        Some(Offenders { count, first: l }) => format!(
+            "{count} of {} distinct answers held user data; first: at {} {} {} held {}",
+            m.distinct,
+            clock(l.at),
+            l.node,
+            l.endpoint,
+            l.what
+        ),
     }
 }
 

@@ -55,8 +55,13 @@
 //!   retried once, after waiting up to [`RETRY_WAIT_MAX`] for another primary (MongoDB's
 //!   retryable writes; nothing was written, so the retry cannot write twice).
 //!
+//! - The authenticated status endpoints (`/status/cpu` .. `/status/replicaset`), only
+//!   when the topology enables monitoring: a health service of their own on
+//!   [`super::status::PORT`], reading the node's state at each poll ([`Node::readings`]);
+//!   what makes each unhealthy in the model is [`super::status`]'s header.
+//!
 //! Ports: TCP 443 here; 27017 through [`super::database`]; 7777, 8721 and 8701 through
-//! [`super::cluster_ports`]. Faults: crash and restart (applied by the world); a restart
+//! [`super::cluster_ports`]; 9110 through [`super::status`] with monitoring on. Faults: crash and restart (applied by the world); a restart
 //! starts with an empty queue and keeps the database's data. `pause` (the world stops
 //! the host's software, as `SIGSTOP`): requests in progress stop where they are, new
 //! connections complete in the kernel and wait, and on resume the backlog is served at
@@ -170,6 +175,9 @@ pub struct NodeConfig {
     /// How much slower than its settings the node works: 1 unless a scenario's `slow`
     /// step set it (the world holds the other end).
     pub speed: Speed,
+    /// The authenticated status endpoints: `None` (no such service) unless the topology
+    /// enables monitoring.
+    pub status: Option<super::status::StatusConfig>,
 }
 
 /// A node's slowness factor, shared between the world (a `slow` step sets it) and the
@@ -194,6 +202,11 @@ impl Speed {
     pub fn set(&self, factor: f64) {
         let milli = (factor * SPEED_ONE_MILLI as f64).round() as u64;
         self.0.store(milli.max(1), Ordering::Relaxed);
+    }
+
+    /// The factor now, in thousandths.
+    pub fn milli(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
     }
 
     /// `time` at the node's current speed.
@@ -348,6 +361,28 @@ struct Node<N: Net> {
     /// ids are `<node>-<started>-<n>`, unique across restarts.
     issued: AtomicU64,
     started_ms: u128,
+    /// What the mail queue and the calls out last saw, for the status endpoints.
+    vitals: super::status::Vitals,
+}
+
+impl<N: Net> Node<N> {
+    /// What the status endpoints judge by, now.
+    fn readings(&self) -> super::status::Readings {
+        let (internet, email) = self.vitals.failures();
+        let s = &self.config.settings;
+        super::status::Readings {
+            speed_milli: self.config.speed.milli(),
+            admitted: self.admitted.load(Ordering::Relaxed),
+            workers: s.workers,
+            queue_max: s.queue_max,
+            contact: self.db.health(),
+            primary: self.db.primary(),
+            is_primary: self.db.is_primary(),
+            lagging: self.db.lagging(),
+            internet,
+            email,
+        }
+    }
 }
 
 /// Releases an admission slot when a request ends, however it ends (hyper drops the
@@ -369,10 +404,12 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         tokio::spawn(step_down_when_asked(db.clone(), config.control.clone()));
     }
     tokio::spawn(super::cluster_ports::run(env.clone()));
+    let vitals = super::status::Vitals::default();
     tokio::spawn(super::mail::run(
         env.clone(),
         db.clone(),
         config.mail.clone(),
+        vitals.clone(),
     ));
     let resolver = Arc::new(Resolver::new(
         config.outbound.dns,
@@ -383,6 +420,7 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         env.clone(),
         resolver.clone(),
         config.outbound.clone(),
+        vitals.clone(),
     ));
     tokio::spawn(outbound::keep_time(
         env.clone(),
@@ -397,7 +435,14 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         issued: AtomicU64::new(0),
         started_ms: env.clock.elapsed().as_millis(),
         config,
+        vitals,
     });
+    if let Some(status) = node.config.status.clone() {
+        let node = node.clone();
+        tokio::spawn(super::status::run(env.clone(), status, move || {
+            node.readings()
+        }));
+    }
     let listener = env.net.listen(PORT).await?;
     env.record(EventKind::ServiceStarted {
         service: "appliance".to_string(),

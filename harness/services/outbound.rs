@@ -138,11 +138,13 @@ pub async fn exchange_code<N: Net>(
         .ok_or_else(|| format!("{} answered without a user_id", outside.idp))
 }
 
-/// The update check and the extensions refresh, every `update_interval`.
+/// The update check and the extensions refresh, every `update_interval`; each result
+/// goes to `vitals` too (the node's status endpoints read it).
 pub async fn periodic_checks<N: Net>(
     env: Env<N>,
     resolver: std::sync::Arc<Resolver>,
     outside: OutboundConfig,
+    vitals: super::status::Vitals,
 ) {
     if !outside.periodic {
         return;
@@ -158,6 +160,7 @@ pub async fn periodic_checks<N: Net>(
                 Ok(r) => Err(refusal(site, &r)),
                 Err(why) => Err(why),
             };
+            vitals.called_out(result.as_ref().map(|_| ()).map_err(String::as_str));
             env.record(EventKind::Outbound {
                 purpose: purpose.to_string(),
                 result,

@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use super::Zones;
 use super::settings::{
-    DevSettings, DnsSettings, EgressSettings, FirewallRule, LbMode, LbSettings, NetworkSettings,
-    NodeSettings, NtpSettings, ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
+    DevSettings, DnsSettings, EgressSettings, FirewallRule, LbMode, LbSettings, MonitoringSettings,
+    NetworkSettings, NodeSettings, NtpSettings, ReplicaSetSettings, SmtpSettings, TlsSettings,
+    TopologySpec,
 };
 
 /// At most this many nodes: a MongoDB-like replica set has at most 7 voting members, and
@@ -40,6 +41,8 @@ pub enum Role {
     TimeServer,
     /// The single-node dev/test instance, on its own LAN.
     DevNode,
+    /// The customer's monitoring host, polling the nodes' status endpoints.
+    Monitor,
 }
 
 impl Role {
@@ -78,6 +81,7 @@ pub struct Topology {
     pub network: NetworkSettings,
     pub tls: TlsSettings,
     pub dev: DevSettings,
+    pub monitoring: MonitoringSettings,
     /// Standing firewall rules, applied before anything starts.
     pub firewall: Vec<FirewallRule>,
     /// The certificate files `tls` names, read by the scenario loader
@@ -101,6 +105,8 @@ const USERS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 const SMTP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 25);
 const EGRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
 const DEV: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 11);
+/// The monitoring host, on production's LAN (the model's choice of address).
+const MONITOR: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 30);
 
 /// Production's LAN segment: the nodes, the balancer and the infrastructure.
 pub const PROD_LAN: ipnet::Ipv4Net = ipnet::Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 1, 0), 24);
@@ -157,6 +163,9 @@ impl Topology {
         if spec.dev.enabled {
             hosts.push(host("dev-1", DEV, Role::DevNode));
         }
+        if spec.monitoring.enabled {
+            hosts.push(host("monitor", MONITOR, Role::Monitor));
+        }
         apply_addresses(spec, &mut hosts)?;
         check_firewall(spec, &hosts)?;
         Ok(Self {
@@ -173,6 +182,7 @@ impl Topology {
             network: spec.network.clone(),
             tls: spec.tls.clone(),
             dev: spec.dev.clone(),
+            monitoring: spec.monitoring.clone(),
             firewall: spec.firewall.clone(),
             tls_material: None,
         })
@@ -359,6 +369,7 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
     check_outside(spec)?;
     check_tls(spec)?;
     check_dev(spec)?;
+    check_monitoring(&spec.monitoring)?;
     if spec.dns.ttl.subsec_nanos() != 0 {
         return fail("dns.ttl", "expected whole seconds: DNS TTLs are integers");
     }
@@ -541,6 +552,50 @@ fn check_dev(spec: &TopologySpec) -> Result<(), TopologyError> {
         return fail(
             "dev.signups_per_s",
             format!("expected 0 to 100 signups per second, found {rate}"),
+        );
+    }
+    Ok(())
+}
+
+/// Most consecutive polls `monitoring.raise_after` and `clear_after` may ask for.
+pub const MAX_ALERT_POLLS: u32 = 100;
+/// Longest `monitoring.api_key`, in characters.
+pub const MAX_API_KEY_CHARS: usize = 128;
+
+/// The monitoring host's settings.
+fn check_monitoring(m: &MonitoringSettings) -> Result<(), TopologyError> {
+    for (key, value) in [
+        ("monitoring.interval", m.interval),
+        ("monitoring.timeout", m.timeout),
+    ] {
+        if value.is_zero() || value > MAX_SETTING {
+            return fail(key, "expected a duration above 0s and at most 1h");
+        }
+    }
+    if m.timeout * 2 > m.interval {
+        return fail(
+            "monitoring.interval",
+            "expected an interval of at least twice monitoring.timeout (a poll's connect and answer)",
+        );
+    }
+    for (key, value) in [
+        ("monitoring.raise_after", m.raise_after),
+        ("monitoring.clear_after", m.clear_after),
+    ] {
+        if value == 0 || value > MAX_ALERT_POLLS {
+            return fail(
+                key,
+                format!("expected 1 to {MAX_ALERT_POLLS} consecutive polls, found {value}"),
+            );
+        }
+    }
+    let key_ok = !m.api_key.is_empty()
+        && m.api_key.len() <= MAX_API_KEY_CHARS
+        && m.api_key.chars().all(|c| c.is_ascii_graphic());
+    if !key_ok {
+        return fail(
+            "monitoring.api_key",
+            format!("expected 1 to {MAX_API_KEY_CHARS} printable ASCII characters without spaces"),
         );
     }
     Ok(())

@@ -128,6 +128,12 @@ pub fn node_config(
         trusted_proxy: (topology.lb.mode == LbMode::Https)
             .then(|| topology.the(Role::LoadBalancer).address),
         speed: Default::default(),
+        status: topology
+            .monitoring
+            .enabled
+            .then(|| crate::services::status::StatusConfig {
+                api_key: topology.monitoring.api_key.clone(),
+            }),
     }
 }
 
@@ -171,6 +177,8 @@ pub fn dev_config(
     node.trusted_proxy = None;
     node.outbound.ntp.enabled = false;
     node.outbound.periodic = false;
+    // The monitoring host watches production's nodes only.
+    node.status = None;
     node.mail.relay = topology
         .dev
         .smtp_relay
