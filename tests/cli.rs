@@ -1761,7 +1761,7 @@ fn bad_monitoring_settings() {
         (
             "monitoring-unknown.toml",
             Lines("[topology.monitoring]\nperiod = \"5s\"\n"),
-            "topology.monitoring: unknown field `period`, expected one of `enabled`, `interval`",
+            ":6:1: topology.monitoring.period: unknown field `period`, expected one of `enabled`, `interval`",
         ),
     ]);
 }
