@@ -405,12 +405,7 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
     }
     tokio::spawn(super::cluster_ports::run(env.clone()));
     let vitals = super::status::Vitals::default();
-    tokio::spawn(super::mail::run(
-        env.clone(),
-        db.clone(),
-        config.mail.clone(),
-        vitals.clone(),
-    ));
+    start_mail(&env, &db, &config, &vitals);
     let resolver = Arc::new(Resolver::new(
         config.outbound.dns,
         outbound::DNS_TIMEOUT,
@@ -437,12 +432,7 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         config,
         vitals,
     });
-    if let Some(status) = node.config.status.clone() {
-        let node = node.clone();
-        tokio::spawn(super::status::run(env.clone(), status, move || {
-            node.readings()
-        }));
-    }
+    serve_status(&env, &node);
     let listener = env.net.listen(PORT).await?;
     env.record(EventKind::ServiceStarted {
         service: "appliance".to_string(),
@@ -473,6 +463,27 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         },
     )
     .await
+}
+
+/// The mail queue, telling `vitals` how each delivery went.
+fn start_mail<N: Net>(
+    env: &Env<N>,
+    db: &Database<N>,
+    config: &NodeConfig,
+    vitals: &super::status::Vitals,
+) {
+    let (env, db, mail) = (env.clone(), db.clone(), config.mail.clone());
+    tokio::spawn(super::mail::run(env, db, mail, vitals.clone()));
+}
+
+/// The status endpoints, when the topology enables monitoring.
+fn serve_status<N: Net>(env: &Env<N>, node: &Arc<Node<N>>) {
+    if let Some(status) = node.config.status.clone() {
+        let node = node.clone();
+        tokio::spawn(super::status::run(env.clone(), status, move || {
+            node.readings()
+        }));
+    }
 }
 
 /// How long a primary asked to step down waits for a secondary to hold all of its log
