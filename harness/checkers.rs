@@ -44,6 +44,8 @@
 //!   one;
 //! - consent: judged whenever the topology declares `[topology.consent]` (left out of
 //!   the report otherwise); vacuous when the egress decided on no call out;
+//! - monitoring answers carry no user data: judged whenever the monitoring host ran
+//!   (left out of the report otherwise); vacuous when it received no answer;
 //! - replica set healthy within `converge_within` of the last fault (or the start, when
 //!   none was injected): always judged;
 //! - mail flowing within `converge_within` of the last fault: vacuous when no production
@@ -69,6 +71,7 @@
 //! - [`isolation`]: dev/test isolated from production;
 //! - [`access`]: remote maintenance only through the jumphost, inside a window;
 //! - [`consent`]: every call out the egress let through for a consented purpose;
+//! - [`monitoring`]: the monitoring endpoints' answers carry no user data;
 //! - [`update`]: a planned rolling update's downtime per node and, drained, no failed
 //!   request while it went on;
 //! - [`latency`]: fault windows, the p99 bound and failed requests per fault.
@@ -89,6 +92,7 @@ pub mod isolation;
 pub mod latency;
 pub mod liveness;
 pub mod mail;
+pub mod monitoring;
 pub mod reactions;
 pub mod retries;
 pub mod same_log;
@@ -204,6 +208,8 @@ pub enum Vacuity {
     NoFault,
     /// No step asked for an SSH session and no node opened one.
     NoSshAttempt,
+    /// The monitoring host received no answer from any node.
+    NoMonitoringAnswer,
 }
 
 /// What happened at the start of a bound: the last fault, or none (the run's start).
@@ -259,6 +265,8 @@ pub enum Expectation {
     OutboundConsented {
         purposes: Vec<crate::topology::Purpose>,
     },
+    /// No answer the monitoring host received carried user data.
+    MonitoringNoUserData,
     /// The replica set healthy within `within` of the last fault (`None`: of the start,
     /// no fault injected).
     Liveness {
@@ -317,6 +325,8 @@ pub enum Observed {
     /// The run's SSH attempts and sessions, with the first breach.
     Access(access::Sessions),
     Consent(consent::Books),
+    /// The monitoring answers, and those that carried user data.
+    Monitoring(monitoring::Answers),
     /// How long after the last fault the set became healthy; `None`: it never did.
     Liveness(Option<Duration>),
     /// How long after the last fault the mail began flowing; `None`: it never did.
@@ -401,6 +411,7 @@ pub fn judge(
     // Judged only where the topology declares consent, so reports of runs without a
     // declaration read as they did before it existed.
     verdicts.extend(consent::check(events, topology));
+    verdicts.extend(monitoring::check(events, requests));
     verdicts.extend(liveness::check(events, expect.converge_within(), &dev));
     verdicts.extend(update::check(update, events, requests));
     verdicts

@@ -26,6 +26,7 @@ use std::time::Duration;
 pub mod access;
 pub mod cluster;
 pub mod log;
+pub mod monitoring;
 pub mod update;
 
 pub use log::{Log, LogBuilder};
@@ -232,6 +233,8 @@ pub enum EventKind {
     },
     /// A node refused a token it could not read: a bad signature or a malformed token.
     TokenRefused { reason: String },
+    /// The monitoring host polled, answered, raised or cleared an alert.
+    Monitoring(monitoring::MonitorEvent),
     /// A member's data at the end of the run, for the checkers.
     MemberFinal(MemberFinal),
     /// After a step had made the set unhealthy, the members that are up last became a

@@ -12,6 +12,7 @@ pub mod faults;
 pub mod front;
 pub mod html;
 pub mod json;
+pub mod monitoring;
 pub mod outcome;
 pub mod outside;
 pub mod retries;

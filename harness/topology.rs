@@ -20,7 +20,8 @@ pub use deployment::{
 pub use settings::{
     ACCESS_WINDOWS_MAX, AccessSettings, AccessWindow, ClusterPortsSettings, ConsentSettings,
     DevNetwork, DevSettings, DnsSettings, EgressMode, EgressSettings, FirewallRule, LbMode,
-    LbSettings, LoadSettings, NetworkSettings, NodeSettings, NtpSettings, ProxyProtocol, Purpose,
-    ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec, UpdateCheckSettings,
+    LbSettings, LoadSettings, MonitoringSettings, NetworkSettings, NodeSettings, NtpSettings,
+    ProxyProtocol, Purpose, ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
+    UpdateCheckSettings,
 };
 pub use zones::Zones;

@@ -11,7 +11,7 @@
 //! [`single_member`]) and configuration ([`peers`], [`node_config`], [`dev_config`] for
 //! `dev-1`); [`lb_config`]; the relay ([`smtp_config`], [`relay_tls`]);
 //! [`egress_config`]; the users' load and connector ([`users_config`],
-//! [`connector_config`]). Shared by them: the instance
+//! [`connector_config`]); the monitoring host ([`monitor_config`]). Shared by them: the instance
 //! certificate ([`identity`]), each host's TLS ([`host_tls`]) and each host's stream of
 //! randomness (`host_seed`).
 
@@ -19,6 +19,7 @@ mod access;
 mod dns;
 mod egress;
 mod lb;
+mod monitor;
 mod node;
 mod smtp;
 mod users;
@@ -35,6 +36,7 @@ pub use access::{ssh_client_config, sshd_config};
 pub use dns::zone;
 pub use egress::egress_config;
 pub use lb::lb_config;
+pub use monitor::monitor_config;
 pub use node::{dev_config, dev_member, members, node_config, peers, single_member};
 pub use smtp::{relay_tls, smtp_config};
 pub use users::{connector_config, users_config};

@@ -1850,3 +1850,42 @@ fn link_steps_at_their_edges_load() {
         assert!(!stderr.contains("error"), "{edge}: {stderr}");
     }
 }
+
+/// Proves bad `[topology.monitoring]` settings are one clear error each, naming the file,
+/// line, column, key and what was expected: an interval shorter than two timeouts, a
+/// zero timeout, streaks of 0 or over 100 polls, an API key with a space, an unknown key.
+#[test]
+fn bad_monitoring_settings() {
+    assert_all_bad(&[
+        (
+            "monitoring-interval.toml",
+            Lines("[topology.monitoring]\nenabled = true\ninterval = \"1s\"\n"),
+            ":7:12: topology.monitoring.interval: expected an interval of at least twice monitoring.timeout",
+        ),
+        (
+            "monitoring-timeout.toml",
+            Lines("[topology.monitoring]\ntimeout = \"0s\"\n"),
+            ":6:11: topology.monitoring.timeout: expected a duration above 0s and at most 1h",
+        ),
+        (
+            "monitoring-raise.toml",
+            Lines("[topology.monitoring]\nraise_after = 0\n"),
+            ":6:15: topology.monitoring.raise_after: expected 1 to 100 consecutive polls, found 0",
+        ),
+        (
+            "monitoring-clear.toml",
+            Lines("[topology.monitoring]\nclear_after = 101\n"),
+            ":6:15: topology.monitoring.clear_after: expected 1 to 100 consecutive polls, found 101",
+        ),
+        (
+            "monitoring-key.toml",
+            Lines("[topology.monitoring]\napi_key = \"a b\"\n"),
+            ":6:11: topology.monitoring.api_key: expected 1 to 128 printable ASCII characters without spaces",
+        ),
+        (
+            "monitoring-unknown.toml",
+            Lines("[topology.monitoring]\nperiod = \"5s\"\n"),
+            ":6:1: topology.monitoring.period: unknown field `period`, expected one of `enabled`, `interval`",
+        ),
+    ]);
+}

@@ -240,6 +240,8 @@ fn node_config(name: &str, db: DbConfig, dns_port: u16, smtp_port: u16) -> NodeC
         // Full speed: only the simulation's `slow` step changes it.
         speed: Default::default(),
         ssh: None,
+        // No status endpoints: the tests here do not monitor.
+        status: None,
     }
 }
 

@@ -62,6 +62,8 @@ pub struct Outcome {
     pub update: Option<super::update::UpdateSummary>,
     /// The egress's decisions against consent, where the topology declares it.
     pub consent: Option<super::consent::ConsentSummary>,
+    /// The monitoring host's alerts, if it ran.
+    pub monitoring: Option<super::monitoring::MonitoringSummary>,
     /// Every verdict, typed, as the checkers judged it (the renderings use `verdicts`).
     pub judged: Vec<checkers::Verdict>,
     /// Every verdict in the report's words.
@@ -219,6 +221,7 @@ impl Outcome {
             dev: super::outside::DevSummary::new(events, &scenario.topology),
             update: super::update::UpdateSummary::new(events, &requests),
             consent: super::consent::ConsentSummary::new(events, &scenario.topology),
+            monitoring: super::monitoring::MonitoringSummary::new(events),
             rolled_back: rolled_back(events),
             passed: judged.iter().all(checkers::Verdict::holds),
             verdicts: judged.iter().map(super::verdicts::phrase).collect(),
@@ -515,6 +518,7 @@ fn event_line(kind: &EventKind, up: &[&String]) -> Option<String> {
         EventKind::Update(phase) => super::update::timeline_line(phase),
         EventKind::Ssh(event) => super::access::timeline_line(event),
         EventKind::ClusterPort(change) => super::cluster_ports::timeline_line(change),
+        EventKind::Monitoring(m) => return super::monitoring::timeline_line(m),
         EventKind::ConnectorConnected { node } => format!("AD/LDAP connector connected to {node}"),
         EventKind::ConnectorBroken { node, reason } => match node {
             Some(node) => format!("AD/LDAP connector lost {node}: {reason}"),

@@ -19,6 +19,7 @@ pub fn render(o: &Outcome, reproduce: &str) -> String {
     table(&mut out, o);
     members(&mut out, o);
     update(&mut out, o);
+    monitoring(&mut out, o);
     front(&mut out, o);
     outside(&mut out, o);
     verdicts(&mut out, o, reproduce);
@@ -239,6 +240,16 @@ fn update(out: &mut String, o: &Outcome) {
     };
     push(out, "");
     for line in u.lines() {
+        push(out, line);
+    }
+}
+
+fn monitoring(out: &mut String, o: &Outcome) {
+    let Some(m) = &o.monitoring else {
+        return;
+    };
+    push(out, "");
+    for line in m.lines() {
         push(out, line);
     }
 }

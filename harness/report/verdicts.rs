@@ -154,6 +154,7 @@ fn vacuity(why: Vacuity) -> &'static str {
         }
         Vacuity::NoFault => "no step injected a fault",
         Vacuity::NoSshAttempt => "no step asked for an ssh session and no node opened one",
+        Vacuity::NoMonitoringAnswer => "the monitoring host received no answer",
     }
 }
 
@@ -176,6 +177,7 @@ pub fn key(e: &Expectation) -> &'static str {
         Expectation::DevIsolated => "dev_isolated",
         Expectation::AccessConfined => "remote_access_confined",
         Expectation::OutboundConsented { .. } => "outbound_consented",
+        Expectation::MonitoringNoUserData => "monitoring_no_user_data",
         Expectation::Liveness { .. } => "converge_within",
         Expectation::MailFlowing { .. } => "mail_queue_drains",
         Expectation::UpdateDowntime { .. } => "update_downtime_max",
@@ -321,9 +323,9 @@ fn expectation(e: &Expectation) -> String {
         Expectation::NoMailTwice | Expectation::MailRetries { .. } => super::retries::delivery(e),
         Expectation::TokensMatchClocks => "token checks match the clocks".to_string(),
         Expectation::EgressAccounted => "egress decisions accounted for".to_string(),
-        Expectation::DevIsolated => "dev/test isolated from production".to_string(),
         Expectation::AccessConfined => super::access::EXPECTATION.to_string(),
         Expectation::OutboundConsented { purposes } => super::consent::expectation(purposes),
+        Expectation::DevIsolated | Expectation::MonitoringNoUserData => safety_words(e).into(),
         Expectation::Liveness { within, last_fault } => format!(
             "replica set healthy within {} of {}",
             span(*within),
@@ -383,6 +385,7 @@ fn observed(e: &Expectation, o: &Observed) -> String {
         Observed::Isolation(i) => isolation(i),
         Observed::Access(s) => super::access::observed(s),
         Observed::Consent(b) => super::consent::observed(b),
+        Observed::Monitoring(m) => monitoring(m),
         Observed::Liveness(Some(after)) | Observed::MailFlowing(Some(after)) => {
             format!("after {}", span(*after))
         }
@@ -621,6 +624,34 @@ fn decision(d: &Decision) -> String {
         Decision::DroppedDatagram { port } => format!("a dropped datagram to port {port}"),
         Decision::UnexpectedDenial { status } => format!("an unexpected denial {status:?}"),
         Decision::LetThrough { protocol, target } => format!("{protocol} to {target} let through"),
+    }
+}
+
+/// The words of the dev/test and monitoring checks (empty for any other).
+fn safety_words(e: &Expectation) -> &'static str {
+    match e {
+        Expectation::DevIsolated => "dev/test isolated from production",
+        Expectation::MonitoringNoUserData => "monitoring answers carry no user data",
+        _ => "",
+    }
+}
+
+/// `none of 41 distinct answers held a user name, e-mail address or token`, or the
+/// first that did.
+fn monitoring(m: &crate::checkers::monitoring::Answers) -> String {
+    match &m.leaks {
+        None => format!(
+            "none of {} distinct answers held a user name, e-mail address or token",
+            m.distinct
+        ),
+        Some(Offenders { count, first: l }) => format!(
+            "{count} of {} distinct answers held user data; first: at {} {} {} held {}",
+            m.distinct,
+            clock(l.at),
+            l.node,
+            l.endpoint,
+            l.what
+        ),
     }
 }
 

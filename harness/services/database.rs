@@ -329,6 +329,16 @@ impl<N: Net> Database<N> {
         }
     }
 
+    /// The members this member, as primary, reports lagging (empty on a secondary).
+    pub fn lagging(&self) -> Vec<String> {
+        let member = self.member();
+        member
+            .lagging_members()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The primary this member knows (itself or the one it follows), if any.
     pub fn primary(&self) -> Option<String> {
         self.member().primary().map(str::to_string)

@@ -75,7 +75,13 @@ pub fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
 }
 
 /// Runs the queue for this node until the node stops.
-pub async fn run<N: Net>(env: Env<N>, db: Database<N>, config: MailConfig) {
+/// Each delivery's result goes to `vitals` too (the node's status endpoints read it).
+pub async fn run<N: Net>(
+    env: Env<N>,
+    db: Database<N>,
+    config: MailConfig,
+    vitals: super::status::Vitals,
+) {
     let Some(relay) = config.relay else {
         // No relay: the queue (in the database) holds the mail; there is nothing to do.
         return;
@@ -98,7 +104,8 @@ pub async fn run<N: Net>(env: Env<N>, db: Database<N>, config: MailConfig) {
             .take(MAX_PER_POLL)
             .collect();
         for (user, queued_ms) in due {
-            deliver(&env, &db, &config, relay, &mut retries, &user, queued_ms).await;
+            let sent = deliver(&env, &db, &config, relay, &mut retries, &user, queued_ms).await;
+            vitals.delivered(sent.as_ref().map_err(String::as_str).copied());
         }
     }
 }
@@ -111,7 +118,7 @@ async fn deliver<N: Net>(
     retries: &mut BTreeMap<String, (u32, Duration)>,
     user: &str,
     queued_ms: u64,
-) {
+) -> Result<(), String> {
     let id = message_id(user, &config.domain);
     let mail = Outgoing {
         from: format!("no-reply@{}", config.domain),
@@ -143,6 +150,7 @@ async fn deliver<N: Net>(
             {
                 drop(unrecorded);
             }
+            Ok(())
         }
         Err(reason) => {
             let delay = backoff(failures + 1, config.retry_initial, config.retry_max);
@@ -152,9 +160,10 @@ async fn deliver<N: Net>(
             env.record(EventKind::MailFailed {
                 message_id: id,
                 attempt: failures + 1,
-                reason,
+                reason: reason.clone(),
                 retry_in_ms,
             });
+            Err(reason)
         }
     }
 }

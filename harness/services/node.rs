@@ -61,9 +61,15 @@
 //!   retried once, after waiting up to [`RETRY_WAIT_MAX`] for another primary (MongoDB's
 //!   retryable writes; nothing was written, so the retry cannot write twice).
 //!
+//! - The authenticated status endpoints (`/status/cpu` .. `/status/replicaset`), only
+//!   when the topology enables monitoring: a health service of their own on
+//!   [`super::status::PORT`], reading the node's state at each poll ([`Node::readings`]);
+//!   what makes each unhealthy in the model is [`super::status`]'s header.
+//!
 //! Ports: TCP 443 here; 27017 through [`super::database`]; 7777, 8721 and 8701 through
 //! [`super::cluster_ports`]; 22 through [`super::ssh`] when the topology deploys remote
-//! access. What each port carries in the model, and why (the seeds
+//! access; 9110 through [`super::status`] with monitoring on. What each port carries in
+//! the model, and why (the seeds
 //! name the ports, not their contents; the rest is an assumption, stated where it is
 //! modelled):
 //! - 443: users' requests and the balancer's `/testall` (seeds 000 and 003).
@@ -203,6 +209,9 @@ pub struct NodeConfig {
     pub ssh: Option<super::ssh::SshdConfig>,
     /// What the node exchanges with its peers on 7777, 8721 and 8701.
     pub cluster: super::cluster_ports::ClusterPortsConfig,
+    /// The authenticated status endpoints: `None` (no such service) unless the topology
+    /// enables monitoring.
+    pub status: Option<super::status::StatusConfig>,
 }
 
 /// A node's slowness factor, shared between the world (a `slow` step sets it) and the
@@ -227,6 +236,11 @@ impl Speed {
     pub fn set(&self, factor: f64) {
         let milli = (factor * SPEED_ONE_MILLI as f64).round() as u64;
         self.0.store(milli.max(1), Ordering::Relaxed);
+    }
+
+    /// The factor now, in thousandths.
+    pub fn milli(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
     }
 
     /// `time` at the node's current speed.
@@ -383,6 +397,28 @@ struct Node<N: Net> {
     started_ms: u128,
     /// Its view of its peers on the cluster ports (`/testall` reads 7777's).
     cluster: ClusterView,
+    /// What the mail queue and the calls out last saw, for the status endpoints.
+    vitals: super::status::Vitals,
+}
+
+impl<N: Net> Node<N> {
+    /// What the status endpoints judge by, now.
+    fn readings(&self) -> super::status::Readings {
+        let (internet, email) = self.vitals.failures();
+        let s = &self.config.settings;
+        super::status::Readings {
+            speed_milli: self.config.speed.milli(),
+            admitted: self.admitted.load(Ordering::Relaxed),
+            workers: s.workers,
+            queue_max: s.queue_max,
+            contact: self.db.health(),
+            primary: self.db.primary(),
+            is_primary: self.db.is_primary(),
+            lagging: self.db.lagging(),
+            internet,
+            email,
+        }
+    }
 }
 
 /// Releases an admission slot when a request ends, however it ends (hyper drops the
@@ -407,11 +443,8 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
     if let Some(ssh) = config.ssh.clone() {
         tokio::spawn(super::ssh::serve(env.clone(), ssh));
     }
-    tokio::spawn(super::mail::run(
-        env.clone(),
-        db.clone(),
-        config.mail.clone(),
-    ));
+    let vitals = super::status::Vitals::default();
+    start_mail(&env, &db, &config, &vitals);
     let resolver = Arc::new(Resolver::new(
         config.outbound.dns,
         outbound::DNS_TIMEOUT,
@@ -426,6 +459,7 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         resolver.clone(),
         outside,
         move || control.version(),
+        vitals.clone(),
     ));
     tokio::spawn(outbound::keep_time(
         env.clone(),
@@ -441,7 +475,9 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         started_ms: env.clock.elapsed().as_millis(),
         cluster,
         config,
+        vitals,
     });
+    serve_status(&env, &node);
     let listener = env.net.listen(PORT).await?;
     env.record(EventKind::ServiceStarted {
         service: "appliance".to_string(),
@@ -485,6 +521,27 @@ fn start_cluster_ports<N: Net>(env: &Env<N>, config: &NodeConfig) -> ClusterView
         config.control.version(),
     ));
     view
+}
+
+/// The mail queue, telling `vitals` how each delivery went.
+fn start_mail<N: Net>(
+    env: &Env<N>,
+    db: &Database<N>,
+    config: &NodeConfig,
+    vitals: &super::status::Vitals,
+) {
+    let (env, db, mail) = (env.clone(), db.clone(), config.mail.clone());
+    tokio::spawn(super::mail::run(env, db, mail, vitals.clone()));
+}
+
+/// The status endpoints, when the topology enables monitoring.
+fn serve_status<N: Net>(env: &Env<N>, node: &Arc<Node<N>>) {
+    if let Some(status) = node.config.status.clone() {
+        let node = node.clone();
+        tokio::spawn(super::status::run(env.clone(), status, move || {
+            node.readings()
+        }));
+    }
 }
 
 /// How long a primary asked to step down waits for a secondary to hold all of its log

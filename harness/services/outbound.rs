@@ -155,12 +155,14 @@ pub async fn exchange_code<N: Net>(
 }
 
 /// The update check and the extensions refresh, every `update_interval`; `installed`
-/// reads the version the node runs.
+/// reads the version the node runs; each result goes to `vitals` too (the node's status
+/// endpoints read it).
 pub async fn periodic_checks<N: Net, F: Fn() -> String>(
     env: Env<N>,
     resolver: std::sync::Arc<Resolver>,
     outside: OutboundConfig,
     installed: F,
+    vitals: super::status::Vitals,
 ) {
     if !outside.periodic {
         return;
@@ -177,6 +179,7 @@ pub async fn periodic_checks<N: Net, F: Fn() -> String>(
                 Ok(r) => Err(refusal(site, &r)),
                 Err(why) => Err(why),
             };
+            vitals.called_out(answer.as_ref().map(|_| ()).map_err(String::as_str));
             env.record(EventKind::Outbound {
                 purpose: purpose.to_string(),
                 result: match &answer {

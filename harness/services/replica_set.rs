@@ -389,6 +389,17 @@ impl Member {
         now.saturating_sub(contact_at)
     }
 
+    /// The members this primary reports lagging behind it (empty unless primary).
+    pub fn lagging_members(&self) -> Vec<&str> {
+        if self.role != MemberRole::Primary {
+            return Vec::new();
+        }
+        self.peers()
+            .filter(|&p| self.lagging[p])
+            .map(|p| self.cfg.members[p].as_str())
+            .collect()
+    }
+
     /// Events since the last call.
     pub fn drain_events(&mut self) -> Vec<RsEvent> {
         std::mem::take(&mut self.events)

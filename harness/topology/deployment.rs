@@ -12,8 +12,8 @@ use serde::Serialize;
 use super::Zones;
 use super::settings::{
     ClusterPortsSettings, ConsentSettings, DevSettings, DnsSettings, EgressSettings, FirewallRule,
-    LbMode, LbSettings, NetworkSettings, NodeSettings, NtpSettings, Purpose, ReplicaSetSettings,
-    SmtpSettings, TlsSettings, TopologySpec, UpdateCheckSettings,
+    LbMode, LbSettings, MonitoringSettings, NetworkSettings, NodeSettings, NtpSettings, Purpose,
+    ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec, UpdateCheckSettings,
 };
 
 /// At most this many nodes: a MongoDB-like replica set has at most 7 voting members, and
@@ -43,6 +43,8 @@ pub enum Role {
     DevNode,
     /// The jumphost remote maintenance goes through (`[topology.access]`).
     Jumphost,
+    /// The customer's monitoring host, polling the nodes' status endpoints.
+    Monitor,
 }
 
 impl Role {
@@ -107,6 +109,7 @@ pub struct Topology {
     pub consent: Option<ConsentSettings>,
     /// What the nodes' update check tells.
     pub updates: UpdateCheckSettings,
+    pub monitoring: MonitoringSettings,
     /// Standing firewall rules, applied before anything starts.
     pub firewall: Vec<FirewallRule>,
     /// The certificate files `tls` names, read by the scenario loader
@@ -132,6 +135,8 @@ const EGRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
 const DEV: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 11);
 /// The jumphost: on production's LAN, above the nodes' addresses (the model's choice).
 const JUMPHOST: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 30);
+/// The monitoring host, on production's LAN (the model's choice of address).
+const MONITOR: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 40);
 
 /// Production's LAN segment: the nodes, the balancer and the infrastructure.
 pub const PROD_LAN: ipnet::Ipv4Net = ipnet::Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 1, 0), 24);
@@ -191,6 +196,9 @@ impl Topology {
         if spec.access.jumphost {
             hosts.push(host(super::access::JUMPHOST, JUMPHOST, Role::Jumphost));
         }
+        if spec.monitoring.enabled {
+            hosts.push(host("monitor", MONITOR, Role::Monitor));
+        }
         apply_addresses(spec, &mut hosts)?;
         check_firewall(spec, &hosts)?;
         super::access::check(&spec.access, &hosts)?;
@@ -212,6 +220,7 @@ impl Topology {
             cluster_ports: spec.cluster_ports.clone(),
             consent: spec.consent.clone(),
             updates: spec.updates.clone(),
+            monitoring: spec.monitoring.clone(),
             firewall: spec.firewall.clone(),
             tls_material: None,
         })
@@ -413,6 +422,7 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
     check_tls(spec)?;
     check_dev(spec)?;
     check_consent(spec)?;
+    check_monitoring(&spec.monitoring)?;
     if spec.dns.ttl.subsec_nanos() != 0 {
         return fail("dns.ttl", "expected whole seconds: DNS TTLs are integers");
     }
@@ -618,6 +628,50 @@ fn check_consent(spec: &TopologySpec) -> Result<(), TopologyError> {
                 format!("expected each purpose once; {:?} is listed twice", p.word()),
             );
         }
+    }
+    Ok(())
+}
+
+/// Most consecutive polls `monitoring.raise_after` and `clear_after` may ask for.
+pub const MAX_ALERT_POLLS: u32 = 100;
+/// Longest `monitoring.api_key`, in characters.
+pub const MAX_API_KEY_CHARS: usize = 128;
+
+/// The monitoring host's settings.
+fn check_monitoring(m: &MonitoringSettings) -> Result<(), TopologyError> {
+    for (key, value) in [
+        ("monitoring.interval", m.interval),
+        ("monitoring.timeout", m.timeout),
+    ] {
+        if value.is_zero() || value > MAX_SETTING {
+            return fail(key, "expected a duration above 0s and at most 1h");
+        }
+    }
+    if m.timeout * 2 > m.interval {
+        return fail(
+            "monitoring.interval",
+            "expected an interval of at least twice monitoring.timeout (a poll's connect and answer)",
+        );
+    }
+    for (key, value) in [
+        ("monitoring.raise_after", m.raise_after),
+        ("monitoring.clear_after", m.clear_after),
+    ] {
+        if value == 0 || value > MAX_ALERT_POLLS {
+            return fail(
+                key,
+                format!("expected 1 to {MAX_ALERT_POLLS} consecutive polls, found {value}"),
+            );
+        }
+    }
+    let key_ok = !m.api_key.is_empty()
+        && m.api_key.len() <= MAX_API_KEY_CHARS
+        && m.api_key.chars().all(|c| c.is_ascii_graphic());
+    if !key_ok {
+        return fail(
+            "monitoring.api_key",
+            format!("expected 1 to {MAX_API_KEY_CHARS} printable ASCII characters without spaces"),
+        );
     }
     Ok(())
 }

@@ -50,6 +50,8 @@ pub struct TopologySpec {
     pub consent: Option<ConsentSettings>,
     /// What the nodes' update check tells.
     pub updates: UpdateCheckSettings,
+    /// The monitoring host `monitor`, polling every node's status endpoints.
+    pub monitoring: MonitoringSettings,
     /// Standing firewall rules, in force from the start (a `block` step adds more during
     /// a run). Default: none.
     pub firewall: Vec<FirewallRule>,
@@ -80,6 +82,7 @@ impl Default for TopologySpec {
             cluster_ports: ClusterPortsSettings::default(),
             consent: None,
             updates: UpdateCheckSettings::default(),
+            monitoring: MonitoringSettings::default(),
             firewall: Vec::new(),
             addresses: std::collections::BTreeMap::new(),
         }
@@ -205,6 +208,49 @@ impl Default for AccessSettings {
             windows: Vec::new(),
             ssh_from: vec!["jumphost".to_string()],
             closed_outside_windows: true,
+        }
+    }
+}
+
+/// `[topology.monitoring]`: the customer's monitoring host `monitor` (10.0.1.40), which
+/// polls each node's authenticated status endpoints and `/testall` and raises and clears
+/// alerts (seed 000: "API endpoints used for monitoring must be exposed, but these only
+/// provide operational information, not user data"). The appliance's documentation
+/// gives the endpoints (`/status/cpu` .. `/status/replicaset`, 204 when healthy) and the
+/// key's user name (`api_keys_health`); the timings are the model's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringSettings {
+    /// Run the monitoring host. Default false: the host exists only when enabled.
+    pub enabled: bool,
+    /// Pause between the end of one round of polls of a node and the start of the next.
+    /// Default `"5s"`; at least `timeout` x 2 (a round's first poll, connect and answer,
+    /// fits in it), at most 1h.
+    #[serde(with = "crate::duration")]
+    pub interval: Duration,
+    /// Bound on connecting to a node and, separately, on its answer. Default `"1s"`.
+    #[serde(with = "crate::duration")]
+    pub timeout: Duration,
+    /// Consecutive failed polls of one endpoint (or of the node at all) that raise an
+    /// alert. Default 2; 1 to `MAX_ALERT_POLLS` (100).
+    pub raise_after: u32,
+    /// Consecutive passed polls that clear a raised alert. Default 2; 1 to 100.
+    pub clear_after: u32,
+    /// The API key generated in the appliance's dashboard, sent as the password of the
+    /// user `api_keys_health` (HTTP basic authentication). Default `"monitoring-key"`;
+    /// 1 to 128 printable ASCII characters.
+    pub api_key: String,
+}
+
+impl Default for MonitoringSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(1),
+            raise_after: 2,
+            clear_after: 2,
+            api_key: "monitoring-key".to_string(),
         }
     }
 }

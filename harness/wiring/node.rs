@@ -133,6 +133,12 @@ pub fn node_config(
         speed: Default::default(),
         ssh: super::sshd_config(topology, host),
         cluster: cluster_ports(topology, host, peers_count),
+        status: topology
+            .monitoring
+            .enabled
+            .then(|| crate::services::status::StatusConfig {
+                api_key: topology.monitoring.api_key.clone(),
+            }),
     }
 }
 
@@ -194,6 +200,8 @@ pub fn dev_config(
     node.trusted_proxy = None;
     node.outbound.ntp.enabled = false;
     node.outbound.periodic = false;
+    // The monitoring host watches production's nodes only.
+    node.status = None;
     node.mail.relay = topology
         .dev
         .smtp_relay

@@ -976,6 +976,10 @@ fn register(
                 wiring::dev_config(topology, member(), host, setup.load_for, setup.seed, &tls);
             start(sim, ip, env, config, dev_tester::run);
         }
+        Role::Monitor => {
+            let config = wiring::monitor_config(topology, &tls);
+            start(sim, ip, env, config, crate::services::monitor::run);
+        }
     }
     handle
 }
