@@ -13,10 +13,10 @@ mod networks;
 mod settings;
 mod zones;
 
-pub use access::JUMPHOST;
 pub use deployment::{
     DEV_LAN, Host, INTERNET_SITES, MAX_NODES, PROD_LAN, Role, Topology, TopologyError,
 };
+pub use settings::JUMPHOST;
 pub use settings::{
     ACCESS_WINDOWS_MAX, AccessSettings, AccessWindow, ClusterPortsSettings, ConsentSettings,
     DevNetwork, DevSettings, DnsSettings, EgressMode, EgressSettings, FirewallRule, LbMode,

@@ -450,22 +450,7 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         outbound::DNS_TIMEOUT,
         config.seed,
     ));
-    // A planned update turns on the update check's comparison of versions.
-    let mut outside = config.outbound.clone();
-    outside.notify_updates |= config.control.operated;
-    let control = config.control.clone();
-    tokio::spawn(outbound::periodic_checks(
-        env.clone(),
-        resolver.clone(),
-        outside,
-        move || control.version(),
-        vitals.clone(),
-    ));
-    tokio::spawn(outbound::keep_time(
-        env.clone(),
-        resolver.clone(),
-        config.outbound.ntp.clone(),
-    ));
+    start_calls_out(&env, &config, &resolver, &vitals);
     let node = Arc::new(Node {
         workers: Semaphore::new(config.settings.workers),
         admitted: AtomicUsize::new(0),
@@ -508,6 +493,31 @@ pub async fn run<N: Net>(env: Env<N>, config: NodeConfig) -> std::io::Result<()>
         },
     )
     .await
+}
+
+/// The node's calls out: the update check and extensions refresh, and NTP.
+fn start_calls_out<N: Net>(
+    env: &Env<N>,
+    config: &NodeConfig,
+    resolver: &Arc<Resolver>,
+    vitals: &super::status::Vitals,
+) {
+    // A planned update turns on the update check's comparison of versions.
+    let mut outside = config.outbound.clone();
+    outside.notify_updates |= config.control.operated;
+    let control = config.control.clone();
+    tokio::spawn(outbound::periodic_checks(
+        env.clone(),
+        resolver.clone(),
+        outside,
+        move || control.version(),
+        vitals.clone(),
+    ));
+    tokio::spawn(outbound::keep_time(
+        env.clone(),
+        resolver.clone(),
+        config.outbound.ntp.clone(),
+    ));
 }
 
 /// Starts the cluster ports ([`super::cluster_ports`]) with the version installed;

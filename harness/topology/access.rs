@@ -6,15 +6,14 @@
 //! SSH only through the jumphost, disabled outside the windows) is `harness check`'s
 //! question, not the loader's: a run honours whatever the topology says.
 
-use super::deployment::{Host, TopologyError};
 use super::settings::{ACCESS_WINDOWS_MAX, AccessSettings};
 
-/// The jumphost's name, and the name `access.ssh_from` admits by default.
-pub const JUMPHOST: &str = "jumphost";
-
-/// Checks `access` against the deployment's `hosts`.
-pub(super) fn check(access: &AccessSettings, hosts: &[Host]) -> Result<(), TopologyError> {
-    let fail = |key: String, message: String| Err(TopologyError { key, message });
+/// Checks `access` against the names of the deployment's hosts, `hosts`. A miss is the
+/// key it comes from (relative to `[topology]`) and what was expected; the deployment
+/// makes it a `TopologyError` (this module does not import the deployment, which calls
+/// it).
+pub(super) fn check(access: &AccessSettings, hosts: &[&str]) -> Result<(), (String, String)> {
+    let fail = |key: String, message: String| Err((key, message));
     if !access.jumphost && !access.windows.is_empty() {
         let message = "expected access.jumphost = true with maintenance windows: without the jumphost there is no remote access to open";
         return fail("access.windows".into(), message.into());
@@ -41,11 +40,10 @@ pub(super) fn check(access: &AccessSettings, hosts: &[Host]) -> Result<(), Topol
         return Ok(());
     }
     for (i, name) in access.ssh_from.iter().enumerate() {
-        if !hosts.iter().any(|h| &h.name == name) {
-            let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+        if !hosts.contains(&name.as_str()) {
             let message = format!(
                 "unknown host {name:?}; expected one of {}",
-                names.join(", ")
+                hosts.join(", ")
             );
             return fail(format!("access.ssh_from[{i}]"), message);
         }

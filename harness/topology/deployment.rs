@@ -194,14 +194,16 @@ impl Topology {
             hosts.push(host("dev-1", DEV, Role::DevNode));
         }
         if spec.access.jumphost {
-            hosts.push(host(super::access::JUMPHOST, JUMPHOST, Role::Jumphost));
+            hosts.push(host(super::settings::JUMPHOST, JUMPHOST, Role::Jumphost));
         }
         if spec.monitoring.enabled {
             hosts.push(host("monitor", MONITOR, Role::Monitor));
         }
         apply_addresses(spec, &mut hosts)?;
         check_firewall(spec, &hosts)?;
-        super::access::check(&spec.access, &hosts)?;
+        let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+        super::access::check(&spec.access, &names)
+            .map_err(|(key, message)| TopologyError { key, message })?;
         Ok(Self {
             name: format!("ha-{}", spec.nodes),
             domain: spec.domain.clone(),

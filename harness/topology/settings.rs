@@ -198,6 +198,9 @@ pub struct AccessSettings {
     pub closed_outside_windows: bool,
 }
 
+/// The jumphost's name, and the name `access.ssh_from` admits by default.
+pub const JUMPHOST: &str = "jumphost";
+
 /// The most maintenance windows a topology may declare.
 pub const ACCESS_WINDOWS_MAX: usize = 100;
 
@@ -206,7 +209,7 @@ impl Default for AccessSettings {
         Self {
             jumphost: false,
             windows: Vec::new(),
-            ssh_from: vec!["jumphost".to_string()],
+            ssh_from: vec![JUMPHOST.to_string()],
             closed_outside_windows: true,
         }
     }

@@ -967,21 +967,36 @@ fn register(
             let ssh = access::client_config(topology, wires, host);
             start(sim, ip, env, (users, connector, ssh), users_and_connector);
         }
-        Role::Jumphost => {
-            let ssh = access::jumphost_client(topology, wires, host);
-            start(sim, ip, env, ssh, crate::services::ssh::client);
+        Role::Jumphost | Role::Monitor => {
+            start_operations_host(sim, topology, wires, host, env, &tls)
         }
         Role::DevNode => {
             let config =
                 wiring::dev_config(topology, member(), host, setup.load_for, setup.seed, &tls);
             start(sim, ip, env, config, dev_tester::run);
         }
-        Role::Monitor => {
-            let config = wiring::monitor_config(topology, &tls);
-            start(sim, ip, env, config, crate::services::monitor::run);
-        }
     }
     handle
+}
+
+/// Starts a host of the planned operations, present only when the topology enables it:
+/// the jumphost's SSH client or the monitoring host.
+fn start_operations_host(
+    sim: &mut turmoil::Sim<'static>,
+    topology: &Topology,
+    wires: &Wires,
+    host: &crate::topology::Host,
+    env: impl Fn() -> Env<SimNet> + 'static,
+    tls: &wiring::HostTls,
+) {
+    let ip = host.address;
+    if host.role == Role::Jumphost {
+        let ssh = access::jumphost_client(topology, wires, host);
+        start(sim, ip, env, ssh, crate::services::ssh::client);
+    } else {
+        let config = wiring::monitor_config(topology, tls);
+        start(sim, ip, env, config, crate::services::monitor::run);
+    }
 }
 
 /// The environment `host`'s software is started with, each time it starts: its socket
