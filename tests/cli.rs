@@ -694,6 +694,11 @@ const BAD_UPDATES: &[(&str, Body, &str)] = &[
         "steps[0]: expected exactly one action beside update",
     ),
     (
+        "update-with-pause.toml",
+        Step("update = {}\npause = { node = \"node-1\" }"),
+        "steps[0]: expected exactly one action beside update",
+    ),
+    (
         "update-for.toml",
         Step("update = {}\nfor = \"10s\""),
         "steps[0].for: for goes with a fault; an update ends when its last node is back",

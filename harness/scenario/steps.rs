@@ -259,7 +259,9 @@ fn step_count(step: &StepSpec) -> usize {
     given(step).iter().filter(|g| **g).count()
 }
 
-fn given(step: &StepSpec) -> [bool; 19] {
+/// Which of the action keys `step` holds (an `update` is read apart, by
+/// [`super::update`], and must stand alone).
+pub(super) fn given(step: &StepSpec) -> [bool; 19] {
     [
         step.crash.is_some(),
         step.restart.is_some(),

@@ -58,19 +58,7 @@ type StepInvalid = (Vec<&'static str>, String);
 
 /// The update is its step's only action, and has no `for`.
 fn alone(step: &StepSpec) -> Result<(), StepInvalid> {
-    let others = [
-        step.crash.is_some(),
-        step.restart.is_some(),
-        step.isolate.is_some(),
-        step.split.is_some(),
-        step.one_way.is_some(),
-        step.bridge.is_some(),
-        step.heal.is_some(),
-        step.block.is_some(),
-        step.clock.is_some(),
-        step.unblock.is_some(),
-    ];
-    if others.iter().any(|o| *o) {
+    if super::steps::given(step).iter().any(|g| *g) {
         return Err((vec![], "expected exactly one action beside update".into()));
     }
     if step.lasts.is_some() {
