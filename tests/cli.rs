@@ -1860,6 +1860,32 @@ fn link_steps_at_their_edges_load() {
 /// line, column, key and what was expected: an interval shorter than two timeouts, a
 /// zero timeout, streaks of 0 or over 100 polls, an API key with a space, an unknown key.
 #[test]
+fn bad_cluster_ports_settings() {
+    assert_all_bad(&[
+        (
+            "cluster-ports-interval.toml",
+            Lines("[topology.cluster_ports]\nexchange = true\ninterval = \"0s\"\n"),
+            ":7:12: topology.cluster_ports.interval: expected a duration above 0s and at most 1h",
+        ),
+        (
+            "cluster-ports-contact.toml",
+            Lines("[topology.cluster_ports]\ninterval = \"5s\"\ncontact_max = \"1ms\"\n"),
+            ":7:15: topology.cluster_ports.contact_max: expected at least cluster_ports.interval",
+        ),
+        (
+            "cluster-ports-exchange.toml",
+            Lines("[topology.cluster_ports]\nexchange = \"yes\"\n"),
+            ":6:12: topology.cluster_ports.exchange: invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            "cluster-ports-unknown.toml",
+            Lines("[topology.cluster_ports]\nperiod = \"5s\"\n"),
+            ":6:1: topology.cluster_ports.period: unknown field `period`",
+        ),
+    ]);
+}
+
+#[test]
 fn bad_monitoring_settings() {
     assert_all_bad(&[
         (

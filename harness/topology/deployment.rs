@@ -424,6 +424,7 @@ fn check(spec: &TopologySpec) -> Result<(), TopologyError> {
     check_tls(spec)?;
     check_dev(spec)?;
     check_consent(spec)?;
+    check_cluster_ports(&spec.cluster_ports)?;
     check_monitoring(&spec.monitoring)?;
     if spec.dns.ttl.subsec_nanos() != 0 {
         return fail("dns.ttl", "expected whole seconds: DNS TTLs are integers");
@@ -613,6 +614,19 @@ fn check_dev(spec: &TopologySpec) -> Result<(), TopologyError> {
         return fail(
             "dev.signups_per_s",
             format!("expected 0 to 100 signups per second, found {rate}"),
+        );
+    }
+    Ok(())
+}
+
+/// The cluster ports' timing: a peer is lost only after it missed an exchange, so
+/// `contact_max` is at least one `interval` (a shorter one would lose every peer between
+/// two exchanges).
+fn check_cluster_ports(ports: &ClusterPortsSettings) -> Result<(), TopologyError> {
+    if ports.contact_max < ports.interval {
+        return fail(
+            "cluster_ports.contact_max",
+            "expected at least cluster_ports.interval: a peer is lost only after an exchange it missed",
         );
     }
     Ok(())

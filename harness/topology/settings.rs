@@ -767,7 +767,8 @@ pub struct ClusterPortsSettings {
     pub interval: Duration,
     /// A peer with which no exchange on a port succeeded for longer than this is lost on
     /// that port (recorded; on 7777, `/testall` fails once a majority is lost). Default
-    /// `"15s"`, the replica set's `contact_max`: three missed exchanges.
+    /// `"15s"`, the replica set's `contact_max`: three missed exchanges. At least
+    /// `interval`.
     #[serde(with = "crate::duration")]
     pub contact_max: Duration,
 }
