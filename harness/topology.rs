@@ -18,10 +18,10 @@ pub use deployment::{
 };
 pub use settings::JUMPHOST;
 pub use settings::{
-    ACCESS_WINDOWS_MAX, AccessSettings, AccessWindow, ClusterPortsSettings, ConsentSettings,
-    DevNetwork, DevSettings, DnsSettings, EgressMode, EgressSettings, FirewallRule, LbMode,
-    LbSettings, LoadSettings, MonitoringSettings, NetworkSettings, NodeSettings, NtpSettings,
-    ProxyProtocol, Purpose, ReplicaSetSettings, SmtpSettings, TlsSettings, TopologySpec,
-    UpdateCheckSettings,
+    ACCESS_WINDOW_END_MAX, ACCESS_WINDOWS_MAX, AccessSettings, AccessWindow, ClusterPortsSettings,
+    ConsentSettings, DevNetwork, DevSettings, DnsSettings, EgressMode, EgressSettings,
+    FirewallRule, LbMode, LbSettings, LoadSettings, MonitoringSettings, NetworkSettings,
+    NodeSettings, NtpSettings, ProxyProtocol, Purpose, ReplicaSetSettings, SmtpSettings,
+    TlsSettings, TopologySpec, UpdateCheckSettings,
 };
 pub use zones::Zones;

@@ -737,6 +737,13 @@ macro_rules! access_step {
 /// Bad remote access settings and `ssh` steps, and the error each gets.
 const BAD_ACCESS: &[(&str, Body, &str)] = &[
     (
+        "access-window-end.toml",
+        Lines(
+            "[topology.access]\njumphost = true\nwindows = [{ start = \"5s\", end = \"18446744073709551615s\" }]\n",
+        ),
+        ":7:34: topology.access.windows[0].end: expected a time at most 2h",
+    ),
+    (
         "ssh-off.toml",
         Step("ssh = { from = \"users\", to = \"node-1\", duration = \"5s\" }"),
         ":7:7: steps[0].ssh: expected [topology.access] jumphost = true",

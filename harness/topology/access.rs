@@ -6,7 +6,7 @@
 //! SSH only through the jumphost, disabled outside the windows) is `harness check`'s
 //! question, not the loader's: a run honours whatever the topology says.
 
-use super::settings::{ACCESS_WINDOWS_MAX, AccessSettings};
+use super::settings::{ACCESS_WINDOW_END_MAX, ACCESS_WINDOWS_MAX, AccessSettings};
 
 /// Checks `access` against the names of the deployment's hosts, `hosts`. A miss is the
 /// key it comes from (relative to `[topology]`) and what was expected; the deployment
@@ -26,6 +26,13 @@ pub(super) fn check(access: &AccessSettings, hosts: &[&str]) -> Result<(), (Stri
         return fail("access.windows".into(), message);
     }
     for (i, w) in access.windows.iter().enumerate() {
+        if w.end > ACCESS_WINDOW_END_MAX {
+            let message = format!(
+                "expected a time at most {}h (no run lasts longer: at most 1h of load and 1m of drain)",
+                ACCESS_WINDOW_END_MAX.as_secs() / 3600
+            );
+            return fail(format!("access.windows[{i}].end"), message);
+        }
         if w.end <= w.start {
             let message = "expected an end after the window's start".to_string();
             return fail(format!("access.windows[{i}].end"), message);

@@ -185,8 +185,8 @@ pub struct AccessSettings {
     /// The agreed maintenance windows, in simulated time since the start:
     /// `[{ start = "10s", end = "40s" }]`. A session is accepted only inside one, and one
     /// still open at its window's end is closed then. Default: none, which means no remote
-    /// access at all. At most [`ACCESS_WINDOWS_MAX`]; each ends after it starts and
-    /// before the next starts. Only with `jumphost = true`.
+    /// access at all. At most [`ACCESS_WINDOWS_MAX`]; each ends after it starts, before
+    /// the next starts and at most [`ACCESS_WINDOW_END_MAX`] (2h). Only with `jumphost = true`.
     pub windows: Vec<AccessWindow>,
     /// The hosts the nodes' firewall admits SSH from during a window: the standing rule
     /// for port 22. Default `["jumphost"]`. Any other host makes SSH reachable not
@@ -200,6 +200,11 @@ pub struct AccessSettings {
 
 /// The jumphost's name, and the name `access.ssh_from` admits by default.
 pub const JUMPHOST: &str = "jumphost";
+
+/// The latest a maintenance window may end, in simulated time since the start: past any
+/// run (at most 1h of load and 1m of drain), so a window written to last "until the end"
+/// fits.
+pub const ACCESS_WINDOW_END_MAX: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
 
 /// The most maintenance windows a topology may declare.
 pub const ACCESS_WINDOWS_MAX: usize = 100;
