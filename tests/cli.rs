@@ -1870,6 +1870,11 @@ fn link_steps_at_their_edges_load() {
 fn bad_cluster_ports_settings() {
     assert_all_bad(&[
         (
+            "cluster-ports-fast.toml",
+            Lines("[topology.cluster_ports]\ninterval = \"999ms\"\ncontact_max = \"2s\"\n"),
+            ":6:12: topology.cluster_ports.interval: expected at least 1s",
+        ),
+        (
             "cluster-ports-interval.toml",
             Lines("[topology.cluster_ports]\nexchange = true\ninterval = \"0s\"\n"),
             ":7:12: topology.cluster_ports.interval: expected a duration above 0s and at most 1h",
@@ -1899,6 +1904,11 @@ fn bad_monitoring_settings() {
             "monitoring-interval.toml",
             Lines("[topology.monitoring]\nenabled = true\ninterval = \"1s\"\n"),
             ":7:12: topology.monitoring.interval: expected an interval of at least twice monitoring.timeout",
+        ),
+        (
+            "monitoring-fast.toml",
+            Lines("[topology.monitoring]\nenabled = true\ninterval = \"2ms\"\ntimeout = \"1ms\"\n"),
+            ":7:12: topology.monitoring.interval: expected at least 1s",
         ),
         (
             "monitoring-timeout.toml",

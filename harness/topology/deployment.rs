@@ -623,6 +623,12 @@ fn check_dev(spec: &TopologySpec) -> Result<(), TopologyError> {
 /// `contact_max` is at least one `interval` (a shorter one would lose every peer between
 /// two exchanges).
 fn check_cluster_ports(ports: &ClusterPortsSettings) -> Result<(), TopologyError> {
+    if ports.interval < CLUSTER_PORTS_INTERVAL_MIN {
+        return fail(
+            "cluster_ports.interval",
+            "expected at least 1s: each exchange is a connection per port and peer, and faster ones would use up a node's ephemeral ports",
+        );
+    }
     if ports.contact_max < ports.interval {
         return fail(
             "cluster_ports.contact_max",
@@ -653,6 +659,15 @@ pub const MAX_ALERT_POLLS: u32 = 100;
 /// Longest `monitoring.api_key`, in characters.
 pub const MAX_API_KEY_CHARS: usize = 128;
 
+/// The shortest `cluster_ports.interval`: a real cluster's control exchange is seconds
+/// apart, and each exchange is a connection per port and peer.
+pub const CLUSTER_PORTS_INTERVAL_MIN: Duration = Duration::from_secs(1);
+
+/// The shortest `monitoring.interval`: a round is ten requests per node (`/testall` and
+/// nine status endpoints), each on its own connection; monitoring tools poll seconds
+/// apart, and polling much faster would use up the monitor's ephemeral ports.
+pub const MONITORING_INTERVAL_MIN: Duration = Duration::from_secs(1);
+
 /// The monitoring host's settings.
 fn check_monitoring(m: &MonitoringSettings) -> Result<(), TopologyError> {
     for (key, value) in [
@@ -662,6 +677,12 @@ fn check_monitoring(m: &MonitoringSettings) -> Result<(), TopologyError> {
         if value.is_zero() || value > MAX_SETTING {
             return fail(key, "expected a duration above 0s and at most 1h");
         }
+    }
+    if m.interval < MONITORING_INTERVAL_MIN {
+        return fail(
+            "monitoring.interval",
+            "expected at least 1s between rounds of polls (each round is ten requests per node)",
+        );
     }
     if m.timeout * 2 > m.interval {
         return fail(

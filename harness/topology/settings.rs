@@ -232,8 +232,8 @@ pub struct MonitoringSettings {
     /// Run the monitoring host. Default false: the host exists only when enabled.
     pub enabled: bool,
     /// Pause between the end of one round of polls of a node and the start of the next.
-    /// Default `"5s"`; at least `timeout` x 2 (a round's first poll, connect and answer,
-    /// fits in it), at most 1h.
+    /// Default `"5s"`; at least 1s and `timeout` x 2 (a round's first poll, connect and
+    /// answer, fits in it), at most 1h.
     #[serde(with = "crate::duration")]
     pub interval: Duration,
     /// Bound on connecting to a node and, separately, on its answer. Default `"1s"`.
@@ -767,7 +767,8 @@ pub struct ClusterPortsSettings {
     /// were modelled, because their connections would move the schedule (and so the
     /// figures) of every scenario that does not look at them.
     pub exchange: bool,
-    /// How often each node exchanges with each peer on each port. Default `"5s"`.
+    /// How often each node exchanges with each peer on each port. Default `"5s"`; at
+    /// least 1s, at most 1h.
     #[serde(with = "crate::duration")]
     pub interval: Duration,
     /// A peer with which no exchange on a port succeeded for longer than this is lost on
