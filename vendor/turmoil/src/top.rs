@@ -33,6 +33,16 @@ pub(crate) struct Topology {
     /// look through every link. Rebuilt when the links tick and updated wherever a
     /// message may become ready or be delivered.
     ready_to: Vec<IpAddr>,
+
+    /// The network's time, read once per [`Topology::tick_by`]. A link is brought up
+    /// to it whenever it is used, so that links with nothing on them need not be
+    /// ticked.
+    now: Instant,
+
+    /// The indices in `links` of the links with a message on its way or ready, in
+    /// ascending order: the only links a tick has work on. Every link with a message
+    /// is in it; a link leaves it when a tick finds it empty.
+    busy: Vec<usize>,
 }
 
 /// What the network did with a message, as an observer set with
@@ -212,6 +222,10 @@ struct Link {
     /// or are on hold.
     sent: VecDeque<Sent>,
 
+    /// The earliest time a message in `sent` is to be delivered at; `None` when none
+    /// is (none sent, or all held).
+    next_due: Option<Instant>,
+
     /// Messages that are ready to be delivered.
     deliverable: IndexMap<IpAddr, VecDeque<Envelope>>,
 
@@ -250,12 +264,15 @@ impl Topology {
             observer: None,
             start: rt.now(),
         };
+        let now = rt.now();
         Topology {
             config,
             links: IndexMap::new(),
             rt,
             tap,
             ready_to: Vec::new(),
+            now,
+            busy: Vec::new(),
         }
     }
 
@@ -331,9 +348,13 @@ impl Topology {
         dst: SocketAddr,
         message: Protocol,
     ) -> Result<()> {
-        if let Some(link) = self.links.get_mut(&Pair::new(src.ip(), dst.ip())) {
+        if let Some((index, _, link)) = self.links.get_full_mut(&Pair::new(src.ip(), dst.ip())) {
+            link.now = self.now;
             let result = link.enqueue_message(&self.config, &mut self.tap, rand, src, dst, message);
             link.note_ready(&mut self.ready_to);
+            if let Err(at) = self.busy.binary_search(&index) {
+                self.busy.insert(at, index);
+            }
             result
         } else {
             Err(Error::new(
@@ -349,8 +370,12 @@ impl Topology {
             return;
         }
         self.ready_to.retain(|addr| *addr != dst.addr);
-        for (pair, link) in &mut self.links {
+        // Only busy links hold messages; a refused message goes back on its own link,
+        // which is busy already, so the list does not change here.
+        for &index in &self.busy {
+            let (pair, link) = self.links.get_index_mut(index).expect("a busy link exists");
             if pair.0 == dst.addr || pair.1 == dst.addr {
+                link.now = self.now;
                 link.deliver_messages(&self.config, &mut self.tap, rand, dst);
                 // A message the host refused goes back to its sender, and may be
                 // ready at once.
@@ -367,15 +392,11 @@ impl Topology {
     /// How long from now until the earliest message on its way becomes deliverable;
     /// `None` when none is on its way (held messages wait for a release).
     pub(crate) fn next_delivery(&self) -> Option<Duration> {
-        let now = self.rt.now();
-        self.links
-            .values()
-            .flat_map(|link| link.sent.iter())
-            .filter_map(|sent| match sent.status {
-                DeliveryStatus::DeliverAfter(at) => Some(at.saturating_duration_since(now)),
-                DeliveryStatus::Hold => None,
-            })
+        self.busy
+            .iter()
+            .filter_map(|&index| self.links[index].next_due)
             .min()
+            .map(|at| at.saturating_duration_since(self.now))
     }
 
     pub(crate) fn hold(&mut self, a: IpAddr, b: IpAddr) {
@@ -409,14 +430,31 @@ impl Topology {
         // One read of the clock per step: reading it enters the runtime and locks its
         // clock, which cost more than the links' own work when done per link.
         let now = self.rt.now();
+        self.now = now;
         self.ready_to.clear();
-        for link in self.links.values_mut() {
+        let Topology {
+            links,
+            ready_to,
+            busy,
+            ..
+        } = self;
+        busy.retain(|&index| {
+            let link = &mut links[index];
             link.tick(now);
-            link.note_ready(&mut self.ready_to);
-        }
+            link.note_ready(ready_to);
+            link.is_busy()
+        });
     }
 
     pub(crate) fn iter_mut(&mut self) -> LinksIter<'_> {
+        // The caller may schedule any message on any link: every link with messages is
+        // scanned at the next tick.
+        for link in self.links.values_mut() {
+            link.now = self.now;
+            if !link.sent.is_empty() {
+                link.next_due = Some(self.now);
+            }
+        }
         LinksIter {
             iter: self.links.iter_mut(),
         }
@@ -424,9 +462,12 @@ impl Topology {
 
     #[inline]
     fn get_link_mut(&mut self, pair: &Pair) -> &mut Link {
-        self.links
+        let link = self
+            .links
             .get_mut(pair)
-            .unwrap_or_else(|| panic!("unable to find link between {pair:?}"))
+            .unwrap_or_else(|| panic!("unable to find link between {pair:?}"));
+        link.now = self.now;
+        link
     }
 }
 
@@ -456,6 +497,7 @@ impl Link {
             state_b_a: State::Healthy,
             config: config::Link::default(),
             sent: VecDeque::new(),
+            next_due: None,
             deliverable: IndexMap::new(),
             ready: 0,
             now,
@@ -547,6 +589,9 @@ impl Link {
             protocol: message,
         };
 
+        if let DeliveryStatus::DeliverAfter(at) = sent.status {
+            self.next_due = Some(self.next_due.map_or(at, |due| due.min(at)));
+        }
         self.sent.push_back(sent);
         Ok(())
     }
@@ -554,6 +599,23 @@ impl Link {
     fn tick(&mut self, now: Instant) {
         self.now = now;
         self.process_deliverables();
+    }
+
+    /// Whether the link has a message on its way or ready.
+    fn is_busy(&self) -> bool {
+        !self.sent.is_empty() || self.ready > 0
+    }
+
+    /// Recomputes `next_due` from `sent`.
+    fn find_next_due(&mut self) {
+        self.next_due = self
+            .sent
+            .iter()
+            .filter_map(|sent| match sent.status {
+                DeliveryStatus::DeliverAfter(at) => Some(at),
+                DeliveryStatus::Hold => None,
+            })
+            .min();
     }
 
     /// Adds to `ready_to` each end of the link with a message ready for it.
@@ -569,6 +631,9 @@ impl Link {
     }
 
     fn process_deliverables(&mut self) {
+        if self.next_due.is_none_or(|due| due > self.now) {
+            return;
+        }
         // TODO: `drain_filter` is not yet stable, and so we have a low quality
         // implementation here that avoids clones.
         let mut deliverable = 0;
@@ -592,6 +657,7 @@ impl Link {
                 }
             }
         }
+        self.find_next_due();
     }
 
     // FIXME: This implementation does not respect message delivery order. If
@@ -631,6 +697,7 @@ impl Link {
                 self.state_b_a = State::RandPartition;
 
                 self.sent.clear();
+                self.next_due = None;
             }
             (State::RandPartition, _) | (_, State::RandPartition)
                 if self.rand_repair(global_config.message_loss(), rand) =>
@@ -648,6 +715,7 @@ impl Link {
         for sent in &mut self.sent {
             sent.status = DeliveryStatus::Hold;
         }
+        self.next_due = None;
     }
 
     // This link becomes healthy, and any held messages are scheduled for delivery.
@@ -659,6 +727,7 @@ impl Link {
                 sent.deliver(self.now);
             }
         }
+        self.find_next_due();
     }
 
     fn explicit_partition(&mut self) {
@@ -666,6 +735,7 @@ impl Link {
         self.state_b_a = State::ExplicitPartition;
 
         self.sent.clear();
+        self.next_due = None;
     }
 
     fn partition_oneway(&mut self, from: IpAddr, to: IpAddr) {
@@ -676,6 +746,7 @@ impl Link {
         }
 
         self.sent.retain(|sent| sent.src.ip() != from);
+        self.find_next_due();
     }
 
     fn repair_oneway(&mut self, from: IpAddr, to: IpAddr) {
