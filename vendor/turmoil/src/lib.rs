@@ -185,6 +185,12 @@ pub use builder::Builder;
 mod config;
 use config::Config;
 
+/// The maps looked up in every step (hosts, runtimes, links, sockets, ports), keyed by
+/// small values (addresses, ports): FxHash costs a fraction of the default SipHash, and
+/// an `IndexMap` iterates in insertion order whatever its hasher, so nothing observable
+/// depends on it. Keys come from the simulation itself, not from an adversary.
+type FastMap<K, V> = indexmap::IndexMap<K, V, rustc_hash::FxBuildHasher>;
+
 mod dns;
 use dns::Dns;
 pub use dns::{ToIpAddr, ToIpAddrs, ToSocketAddrs};

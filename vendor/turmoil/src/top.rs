@@ -4,7 +4,7 @@ use crate::impairment::Impairment;
 use crate::rt::Rt;
 use crate::{config, TRACING_TARGET};
 
-use indexmap::IndexMap;
+use crate::FastMap;
 use rand::{Rng, RngCore};
 use rand_distr::{Distribution, Exp};
 use std::collections::VecDeque;
@@ -18,7 +18,7 @@ pub(crate) struct Topology {
     config: config::Link,
 
     /// Specific configuration overrides between specific hosts.
-    links: IndexMap<Pair, Link>,
+    links: FastMap<Pair, Link>,
 
     /// We don't use a Rt for async. Right now, we just use it to tick time
     /// forward in the same way we do it elsewhere. We'd like to represent
@@ -227,7 +227,7 @@ struct Link {
     next_due: Option<Instant>,
 
     /// Messages that are ready to be delivered.
-    deliverable: IndexMap<IpAddr, VecDeque<Envelope>>,
+    deliverable: FastMap<IpAddr, VecDeque<Envelope>>,
 
     /// How many messages `deliverable` holds, all destinations together.
     ready: usize,
@@ -267,7 +267,7 @@ impl Topology {
         let now = rt.now();
         Topology {
             config,
-            links: IndexMap::new(),
+            links: FastMap::default(),
             rt,
             tap,
             ready_to: Vec::new(),
@@ -498,7 +498,7 @@ impl Link {
             config: config::Link::default(),
             sent: VecDeque::new(),
             next_due: None,
-            deliverable: IndexMap::new(),
+            deliverable: FastMap::default(),
             ready: 0,
             now,
             impairment: Impairment::default(),
