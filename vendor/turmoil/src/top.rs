@@ -20,11 +20,6 @@ pub(crate) struct Topology {
     /// Specific configuration overrides between specific hosts.
     links: FastMap<Pair, Link>,
 
-    /// We don't use a Rt for async. Right now, we just use it to tick time
-    /// forward in the same way we do it elsewhere. We'd like to represent
-    /// network state with async in the future.
-    rt: Rt<'static>,
-
     /// Who is told of every message sent and delivered (see [`crate::Sim::observe`]).
     tap: Tap,
 
@@ -34,8 +29,8 @@ pub(crate) struct Topology {
     /// message may become ready or be delivered.
     ready_to: Vec<IpAddr>,
 
-    /// The network's time, read once per [`Topology::tick_by`]. A link is brought up
-    /// to it whenever it is used, so that links with nothing on them need not be
+    /// The network's time, moved forward by [`Topology::tick_by`]. A link is brought
+    /// up to it whenever it is used, so that links with nothing on them need not be
     /// ticked.
     now: Instant,
 
@@ -259,16 +254,16 @@ enum State {
 
 impl Topology {
     pub(crate) fn new(config: config::Link) -> Topology {
-        let rt = Rt::no_software();
+        // A runtime gives the network's clock its start, as every host's runtime
+        // gives the host's; from then on the network's time is counted, not slept.
+        let now = Rt::no_software().now();
         let tap = Tap {
             observer: None,
-            start: rt.now(),
+            start: now,
         };
-        let now = rt.now();
         Topology {
             config,
             links: FastMap::default(),
-            rt,
             tap,
             ready_to: Vec::new(),
             now,
@@ -284,7 +279,7 @@ impl Topology {
     /// Register a link between two hosts
     pub(crate) fn register(&mut self, a: IpAddr, b: IpAddr) {
         let pair = Pair::new(a, b);
-        assert!(self.links.insert(pair, Link::new(self.rt.now())).is_none());
+        assert!(self.links.insert(pair, Link::new(self.now)).is_none());
     }
 
     pub(crate) fn set_max_message_latency(&mut self, value: Duration) {
@@ -426,11 +421,11 @@ impl Topology {
     }
 
     pub(crate) fn tick_by(&mut self, duration: Duration) {
-        let _ = self.rt.tick(duration);
-        // One read of the clock per step: reading it enters the runtime and locks its
-        // clock, which cost more than the links' own work when done per link.
-        let now = self.rt.now();
-        self.now = now;
+        // The network's clock moves as a paused runtime's clock does when a tick sleeps
+        // `duration` (how it moved when the network had a runtime of its own, and how
+        // every host's moves): by `duration` rounded up to tokio's timer resolution.
+        self.now += duration_in_timer_resolution(duration);
+        let now = self.now;
         self.ready_to.clear();
         let Topology {
             links,
@@ -469,6 +464,17 @@ impl Topology {
         link.now = self.now;
         link
     }
+}
+
+/// tokio's timer resolution: a sleep on a paused clock ends on a whole millisecond.
+const TIMER_RESOLUTION_NANOS: u128 = 1_000_000;
+
+/// `duration` rounded up to [`TIMER_RESOLUTION_NANOS`].
+fn duration_in_timer_resolution(duration: Duration) -> Duration {
+    let units = duration.as_nanos().div_ceil(TIMER_RESOLUTION_NANOS);
+    Duration::from_nanos(
+        u64::try_from(units * TIMER_RESOLUTION_NANOS).expect("a tick shorter than 584 years"),
+    )
 }
 
 /// Represents a message sent between two hosts on the network.
