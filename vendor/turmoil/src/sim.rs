@@ -36,6 +36,10 @@ pub struct Sim<'a> {
     elapsed: Duration,
 
     steps: usize,
+
+    /// Which of `rts` were stopped when the current step began, in `rts`' order: kept
+    /// between steps so that a step allocates nothing to remember it.
+    stopped: Vec<bool>,
 }
 
 impl<'a> Sim<'a> {
@@ -52,6 +56,7 @@ impl<'a> Sim<'a> {
             since_epoch,
             elapsed: Duration::ZERO,
             steps: 1, // bumped after each step
+            stopped: Vec::new(),
         }
     }
 
@@ -573,11 +578,19 @@ impl<'a> Sim<'a> {
     /// Whether the running host at `addr` must be polled in a step ending at
     /// simulation time `end`: woken, a registered deadline due, or a message
     /// deliverable to it.
-    fn is_due(world: &RefCell<World>, addr: IpAddr, end: Duration) -> bool {
+    fn is_due(world: &RefCell<World>, index: usize, addr: IpAddr, end: Duration) -> bool {
         Self::note_woken_elsewhere(world);
         let world = world.borrow();
-        let host = world.hosts.get(&addr).expect("missing host");
-        host.is_due(end) || world.topology.has_deliverable(addr)
+        Self::host_at(&world, index, addr).is_due(end) || world.topology.has_deliverable(addr)
+    }
+
+    /// The host at `addr`, the `index`-th of `rts`: hosts and runtimes are added
+    /// together, so it is the `index`-th host, found without hashing.
+    fn host_at(world: &World, index: usize, addr: IpAddr) -> &crate::host::Host {
+        match world.hosts.get_index(index) {
+            Some((&at, host)) if at == addr => host,
+            _ => world.hosts.get(&addr).expect("missing host"),
+        }
     }
 
     /// Marks woken the hosts that another host's action woke with no message (see
@@ -638,7 +651,7 @@ impl<'a> Sim<'a> {
             .topology
             .next_delivery()
             .map(|ahead| self.elapsed + ahead);
-        for (&addr, rt) in &self.rts {
+        for (index, (&addr, rt)) in self.rts.iter().enumerate() {
             if !rt.is_software_running() {
                 continue;
             }
@@ -648,7 +661,7 @@ impl<'a> Sim<'a> {
             if rt.paused {
                 continue;
             }
-            let host = world.hosts.get(&addr).expect("missing host");
+            let host = Self::host_at(&world, index, addr);
             if host.woken {
                 return 0;
             }
@@ -700,6 +713,65 @@ impl<'a> Sim<'a> {
         Ok(())
     }
 
+    /// Runs the running host at `addr` (the `index`-th) for one step ending at simulation time `end`
+    /// (or notes what it is owed, when it is paused or has nothing to do). Returns
+    /// whether the host counts as finished: a client whose software completed, or any
+    /// other host.
+    fn poll_host(
+        world: &RefCell<World>,
+        config: &Config,
+        (index, addr): (usize, IpAddr),
+        rt: &mut Rt<'a>,
+        end: Duration,
+        tick: Duration,
+    ) -> Result<bool> {
+        let _span_guard = tracing::span!(Level::INFO, "node", name = &*rt.nodename,).entered();
+        if rt.paused {
+            Self::run_paused_kernel(world, addr);
+            rt.owed += tick;
+            return Ok(!rt.is_client());
+        }
+        if config.skip_idle_hosts && !Self::is_due(world, index, addr, end) {
+            // Nothing can happen on this host in this step: its clock catches up
+            // before it is next polled. A client that is not polled has not
+            // finished.
+            rt.owed += tick;
+            return Ok(!rt.is_client());
+        }
+        Self::catch_up(world, addr, rt);
+        {
+            let mut world = world.borrow_mut();
+            // We need to move deliverable messages off the network and
+            // into the dst host. This requires two mutable borrows.
+            let World {
+                rng,
+                topology,
+                hosts,
+                ..
+            } = world.deref_mut();
+            topology.deliver_messages(rng, hosts.get_mut(&addr).expect("missing host"));
+
+            // Set the current host (see method docs)
+            world.current = Some(addr);
+
+            let host = world.current_host_mut();
+            host.woken = false;
+            host.timer.now(rt.now());
+        }
+
+        let is_software_finished = World::enter(world, || rt.tick(tick))?;
+
+        // Unset the current host
+        let mut world = world.borrow_mut();
+        world.current = None;
+
+        world.tick(addr, tick);
+        if let Some(host) = world.hosts.get_mut(&addr) {
+            host.forget_passed_wakes(end);
+        }
+        Ok(!rt.is_client() || is_software_finished)
+    }
+
     /// Step the simulation.
     ///
     /// Runs each host in the simulation a fixed duration configured by
@@ -724,73 +796,30 @@ impl<'a> Sim<'a> {
         // completes, extract the result and return early if an error is
         // encountered.
 
-        let (mut running, stopped): (Vec<_>, Vec<_>) = self
-            .rts
-            .iter_mut()
-            .partition(|(_, rt)| rt.is_software_running());
-        if self.config.random_node_order {
-            running.shuffle(&mut self.world.borrow_mut().rng);
-        }
-
         let end = self.elapsed + tick;
-        for (&addr, rt) in running {
-            let _span_guard = tracing::span!(Level::INFO, "node", name = &*rt.nodename,).entered();
-            if rt.paused {
-                Self::run_paused_kernel(&self.world, addr);
-                rt.owed += tick;
-                is_finished = is_finished && !rt.is_client();
-                continue;
+        let config = &self.config;
+        let world = &self.world;
+        let stopped = &mut self.stopped;
+        stopped.clear();
+        stopped.extend(self.rts.values().map(|rt| !rt.is_software_running()));
+        let hosts = self.rts.iter_mut().zip(stopped.iter()).enumerate();
+        if config.random_node_order {
+            let mut running: Vec<_> = hosts.filter(|(_, (_, &stopped))| !stopped).collect();
+            running.shuffle(&mut world.borrow_mut().rng);
+            for (index, ((&addr, rt), _)) in running {
+                is_finished &= Self::poll_host(world, config, (index, addr), rt, end, tick)?;
             }
-            if self.config.skip_idle_hosts && !Self::is_due(&self.world, addr, end) {
-                // Nothing can happen on this host in this step: its clock catches up
-                // before it is next polled. A client that is not polled has not
-                // finished.
-                rt.owed += tick;
-                is_finished = is_finished && !rt.is_client();
-                continue;
-            }
-            Self::catch_up(&self.world, addr, rt);
-            {
-                let mut world = self.world.borrow_mut();
-                // We need to move deliverable messages off the network and
-                // into the dst host. This requires two mutable borrows.
-                let World {
-                    rng,
-                    topology,
-                    hosts,
-                    ..
-                } = world.deref_mut();
-                topology.deliver_messages(rng, hosts.get_mut(&addr).expect("missing host"));
-
-                // Set the current host (see method docs)
-                world.current = Some(addr);
-
-                let host = world.current_host_mut();
-                host.woken = false;
-                host.timer.now(rt.now());
-            }
-
-            let is_software_finished = World::enter(&self.world, || rt.tick(tick))?;
-
-            if rt.is_client() {
-                is_finished = is_finished && is_software_finished;
-            }
-
-            // Unset the current host
-            let mut world = self.world.borrow_mut();
-            world.current = None;
-
-            world.tick(addr, tick);
-            if let Some(host) = world.hosts.get_mut(&addr) {
-                host.forget_passed_wakes(end);
+        } else {
+            // The running hosts in the order they were added, without collecting them.
+            for (index, ((&addr, rt), _)) in hosts.filter(|(_, (_, &stopped))| !stopped) {
+                is_finished &= Self::poll_host(world, config, (index, addr), rt, end, tick)?;
             }
         }
 
         // Tick the nodes that are not actively running (i.e., crashed) to ensure their clock keeps up
         // with the rest of the simulation when they are restarted (bounced).
-        for (&addr, _rt) in stopped {
-            let mut world = self.world.borrow_mut();
-            world.tick(addr, tick);
+        for (&addr, _) in self.rts.keys().zip(stopped.iter()).filter(|(_, &stopped)| stopped) {
+            world.borrow_mut().tick(addr, tick);
         }
 
         self.elapsed += tick;
