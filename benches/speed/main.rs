@@ -8,7 +8,7 @@
 //! - figure 3, `fig3 load` and `fig3 nodes`: cost per simulated second at 10, 100, 500 and
 //!   2,000 requests/s, and with 3, 5 and 7 nodes, each 2 s of load without faults and
 //!   the drain after it ([`load`] says why so short);
-//! - figure 4, `fig4 idle`: the reference topology's 12 hosts idle for 10 simulated
+//! - figure 4, `fig4 idle`: the reference scenario's 13 hosts idle for 10 simulated
 //!   seconds, as bare turmoil hosts and as the harness's world.
 //!
 //! Criterion's throughput line reads "elem/s" = simulated seconds per wall second. Every
