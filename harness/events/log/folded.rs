@@ -272,17 +272,17 @@ impl Folded {
 mod tests {
     use super::*;
 
-    /// Proves every folded kind comes back exactly (every field, the host, the time to the
-    /// nanosecond; accepted and rejected checks; repeated text interned once), and that
-    /// any other kind is given back untouched.
-    #[test]
-    fn every_kind_round_trips() {
-        let at = |ns| Duration::from_nanos(ns);
-        let event = |ns, host: &str, kind| Event {
-            at: at(ns),
+    fn event(ns: u64, host: &str, kind: EventKind) -> Event {
+        Event {
+            at: Duration::from_nanos(ns),
             host: host.to_string(),
             kind,
-        };
+        }
+    }
+
+    /// One event of each folded kind (two checks: accepted and rejected), the mail ids
+    /// shared, four hosts (one also the issuer) and three reasons.
+    fn one_of_each() -> Vec<Event> {
         let checked = |rejected: Option<&str>| EventKind::TokenChecked {
             jti: "node-1-0-7".into(),
             issuer: "node-1".into(),
@@ -291,59 +291,52 @@ mod tests {
             now_s: 1_700_000_001,
             rejected: rejected.map(str::to_string),
         };
-        let events = vec![
-            event(
-                1,
-                "node-1",
-                EventKind::TokenIssued {
-                    jti: "node-1-0-7".into(),
-                    iat: 1_700_000_000,
-                },
-            ),
+        let id = || "<verify-u1@example.com>".to_string();
+        let issued = EventKind::TokenIssued {
+            jti: "node-1-0-7".into(),
+            iat: 1_700_000_000,
+        };
+        let refused = EventKind::TokenRefused {
+            reason: "bad signature".into(),
+        };
+        let failed = EventKind::MailFailed {
+            message_id: id(),
+            attempt: 2,
+            reason: "535 authentication failed".into(),
+            retry_in_ms: 4_000,
+        };
+        let sent = EventKind::MailSent {
+            message_id: id(),
+            attempts: 3,
+            waited_ms: 12_345,
+        };
+        let accepted = EventKind::MailAccepted {
+            message_id: id(),
+            to: "u1@example.com".into(),
+        };
+        vec![
+            event(1, "node-1", issued),
             event(2, "node-2", checked(None)),
             event(3, "node-2", checked(Some("token expired"))),
-            event(
-                4,
-                "node-3",
-                EventKind::TokenRefused {
-                    reason: "bad signature".into(),
-                },
-            ),
-            event(
-                5,
-                "node-1",
-                EventKind::MailFailed {
-                    message_id: "<verify-u1@example.com>".into(),
-                    attempt: 2,
-                    reason: "535 authentication failed".into(),
-                    retry_in_ms: 4_000,
-                },
-            ),
-            event(
-                6,
-                "node-1",
-                EventKind::MailSent {
-                    message_id: "<verify-u1@example.com>".into(),
-                    attempts: 3,
-                    waited_ms: 12_345,
-                },
-            ),
-            event(
-                7_000_000_001,
-                "smtp",
-                EventKind::MailAccepted {
-                    message_id: "<verify-u1@example.com>".into(),
-                    to: "u1@example.com".into(),
-                },
-            ),
-        ];
+            event(4, "node-3", refused),
+            event(5, "node-1", failed),
+            event(6, "node-1", sent),
+            event(7_000_000_001, "smtp", accepted),
+        ]
+    }
+
+    /// Proves every folded kind comes back exactly (every field, the host, the time to the
+    /// nanosecond; accepted and rejected checks; repeated text interned once), and that
+    /// any other kind is given back untouched.
+    #[test]
+    fn every_kind_round_trips() {
+        let events = one_of_each();
         let mut folded = Folded::default();
         for (seq, e) in (0..).zip(events.clone()) {
             assert_eq!(folded.fold(e, false, seq), None);
         }
         let back: Vec<Event> = folded.rows.iter().map(|r| folded.event(r)).collect();
         assert_eq!(back, events);
-        // Four hosts (one also the issuer) and three reasons.
         assert_eq!(folded.interned.texts.len(), 7);
         assert_eq!(std::mem::size_of::<Row>(), 72);
         let other = event(8, "lb", EventKind::Converged);
