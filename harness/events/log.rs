@@ -22,7 +22,7 @@
 //!
 //! - the token and mail events (a token event per login and per `/userinfo`, two or
 //!   more mail events per signup) exactly, every field, as compact rows with their text
-//!   stored once ([`folded`]): the checkers and the report read all of it, in the log's
+//!   stored once (`log/folded.rs`): the checkers and the report read all of it, in the log's
 //!   order, so [`Log::all`] gives them back as events, in their place among the others.
 //!
 //! Every other event is kept whole, in time order: the faults, health checks, the
@@ -291,7 +291,7 @@ impl Log {
     }
 
     /// Every event but the per-request kinds, in the log's order: the events kept whole
-    /// (borrowed) with the token and mail events (rebuilt, see [`folded`]) in their places.
+    /// (borrowed) with the token and mail events (rebuilt: `log/folded.rs`) in their places.
     pub fn all(&self) -> impl Iterator<Item = Cow<'_, Event>> {
         let mut rows = self.folded.rows.iter().peekable();
         let mut kept = self.events.iter().enumerate().peekable();
