@@ -78,7 +78,7 @@
 
 use std::time::Duration;
 
-use crate::events::{Event, EventKind, MemberFinal, RequestRecord};
+use crate::events::{Event, EventKind, Log, MemberFinal, RequestRecord};
 use crate::scenario::spec::Expectations;
 use crate::topology::{Role, Topology};
 
@@ -363,7 +363,7 @@ pub fn judge(
     update: Option<&crate::scenario::update::Update>,
     expect: &Expectations,
     topology: &Topology,
-    events: &[Event],
+    events: &Log,
     requests: &[RequestRecord],
     windows: &[FailureWindow],
 ) -> Vec<Verdict> {
@@ -437,7 +437,7 @@ fn latency_verdicts(
 }
 
 /// The replica set's safety checks, judged on every run.
-fn safety(events: &[Event], requests: &[RequestRecord], dev: &[&str]) -> Vec<Verdict> {
+fn safety(events: &Log, requests: &[RequestRecord], dev: &[&str]) -> Vec<Verdict> {
     if !events
         .iter()
         .any(|e| matches!(e.kind, EventKind::Converged | EventKind::HealthyUnbroken))
@@ -495,7 +495,7 @@ mod tests {
     /// one primary per term is still judged from the elections.
     #[test]
     fn end_state_checks_not_judged_without_convergence() {
-        let verdicts = safety(&[], &[], &[]);
+        let verdicts = safety(&Log::default(), &[], &[]);
         let statuses: Vec<(Expectation, Status)> = verdicts
             .iter()
             .map(|v| (v.expectation.clone(), v.status))

@@ -11,7 +11,8 @@
 //! simulation thread executes them, so the order itself is deterministic. Readers sort by
 //! time with a stable sort, keeping that order among events of the same tick. The three
 //! kinds every user request appends (`Request`, `Forwarded`, `ClientSeen`) are folded
-//! into compact rows as they come, so an hour's run does not hold 180,000 of each whole;
+//! into compact rows as they come, so an hour's run does not hold 180,000 of each whole,
+//! and the token and mail events into compact rows that give them back exactly;
 //! [`log`] says what the finished [`Log`] holds.
 //!
 //! Ordering rule within one tick (one simulated instant): the scenario's step is recorded
@@ -650,9 +651,9 @@ impl Recorder {
             .expect("the event log is never left poisoned: no code panics while holding it")
     }
 
-    /// The events kept whole so far (not the per-request kinds [`log`] folds), sorted by
-    /// time, a step's events first among those of one time (stable: otherwise same-tick
-    /// events keep the order they were recorded in).
+    /// The events so far but the per-request kinds [`log`] folds (the token and mail
+    /// events rebuilt), sorted by time, a step's events first among those of one time
+    /// (stable: otherwise same-tick events keep the order they were recorded in).
     pub fn snapshot(&self) -> Vec<Event> {
         self.log().sorted_events()
     }

@@ -191,7 +191,7 @@ fn strobe_flips_the_clock() {
         ]
     );
     let rejected = events
-        .iter()
+        .all()
         .filter(|e| {
             matches!(
                 &e.kind,

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use super::{Expectation, LastFault, Observed, Vacuity, Verdict};
 use crate::events::update::OPERATOR;
-use crate::events::{EXECUTOR, Event, EventKind};
+use crate::events::{EXECUTOR, Event, EventKind, Log};
 
 /// The two liveness verdicts: the replica set healthy, then its mail flowing, each within
 /// `bound` of the last fault the scenario injected. The mail verdict is vacuous when no
 /// production node ever tried to send mail (`dev`: the dev/test hosts, not counted).
-pub fn check(events: &[Event], bound: Duration, dev: &[&str]) -> [Verdict; 2] {
+pub fn check(events: &Log, bound: Duration, dev: &[&str]) -> [Verdict; 2] {
     let last_fault = last_fault(events);
     let from = last_fault.unwrap_or(Duration::ZERO);
     let after = |pick: fn(&EventKind) -> bool| {
@@ -38,7 +38,7 @@ pub fn check(events: &[Event], bound: Duration, dev: &[&str]) -> [Verdict; 2] {
         within: bound,
         last_fault,
     };
-    let mailed = events.iter().any(|e| {
+    let mailed = events.tokens_and_mail().any(|e| {
         matches!(
             e.kind,
             EventKind::MailSent { .. } | EventKind::MailFailed { .. }
@@ -106,7 +106,7 @@ mod tests {
             event_at("node-1", 3, failed(1)),
             event_at("node-1", 4, failed(2)),
         ];
-        let [set, mail] = check(&events, Duration::from_secs(30), &[]);
+        let [set, mail] = check(&Log::from(events.to_vec()), Duration::from_secs(30), &[]);
         assert_eq!(set.status, Status::Pass);
         assert_eq!(
             set.expectation,
@@ -137,7 +137,7 @@ mod tests {
             event_at("replica-set", 15, EventKind::Converged),
             event_at("replica-set", 16, EventKind::MailFlowing),
         ];
-        let [set, mail] = check(&events, Duration::from_secs(30), &[]);
+        let [set, mail] = check(&Log::from(events.to_vec()), Duration::from_secs(30), &[]);
         assert_eq!(
             set.observed,
             Observed::Liveness(Some(Duration::from_secs(5)))
@@ -147,7 +147,11 @@ mod tests {
             mail.observed,
             Observed::MailFlowing(Some(Duration::from_secs(6)))
         );
-        let [_, mail] = check(&events, Duration::from_secs(30), &["node-2"]);
+        let [_, mail] = check(
+            &Log::from(events.to_vec()),
+            Duration::from_secs(30),
+            &["node-2"],
+        );
         assert_eq!(mail.status, Status::Vacuous(Vacuity::NoMailQueued));
     }
 }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Expectation, Observed, Offenders, Vacuity, Verdict};
-use crate::events::{Event, EventKind, MemberFinal};
+use crate::events::{EventKind, Log, MemberFinal};
 
 /// The queue against the relay's acceptances.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +48,20 @@ pub struct Twice {
 /// The two mail verdicts: none lost, none twice. The dev/test hosts' failed attempts
 /// (`dev`) are not counted: they are not production's queue (mail of theirs a production
 /// relay accepted is, as never queued).
-pub fn check(events: &[Event], up: &[&MemberFinal], dev: &[&str]) -> [Verdict; 2] {
-    let mut accepted: BTreeMap<&str, usize> = BTreeMap::new();
-    for e in events {
-        if let EventKind::MailAccepted { message_id, .. } = &e.kind {
-            *accepted.entry(message_id.as_str()).or_default() += 1;
+pub fn check(events: &Log, up: &[&MemberFinal], dev: &[&str]) -> [Verdict; 2] {
+    let mut accepted: BTreeMap<String, usize> = BTreeMap::new();
+    let mut sent: BTreeSet<String> = BTreeSet::new();
+    let mut retries = 0;
+    for e in events.tokens_and_mail() {
+        match e.kind {
+            EventKind::MailAccepted { message_id, .. } => {
+                *accepted.entry(message_id).or_default() += 1;
+            }
+            EventKind::MailSent { message_id, .. } => {
+                sent.insert(message_id);
+            }
+            EventKind::MailFailed { .. } => retries += usize::from(!dev.contains(&e.host.as_str())),
+            _ => {}
         }
     }
     let queued: BTreeSet<String> = up
@@ -68,41 +77,32 @@ pub fn check(events: &[Event], up: &[&MemberFinal], dev: &[&str]) -> [Verdict; 2
     let never_delivered = ids(queued
         .iter()
         .map(String::as_str)
-        .filter(|id| !accepted.contains_key(id))
+        .filter(|id| !accepted.contains_key(*id))
         .collect());
     let never_queued = ids(accepted
         .keys()
-        .copied()
+        .map(String::as_str)
         .filter(|id| !queued.contains(*id))
         .collect());
     let twice = ids(accepted
         .iter()
         .filter(|(_, n)| **n > 1)
-        .map(|(id, _)| *id)
+        .map(|(id, _)| id.as_str())
         .collect());
     // A node records a delivery when the relay answered 250 to its DATA; the relay records
     // its acceptance before it answers. A delivery no relay accepted means the node's
     // session was answered for another message (what SMTP command injection did).
-    let unaccepted: BTreeSet<&str> = events
+    let unaccepted: Vec<&str> = sent
         .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::MailSent { message_id, .. } => Some(message_id.as_str()),
-            _ => None,
-        })
-        .filter(|id| !accepted.contains_key(id))
+        .map(String::as_str)
+        .filter(|id| !accepted.contains_key(*id))
         .collect();
-    let retries = events
-        .iter()
-        .filter(|e| {
-            matches!(e.kind, EventKind::MailFailed { .. }) && !dev.contains(&e.host.as_str())
-        })
-        .count();
     let queue = Queue {
         queued: queued.len(),
         retries,
         never_delivered,
         never_queued,
-        never_accepted: ids(unaccepted.into_iter().collect()),
+        never_accepted: ids(unaccepted),
     };
     let seen = Twice {
         messages: accepted.len(),
@@ -142,6 +142,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::events::Event;
 
     /// Proves the mail checker fails a message a node recorded as sent that no relay
     /// accepted (what SMTP command injection produced: the node's session was answered
@@ -181,7 +182,7 @@ mod tests {
             ),
             at(2, "node-1", sent(&alice)),
         ];
-        let [lost, _] = check(&honest, &[&member], &[]);
+        let [lost, _] = check(&Log::from(honest.to_vec()), &[&member], &[]);
         assert!(lost.holds(), "{:?}", lost.observed);
         // The relay accepted alice's mail once (say, an earlier attempt), but the node also
         // claims a delivery of bob's, which no relay ever saw.
@@ -191,7 +192,7 @@ mod tests {
             honest[1].clone(),
             at(3, "node-1", sent(&bob)),
         ];
-        let [lost, _] = check(&forged, &[&member], &[]);
+        let [lost, _] = check(&Log::from(forged.to_vec()), &[&member], &[]);
         assert!(!lost.holds(), "{:?}", lost.observed);
         let Observed::MailLost(queue) = &lost.observed else {
             panic!("{:?}", lost.observed);

@@ -22,7 +22,7 @@
 use std::time::Duration;
 
 use super::{Expectation, Observed, Offenders, Vacuity, Verdict};
-use crate::events::{Event, EventKind};
+use crate::events::{EventKind, Log};
 use crate::services::mail::{MAX_PER_POLL, POLL};
 use crate::topology::SmtpSettings;
 
@@ -96,21 +96,21 @@ pub fn policy(attempt: u32, initial: Duration, max: Duration) -> Duration {
 }
 
 /// A message's attempt in the log: who, which number, when, and whether it failed.
-struct Attempt<'a> {
-    host: &'a str,
-    message_id: &'a str,
+struct Attempt {
+    host: String,
+    message_id: String,
     number: u32,
     at: Duration,
     /// The delay a failed attempt announced; `None` for a delivery.
     failed: Option<Duration>,
 }
 
-fn attempts<'a>(events: &'a [Event], dev: &[&str]) -> Vec<Attempt<'a>> {
+fn attempts(events: &Log, dev: &[&str]) -> Vec<Attempt> {
     events
-        .iter()
+        .tokens_and_mail()
         .filter(|e| !dev.contains(&e.host.as_str()))
         .filter_map(|e| {
-            let (message_id, number, failed) = match &e.kind {
+            let (message_id, number, failed) = match e.kind {
                 EventKind::MailFailed {
                     message_id,
                     attempt,
@@ -118,18 +118,18 @@ fn attempts<'a>(events: &'a [Event], dev: &[&str]) -> Vec<Attempt<'a>> {
                     ..
                 } => (
                     message_id,
-                    *attempt,
-                    Some(Duration::from_millis(*retry_in_ms)),
+                    attempt,
+                    Some(Duration::from_millis(retry_in_ms)),
                 ),
                 EventKind::MailSent {
                     message_id,
                     attempts,
                     ..
-                } => (message_id, *attempts, None),
+                } => (message_id, attempts, None),
                 _ => return None,
             };
             Some(Attempt {
-                host: &e.host,
+                host: e.host,
                 message_id,
                 number,
                 at: e.at,
@@ -141,12 +141,13 @@ fn attempts<'a>(events: &'a [Event], dev: &[&str]) -> Vec<Attempt<'a>> {
 
 /// The verdict on the production queue's retries (`dev`: the dev/test hosts, not
 /// counted); vacuous when no delivery failed.
-pub fn check(events: &[Event], smtp: &SmtpSettings, dev: &[&str]) -> Verdict {
+pub fn check(events: &Log, smtp: &SmtpSettings, dev: &[&str]) -> Verdict {
     let expectation = Expectation::MailRetries {
         initial: smtp.retry_initial,
         max: smtp.retry_max,
     };
-    let end = events.iter().map(|e| e.at).max().unwrap_or_default();
+    // The last event's time, requests aside (the log's end counts them too).
+    let end = events.all().map(|e| e.at).max().unwrap_or_default();
     let slack = retry_slack(smtp.timeout);
     let all = attempts(events, dev);
     let mut seen = Seen::default();
@@ -158,8 +159,8 @@ pub fn check(events: &[Event], smtp: &SmtpSettings, dev: &[&str]) -> Verdict {
             .iter()
             .find(|a| a.message_id == failure.message_id);
         let retry = Retry {
-            host: failure.host.to_string(),
-            message_id: failure.message_id.to_string(),
+            host: failure.host.clone(),
+            message_id: failure.message_id.clone(),
             attempt: failure.number,
             failed_at: failure.at,
             retry_in,
@@ -231,6 +232,7 @@ impl Seen {
 mod tests {
     use super::*;
     use crate::checkers::{Status, event_at};
+    use crate::events::Event;
 
     fn ms_event(host: &str, ms: u64, kind: EventKind) -> Event {
         Event {
@@ -284,7 +286,7 @@ mod tests {
             ms_event("node-1", 11_010, failed(2, 2_000)),
             ms_event("node-1", 13_020, sent(3)),
         ];
-        let v = check(&on_time, &smtp, &[]);
+        let v = check(&Log::from(on_time.to_vec()), &smtp, &[]);
         assert_eq!(v.status, Status::Pass, "{:?}", v.observed);
         assert_eq!((retries(&v).failures, retries(&v).retried), (2, 2));
         let hasty = [
@@ -292,7 +294,7 @@ mod tests {
             ms_event("node-1", 10_900, failed(2, 2_000)),
             ms_event("node-1", 12_910, sent(3)),
         ];
-        let v = check(&hasty, &smtp, &[]);
+        let v = check(&Log::from(hasty.to_vec()), &smtp, &[]);
         assert_eq!(v.status, Status::Fail);
         let early = retries(&v).early.as_ref().expect("an early attempt");
         assert_eq!((early.count, early.first.attempt), (1, 1));
@@ -309,7 +311,7 @@ mod tests {
             ms_event("node-1", 11_000, failed(2, 1_000)),
             ms_event("node-1", 12_000, sent(3)),
         ];
-        let v = check(&flat, &smtp, &[]);
+        let v = check(&Log::from(flat.to_vec()), &smtp, &[]);
         assert_eq!(v.status, Status::Fail);
         let off = retries(&v).off_policy.as_ref().expect("off the policy");
         assert_eq!(off.first.policy, Duration::from_secs(2));
@@ -317,7 +319,7 @@ mod tests {
             retry_initial: Duration::from_secs(2),
             ..SmtpSettings::default()
         };
-        let v = check(&flat[..1], &slower, &[]);
+        let v = check(&Log::from(flat[..1].to_vec()), &slower, &[]);
         assert_eq!(retries(&v).off_policy.as_ref().map(|o| o.count), Some(1));
     }
 
@@ -336,14 +338,14 @@ mod tests {
                 kind: EventKind::MailFlowing,
             },
         ];
-        let v = check(&abandoned, &smtp, &[]);
+        let v = check(&Log::from(abandoned.to_vec()), &smtp, &[]);
         assert_eq!(v.status, Status::Fail);
         assert!(retries(&v).given_up.is_some());
         let short = [
             abandoned[0].clone(),
             event_at("lb", 20, EventKind::MailFlowing),
         ];
-        let v = check(&short, &smtp, &[]);
+        let v = check(&Log::from(short.to_vec()), &smtp, &[]);
         assert_eq!(v.status, Status::Pass);
         assert_eq!(retries(&v).waiting, 1);
         // node-2 had sent it before node-1's (redundant) attempt failed.
@@ -352,7 +354,10 @@ mod tests {
             abandoned[0].clone(),
             abandoned[1].clone(),
         ];
-        assert_eq!(check(&elsewhere, &smtp, &[]).status, Status::Pass);
+        assert_eq!(
+            check(&Log::from(elsewhere.to_vec()), &smtp, &[]).status,
+            Status::Pass
+        );
     }
 
     /// Proves a new primary's first attempt (numbered 1) right after the old one's
@@ -366,11 +371,17 @@ mod tests {
             ms_event("node-2", 10_500, sent(1)),
         ];
         // node-1's attempt 3 announced 4 s, the policy's for a third failure.
-        assert_eq!(check(&failover, &smtp, &[]).status, Status::Pass);
+        assert_eq!(
+            check(&Log::from(failover.to_vec()), &smtp, &[]).status,
+            Status::Pass
+        );
         let dev_only = [ms_event("dev-1", 10_000, failed(1, 0))];
-        let v = check(&dev_only, &smtp, &["dev-1"]);
+        let v = check(&Log::from(dev_only.to_vec()), &smtp, &["dev-1"]);
         assert_eq!(v.status, Status::Vacuous(Vacuity::NoMailFailed));
-        assert_eq!(check(&dev_only, &smtp, &[]).status, Status::Fail);
+        assert_eq!(
+            check(&Log::from(dev_only.to_vec()), &smtp, &[]).status,
+            Status::Fail
+        );
     }
 
     /// Proves the slack constant is the slack at the default session timeout.

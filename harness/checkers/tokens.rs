@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::{Expectation, Observed, Offenders, Verdict};
 use crate::clock::{self, ClockSetting, EPOCH_UNIX_S};
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventKind, Log};
 use crate::topology::Topology;
 
 /// The token checks of the run.
@@ -73,8 +73,9 @@ impl Clocks {
     }
 }
 
-/// The token verdict.
-pub fn check(events: &[Event], topology: &Topology) -> Verdict {
+/// The token verdict, from every event in the log's order (the token events among the
+/// clock changes).
+pub fn check(events: &Log, topology: &Topology) -> Verdict {
     let mut judge = Judge {
         leeway_s: topology.node.token_leeway.as_secs(),
         clocks: Clocks {
@@ -89,7 +90,8 @@ pub fn check(events: &[Event], topology: &Topology) -> Verdict {
         },
         wrong: Vec::new(),
     };
-    for e in events {
+    for e in events.all() {
+        let e = &*e;
         match &e.kind {
             EventKind::ClockChanged { node, setting, .. } => {
                 judge.clocks.settings.insert(node.clone(), *setting);
@@ -128,18 +130,18 @@ pub fn check(events: &[Event], topology: &Topology) -> Verdict {
 }
 
 /// The token checker's state while it reads the log.
-struct Judge<'a> {
+struct Judge {
     leeway_s: u64,
     clocks: Clocks,
     /// The `iat` of every token issued, by id.
-    issued: BTreeMap<&'a str, u64>,
+    issued: BTreeMap<String, u64>,
     seen: Tokens,
     wrong: Vec<Disagreement>,
 }
 
-impl<'a> Judge<'a> {
+impl Judge {
     /// A token issued: its `iat` must be what the issuer's clock read.
-    fn issued(&mut self, e: &Event, jti: &'a str, iat: u64) {
+    fn issued(&mut self, e: &Event, jti: &str, iat: u64) {
         let read = self.clocks.reading_s(&e.host, e.at);
         if iat != read {
             self.wrong.push(Disagreement::Stamped {
@@ -149,7 +151,7 @@ impl<'a> Judge<'a> {
                 read,
             });
         }
-        self.issued.insert(jti, iat);
+        self.issued.insert(jti.to_string(), iat);
     }
 
     /// A token checked (`times`: its `iat`, `exp` and the validator's `now_s`): the
@@ -260,7 +262,7 @@ mod tests {
                 checked(epoch + 630, epoch + 20, Some("token expired 330s ago")),
             ),
         ];
-        let v = check(&good, &t);
+        let v = check(&Log::from(good), &t);
         assert!(v.holds(), "{:?}", v.observed);
         let expected = Tokens {
             checked: 2,
@@ -286,13 +288,13 @@ mod tests {
                 checked(epoch + 30, epoch + 20, Some("expired")),
             ),
         ];
-        assert!(!check(&unexplained, &t).holds());
+        assert!(!check(&Log::from(unexplained), &t).holds());
         let wrong_clock = vec![
             node_3_ahead_10min(),
             issued_at_20s(),
             at("node-3", 30, checked(epoch + 30, epoch + 20, None)),
         ];
-        let v = check(&wrong_clock, &t);
+        let v = check(&Log::from(wrong_clock), &t);
         assert!(!v.holds());
         assert!(
             matches!(first(&v), Some(Disagreement::Judged { host, .. }) if host == "node-3"),
@@ -306,6 +308,6 @@ mod tests {
                 reason: "token has a bad signature".into(),
             },
         )];
-        assert!(!check(&forged, &t).holds());
+        assert!(!check(&Log::from(forged), &t).holds());
     }
 }

@@ -20,13 +20,20 @@
 //!   not kept.
 //! - `ClientSeen` as a count per (client address, where the address came from).
 //!
+//! - the token and mail events (a token event per login and per `/userinfo`, two or
+//!   more mail events per signup) exactly, every field, as compact rows with their text
+//!   stored once (`log/folded.rs`): the checkers and the report read all of it, in the log's
+//!   order, so [`Log::all`] gives them back as events, in their place among the others.
+//!
 //! Every other event is kept whole, in time order: the faults, health checks, the
-//! replica set's events, clocks, NTP, mail, tokens, the egress, the members' final data.
-//! Those still grow with a run's length (tokens and mail are one event per login or
-//! signup); docs/ARCHITECTURE.md ("What the event log holds") has the figures.
-//! `harness serve`'s streaming recorder hands every event, these three kinds included,
-//! to its sink whole, and keeps none.
+//! replica set's events, clocks, NTP, the egress, the members' final data; the slice a
+//! [`Log`] dereferences to holds those alone. docs/ARCHITECTURE.md ("What the event log
+//! holds") has the figures. `harness serve`'s streaming recorder hands every event, the
+//! folded kinds included, to its sink whole, and keeps none.
 
+mod folded;
+
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::ops::Deref;
@@ -158,11 +165,13 @@ pub struct Routed<'a> {
 }
 
 /// The event log of a finished run: the events kept whole (the slice it dereferences
-/// to, in time order, a step's events first among those of one time) and the folded
-/// per-request kinds (see the module's header).
+/// to, in time order, a step's events first among those of one time), the folded
+/// per-request kinds and the token and mail events (see the module's header).
 #[derive(Clone, Default)]
 pub struct Log {
     events: Vec<Event>,
+    /// The token and mail events, in the log's order once finished.
+    folded: folded::Folded,
     requests: Requests,
     /// The routes as recorded (emptied when the log is finished).
     routes: Vec<Route>,
@@ -182,6 +191,10 @@ impl std::fmt::Debug for Log {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Log")
             .field("events", &self.events)
+            .field(
+                "tokens_and_mail",
+                &self.tokens_and_mail().collect::<Vec<_>>(),
+            )
             .field("requests", &self.requests())
             .field("routes", &self.routes().collect::<Vec<_>>())
             .field("unresolved", &self.routes)
@@ -277,9 +290,29 @@ impl Log {
         self.end
     }
 
-    /// The events kept whole.
+    /// Every event but the per-request kinds, in the log's order: the events kept whole
+    /// (borrowed) with the token and mail events (rebuilt: `log/folded.rs`) in their places.
+    pub fn all(&self) -> impl Iterator<Item = Cow<'_, Event>> {
+        let mut rows = self.folded.rows.iter().peekable();
+        let mut kept = self.events.iter().enumerate().peekable();
+        std::iter::from_fn(move || {
+            let next_kept = kept.peek().map_or(usize::MAX, |(i, _)| *i);
+            match rows.next_if(|r| r.before as usize <= next_kept) {
+                Some(row) => Some(Cow::Owned(self.folded.event(row))),
+                None => kept.next().map(|(_, e)| Cow::Borrowed(e)),
+            }
+        })
+    }
+
+    /// The token and mail events alone (`TokenIssued`, `TokenChecked`, `TokenRefused`,
+    /// `MailSent`, `MailFailed`, `MailAccepted`), in the log's order.
+    pub fn tokens_and_mail(&self) -> impl Iterator<Item = Event> + '_ {
+        self.folded.rows.iter().map(|r| self.folded.event(r))
+    }
+
+    /// Every event but the per-request kinds, in the log's order (see [`Log::all`]).
     pub fn into_events(self) -> Vec<Event> {
-        self.events
+        self.all().map(Cow::into_owned).collect()
     }
 
     fn backend(&mut self, name: Option<&str>) -> u16 {
@@ -302,6 +335,8 @@ impl Log {
 #[derive(Default)]
 pub struct LogBuilder {
     kept: Vec<Kept>,
+    /// Events kept whole or folded so far: the next one's place in the recording order.
+    recorded: u32,
     log: Log,
 }
 
@@ -311,14 +346,23 @@ struct Kept {
     event: Event,
     /// A scenario step recorded it: it sorts first at its time.
     step: bool,
-    /// Its place in the order events were recorded.
+    /// Its place in the order events were recorded (shared with the folded token and
+    /// mail events).
     seq: u32,
+}
+
+impl Kept {
+    /// Its place in the log: by time, a step's events first, then the recording order.
+    fn key(&self) -> (u64, bool, u32) {
+        (ns(self.event.at), !self.step, self.seq)
+    }
 }
 
 impl std::fmt::Debug for LogBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogBuilder")
             .field("kept", &self.kept.len())
+            .field("tokens_and_mail", &self.log.folded.rows.len())
             .field("requests", &self.log.requests.rows.len())
             .finish_non_exhaustive()
     }
@@ -367,35 +411,63 @@ impl LogBuilder {
                 }
             }
             kind => {
-                let seq = u32::try_from(self.kept.len()).expect("fewer than 2^32 events kept");
+                let seq = self.recorded;
+                self.recorded = seq.checked_add(1).expect("fewer than 2^32 events kept");
                 let event = Event {
                     at: event.at,
                     host: event.host,
                     kind,
                 };
-                self.kept.push(Kept { event, step, seq });
+                if let Some(event) = self.log.folded.fold(event, step, seq) {
+                    self.kept.push(Kept { event, step, seq });
+                }
             }
         }
     }
 
-    /// The events kept whole so far, sorted by time, a step's events first among those of
-    /// one time (stable: otherwise same-tick events keep the order they were recorded in).
+    /// The events so far but the per-request kinds (the token and mail events rebuilt),
+    /// sorted by time, a step's events first among those of one time (stable: otherwise
+    /// same-tick events keep the order they were recorded in).
     pub fn sorted_events(&self) -> Vec<Event> {
+        let folded = &self.log.folded;
         let mut kept = self.kept.clone();
+        kept.extend(folded.rows.iter().map(|r| {
+            let (_, not_step, seq) = r.key();
+            Kept {
+                event: folded.event(r),
+                step: !not_step,
+                seq,
+            }
+        }));
         sort(&mut kept);
         kept.into_iter().map(|k| k.event).collect()
     }
 
     /// The finished log, sorted.
     pub fn finish(self) -> Log {
-        let Self { mut kept, mut log } = self;
+        let Self {
+            mut kept, mut log, ..
+        } = self;
         sort(&mut kept);
+        place(&mut log.folded, &kept);
         log.events = kept.into_iter().map(|k| k.event).collect();
         log.resolved = resolve(std::mem::take(&mut log.routes));
         log.requests
             .rows
             .sort_unstable_by_key(|r| (r.started_ns, r.id));
         log
+    }
+}
+
+/// Sorts the token and mail events and places each among the sorted `kept` events.
+fn place(folded: &mut folded::Folded, kept: &[Kept]) {
+    folded.sort();
+    let mut next = 0;
+    for row in &mut folded.rows {
+        while next < kept.len() && kept[next].key() < row.key() {
+            next += 1;
+        }
+        row.before = u32::try_from(next).expect("fewer than 2^32 events kept");
     }
 }
 
@@ -423,7 +495,7 @@ fn resolve(mut routes: Vec<Route>) -> Vec<Resolved> {
 /// the order they were recorded in (an unstable sort on a key with the record order in
 /// it: no buffer of half the log, as a stable sort takes).
 fn sort(kept: &mut [Kept]) {
-    kept.sort_unstable_by_key(|k| (k.event.at, !k.step, k.seq));
+    kept.sort_unstable_by_key(Kept::key);
 }
 
 /// A simulated time or span in nanoseconds (a run is at most an hour: 3.6e12 ns).
@@ -481,6 +553,54 @@ mod tests {
         assert_eq!(log.requests(), expected);
         assert!(log.is_empty());
         assert_eq!(log.end(), Duration::from_millis(57));
+    }
+
+    /// Proves the token and mail events come back exactly and in their place among the
+    /// events kept whole, as one sorted log of everything would have them: by time, a
+    /// step's events first at their time, otherwise in the order recorded; and that the
+    /// slice holds only the events kept whole.
+    #[test]
+    fn tokens_and_mail_in_their_place() {
+        let event = |ms, host: &str, kind| Event {
+            at: Duration::from_millis(ms),
+            host: host.to_string(),
+            kind,
+        };
+        let issued = |jti: &str| EventKind::TokenIssued {
+            jti: jti.to_string(),
+            iat: 1_700_000_000,
+        };
+        let restarted = |node: &str| EventKind::Restarted {
+            node: node.to_string(),
+        };
+        let accepted = |id: &str| EventKind::MailAccepted {
+            message_id: id.to_string(),
+            to: "u@example.com".to_string(),
+        };
+        let recorded = vec![
+            (event(5, "node-1", issued("a")), false),
+            (event(5, "scenario", restarted("node-2")), true),
+            (event(3, "smtp", accepted("<m1>")), false),
+            (event(5, "node-2", restarted("node-3")), false),
+            (event(5, "node-1", issued("b")), false),
+            (event(1, "node-1", restarted("node-1")), false),
+            (event(9, "smtp", accepted("<m2>")), false),
+            (event(5, "scenario", issued("c")), true),
+        ];
+        let mut expected = recorded.clone();
+        expected.sort_by_key(|(e, step)| (e.at, !step));
+        let expected: Vec<Event> = expected.into_iter().map(|(e, _)| e).collect();
+        let mut builder = LogBuilder::default();
+        for (e, step) in recorded {
+            builder.push(e, step);
+        }
+        assert_eq!(builder.sorted_events(), expected);
+        let log = builder.finish();
+        let all: Vec<Event> = log.all().map(Cow::into_owned).collect();
+        assert_eq!(all, expected);
+        assert_eq!(log.len(), 3);
+        assert_eq!(log.tokens_and_mail().count(), 5);
+        assert_eq!(log.into_events(), expected);
     }
 
     /// Proves routes resolve as the report read the events: an id's last `Forwarded` by

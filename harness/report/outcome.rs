@@ -313,48 +313,37 @@ struct MailCounts {
 impl MailCounts {
     /// The mail counts of `events`, leaving out those of the `dev` hosts (except
     /// duplicates, which the relay counts for everyone).
-    fn new(events: &[Event], dev: &[String]) -> Self {
-        let prod = |e: &&Event| !dev.contains(&e.host);
-        Self {
-            sent: events
-                .iter()
-                .filter(prod)
-                .filter(|e| matches!(e.kind, EventKind::MailSent { .. }))
-                .count(),
-            failed_attempts: events
-                .iter()
-                .filter(prod)
-                .filter(|e| matches!(e.kind, EventKind::MailFailed { .. }))
-                .count(),
-            longest_wait_ms: events
-                .iter()
-                .filter(prod)
-                .filter_map(|e| match &e.kind {
-                    EventKind::MailSent { waited_ms, .. } => Some(*waited_ms),
-                    _ => None,
-                })
-                .max()
-                .unwrap_or(0),
-            duplicates: duplicate_mail(events),
+    fn new(events: &Log, dev: &[String]) -> Self {
+        let mut counts = Self {
+            sent: 0,
+            failed_attempts: 0,
+            longest_wait_ms: 0,
+            duplicates: 0,
+        };
+        let mut accepted: BTreeMap<String, usize> = BTreeMap::new();
+        for e in events.tokens_and_mail() {
+            let prod = !dev.contains(&e.host);
+            match e.kind {
+                EventKind::MailSent { waited_ms, .. } if prod => {
+                    counts.sent += 1;
+                    counts.longest_wait_ms = counts.longest_wait_ms.max(waited_ms);
+                }
+                EventKind::MailFailed { .. } if prod => counts.failed_attempts += 1,
+                EventKind::MailAccepted { message_id, .. } => {
+                    *accepted.entry(message_id).or_default() += 1;
+                }
+                _ => {}
+            }
         }
+        counts.duplicates = accepted.values().filter(|n| **n > 1).count();
+        counts
     }
-}
-
-/// How many messages the relay accepted more than once.
-fn duplicate_mail(events: &[Event]) -> usize {
-    let mut seen = BTreeMap::new();
-    for e in events {
-        if let EventKind::MailAccepted { message_id, .. } = &e.kind {
-            *seen.entry(message_id.as_str()).or_insert(0usize) += 1;
-        }
-    }
-    seen.values().filter(|n| **n > 1).count()
 }
 
 /// The timeline: one line per event worth telling, the failure windows' openings and
 /// closings, by time.
 fn timeline(
-    events: &[Event],
+    events: &Log,
     failure_windows: &[FailureWindow],
     nodes: &[String],
     dev: &[String],
@@ -367,7 +356,8 @@ fn timeline(
     let mut boundary_seen = BTreeSet::new();
     let mut available_seen = BTreeSet::new();
     let mut failing: BTreeMap<(String, String), bool> = BTreeMap::new();
-    for e in events {
+    for e in events.all() {
+        let e = &*e;
         if let EventKind::ServiceStarted { service, port } = &e.kind {
             let serving = Serving {
                 service: service.clone(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::clock::ClockSetting;
-use crate::events::{BoundaryVerdict, EgressVerdict, Event, EventKind};
+use crate::events::{BoundaryVerdict, EgressVerdict, EventKind, Log};
 use crate::topology::{DevNetwork, Role, Topology};
 
 /// One host's clock at the end of the run.
@@ -45,7 +45,7 @@ pub struct OutsideSummary {
 }
 
 impl OutsideSummary {
-    pub fn new(events: &[Event], nodes: &[String], end: Duration) -> Self {
+    pub fn new(events: &Log, nodes: &[String], end: Duration) -> Self {
         let mut settings: BTreeMap<String, ClockSetting> = nodes
             .iter()
             .map(|n| (n.clone(), ClockSetting::default()))
@@ -54,7 +54,7 @@ impl OutsideSummary {
         let mut egress: BTreeMap<String, EgressTally> = BTreeMap::new();
         let mut outbound: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         let (mut issued, mut checked, mut rejected) = (0, 0, 0);
-        for e in events {
+        for e in events.all() {
             match &e.kind {
                 EventKind::ClockChanged { node, setting, .. } => {
                     settings.insert(node.clone(), *setting);
@@ -150,7 +150,7 @@ pub struct DevSummary {
 
 impl DevSummary {
     /// `None` without a dev/test instance.
-    pub fn new(events: &[Event], topology: &Topology) -> Option<Self> {
+    pub fn new(events: &Log, topology: &Topology) -> Option<Self> {
         let dev: Vec<&str> = topology
             .with_role(Role::DevNode)
             .map(|h| h.name.as_str())
@@ -172,7 +172,7 @@ impl DevSummary {
             mail_sent: 0,
             mail_failed_attempts: 0,
         };
-        for e in events {
+        for e in events.all() {
             let on_dev = dev.contains(&e.host.as_str());
             match &e.kind {
                 EventKind::Boundary(r) => {
