@@ -7,7 +7,10 @@
 //! software tells it, with `turmoil::wake_at`. Each function here registers its
 //! deadline that way, then waits on tokio's timer exactly as the service did before, so
 //! what a service does, and when, is unchanged; the simulation merely skips the hosts
-//! and the stretches of time in which nothing can happen. A wait that bypassed this
+//! and the stretches of time in which nothing can happen. A timer dropped before its
+//! deadline (a timeout whose future finished first, a sleep in a `select!`'s losing
+//! branch, a hyper timer reset or dropped) withdraws its deadline
+//! (`turmoil::cancel_wake`), so the host is not polled at it for nothing. A wait that bypassed this
 //! module would fire late in the simulation (when the host is next polled for another
 //! reason), so services call tokio's timers only through here
 //! (`tests/module_graph.rs` checks that no service names `tokio::time::sleep`,
@@ -27,9 +30,30 @@ pub async fn sleep(duration: Duration) {
     sleep_until(Instant::now() + duration).await;
 }
 
+/// A deadline registered with the simulation, withdrawn when this is dropped: the timer
+/// it stands for fired (its task ran) or was dropped before it (a timeout whose future
+/// finished first, the losing branch of a `select!`), so the host is not polled at it
+/// for nothing.
+#[derive(Debug)]
+struct Registered(Option<turmoil::Wake>);
+
+impl Registered {
+    fn at(deadline: Instant) -> Self {
+        Self(turmoil::wake_at(deadline))
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Some(wake) = self.0.take() {
+            turmoil::cancel_wake(wake);
+        }
+    }
+}
+
 /// Waits until `deadline` on the host's clock.
 pub async fn sleep_until(deadline: Instant) {
-    turmoil::wake_at(deadline);
+    let _registered = Registered::at(deadline);
     tokio::time::sleep_until(deadline).await;
 }
 
@@ -39,7 +63,7 @@ pub async fn timeout<F: Future>(
     duration: Duration,
     future: F,
 ) -> Result<F::Output, tokio::time::error::Elapsed> {
-    turmoil::wake_at(Instant::now() + duration);
+    let _registered = Registered::at(Instant::now() + duration);
     tokio::time::timeout(duration, future).await
 }
 
@@ -72,8 +96,9 @@ impl Interval {
 
     /// Waits for the next tick; returns the instant it was due.
     pub async fn tick(&mut self) -> Instant {
-        turmoil::wake_at(self.next);
+        let registered = Registered::at(self.next);
         let due = self.inner.tick().await;
+        drop(registered);
         let now = Instant::now();
         self.next = if now > due + MISSED_TICK_SLACK {
             now + self.period
@@ -96,15 +121,41 @@ impl HyperTimer {
     }
 }
 
+/// One of hyper's sleeps, its deadline registered for as long as it lives.
+struct HyperSleep {
+    inner: Pin<Box<dyn hyper::rt::Sleep>>,
+    registered: Registered,
+}
+
+impl Future for HyperSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl hyper::rt::Sleep for HyperSleep {}
+
+impl HyperTimer {
+    fn registered(
+        inner: Pin<Box<dyn hyper::rt::Sleep>>,
+        deadline: Instant,
+    ) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(HyperSleep {
+            inner,
+            registered: Registered::at(deadline),
+        })
+    }
+}
+
 impl hyper::rt::Timer for HyperTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        turmoil::wake_at(Instant::now() + duration);
-        self.0.sleep(duration)
+        Self::registered(self.0.sleep(duration), Instant::now() + duration)
     }
 
     fn sleep_until(&self, deadline: std::time::Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        turmoil::wake_at(deadline.into());
-        self.0.sleep_until(deadline)
+        Self::registered(self.0.sleep_until(deadline), deadline.into())
     }
 
     /// The host's tokio clock, as `TokioTimer` reads it (hyper's default would read the
@@ -114,7 +165,15 @@ impl hyper::rt::Timer for HyperTimer {
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: std::time::Instant) {
-        turmoil::wake_at(new_deadline.into());
-        self.0.reset(sleep, new_deadline);
+        match sleep.as_mut().downcast_mut_pin::<HyperSleep>() {
+            Some(ours) => {
+                let ours = ours.get_mut();
+                ours.registered = Registered::at(new_deadline.into());
+                self.0.reset(&mut ours.inner, new_deadline);
+            }
+            None => {
+                *sleep = Self::registered(self.0.sleep_until(new_deadline), new_deadline.into());
+            }
+        }
     }
 }

@@ -655,3 +655,60 @@ fn an_observer_sees_every_message_sent_and_delivered() -> turmoil::Result {
     );
     Ok(())
 }
+
+/// A host's first, short wait in the withdrawal test.
+const SHORT_WAIT: Duration = Duration::from_secs(1);
+/// The deadline the withdrawal test registers and then withdraws (or keeps).
+const LONG_WAIT: Duration = Duration::from_secs(10);
+
+/// A host that registers two deadlines at [`LONG_WAIT`] and one at [`SHORT_WAIT`], waits
+/// out the short one, withdraws `withdrawn` of the long ones with `turmoil::cancel_wake`
+/// (as a timeout whose future finished first does) and then waits on nothing the
+/// simulation can see. Returns how many steps the simulation finds it can jump once the
+/// short wait is over.
+fn idle_after_withdrawing(withdrawn: usize) -> u64 {
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_secs(60))
+        .skip_idle_hosts(true)
+        .build();
+    sim.host("waiter", move || async move {
+        let start = tokio::time::Instant::now();
+        let long: Vec<_> = (0..2)
+            .map(|_| turmoil::wake_at(start + LONG_WAIT).expect("a simulation host"))
+            .collect();
+        turmoil::wake_at(start + SHORT_WAIT);
+        tokio::time::sleep_until(start + SHORT_WAIT).await;
+        for wake in long.into_iter().take(withdrawn) {
+            turmoil::cancel_wake(wake);
+        }
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    while sim.elapsed() < SHORT_WAIT + Duration::from_millis(3) {
+        sim.step().expect("within the duration");
+    }
+    sim.idle_steps()
+}
+
+/// Proves the withdrawal patch: a deadline withdrawn with `turmoil::cancel_wake` no
+/// longer has its host polled (with both long deadlines withdrawn, nothing is pending and
+/// every step can be jumped), while a deadline another timer registered at the same
+/// instant stays (one withdrawn of two: the host is still due at 10 s, about 9,000 steps
+/// ahead), as does one never withdrawn.
+#[test]
+fn a_withdrawn_deadline_no_longer_wakes_its_host() {
+    let ahead_ms = (LONG_WAIT - SHORT_WAIT).as_millis();
+    let near = |steps: u64| u128::from(steps).abs_diff(ahead_ms) <= 5;
+    let kept = idle_after_withdrawing(0);
+    assert!(near(kept), "{kept} steps to the long deadline");
+    let one_left = idle_after_withdrawing(1);
+    assert!(
+        near(one_left),
+        "{one_left} steps: the other timer's deadline stays"
+    );
+    assert_eq!(
+        idle_after_withdrawing(2),
+        u64::MAX,
+        "nothing left to wait for"
+    );
+}

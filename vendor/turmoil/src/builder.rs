@@ -181,7 +181,9 @@ impl Builder {
     /// skipping a host changes nothing it can observe: what it does is the same as
     /// with every host polled every step, **provided every timer its software waits on
     /// is registered with [`crate::wake_at`]**. A timer that is not registered fires
-    /// late (when the host is next polled for another reason), or never.
+    /// late (when the host is next polled for another reason), or never. A timer
+    /// dropped before its deadline should withdraw it with [`crate::cancel_wake`], or
+    /// the host is polled at it with nothing to do.
     ///
     /// The tick must be a whole number of milliseconds (tokio's timer resolution), so
     /// that one jump of `n` ticks moves every clock exactly as `n` steps would.

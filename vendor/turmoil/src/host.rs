@@ -7,8 +7,7 @@ use crate::{Envelope, TRACING_TARGET};
 
 use bytes::Bytes;
 use crate::FastMap;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Display;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -55,9 +54,10 @@ pub(crate) struct Host {
     ephemeral_ports: RangeInclusive<u16>,
 
     /// Deadlines the software registered with [`crate::wake_at`], as simulation
-    /// elapsed time, earliest first. Deadlines already passed are dropped after each
-    /// poll.
-    pub(crate) wakes: BinaryHeap<Reverse<Duration>>,
+    /// elapsed time, each with how many timers wait on it, earliest first. Deadlines
+    /// already passed are dropped after each poll, and a timer dropped before its
+    /// deadline withdraws its own ([`crate::cancel_wake`]).
+    pub(crate) wakes: BTreeMap<Duration, usize>,
 
     /// The host must be polled in the next step, whatever else it has to do.
     pub(crate) woken: bool,
@@ -83,7 +83,7 @@ impl Host {
             timer,
             next_ephemeral_port: *ephemeral_ports.start(),
             ephemeral_ports,
-            wakes: BinaryHeap::new(),
+            wakes: BTreeMap::new(),
             woken: true,
         }
     }
@@ -105,14 +105,35 @@ impl Host {
             timer,
             next_ephemeral_port: *ephemeral_ports.start(),
             ephemeral_ports,
-            wakes: BinaryHeap::new(),
+            wakes: BTreeMap::new(),
             woken: true,
         }
     }
 
     /// Whether the host must be polled in a step that ends at simulation time `end`.
     pub(crate) fn is_due(&self, end: Duration) -> bool {
-        self.woken || self.wakes.peek().is_some_and(|Reverse(at)| *at <= end)
+        self.woken || self.next_wake().is_some_and(|at| at <= end)
+    }
+
+    /// The earliest registered deadline.
+    pub(crate) fn next_wake(&self) -> Option<Duration> {
+        self.wakes.first_key_value().map(|(&at, _)| at)
+    }
+
+    /// Registers a timer due at `at`.
+    pub(crate) fn add_wake(&mut self, at: Duration) {
+        *self.wakes.entry(at).or_default() += 1;
+    }
+
+    /// Withdraws one timer due at `at`, if its deadline is still registered (one that
+    /// passed was forgotten already).
+    pub(crate) fn remove_wake(&mut self, at: Duration) {
+        if let Some(count) = self.wakes.get_mut(&at) {
+            *count -= 1;
+            if *count == 0 {
+                self.wakes.remove(&at);
+            }
+        }
     }
 
     /// After a poll that ended at simulation time `end`: forgets the deadlines whose
@@ -122,11 +143,10 @@ impl Host {
     /// the next step too.
     pub(crate) fn forget_passed_wakes(&mut self, end: Duration) {
         while self
-            .wakes
-            .peek()
-            .is_some_and(|Reverse(at)| *at + TIMER_RESOLUTION <= end)
+            .next_wake()
+            .is_some_and(|at| at + TIMER_RESOLUTION <= end)
         {
-            self.wakes.pop();
+            self.wakes.pop_first();
         }
     }
 

@@ -258,20 +258,42 @@ pub fn in_simulation() -> bool {
 ///
 /// Needed only with [`Builder::skip_idle_hosts`]: a host is then polled only when it
 /// has something to do, and a registered deadline is how the simulation knows that
-/// a timer will fire. Registering a deadline that is later cancelled (a timeout that
-/// did not expire) costs one poll and is otherwise harmless; a deadline in the past
-/// has the host polled in the next step. Outside a simulation host, or when the
-/// simulation does not skip idle hosts, this does nothing.
-pub fn wake_at(deadline: tokio::time::Instant) {
+/// a timer will fire. A timer dropped before its deadline (a timeout that did not
+/// expire) should withdraw it with [`cancel_wake`]: a deadline left registered costs
+/// the host a poll with nothing to do. A deadline in the past has the host polled in
+/// the next step. Returns the registration, `None` outside a simulation host, where
+/// this does nothing (it also does nothing when the simulation does not skip idle
+/// hosts).
+pub fn wake_at(deadline: tokio::time::Instant) -> Option<Wake> {
+    let mut wake = None;
     World::current_if_set(|world| {
-        if world.current.is_none() {
+        let Some(addr) = world.current else {
             return;
-        }
+        };
         let host = world.current_host_mut();
         let ahead = deadline.saturating_duration_since(tokio::time::Instant::now());
         let at = host.timer.sim_elapsed() + ahead;
-        host.wakes.push(std::cmp::Reverse(at));
+        host.add_wake(at);
+        wake = Some(Wake { host: addr, at });
     });
+    wake
+}
+
+/// A deadline registered with [`wake_at`]: the host it wakes and when, as simulation
+/// elapsed time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wake {
+    host: IpAddr,
+    at: Duration,
+}
+
+/// Withdraws a deadline registered with [`wake_at`], for a timer dropped before it
+/// fired (or once it has fired). Safe to call from drop paths, with the simulation in
+/// any state: the withdrawal takes effect before the simulation next decides which
+/// hosts to poll. A deadline that already passed is forgotten already; another timer's
+/// registration of the same deadline stays.
+pub fn cancel_wake(wake: Wake) {
+    CANCELLED_WAKES.with(|cancelled| cancelled.borrow_mut().push(wake));
 }
 
 thread_local! {
@@ -280,6 +302,11 @@ thread_local! {
     /// world's, because the wakes happen in drop paths that may run while the world
     /// is borrowed.
     static WOKEN_ELSEWHERE: std::cell::RefCell<Vec<std::net::IpAddr>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+
+    /// Deadlines withdrawn with [`cancel_wake`], for the same reason a list of their
+    /// own: timers are dropped in drop paths that may run while the world is borrowed.
+    static CANCELLED_WAKES: std::cell::RefCell<Vec<Wake>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -291,8 +318,11 @@ pub(crate) fn woken_elsewhere(host: std::net::IpAddr) {
 }
 
 /// Takes the hosts [`woken_elsewhere`] since the last call.
-pub(crate) fn take_woken_elsewhere() -> Vec<std::net::IpAddr> {
-    WOKEN_ELSEWHERE.with(|woken| std::mem::take(&mut *woken.borrow_mut()))
+/// The hosts woken elsewhere and the deadlines withdrawn since the last call.
+pub(crate) fn take_woken_elsewhere() -> (Vec<std::net::IpAddr>, Vec<Wake>) {
+    let woken = WOKEN_ELSEWHERE.with(|woken| std::mem::take(&mut *woken.borrow_mut()));
+    let cancelled = CANCELLED_WAKES.with(|cancelled| std::mem::take(&mut *cancelled.borrow_mut()));
+    (woken, cancelled)
 }
 
 /// Returns how long the currently executing host has been executing for in

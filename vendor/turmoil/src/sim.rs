@@ -595,15 +595,22 @@ impl<'a> Sim<'a> {
 
     /// Marks woken the hosts that another host's action woke with no message (see
     /// `crate::woken_elsewhere`).
+    /// Also withdraws the deadlines of timers dropped before they fired (see
+    /// `crate::cancel_wake`), noted the same way for the same reason.
     fn note_woken_elsewhere(world: &RefCell<World>) {
-        let woken = crate::take_woken_elsewhere();
-        if woken.is_empty() {
+        let (woken, cancelled) = crate::take_woken_elsewhere();
+        if woken.is_empty() && cancelled.is_empty() {
             return;
         }
         let mut world = world.borrow_mut();
         for addr in woken {
             if let Some(host) = world.hosts.get_mut(&addr) {
                 host.woken = true;
+            }
+        }
+        for wake in cancelled {
+            if let Some(host) = world.hosts.get_mut(&wake.host) {
+                host.remove_wake(wake.at);
             }
         }
     }
@@ -665,8 +672,8 @@ impl<'a> Sim<'a> {
             if host.woken {
                 return 0;
             }
-            if let Some(std::cmp::Reverse(at)) = host.wakes.peek() {
-                due = Some(due.map_or(*at, |d| d.min(*at)));
+            if let Some(at) = host.next_wake() {
+                due = Some(due.map_or(at, |d| d.min(at)));
             }
         }
         let Some(due) = due else {
