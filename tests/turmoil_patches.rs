@@ -712,3 +712,49 @@ fn a_withdrawn_deadline_no_longer_wakes_its_host() {
         "nothing left to wait for"
     );
 }
+
+/// Withdraws its deadline when dropped, as the harness's timers do.
+struct WithdrawnOnDrop(Option<turmoil::Wake>);
+
+impl Drop for WithdrawnOnDrop {
+    fn drop(&mut self) {
+        if let Some(wake) = self.0.take() {
+            turmoil::cancel_wake(wake);
+        }
+    }
+}
+
+/// A simulation whose one host registers a deadline at [`LONG_WAIT`] and waits forever,
+/// holding it until the simulation is dropped; stepped past its first step.
+fn holding_a_deadline() -> turmoil::Sim<'static> {
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_secs(60))
+        .skip_idle_hosts(true)
+        .build();
+    sim.host("waiter", || async {
+        let start = tokio::time::Instant::now();
+        let _held = WithdrawnOnDrop(turmoil::wake_at(start + LONG_WAIT));
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    sim.step().expect("within the duration");
+    sim
+}
+
+/// Proves a withdrawal reaches only its own simulation: the first simulation's host is
+/// dropped (and withdraws its deadline) after a second one on the same thread has
+/// registered the same deadline for a host at the same address; the second still has
+/// it, about 10,000 steps ahead.
+#[test]
+fn a_withdrawal_does_not_reach_the_next_simulation() {
+    let first = holding_a_deadline();
+    let mut second = holding_a_deadline();
+    drop(first);
+    second.step().expect("within the duration");
+    let ahead = second.idle_steps();
+    let want = LONG_WAIT.as_millis();
+    assert!(
+        u128::from(ahead).abs_diff(want) <= 5,
+        "{ahead} steps: the second simulation keeps its deadline"
+    );
+}

@@ -270,11 +270,16 @@ pub fn wake_at(deadline: tokio::time::Instant) -> Option<Wake> {
         let Some(addr) = world.current else {
             return;
         };
+        let id = world.id;
         let host = world.current_host_mut();
         let ahead = deadline.saturating_duration_since(tokio::time::Instant::now());
         let at = host.timer.sim_elapsed() + ahead;
         host.add_wake(at);
-        wake = Some(Wake { host: addr, at });
+        wake = Some(Wake {
+            world: id,
+            host: addr,
+            at,
+        });
     });
     wake
 }
@@ -283,6 +288,7 @@ pub fn wake_at(deadline: tokio::time::Instant) -> Option<Wake> {
 /// elapsed time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wake {
+    world: u64,
     host: IpAddr,
     at: Duration,
 }

@@ -608,7 +608,8 @@ impl<'a> Sim<'a> {
                 host.woken = true;
             }
         }
-        for wake in cancelled {
+        let id = world.id;
+        for wake in cancelled.into_iter().filter(|wake| wake.world == id) {
             if let Some(host) = world.hosts.get_mut(&wake.host) {
                 host.remove_wake(wake.at);
             }
@@ -793,6 +794,9 @@ impl<'a> Sim<'a> {
 
         let tick = self.config.tick;
         let mut is_finished = true;
+        // Take in what happened since the last step (also when idle hosts are not
+        // skipped, so that the lists do not grow).
+        Self::note_woken_elsewhere(&self.world);
 
         // Tick the networking, processing messages. This is done before
         // ticking any other runtime, as they might be waiting on network

@@ -43,7 +43,15 @@ pub(crate) struct World {
     /// Run duration for each host on every step.
     // TODO: Remove this once we've cleaned up the loopback implementation hacks
     pub(crate) tick_duration: Duration,
+
+    /// Tells this world's deadline withdrawals ([`crate::cancel_wake`]) from another's:
+    /// the timers of a simulation that ended are dropped with it, possibly after the
+    /// next one on the thread has begun.
+    pub(crate) id: u64,
 }
+
+/// The next [`World::id`].
+static NEXT_WORLD_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 scoped_thread_local!(static CURRENT: RefCell<World>);
 
@@ -63,6 +71,7 @@ impl World {
             current: None,
             rng,
             tick_duration,
+            id: NEXT_WORLD_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
