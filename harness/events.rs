@@ -661,7 +661,13 @@ impl Recorder {
     /// The whole log, sorted, taken out of the recorder (which is left empty): a run's
     /// end hands it to the report without a copy.
     pub fn take_log(&self) -> Log {
-        std::mem::take(&mut *self.log()).finish()
+        self.take_unfinished().finish()
+    }
+
+    /// The log as recorded so far, not yet sorted, leaving this recorder empty: a run
+    /// hands it on to be finished once the world is gone ([`LogBuilder::finish`]).
+    pub fn take_unfinished(&self) -> LogBuilder {
+        std::mem::take(&mut *self.log())
     }
 }
 

@@ -320,9 +320,14 @@ pub fn run_observed(
         advance(&mut world, scenario.tick, |_| Some(settle_by))?;
     }
     world.record_final_state();
+    let recorded = world.recorder().take_unfinished();
+    let simulated = world.elapsed();
+    // The world's memory (members' logs, connections) is given back before the log is
+    // sorted and resolved, so a run's peak is the larger of the two, not their sum.
+    drop(world);
     Ok(Run {
-        events: world.recorder().take_log(),
-        simulated: world.elapsed(),
+        events: recorded.finish(),
+        simulated,
         steps: applied,
     })
 }
