@@ -117,6 +117,10 @@ pub fn primary_loss(seen: PrimarySeen) -> Option<PrimaryLoss> {
 mod tests {
     use super::*;
 
+    use crate::services::replica_set::OpLog;
+
+    static EMPTY_LOG: OpLog = OpLog::new();
+
     /// Three members following `node-1` in term 1 with empty logs; the primary's oldest
     /// unsent mail queued at `mail_ms`, if any.
     fn set(mail_ms: Option<u64>) -> Vec<MemberView<'static>> {
@@ -127,7 +131,7 @@ mod tests {
                 primary: name == "node-1",
                 term: 1,
                 follows: Some("node-1"),
-                log: &[],
+                log: &EMPTY_LOG,
                 oldest_pending_mail_ms: if name == "node-1" { mail_ms } else { None },
             })
             .collect()

@@ -58,6 +58,10 @@ use serde::{Deserialize, Serialize};
 use crate::events::RsEvent;
 use crate::seed::Component;
 
+mod oplog;
+use oplog::Users;
+pub use oplog::{EntryRef, OpLog, OpRef};
+
 /// An election term.
 pub type Term = u64;
 /// A position in the log, from 1; 0 means "before the first entry".
@@ -91,16 +95,8 @@ pub struct Entry {
     pub op: Op,
 }
 
-impl Entry {
-    /// About how many bytes the entry takes in a message.
-    fn size_hint(&self) -> usize {
-        64 + match &self.op {
-            Op::NewPrimary => 0,
-            Op::MailSent { user } => user.len(),
-            Op::Signup { user, password } => user.len() + password.len(),
-        }
-    }
-}
+/// About how many bytes an entry takes in a message besides its strings.
+const ENTRY_OVERHEAD_BYTES: usize = 64;
 
 /// The settings every member shares.
 #[derive(Debug, Clone, PartialEq)]
@@ -242,7 +238,7 @@ pub struct Member {
     // Durable: survives restarts (the data files).
     term: Term,
     voted_for: Option<usize>,
-    log: Vec<Entry>,
+    log: OpLog,
     // Volatile.
     role: MemberRole,
     commit: Index,
@@ -263,7 +259,8 @@ pub struct Member {
     confirmed: Vec<bool>,
     /// When this member last became primary.
     elected_at: Duration,
-    users: BTreeMap<String, String>,
+    /// The users the data holds, by the signup that created each.
+    users: Users,
     /// Unsent verification mail by user: (log index of the signup, when queued, ms).
     mail: BTreeMap<String, (Index, u64)>,
     rng: ChaCha8Rng,
@@ -286,7 +283,7 @@ impl Member {
             me,
             term: 1,
             voted_for: Some(first),
-            log: Vec::new(),
+            log: OpLog::default(),
             role: MemberRole::Secondary,
             commit: 0,
             primary: Some(first),
@@ -301,7 +298,7 @@ impl Member {
             lagging: vec![false; n],
             confirmed: vec![true; n],
             elected_at: Duration::ZERO,
-            users: BTreeMap::new(),
+            users: Users::default(),
             mail: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(crate::seed::stream(seed, Component::Member(me))),
             events: Vec::new(),
@@ -346,7 +343,7 @@ impl Member {
     pub fn commit(&self) -> Index {
         self.commit
     }
-    pub fn log(&self) -> &[Entry] {
+    pub fn log(&self) -> &OpLog {
         &self.log
     }
     pub fn last_index(&self) -> Index {
@@ -364,9 +361,7 @@ impl Member {
         if index == 0 {
             return Some(0);
         }
-        self.log
-            .get(usize::try_from(index - 1).ok()?)
-            .map(|e| e.term)
+        self.log.term(usize::try_from(index - 1).ok()?)
     }
 
     /// The primary this member follows (itself when primary).
@@ -376,7 +371,7 @@ impl Member {
 
     /// The password of a user this member's data holds.
     pub fn password(&self, user: &str) -> Option<&str> {
-        self.users.get(user).map(String::as_str)
+        self.users.password(&self.log, user)
     }
 
     /// How long this member has been out of touch with a majority through a primary.
@@ -550,7 +545,7 @@ impl Member {
             && end - start < MAX_BATCH
             && (end == start || bytes < MAX_BATCH_BYTES)
         {
-            bytes += self.log[end].size_hint();
+            bytes += self.log.size_hint(end);
             end += 1;
         }
         Message::Append {
@@ -558,7 +553,7 @@ impl Member {
             from: self.me,
             prev_index: next - 1,
             prev_term: self.term_at(next - 1).expect("next is within the log"),
-            entries: self.log[start..end].to_vec(),
+            entries: self.log.entries(start..end),
             commit: self.commit,
         }
     }
@@ -639,7 +634,7 @@ impl Member {
             written_ms: now.as_millis() as u64,
             op: Op::NewPrimary,
         };
-        self.log.push(entry);
+        self.log.push(&entry);
         let next = self.last_index();
         for p in 0..self.cfg.members.len() {
             self.next[p] = next;
@@ -786,8 +781,7 @@ impl Member {
                 Some(_) => self.roll_back_from(index),
                 None => {}
             }
-            self.apply(&entry);
-            self.log.push(entry);
+            self.append(&entry);
         }
         self.commit = self.commit.max(commit.min(index));
         reply(self, true, index)
@@ -803,7 +797,7 @@ impl Member {
             self.commit
         );
         let keep = usize::try_from(index - 1).expect("log indexes fit memory");
-        let removed: Vec<Entry> = self.log.split_off(keep);
+        let removed = self.log.split_off(keep);
         let signups = removed
             .iter()
             .filter_map(|e| match &e.op {
@@ -818,28 +812,37 @@ impl Member {
         });
         self.users.clear();
         self.mail.clear();
-        // `apply` numbers an entry by the log's length, so replay it entry by entry.
-        for entry in std::mem::take(&mut self.log) {
-            self.apply(&entry);
-            self.log.push(entry);
+        for i in 0..self.log.len() {
+            self.apply(i);
         }
         self.commit = self.commit.min(self.last_index());
     }
 
-    /// Applies an entry about to be pushed onto the log (its index is the next one).
-    fn apply(&mut self, entry: &Entry) {
-        let index = self.last_index() + 1;
-        match &entry.op {
-            Op::Signup { user, password } => {
-                if !self.users.contains_key(user) {
-                    self.users.insert(user.clone(), password.clone());
-                    self.mail.insert(user.clone(), (index, entry.written_ms));
+    /// Appends an entry to the log and applies it to the data.
+    fn append(&mut self, entry: &Entry) {
+        self.log.push(entry);
+        self.apply(self.log.len() - 1);
+    }
+
+    /// Applies entry `i` (from 0: its index is `i + 1`) to the data: a signup of a user
+    /// not yet held creates it and queues its verification mail, a sent mail leaves the
+    /// queue.
+    fn apply(&mut self, i: usize) {
+        let Some(entry) = self.log.get(i) else {
+            return;
+        };
+        match entry.op {
+            OpRef::Signup { user, .. } => {
+                if self.users.find(&self.log, user).is_none() {
+                    self.mail
+                        .insert(user.to_string(), (i as Index + 1, entry.written_ms));
+                    self.users.insert(&self.log, i);
                 }
             }
-            Op::MailSent { user } => {
+            OpRef::MailSent { user } => {
                 self.mail.remove(user);
             }
-            Op::NewPrimary => {}
+            OpRef::NewPrimary => {}
         }
     }
 
@@ -1005,8 +1008,7 @@ impl Member {
             written_ms: now.as_millis() as u64,
             op,
         };
-        self.apply(&entry);
-        self.log.push(entry);
+        self.append(&entry);
         self.matched[self.me] = self.last_index();
         self.advance_commit();
         Ok((self.term, self.last_index()))

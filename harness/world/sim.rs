@@ -55,6 +55,7 @@ use crate::services::load_balancer;
 use crate::services::node::{self, NodeControl};
 use crate::services::ntp;
 use crate::services::replica_set::Member;
+use crate::services::replica_set::OpRef;
 use crate::services::smtp;
 use crate::services::users::{self, UsersConfig};
 use crate::tls::Identity;
@@ -549,10 +550,9 @@ impl World {
             let signups = m
                 .log()
                 .iter()
-                .filter_map(|e| match &e.op {
-                    crate::services::replica_set::Op::Signup { user, .. } => Some(user.clone()),
-                    crate::services::replica_set::Op::NewPrimary
-                    | crate::services::replica_set::Op::MailSent { .. } => None,
+                .filter_map(|e| match e.op {
+                    OpRef::Signup { user, .. } => Some(user.to_string()),
+                    OpRef::NewPrimary | OpRef::MailSent { .. } => None,
                 })
                 .collect();
             let at = self.elapsed();
@@ -576,7 +576,7 @@ impl World {
             let signups = m
                 .log()
                 .iter()
-                .filter(|e| matches!(e.op, crate::services::replica_set::Op::Signup { .. }))
+                .filter(|e| matches!(e.op, OpRef::Signup { .. }))
                 .count();
             let kind = EventKind::DevFinal {
                 signups,

@@ -2,7 +2,7 @@
 //! members and of what the fault table says about the primary. The world gathers them;
 //! `checkers::convergence` judges them. Nothing here decides anything.
 
-use crate::services::replica_set::Entry;
+use crate::services::replica_set::OpLog;
 
 /// One member that is up, as the convergence checker reads it.
 #[derive(Debug, Clone, Copy)]
@@ -13,7 +13,7 @@ pub struct MemberView<'a> {
     pub term: u64,
     /// The primary it follows (itself when primary).
     pub follows: Option<&'a str>,
-    pub log: &'a [Entry],
+    pub log: &'a OpLog,
     /// When its oldest committed, unsent verification mail was queued (ms).
     pub oldest_pending_mail_ms: Option<u64>,
 }
