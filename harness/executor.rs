@@ -320,14 +320,19 @@ pub fn run_observed(
         advance(&mut world, scenario.tick, |_| Some(settle_by))?;
     }
     world.record_final_state();
+    Ok(finish(world, applied))
+}
+
+/// The run's outcome, from its world: the world's memory (members' logs, connections) is
+/// given back before the log is sorted and resolved, so a run's peak holds one of the
+/// two, not both.
+fn finish(world: World, steps: Vec<Step>) -> Run {
     let recorded = world.recorder().take_unfinished();
     let simulated = world.elapsed();
-    // The world's memory (members' logs, connections) is given back before the log is
-    // sorted and resolved, so a run's peak is the larger of the two, not their sum.
     drop(world);
-    Ok(Run {
+    Run {
         events: recorded.finish(),
         simulated,
-        steps: applied,
-    })
+        steps,
+    }
 }
