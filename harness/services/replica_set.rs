@@ -47,6 +47,10 @@
 //!
 //! No I/O and no clock: every method takes `now` (simulated time since the run began),
 //! and the host code in [`super::database`] moves [`Message`]s between members.
+//!
+//! A member's log and its users are held compact, in [`OpLog`] and a table of the signups
+//! that created each user (`replica_set/oplog.rs`): an hour's entries cost a few
+//! megabytes per member, not hundreds of thousands of small allocations.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
