@@ -9,10 +9,11 @@
 //!
 //! - every request as a `RequestRow` of 32 bytes, exact: its id, start, latency,
 //!   endpoint, outcome (interned: a run has a handful of distinct outcomes) and the user
-//!   a signup created. The report's percentiles are exact nearest ranks, its failure
-//!   windows count requests by start time to the nanosecond, and the writes checker needs
-//!   every acknowledged signup's user, so nothing coarser would keep the report the
-//!   same. [`Log::requests`] gives them back as [`RequestRecord`]s.
+//!   a signup created (the users end to end in one string: no allocation per user). The
+//!   report's percentiles are exact nearest ranks, its failure windows count requests by
+//!   start time to the nanosecond, and the writes checker needs every acknowledged
+//!   signup's user, so nothing coarser would keep the report the same.
+//!   [`Log::requests`] gives them back as [`RequestRecord`]s.
 //! - the balancer's routing of each request with an id: the node it went to and whether
 //!   a refusal moved it, from `Forwarded` and `ClientSeen`, resolved as they are
 //!   recorded: one 16-byte `Route` slot per id (the ids are dense: the users number
@@ -64,7 +65,7 @@ struct RequestRow {
     latency_ns: u64,
     /// The request's id (an hour at any rate the load allows has fewer than 2^32).
     id: u32,
-    /// Index into [`Requests::users`], or [`NO_USER`].
+    /// Index into [`Requests::user_ends`], or [`NO_USER`].
     user: u32,
     /// Index into [`Requests::outcomes`].
     outcome: u32,
@@ -78,8 +79,11 @@ struct RequestRow {
 #[derive(Clone, Default)]
 struct Requests {
     rows: Vec<RequestRow>,
-    /// The users signups created, one per signup request.
-    users: Vec<String>,
+    /// The users signups created (one per signup request), end to end: no allocation
+    /// per user, since thousands of small ones living for the whole run fragment the heap.
+    users: String,
+    /// Where each user ends in `users` (it starts where the one before ends).
+    user_ends: Vec<u32>,
     /// Each distinct outcome once, in order of first appearance.
     outcomes: Vec<RequestOutcome>,
     /// Where each outcome is in `outcomes`.
@@ -92,8 +96,10 @@ impl Requests {
     fn push(&mut self, r: RequestRecord) {
         let user = match r.user {
             Some(user) => {
-                self.users.push(user);
-                u32::try_from(self.users.len() - 1).expect("fewer than 2^32 signups")
+                self.users.push_str(&user);
+                let end = u32::try_from(self.users.len()).expect("less than 4 GiB of users");
+                self.user_ends.push(end);
+                u32::try_from(self.user_ends.len() - 1).expect("fewer than 2^32 signups")
             }
             None => NO_USER,
         };
@@ -124,11 +130,20 @@ impl Requests {
         });
     }
 
+    /// The user of signup `i`.
+    fn user(&self, i: usize) -> &str {
+        let start = match i.checked_sub(1) {
+            Some(before) => self.user_ends[before] as usize,
+            None => 0,
+        };
+        &self.users[start..self.user_ends[i] as usize]
+    }
+
     fn record(&self, row: &RequestRow) -> RequestRecord {
         RequestRecord {
             id: u64::from(row.id),
             endpoint: self.endpoints[usize::from(row.endpoint)],
-            user: (row.user != NO_USER).then(|| self.users[row.user as usize].clone()),
+            user: (row.user != NO_USER).then(|| self.user(row.user as usize).to_string()),
             started: Duration::from_nanos(row.started_ns),
             latency: Duration::from_nanos(row.latency_ns),
             outcome: self.outcomes[row.outcome as usize].clone(),
@@ -531,8 +546,9 @@ mod tests {
         }
     }
 
-    /// Proves the compact rows give back every request exactly (ids, users, outcomes
-    /// with their reasons, times to the nanosecond), sorted by start then id, and that
+    /// Proves the compact rows give back every request exactly (ids, users of different
+    /// lengths, one sorting before those recorded earlier, outcomes with their reasons,
+    /// times to the nanosecond), sorted by start then id, and that
     /// the requests are not among the events kept whole.
     #[test]
     fn requests_round_trip() {
@@ -544,6 +560,7 @@ mod tests {
             request(1, 40, tls.clone(), None),
             request(0, 10, RequestOutcome::Ok, None),
             request(3, 50, tls, Some("u3")),
+            request(4, 20, RequestOutcome::Ok, Some("signup-4")),
         ];
         let mut expected: Vec<RequestRecord> = events
             .iter()
