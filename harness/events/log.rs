@@ -9,15 +9,17 @@
 //!
 //! - every request as a `RequestRow` of 32 bytes, exact: its id, start, latency,
 //!   endpoint, outcome (interned: a run has a handful of distinct outcomes) and the user
-//!   a signup created. The report's percentiles are exact nearest ranks, its failure
-//!   windows count requests by start time to the nanosecond, and the writes checker needs
-//!   every acknowledged signup's user, so nothing coarser would keep the report the
-//!   same. [`Log::requests`] gives them back as [`RequestRecord`]s.
+//!   a signup created (the users end to end in one string: no allocation per user). The
+//!   report's percentiles are exact nearest ranks, its failure windows count requests by
+//!   start time to the nanosecond, and the writes checker needs every acknowledged
+//!   signup's user, so nothing coarser would keep the report the same.
+//!   [`Log::requests`] gives them back as [`RequestRecord`]s.
 //! - the balancer's routing of each request with an id: the node it went to and whether
-//!   a refusal moved it, recorded from `Forwarded` and `ClientSeen` (`Route`, 24 bytes
-//!   each) and resolved, when the run ends, to one 16-byte `Resolved` per id; a
-//!   `Forwarded` without a request id routes nothing the report can place, so it is
-//!   not kept.
+//!   a refusal moved it, from `Forwarded` and `ClientSeen`, resolved as they are
+//!   recorded: one 16-byte `Route` slot per id (the ids are dense: the users number
+//!   their requests from 0), which a later route replaces when it wins (a `Forwarded`
+//!   over a `ClientSeen`, then the later one, then the one recorded last); a `Forwarded`
+//!   without a request id routes nothing the report can place, so it is not kept.
 //! - `ClientSeen` as a count per (client address, where the address came from).
 //!
 //! - the token and mail events (a token event per login and per `/userinfo`, two or
@@ -40,12 +42,19 @@ use std::ops::Deref;
 use std::time::Duration;
 
 use super::{ConnectionUse, Event, EventKind, RequestOutcome, RequestRecord};
+use crate::scenario::load::{MAX_DURATION, MAX_RATE_PER_S};
 
 /// `RequestRow::user` of a request that created no user.
 const NO_USER: u32 = u32::MAX;
 
 /// `Route::backend` of a request no backend took.
 const NO_BACKEND: u16 = u16::MAX;
+
+/// The highest request id a log takes: twice the arrivals of the longest run at the
+/// highest rate (the users number their arrivals from 0, and a Poisson count exceeds its
+/// mean by 1% with a negligible probability), so a larger one can only be a bug. It bounds
+/// [`Log::routes`], indexed by id, at 230 MB.
+const MAX_REQUEST_ID: u64 = 2 * (MAX_RATE_PER_S as u64) * MAX_DURATION.as_secs();
 
 /// One user request, compact (32 bytes; a [`RequestRecord`] is 112 plus its strings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +65,7 @@ struct RequestRow {
     latency_ns: u64,
     /// The request's id (an hour at any rate the load allows has fewer than 2^32).
     id: u32,
-    /// Index into [`Requests::users`], or [`NO_USER`].
+    /// Index into [`Requests::user_ends`], or [`NO_USER`].
     user: u32,
     /// Index into [`Requests::outcomes`].
     outcome: u32,
@@ -70,8 +79,11 @@ struct RequestRow {
 #[derive(Clone, Default)]
 struct Requests {
     rows: Vec<RequestRow>,
-    /// The users signups created, one per signup request.
-    users: Vec<String>,
+    /// The users signups created (one per signup request), end to end: no allocation
+    /// per user, since thousands of small ones living for the whole run fragment the heap.
+    users: String,
+    /// Where each user ends in `users` (it starts where the one before ends).
+    user_ends: Vec<u32>,
     /// Each distinct outcome once, in order of first appearance.
     outcomes: Vec<RequestOutcome>,
     /// Where each outcome is in `outcomes`.
@@ -84,8 +96,10 @@ impl Requests {
     fn push(&mut self, r: RequestRecord) {
         let user = match r.user {
             Some(user) => {
-                self.users.push(user);
-                u32::try_from(self.users.len() - 1).expect("fewer than 2^32 signups")
+                self.users.push_str(&user);
+                let end = u32::try_from(self.users.len()).expect("less than 4 GiB of users");
+                self.user_ends.push(end);
+                u32::try_from(self.user_ends.len() - 1).expect("fewer than 2^32 signups")
             }
             None => NO_USER,
         };
@@ -116,11 +130,20 @@ impl Requests {
         });
     }
 
+    /// The user of signup `i`.
+    fn user(&self, i: usize) -> &str {
+        let start = match i.checked_sub(1) {
+            Some(before) => self.user_ends[before] as usize,
+            None => 0,
+        };
+        &self.users[start..self.user_ends[i] as usize]
+    }
+
     fn record(&self, row: &RequestRow) -> RequestRecord {
         RequestRecord {
             id: u64::from(row.id),
             endpoint: self.endpoints[usize::from(row.endpoint)],
-            user: (row.user != NO_USER).then(|| self.users[row.user as usize].clone()),
+            user: (row.user != NO_USER).then(|| self.user(row.user as usize).to_string()),
             started: Duration::from_nanos(row.started_ns),
             latency: Duration::from_nanos(row.latency_ns),
             outcome: self.outcomes[row.outcome as usize].clone(),
@@ -129,13 +152,12 @@ impl Requests {
     }
 }
 
-/// What the balancer did with one request, from a `Forwarded` or a `ClientSeen`.
+/// What the balancer did with one request, from a `Forwarded` or a `ClientSeen` (16
+/// bytes; [`Log::routes`] holds one per request id, the one that wins so far).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Route {
-    /// When it was recorded, in nanoseconds (routes are read in the log's time order).
+    /// When it was recorded, in nanoseconds.
     at_ns: u64,
-    /// The request's id.
-    id: u64,
     /// Index into [`Log::backends`], or [`NO_BACKEND`].
     backend: u16,
     /// A refusal moved it to another node.
@@ -144,14 +166,14 @@ struct Route {
     forwarded: bool,
 }
 
-/// One request's routing once the log is finished: the last `Forwarded` for its id, or
-/// the last `ClientSeen` when the balancer forwarded none with the id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Resolved {
-    id: u64,
-    /// Index into [`Log::backends`], or [`NO_BACKEND`].
-    backend: u16,
-    retried: bool,
+impl Route {
+    /// Whether it replaces `old`, recorded before it for the same id: a `Forwarded` beats
+    /// a `ClientSeen`, then the later one wins, and of two at one time the one recorded
+    /// last (so an id ends with its last `Forwarded` by time, or else its last
+    /// `ClientSeen`).
+    fn replaces(&self, old: &Route) -> bool {
+        (self.forwarded, self.at_ns) >= (old.forwarded, old.at_ns)
+    }
 }
 
 /// One request's routing as [`Log::route`] gives it.
@@ -173,10 +195,9 @@ pub struct Log {
     /// The token and mail events, in the log's order once finished.
     folded: folded::Folded,
     requests: Requests,
-    /// The routes as recorded (emptied when the log is finished).
-    routes: Vec<Route>,
-    /// Each routed request's routing, by id.
-    resolved: Vec<Resolved>,
+    /// Each request's routing, indexed by its id (`None`: no route named the id). The
+    /// users number their requests from 0 in arrival order, so the ids are dense.
+    routes: Vec<Option<Route>>,
     /// The backends routes name, each once.
     backends: Vec<String>,
     /// `ClientSeen` counted by (client address, where the address came from).
@@ -197,7 +218,6 @@ impl std::fmt::Debug for Log {
             )
             .field("requests", &self.requests())
             .field("routes", &self.routes().collect::<Vec<_>>())
-            .field("unresolved", &self.routes)
             .field("clients", &self.clients)
             .field("end", &self.end)
             .finish()
@@ -262,18 +282,20 @@ impl Log {
     /// `ClientSeen` of the node that served it (a TCP-mode balancer cannot read the id);
     /// `None` when neither named the id.
     pub fn route(&self, id: u64) -> Option<Routed<'_>> {
-        let i = self.resolved.binary_search_by_key(&id, |r| r.id).ok()?;
-        Some(self.routed(&self.resolved[i]))
+        let route = self.routes.get(usize::try_from(id).ok()?)?.as_ref()?;
+        Some(self.routed(id, route))
     }
 
     /// Every routed request's routing (see [`Log::route`]), by id.
     pub fn routes(&self) -> impl Iterator<Item = Routed<'_>> {
-        self.resolved.iter().map(|r| self.routed(r))
+        (0u64..)
+            .zip(&self.routes)
+            .filter_map(|(id, r)| Some(self.routed(id, r.as_ref()?)))
     }
 
-    fn routed(&self, r: &Resolved) -> Routed<'_> {
+    fn routed(&self, id: u64, r: &Route) -> Routed<'_> {
         Routed {
-            id: r.id,
+            id,
             backend: (r.backend != NO_BACKEND).then(|| &self.backends[usize::from(r.backend)]),
             retried: r.retried,
         }
@@ -328,6 +350,26 @@ impl Log {
         };
         u16::try_from(i).expect("fewer backends than u16::MAX")
     }
+
+    /// Records `route` for request `id`, keeping the one that wins ([`Route::replaces`]).
+    fn record_route(&mut self, id: u64, route: Route) {
+        let i = usize::try_from(id)
+            .ok()
+            .filter(|_| id <= MAX_REQUEST_ID)
+            .unwrap_or_else(|| {
+                panic!(
+                    "request id {id} is above {MAX_REQUEST_ID}: the users number their \
+                     requests from 0 and send fewer than that in a run"
+                )
+            });
+        if self.routes.len() <= i {
+            self.routes.resize(i + 1, None);
+        }
+        let slot = &mut self.routes[i];
+        if slot.is_none_or(|old| route.replaces(&old)) {
+            *slot = Some(route);
+        }
+    }
 }
 
 /// A log being recorded: events kept whole (with whether a scenario step recorded them)
@@ -381,14 +423,13 @@ impl LogBuilder {
                 refused_by,
                 ..
             } => {
-                let backend = self.log.backend(backend.as_deref());
-                self.log.routes.push(Route {
+                let route = Route {
                     at_ns,
-                    id,
-                    backend,
+                    backend: self.log.backend(backend.as_deref()),
                     retried: !refused_by.is_empty(),
                     forwarded: true,
-                });
+                };
+                self.log.record_route(id, route);
             }
             EventKind::Forwarded {
                 request_id: None, ..
@@ -400,14 +441,13 @@ impl LogBuilder {
             } => {
                 *self.log.clients.entry((client, via)).or_default() += 1;
                 if let Some(id) = request_id {
-                    let backend = self.log.backend(Some(&event.host));
-                    self.log.routes.push(Route {
+                    let route = Route {
                         at_ns,
-                        id,
-                        backend,
+                        backend: self.log.backend(Some(&event.host)),
                         retried: false,
                         forwarded: false,
-                    });
+                    };
+                    self.log.record_route(id, route);
                 }
             }
             kind => {
@@ -451,7 +491,6 @@ impl LogBuilder {
         sort(&mut kept);
         place(&mut log.folded, &kept);
         log.events = kept.into_iter().map(|k| k.event).collect();
-        log.resolved = resolve(std::mem::take(&mut log.routes));
         log.requests
             .rows
             .sort_unstable_by_key(|r| (r.started_ns, r.id));
@@ -469,26 +508,6 @@ fn place(folded: &mut folded::Folded, kept: &[Kept]) {
         }
         row.before = u32::try_from(next).expect("fewer than 2^32 events kept");
     }
-}
-
-/// Each id's routing: its last `Forwarded` by time, or else its last `ClientSeen` (among
-/// routes of one time, the one recorded last), by id.
-fn resolve(mut routes: Vec<Route>) -> Vec<Resolved> {
-    // Stable: routes of one id, kind and time stay in the order they were recorded.
-    routes.sort_by_key(|r| (r.id, r.forwarded, r.at_ns));
-    let mut resolved: Vec<Resolved> = Vec::new();
-    for r in routes {
-        let route = Resolved {
-            id: r.id,
-            backend: r.backend,
-            retried: r.retried,
-        };
-        match resolved.last_mut() {
-            Some(last) if last.id == r.id => *last = route,
-            _ => resolved.push(route),
-        }
-    }
-    resolved
 }
 
 /// The log's order: by time, a step's events first among those of one time, otherwise
@@ -527,8 +546,9 @@ mod tests {
         }
     }
 
-    /// Proves the compact rows give back every request exactly (ids, users, outcomes
-    /// with their reasons, times to the nanosecond), sorted by start then id, and that
+    /// Proves the compact rows give back every request exactly (ids, users of different
+    /// lengths, one sorting before those recorded earlier, outcomes with their reasons,
+    /// times to the nanosecond), sorted by start then id, and that
     /// the requests are not among the events kept whole.
     #[test]
     fn requests_round_trip() {
@@ -540,6 +560,7 @@ mod tests {
             request(1, 40, tls.clone(), None),
             request(0, 10, RequestOutcome::Ok, None),
             request(3, 50, tls, Some("u3")),
+            request(4, 20, RequestOutcome::Ok, Some("signup-4")),
         ];
         let mut expected: Vec<RequestRecord> = events
             .iter()
@@ -601,6 +622,90 @@ mod tests {
         assert_eq!(log.len(), 3);
         assert_eq!(log.tokens_and_mail().count(), 5);
         assert_eq!(log.into_events(), expected);
+    }
+
+    /// A `Forwarded` of request `id` at `t` ms to `backend`, or a `ClientSeen` of it at
+    /// `backend` when `forwarded` is false.
+    fn route_event(t: u64, id: u64, backend: &str, forwarded: bool) -> Event {
+        let kind = if forwarded {
+            EventKind::Forwarded {
+                request_id: Some(id),
+                backend: Some(backend.to_string()),
+                status: 200,
+                refused_by: Vec::new(),
+            }
+        } else {
+            EventKind::ClientSeen {
+                request_id: Some(id),
+                client: "198.51.100.10".parse().expect("an address"),
+                via: "x-forwarded-for",
+            }
+        };
+        let host = if forwarded { "lb" } else { backend };
+        Event {
+            at: Duration::from_millis(t),
+            host: host.to_string(),
+            kind,
+        }
+    }
+
+    /// Proves the rule each route is resolved by as it is recorded, one case per id, each
+    /// failing under a rule that drops a part of it: a `Forwarded` beats a later
+    /// `ClientSeen` recorded after it (1) or before it (2); of two `Forwarded` the later
+    /// wins, recorded after (3) or before (4) the other; of two `ClientSeen` likewise (5);
+    /// at one time the one recorded last wins, `Forwarded` (6) or `ClientSeen` (7).
+    #[test]
+    fn route_resolution_rule() {
+        let recorded = [
+            route_event(5, 1, "node-1", true),
+            route_event(9, 1, "node-3", false),
+            route_event(9, 2, "node-3", false),
+            route_event(5, 2, "node-1", true),
+            route_event(3, 3, "node-1", true),
+            route_event(6, 3, "node-2", true),
+            route_event(8, 4, "node-2", true),
+            route_event(4, 4, "node-1", true),
+            route_event(8, 5, "node-2", false),
+            route_event(4, 5, "node-1", false),
+            route_event(5, 6, "node-1", true),
+            route_event(5, 6, "node-2", true),
+            route_event(5, 7, "node-2", false),
+            route_event(5, 7, "node-1", false),
+        ];
+        let mut builder = LogBuilder::default();
+        for e in recorded {
+            builder.push(e, false);
+        }
+        let log = builder.finish();
+        let backends: Vec<(u64, &str)> = log
+            .routes()
+            .map(|r| (r.id, r.backend.map_or("none", String::as_str)))
+            .collect();
+        assert_eq!(
+            backends,
+            [
+                (1, "node-1"),
+                (2, "node-1"),
+                (3, "node-2"),
+                (4, "node-2"),
+                (5, "node-2"),
+                (6, "node-2"),
+                (7, "node-1"),
+            ]
+        );
+        assert_eq!(log.route(0), None);
+        assert_eq!(log.route(8), None);
+        assert_eq!(log.route(u64::MAX), None);
+        assert_eq!(std::mem::size_of::<Option<Route>>(), 16);
+    }
+
+    /// Proves an id no run can reach stops the recording with a message naming it, rather
+    /// than sizing the routes by it.
+    #[test]
+    #[should_panic(expected = "request id 14400001 is above 14400000")]
+    fn impossible_request_id() {
+        let mut builder = LogBuilder::default();
+        builder.push(route_event(1, MAX_REQUEST_ID + 1, "node-1", true), false);
     }
 
     /// Proves routes resolve as the report read the events: an id's last `Forwarded` by
