@@ -323,6 +323,24 @@ pub fn run_observed(
     Ok(finish(world, applied))
 }
 
+/// Hands the heap's free pages back to the operating system, once the world is dropped.
+/// glibc keeps memory freed in the middle of its heap resident (only its top is returned
+/// as it shrinks), so the world's connections and buffers, freed at the run's end, would
+/// stay counted while the report's own work is added on top: one hour of node-loss peaks
+/// at 102 MB without this call, at 93 MB with it (`tools/peak-memory`). Elsewhere the
+/// allocator decides for itself.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn give_back_free_memory() {
+    // SAFETY: `malloc_trim` only hands glibc's free pages back to the kernel: it changes no
+    // live allocation and may be called from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn give_back_free_memory() {}
+
 /// The run's outcome, from its world: the world's memory (members' logs, connections) is
 /// given back before the log is sorted and resolved, so a run's peak holds one of the
 /// two, not both.
@@ -330,6 +348,7 @@ fn finish(world: World, steps: Vec<Step>) -> Run {
     let recorded = world.recorder().take_unfinished();
     let simulated = world.elapsed();
     drop(world);
+    give_back_free_memory();
     Run {
         events: recorded.finish(),
         simulated,
