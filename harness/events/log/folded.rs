@@ -34,13 +34,13 @@ struct Interned {
 }
 
 impl Interned {
-    fn id(&mut self, text: String) -> u32 {
-        if let Some(id) = self.index.get(&text) {
+    fn id(&mut self, text: &str) -> u32 {
+        if let Some(id) = self.index.get(text) {
             return *id;
         }
         let id = u32::try_from(self.texts.len()).expect("fewer than 2^32 distinct texts");
-        self.texts.push(text.clone());
-        self.index.insert(text, id);
+        self.texts.push(text.to_string());
+        self.index.insert(text.to_string(), id);
         id
     }
 
@@ -175,11 +175,30 @@ impl Folded {
     /// Folds `event` if it is a token or mail event (`seq`: its place in the recording
     /// order; `step`: a scenario step recorded it); gives it back otherwise.
     pub(super) fn fold(&mut self, event: Event, step: bool, seq: u32) -> Option<Event> {
-        let (kind, index) = match event.kind {
+        let Some((kind, index)) = self.token(&event.kind).or_else(|| self.mail(&event.kind)) else {
+            return Some(event);
+        };
+        let host = self.hosts.id(&event.host);
+        self.rows.push(Row {
+            at_ns: ns(event.at),
+            seq,
+            before: 0,
+            index,
+            host: u16::try_from(host).expect("fewer than 65,536 hosts"),
+            kind,
+            step,
+        });
+        None
+    }
+
+    /// Stores a token event's fields in their kind's table: its kind and its index there;
+    /// `None` for any other kind.
+    fn token(&mut self, kind: &EventKind) -> Option<(Kind, u32)> {
+        Some(match kind {
             EventKind::TokenIssued { jti, iat } => {
                 let fields = Issued {
-                    jti: self.own(&jti),
-                    iat,
+                    jti: self.own(jti),
+                    iat: *iat,
                 };
                 (Kind::TokenIssued, append(&mut self.tables.issued, fields))
             }
@@ -192,12 +211,12 @@ impl Folded {
                 rejected,
             } => {
                 let fields = Checked {
-                    jti: self.own(&jti),
+                    jti: self.own(jti),
                     issuer: self.interned.id(issuer),
-                    rejected: rejected.map_or(ACCEPTED, |r| self.interned.id(r)),
-                    iat,
-                    exp,
-                    now_s,
+                    rejected: rejected.as_ref().map_or(ACCEPTED, |r| self.interned.id(r)),
+                    iat: *iat,
+                    exp: *exp,
+                    now_s: *now_s,
                 };
                 (Kind::TokenChecked, append(&mut self.tables.checked, fields))
             }
@@ -205,15 +224,23 @@ impl Folded {
                 let reason = self.interned.id(reason);
                 (Kind::TokenRefused, append(&mut self.tables.refused, reason))
             }
+            _ => return None,
+        })
+    }
+
+    /// Stores a mail event's fields in their kind's table: its kind and its index there;
+    /// `None` for any other kind.
+    fn mail(&mut self, kind: &EventKind) -> Option<(Kind, u32)> {
+        Some(match kind {
             EventKind::MailSent {
                 message_id,
                 attempts,
                 waited_ms,
             } => {
                 let fields = Sent {
-                    message_id: self.own(&message_id),
-                    attempts,
-                    waited_ms,
+                    message_id: self.own(message_id),
+                    attempts: *attempts,
+                    waited_ms: *waited_ms,
                 };
                 (Kind::MailSent, append(&mut self.tables.sent, fields))
             }
@@ -224,36 +251,25 @@ impl Folded {
                 retry_in_ms,
             } => {
                 let fields = Failed {
-                    message_id: self.own(&message_id),
-                    attempt,
+                    message_id: self.own(message_id),
+                    attempt: *attempt,
                     reason: self.interned.id(reason),
-                    retry_in_ms,
+                    retry_in_ms: *retry_in_ms,
                 };
                 (Kind::MailFailed, append(&mut self.tables.failed, fields))
             }
             EventKind::MailAccepted { message_id, to } => {
                 let fields = Accepted {
-                    message_id: self.own(&message_id),
-                    to: self.own(&to),
+                    message_id: self.own(message_id),
+                    to: self.own(to),
                 };
                 (
                     Kind::MailAccepted,
                     append(&mut self.tables.accepted, fields),
                 )
             }
-            _ => return Some(event),
-        };
-        let host = self.hosts.id(event.host);
-        self.rows.push(Row {
-            at_ns: ns(event.at),
-            seq,
-            before: 0,
-            index,
-            host: u16::try_from(host).expect("fewer than 65,536 hosts"),
-            kind,
-            step,
-        });
-        None
+            _ => return None,
+        })
     }
 
     /// Puts the rows in the log's order (their keys are distinct: no two share a `seq`).
