@@ -13,8 +13,9 @@
 //! bytes an event on average at node-loss's mix (55% logins, 25% `/userinfo`, 20%
 //! signups), where one row holding any kind's fields took 72. Text a run repeats (host
 //! names, issuers, rejections, failure reasons) is interned; text each event has its own
-//! of (token ids, message ids, recipients) goes end to end into one string.
-//! [`Folded::event`] rebuilds the event exactly as it was recorded.
+//! of (token ids, message ids, recipients) goes end to end into one string, except a
+//! recipient its message id holds (`<verify-USER@DOMAIN>` to `USER@DOMAIN`), which points
+//! into it. [`Folded::event`] rebuilds the event exactly as it was recorded.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -259,9 +260,10 @@ impl Folded {
                 (Kind::MailFailed, append(&mut self.tables.failed, fields))
             }
             EventKind::MailAccepted { message_id, to } => {
+                let message_id = self.own(message_id);
                 let fields = Accepted {
-                    message_id: self.own(message_id),
-                    to: self.own(to),
+                    message_id,
+                    to: self.own_within(message_id, to),
                 };
                 (
                     Kind::MailAccepted,
@@ -347,9 +349,25 @@ impl Folded {
         Span { start, len }
     }
 
-    fn get(&self, span: Span) -> String {
+    /// Where `text` is, stored unless `span`'s text holds it (a verification mail's
+    /// recipient is inside its message id: `<verify-USER@DOMAIN>` to `USER@DOMAIN`).
+    fn own_within(&mut self, span: Span, text: &str) -> Span {
+        match self.text(span).find(text) {
+            Some(at) => Span {
+                start: span.start + u32::try_from(at).expect("inside a span of u32 length"),
+                len: u32::try_from(text.len()).expect("shorter than the span holding it"),
+            },
+            None => self.own(text),
+        }
+    }
+
+    fn text(&self, span: Span) -> &str {
         let start = span.start as usize;
-        self.text[start..start + span.len as usize].to_string()
+        &self.text[start..start + span.len as usize]
+    }
+
+    fn get(&self, span: Span) -> String {
+        self.text(span).to_string()
     }
 }
 
@@ -425,6 +443,10 @@ mod tests {
         assert_eq!(folded.hosts.texts.len(), 4);
         assert_eq!(folded.interned.texts.len(), 4);
         assert_eq!(std::mem::size_of::<Row>(), 24);
+        // The recipient is found inside its message id: the text holds the jti twice and
+        // the message id three times, the recipient not at all.
+        let id_len = "<verify-u1@example.com>".len();
+        assert_eq!(folded.text.len(), 3 * "node-1-0-7".len() + 3 * id_len);
         let t = &folded.tables;
         let lengths = [t.issued.len(), t.checked.len(), t.refused.len()];
         assert_eq!(lengths, [1, 2, 1]);
@@ -432,5 +454,32 @@ mod tests {
         let other = event(8, "lb", EventKind::Converged);
         assert_eq!(folded.fold(other.clone(), true, 7), Some(other));
         assert_eq!(folded.rows.len(), 7);
+    }
+
+    /// Proves a recipient its message id does not hold (two recipients, another domain)
+    /// is stored and comes back exactly, and one it holds is not stored again.
+    #[test]
+    fn recipients_inside_and_outside_their_ids() {
+        let accepted = |id: &str, to: &str| {
+            let kind = EventKind::MailAccepted {
+                message_id: id.into(),
+                to: to.into(),
+            };
+            event(1, "smtp", kind)
+        };
+        let events = [
+            accepted("<verify-u2@example.com>", "u2@example.com, u3@example.com"),
+            accepted("<verify-u4@example.com>", "u4@example.org"),
+            accepted("<verify-u5@example.com>", "u5@example.com"),
+        ];
+        let mut folded = Folded::default();
+        for (seq, e) in (0..).zip(events.clone()) {
+            assert_eq!(folded.fold(e, false, seq), None);
+        }
+        let back: Vec<Event> = folded.rows.iter().map(|r| folded.event(r)).collect();
+        assert_eq!(back, events);
+        let ids = 3 * "<verify-u2@example.com>".len();
+        let outside = "u2@example.com, u3@example.com".len() + "u4@example.org".len();
+        assert_eq!(folded.text.len(), ids + outside);
     }
 }
