@@ -13,8 +13,9 @@
 //! bytes an event on average at node-loss's mix (55% logins, 25% `/userinfo`, 20%
 //! signups), where one row holding any kind's fields took 72. Text a run repeats (host
 //! names, issuers, rejections, failure reasons) is interned; text each event has its own
-//! of (token ids, message ids, recipients) goes end to end into one string.
-//! [`Folded::event`] rebuilds the event exactly as it was recorded.
+//! of (token ids, message ids, recipients) goes end to end into one string, except a
+//! recipient its message id holds (`<verify-USER@DOMAIN>` to `USER@DOMAIN`), which points
+//! into it. [`Folded::event`] rebuilds the event exactly as it was recorded.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,13 +35,13 @@ struct Interned {
 }
 
 impl Interned {
-    fn id(&mut self, text: String) -> u32 {
-        if let Some(id) = self.index.get(&text) {
+    fn id(&mut self, text: &str) -> u32 {
+        if let Some(id) = self.index.get(text) {
             return *id;
         }
         let id = u32::try_from(self.texts.len()).expect("fewer than 2^32 distinct texts");
-        self.texts.push(text.clone());
-        self.index.insert(text, id);
+        self.texts.push(text.to_string());
+        self.index.insert(text.to_string(), id);
         id
     }
 
@@ -175,11 +176,30 @@ impl Folded {
     /// Folds `event` if it is a token or mail event (`seq`: its place in the recording
     /// order; `step`: a scenario step recorded it); gives it back otherwise.
     pub(super) fn fold(&mut self, event: Event, step: bool, seq: u32) -> Option<Event> {
-        let (kind, index) = match event.kind {
+        let Some((kind, index)) = self.token(&event.kind).or_else(|| self.mail(&event.kind)) else {
+            return Some(event);
+        };
+        let host = self.hosts.id(&event.host);
+        self.rows.push(Row {
+            at_ns: ns(event.at),
+            seq,
+            before: 0,
+            index,
+            host: u16::try_from(host).expect("fewer than 65,536 hosts"),
+            kind,
+            step,
+        });
+        None
+    }
+
+    /// Stores a token event's fields in their kind's table: its kind and its index there;
+    /// `None` for any other kind.
+    fn token(&mut self, kind: &EventKind) -> Option<(Kind, u32)> {
+        Some(match kind {
             EventKind::TokenIssued { jti, iat } => {
                 let fields = Issued {
-                    jti: self.own(&jti),
-                    iat,
+                    jti: self.own(jti),
+                    iat: *iat,
                 };
                 (Kind::TokenIssued, append(&mut self.tables.issued, fields))
             }
@@ -192,12 +212,12 @@ impl Folded {
                 rejected,
             } => {
                 let fields = Checked {
-                    jti: self.own(&jti),
+                    jti: self.own(jti),
                     issuer: self.interned.id(issuer),
-                    rejected: rejected.map_or(ACCEPTED, |r| self.interned.id(r)),
-                    iat,
-                    exp,
-                    now_s,
+                    rejected: rejected.as_ref().map_or(ACCEPTED, |r| self.interned.id(r)),
+                    iat: *iat,
+                    exp: *exp,
+                    now_s: *now_s,
                 };
                 (Kind::TokenChecked, append(&mut self.tables.checked, fields))
             }
@@ -205,15 +225,23 @@ impl Folded {
                 let reason = self.interned.id(reason);
                 (Kind::TokenRefused, append(&mut self.tables.refused, reason))
             }
+            _ => return None,
+        })
+    }
+
+    /// Stores a mail event's fields in their kind's table: its kind and its index there;
+    /// `None` for any other kind.
+    fn mail(&mut self, kind: &EventKind) -> Option<(Kind, u32)> {
+        Some(match kind {
             EventKind::MailSent {
                 message_id,
                 attempts,
                 waited_ms,
             } => {
                 let fields = Sent {
-                    message_id: self.own(&message_id),
-                    attempts,
-                    waited_ms,
+                    message_id: self.own(message_id),
+                    attempts: *attempts,
+                    waited_ms: *waited_ms,
                 };
                 (Kind::MailSent, append(&mut self.tables.sent, fields))
             }
@@ -224,36 +252,26 @@ impl Folded {
                 retry_in_ms,
             } => {
                 let fields = Failed {
-                    message_id: self.own(&message_id),
-                    attempt,
+                    message_id: self.own(message_id),
+                    attempt: *attempt,
                     reason: self.interned.id(reason),
-                    retry_in_ms,
+                    retry_in_ms: *retry_in_ms,
                 };
                 (Kind::MailFailed, append(&mut self.tables.failed, fields))
             }
             EventKind::MailAccepted { message_id, to } => {
+                let message_id = self.own(message_id);
                 let fields = Accepted {
-                    message_id: self.own(&message_id),
-                    to: self.own(&to),
+                    message_id,
+                    to: self.own_within(message_id, to),
                 };
                 (
                     Kind::MailAccepted,
                     append(&mut self.tables.accepted, fields),
                 )
             }
-            _ => return Some(event),
-        };
-        let host = self.hosts.id(event.host);
-        self.rows.push(Row {
-            at_ns: ns(event.at),
-            seq,
-            before: 0,
-            index,
-            host: u16::try_from(host).expect("fewer than 65,536 hosts"),
-            kind,
-            step,
-        });
-        None
+            _ => return None,
+        })
     }
 
     /// Puts the rows in the log's order (their keys are distinct: no two share a `seq`).
@@ -331,9 +349,25 @@ impl Folded {
         Span { start, len }
     }
 
-    fn get(&self, span: Span) -> String {
+    /// Where `text` is, stored unless `span`'s text holds it (a verification mail's
+    /// recipient is inside its message id: `<verify-USER@DOMAIN>` to `USER@DOMAIN`).
+    fn own_within(&mut self, span: Span, text: &str) -> Span {
+        match self.text(span).find(text) {
+            Some(at) => Span {
+                start: span.start + u32::try_from(at).expect("inside a span of u32 length"),
+                len: u32::try_from(text.len()).expect("shorter than the span holding it"),
+            },
+            None => self.own(text),
+        }
+    }
+
+    fn text(&self, span: Span) -> &str {
         let start = span.start as usize;
-        self.text[start..start + span.len as usize].to_string()
+        &self.text[start..start + span.len as usize]
+    }
+
+    fn get(&self, span: Span) -> String {
+        self.text(span).to_string()
     }
 }
 
@@ -409,6 +443,10 @@ mod tests {
         assert_eq!(folded.hosts.texts.len(), 4);
         assert_eq!(folded.interned.texts.len(), 4);
         assert_eq!(std::mem::size_of::<Row>(), 24);
+        // The recipient is found inside its message id: the text holds the jti twice and
+        // the message id three times, the recipient not at all.
+        let id_len = "<verify-u1@example.com>".len();
+        assert_eq!(folded.text.len(), 3 * "node-1-0-7".len() + 3 * id_len);
         let t = &folded.tables;
         let lengths = [t.issued.len(), t.checked.len(), t.refused.len()];
         assert_eq!(lengths, [1, 2, 1]);
@@ -416,5 +454,32 @@ mod tests {
         let other = event(8, "lb", EventKind::Converged);
         assert_eq!(folded.fold(other.clone(), true, 7), Some(other));
         assert_eq!(folded.rows.len(), 7);
+    }
+
+    /// Proves a recipient its message id does not hold (two recipients, another domain)
+    /// is stored and comes back exactly, and one it holds is not stored again.
+    #[test]
+    fn recipients_inside_and_outside_their_ids() {
+        let accepted = |id: &str, to: &str| {
+            let kind = EventKind::MailAccepted {
+                message_id: id.into(),
+                to: to.into(),
+            };
+            event(1, "smtp", kind)
+        };
+        let events = [
+            accepted("<verify-u2@example.com>", "u2@example.com, u3@example.com"),
+            accepted("<verify-u4@example.com>", "u4@example.org"),
+            accepted("<verify-u5@example.com>", "u5@example.com"),
+        ];
+        let mut folded = Folded::default();
+        for (seq, e) in (0..).zip(events.clone()) {
+            assert_eq!(folded.fold(e, false, seq), None);
+        }
+        let back: Vec<Event> = folded.rows.iter().map(|r| folded.event(r)).collect();
+        assert_eq!(back, events);
+        let ids = 3 * "<verify-u2@example.com>".len();
+        let outside = "u2@example.com, u3@example.com".len() + "u4@example.org".len();
+        assert_eq!(folded.text.len(), ids + outside);
     }
 }
