@@ -42,7 +42,6 @@ use std::ops::Deref;
 use std::time::Duration;
 
 use super::{ConnectionUse, Event, EventKind, RequestOutcome, RequestRecord};
-use crate::scenario::load::{MAX_DURATION, MAX_RATE_PER_S};
 
 /// `RequestRow::user` of a request that created no user.
 const NO_USER: u32 = u32::MAX;
@@ -51,10 +50,13 @@ const NO_USER: u32 = u32::MAX;
 const NO_BACKEND: u16 = u16::MAX;
 
 /// The highest request id a log takes: twice the arrivals of the longest run at the
-/// highest rate (the users number their arrivals from 0, and a Poisson count exceeds its
-/// mean by 1% with a negligible probability), so a larger one can only be a bug. It bounds
-/// [`Log::routes`], indexed by id, at 230 MB.
-const MAX_REQUEST_ID: u64 = 2 * (MAX_RATE_PER_S as u64) * MAX_DURATION.as_secs();
+/// highest rate, 2 x 2,000/s x 3,600 s (the users number their arrivals from 0, and a
+/// Poisson count exceeds its mean by 1% with a negligible probability), so a larger one
+/// can only be a bug. It bounds [`Log::routes`], indexed by id, at 230 MB. A literal, not
+/// computed from `scenario::load`'s bounds: the event log sits downstream of the services,
+/// which the scenario room imports; `max_request_id_covers_the_longest_fastest_run`
+/// holds it to them.
+const MAX_REQUEST_ID: u64 = 14_400_000;
 
 /// One user request, compact (32 bytes; a [`RequestRecord`] is 112 plus its strings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -525,6 +527,16 @@ fn ns(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_request_id_covers_the_longest_fastest_run() {
+        use crate::scenario::load::{MAX_DURATION, MAX_RATE_PER_S};
+        let arrivals_at_most = (MAX_RATE_PER_S as u64) * MAX_DURATION.as_secs();
+        assert!(
+            MAX_REQUEST_ID >= 2 * arrivals_at_most,
+            "MAX_REQUEST_ID {MAX_REQUEST_ID} is under twice the {arrivals_at_most} arrivals of the longest run at the highest rate"
+        );
+    }
 
     fn request(id: u64, started_ms: u64, outcome: RequestOutcome, user: Option<&str>) -> Event {
         Event {
