@@ -327,7 +327,7 @@ pub fn run_observed(
 /// glibc keeps memory freed in the middle of its heap resident (only its top is returned
 /// as it shrinks), so the world's connections and buffers, freed at the run's end, would
 /// stay counted while the report's own work is added on top: one hour of node-loss peaks
-/// at 102 MB without this call, at 93 MB with it (`tools/peak-memory`). Elsewhere the
+/// at 102 MB without this call, at 90-94 MB with it (`tools/peak-memory`). Elsewhere the
 /// allocator decides for itself.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn give_back_free_memory() {
@@ -342,8 +342,8 @@ fn give_back_free_memory() {
 fn give_back_free_memory() {}
 
 /// The run's outcome, from its world: the world's memory (members' logs, connections) is
-/// given back before the log is sorted and resolved, so a run's peak holds one of the
-/// two, not both.
+/// given back before the log is sorted and the report built, so a run's peak holds one of
+/// the two, not both.
 fn finish(world: World, steps: Vec<Step>) -> Run {
     let recorded = world.recorder().take_unfinished();
     let simulated = world.elapsed();
