@@ -23,21 +23,71 @@ use harness::topology::{LbSettings, NodeSettings, NtpSettings};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// A free loopback port: bind port 0, read it, release it.
-fn free_port(udp: bool) -> u16 {
-    if udp {
-        std::net::UdpSocket::bind((LOOPBACK, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    } else {
-        std::net::TcpListener::bind((LOOPBACK, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
+/// How many times [`free_ports`] binds a fresh TCP port looking for one whose UDP twin
+/// is free too, for DNS; the two port spaces are independent, so nearly every first try
+/// succeeds.
+const PAIRED_PORT_ATTEMPTS: usize = 64;
+
+/// The loopback ports the appliance's services bind, all distinct.
+struct Ports {
+    /// Free on UDP and TCP alike: DNS serves both on one port.
+    dns: u16,
+    smtp: u16,
+    lb: u16,
+    /// node-1's and node-2's HTTP ports.
+    nodes: [u16; 2],
+    /// node-1's and node-2's database members.
+    db: [u16; 2],
+}
+
+/// Picks every port at once, holding each socket until all are picked: ports picked one
+/// at a time and released in between may come back twice (the OS is free to hand a
+/// released port out again), and two services on one port is a service answering
+/// another's protocol. Released on return, before the services bind them.
+fn free_ports() -> Ports {
+    let (mut held, dns) = paired_port();
+    let mut tcp = || {
+        let listener = std::net::TcpListener::bind((LOOPBACK, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        held.push(listener);
+        port
+    };
+    Ports {
+        dns,
+        smtp: tcp(),
+        lb: tcp(),
+        nodes: [tcp(), tcp()],
+        db: [tcp(), tcp()],
     }
+}
+
+/// A port free on TCP and UDP, with its TCP listener held (its UDP socket is released:
+/// no other [`free_ports`] pick is UDP).
+fn paired_port() -> (Vec<std::net::TcpListener>, u16) {
+    let mut tried = Vec::new();
+    for _ in 0..PAIRED_PORT_ATTEMPTS {
+        let listener = std::net::TcpListener::bind((LOOPBACK, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tried.push(listener);
+        if std::net::UdpSocket::bind((LOOPBACK, port)).is_ok() {
+            let held = tried.split_off(tried.len() - 1);
+            return (held, port);
+        }
+    }
+    panic!("no port free on both TCP and UDP in {PAIRED_PORT_ATTEMPTS} tries");
+}
+
+/// Spawns a service; if it ends in an error (a port it could not bind, say), the error
+/// is a panic naming the service rather than a silence that later tests misread.
+fn spawn_service<F>(name: &'static str, service: F)
+where
+    F: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = service.await {
+            panic!("{name} stopped: {e}");
+        }
+    });
 }
 
 /// POSTs `body` to `path` through the load balancer on `port`, waiting up to 7 s (a
@@ -80,38 +130,46 @@ struct Appliance {
 /// send their mail to the relay, and the load balancer in front of the nodes; then waits
 /// until the nodes and the balancer accept connections.
 async fn start() -> Appliance {
-    let dns_port = free_port(true);
+    let ports = free_ports();
     let zone = Zone::new(&["login.example.com".to_string()], Ipv4Addr::LOCALHOST, 60);
-    tokio::spawn(dns::run(
-        env("dns", RealNet::new(LOOPBACK).with_port(dns::PORT, dns_port)),
-        zone,
-    ));
-    let (smtp_port, relay_events) = start_relay();
-    let backends = start_nodes(dns_port, smtp_port);
+    spawn_service(
+        "dns",
+        dns::run(
+            env(
+                "dns",
+                RealNet::new(LOOPBACK).with_port(dns::PORT, ports.dns),
+            ),
+            zone,
+        ),
+    );
+    let relay_events = start_relay(ports.smtp);
+    let backends = start_nodes(&ports);
     let mut listening: Vec<SocketAddr> = backends.iter().map(|b| b.addr).collect();
-    let lb_port = free_port(false);
     let lb_env = env(
         "lb",
-        RealNet::new(LOOPBACK).with_port(load_balancer::PORT, lb_port),
+        RealNet::new(LOOPBACK).with_port(load_balancer::PORT, ports.lb),
     );
-    tokio::spawn(load_balancer::run(
-        lb_env,
-        LbConfig {
-            backends,
-            settings: LbSettings::default(),
-            front: Default::default(),
-            check_dial: Default::default(),
-            forwarded_proto: "http",
-            check_seed: 1,
-            operator: Default::default(),
-            admin: Default::default(),
-        },
-    ));
-    listening.push(SocketAddr::new(LOOPBACK, lb_port));
+    spawn_service(
+        "lb",
+        load_balancer::run(
+            lb_env,
+            LbConfig {
+                backends,
+                settings: LbSettings::default(),
+                front: Default::default(),
+                check_dial: Default::default(),
+                forwarded_proto: "http",
+                check_seed: 1,
+                operator: Default::default(),
+                admin: Default::default(),
+            },
+        ),
+    );
+    listening.push(SocketAddr::new(LOOPBACK, ports.lb));
     wait_until_listening(&listening).await;
     Appliance {
-        dns_port,
-        lb_port,
+        dns_port: ports.dns,
+        lb_port: ports.lb,
         relay_events,
     }
 }
@@ -135,9 +193,8 @@ async fn wait_until_listening(addrs: &[SocketAddr]) {
     }
 }
 
-/// The SMTP relay, for the verification mail a signup queues: its port and its events.
-fn start_relay() -> (u16, Recorder) {
-    let smtp_port = free_port(false);
+/// The SMTP relay on `smtp_port`, for the verification mail a signup queues: its events.
+fn start_relay(smtp_port: u16) -> Recorder {
     let relay_events = Recorder::new();
     let relay_config = SmtpConfig {
         hostname: "smtp.example.com".into(),
@@ -151,16 +208,16 @@ fn start_relay() -> (u16, Recorder) {
         Arc::new(RealClock::new(0)),
         relay_events.clone(),
     );
-    tokio::spawn(smtp::run(relay_env, relay_config));
-    (smtp_port, relay_events)
+    spawn_service("smtp", smtp::run(relay_env, relay_config));
+    relay_events
 }
 
 /// node-1 and node-2, whose members form a replica set over real TCP; returns them as
 /// the balancer's backends.
-fn start_nodes(dns_port: u16, smtp_port: u16) -> Vec<Backend> {
+fn start_nodes(ports: &Ports) -> Vec<Backend> {
     let names = ["node-1", "node-2"];
-    let db_ports = [free_port(false), free_port(false)];
-    let peers: Vec<SocketAddr> = db_ports
+    let peers: Vec<SocketAddr> = ports
+        .db
         .iter()
         .map(|p| SocketAddr::new(LOOPBACK, *p))
         .collect();
@@ -174,7 +231,6 @@ fn start_nodes(dns_port: u16, smtp_port: u16) -> Vec<Backend> {
     };
     let mut backends = Vec::new();
     for (i, name) in names.into_iter().enumerate() {
-        let port = free_port(false);
         let db = DbConfig {
             member: Arc::new(Mutex::new(Member::new(rs.clone(), i, 1))),
             peers: peers.clone(),
@@ -182,13 +238,13 @@ fn start_nodes(dns_port: u16, smtp_port: u16) -> Vec<Backend> {
             contact_max: Duration::from_secs(15),
         };
         let net = RealNet::new(LOOPBACK)
-            .with_port(node::PORT, port)
-            .with_port(database::PORT, db_ports[i]);
-        let config = node_config(name, db, dns_port, smtp_port);
-        tokio::spawn(node::run(env(name, net), config));
+            .with_port(node::PORT, ports.nodes[i])
+            .with_port(database::PORT, ports.db[i]);
+        let config = node_config(name, db, ports.dns, ports.smtp);
+        spawn_service(name, node::run(env(name, net), config));
         backends.push(Backend {
             name: name.to_string(),
-            addr: SocketAddr::new(LOOPBACK, port),
+            addr: SocketAddr::new(LOOPBACK, ports.nodes[i]),
         });
     }
     backends
@@ -255,7 +311,7 @@ async fn login_issuer(client: &RealNet, lb_port: u16) -> String {
         r#"{"username":"user-1","password":"password-1"}"#,
     )
     .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 200, "login: {:?}", response.body());
     let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
     let token = body["access_token"].as_str().unwrap().to_string();
     // The token is a JWT: its payload names the issuing node.
