@@ -127,11 +127,13 @@ fn answers_over_tcp_on_the_udp_port() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let port = std::net::UdpSocket::bind((loopback, 0))
-            .and_then(|s| s.local_addr())
-            .unwrap()
-            .port();
-        let net = RealNet::new(loopback).with_port(PORT, port);
+        // Any port, picked free on UDP and TCP alike and held until the server takes
+        // both sockets: a UDP port picked here would leave its TCP twin to chance.
+        let (report, mut bound) = tokio::sync::mpsc::unbounded_channel();
+        let net = RealNet::new(loopback)
+            .with_port(PORT, 0)
+            .paired(PORT)
+            .reporting_binds(move |b| report.send(b).unwrap());
         let env = Env::new(
             "dns",
             net,
@@ -139,18 +141,18 @@ fn answers_over_tcp_on_the_udp_port() {
             crate::events::Recorder::new(),
         );
         tokio::spawn(run(env, zone()));
-        // The server binds as soon as it runs; give it a moment on a loaded machine.
-        let mut stream = None;
-        for _ in 0..50 {
-            match tokio::net::TcpStream::connect((loopback, port)).await {
-                Ok(s) => stream = Some(s),
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-            if stream.is_some() {
-                break;
-            }
-        }
-        let mut stream = stream.expect("the DNS server accepts TCP on its UDP port");
+        let mut next_bind = async || {
+            tokio::time::timeout(Duration::from_secs(5), bound.recv())
+                .await
+                .expect("the server binds within 5 s")
+                .unwrap()
+        };
+        let (udp, tcp) = (next_bind().await, next_bind().await);
+        assert_eq!((udp.protocol, tcp.protocol), ("udp", "tcp"));
+        assert_eq!(udp.addr, tcp.addr);
+        let mut stream = tokio::net::TcpStream::connect(tcp.addr)
+            .await
+            .expect("the DNS server accepts TCP on its UDP port");
         for _ in 0..2 {
             stream.write_all(&framed(LOGIN_QUERY)).await.unwrap();
             let mut reply = vec![0; 2 + LOGIN_REPLY.len()];
