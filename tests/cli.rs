@@ -66,8 +66,17 @@ fn version_names_crate_and_commit() {
     assert_eq!(version, expected);
 }
 
+/// Writes `text` to `name` in a directory of the calling test's own (libtest names each
+/// test's thread after the test), so that tests running in parallel never write, or run,
+/// one another's files of the same name.
 fn write(name: &str, text: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("unnamed").replace("::", "-");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("cli")
+        .join(test);
+    std::fs::create_dir_all(&dir).expect("the target tmp dir is writable");
+    let path = dir.join(name);
     std::fs::write(&path, text).expect("the target tmp dir is writable");
     path
 }
