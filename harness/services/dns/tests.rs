@@ -243,8 +243,11 @@ fn any_port_gives_udp_and_tcp_one_port() {
     runtime.block_on(async {
         let bound = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let report = bound.clone();
+        // Paired, as `serve` builds its net: an unpaired UDP pick leaves the TCP twin to
+        // chance (net/real.rs's tests prove that hazard).
         let net = RealNet::new(loopback)
             .with_port(PORT, 0)
+            .paired(PORT)
             .reporting_binds(move |b| report.lock().unwrap().push(b));
         let _socket = net.bind_udp(PORT).await.unwrap();
         let _listener = net.listen(PORT).await.unwrap();
