@@ -282,22 +282,34 @@ fn isolated_secondary_does_not_disrupt() {
     assert!(net.elections().is_empty());
 }
 
-/// Proves a priority-0 member never stands, even when it is the only one left able to.
-#[test]
-fn priority_zero_never_stands() {
+/// The members that stood for election in a minute after the primary (node-1) is cut
+/// off, with `priorities`: node-2 and node-3 still reach each other, so together they
+/// are a majority, and either could be elected if its priority let it stand.
+fn stood_after_primary_loss(priorities: [u32; 3]) -> Vec<String> {
     let mut net = Net::new(3);
     for m in &mut net.members {
-        m.cfg.priorities = vec![1, 1, 0];
+        m.cfg.priorities = priorities.to_vec();
     }
+    net.run_for(Duration::from_secs(3));
     net.isolate(0, true);
-    net.cut[1][2] = true;
-    net.cut[2][1] = true;
     net.run_for(Duration::from_secs(60));
-    assert!(
-        net.events
-            .iter()
-            .all(|(who, e)| !(who == "node-3" && matches!(e, RsEvent::StoodForElection { .. })))
-    );
+    let mut stood: Vec<String> = net
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, RsEvent::StoodForElection { .. }))
+        .map(|(who, _)| who.clone())
+        .collect();
+    stood.dedup();
+    stood
+}
+
+/// Proves a priority-0 member never stands, even when a majority could elect it: with
+/// node-2 and node-3 both at priority 0 no one stands; with node-3 at 1 (the control)
+/// node-3 stands and node-2 still does not.
+#[test]
+fn priority_zero_never_stands() {
+    assert_eq!(stood_after_primary_loss([1, 0, 0]), Vec::<String>::new());
+    assert_eq!(stood_after_primary_loss([1, 0, 1]), ["node-3"]);
 }
 
 /// Proves the primary reports a secondary whose replication lag crosses the threshold,
