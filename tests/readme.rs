@@ -134,6 +134,18 @@ fn readme_marks_its_examples() {
         blocks.iter().all(|b| !b.text.is_empty()),
         "an empty checked block checks nothing: {blocks:#?}"
     );
+    // Each of the two tests below checks one kind and skips the other: with no block of
+    // its kind it would check nothing.
+    let excerpts = blocks
+        .iter()
+        .filter(|b| matches!(b.against, Against::Snapshot(_)))
+        .count();
+    let outputs = blocks.len() - excerpts;
+    assert!(
+        excerpts >= 1 && outputs >= 1,
+        "README.md has {excerpts} report excerpts and {outputs} command outputs; each kind \
+         needs at least one: {blocks:#?}"
+    );
 }
 
 /// Proves every report excerpt in the README is lines of the scenario's snapshot, in order.

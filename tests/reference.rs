@@ -188,17 +188,25 @@ fn reference_scenario_names_every_step_kind() {
         .collect();
     assert!(kinds.len() >= 12, "the loader listed {kinds:?}");
     let mut missing = Vec::new();
+    let mut keys_checked = 0;
     for kind in &kinds {
         let Some(lines) = shown(&text, kind, &kinds) else {
             missing.push(kind.clone());
             continue;
         };
         for key in listed(&step_error(&format!("{kind} = {{ not_a_key = 1 }}"))) {
+            keys_checked += 1;
             if !lines.contains(&format!("{key} =")) {
                 missing.push(format!("{kind}.{key}"));
             }
         }
     }
+    // A loader error worded so that `listed` finds no keys would check nothing.
+    assert!(
+        keys_checked >= kinds.len(),
+        "only {keys_checked} keys listed for {} kinds",
+        kinds.len()
+    );
     assert!(
         missing.is_empty(),
         "the reference scenario does not show {missing:?}"
