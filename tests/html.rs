@@ -340,6 +340,11 @@ fn chromium() -> PathBuf {
     path.to_path_buf()
 }
 
+/// How long one headless chromium run may take; it takes a few seconds.
+const CHROMIUM_WITHIN: Duration = Duration::from_secs(120);
+/// How long after [`CHROMIUM_WITHIN`]'s SIGTERM a chromium still running is killed.
+const CHROMIUM_KILL_AFTER: Duration = Duration::from_secs(10);
+
 /// Runs headless chromium on `page` with `args`; its stdout, and every console message
 /// its log (stderr) carries.
 fn browse(page: &Path, args: &[&str]) -> (String, Vec<String>) {
@@ -347,7 +352,14 @@ fn browse(page: &Path, args: &[&str]) -> (String, Vec<String>) {
         "profile-{}",
         page.file_stem().expect("a name").to_string_lossy()
     ));
-    let out = Command::new(chromium())
+    // Under coreutils' `timeout`, so that a chromium that stalls fails this test after
+    // CHROMIUM_WITHIN (exit 124, or 137 once killed) instead of hanging the suite.
+    let out = Command::new("timeout")
+        .args([
+            format!("--kill-after={}s", CHROMIUM_KILL_AFTER.as_secs()),
+            format!("{}s", CHROMIUM_WITHIN.as_secs()),
+        ])
+        .arg(chromium())
         .args([
             "--headless",
             "--no-sandbox",
@@ -362,7 +374,11 @@ fn browse(page: &Path, args: &[&str]) -> (String, Vec<String>) {
         .output()
         .expect("chromium runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "chromium failed: {stderr}");
+    assert!(
+        out.status.success(),
+        "chromium failed ({}; 124: still running after {CHROMIUM_WITHIN:?}): {stderr}",
+        out.status
+    );
     let console = stderr
         .lines()
         .filter(|l| l.contains(":CONSOLE"))
