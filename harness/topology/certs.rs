@@ -671,6 +671,10 @@ mod tests {
     #[test]
     fn reads_are_bounded() {
         let dir = std::env::temp_dir().join(format!("certs-bounded-{}", std::process::id()));
+        // A failed earlier run with the same process id left its FIFO and symlink here.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).expect("an earlier run's directory can be removed");
+        }
         std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
         let fifo = dir.join("fifo.pem");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
