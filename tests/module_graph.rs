@@ -337,12 +337,15 @@ fn the_reader_finds_imports_and_skips_comments_and_tests() {
 /// tokio's waits that the simulation cannot see unless they go through `harness::timers`
 /// (which registers each deadline with turmoil, so a host with a timer due is not skipped
 /// as idle).
-const UNREGISTERED_WAITS: [&str; 5] = [
+const UNREGISTERED_WAITS: [&str; 7] = [
     "tokio::time::sleep(",
     "tokio::time::sleep_until(",
     "tokio::time::timeout(",
     "tokio::time::interval(",
     "TokioTimer::new(",
+    // An import would let the waits above be called by their short names.
+    "use tokio::time",
+    "tokio::time::{",
 ];
 
 /// Every wait a simulated service makes goes through `harness::timers`: outside it, no
