@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use harness::env::Env;
 use harness::events::Recorder;
-use harness::net::real::{RealClock, RealNet};
+use harness::net::real::{PAIRED_PORT_ATTEMPTS, RealClock, RealNet};
 use harness::services::database::{self, DbConfig};
 use harness::services::dns::{self, Zone};
 use harness::services::http::{self, Body};
@@ -22,11 +22,6 @@ use harness::services::smtp::{self, SmtpConfig};
 use harness::topology::{LbSettings, NodeSettings, NtpSettings};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-/// How many times [`free_ports`] binds a fresh TCP port looking for one whose UDP twin
-/// is free too, for DNS; the two port spaces are independent, so nearly every first try
-/// succeeds.
-const PAIRED_PORT_ATTEMPTS: usize = 64;
 
 /// The loopback ports the appliance's services bind, all distinct.
 struct Ports {
@@ -62,7 +57,8 @@ fn free_ports() -> Ports {
 }
 
 /// A port free on TCP and UDP, with its TCP listener held (its UDP socket is released:
-/// no other [`free_ports`] pick is UDP).
+/// no other [`free_ports`] pick is UDP); tried at most [`PAIRED_PORT_ATTEMPTS`] times,
+/// as `RealNet` tries for a paired port of its own.
 fn paired_port() -> (Vec<std::net::TcpListener>, u16) {
     let mut tried = Vec::new();
     for _ in 0..PAIRED_PORT_ATTEMPTS {
