@@ -353,7 +353,8 @@ fn browse(page: &Path, args: &[&str]) -> (String, Vec<String>) {
         page.file_stem().expect("a name").to_string_lossy()
     ));
     // Under coreutils' `timeout`, so that a chromium that stalls fails this test after
-    // CHROMIUM_WITHIN (exit 124, or 137 once killed) instead of hanging the suite.
+    // CHROMIUM_WITHIN (exit 124, or SIGKILL if still running CHROMIUM_KILL_AFTER later)
+    // instead of hanging the suite.
     let out = Command::new("timeout")
         .args([
             format!("--kill-after={}s", CHROMIUM_KILL_AFTER.as_secs()),

@@ -352,8 +352,11 @@ async fn delivered(relay_events: &Recorder, count: usize) -> Vec<String> {
 /// nodes' members over real TCP, and their verification mail reaches the real relay.
 #[test]
 fn services_run_on_real_sockets() {
+    // A service that stops on an error panics (spawn_service); the runtime then shuts
+    // down and the test fails there, naming the service, not later on a symptom.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .unhandled_panic(tokio::runtime::UnhandledPanic::ShutdownRuntime)
         .build()
         .unwrap();
     rt.block_on(async {
